@@ -1,0 +1,311 @@
+package io.vtrack.agent;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpClientOptions;
+import io.vtrack.agent.api.ApiServer;
+import io.vtrack.agent.api.DeploymentViews;
+import io.vtrack.agent.backup.BackupManager;
+import io.vtrack.agent.check.CheckFactory;
+import io.vtrack.agent.config.AgentConfig;
+import io.vtrack.agent.metrics.AgentMetrics;
+import io.vtrack.agent.reconcile.Reconciler;
+import io.vtrack.agent.release.GitRepositories;
+import io.vtrack.agent.release.ReleaseBuilder;
+import io.vtrack.agent.runtime.ProcessRuntime;
+import io.vtrack.agent.source.DesiredDocument;
+import io.vtrack.agent.source.DesiredStateRegistry;
+import io.vtrack.agent.source.FileSource;
+import io.vtrack.agent.source.GitSource;
+import io.vtrack.agent.store.StateStore;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The agent: wires the state store, sources, reconciler, runtime and API, all confined to this
+ * verticle's context. Stopping it never stops the app.
+ */
+public final class Agent extends VerticleBase {
+  private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
+
+  private final AgentConfig config;
+  private final Path baseDir;
+  private Context ctx;
+  private StateStore store;
+  private GitRepositories repos;
+  private ProcessRuntime runtime;
+  private DesiredStateRegistry registry;
+  private Reconciler reconciler;
+  private ApiServer api;
+  private final List<GitSource> gitSources = new ArrayList<>();
+  private final List<FileSource> fileSources = new ArrayList<>();
+  private final Set<String> syncing = new HashSet<>();
+  private final Set<String> syncAgain = new HashSet<>();
+  private final List<Long> timers = new ArrayList<>();
+  private volatile boolean ready;
+  private String token;
+
+  /**
+   * @param baseDir the folder relative {@code file:} source paths are resolved against (the
+   *     folder of agent.yaml)
+   */
+  public Agent(AgentConfig config, Path baseDir) {
+    this.config = config;
+    this.baseDir = baseDir;
+  }
+
+  public int port() {
+    return api.port();
+  }
+
+  public String token() {
+    return token;
+  }
+
+  public boolean isReady() {
+    return ready;
+  }
+
+  @Override
+  public Future<?> start() {
+    ctx = vertx.getOrCreateContext();
+    Path stateDir = config.statePath();
+    AgentMetrics metrics = new AgentMetrics();
+    return vertx.executeBlocking(() -> {
+          store = StateStore.open(stateDir);
+          token = ApiToken.ensure(config.tokenPath());
+          repos = new GitRepositories(stateDir.resolve("repos"));
+          runtime = new ProcessRuntime(store, (dep, svc) -> ctx.runOnContext(v -> reconciler.enqueue(dep)));
+          runtime.adopt();
+          return null;
+        })
+        .compose(v -> {
+          registry = new DesiredStateRegistry(config.agentName());
+          var http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(false));
+          reconciler = new Reconciler(new Reconciler.Deps(vertx, store, registry, repos, new ReleaseBuilder(repos),
+              runtime, new BackupManager(store, Duration.ofMinutes(5)), new CheckFactory(vertx, http), metrics,
+              stateDir, config.allowedCommands()));
+          for (int i = 0; i < config.sources().size(); i++) {
+            AgentConfig.SourceConfig s = config.sources().get(i);
+            if (s.git() != null) {
+              gitSources.add(new GitSource(i, s.git(), repos));
+            } else if (s.file() != null) {
+              fileSources.add(new FileSource(i, s.file(), baseDir));
+            } else {
+              LOG.error("sources[{}]: the kubernetes source is not available in this agent build; ignored", i);
+            }
+          }
+          api = new ApiServer(vertx, registry, reconciler, new DeploymentViews(store), metrics, token,
+              new ApiServer.Webhooks() {
+                @Override
+                public Future<List<String>> secrets() {
+                  return vertx.executeBlocking(() -> {
+                    List<String> out = new ArrayList<>();
+                    for (GitSource g : gitSources) {
+                      String s = g.webhookSecret();
+                      if (s != null && !s.isEmpty()) {
+                        out.add(s);
+                      }
+                    }
+                    return out;
+                  }, false);
+                }
+
+                @Override
+                public void refreshAll(String delivery) {
+                  ctx.runOnContext(x -> refreshEverything(delivery));
+                }
+              }, () -> ready, config::agentName);
+          return api.listen(config.host(), config.port());
+        })
+        .compose(server -> {
+          LOG.info("agent {} listening on {}:{}, state in {}", config.agentName(), config.host(), server.actualPort(),
+              stateDir);
+          return initialSync();
+        })
+        .onSuccess(v -> {
+          ready = true;
+          scheduleSources();
+        });
+  }
+
+  /** Reads every source once, then applies deletions for documents gone while the agent was down. */
+  private Future<Void> initialSync() {
+    List<Future<Boolean>> all = new ArrayList<>();
+    for (GitSource g : gitSources) {
+      all.add(syncGit(g, "startup"));
+    }
+    for (FileSource f : fileSources) {
+      all.add(syncFile(f, "startup", null));
+    }
+    return Future.join(all).transform(ar -> {
+      boolean allOk = all.stream().allMatch(f -> f.succeeded() && f.result());
+      return vertx.executeBlocking(() -> {
+        List<String> known = new ArrayList<>();
+        for (StateStore.DeploymentRow r : store.deployments()) {
+          known.add(r.name());
+        }
+        return known;
+      }, false).map(known -> {
+        for (String name : registry.names()) {
+          reconciler.enqueue(name, "startup");
+        }
+        // Only when every source answered: a source that is down must not look like deletions.
+        if (allOk) {
+          for (String name : known) {
+            if (registry.get(name) == null) {
+              reconciler.enqueue(name);
+            }
+          }
+        }
+        return (Void) null;
+      });
+    });
+  }
+
+  private void scheduleSources() {
+    for (GitSource g : gitSources) {
+      timers.add(vertx.setPeriodic(g.config().interval().millis(), id -> {
+        syncGit(g, "poll");
+        refreshApps("poll");
+      }));
+    }
+    for (FileSource f : fileSources) {
+      String[] last = {null};
+      timers.add(vertx.setPeriodic(f.config().interval().millis(), id -> syncFile(f, "file-change", last)));
+    }
+    if (gitSources.isEmpty()) {
+      // App repositories of file-sourced documents are refreshed on their own schedule.
+      timers.add(vertx.setPeriodic(Duration.ofSeconds(30).toMillis(), id -> refreshApps("poll")));
+    }
+  }
+
+  private void refreshEverything(String trigger) {
+    LOG.info("refreshing every source ({})", trigger);
+    List<Future<Boolean>> all = new ArrayList<>();
+    for (GitSource g : gitSources) {
+      all.add(syncGit(g, trigger));
+    }
+    Future.join(all).onComplete(ar -> refreshApps(trigger));
+  }
+
+  /** Fetches every app repository, then asks every deployment to look again. */
+  private void refreshApps(String trigger) {
+    if (!syncing.add("apps")) {
+      syncAgain.add("apps");
+      return;
+    }
+    List<DesiredDocument> docs = new ArrayList<>();
+    for (String n : registry.names()) {
+      docs.add(registry.get(n).document());
+    }
+    vertx.executeBlocking(() -> {
+      Set<String> done = new HashSet<>();
+      for (DesiredDocument d : docs) {
+        String url = d.effectiveRepoUrl();
+        if (url == null || !done.add(url)) {
+          continue;
+        }
+        try {
+          repos.fetch(url, d.document() == null ? null : d.document().spec().source().credentials());
+        } catch (Exception e) {
+          LOG.warn("{}", e.getMessage());
+        }
+      }
+      return null;
+    }, false).onComplete(ar -> {
+      syncing.remove("apps");
+      for (String n : registry.names()) {
+        reconciler.enqueue(n, trigger);
+      }
+      if (syncAgain.remove("apps")) {
+        refreshApps(trigger);
+      }
+    });
+  }
+
+  private Future<Boolean> syncGit(GitSource g, String trigger) {
+    if (!syncing.add(g.id())) {
+      syncAgain.add(g.id());
+      return Future.succeededFuture(true);
+    }
+    return vertx.executeBlocking(g::read, false)
+        .map(docs -> {
+          apply(g.id(), docs, trigger);
+          return true;
+        })
+        .recover(err -> {
+          LOG.warn("{}: {} (keeping the documents read before)", g.id(), err.getMessage());
+          return Future.succeededFuture(false);
+        })
+        .onComplete(ar -> {
+          syncing.remove(g.id());
+          if (syncAgain.remove(g.id())) {
+            syncGit(g, trigger);
+          }
+        });
+  }
+
+  private Future<Boolean> syncFile(FileSource f, String trigger, String[] lastFingerprint) {
+    if (!syncing.add(f.id())) {
+      return Future.succeededFuture(true);
+    }
+    return vertx.executeBlocking(() -> {
+          String fp = f.fingerprint();
+          if (lastFingerprint != null && fp.equals(lastFingerprint[0])) {
+            return null;
+          }
+          List<DesiredDocument> docs = f.read();
+          if (lastFingerprint != null) {
+            lastFingerprint[0] = fp;
+          }
+          return docs;
+        }, false)
+        .map(docs -> {
+          if (docs != null) {
+            apply(f.id(), docs, trigger);
+          }
+          return true;
+        })
+        .recover(err -> {
+          LOG.warn("{}: {}", f.id(), err.getMessage());
+          return Future.succeededFuture(false);
+        })
+        .onComplete(ar -> syncing.remove(f.id()));
+  }
+
+  private void apply(String sourceId, List<DesiredDocument> docs, String trigger) {
+    for (DesiredDocument d : docs) {
+      if (d.name() == null) {
+        LOG.error("{}: {}:{} cannot be attributed to a deployment: {}", sourceId, d.source().file(),
+            d.source().line(), d.errors());
+      }
+    }
+    for (String name : registry.update(sourceId, docs)) {
+      reconciler.enqueue(name, trigger + " " + sourceId);
+    }
+  }
+
+  @Override
+  public Future<?> stop() {
+    ready = false;
+    timers.forEach(vertx::cancelTimer);
+    if (reconciler != null) {
+      reconciler.stop();
+    }
+    Future<Void> closed = api == null ? Future.succeededFuture() : api.close();
+    return closed.compose(v -> vertx.executeBlocking(() -> {
+      if (store != null) {
+        store.close();
+      }
+      return null;
+    }));
+  }
+}

@@ -1,0 +1,116 @@
+package io.vtrack.agent.api;
+
+import io.vtrack.agent.reconcile.DeploymentStatus;
+import io.vtrack.agent.source.DesiredDocument;
+import io.vtrack.agent.source.DesiredStateRegistry;
+import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.StateStore;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import tools.jackson.databind.json.JsonMapper;
+
+/** Builds the API's response objects from the registry and the state store. Blocking (JDBC). */
+public final class DeploymentViews {
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  private final StateStore store;
+
+  public DeploymentViews(StateStore store) {
+    this.store = store;
+  }
+
+  /** D = {"name", "source", "spec", "status"} (DESIGN.md §4). */
+  public Map<String, Object> deployment(DesiredStateRegistry.Entry entry, DeploymentStatus status)
+      throws SQLException {
+    Map<String, Object> out = new LinkedHashMap<>();
+    DesiredDocument doc = entry.document();
+    out.put("name", entry.name());
+    out.put("source", doc.source());
+    if (doc.document() != null && doc.document().spec() != null) {
+      out.put("spec", doc.document().spec());
+    }
+    Object st = status;
+    if (st == null) {
+      st = store.deployment(entry.name()).map(StateStore.DeploymentRow::statusJson)
+          .map(j -> (Object) JSON.readValue(j, Map.class)).orElse(Map.of());
+    }
+    out.put("status", st);
+    return out;
+  }
+
+  /** The rollout record: steps, check results, backup and trigger, newest first. */
+  public List<Map<String, Object>> history(String name, int limit) throws SQLException {
+    List<Map<String, Object>> items = new ArrayList<>();
+    for (RolloutRecord r : store.rollouts(name, limit)) {
+      items.add(rollout(r));
+    }
+    return items;
+  }
+
+  public Map<String, Object> rollout(RolloutRecord r) throws SQLException {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("id", r.id());
+    m.put("kind", r.kind());
+    m.put("from", r.fromCommit());
+    m.put("to", r.toCommit());
+    m.put("revision", r.revision());
+    m.put("stage", r.stage());
+    m.put("result", r.result());
+    m.put("reason", r.reason());
+    m.put("message", r.message());
+    m.put("restoreData", r.restoreData());
+    m.put("dataRestored", r.dataRestored());
+    m.put("startedAt", r.startedAt());
+    m.put("finishedAt", r.finishedAt());
+    if (r.finishedAt() != null) {
+      m.put("durationMs", java.time.Duration.between(java.time.Instant.parse(r.startedAt()),
+          java.time.Instant.parse(r.finishedAt())).toMillis());
+    }
+    if (r.triggerJson() != null) {
+      m.put("trigger", JSON.readValue(r.triggerJson(), Map.class));
+    }
+    List<Map<String, Object>> steps = new ArrayList<>();
+    for (StateStore.StepRecord s : store.steps(r.id())) {
+      Map<String, Object> sm = new LinkedHashMap<>();
+      sm.put("name", s.step());
+      sm.put("result", s.result());
+      sm.put("startedAt", s.startedAt());
+      sm.put("finishedAt", s.finishedAt());
+      if (s.finishedAt() != null) {
+        sm.put("durationMs", java.time.Duration.between(java.time.Instant.parse(s.startedAt()),
+            java.time.Instant.parse(s.finishedAt())).toMillis());
+      }
+      sm.put("output", s.output());
+      steps.add(sm);
+    }
+    m.put("steps", steps);
+    List<Map<String, Object>> checks = new ArrayList<>();
+    for (StateStore.CheckRow c : store.checkResults(r.id())) {
+      Map<String, Object> cm = new LinkedHashMap<>();
+      cm.put("stage", c.stage());
+      cm.put("round", c.round());
+      cm.put("name", c.name());
+      cm.put("kind", c.kind());
+      cm.put("status", c.status());
+      cm.put("value", c.value());
+      cm.put("message", c.message());
+      cm.put("durationMs", c.durationMs());
+      cm.put("at", c.at());
+      checks.add(cm);
+    }
+    m.put("checks", checks);
+    store.backup(r.id()).ifPresent(b -> {
+      Map<String, Object> bm = new LinkedHashMap<>();
+      bm.put("path", b.path());
+      bm.put("sizeBytes", b.sizeBytes());
+      bm.put("integrity", b.integrity());
+      bm.put("createdAt", b.createdAt());
+      m.put("backup", bm);
+    });
+    m.values().removeIf(v -> v == null);
+    return m;
+  }
+}

@@ -1,0 +1,203 @@
+package io.vtrack.agent.backup;
+
+import io.vtrack.agent.model.BackupSpec;
+import io.vtrack.agent.release.DeploymentPaths;
+import io.vtrack.agent.release.ReleaseBuilder;
+import io.vtrack.agent.store.StateStore;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Takes the data backup before every switch and restores it on rollback. A backup lives in {@code
+ * backups/<rollout-id>/} with the shared paths' layout; a restore first moves the data as it was at
+ * failure to {@code backups/<rollout-id>/failed/}, so nothing a user had is thrown away. Blocking.
+ */
+public final class BackupManager {
+  public static final String MISSING_MARKER = ".absent";
+
+  private final StateStore store;
+  private final Duration timeout;
+
+  public BackupManager(StateStore store, Duration timeout) {
+    this.store = store;
+    this.timeout = timeout;
+  }
+
+  /** What a backup holds, for status and history. */
+  public record BackupResult(Path dir, long sizeBytes, String integrity, List<String> notes) {}
+
+  /** Thrown when a backup cannot be taken; the rollout fails before anything is touched. */
+  public static final class BackupFailedException extends Exception {
+    public BackupFailedException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  public BackupResult take(String deployment, long rolloutId, DeploymentPaths paths, BackupSpec spec)
+      throws BackupFailedException {
+    Path dir = paths.backup(rolloutId);
+    List<String> notes = new ArrayList<>();
+    try {
+      ReleaseBuilder.deleteTree(dir);
+      Files.createDirectories(dir);
+      long needed = 0;
+      for (String rel : concat(spec.sqlite(), spec.files())) {
+        Path src = paths.shared().resolve(rel);
+        if (Files.exists(src)) {
+          needed += Files.size(src);
+          Path wal = Path.of(src + "-wal");
+          if (Files.exists(wal)) {
+            needed += Files.size(wal);
+          }
+        }
+      }
+      long free = Files.getFileStore(dir).getUsableSpace();
+      if (free < needed * 2 + (16L << 20)) {
+        throw new BackupFailedException(
+            "not enough free disk for the backup: need about " + (needed * 2) + " bytes, " + free + " free in " + dir,
+            null);
+      }
+      long size = 0;
+      List<String> integrity = new ArrayList<>();
+      for (String rel : spec.sqlite()) {
+        Path src = paths.shared().resolve(rel);
+        Path dest = dir.resolve(rel);
+        if (!Files.exists(src)) {
+          // Restoring "no database" means moving the failed one aside: remember that it was absent.
+          Files.createDirectories(dest.getParent());
+          Files.writeString(Path.of(dest + MISSING_MARKER), "");
+          notes.add(rel + ": no database yet");
+          continue;
+        }
+        SqliteBackup.copy(src, dest, timeout);
+        String check = SqliteBackup.integrityCheck(dest);
+        if (!"ok".equals(check)) {
+          throw new BackupFailedException("backup of " + rel + " failed its integrity check: " + check, null);
+        }
+        integrity.add(rel + ": ok");
+        size += Files.size(dest);
+      }
+      for (String rel : spec.files()) {
+        Path src = paths.shared().resolve(rel);
+        Path dest = dir.resolve(rel);
+        Files.createDirectories(dest.getParent());
+        if (!Files.exists(src)) {
+          Files.writeString(Path.of(dest + MISSING_MARKER), "");
+          notes.add(rel + ": absent");
+          continue;
+        }
+        Files.copy(src, dest, StandardCopyOption.COPY_ATTRIBUTES);
+        if (Files.mismatch(src, dest) != -1) {
+          throw new BackupFailedException("copy of " + rel + " differs from its source", null);
+        }
+        size += Files.size(dest);
+      }
+      String integrityText = integrity.isEmpty() ? "n/a" : String.join(", ", integrity);
+      store.insertBackup(
+          new StateStore.BackupRow(rolloutId, deployment, dir.toString(), size, integrityText,
+              null, null));
+      prune(deployment, paths, spec.keep(), rolloutId);
+      return new BackupResult(dir, size, integrityText, notes);
+    } catch (BackupFailedException e) {
+      cleanup(dir);
+      throw e;
+    } catch (SQLException | IOException | RuntimeException e) {
+      cleanup(dir);
+      throw new BackupFailedException("backup failed: " + e.getMessage(), e);
+    }
+  }
+
+  private static void cleanup(Path dir) {
+    try {
+      ReleaseBuilder.deleteTree(dir);
+    } catch (IOException ignored) {
+      // Nothing more to do: the rollout fails and reports the original error.
+    }
+  }
+
+  /** Keeps the newest {@code keep} backups (the one just taken always). */
+  private void prune(String deployment, DeploymentPaths paths, int keep, long current)
+      throws SQLException, IOException {
+    List<StateStore.BackupRow> rows = store.backups(deployment);
+    int kept = 0;
+    for (StateStore.BackupRow b : rows) {
+      if (b.rolloutId() == current || kept < keep) {
+        kept++;
+        continue;
+      }
+      // The failed/ copy inside a backup folder is user data: it stays when the backup goes.
+      Path dir = paths.backup(b.rolloutId());
+      if (Files.isDirectory(dir.resolve("failed"))) {
+        try (var s = Files.list(dir)) {
+          for (Path p : s.toList()) {
+            if (!p.getFileName().toString().equals("failed")) {
+              ReleaseBuilder.deleteTree(p);
+            }
+          }
+        }
+      } else {
+        ReleaseBuilder.deleteTree(dir);
+      }
+      store.deleteBackup(b.rolloutId());
+    }
+  }
+
+  /**
+   * Restores a backup into {@code shared/} while the app is stopped. The current data moves to
+   * {@code failed/} first; each database is written beside its target and renamed into place, with
+   * no stale {@code -wal}/{@code -shm} left next to it.
+   */
+  public List<String> restore(DeploymentPaths paths, long rolloutId, BackupSpec spec) throws IOException {
+    Path dir = paths.backup(rolloutId);
+    if (!Files.isDirectory(dir)) {
+      throw new IOException("backup " + dir + " does not exist");
+    }
+    Path failed = dir.resolve("failed");
+    List<String> done = new ArrayList<>();
+    for (String rel : concat(spec.sqlite(), spec.files())) {
+      boolean sqlite = spec.sqlite().contains(rel);
+      Path target = paths.shared().resolve(rel);
+      Path saved = dir.resolve(rel);
+      boolean wasAbsent = Files.exists(Path.of(saved + MISSING_MARKER));
+      if (!Files.exists(saved) && !wasAbsent) {
+        continue;
+      }
+      // Keep the data as it was at failure.
+      Path failedCopy = failed.resolve(rel);
+      Files.createDirectories(failedCopy.getParent());
+      for (String suffix : sqlite ? List.of("", "-wal", "-shm") : List.of("")) {
+        Path f = Path.of(target + suffix);
+        if (Files.exists(f)) {
+          Files.move(f, Path.of(failedCopy + suffix), StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+      if (wasAbsent) {
+        done.add(rel + " (absent before the rollout: moved aside)");
+        continue;
+      }
+      Files.createDirectories(target.getParent());
+      Path tmp = Path.of(target + ".vtrack-restore");
+      Files.copy(saved, tmp, StandardCopyOption.REPLACE_EXISTING);
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+        ch.force(true);
+      }
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      done.add(rel);
+    }
+    return done;
+  }
+
+  private static List<String> concat(List<String> a, List<String> b) {
+    List<String> out = new ArrayList<>(a);
+    out.addAll(b);
+    return out;
+  }
+}

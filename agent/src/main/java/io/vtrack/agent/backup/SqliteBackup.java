@@ -1,0 +1,74 @@
+package io.vtrack.agent.backup;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+
+/**
+ * Consistent copies of live SQLite databases. {@code VACUUM INTO} copies in one read transaction,
+ * so an app writing in WAL mode is never blocked and the copy never restarts (unlike the page-step
+ * online backup, which starts over on every write). Blocking.
+ */
+public final class SqliteBackup {
+  private SqliteBackup() {}
+
+  /** Copies {@code db} into {@code dest} (which must not exist) within {@code timeout}. */
+  public static void copy(Path db, Path dest, Duration timeout) throws SQLException, IOException {
+    Files.createDirectories(dest.getParent());
+    // A read-write handle, though nothing is written: a read-only one cannot open a WAL database
+    // whose -shm file is missing.
+    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
+        Statement st = c.createStatement()) {
+      st.execute("PRAGMA busy_timeout=" + Math.max(1000, timeout.toMillis()));
+      st.setQueryTimeout((int) Math.max(1, timeout.toSeconds()));
+      st.execute("VACUUM INTO '" + dest.toString().replace("'", "''") + "'");
+    }
+  }
+
+  /** {@code PRAGMA integrity_check} of a database file: "ok" or the first problems found. */
+  public static String integrityCheck(Path db) throws SQLException {
+    try (Connection c = readOnly(db);
+        Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("PRAGMA integrity_check")) {
+      StringBuilder sb = new StringBuilder();
+      int n = 0;
+      while (rs.next() && n++ < 5) {
+        if (sb.length() > 0) {
+          sb.append("; ");
+        }
+        sb.append(rs.getString(1));
+      }
+      return sb.toString();
+    }
+  }
+
+  /** Runs a query returning one value against a database file opened read-only. */
+  public static String queryValue(Path db, String query, Duration timeout) throws SQLException {
+    try (Connection c = readOnly(db);
+        Statement st = c.createStatement()) {
+      st.execute("PRAGMA busy_timeout=" + Math.max(100, timeout.toMillis()));
+      st.setQueryTimeout((int) Math.max(1, timeout.toSeconds()));
+      try (ResultSet rs = st.executeQuery(query)) {
+        return rs.next() ? rs.getString(1) : null;
+      }
+    }
+  }
+
+  /** A connection that refuses to change the database (query_only), without opening it read-only. */
+  public static Connection readOnly(Path db) throws SQLException {
+    if (!java.nio.file.Files.exists(db)) {
+      throw new SQLException("database " + db + " does not exist");
+    }
+    Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
+    try (Statement st = c.createStatement()) {
+      st.execute("PRAGMA query_only=1");
+    }
+    return c;
+  }
+}

@@ -1,0 +1,100 @@
+package io.vtrack.agent.check;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
+import io.vtrack.agent.model.CheckSpec;
+import io.vtrack.agent.model.HealthPolicy;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.ToLongFunction;
+
+/**
+ * Builds the checks of a health policy for one revision, with substitutions applied and baselines
+ * attached. Reads release files: call it off the event loop.
+ */
+public final class CheckFactory {
+  private final Vertx vertx;
+  private final HttpClient http;
+
+  public CheckFactory(Vertx vertx, HttpClient http) {
+    this.vertx = vertx;
+    this.http = http;
+  }
+
+  /**
+   * Baselines and the inputs checks compare against.
+   *
+   * @param lastHealthy baselines recorded when the last healthy commit was verified ("kind:name")
+   * @param backupValues values of {@code noDecrease} queries on this rollout's backup, by check
+   * @param residentBytes resident memory of a service, -1 when it does not run
+   * @param env environment for command checks
+   */
+  public record Inputs(
+      Map<String, Double> lastHealthy,
+      Map<String, Double> backupValues,
+      ToLongFunction<String> residentBytes,
+      Map<String, String> env) {
+    public static Inputs none(ToLongFunction<String> residentBytes) {
+      return new Inputs(Map.of(), Map.of(), residentBytes, Map.of());
+    }
+  }
+
+  public List<HealthCheck> build(HealthPolicy policy, CheckContext ctx, Inputs in) {
+    Substitutions subst = new Substitutions(ctx.commit(), ctx.revision(), ctx.releaseDir());
+    List<HealthCheck> checks = new ArrayList<>();
+    for (CheckSpec c : policy.checks()) {
+      checks.add(build(c, ctx, in, subst));
+    }
+    return checks;
+  }
+
+  @SuppressWarnings("unchecked")
+  private HealthCheck build(CheckSpec c, CheckContext ctx, Inputs in, Substitutions subst) {
+    Path release = ctx.releaseDir();
+    if (c.http() != null) {
+      Map<String, Object> expected = (Map<String, Object>) subst.applyDeep(c.http().json());
+      return new HttpCheck(c, subst.apply(c.http().url()), expected, http);
+    }
+    if (c.sqlite() != null) {
+      return new SqliteCheck(c, vertx, release.resolve(c.sqlite().database()).normalize(),
+          in.backupValues().get(c.name()), ctx.verifying());
+    }
+    if (c.log() != null) {
+      Path file =
+          c.log().file() != null
+              ? release.resolve(subst.apply(c.log().file())).normalize()
+              : ctx.paths().logs().resolve(c.log().service() + ".log");
+      return new LogCheck(c, vertx, file, ctx.verifying());
+    }
+    if (c.latency() != null) {
+      return new LatencyCheck(c, subst.apply(c.latency().url()), http,
+          in.lastHealthy().get(baselineKey(c)), ctx.verifying());
+    }
+    if (c.memory() != null) {
+      return new MemoryCheck(c, vertx, in.residentBytes(), in.lastHealthy().get(baselineKey(c)), ctx.verifying());
+    }
+    List<String> argv = c.command().command().stream().map(subst::apply).toList();
+    CheckSpec withArgs = new CheckSpec(c.name(), c.timeout(), null, null, null, null, null,
+        new CheckSpec.Command(argv, c.command().cwd()));
+    return new CommandCheck(withArgs, vertx, release.resolve(c.command().cwd()).normalize(), in.env());
+  }
+
+  /** The key a check's baseline is stored under. */
+  public static String baselineKey(CheckSpec c) {
+    return c.kind() + ":" + c.name();
+  }
+
+  /** The baselines measured by a set of checks, to record when their revision is verified. */
+  public static Map<String, Double> baselines(List<HealthCheck> checks) {
+    Map<String, Double> out = new HashMap<>();
+    for (HealthCheck c : checks) {
+      if (c instanceof Baselined b && b.baselineValue() != null) {
+        out.put(baselineKey(c.spec()), b.baselineValue());
+      }
+    }
+    return out;
+  }
+}

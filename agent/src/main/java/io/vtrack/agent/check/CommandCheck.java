@@ -1,0 +1,31 @@
+package io.vtrack.agent.check;
+
+import io.vertx.core.Vertx;
+import io.vtrack.agent.model.CheckSpec;
+import io.vtrack.agent.runtime.CommandRunner;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** An argv command run in the release; exit code 0 passes. */
+final class CommandCheck extends BlockingCheck {
+  private final Path cwd;
+  private final Map<String, String> env;
+
+  CommandCheck(CheckSpec spec, Vertx vertx, Path cwd, Map<String, String> env) {
+    super(spec, vertx);
+    this.cwd = cwd;
+    this.env = env;
+  }
+
+  @Override
+  protected CheckResult check(long start) {
+    CommandRunner.Result r =
+        CommandRunner.run(spec.command().command(), cwd, env, spec.effectiveTimeout().duration());
+    String tail = r.output().strip();
+    if (tail.length() > 300) {
+      tail = "…" + tail.substring(tail.length() - 300);
+    }
+    return result(r.ok() ? CheckStatus.Passing : CheckStatus.Failing, Integer.toString(r.exitCode()),
+        r.describe() + (tail.isEmpty() ? "" : ": " + tail), start);
+  }
+}

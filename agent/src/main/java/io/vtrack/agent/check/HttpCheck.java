@@ -1,0 +1,172 @@
+package io.vtrack.agent.check;
+
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.RequestOptions;
+import io.vtrack.agent.model.CheckSpec;
+import io.vtrack.agent.model.JsonPath;
+import java.math.BigDecimal;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * An HTTP request whose answer must have an expected status, content type, top-level JSON keys and
+ * values at JSON paths. The body is read up to {@code maxBodyBytes} and no further.
+ */
+public final class HttpCheck implements HealthCheck {
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  private final CheckSpec spec;
+  private final CheckSpec.Http http;
+  private final String url;
+  private final Map<String, Object> expected;
+  private final HttpClient client;
+
+  /** {@code url} and {@code expected} come with substitutions already applied. */
+  public HttpCheck(CheckSpec spec, String url, Map<String, Object> expected, HttpClient client) {
+    this.spec = spec;
+    this.http = spec.http();
+    this.url = url;
+    this.expected = expected;
+    this.client = client;
+  }
+
+  @Override
+  public CheckSpec spec() {
+    return spec;
+  }
+
+  @Override
+  public Future<CheckResult> run() {
+    long start = System.nanoTime();
+    long timeout = spec.effectiveTimeout().millis();
+    long max = http.maxBodyBytes().bytes();
+    Promise<CheckResult> done = Promise.promise();
+    RequestOptions opts =
+        new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(url).setTimeout(timeout)
+            .setIdleTimeout(timeout).setFollowRedirects(false);
+    client
+        .request(opts)
+        .compose(req -> req.send())
+        .onFailure(err -> done.tryComplete(result(CheckStatus.Failing, null, "request failed: " + describe(err), start)))
+        .onSuccess(
+            resp -> {
+              Buffer body = Buffer.buffer();
+              boolean[] tooBig = {false};
+              resp.handler(
+                  chunk -> {
+                    if (tooBig[0]) {
+                      return;
+                    }
+                    if (body.length() + chunk.length() > max) {
+                      tooBig[0] = true;
+                      resp.request().reset();
+                      done.tryComplete(
+                          result(CheckStatus.Failing, Integer.toString(resp.statusCode()),
+                              "body exceeds maxBodyBytes (" + max + ")", start));
+                      return;
+                    }
+                    body.appendBuffer(chunk);
+                  });
+              resp.exceptionHandler(
+                  err -> done.tryComplete(result(CheckStatus.Failing, Integer.toString(resp.statusCode()),
+                      "reading body failed: " + describe(err), start)));
+              resp.endHandler(
+                  v -> done.tryComplete(judge(resp.statusCode(), resp.getHeader("Content-Type"), body, start)));
+            });
+    return done.future();
+  }
+
+  private CheckResult judge(int status, String contentType, Buffer body, long start) {
+    String value = Integer.toString(status);
+    long ms = elapsedMs(start);
+    if (!http.status().contains(status)) {
+      return result(CheckStatus.Failing, value, "status " + status + ", expected " + http.status() + snippet(body), start);
+    }
+    if (http.contentType() != null
+        && (contentType == null || !contentType.toLowerCase().startsWith(http.contentType().toLowerCase()))) {
+      return result(CheckStatus.Failing, value,
+          "content type " + contentType + ", expected " + http.contentType(), start);
+    }
+    if (!http.jsonKeys().isEmpty() || !expected.isEmpty()) {
+      Object doc;
+      try {
+        doc = JSON.readValue(body.getBytes(), Object.class);
+      } catch (RuntimeException e) {
+        return result(CheckStatus.Failing, value, "body is not JSON" + snippet(body), start);
+      }
+      List<String> missing = new ArrayList<>();
+      for (String key : http.jsonKeys()) {
+        if (!(doc instanceof Map<?, ?> m) || !m.containsKey(key)) {
+          missing.add(key);
+        }
+      }
+      if (!missing.isEmpty()) {
+        return result(CheckStatus.Failing, value, "missing JSON keys " + missing, start);
+      }
+      for (Map.Entry<String, Object> e : expected.entrySet()) {
+        Object actual = JsonPath.get(doc, e.getKey());
+        if (actual == JsonPath.missing()) {
+          return result(CheckStatus.Failing, value, "JSON path " + e.getKey() + " is missing", start);
+        }
+        if (!sameValue(e.getValue(), actual)) {
+          return result(CheckStatus.Failing, value,
+              "JSON path " + e.getKey() + " is " + render(actual) + ", expected " + render(e.getValue()), start);
+        }
+      }
+    }
+    return new CheckResult(spec.name(), "http", CheckStatus.Passing, value, status + " in " + ms + "ms", ms,
+        Instant.now().toString());
+  }
+
+  /** Numbers compare by value (1 equals 1.0); a number also matches its decimal string. */
+  static boolean sameValue(Object expected, Object actual) {
+    if (expected instanceof Number a && actual instanceof Number b) {
+      return new BigDecimal(a.toString()).compareTo(new BigDecimal(b.toString())) == 0;
+    }
+    if (expected instanceof String s && actual instanceof Number n) {
+      try {
+        return new BigDecimal(s).compareTo(new BigDecimal(n.toString())) == 0;
+      } catch (NumberFormatException e) {
+        return false;
+      }
+    }
+    if (expected instanceof Number n && actual instanceof String s) {
+      return sameValue(s, n);
+    }
+    return Objects.equals(expected, actual);
+  }
+
+  private static String render(Object v) {
+    return v instanceof String s ? "\"" + s + "\"" : String.valueOf(v);
+  }
+
+  private static String snippet(Buffer body) {
+    if (body.length() == 0) {
+      return "";
+    }
+    String s = body.getString(0, Math.min(body.length(), 200)).replaceAll("\\s+", " ");
+    return ": " + s;
+  }
+
+  private CheckResult result(CheckStatus status, String value, String message, long start) {
+    long ms = elapsedMs(start);
+    return new CheckResult(spec.name(), "http", status, value, message, ms, Instant.now().toString());
+  }
+
+  static String describe(Throwable err) {
+    String m = err.getMessage();
+    return m == null ? err.getClass().getSimpleName() : m;
+  }
+
+  static long elapsedMs(long startNanos) {
+    return (System.nanoTime() - startNanos) / 1_000_000;
+  }
+}

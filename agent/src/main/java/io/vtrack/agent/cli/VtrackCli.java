@@ -1,0 +1,349 @@
+package io.vtrack.agent.cli;
+
+import io.vertx.core.Vertx;
+import io.vtrack.agent.Agent;
+import io.vtrack.agent.config.AgentConfig;
+import io.vtrack.agent.config.AgentConfigLoader;
+import io.vtrack.agent.model.DocumentParser;
+import io.vtrack.agent.model.SpecError;
+import io.vtrack.agent.model.SpecValidator;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import tools.jackson.databind.SerializationFeature;
+import tools.jackson.databind.json.JsonMapper;
+
+/** {@code vtrack}: the daemon and the commands that talk to its API (DESIGN.md §4). */
+@Command(
+    name = "vtrack",
+    mixinStandardHelpOptions = true,
+    version = "vtrack 0.1.0",
+    description = "Health-gated deployments with data-aware rollback.",
+    subcommands = {
+      VtrackCli.Run.class,
+      VtrackCli.Status.class,
+      VtrackCli.History.class,
+      VtrackCli.Rollback.class,
+      VtrackCli.Reconcile.class,
+      VtrackCli.Validate.class
+    })
+public final class VtrackCli implements Runnable {
+  static final JsonMapper PRETTY = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(spec.commandLine(), "a command is required");
+  }
+
+  public static void main(String[] args) {
+    System.exit(execute(args));
+  }
+
+  public static int execute(String... args) {
+    CommandLine cl = new CommandLine(new VtrackCli());
+    cl.setExitCodeExceptionMapper(e -> ExitCodes.FAILED);
+    return cl.execute(args);
+  }
+
+  /** Options shared by the commands that call the API. */
+  static class ClientOptions {
+    @Option(names = "--server", description = "API base URL (default: from --config, $VTRACK_SERVER, or http://127.0.0.1:8787)")
+    String server;
+
+    @Option(names = "--token-file", description = "file holding the API token (default: from --config or $VTRACK_TOKEN_FILE)")
+    Path tokenFile;
+
+    @Option(names = {"-c", "--config"}, description = "agent.yaml to take the address and token from")
+    Path config;
+
+    ApiClient client() throws Exception {
+      String url = server != null ? server : System.getenv("VTRACK_SERVER");
+      Path tf = tokenFile;
+      if (tf == null && System.getenv("VTRACK_TOKEN_FILE") != null) {
+        tf = Path.of(System.getenv("VTRACK_TOKEN_FILE"));
+      }
+      Path cfgPath = config;
+      if (cfgPath == null && Files.exists(Path.of("agent.yaml"))) {
+        cfgPath = Path.of("agent.yaml");
+      }
+      AgentConfig cfg = cfgPath == null ? AgentConfig.defaults() : AgentConfigLoader.load(cfgPath);
+      if (url == null) {
+        String host = cfg.host().equals("0.0.0.0") ? "127.0.0.1" : cfg.host();
+        url = "http://" + host + ":" + cfg.port();
+      }
+      if (tf == null) {
+        tf = cfg.tokenPath();
+      }
+      String token = System.getenv("VTRACK_TOKEN");
+      if (token == null && Files.isReadable(tf)) {
+        token = Files.readString(tf).trim();
+      }
+      return new ApiClient(url, token);
+    }
+  }
+
+  /** Runs an API command, mapping failures to the exit codes. */
+  abstract static class ApiCommand implements java.util.concurrent.Callable<Integer> {
+    @CommandLine.Mixin ClientOptions client;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    PrintWriter out() {
+      return spec.commandLine().getOut();
+    }
+
+    PrintWriter err() {
+      return spec.commandLine().getErr();
+    }
+
+    @Override
+    public Integer call() {
+      try {
+        return run(client.client());
+      } catch (ApiClient.UnreachableException e) {
+        err().println("error: " + e.getMessage());
+        return ExitCodes.UNREACHABLE;
+      } catch (Exception e) {
+        err().println("error: " + e.getMessage());
+        return ExitCodes.FAILED;
+      }
+    }
+
+    abstract int run(ApiClient api) throws Exception;
+
+    int failure(ApiClient.Response r) {
+      err().println("error: " + r.errorMessage());
+      return r.status() == 404 ? ExitCodes.NOT_FOUND : ExitCodes.FAILED;
+    }
+  }
+
+  @Command(name = "run", description = "Run the agent daemon.")
+  static class Run implements java.util.concurrent.Callable<Integer> {
+    @Option(names = {"-c", "--config"}, description = "agent.yaml (default: built-in defaults)")
+    Path config;
+
+    @Override
+    public Integer call() throws Exception {
+      AgentConfig cfg;
+      try {
+        cfg = config == null ? AgentConfig.defaults() : AgentConfigLoader.load(config);
+      } catch (AgentConfigLoader.InvalidConfigException e) {
+        System.err.println("error: " + e.getMessage());
+        return ExitCodes.FAILED;
+      }
+      Path base = config == null ? Path.of(".").toAbsolutePath() : config.toAbsolutePath().getParent();
+      Vertx vertx = Vertx.vertx();
+      Agent agent = new Agent(cfg, base);
+      CountDownLatch stopped = new CountDownLatch(1);
+      try {
+        vertx.deployVerticle(agent).await();
+      } catch (Exception e) {
+        System.err.println("error: agent failed to start: " + e.getMessage());
+        vertx.close();
+        return ExitCodes.FAILED;
+      }
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        // The app keeps running: only the agent stops.
+        try {
+          vertx.close().await(20, TimeUnit.SECONDS);
+        } catch (Exception ignored) {
+          // Exiting anyway.
+        }
+        stopped.countDown();
+      }, "vtrack-shutdown"));
+      stopped.await();
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "status", description = "Show where reconciliation stands.")
+  static class Status extends ApiCommand {
+    @Parameters(arity = "0..1", description = "deployment name (default: all)")
+    String name;
+
+    @Option(names = {"-o", "--output"}, description = "table (default) or json")
+    String output = "table";
+
+    @Override
+    @SuppressWarnings("unchecked")
+    int run(ApiClient api) throws Exception {
+      ApiClient.Response r = api.get(name == null ? "/api/v1/deployments" : "/api/v1/deployments/" + name);
+      if (!r.ok()) {
+        return failure(r);
+      }
+      if ("json".equals(output)) {
+        out().println(PRETTY.writeValueAsString(r.body()));
+        return ExitCodes.OK;
+      }
+      if (name == null) {
+        List<Map<String, Object>> items = (List<Map<String, Object>>) r.body().get("items");
+        Table t = new Table("NAME", "PHASE", "REVISION", "DESIRED", "CURRENT", "LAST HEALTHY", "MESSAGE");
+        for (Map<String, Object> d : items) {
+          Map<String, Object> st = (Map<String, Object>) d.getOrDefault("status", Map.of());
+          t.row(d.get("name"), st.get("phase"), st.get("desiredRevision"), short7(st.get("desiredCommit")),
+              short7(st.get("currentCommit")), short7(st.get("lastHealthyCommit")), st.get("message"));
+        }
+        t.print(out());
+        return ExitCodes.OK;
+      }
+      Reports.status(out(), r.body());
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "history", description = "Show the rollouts of a deployment, newest first.")
+  static class History extends ApiCommand {
+    @Parameters(index = "0", description = "deployment name")
+    String name;
+
+    @Option(names = {"-o", "--output"}, description = "table (default) or json")
+    String output = "table";
+
+    @Option(names = "--id", description = "show one rollout in full")
+    Long id;
+
+    @Override
+    @SuppressWarnings("unchecked")
+    int run(ApiClient api) throws Exception {
+      ApiClient.Response r = api.get("/api/v1/deployments/" + name + "/history");
+      if (!r.ok()) {
+        return failure(r);
+      }
+      List<Map<String, Object>> items = (List<Map<String, Object>>) r.body().get("items");
+      if (id != null) {
+        Map<String, Object> one = items.stream().filter(i -> ((Number) i.get("id")).longValue() == id)
+            .findFirst().orElse(null);
+        if (one == null) {
+          err().println("error: no rollout " + id + " in the history of " + name);
+          return ExitCodes.NOT_FOUND;
+        }
+        if ("json".equals(output)) {
+          out().println(PRETTY.writeValueAsString(one));
+        } else {
+          Reports.rollout(out(), one);
+        }
+        return ExitCodes.OK;
+      }
+      if ("json".equals(output)) {
+        out().println(PRETTY.writeValueAsString(r.body()));
+        return ExitCodes.OK;
+      }
+      Table t = new Table("ID", "KIND", "FROM", "TO", "REVISION", "RESULT", "REASON", "STARTED", "DURATION");
+      for (Map<String, Object> i : items) {
+        t.row(i.get("id"), i.get("kind"), short7(i.get("from")), short7(i.get("to")), i.get("revision"),
+            i.get("result") == null ? "(" + i.get("stage") + ")" : i.get("result"), i.get("reason"),
+            i.get("startedAt"), i.get("durationMs") == null ? "" : i.get("durationMs") + "ms");
+      }
+      t.print(out());
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "rollback", description = "Quarantine what runs and deploy a verified commit.")
+  static class Rollback extends ApiCommand {
+    @Parameters(index = "0", description = "deployment name")
+    String name;
+
+    @Option(names = "--to", description = "a commit verified healthy here (default: the previous one)")
+    String to;
+
+    @Option(names = "--restore-data", description = "restore the data backup taken before the current commit")
+    boolean restoreData;
+
+    @Override
+    int run(ApiClient api) throws Exception {
+      Map<String, Object> body = new LinkedHashMap<>();
+      if (to != null) {
+        body.put("to", to);
+      }
+      body.put("restoreData", restoreData);
+      ApiClient.Response r = api.post("/api/v1/deployments/" + name + "/rollback", body);
+      if (!r.ok()) {
+        return failure(r);
+      }
+      out().println("rollback started: rollout " + r.body().get("rolloutId"));
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "reconcile", description = "Reconcile now; also retries a quarantined commit.")
+  static class Reconcile extends ApiCommand {
+    @Parameters(index = "0", description = "deployment name")
+    String name;
+
+    @Override
+    int run(ApiClient api) throws Exception {
+      ApiClient.Response r = api.post("/api/v1/deployments/" + name + "/reconcile", null);
+      if (!r.ok()) {
+        return failure(r);
+      }
+      Object id = r.body().get("rolloutId");
+      out().println(id == null ? String.valueOf(r.body().get("message")) : "rollout " + id + ": " + r.body().get("message"));
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "validate", description = "Lint desired-state documents (no agent needed).")
+  static class Validate implements java.util.concurrent.Callable<Integer> {
+    @Parameters(arity = "1..*", description = "YAML files")
+    List<Path> files = new ArrayList<>();
+
+    @Option(names = "--git-sourced", description = "allow an omitted spec.source.repoURL (documents kept in the app's repo)")
+    boolean gitSourced;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+      PrintWriter out = spec.commandLine().getOut();
+      PrintWriter err = spec.commandLine().getErr();
+      boolean ok = true;
+      for (Path f : files) {
+        if (!Files.isRegularFile(f)) {
+          err.println(f + ": no such file");
+          ok = false;
+          continue;
+        }
+        var docs = DocumentParser.parseAll(Files.readString(f), f.toString(),
+            gitSourced ? SpecValidator.Context.GIT : SpecValidator.Context.FILE);
+        if (docs.isEmpty()) {
+          err.println(f + ": no document");
+          ok = false;
+        }
+        for (DocumentParser.Parsed p : docs) {
+          if (p.valid()) {
+            out.println(f + ":" + p.line() + ": " + p.name() + ": valid");
+          } else {
+            ok = false;
+            for (SpecError e : p.errors()) {
+              err.println(f + ":" + (e.line() == null ? p.line() : e.line()) + ": "
+                  + (p.name() == null ? "" : p.name() + ": ") + (e.field() == null || e.field().isEmpty()
+                  ? "" : e.field() + ": ") + e.message());
+            }
+          }
+        }
+      }
+      return ok ? ExitCodes.OK : ExitCodes.FAILED;
+    }
+  }
+
+  static String short7(Object c) {
+    if (c == null) {
+      return "-";
+    }
+    String s = c.toString();
+    return s.substring(0, Math.min(7, s.length()));
+  }
+}

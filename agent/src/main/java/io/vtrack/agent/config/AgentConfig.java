@@ -1,0 +1,91 @@
+package io.vtrack.agent.config;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.vtrack.agent.model.Interval;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.List;
+
+/** {@code agent.yaml} (DESIGN.md §4). Every field has a default that serves a single host. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record AgentConfig(
+    String agentName,
+    String stateDir,
+    String listen,
+    Auth auth,
+    List<String> allowedCommands,
+    List<SourceConfig> sources) {
+  public static final String DEFAULT_STATE_DIR = "/var/lib/vtrack";
+  public static final String DEFAULT_LISTEN = "127.0.0.1:8787";
+
+  public AgentConfig {
+    agentName = agentName == null || agentName.isBlank() ? hostName() : agentName;
+    stateDir = stateDir == null || stateDir.isBlank() ? DEFAULT_STATE_DIR : stateDir;
+    listen = listen == null || listen.isBlank() ? DEFAULT_LISTEN : listen;
+    auth = auth == null ? new Auth(null) : auth;
+    allowedCommands = allowedCommands == null ? List.of() : List.copyOf(allowedCommands);
+    sources = sources == null ? List.of() : List.copyOf(sources);
+  }
+
+  public static AgentConfig defaults() {
+    return new AgentConfig(null, null, null, null, null, null);
+  }
+
+  public Path statePath() {
+    return Path.of(stateDir).toAbsolutePath().normalize();
+  }
+
+  public Path tokenPath() {
+    return auth.tokenFile() == null
+        ? statePath().resolve("api-token")
+        : Path.of(auth.tokenFile()).toAbsolutePath();
+  }
+
+  public String host() {
+    int colon = listen.lastIndexOf(':');
+    return colon <= 0 ? "127.0.0.1" : listen.substring(0, colon);
+  }
+
+  public int port() {
+    int colon = listen.lastIndexOf(':');
+    return Integer.parseInt(colon < 0 ? listen : listen.substring(colon + 1));
+  }
+
+  private static String hostName() {
+    String env = System.getenv("HOSTNAME");
+    if (env != null && !env.isBlank()) {
+      return env;
+    }
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (Exception e) {
+      return "localhost";
+    }
+  }
+
+  public record Auth(String tokenFile) {}
+
+  /** One entry of {@code sources:}; exactly one of its fields is set. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record SourceConfig(GitSourceConfig git, KubernetesSourceConfig kubernetes, FileSourceConfig file) {}
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record GitSourceConfig(
+      String repoURL, String branch, String path, Interval interval, String webhookSecretFile) {
+    public GitSourceConfig {
+      branch = branch == null || branch.isBlank() ? "main" : branch;
+      path = path == null || path.isBlank() ? "." : path;
+      interval = interval == null ? Interval.parse("30s") : interval;
+    }
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record KubernetesSourceConfig(String namespace, String kubeconfig) {}
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record FileSourceConfig(String path, Interval interval) {
+    public FileSourceConfig {
+      interval = interval == null ? Interval.parse("2s") : interval;
+    }
+  }
+}

@@ -1,0 +1,70 @@
+package io.vtrack.agent.config;
+
+import io.vtrack.agent.model.DocumentParser;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import tools.jackson.core.JacksonException;
+
+/** Reads {@code agent.yaml} strictly; errors name the field and the line. */
+public final class AgentConfigLoader {
+  private AgentConfigLoader() {}
+
+  /** Thrown when agent.yaml cannot be used; the message names the file, field and line. */
+  public static final class InvalidConfigException extends Exception {
+    public InvalidConfigException(String message) {
+      super(message);
+    }
+  }
+
+  public static AgentConfig load(Path file) throws InvalidConfigException {
+    String text;
+    try {
+      text = Files.readString(file);
+    } catch (IOException e) {
+      throw new InvalidConfigException("cannot read " + file + ": " + e.getMessage());
+    }
+    return parse(text, file.toString());
+  }
+
+  public static AgentConfig parse(String text, String origin) throws InvalidConfigException {
+    AgentConfig cfg;
+    try {
+      cfg = DocumentParser.YAML.readValue(text, AgentConfig.class);
+    } catch (JacksonException e) {
+      throw new InvalidConfigException(origin + ": " + DocumentParser.describe(e));
+    }
+    if (cfg == null) {
+      return AgentConfig.defaults();
+    }
+    List<String> errors = new ArrayList<>();
+    try {
+      int port = cfg.port();
+      if (port < 0 || port > 65535) {
+        errors.add("listen: port out of range in '" + cfg.listen() + "'");
+      }
+    } catch (NumberFormatException e) {
+      errors.add("listen: expected host:port, got '" + cfg.listen() + "'");
+    }
+    for (int i = 0; i < cfg.sources().size(); i++) {
+      AgentConfig.SourceConfig s = cfg.sources().get(i);
+      int set = (s.git() != null ? 1 : 0) + (s.kubernetes() != null ? 1 : 0) + (s.file() != null ? 1 : 0);
+      if (set != 1) {
+        errors.add("sources[" + i + "]: give exactly one of git, kubernetes, file");
+        continue;
+      }
+      if (s.git() != null && (s.git().repoURL() == null || s.git().repoURL().isBlank())) {
+        errors.add("sources[" + i + "].git.repoURL: is required");
+      }
+      if (s.file() != null && (s.file().path() == null || s.file().path().isBlank())) {
+        errors.add("sources[" + i + "].file.path: is required");
+      }
+    }
+    if (!errors.isEmpty()) {
+      throw new InvalidConfigException(origin + ": " + String.join("; ", errors));
+    }
+    return cfg;
+  }
+}

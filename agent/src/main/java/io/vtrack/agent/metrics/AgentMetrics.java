@@ -1,0 +1,61 @@
+package io.vtrack.agent.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vtrack.agent.check.CheckResult;
+import java.time.Duration;
+import java.util.function.Supplier;
+
+/** The agent's Prometheus metrics: rollouts, checks and the reconcile queue. */
+public final class AgentMetrics {
+  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+
+  public PrometheusMeterRegistry registry() {
+    return registry;
+  }
+
+  public void queueDepth(Supplier<Number> depth) {
+    Gauge.builder("vtrack_reconcile_queue_depth", depth)
+        .description("Deployments waiting for or in a reconcile")
+        .register(registry);
+  }
+
+  public void rolloutFinished(String deployment, String result, Duration duration) {
+    Counter.builder("vtrack_rollouts_total")
+        .description("Rollouts by result")
+        .tag("deployment", deployment)
+        .tag("result", result)
+        .register(registry)
+        .increment();
+    Timer.builder("vtrack_rollout_duration")
+        .description("Rollout durations by result")
+        .tag("deployment", deployment)
+        .tag("result", result)
+        .register(registry)
+        .record(duration);
+  }
+
+  public void checkRan(String deployment, CheckResult r) {
+    Counter.builder("vtrack_check_results_total")
+        .description("Check results by check and status")
+        .tag("deployment", deployment)
+        .tag("check", r.name())
+        .tag("kind", r.kind() == null ? "" : r.kind())
+        .tag("status", r.status().name())
+        .register(registry)
+        .increment();
+    Timer.builder("vtrack_check_duration")
+        .description("Check durations")
+        .tag("deployment", deployment)
+        .tag("check", r.name())
+        .register(registry)
+        .record(Duration.ofMillis(r.durationMs()));
+  }
+
+  public String scrape() {
+    return registry.scrape();
+  }
+}

@@ -1,0 +1,158 @@
+package io.vtrack.agent.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.DeserializationFeature;
+import tools.jackson.databind.exc.UnrecognizedPropertyException;
+import tools.jackson.dataformat.yaml.YAMLMapper;
+
+/**
+ * Parses desired-state files strictly: unknown fields, wrong types and bad notations are rejected
+ * with the field and the line, and every document is then checked by {@link SpecValidator}.
+ */
+public final class DocumentParser {
+  public static final YAMLMapper YAML =
+      YAMLMapper.builder()
+          .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+          .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .build();
+
+  /**
+   * One document of a file. {@code document} is null when it could not be bound at all; {@code
+   * name} is then recovered from the text where possible so the error can be attributed.
+   */
+  public record Parsed(
+      VTrackDeployment document, String name, String origin, int line, List<SpecError> errors) {
+    public boolean valid() {
+      return errors.isEmpty() && document != null;
+    }
+  }
+
+  private DocumentParser() {}
+
+  /** Parses every document of a file separated by {@code ---}. */
+  public static List<Parsed> parseAll(String text, String origin, SpecValidator.Context ctx) {
+    List<Parsed> out = new ArrayList<>();
+    String[] lines = text.split("\n", -1);
+    StringBuilder chunk = new StringBuilder();
+    int chunkStart = 0;
+    for (int i = 0; i <= lines.length; i++) {
+      boolean separator = i < lines.length && lines[i].matches("^---\\s*(#.*)?$");
+      if (i == lines.length || separator) {
+        if (hasContent(chunk)) {
+          out.add(parseOne(chunk.toString(), origin, chunkStart, ctx));
+        }
+        chunk.setLength(0);
+        chunkStart = i + 1;
+        continue;
+      }
+      chunk.append(lines[i]).append('\n');
+    }
+    return out;
+  }
+
+  private static boolean hasContent(CharSequence chunk) {
+    for (String l : chunk.toString().split("\n")) {
+      String t = l.trim();
+      if (!t.isEmpty() && !t.startsWith("#")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Parses one document; {@code lineOffset} is the number of file lines before it. */
+  public static Parsed parseOne(String text, String origin, int lineOffset, SpecValidator.Context ctx) {
+    YamlLineIndex index = YamlLineIndex.of(YAML, text, lineOffset);
+    VTrackDeployment doc;
+    try {
+      doc = YAML.readValue(text, VTrackDeployment.class);
+    } catch (JacksonException e) {
+      SpecError err = toError(e, lineOffset);
+      if (err.line() == null || err.line() <= lineOffset) {
+        err = new SpecError(err.field(), index.lineOf(err.field()), err.message());
+      }
+      return new Parsed(null, guessName(text), origin, lineOffset + 1, List.of(err));
+    }
+    if (doc == null) {
+      return new Parsed(
+          null,
+          null,
+          origin,
+          lineOffset + 1,
+          List.of(new SpecError("", lineOffset + 1, "empty document")));
+    }
+    List<SpecError> errors = new ArrayList<>();
+    for (SpecValidator.Violation v : SpecValidator.validate(doc, ctx)) {
+      errors.add(new SpecError(v.field(), index.lineOf(v.field()), v.message()));
+    }
+    return new Parsed(doc, doc.name(), origin, lineOffset + 1, List.copyOf(errors));
+  }
+
+  /** A one-line description of a binding error: field, line and what was wrong. */
+  public static String describe(JacksonException e) {
+    return toError(e, 0).toString();
+  }
+
+  static SpecError toError(JacksonException e, int lineOffset) {
+    StringBuilder path = new StringBuilder();
+    for (JacksonException.Reference ref : e.getPath()) {
+      if (ref.getPropertyName() != null) {
+        if (path.length() > 0) {
+          path.append('.');
+        }
+        path.append(ref.getPropertyName());
+      } else if (ref.getIndex() >= 0) {
+        path.append('[').append(ref.getIndex()).append(']');
+      }
+    }
+    Integer line =
+        e.getLocation() == null || e.getLocation().getLineNr() <= 0
+            ? null
+            : e.getLocation().getLineNr() + lineOffset;
+    String message;
+    if (e instanceof UnrecognizedPropertyException u) {
+      message =
+          "unknown field '" + u.getPropertyName() + "' (allowed: " + u.getKnownPropertyIds() + ")";
+    } else {
+      message = rootMessage(e);
+    }
+    return new SpecError(path.toString(), line, message);
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    if (t instanceof IllegalArgumentException && t.getMessage() != null) {
+      return t.getMessage();
+    }
+    String msg = e instanceof JacksonException j ? j.getOriginalMessage() : e.getMessage();
+    if (msg == null) {
+      return e.getClass().getSimpleName();
+    }
+    // Jackson's messages name Java types; keep the first sentence, which says what was wrong.
+    int nl = msg.indexOf('\n');
+    return nl > 0 ? msg.substring(0, nl) : msg;
+  }
+
+  private static String guessName(String text) {
+    boolean inMeta = false;
+    for (String l : text.split("\n")) {
+      if (l.startsWith("metadata:")) {
+        inMeta = true;
+        continue;
+      }
+      if (inMeta && l.matches("^\\s+name:\\s*\\S+.*")) {
+        return l.replaceFirst("^\\s+name:\\s*", "").replaceAll("[\"'#].*$", "").trim();
+      }
+      if (inMeta && !l.isBlank() && !Character.isWhitespace(l.charAt(0))) {
+        inMeta = false;
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,20 @@
+package io.vtrack.agent.model;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record HealthPolicy(
+    Interval startupTimeout,
+    Interval interval,
+    Interval window,
+    Integer failureThreshold,
+    List<CheckSpec> checks) {
+  public HealthPolicy {
+    startupTimeout = startupTimeout == null ? Interval.parse("60s") : startupTimeout;
+    interval = interval == null ? Interval.parse("2s") : interval;
+    window = window == null ? Interval.parse("30s") : window;
+    failureThreshold = failureThreshold == null ? 3 : failureThreshold;
+    checks = checks == null ? List.of() : List.copyOf(checks);
+  }
+}

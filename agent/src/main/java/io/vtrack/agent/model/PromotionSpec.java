@@ -1,0 +1,3 @@
+package io.vtrack.agent.model;
+
+public record PromotionSpec(String requireHealthyIn) {}

@@ -1,0 +1,46 @@
+package io.vtrack.agent.model;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
+import java.util.Map;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record RuntimeSpec(
+    RuntimeType type, List<String> sharedPaths, List<ServiceSpec> services, ComposeSpec compose) {
+  public RuntimeSpec {
+    type = type == null ? RuntimeType.process : type;
+    sharedPaths = sharedPaths == null ? List.of() : List.copyOf(sharedPaths);
+    services = services == null ? List.of() : List.copyOf(services);
+  }
+
+  public enum RuntimeType {
+    process,
+    compose
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record ServiceSpec(
+      String name, String cwd, List<String> command, Map<String, String> env, StopSpec stop) {
+    public ServiceSpec {
+      cwd = cwd == null || cwd.isBlank() ? "." : cwd;
+      command = command == null ? List.of() : List.copyOf(command);
+      env = env == null ? Map.of() : Map.copyOf(env);
+      stop = stop == null ? new StopSpec(null, null) : stop;
+    }
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record StopSpec(String signal, Interval timeout) {
+    public StopSpec {
+      signal = signal == null ? "TERM" : signal;
+      timeout = timeout == null ? Interval.parse("10s") : timeout;
+    }
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record ComposeSpec(List<String> files, String project) {
+    public ComposeSpec {
+      files = files == null ? List.of("docker-compose.yml") : List.copyOf(files);
+    }
+  }
+}

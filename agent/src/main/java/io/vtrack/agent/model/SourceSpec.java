@@ -1,0 +1,13 @@
+package io.vtrack.agent.model;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record SourceSpec(String repoURL, String revision, String path, Credentials credentials) {
+  public SourceSpec {
+    path = path == null || path.isBlank() ? "." : path;
+  }
+
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Credentials(String tokenFile, String sshKeyFile) {}
+}

@@ -1,0 +1,52 @@
+package io.vtrack.agent.reconcile;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.vtrack.agent.check.CheckResult;
+import java.util.List;
+
+/**
+ * The status of DESIGN.md §3: served by the HTTP API, written to the custom resource and kept in
+ * the state store. Absent fields are left out.
+ */
+@JsonInclude(JsonInclude.Include.NON_EMPTY)
+public record DeploymentStatus(
+    Long observedGeneration,
+    Phase phase,
+    String message,
+    String desiredRevision,
+    String desiredCommit,
+    String currentCommit,
+    String lastHealthyCommit,
+    List<String> verifiedCommits,
+    List<String> quarantinedCommits,
+    List<Condition> conditions,
+    List<CheckResult> checks,
+    LastRollout lastRollout,
+    List<String> warnings) {
+
+  /** A Kubernetes-convention condition. */
+  @JsonInclude(JsonInclude.Include.NON_EMPTY)
+  public record Condition(String type, String status, String reason, String message, String lastTransitionTime) {}
+
+  /** The most recent rollout; {@code result} is absent while it runs. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record LastRollout(
+      long id,
+      String kind,
+      String from,
+      String to,
+      String stage,
+      String result,
+      String reason,
+      String message,
+      String startedAt,
+      String finishedAt,
+      Long durationMs) {}
+
+  public Condition condition(String type) {
+    if (conditions == null) {
+      return null;
+    }
+    return conditions.stream().filter(c -> c.type().equals(type)).findFirst().orElse(null);
+  }
+}

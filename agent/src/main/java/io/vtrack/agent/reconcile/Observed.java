@@ -1,0 +1,24 @@
+package io.vtrack.agent.reconcile;
+
+import io.vtrack.agent.store.RolloutRecord;
+import java.time.Instant;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * What is true on the host and in the state store.
+ *
+ * @param active the rollout in progress, or null
+ * @param deadServices services of the current commit that should run and do not
+ * @param degraded the health monitor saw {@code failureThreshold} failing rounds in a row
+ * @param healNotBefore self-heal backoff: no restart before this instant (null: any time)
+ */
+public record Observed(
+    RolloutRecord active,
+    String currentCommit,
+    String lastHealthyCommit,
+    Set<String> quarantined,
+    List<String> deadServices,
+    boolean degraded,
+    Instant healNotBefore,
+    Instant now) {}

@@ -1,0 +1,18 @@
+package io.vtrack.agent.reconcile;
+
+/** Where reconciliation of a deployment stands (DESIGN.md §3), in the order the rules apply. */
+public enum Phase {
+  Suspended,
+  Stalled,
+  Preparing,
+  Validating,
+  BackingUp,
+  Deploying,
+  Verifying,
+  RollingBack,
+  Pending,
+  RolledBack,
+  Healthy,
+  Degraded,
+  Failed
+}

@@ -1,0 +1,55 @@
+package io.vtrack.agent.reconcile;
+
+/**
+ * Decides the next step from the whole desired and observed state. Pure: no I/O, no clock (the
+ * time comes in {@link Observed#now()}), so it is tested from fixtures.
+ */
+public final class Planner {
+  private Planner() {}
+
+  public static Step plan(Desired d, Observed o) {
+    if (d.blocker() != null) {
+      return new Step.Stall(d.blocker());
+    }
+    if (d.suspended()) {
+      return new Step.Hold(Reason.Suspended, "spec.suspend is true: observing only");
+    }
+    if (o.active() != null) {
+      return new Step.Resume(o.active());
+    }
+    if (d.desiredCommit() == null) {
+      Desired.Problem p = d.resolutionProblem();
+      return healOr(o, new Step.Hold(p == null ? Reason.SourceUnavailable : p.reason(),
+          p == null ? "revision not resolved yet" : p.message()));
+    }
+    if (d.desiredCommit().equals(o.currentCommit())) {
+      return healOr(o, new Step.Idle());
+    }
+    if (o.quarantined().contains(d.desiredCommit())) {
+      return healOr(o, new Step.Idle());
+    }
+    if (!d.promotionSatisfied()) {
+      return healOr(o, new Step.Hold(Reason.AwaitingPromotion, "waiting for another deployment to verify "
+          + d.desiredCommit()));
+    }
+    return new Step.Begin(d.desiredCommit());
+  }
+
+  /** Self-heal what runs when it needs it, else {@code otherwise}. */
+  private static Step healOr(Observed o, Step otherwise) {
+    if (o.currentCommit() == null) {
+      return otherwise;
+    }
+    boolean dead = !o.deadServices().isEmpty();
+    if (!dead && !o.degraded()) {
+      return otherwise;
+    }
+    if (o.healNotBefore() != null && o.now().isBefore(o.healNotBefore())) {
+      return new Step.HealLater(o.healNotBefore());
+    }
+    if (o.degraded()) {
+      return new Step.Heal(o.deadServices(), true, "health checks failing");
+    }
+    return new Step.Heal(o.deadServices(), false, "services exited: " + String.join(", ", o.deadServices()));
+  }
+}

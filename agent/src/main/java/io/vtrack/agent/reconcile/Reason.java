@@ -1,0 +1,41 @@
+package io.vtrack.agent.reconcile;
+
+/** Reasons of conditions and rollout results; the names are public interface. */
+public enum Reason {
+  // Stalled: the user must act.
+  InvalidSpec,
+  SharedPathMissing,
+  DuplicateName,
+  CommandNotAllowed,
+  UnsupportedRuntime,
+  // The source.
+  SourceUnavailable,
+  RevisionNotFound,
+  // Pending.
+  AwaitingPromotion,
+  Queued,
+  // Conditions.
+  Verified,
+  Idle,
+  Progressing,
+  ChecksPassing,
+  ChecksFailing,
+  NotRunning,
+  Suspended,
+  Quarantined,
+  RolledBack,
+  Degraded,
+  Failed,
+  // Rollout results.
+  PrepareFailed,
+  ValidationFailed,
+  BackupFailed,
+  ReleaseFailed,
+  StartFailed,
+  StartupTimeout,
+  ServiceExited,
+  WindowFailed,
+  RollbackFailed,
+  ManualRollback,
+  Succeeded
+}

@@ -1,0 +1,23 @@
+package io.vtrack.agent.reconcile;
+
+/** The persisted steps of a rollout (DESIGN.md §5); each is written before it acts. */
+public enum Stage {
+  Preparing(Phase.Preparing),
+  Validating(Phase.Validating),
+  BackingUp(Phase.BackingUp),
+  Deploying(Phase.Deploying),
+  Verifying(Phase.Verifying),
+  RollingBack(Phase.RollingBack),
+  /** Terminal: the rollout has a result. */
+  Done(null);
+
+  private final Phase phase;
+
+  Stage(Phase phase) {
+    this.phase = phase;
+  }
+
+  public Phase phase() {
+    return phase;
+  }
+}

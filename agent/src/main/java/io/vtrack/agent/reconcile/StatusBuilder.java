@@ -1,0 +1,190 @@
+package io.vtrack.agent.reconcile;
+
+import io.vtrack.agent.check.CheckResult;
+import io.vtrack.agent.reconcile.DeploymentStatus.Condition;
+import io.vtrack.agent.reconcile.DeploymentStatus.LastRollout;
+import io.vtrack.agent.store.RolloutRecord;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Computes the status object from desired and observed state. Pure. */
+public final class StatusBuilder {
+  private StatusBuilder() {}
+
+  /** Everything the status is made of. */
+  public record Inputs(
+      Desired desired,
+      Long observedGeneration,
+      RolloutRecord active,
+      RolloutRecord lastRollout,
+      String currentCommit,
+      String lastHealthyCommit,
+      List<String> verifiedCommits,
+      List<String> quarantinedCommits,
+      String quarantineReason,
+      List<CheckResult> checks,
+      List<String> deadServices,
+      boolean degraded,
+      Reason hold,
+      List<String> warnings,
+      DeploymentStatus previous,
+      Instant now) {}
+
+  public static DeploymentStatus build(Inputs in) {
+    Desired d = in.desired();
+    String desiredCommit =
+        d.desiredCommit() != null
+            ? d.desiredCommit()
+            : in.previous() == null ? null : in.previous().desiredCommit();
+    String current = in.currentCommit();
+    boolean verified = current != null && in.verifiedCommits().contains(current);
+    boolean healthyNow = verified && in.deadServices().isEmpty() && !in.degraded();
+    boolean desiredQuarantined = desiredCommit != null && in.quarantinedCommits().contains(desiredCommit);
+    boolean lastFailed = in.lastRollout() != null && RolloutResult.Failed.name().equals(in.lastRollout().result());
+
+    Phase phase;
+    String message;
+    if (d.suspended()) {
+      phase = Phase.Suspended;
+      message = "spec.suspend is true: observing only, nothing is changed";
+    } else if (d.blocker() != null) {
+      phase = Phase.Stalled;
+      message = d.blocker().message();
+    } else if (in.active() != null) {
+      Stage stage = Stage.valueOf(in.active().stage());
+      phase = stage.phase() == null ? Phase.Deploying : stage.phase();
+      message = "rollout " + in.active().id() + " to " + short7(in.active().toCommit()) + ": " + stage;
+    } else if (in.hold() == Reason.AwaitingPromotion) {
+      phase = Phase.Pending;
+      message = "waiting until " + short7(desiredCommit) + " is verified in the promotion source";
+    } else if (desiredQuarantined && current != null && current.equals(in.lastHealthyCommit()) && healthyNow) {
+      phase = Phase.RolledBack;
+      message = "commit " + short7(desiredCommit) + " is quarantined"
+          + (in.quarantineReason() == null ? "" : " (" + in.quarantineReason() + ")")
+          + "; " + short7(current) + " runs healthy";
+    } else if (healthyNow && (desiredCommit == null || current.equals(desiredCommit))) {
+      phase = Phase.Healthy;
+      message = short7(current) + " is verified and its checks pass";
+    } else if (healthyNow && !desiredQuarantined) {
+      phase = Phase.Pending;
+      message = "rollout to " + short7(desiredCommit) + " is queued";
+    } else if (verified && !lastFailed) {
+      phase = Phase.Degraded;
+      message = in.deadServices().isEmpty()
+          ? "checks of " + short7(current) + " are failing; self-heal in progress"
+          : "services not running: " + String.join(", ", in.deadServices()) + "; self-heal in progress";
+    } else {
+      phase = Phase.Failed;
+      message = failedMessage(in, current);
+    }
+
+    List<Condition> conds = new ArrayList<>();
+    Reason readyReason;
+    String readyMessage = message;
+    if (d.resolutionProblem() != null && phase != Phase.Stalled && phase != Phase.Suspended) {
+      readyReason = d.resolutionProblem().reason();
+      readyMessage = d.resolutionProblem().message();
+    } else {
+      readyReason =
+          switch (phase) {
+            case Healthy -> Reason.Verified;
+            case Suspended -> Reason.Suspended;
+            case Stalled -> d.blocker().reason();
+            case Pending -> in.hold() == Reason.AwaitingPromotion ? Reason.AwaitingPromotion : Reason.Queued;
+            case RolledBack -> Reason.RolledBack;
+            case Degraded -> Reason.Degraded;
+            case Failed -> Reason.Failed;
+            default -> Reason.Progressing;
+          };
+    }
+    boolean ready = phase == Phase.Healthy && d.resolutionProblem() == null;
+    conds.add(cond(in, "Ready", ready, readyReason, readyMessage));
+    conds.add(
+        in.active() != null
+            ? cond(in, "Reconciling", true, Reason.Progressing, message)
+            : cond(in, "Reconciling", false, Reason.Idle, null));
+    conds.add(
+        d.blocker() != null
+            ? cond(in, "Stalled", true, d.blocker().reason(), d.blocker().message())
+            : cond(in, "Stalled", false, Reason.Idle, null));
+    if (current == null) {
+      conds.add(cond(in, "Healthy", null, Reason.NotRunning, "nothing runs"));
+    } else if (!in.deadServices().isEmpty()) {
+      conds.add(cond(in, "Healthy", false, Reason.NotRunning,
+          "not running: " + String.join(", ", in.deadServices())));
+    } else if (in.degraded() || anyFailing(in.checks())) {
+      conds.add(cond(in, "Healthy", false, Reason.ChecksFailing, failing(in.checks())));
+    } else {
+      conds.add(cond(in, "Healthy", true, Reason.ChecksPassing, null));
+    }
+
+    return new DeploymentStatus(
+        in.observedGeneration(),
+        phase,
+        message,
+        d.revision(),
+        desiredCommit,
+        current,
+        in.lastHealthyCommit(),
+        in.verifiedCommits(),
+        in.quarantinedCommits(),
+        conds,
+        in.checks(),
+        lastRollout(in.active() != null ? in.active() : in.lastRollout()),
+        in.warnings());
+  }
+
+  private static String failedMessage(Inputs in, String current) {
+    RolloutRecord r = in.lastRollout();
+    String why = r == null ? "" : ": rollout " + r.id() + " " + r.result() + " (" + r.reason() + ")"
+        + (r.message() == null ? "" : " " + r.message());
+    if (current == null) {
+      return "nothing healthy runs" + why;
+    }
+    return short7(current) + " is not healthy" + why;
+  }
+
+  private static boolean anyFailing(List<CheckResult> checks) {
+    return checks.stream().anyMatch(c -> !c.passing());
+  }
+
+  private static String failing(List<CheckResult> checks) {
+    StringBuilder sb = new StringBuilder();
+    for (CheckResult c : checks) {
+      if (!c.passing()) {
+        sb.append(sb.length() == 0 ? "" : "; ").append(c.name()).append(": ").append(c.message());
+      }
+    }
+    return sb.toString();
+  }
+
+  private static Condition cond(Inputs in, String type, Boolean status, Reason reason, String message) {
+    String s = status == null ? "Unknown" : status ? "True" : "False";
+    String since = in.now().toString();
+    if (in.previous() != null) {
+      Condition prev = in.previous().condition(type);
+      if (prev != null && prev.status().equals(s) && prev.lastTransitionTime() != null) {
+        since = prev.lastTransitionTime();
+      }
+    }
+    return new Condition(type, s, reason.name(), message, since);
+  }
+
+  static LastRollout lastRollout(RolloutRecord r) {
+    if (r == null) {
+      return null;
+    }
+    Long duration = null;
+    if (r.finishedAt() != null) {
+      duration = Duration.between(Instant.parse(r.startedAt()), Instant.parse(r.finishedAt())).toMillis();
+    }
+    return new LastRollout(r.id(), r.kind(), r.fromCommit(), r.toCommit(), r.stage(), r.result(), r.reason(),
+        r.message(), r.startedAt(), r.finishedAt(), duration);
+  }
+
+  static String short7(String commit) {
+    return commit == null ? "(none)" : commit.substring(0, Math.min(7, commit.length()));
+  }
+}

@@ -1,0 +1,29 @@
+package io.vtrack.agent.reconcile;
+
+import io.vtrack.agent.store.RolloutRecord;
+import java.time.Instant;
+import java.util.List;
+
+/** The next thing a reconcile does, decided by {@link Planner}. */
+public sealed interface Step {
+  /** The document cannot be acted on; nothing changes. */
+  record Stall(Desired.Problem problem) implements Step {}
+
+  /** Nothing to do now, for a reason worth reporting (suspended, source problems, promotion). */
+  record Hold(Reason reason, String message) implements Step {}
+
+  /** Continue the rollout in progress at its persisted stage. */
+  record Resume(RolloutRecord rollout) implements Step {}
+
+  /** Start a rollout to {@code toCommit}. */
+  record Begin(String toCommit) implements Step {}
+
+  /** Restart services of the current commit (all of them when {@code all}). */
+  record Heal(List<String> services, boolean all, String why) implements Step {}
+
+  /** A restart is due but backing off until {@code at}. */
+  record HealLater(Instant at) implements Step {}
+
+  /** Everything matches. */
+  record Idle() implements Step {}
+}

@@ -1,0 +1,34 @@
+package io.vtrack.agent.release;
+
+import java.nio.file.Path;
+
+/** The on-disk layout of one deployment under {@code <stateDir>/deployments/<name>/} (DESIGN.md §4). */
+public record DeploymentPaths(Path root) {
+  public static DeploymentPaths of(Path stateDir, String deployment) {
+    return new DeploymentPaths(stateDir.resolve("deployments").resolve(deployment));
+  }
+
+  public Path releases() {
+    return root.resolve("releases");
+  }
+
+  public Path release(String commit) {
+    return releases().resolve(commit);
+  }
+
+  public Path shared() {
+    return root.resolve("shared");
+  }
+
+  public Path backups() {
+    return root.resolve("backups");
+  }
+
+  public Path backup(long rolloutId) {
+    return backups().resolve(Long.toString(rolloutId));
+  }
+
+  public Path logs() {
+    return root.resolve("logs");
+  }
+}

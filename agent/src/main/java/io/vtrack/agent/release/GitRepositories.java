@@ -1,0 +1,302 @@
+package io.vtrack.agent.release;
+
+import io.vtrack.agent.model.SourceSpec;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.eclipse.jgit.api.Git;
+import org.eclipse.jgit.api.TransportCommand;
+import org.eclipse.jgit.api.errors.GitAPIException;
+import org.eclipse.jgit.lib.Constants;
+import org.eclipse.jgit.lib.FileMode;
+import org.eclipse.jgit.lib.ObjectId;
+import org.eclipse.jgit.lib.ObjectLoader;
+import org.eclipse.jgit.lib.Ref;
+import org.eclipse.jgit.lib.Repository;
+import org.eclipse.jgit.revwalk.RevCommit;
+import org.eclipse.jgit.revwalk.RevWalk;
+import org.eclipse.jgit.transport.RefSpec;
+import org.eclipse.jgit.transport.UsernamePasswordCredentialsProvider;
+import org.eclipse.jgit.treewalk.TreeWalk;
+import org.eclipse.jgit.treewalk.filter.PathFilter;
+
+/**
+ * Local bare mirrors of remote git repositories (jgit), kept under {@code <stateDir>/repos/}.
+ * Fetching refreshes a mirror; resolving and reading work on the mirror alone, so an unreachable
+ * remote never stops what already runs. All methods block: call them from a worker.
+ */
+public final class GitRepositories {
+  private final Path root;
+  private final Map<String, Object> locks = new ConcurrentHashMap<>();
+  private final Map<String, String> fetchErrors = new ConcurrentHashMap<>();
+
+  public GitRepositories(Path root) {
+    this.root = root;
+  }
+
+  /** A file read from a commit: its path relative to the requested folder, and its text. */
+  public record GitFile(String path, String text) {}
+
+  /** What a commit says about itself. */
+  public record CommitInfo(String sha, String author, String email, String subject, Instant time) {}
+
+  private Object lock(String url) {
+    return locks.computeIfAbsent(url, u -> new Object());
+  }
+
+  Path mirror(String url) {
+    return root.resolve(sha1(url));
+  }
+
+  /** The last fetch error of a repository, or null when its last fetch worked. */
+  public String fetchError(String url) {
+    return fetchErrors.get(url);
+  }
+
+  /** Clones the mirror when missing, else fetches every branch and tag (pruning deleted ones). */
+  public void fetch(String url, SourceSpec.Credentials credentials) throws SourceUnavailableException {
+    synchronized (lock(url)) {
+      Path dir = mirror(url);
+      try {
+        if (!Files.exists(dir.resolve("HEAD"))) {
+          Files.createDirectories(root);
+          Path tmp = Files.createTempDirectory(root, ".clone-");
+          try (Git git =
+              auth(Git.cloneRepository().setURI(normalize(url)).setBare(true).setDirectory(tmp.toFile()), credentials)
+                  .call()) {
+            git.getRepository().getConfig().setString("remote", "origin", "fetch", "+refs/heads/*:refs/heads/*");
+            git.getRepository().getConfig().save();
+          }
+          Files.move(tmp, dir);
+        } else {
+          try (Git git = Git.open(dir.toFile())) {
+            auth(
+                    git.fetch()
+                        .setRemote("origin")
+                        .setRefSpecs(new RefSpec("+refs/heads/*:refs/heads/*"), new RefSpec("+refs/tags/*:refs/tags/*"))
+                        .setRemoveDeletedRefs(true),
+                    credentials)
+                .call();
+          }
+        }
+        fetchErrors.remove(url);
+      } catch (GitAPIException | IOException | RuntimeException e) {
+        String msg = "cannot fetch " + redact(url) + ": " + rootMessage(e);
+        fetchErrors.put(url, msg);
+        throw new SourceUnavailableException(msg, e);
+      }
+    }
+  }
+
+  public boolean hasMirror(String url) {
+    return Files.exists(mirror(url).resolve("HEAD"));
+  }
+
+  /** Resolves a tag, branch (its head) or full or short commit SHA to a full commit SHA. */
+  public String resolve(String url, String revision) throws RevisionNotFoundException, SourceUnavailableException {
+    synchronized (lock(url)) {
+      if (!hasMirror(url)) {
+        String err = fetchErrors.get(url);
+        throw new SourceUnavailableException(
+            err != null ? err : "repository " + redact(url) + " has not been fetched yet", null);
+      }
+      try (Repository repo = Git.open(mirror(url).toFile()).getRepository()) {
+        for (String ref : List.of(Constants.R_TAGS + revision, Constants.R_HEADS + revision)) {
+          Ref r = repo.exactRef(ref);
+          if (r != null) {
+            return peel(repo, r.getObjectId()).name();
+          }
+        }
+        if (revision.matches("[0-9a-fA-F]{4,40}")) {
+          ObjectId id = repo.resolve(revision + "^{commit}");
+          if (id != null) {
+            return id.name();
+          }
+        }
+        throw new RevisionNotFoundException(
+            "revision '" + revision + "' is no tag, branch or commit of " + redact(url));
+      } catch (IOException | RuntimeException e) {
+        if (e instanceof org.eclipse.jgit.errors.AmbiguousObjectException) {
+          throw new RevisionNotFoundException("revision '" + revision + "' is an ambiguous short SHA");
+        }
+        throw new SourceUnavailableException("cannot read " + redact(url) + ": " + rootMessage(e), e);
+      }
+    }
+  }
+
+  private static ObjectId peel(Repository repo, ObjectId id) throws IOException {
+    try (RevWalk walk = new RevWalk(repo)) {
+      return walk.parseCommit(id).getId();
+    }
+  }
+
+  public CommitInfo commitInfo(String url, String sha) throws IOException {
+    synchronized (lock(url)) {
+      try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
+          RevWalk walk = new RevWalk(repo)) {
+        RevCommit c = walk.parseCommit(ObjectId.fromString(sha));
+        return new CommitInfo(
+            sha,
+            c.getAuthorIdent().getName(),
+            c.getAuthorIdent().getEmailAddress(),
+            c.getShortMessage(),
+            c.getAuthorIdent().getWhenAsInstant());
+      }
+    }
+  }
+
+  /** Every file under {@code folder} (recursively) of {@code commit}, for desired-state documents. */
+  public Map<String, GitFile> readFiles(String url, String commit, String folder) throws IOException {
+    Map<String, GitFile> out = new LinkedHashMap<>();
+    String prefix = normalizeFolder(folder);
+    synchronized (lock(url)) {
+      try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
+          RevWalk walk = new RevWalk(repo);
+          TreeWalk tw = new TreeWalk(repo)) {
+        tw.addTree(walk.parseCommit(ObjectId.fromString(commit)).getTree());
+        tw.setRecursive(true);
+        if (!prefix.isEmpty()) {
+          tw.setFilter(PathFilter.create(prefix));
+        }
+        while (tw.next()) {
+          if (tw.getFileMode(0).getObjectType() != Constants.OBJ_BLOB || tw.getFileMode(0) == FileMode.SYMLINK) {
+            continue;
+          }
+          String path = tw.getPathString();
+          ObjectLoader loader = repo.open(tw.getObjectId(0));
+          out.put(path, new GitFile(path, new String(loader.getBytes(), StandardCharsets.UTF_8)));
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The head commit of a branch in the mirror. */
+  public String branchHead(String url, String branch) throws RevisionNotFoundException, IOException {
+    synchronized (lock(url)) {
+      try (Repository repo = Git.open(mirror(url).toFile()).getRepository()) {
+        Ref r = repo.exactRef(Constants.R_HEADS + branch);
+        if (r == null) {
+          throw new RevisionNotFoundException("branch '" + branch + "' not found in " + redact(url));
+        }
+        return r.getObjectId().name();
+      }
+    }
+  }
+
+  /**
+   * Writes the tree of {@code commit} below {@code subPath} into {@code dest} (which must not
+   * exist), keeping executable bits and symlinks. Returns the paths written (relative).
+   */
+  public List<String> export(String url, String commit, String subPath, Path dest) throws IOException {
+    String prefix = normalizeFolder(subPath);
+    List<String> written = new java.util.ArrayList<>();
+    synchronized (lock(url)) {
+      try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
+          RevWalk walk = new RevWalk(repo);
+          TreeWalk tw = new TreeWalk(repo)) {
+        tw.addTree(walk.parseCommit(ObjectId.fromString(commit)).getTree());
+        tw.setRecursive(true);
+        if (!prefix.isEmpty()) {
+          tw.setFilter(PathFilter.create(prefix));
+        }
+        Files.createDirectories(dest);
+        while (tw.next()) {
+          String full = tw.getPathString();
+          String rel = prefix.isEmpty() ? full : full.substring(prefix.length() + 1);
+          Path target = dest.resolve(rel).normalize();
+          if (!target.startsWith(dest)) {
+            continue;
+          }
+          FileMode mode = tw.getFileMode(0);
+          if (mode == FileMode.GITLINK) {
+            continue;
+          }
+          Files.createDirectories(target.getParent());
+          byte[] bytes = repo.open(tw.getObjectId(0)).getBytes();
+          if (mode == FileMode.SYMLINK) {
+            Files.createSymbolicLink(target, Path.of(new String(bytes, StandardCharsets.UTF_8)));
+          } else {
+            try (OutputStream os = Files.newOutputStream(target)) {
+              os.write(bytes);
+            }
+            if (mode == FileMode.EXECUTABLE_FILE) {
+              Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
+          }
+          written.add(rel);
+        }
+      }
+    }
+    return written;
+  }
+
+  private static String normalizeFolder(String folder) {
+    if (folder == null) {
+      return "";
+    }
+    String f = folder.trim();
+    while (f.startsWith("./")) {
+      f = f.substring(2);
+    }
+    if (f.equals(".") || f.equals("/")) {
+      return "";
+    }
+    while (f.endsWith("/")) {
+      f = f.substring(0, f.length() - 1);
+    }
+    return f;
+  }
+
+  private static <C extends TransportCommand<C, ?>> C auth(C cmd, SourceSpec.Credentials credentials)
+      throws IOException {
+    if (credentials != null && credentials.tokenFile() != null) {
+      String token = Files.readString(Path.of(credentials.tokenFile())).trim();
+      cmd.setCredentialsProvider(new UsernamePasswordCredentialsProvider("x-access-token", token));
+    }
+    if (credentials != null && credentials.sshKeyFile() != null) {
+      throw new IOException("sshKeyFile credentials are not supported by this build; use an https token");
+    }
+    return cmd;
+  }
+
+  /** jgit takes local paths and file:// URLs alike; a relative path is made absolute. */
+  static String normalize(String url) {
+    if (url.contains("://") || url.matches("^[\\w.-]+@[\\w.-]+:.*")) {
+      return url;
+    }
+    return Path.of(url).toAbsolutePath().toString();
+  }
+
+  /** A URL with any user:password part removed, for messages and logs. */
+  public static String redact(String url) {
+    return url.replaceAll("://[^/@]+@", "://***@");
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+  }
+
+  static String sha1(String s) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(s.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

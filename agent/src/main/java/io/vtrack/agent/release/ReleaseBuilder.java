@@ -1,0 +1,189 @@
+package io.vtrack.agent.release;
+
+import io.vtrack.agent.model.DeploymentSpec;
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/**
+ * Builds {@code releases/<commit>/}: one export per commit, so the previous release stays intact
+ * for an instant rollback, with each shared path replaced by a link into {@code shared/}. Blocking.
+ */
+public final class ReleaseBuilder {
+  private final GitRepositories repos;
+
+  public ReleaseBuilder(GitRepositories repos) {
+    this.repos = repos;
+  }
+
+  /** A release on disk and what building it noticed. */
+  public record Release(Path dir, List<String> warnings) {}
+
+  /**
+   * Exports {@code commit} into its release folder (reusing a complete one) and links the shared
+   * paths, seeding {@code shared/} from the release where it lacks them.
+   */
+  public Release build(DeploymentPaths paths, String repoUrl, String commit, DeploymentSpec spec)
+      throws IOException, SharedPathMissingException {
+    Path dir = paths.release(commit);
+    List<String> tracked;
+    if (Files.isDirectory(dir)) {
+      tracked = List.of();
+    } else {
+      Files.createDirectories(paths.releases());
+      Path tmp = paths.releases().resolve(".tmp-" + commit + "-" + UUID.randomUUID());
+      try {
+        tracked = repos.export(repoUrl, commit, spec.source().path(), tmp);
+        linkShared(tmp, paths.shared(), spec.runtime().sharedPaths(), tracked);
+        Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+      } catch (IOException | SharedPathMissingException e) {
+        deleteTree(tmp);
+        throw e;
+      }
+    }
+    // Links are (re)checked on reuse too: a release built before a sharedPaths change needs them.
+    List<String> warnings = linkShared(dir, paths.shared(), spec.runtime().sharedPaths(), tracked);
+    return new Release(dir, warnings);
+  }
+
+  /** Replaces each shared path in {@code release} by a link into {@code shared}; returns warnings. */
+  static List<String> linkShared(Path release, Path shared, List<String> sharedPaths, List<String> tracked)
+      throws IOException, SharedPathMissingException {
+    List<String> warnings = new ArrayList<>();
+    Set<String> trackedSet = new HashSet<>(tracked);
+    for (String sp : sharedPaths) {
+      boolean isDir = sp.endsWith("/");
+      String rel = isDir ? sp.substring(0, sp.length() - 1) : sp;
+      Path inRelease = release.resolve(rel).normalize();
+      Path inShared = shared.resolve(rel).normalize().toAbsolutePath();
+      if (Files.isSymbolicLink(inRelease)) {
+        if (Files.readSymbolicLink(inRelease).equals(inShared)) {
+          continue;
+        }
+        Files.delete(inRelease);
+      }
+      boolean releaseHas = Files.exists(inRelease, LinkOption.NOFOLLOW_LINKS);
+      boolean shadowsTracked =
+          releaseHas && (trackedSet.contains(rel) || tracked.stream().anyMatch(t -> t.startsWith(rel + "/")));
+      if (!Files.exists(inShared)) {
+        Files.createDirectories(inShared.getParent());
+        if (releaseHas) {
+          copyTree(inRelease, inShared);
+        } else if (isDir) {
+          Files.createDirectories(inShared);
+        } else {
+          throw new SharedPathMissingException(
+              "shared file '" + sp + "' is missing: it is neither in " + shared + " nor in the release");
+        }
+      }
+      if (shadowsTracked) {
+        warnings.add("SharedPathShadowsTrackedFile: " + sp);
+      }
+      if (releaseHas) {
+        deleteTree(inRelease);
+      }
+      Files.createDirectories(inRelease.getParent());
+      Files.createSymbolicLink(inRelease, inShared);
+    }
+    return warnings;
+  }
+
+  /** Removes release folders beyond {@code keep}, oldest first, never those in {@code protect}. */
+  public static List<String> prune(DeploymentPaths paths, int keep, Set<String> protect) throws IOException {
+    List<String> removed = new ArrayList<>();
+    if (!Files.isDirectory(paths.releases())) {
+      return removed;
+    }
+    List<Path> releases;
+    try (Stream<Path> s = Files.list(paths.releases())) {
+      releases =
+          s.filter(Files::isDirectory)
+              .sorted(Comparator.comparing(ReleaseBuilder::mtime).reversed())
+              .toList();
+    }
+    int kept = 0;
+    for (Path r : releases) {
+      String name = r.getFileName().toString();
+      if (name.startsWith(".tmp-")) {
+        deleteTree(r);
+        continue;
+      }
+      if (protect.contains(name) || kept < keep) {
+        kept++;
+        continue;
+      }
+      deleteTree(r);
+      removed.add(name);
+    }
+    return removed;
+  }
+
+  private static long mtime(Path p) {
+    try {
+      return Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toMillis();
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
+  static void copyTree(Path from, Path to) throws IOException {
+    if (!Files.isDirectory(from, LinkOption.NOFOLLOW_LINKS)) {
+      Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES, LinkOption.NOFOLLOW_LINKS);
+      return;
+    }
+    Files.walkFileTree(
+        from,
+        new SimpleFileVisitor<>() {
+          @Override
+          public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+            Files.createDirectories(to.resolve(from.relativize(dir).toString()));
+            return FileVisitResult.CONTINUE;
+          }
+
+          @Override
+          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+            Files.copy(file, to.resolve(from.relativize(file).toString()), StandardCopyOption.COPY_ATTRIBUTES,
+                LinkOption.NOFOLLOW_LINKS);
+            return FileVisitResult.CONTINUE;
+          }
+        });
+  }
+
+  /** Deletes a file or folder tree without following links out of it. */
+  public static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    if (!Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)) {
+      Files.delete(root);
+      return;
+    }
+    Files.walkFileTree(
+        root,
+        new SimpleFileVisitor<>() {
+          @Override
+          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+            Files.delete(file);
+            return FileVisitResult.CONTINUE;
+          }
+
+          @Override
+          public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
+            Files.delete(dir);
+            return FileVisitResult.CONTINUE;
+          }
+        });
+  }
+}

@@ -1,0 +1,90 @@
+package io.vtrack.agent.runtime;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs a one-shot argv command (prepare, validate, a command check) in its own process group with
+ * a timeout, never through a shell. Blocking: call it from a worker.
+ */
+public final class CommandRunner {
+  /** How a command ended: its exit code (-1 on timeout or when it could not start) and output tail. */
+  public record Result(int exitCode, boolean timedOut, String output, long durationMs) {
+    public boolean ok() {
+      return !timedOut && exitCode == 0;
+    }
+
+    public String describe() {
+      if (timedOut) {
+        return "timed out after " + durationMs + "ms";
+      }
+      return exitCode < 0 ? "could not start" : "exit code " + exitCode;
+    }
+  }
+
+  private static final int OUTPUT_TAIL = 16 * 1024;
+
+  private CommandRunner() {}
+
+  public static Result run(List<String> argv, Path cwd, Map<String, String> env, Duration timeout) {
+    long start = System.nanoTime();
+    Path out;
+    try {
+      out = Files.createTempFile("vtrack-cmd-", ".log");
+    } catch (IOException e) {
+      return new Result(-1, false, "cannot create output file: " + e.getMessage(), 0);
+    }
+    try {
+      List<String> cmd = new ArrayList<>();
+      cmd.add("setsid");
+      cmd.addAll(argv);
+      ProcessBuilder pb =
+          new ProcessBuilder(cmd)
+              .directory(cwd.toFile())
+              .redirectErrorStream(true)
+              .redirectOutput(out.toFile())
+              .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+      pb.environment().putAll(env);
+      Process p;
+      try {
+        p = pb.start();
+      } catch (IOException e) {
+        return new Result(-1, false, "cannot start " + argv + ": " + e.getMessage(), elapsed(start));
+      }
+      boolean done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      if (!done) {
+        // setsid made the child a group leader, so its pid is the group to kill.
+        Signaller.signalGroup(p.pid(), "KILL");
+        p.waitFor(10, TimeUnit.SECONDS);
+        return new Result(-1, true, LogFiles.tail(out, OUTPUT_TAIL), elapsed(start));
+      }
+      // Children it left behind in its group go too, so nothing outlives a check.
+      Signaller.signalGroup(p.pid(), "KILL");
+      int code = p.exitValue();
+      String tail = LogFiles.tail(out, OUTPUT_TAIL);
+      if (code == 127 && tail.contains("No such file")) {
+        tail = tail + "\n(command not found: " + argv.get(0) + ")";
+      }
+      return new Result(code, false, tail, elapsed(start));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new Result(-1, false, "interrupted", elapsed(start));
+    } finally {
+      try {
+        Files.deleteIfExists(out);
+      } catch (IOException ignored) {
+        // A temp file left behind is harmless.
+      }
+    }
+  }
+
+  private static long elapsed(long startNanos) {
+    return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+  }
+}

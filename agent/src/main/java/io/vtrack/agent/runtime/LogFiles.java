@@ -1,0 +1,52 @@
+package io.vtrack.agent.runtime;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * Size caps for captured service output. Services write straight to their log file (opened in
+ * append mode), so rotation copies the file aside and truncates it in place, as logrotate's
+ * copytruncate does; the service keeps writing to the same open file.
+ */
+public final class LogFiles {
+  public static final long DEFAULT_MAX_BYTES = 10L << 20;
+  public static final int DEFAULT_KEEP = 3;
+
+  private LogFiles() {}
+
+  /** Rotates {@code log} when it exceeds {@code maxBytes}; returns whether it did. */
+  public static boolean rotateIfNeeded(Path log, long maxBytes, int keep) throws IOException {
+    if (!Files.exists(log) || Files.size(log) <= maxBytes) {
+      return false;
+    }
+    for (int i = keep - 1; i >= 1; i--) {
+      Path from = Path.of(log + "." + i);
+      if (Files.exists(from)) {
+        Files.move(from, Path.of(log + "." + (i + 1)), StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    Files.copy(log, Path.of(log + ".1"), StandardCopyOption.REPLACE_EXISTING);
+    try (RandomAccessFile raf = new RandomAccessFile(log.toFile(), "rw")) {
+      raf.setLength(0);
+    }
+    return true;
+  }
+
+  /** The last {@code maxBytes} of a file as text (for status and history). */
+  public static String tail(Path file, int maxBytes) {
+    try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
+      long len = raf.length();
+      long from = Math.max(0, len - maxBytes);
+      byte[] buf = new byte[(int) (len - from)];
+      raf.seek(from);
+      raf.readFully(buf);
+      String s = new String(buf, java.nio.charset.StandardCharsets.UTF_8);
+      return from > 0 ? "…" + s : s;
+    } catch (IOException e) {
+      return "";
+    }
+  }
+}

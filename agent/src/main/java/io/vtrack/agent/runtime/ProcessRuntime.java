@@ -1,0 +1,245 @@
+package io.vtrack.agent.runtime;
+
+import io.vtrack.agent.model.RuntimeSpec.ServiceSpec;
+import io.vtrack.agent.store.StateStore;
+import io.vtrack.agent.store.StateStore.ProcessRow;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs a deployment's services as plain processes. Each service starts through {@code setsid} in a
+ * session and process group of its own, with its output going straight to {@code
+ * logs/<service>.log}: the agent holds no pipe, so killing the agent never kills the app. PID,
+ * process group and start time are recorded so that a restarted agent adopts what it finds.
+ *
+ * <p>All methods block (process control and JDBC): call them from a worker.
+ */
+public final class ProcessRuntime {
+  private static final Logger LOG = LoggerFactory.getLogger(ProcessRuntime.class);
+
+  /** What runs for one service right now. */
+  public record ServiceState(String service, String commit, long pid, boolean alive, Integer exitCode) {}
+
+  private record Key(String deployment, String service) {}
+
+  private record Watched(long pid, long startTicks) {}
+
+  private final StateStore store;
+  private final BiConsumer<String, String> onUnexpectedExit;
+  private final Map<Key, Watched> watched = new ConcurrentHashMap<>();
+  private final Map<Key, Integer> exitCodes = new ConcurrentHashMap<>();
+  private final Map<Key, String> exits = new ConcurrentHashMap<>();
+
+  /**
+   * @param onUnexpectedExit called with (deployment, service) when a service exits without being
+   *     asked to; it runs on a JDK thread and must only hand the event on.
+   */
+  public ProcessRuntime(StateStore store, BiConsumer<String, String> onUnexpectedExit) {
+    this.store = store;
+    this.onUnexpectedExit = onUnexpectedExit;
+  }
+
+  /** Starts every service of {@code commit} from {@code releaseDir}; logs go to {@code logsDir}. */
+  public void start(
+      String deployment,
+      String commit,
+      Path releaseDir,
+      List<ServiceSpec> services,
+      Path logsDir,
+      Map<String, String> extraEnv)
+      throws IOException, SQLException {
+    for (ServiceSpec s : services) {
+      startService(deployment, commit, releaseDir, s, logsDir, extraEnv);
+    }
+  }
+
+  public void startService(
+      String deployment,
+      String commit,
+      Path releaseDir,
+      ServiceSpec s,
+      Path logsDir,
+      Map<String, String> extraEnv)
+      throws IOException, SQLException {
+    Files.createDirectories(logsDir);
+    Path log = logsDir.resolve(s.name() + ".log");
+    LogFiles.rotateIfNeeded(log, LogFiles.DEFAULT_MAX_BYTES, LogFiles.DEFAULT_KEEP);
+    List<String> cmd = new ArrayList<>();
+    cmd.add("setsid");
+    cmd.addAll(s.command());
+    Path cwd = releaseDir.resolve(s.cwd()).normalize();
+    ProcessBuilder pb =
+        new ProcessBuilder(cmd)
+            .directory(cwd.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+    pb.environment().putAll(extraEnv);
+    pb.environment().putAll(s.env());
+    Process p = pb.start();
+    long pid = p.pid();
+    // setsid execs in place (the child is not a group leader), so pid == pgid == sid.
+    long ticks = ProcStat.read(pid).map(ProcStat::startTicks).orElse(0L);
+    Key key = new Key(deployment, s.name());
+    exitCodes.remove(key);
+    exits.remove(key);
+    watched.put(key, new Watched(pid, ticks));
+    store.putProcess(new ProcessRow(deployment, s.name(), commit, pid, pid, ticks, null));
+    LOG.info("{}: started {} (pid {}) of {}", deployment, s.name(), pid, short7(commit));
+    p.onExit().thenAccept(done -> exited(key, pid, done.exitValue()));
+  }
+
+  private void exited(Key key, long pid, Integer code) {
+    Watched w = watched.get(key);
+    if (w == null || w.pid() != pid) {
+      return;
+    }
+    watched.remove(key);
+    if (code != null) {
+      exitCodes.put(key, code);
+    }
+    exits.put(key, key.service() + " (pid " + pid + ") exited" + (code == null ? "" : " with code " + code));
+    LOG.warn("{}: service {} (pid {}) exited{}", key.deployment(), key.service(), pid,
+        code == null ? "" : " with code " + code);
+    onUnexpectedExit.accept(key.deployment(), key.service());
+  }
+
+  /**
+   * Stops every service of a deployment: the configured signal to each process group, KILL after
+   * the timeout. Services not in {@code specs} (e.g. removed from the spec) get TERM and 10s.
+   */
+  public void stopAll(String deployment, List<ServiceSpec> specs) throws SQLException {
+    Map<String, ServiceSpec> bySpec = new LinkedHashMap<>();
+    for (ServiceSpec s : specs) {
+      bySpec.put(s.name(), s);
+    }
+    List<ProcessRow> rows = store.processes(deployment);
+    // Stop in parallel: each group gets its own grace period, not the sum of all of them.
+    List<Thread> stoppers = new ArrayList<>();
+    for (ProcessRow row : rows) {
+      watched.remove(new Key(deployment, row.service()));
+      exits.remove(new Key(deployment, row.service()));
+      ServiceSpec spec = bySpec.get(row.service());
+      String signal = spec == null ? "TERM" : spec.stop().signal();
+      Duration timeout = spec == null ? Duration.ofSeconds(10) : spec.stop().timeout().duration();
+      Thread t =
+          new Thread(() -> stopRow(row, signal, timeout), "vtrack-stop-" + deployment + "-" + row.service());
+      t.start();
+      stoppers.add(t);
+    }
+    for (Thread t : stoppers) {
+      try {
+        t.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    for (ProcessRow row : rows) {
+      store.deleteProcess(deployment, row.service());
+    }
+  }
+
+  /**
+   * Services of a deployment that exited without being asked to since they were started, with a
+   * description each. In memory and cheap: safe to call from the event loop.
+   */
+  public List<String> unexpectedExits(String deployment) {
+    List<String> out = new ArrayList<>();
+    exits.forEach((k, v) -> {
+      if (k.deployment().equals(deployment)) {
+        out.add(v);
+      }
+    });
+    return out;
+  }
+
+  /** Stops one service (for a restart). */
+  public void stopService(String deployment, ServiceSpec spec) throws SQLException {
+    for (ProcessRow row : store.processes(deployment)) {
+      if (row.service().equals(spec.name())) {
+        watched.remove(new Key(deployment, row.service()));
+        exits.remove(new Key(deployment, row.service()));
+        stopRow(row, spec.stop().signal(), spec.stop().timeout().duration());
+        store.deleteProcess(deployment, row.service());
+      }
+    }
+  }
+
+  private void stopRow(ProcessRow row, String signal, Duration timeout) {
+    // Only signal the group while its leader is the process we started: a reused pid or pgid
+    // belongs to someone else. A leader that died may have left members in the group, though.
+    boolean leaderOurs = ProcStat.isAlive(row.pid(), row.startTicks());
+    boolean groupLeft = !ProcStat.groupMembers(row.pgid()).isEmpty();
+    if (leaderOurs || (groupLeft && !ProcStat.read(row.pgid()).filter(ProcStat::alive).isPresent())) {
+      LOG.info("{}: stopping {} (pgid {}) with {}", row.deployment(), row.service(), row.pgid(), signal);
+      Signaller.stopGroup(row.pgid(), signal, timeout);
+    }
+  }
+
+  /** The state of each recorded service of a deployment. */
+  public Map<String, ServiceState> observe(String deployment) throws SQLException {
+    Map<String, ServiceState> out = new LinkedHashMap<>();
+    for (ProcessRow row : store.processes(deployment)) {
+      boolean alive = ProcStat.isAlive(row.pid(), row.startTicks());
+      out.put(
+          row.service(),
+          new ServiceState(
+              row.service(), row.commit(), row.pid(), alive,
+              exitCodes.get(new Key(deployment, row.service()))));
+    }
+    return out;
+  }
+
+  /**
+   * Watches the recorded processes that still run after an agent restart, so their exits are
+   * seen; returns the services found dead.
+   */
+  public List<ProcessRow> adopt() throws SQLException {
+    List<ProcessRow> dead = new ArrayList<>();
+    for (ProcessRow row : store.allProcesses()) {
+      Key key = new Key(row.deployment(), row.service());
+      if (watched.containsKey(key)) {
+        continue;
+      }
+      Optional<ProcessHandle> h = ProcessHandle.of(row.pid());
+      if (h.isPresent() && ProcStat.isAlive(row.pid(), row.startTicks())) {
+        watched.put(key, new Watched(row.pid(), row.startTicks()));
+        h.get().onExit().thenAccept(done -> exited(key, row.pid(), null));
+        LOG.info("{}: adopted {} (pid {}) of {}", row.deployment(), row.service(), row.pid(), short7(row.commit()));
+      } else {
+        dead.add(row);
+      }
+    }
+    return dead;
+  }
+
+  /** Resident memory in bytes of a service's whole process group, or -1 when it is not running. */
+  public long residentBytes(String deployment, String service) throws SQLException {
+    for (ProcessRow row : store.processes(deployment)) {
+      if (row.service().equals(service) && ProcStat.isAlive(row.pid(), row.startTicks())) {
+        long pages = 0;
+        for (ProcStat m : ProcStat.groupMembers(row.pgid())) {
+          pages += m.rssPages();
+        }
+        return pages * 4096L;
+      }
+    }
+    return -1;
+  }
+
+  static String short7(String commit) {
+    return commit == null ? "-" : commit.substring(0, Math.min(7, commit.length()));
+  }
+}

@@ -1,0 +1,112 @@
+package io.vtrack.agent.source;
+
+import io.vtrack.agent.model.VTrackDeployment;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The documents addressed to this agent, from every source. A document is for this agent when it
+ * has no {@code vtrack.io/agent} label or the label equals the agent's name. Two documents with one
+ * name are both reported as duplicates. Confined to the event loop.
+ */
+public final class DesiredStateRegistry {
+  private final String agentName;
+  private final Map<String, List<DesiredDocument>> bySource = new LinkedHashMap<>();
+  private final Map<String, List<String>> unattributed = new HashMap<>();
+
+  public DesiredStateRegistry(String agentName) {
+    this.agentName = agentName;
+  }
+
+  /** What one name resolves to: the document, or all documents claiming it when duplicated. */
+  public record Entry(String name, DesiredDocument document, List<DesiredDocument> duplicates) {
+    public boolean duplicated() {
+      return duplicates.size() > 1;
+    }
+  }
+
+  /** Replaces the documents of a source; returns every name whose entry may have changed. */
+  public Set<String> update(String sourceId, List<DesiredDocument> docs) {
+    Set<String> before = names(bySource.getOrDefault(sourceId, List.of()));
+    List<DesiredDocument> mine = new ArrayList<>();
+    List<String> orphans = new ArrayList<>();
+    for (DesiredDocument d : docs) {
+      String label = d.agentLabel();
+      if (label != null && !label.equals(agentName)) {
+        continue;
+      }
+      if (d.name() == null) {
+        orphans.add(d.source().file() + ":" + d.source().line() + ": " + d.errors());
+        continue;
+      }
+      mine.add(d);
+    }
+    bySource.put(sourceId, List.copyOf(mine));
+    unattributed.put(sourceId, List.copyOf(orphans));
+    Set<String> changed = new TreeSet<>(before);
+    changed.addAll(names(mine));
+    return changed;
+  }
+
+  private static Set<String> names(List<DesiredDocument> docs) {
+    Set<String> out = new HashSet<>();
+    for (DesiredDocument d : docs) {
+      out.add(d.name());
+    }
+    return out;
+  }
+
+  public Entry get(String name) {
+    List<DesiredDocument> all = new ArrayList<>();
+    for (List<DesiredDocument> docs : bySource.values()) {
+      for (DesiredDocument d : docs) {
+        if (name.equals(d.name())) {
+          all.add(d);
+        }
+      }
+    }
+    if (all.isEmpty()) {
+      return null;
+    }
+    return new Entry(name, all.get(0), List.copyOf(all));
+  }
+
+  public Set<String> names() {
+    Set<String> out = new TreeSet<>();
+    for (List<DesiredDocument> docs : bySource.values()) {
+      out.addAll(names(docs));
+    }
+    return out;
+  }
+
+  /** Problems with documents that could not be attributed to any name. */
+  public List<String> unattributedErrors() {
+    List<String> out = new ArrayList<>();
+    unattributed.values().forEach(out::addAll);
+    return out;
+  }
+
+  /** Repository URLs of every valid document, for fetching. */
+  public Set<String> appRepositories() {
+    Set<String> out = new TreeSet<>();
+    for (List<DesiredDocument> docs : bySource.values()) {
+      for (DesiredDocument d : docs) {
+        if (d.effectiveRepoUrl() != null) {
+          out.add(d.effectiveRepoUrl());
+        }
+      }
+    }
+    return out;
+  }
+
+  public boolean addressedHere(VTrackDeployment doc) {
+    String label = doc.metadata() == null ? null : doc.metadata().labels().get(VTrackDeployment.AGENT_LABEL);
+    return label == null || label.equals(agentName);
+  }
+}

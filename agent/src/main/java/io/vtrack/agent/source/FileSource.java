@@ -1,0 +1,68 @@
+package io.vtrack.agent.source;
+
+import io.vtrack.agent.config.AgentConfig.FileSourceConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * Desired-state documents in plain files: a file, or every {@code .yaml}/{@code .yml} under a
+ * folder. Changes are noticed by a cheap fingerprint (paths, sizes, modification times) taken at
+ * every poll. Blocking.
+ */
+public final class FileSource {
+  private final String id;
+  private final FileSourceConfig config;
+  private final Path root;
+
+  public FileSource(int index, FileSourceConfig config, Path base) {
+    this.config = config;
+    this.root = base.resolve(config.path()).toAbsolutePath().normalize();
+    this.id = "file[" + index + "]:" + root;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  public FileSourceConfig config() {
+    return config;
+  }
+
+  private List<Path> files() throws IOException {
+    if (!Files.exists(root)) {
+      return List.of();
+    }
+    if (Files.isRegularFile(root)) {
+      return List.of(root);
+    }
+    try (Stream<Path> s = Files.walk(root)) {
+      return s.filter(Files::isRegularFile)
+          .filter(p -> p.toString().endsWith(".yaml") || p.toString().endsWith(".yml"))
+          .sorted()
+          .toList();
+    }
+  }
+
+  /** Changes whenever a file is added, removed or written. */
+  public String fingerprint() throws IOException {
+    StringBuilder sb = new StringBuilder();
+    for (Path p : files()) {
+      sb.append(p).append(':').append(Files.size(p)).append(':').append(Files.getLastModifiedTime(p).toMillis())
+          .append('\n');
+    }
+    return sb.toString();
+  }
+
+  public List<DesiredDocument> read() throws IOException {
+    List<DesiredDocument> docs = new ArrayList<>();
+    for (Path p : files()) {
+      SourceRef ref = new SourceRef("file", id, null, p.toString(), null, null, null, null);
+      docs.addAll(DocumentReader.read(Files.readString(p), ref, null));
+    }
+    return docs;
+  }
+}

@@ -1,0 +1,62 @@
+package io.vtrack.agent.source;
+
+import io.vtrack.agent.config.AgentConfig.GitSourceConfig;
+import io.vtrack.agent.release.GitRepositories;
+import io.vtrack.agent.release.RevisionNotFoundException;
+import io.vtrack.agent.release.SourceUnavailableException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Desired-state documents committed to a git repository: every {@code .yaml}/{@code .yml} file
+ * under {@code path} at the head of {@code branch}. Blocking: call {@link #read()} from a worker.
+ */
+public final class GitSource {
+  private final String id;
+  private final GitSourceConfig config;
+  private final GitRepositories repos;
+
+  public GitSource(int index, GitSourceConfig config, GitRepositories repos) {
+    this.id = "git[" + index + "]:" + GitRepositories.redact(config.repoURL()) + "#" + config.branch() + ":" + config.path();
+    this.config = config;
+    this.repos = repos;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  public GitSourceConfig config() {
+    return config;
+  }
+
+  /** The webhook secret, or null when none is configured. */
+  public String webhookSecret() throws IOException {
+    if (config.webhookSecretFile() == null) {
+      return null;
+    }
+    return Files.readString(Path.of(config.webhookSecretFile())).trim();
+  }
+
+  /** Fetches the repository and reads every document at the branch head. */
+  public List<DesiredDocument> read() throws SourceUnavailableException, IOException, RevisionNotFoundException {
+    repos.fetch(config.repoURL(), null);
+    String head = repos.branchHead(config.repoURL(), config.branch());
+    GitRepositories.CommitInfo info = repos.commitInfo(config.repoURL(), head);
+    List<DesiredDocument> docs = new ArrayList<>();
+    for (Map.Entry<String, GitRepositories.GitFile> f : repos.readFiles(config.repoURL(), head, config.path()).entrySet()) {
+      String path = f.getKey();
+      if (!(path.endsWith(".yaml") || path.endsWith(".yml"))) {
+        continue;
+      }
+      SourceRef ref = new SourceRef("git", id, GitRepositories.redact(config.repoURL()), path, null, head,
+          info.author() + " <" + info.email() + ">", info.subject());
+      docs.addAll(DocumentReader.read(f.getValue().text(), ref, config.repoURL()));
+    }
+    return docs;
+  }
+}

@@ -1,0 +1,18 @@
+package io.vtrack.agent.source;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+/**
+ * Where a document came from: the source (git, file, kubernetes), the file and line, and for git
+ * the commit of the desired-state repository with its author and subject.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record SourceRef(
+    String kind,
+    String sourceId,
+    String repoURL,
+    String file,
+    Integer line,
+    String commit,
+    String author,
+    String subject) {}

@@ -1,0 +1,37 @@
+// V_Track example frontend: a node standard-library server for the dashboard page, proxying
+// /api/ to the backend. FRONTEND_PORT (default 3000) and BACKEND_PORT (default 8080).
+'use strict';
+const http = require('http');
+const fs = require('fs');
+const path = require('path');
+
+const port = Number(process.env.FRONTEND_PORT || 3000);
+const backendPort = Number(process.env.BACKEND_PORT || 8080);
+const page = fs.readFileSync(path.join(__dirname, 'index.html'));
+
+const server = http.createServer((req, res) => {
+  if (req.url.startsWith('/api/')) {
+    const upstream = http.request(
+      { host: '127.0.0.1', port: backendPort, path: req.url, method: req.method, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode, r.headers);
+        r.pipe(res);
+      });
+    upstream.on('error', (e) => {
+      res.writeHead(502, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ success: false, error: 'backend unreachable: ' + e.message }));
+    });
+    req.pipe(upstream);
+    return;
+  }
+  if (req.url === '/' || req.url === '/index.html') {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(page);
+    return;
+  }
+  res.writeHead(404, { 'Content-Type': 'text/plain' });
+  res.end('not found');
+});
+
+server.listen(port, '127.0.0.1', () => console.log(`frontend listening on 127.0.0.1:${port}`));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
