@@ -65,12 +65,12 @@ def migrate():
             "CREATE TABLE IF NOT EXISTS events ("
             " id INTEGER PRIMARY KEY AUTOINCREMENT, camera_id INTEGER, kind TEXT, at REAL)"
         )
-        if conn.execute("SELECT COUNT(*) FROM video_sources").fetchone()[0] == 0:
-            for cam in config["cameras"]:
-                conn.execute(
-                    "INSERT INTO video_sources(id, name, url) VALUES (?, ?, ?)",
-                    (cam["id"], cam["name"], cam["url"]),
-                )
+        # Cameras new in config.json are added; existing rows (maybe edited by users) are kept.
+        for cam in config["cameras"]:
+            conn.execute(
+                "INSERT OR IGNORE INTO video_sources(id, name, url) VALUES (?, ?, ?)",
+                (cam["id"], cam["name"], cam["url"]),
+            )
         if conn.execute("SELECT COUNT(*) FROM processing_config").fetchone()[0] == 0:
             selected = [c["id"] for c in config["cameras"] if c.get("selected")]
             conn.execute(

@@ -81,8 +81,8 @@ public final class ApiServer {
     router.get("/api/v1/deployments/:name").handler(this::get);
     router.get("/api/v1/deployments/:name/history").handler(this::history);
     router.post("/api/v1/deployments/:name/reconcile").handler(this::authenticated).handler(this::reconcile);
-    router.post("/api/v1/deployments/:name/rollback").handler(this::authenticated)
-        .handler(BodyHandler.create().setBodyLimit(64 * 1024)).handler(this::rollback);
+    router.post("/api/v1/deployments/:name/rollback").handler(BodyHandler.create().setBodyLimit(64 * 1024))
+        .handler(this::authenticated).handler(this::rollback);
     router.post("/api/v1/hooks/git").handler(BodyHandler.create().setBodyLimit(1 << 20)).handler(this::webhook);
     router.route().last().handler(rc -> error(rc, new ApiError(404, "NotFound", "no such endpoint: "
         + rc.request().method() + " " + rc.request().path())));

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The vtrack-agent demo: builds the agent, makes a local git repository from the example app,
+# starts the agent on it, deploys v1, commits a good v2, then a broken v3, and shows the status
+# after each: the good rollout, the automatic rollback, the data intact.
+# Needs Java 17, Maven, python3, node and git. Leaves everything under one temporary folder.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+work="${VTRACK_DEMO_DIR:-$(mktemp -d /tmp/vtrack-demo.XXXXXX)}"
+port="${VTRACK_DEMO_PORT:-18787}"
+vtrack() { "$root/bin/vtrack" "$@"; }
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+agent_pid=""
+cleanup() {
+  if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
+    kill "$agent_pid" 2>/dev/null || true
+    wait "$agent_pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+say "Building the agent"
+(cd "$root" && mvn -B -q -DskipTests package)
+
+say "Creating the app repository in $work/app from examples/vtrack-app"
+mkdir -p "$work"
+cp -r "$root/examples/vtrack-app" "$work/app"
+git_commit() { git -C "$1" add -A && git -C "$1" -c user.name="Demo User" -c user.email=demo@example.com commit -qm "$2"; }
+git -C "$work/app" init -q -b main
+git_commit "$work/app" "V_Track 1.0.0"
+git -C "$work/app" tag v1
+
+say "Creating the desired-state repository in $work/deploy"
+mkdir -p "$work/deploy"
+git -C "$work/deploy" init -q -b main
+write_doc() {
+  sed -e "s#repoURL: .*#repoURL: file://$work/app#" -e "s#revision: .*#revision: $1#" \
+    "$root/examples/process/vtrack.yaml" > "$work/deploy/vtrack.yaml"
+}
+write_doc v1
+git_commit "$work/deploy" "Deploy v1"
+echo "demo-webhook-secret" > "$work/webhook-secret"
+cat > "$work/agent.yaml" <<YAML
+agentName: demo
+stateDir: $work/state
+listen: 127.0.0.1:$port
+sources:
+  - git: {repoURL: file://$work/deploy, branch: main, path: ., interval: 5s, webhookSecretFile: $work/webhook-secret}
+YAML
+
+say "Starting the agent (log: $work/agent.log)"
+"$root/bin/vtrack" run --config "$work/agent.yaml" > "$work/agent.log" 2>&1 &
+agent_pid=$!
+export VTRACK_SERVER="http://127.0.0.1:$port" VTRACK_TOKEN_FILE="$work/state/api-token"
+
+# Waits until the deployment reaches one of the phases given, with the commit given (if any).
+wait_for() {
+  local want="$1" commit="${2:-}" deadline=$((SECONDS + ${3:-120})) out phase current
+  while [ $SECONDS -lt $deadline ]; do
+    if ! kill -0 "$agent_pid" 2>/dev/null; then
+      echo "the agent exited; its log:" >&2
+      tail -n 40 "$work/agent.log" >&2
+      return 1
+    fi
+    if out=$(vtrack status vtrack -o json 2>/dev/null); then
+      phase=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"].get("phase",""))')
+      current=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"].get("currentCommit",""))')
+      if [[ " $want " == *" $phase "* ]] && { [ -z "$commit" ] || [ "$current" = "$commit" ]; }; then
+        return 0
+      fi
+      printf '   ... %s\n' "$phase"
+    fi
+    read -r -t 2 _ <> <(:) || true
+  done
+  echo "timed out waiting for $want; agent log:" >&2
+  tail -n 40 "$work/agent.log" >&2
+  return 1
+}
+push_webhook() {
+  local body='{"ref":"refs/heads/main"}' sig
+  sig=$(python3 -c 'import hmac,hashlib,sys; print("sha256="+hmac.new(open(sys.argv[1]).read().strip().encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())' "$work/webhook-secret" "$body")
+  curl -s -o /dev/null -w '   webhook answered %{http_code}\n' -X POST -H "X-GitHub-Event: push" \
+    -H "X-Hub-Signature-256: $sig" -d "$body" "http://127.0.0.1:$port/api/v1/hooks/git"
+}
+rows() {
+  sqlite3 "$work/state/deployments/vtrack/shared/backend/database/events.db" \
+    "SELECT COUNT(*) FROM video_sources" 2>/dev/null || python3 -c '
+import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM video_sources").fetchone()[0])' \
+    "$work/state/deployments/vtrack/shared/backend/database/events.db"
+}
+
+say "Deploying v1"
+wait_for Healthy "$(git -C "$work/app" rev-parse v1)"
+vtrack status vtrack
+echo "   video_sources rows: $(rows)"
+
+say "Committing a good v2 (version 2.0.0, a new yard camera) and pointing the document at it"
+echo "2.0.0" > "$work/app/VERSION"
+python3 - "$work/app/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p))
+c["cameras"].append({"id": 4, "name": "yard", "url": "rtsp://127.0.0.1:8554/yard", "selected": True})
+json.dump(c, open(p, "w"), indent=2)
+PY
+git_commit "$work/app" "V_Track 2.0.0: yard camera"
+git -C "$work/app" tag v2
+write_doc v2
+git_commit "$work/deploy" "Deploy v2"
+push_webhook
+wait_for Healthy "$(git -C "$work/app" rev-parse v2)"
+vtrack status vtrack
+echo "   video_sources rows: $(rows)"
+before=$(rows)
+
+say "Committing a broken v3: a migration that deletes cameras and an API that drops the 'data' key"
+echo "3.0.0" > "$work/app/VERSION"
+python3 - "$work/app/backend/app.py" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+s = s.replace('            self.send_json(200, {"success": True, "data": data})',
+              '            self.send_json(200, {"success": True, "items": data})')
+s = s.replace('    conn.close()\n\n\ndef record_events',
+              '    with conn:\n        conn.execute("DELETE FROM video_sources WHERE id > 1")\n    conn.close()\n\n\ndef record_events', 1)
+open(p, "w").write(s)
+PY
+git_commit "$work/app" "V_Track 3.0.0: new sources format"
+git -C "$work/app" tag v3
+write_doc v3
+git_commit "$work/deploy" "Deploy v3"
+push_webhook
+wait_for "RolledBack" "$(git -C "$work/app" rev-parse v2)"
+vtrack status vtrack
+echo "   video_sources rows: $(rows) (before v3: $before)"
+echo "   the database as v3 left it is kept in:"
+find "$work/state/deployments/vtrack/backups" -path '*failed*' -name '*.db' | sed 's/^/     /'
+
+say "History"
+vtrack history vtrack
+
+say "Removing the document: deletionPolicy Stop stops the app, data and backups stay"
+git -C "$work/deploy" rm -q vtrack.yaml
+git -C "$work/deploy" -c user.name="Demo User" -c user.email=demo@example.com commit -qm "Remove vtrack"
+push_webhook
+for _ in $(seq 1 30); do
+  vtrack status vtrack >/dev/null 2>&1 || break
+  read -r -t 1 _ <> <(:) || true
+done
+say "Done. Everything is in $work"
