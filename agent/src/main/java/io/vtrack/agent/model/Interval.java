@@ -7,7 +7,11 @@ import java.time.Duration;
 /** A duration written as {@code 500ms}, {@code 10s}, {@code 5m} or {@code 1h}. */
 public record Interval(Duration duration) {
   @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
-  public static Interval parse(String text) {
+  public static Interval parse(Object value) {
+    if (!(value instanceof String text)) {
+      throw new IllegalArgumentException(
+          "invalid duration '" + value + "' (expected e.g. 500ms, 10s, 5m, 1h)");
+    }
     return new Interval(Quantities.parseDuration(text));
   }
 

@@ -374,18 +374,18 @@ public final class StateStore implements AutoCloseable {
 
   public synchronized Optional<RolloutRecord> activeRollout(String deployment) throws SQLException {
     List<RolloutRecord> r =
-        rollouts("WHERE deployment = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1", deployment);
+        queryRollouts("WHERE deployment = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1", deployment);
     return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
   }
 
   public synchronized Optional<RolloutRecord> rollout(long id) throws SQLException {
-    List<RolloutRecord> r = rollouts("WHERE id = ?", id);
+    List<RolloutRecord> r = queryRollouts("WHERE id = ?", id);
     return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
   }
 
   public synchronized Optional<RolloutRecord> lastFinishedRollout(String deployment) throws SQLException {
     List<RolloutRecord> r =
-        rollouts("WHERE deployment = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1", deployment);
+        queryRollouts("WHERE deployment = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1", deployment);
     return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
   }
 
@@ -393,17 +393,17 @@ public final class StateStore implements AutoCloseable {
   public synchronized Optional<RolloutRecord> rolloutThatDeployed(String deployment, String commit)
       throws SQLException {
     List<RolloutRecord> r =
-        rollouts(
+        queryRollouts(
             "WHERE deployment = ? AND to_commit = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
             deployment, commit);
     return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
   }
 
   public synchronized List<RolloutRecord> rollouts(String deployment, int limit) throws SQLException {
-    return rollouts("WHERE deployment = ? ORDER BY id DESC LIMIT ?", deployment, limit);
+    return queryRollouts("WHERE deployment = ? ORDER BY id DESC LIMIT ?", deployment, limit);
   }
 
-  private List<RolloutRecord> rollouts(String where, Object... args) throws SQLException {
+  private List<RolloutRecord> queryRollouts(String where, Object... args) throws SQLException {
     List<RolloutRecord> out = new ArrayList<>();
     try (PreparedStatement ps =
         conn.prepareStatement(
@@ -562,20 +562,20 @@ public final class StateStore implements AutoCloseable {
   }
 
   public synchronized Optional<BackupRow> backup(long rolloutId) throws SQLException {
-    List<BackupRow> r = backups("WHERE rollout_id = ?", rolloutId);
+    List<BackupRow> r = queryBackups("WHERE rollout_id = ?", rolloutId);
     return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
   }
 
   /** Backups of a deployment, newest first. */
   public synchronized List<BackupRow> backups(String deployment) throws SQLException {
-    return backups("WHERE deployment = ? ORDER BY rollout_id DESC", deployment);
+    return queryBackups("WHERE deployment = ? ORDER BY rollout_id DESC", deployment);
   }
 
   public synchronized void deleteBackup(long rolloutId) throws SQLException {
     update("DELETE FROM backups WHERE rollout_id = ?", rolloutId);
   }
 
-  private List<BackupRow> backups(String where, Object... args) throws SQLException {
+  private List<BackupRow> queryBackups(String where, Object... args) throws SQLException {
     List<BackupRow> out = new ArrayList<>();
     try (PreparedStatement ps =
         conn.prepareStatement(
@@ -611,14 +611,14 @@ public final class StateStore implements AutoCloseable {
   }
 
   public synchronized List<ProcessRow> processes(String deployment) throws SQLException {
-    return processes("WHERE deployment = ? ORDER BY service", deployment);
+    return queryProcesses("WHERE deployment = ? ORDER BY service", deployment);
   }
 
   public synchronized List<ProcessRow> allProcesses() throws SQLException {
-    return processes("ORDER BY deployment, service");
+    return queryProcesses("ORDER BY deployment, service");
   }
 
-  private List<ProcessRow> processes(String where, Object... args) throws SQLException {
+  private List<ProcessRow> queryProcesses(String where, Object... args) throws SQLException {
     List<ProcessRow> out = new ArrayList<>();
     try (PreparedStatement ps =
         conn.prepareStatement(

@@ -1,0 +1,127 @@
+package io.vtrack.agent.backup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vtrack.agent.model.BackupSpec;
+import io.vtrack.agent.release.DeploymentPaths;
+import io.vtrack.agent.store.StateStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Backups of a real SQLite database in WAL mode while a writer keeps writing. */
+class BackupManagerTest {
+  @TempDir Path dir;
+
+  private static long count(Path db) throws Exception {
+    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
+        Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery("SELECT COUNT(*) FROM rows")) {
+      return rs.getLong(1);
+    }
+  }
+
+  @Test
+  void backsUpWhileTheAppWritesAndRestoresKeepingTheFailedCopy() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"));
+    Path db = paths.shared().resolve("data/app.db");
+    Files.createDirectories(db.getParent());
+    Files.writeString(paths.shared().resolve(".env"), "A=1\n");
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicInteger written = new AtomicInteger();
+    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
+        Statement st = c.createStatement()) {
+      st.execute("PRAGMA journal_mode=WAL");
+      st.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, payload TEXT)");
+      for (int i = 0; i < 2000; i++) {
+        st.execute("INSERT INTO rows(payload) VALUES (hex(randomblob(64)))");
+      }
+    }
+    Thread writer = new Thread(() -> {
+      try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
+          Statement st = c.createStatement()) {
+        st.execute("PRAGMA busy_timeout=5000");
+        while (!stop.get()) {
+          st.execute("INSERT INTO rows(payload) VALUES ('live')");
+          written.incrementAndGet();
+        }
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    });
+    writer.start();
+    BackupManager.BackupResult b;
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+      BackupSpec spec = new BackupSpec(List.of("data/app.db"), List.of(".env"), 2);
+      b = mgr.take("dep", 7, paths, spec);
+      stop.set(true);
+      writer.join();
+      assertThat(written.get()).as("the writer was never blocked for long").isPositive();
+      assertThat(b.integrity()).contains("ok");
+      long inBackup = count(paths.backup(7).resolve("data/app.db"));
+      assertThat(inBackup).isGreaterThanOrEqualTo(2000);
+      assertThat(store.backup(7)).isPresent();
+
+      // A "migration" deletes rows; the restore brings the backup back and keeps the damage aside.
+      try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
+          Statement st = c.createStatement()) {
+        st.execute("DELETE FROM rows WHERE id > 10");
+      }
+      Files.writeString(paths.shared().resolve(".env"), "A=broken\n");
+      mgr.restore(paths, 7, spec);
+      assertThat(count(db)).isEqualTo(inBackup);
+      assertThat(Files.exists(Path.of(db + "-wal"))).isFalse();
+      assertThat(Files.exists(Path.of(db + "-shm"))).isFalse();
+      assertThat(Files.readString(paths.shared().resolve(".env"))).isEqualTo("A=1\n");
+      Path failed = paths.backup(7).resolve("failed");
+      assertThat(count(failed.resolve("data/app.db"))).isEqualTo(10);
+      assertThat(Files.readString(failed.resolve(".env"))).isEqualTo("A=broken\n");
+      assertThat(SqliteBackup.integrityCheck(db)).isEqualTo("ok");
+    }
+  }
+
+  @Test
+  void keepsTheNewestBackupsAndNeverTheFailedCopies() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"));
+    Files.createDirectories(paths.shared());
+    Files.writeString(paths.shared().resolve("conf"), "x");
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+      BackupSpec spec = new BackupSpec(List.of(), List.of("conf"), 2);
+      mgr.take("dep", 1, paths, spec);
+      mgr.restore(paths, 1, spec);
+      Files.writeString(paths.shared().resolve("conf"), "x");
+      mgr.take("dep", 2, paths, spec);
+      mgr.take("dep", 3, paths, spec);
+      assertThat(store.backups("dep")).extracting(StateStore.BackupRow::rolloutId).containsExactly(3L, 2L);
+      assertThat(paths.backup(1).resolve("failed/conf")).exists();
+      assertThat(paths.backup(1).resolve("conf")).doesNotExist();
+    }
+  }
+
+  @Test
+  void aDatabaseThatDidNotExistIsMovedAsideOnRestore() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"));
+    Files.createDirectories(paths.shared());
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+      BackupSpec spec = new BackupSpec(List.of("new.db"), List.of(), 3);
+      BackupManager.BackupResult b = mgr.take("dep", 1, paths, spec);
+      assertThat(b.notes()).anyMatch(n -> n.contains("no database yet"));
+      Files.writeString(paths.shared().resolve("new.db"), "created by the failed revision");
+      mgr.restore(paths, 1, spec);
+      assertThat(paths.shared().resolve("new.db")).doesNotExist();
+      assertThat(paths.backup(1).resolve("failed/new.db")).exists();
+    }
+  }
+}

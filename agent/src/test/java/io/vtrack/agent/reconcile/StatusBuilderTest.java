@@ -1,0 +1,127 @@
+package io.vtrack.agent.reconcile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vtrack.agent.check.CheckResult;
+import io.vtrack.agent.check.CheckStatus;
+import io.vtrack.agent.store.RolloutRecord;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The phase rules of DESIGN.md §3, first match wins. */
+class StatusBuilderTest {
+  static final String A = "a".repeat(40);
+  static final String B = "b".repeat(40);
+  static final Instant NOW = Instant.parse("2026-11-29T12:00:00Z");
+
+  static Desired desired(String commit) {
+    return new Desired("app", null, false, "g1", "v2", commit, null, true, true);
+  }
+
+  static StatusBuilder.Inputs in(Desired d, RolloutRecord active, RolloutRecord last, String current,
+      String healthy, List<String> verified, List<String> quarantined, List<String> dead, boolean degraded,
+      Reason hold) {
+    return new StatusBuilder.Inputs(d, 3L, active, last, current, healthy, verified, quarantined, null,
+        List.of(new CheckResult("backend", "http", CheckStatus.Passing, "200", "ok", 3, NOW.toString())),
+        dead, degraded, hold, List.of(), null, NOW);
+  }
+
+  static RolloutRecord finished(String result) {
+    return new RolloutRecord(1, "app", "rollout", A, B, "v2", "g1", "Done", result, "StartupTimeout", null,
+        true, false, null, NOW.toString(), NOW.plusSeconds(5).toString());
+  }
+
+  @Test
+  void healthy() {
+    DeploymentStatus s = StatusBuilder.build(in(desired(A), null, null, A, A, List.of(A), List.of(), List.of(),
+        false, null));
+    assertThat(s.phase()).isEqualTo(Phase.Healthy);
+    assertThat(s.condition("Ready").status()).isEqualTo("True");
+    assertThat(s.condition("Ready").reason()).isEqualTo("Verified");
+    assertThat(s.condition("Healthy").reason()).isEqualTo("ChecksPassing");
+    assertThat(s.observedGeneration()).isEqualTo(3L);
+  }
+
+  @Test
+  void suspendedComesFirst() {
+    Desired d = new Desired("app", new Desired.Problem(Reason.InvalidSpec, "x"), true, "g", "v", A, null, true, true);
+    assertThat(StatusBuilder.build(in(d, null, null, A, A, List.of(A), List.of(), List.of(), false, null)).phase())
+        .isEqualTo(Phase.Suspended);
+  }
+
+  @Test
+  void stalledNamesTheReason() {
+    Desired d = new Desired("app", new Desired.Problem(Reason.DuplicateName, "two docs"), false, "g", "v", null,
+        null, true, true);
+    DeploymentStatus s = StatusBuilder.build(in(d, null, null, A, A, List.of(A), List.of(), List.of(), false, null));
+    assertThat(s.phase()).isEqualTo(Phase.Stalled);
+    assertThat(s.condition("Stalled").status()).isEqualTo("True");
+    assertThat(s.condition("Stalled").reason()).isEqualTo("DuplicateName");
+  }
+
+  @Test
+  void anActiveRolloutShowsItsStep() {
+    RolloutRecord r = RolloutRecord.create("app", "rollout", A, B, "v2", "g1", "BackingUp", true, null);
+    DeploymentStatus s = StatusBuilder.build(in(desired(B), r, null, A, A, List.of(A), List.of(), List.of(),
+        false, null));
+    assertThat(s.phase()).isEqualTo(Phase.BackingUp);
+    assertThat(s.condition("Reconciling").status()).isEqualTo("True");
+  }
+
+  @Test
+  void pendingWhileAwaitingPromotion() {
+    DeploymentStatus s = StatusBuilder.build(in(desired(B), null, null, A, A, List.of(A), List.of(), List.of(),
+        false, Reason.AwaitingPromotion));
+    assertThat(s.phase()).isEqualTo(Phase.Pending);
+    assertThat(s.condition("Ready").reason()).isEqualTo("AwaitingPromotion");
+  }
+
+  @Test
+  void rolledBackWhenTheDesiredCommitIsQuarantinedAndTheOldOneRunsHealthy() {
+    DeploymentStatus s = StatusBuilder.build(in(desired(B), null, finished("RolledBack"), A, A, List.of(A),
+        List.of(B), List.of(), false, null));
+    assertThat(s.phase()).isEqualTo(Phase.RolledBack);
+    assertThat(s.condition("Ready").status()).isEqualTo("False");
+    assertThat(s.condition("Healthy").status()).isEqualTo("True");
+    assertThat(s.quarantinedCommits()).containsExactly(B);
+  }
+
+  @Test
+  void degradedWhenAVerifiedCommitsServiceIsDown() {
+    DeploymentStatus s = StatusBuilder.build(in(desired(A), null, null, A, A, List.of(A), List.of(),
+        List.of("backend"), false, null));
+    assertThat(s.phase()).isEqualTo(Phase.Degraded);
+    assertThat(s.condition("Healthy").reason()).isEqualTo("NotRunning");
+  }
+
+  @Test
+  void failedWhenNothingHealthyRuns() {
+    DeploymentStatus s = StatusBuilder.build(in(desired(B), null, finished("Failed"), null, null, List.of(),
+        List.of(B), List.of(), false, null));
+    assertThat(s.phase()).isEqualTo(Phase.Failed);
+    assertThat(s.condition("Healthy").status()).isEqualTo("Unknown");
+  }
+
+  @Test
+  void sourceProblemsKeepThePhaseButClearReady() {
+    Desired d = new Desired("app", null, false, "g1", "v2", null,
+        new Desired.Problem(Reason.SourceUnavailable, "cannot fetch"), true, true);
+    DeploymentStatus s = StatusBuilder.build(in(d, null, null, A, A, List.of(A), List.of(), List.of(), false,
+        Reason.SourceUnavailable));
+    assertThat(s.phase()).isEqualTo(Phase.Healthy);
+    assertThat(s.condition("Ready").status()).isEqualTo("False");
+    assertThat(s.condition("Ready").reason()).isEqualTo("SourceUnavailable");
+  }
+
+  @Test
+  void transitionTimesOnlyMoveOnTransitions() {
+    DeploymentStatus first = StatusBuilder.build(in(desired(A), null, null, A, A, List.of(A), List.of(), List.of(),
+        false, null));
+    StatusBuilder.Inputs later = new StatusBuilder.Inputs(desired(A), 3L, null, null, A, A, List.of(A), List.of(),
+        null, List.of(), List.of(), false, null, List.of(), first, NOW.plusSeconds(60));
+    DeploymentStatus second = StatusBuilder.build(later);
+    assertThat(second.condition("Ready").lastTransitionTime())
+        .isEqualTo(first.condition("Ready").lastTransitionTime());
+  }
+}
