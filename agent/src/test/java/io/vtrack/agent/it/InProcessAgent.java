@@ -1,0 +1,58 @@
+package io.vtrack.agent.it;
+
+import io.vertx.core.Vertx;
+import io.vtrack.agent.Agent;
+import io.vtrack.agent.config.AgentConfig;
+import io.vtrack.agent.model.Interval;
+import io.vtrack.agent.store.StateStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** The agent running in the test's JVM on a real port, with a git source on the deploy repo. */
+public final class InProcessAgent implements AutoCloseable {
+  public final Vertx vertx = Vertx.vertx();
+  public final Agent agent;
+  public final Api api;
+  public final Path stateDir;
+  public final Path secretFile;
+
+  public InProcessAgent(Path root, TestApp app, String pollInterval) throws Exception {
+    stateDir = root.resolve("state");
+    secretFile = root.resolve("webhook-secret");
+    Files.writeString(secretFile, "it-secret\n");
+    AgentConfig cfg = new AgentConfig("it-agent", stateDir.toString(), "127.0.0.1:0", null, List.of(),
+        List.of(new AgentConfig.SourceConfig(new AgentConfig.GitSourceConfig(app.deployUrl(), "main", ".",
+            Interval.parse(pollInterval), secretFile.toString()), null, null)));
+    agent = new Agent(cfg, root);
+    vertx.deployVerticle(agent).await();
+    api = new Api(agent.port(), agent.token());
+  }
+
+  /** Stops the agent only; the app keeps running, as it would in production. */
+  public void stopAgent() {
+    vertx.close().await();
+  }
+
+  @Override
+  public void close() throws Exception {
+    try {
+      vertx.close().await();
+    } catch (Exception ignored) {
+      // Already closed.
+    }
+    killApp(stateDir);
+  }
+
+  /** Test cleanup: kills every process group the state store knows, so no test leaks processes. */
+  public static void killApp(Path stateDir) throws Exception {
+    if (!Files.exists(stateDir.resolve("state.db"))) {
+      return;
+    }
+    try (StateStore store = StateStore.open(stateDir)) {
+      for (StateStore.ProcessRow p : store.allProcesses()) {
+        new ProcessBuilder("kill", "-KILL", "--", "-" + p.pgid()).start().waitFor();
+      }
+    }
+  }
+}

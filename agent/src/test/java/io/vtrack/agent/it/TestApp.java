@@ -1,0 +1,175 @@
+package io.vtrack.agent.it;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.function.UnaryOperator;
+import org.eclipse.jgit.api.Git;
+import org.eclipse.jgit.lib.PersonIdent;
+import org.eclipse.jgit.revwalk.RevCommit;
+
+/**
+ * The example app (examples/vtrack-app) in a real git repository made with jgit, plus a
+ * desired-state repository holding its VTrackDeployment. Every failure case is a real commit.
+ */
+public final class TestApp implements AutoCloseable {
+  public static final Path EXAMPLE = Path.of("..", "examples", "vtrack-app").toAbsolutePath().normalize();
+  private static final PersonIdent AUTHOR = new PersonIdent("Test Author", "author@example.com");
+
+  public final Path appDir;
+  public final Path deployDir;
+  public final Git app;
+  public final Git deploy;
+  public final int backendPort;
+  public final int frontendPort;
+  public String name = "vtrack";
+  /** Extra YAML appended under {@code spec.health.checks}. */
+  public String extraChecks = "";
+  public String extraSpec = "";
+  public String validate =
+      """
+        validate:
+          - name: backend-syntax
+            command: [python3, -m, py_compile, backend/app.py]
+            timeout: 30s
+      """;
+  public String timings = "startupTimeout: 15s\n    interval: 200ms\n    window: 1500ms";
+
+  public TestApp(Path root) throws Exception {
+    appDir = root.resolve("app");
+    deployDir = root.resolve("deploy");
+    copyTree(EXAMPLE, appDir);
+    app = Git.init().setDirectory(appDir.toFile()).setInitialBranch("main").call();
+    deploy = Git.init().setDirectory(deployDir.toFile()).setInitialBranch("main").call();
+    backendPort = freePort();
+    frontendPort = freePort();
+    commitApp("V_Track 1.0.0", "v1");
+  }
+
+  public static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  /** Commits the app's working tree (after {@code edit}) and tags it; returns the commit SHA. */
+  public String commitApp(String message, String tag) throws Exception {
+    app.add().addFilepattern(".").call();
+    app.add().setUpdate(true).addFilepattern(".").call();
+    RevCommit c = app.commit().setMessage(message).setAuthor(AUTHOR).setCommitter(AUTHOR).call();
+    if (tag != null) {
+      app.tag().setName(tag).setObjectId(c).call();
+    }
+    return c.getName();
+  }
+
+  /** Rewrites one file of the app (relative path) with {@code change}. */
+  public void edit(String file, UnaryOperator<String> change) throws IOException {
+    Path p = appDir.resolve(file);
+    Files.writeString(p, change.apply(Files.readString(p)));
+  }
+
+  /** A commit of the app that only bumps VERSION: a good upgrade. */
+  public String goodUpgrade(String version, String tag) throws Exception {
+    Files.writeString(appDir.resolve("VERSION"), version + "\n");
+    return commitApp("V_Track " + version, tag);
+  }
+
+  public String document(String revision) {
+    return """
+        apiVersion: vtrack.io/v1alpha1
+        kind: VTrackDeployment
+        metadata:
+          name: %1$s
+        spec:
+          source:
+            repoURL: %2$s
+            revision: %3$s
+          runtime:
+            type: process
+            sharedPaths: [backend/database/, backend/logs/]
+            services:
+              - name: backend
+                cwd: backend
+                command: [python3, app.py]
+                env: {BACKEND_PORT: "%4$d"}
+                stop: {signal: TERM, timeout: 5s}
+              - name: frontend
+                cwd: frontend
+                command: [npm, start]
+                env: {FRONTEND_PORT: "%5$d", BACKEND_PORT: "%4$d"}
+                stop: {signal: TERM, timeout: 5s}
+        %6$s
+          backup:
+            sqlite: [backend/database/events.db]
+            keep: 3
+          health:
+            %7$s
+            failureThreshold: 2
+            checks:
+              - name: sources
+                http:
+                  url: http://127.0.0.1:%4$d/api/config/get-sources
+                  contentType: application/json
+                  jsonKeys: [success, data]
+              - name: cameras
+                http: {url: "http://127.0.0.1:%4$d/api/config/get-processing-cameras", jsonKeys: [selected_cameras, count]}
+              - name: running-version
+                http: {url: "http://127.0.0.1:%4$d/api/health", json: {version: "${file:VERSION}"}}
+              - name: frontend
+                http: {url: "http://127.0.0.1:%5$d/"}
+              - name: sources-kept
+                sqlite: {database: backend/database/events.db, query: "SELECT COUNT(*) FROM video_sources", noDecrease: true}
+        %8$s
+        %9$s
+        """.formatted(name, appDir.toUri().toString(), revision, backendPort, frontendPort, validate, timings,
+            extraChecks, extraSpec);
+  }
+
+  /** Commits the desired-state document pointing at {@code revision}. */
+  public String deploy(String revision) throws Exception {
+    Files.writeString(deployDir.resolve(name + ".yaml"), document(revision));
+    deploy.add().addFilepattern(".").call();
+    return deploy.commit().setMessage("Deploy " + revision).setAuthor(AUTHOR).setCommitter(AUTHOR).call().getName();
+  }
+
+  public void removeDocument() throws Exception {
+    deploy.rm().addFilepattern(name + ".yaml").call();
+    deploy.commit().setMessage("Remove " + name).setAuthor(AUTHOR).setCommitter(AUTHOR).call();
+  }
+
+  public String deployUrl() {
+    return deployDir.toUri().toString();
+  }
+
+  @Override
+  public void close() {
+    app.close();
+    deploy.close();
+  }
+
+  static void copyTree(Path from, Path to) throws IOException {
+    Files.walkFileTree(from, new SimpleFileVisitor<>() {
+      @Override
+      public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+        String n = dir.getFileName().toString();
+        if (!dir.equals(from) && (n.equals("database") || n.equals("logs") || n.equals("__pycache__"))) {
+          return FileVisitResult.SKIP_SUBTREE;
+        }
+        Files.createDirectories(to.resolve(from.relativize(dir).toString()));
+        return FileVisitResult.CONTINUE;
+      }
+
+      @Override
+      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+        Files.copy(file, to.resolve(from.relativize(file).toString()), StandardCopyOption.COPY_ATTRIBUTES);
+        return FileVisitResult.CONTINUE;
+      }
+    });
+  }
+}
