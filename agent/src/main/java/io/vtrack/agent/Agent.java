@@ -53,8 +53,8 @@ public final class Agent extends VerticleBase {
   private String token;
 
   /**
-   * @param baseDir the folder relative {@code file:} source paths are resolved against (the
-   *     folder of agent.yaml)
+   * @param baseDir the folder relative {@code file:} source paths are resolved against (the folder
+   *     of agent.yaml)
    */
   public Agent(AgentConfig config, Path baseDir) {
     this.config = config;
@@ -78,65 +78,102 @@ public final class Agent extends VerticleBase {
     ctx = vertx.getOrCreateContext();
     Path stateDir = config.statePath();
     AgentMetrics metrics = new AgentMetrics();
-    return vertx.executeBlocking(() -> {
-          store = StateStore.open(stateDir);
-          token = ApiToken.ensure(config.tokenPath());
-          repos = new GitRepositories(stateDir.resolve("repos"));
-          runtime = new ProcessRuntime(store, (dep, svc) -> ctx.runOnContext(v -> reconciler.enqueue(dep)));
-          runtime.adopt();
-          return null;
-        })
-        .compose(v -> {
-          registry = new DesiredStateRegistry(config.agentName());
-          var http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(false));
-          reconciler = new Reconciler(new Reconciler.Deps(vertx, store, registry, repos, new ReleaseBuilder(repos),
-              runtime, new BackupManager(store, Duration.ofMinutes(5)), new CheckFactory(vertx, http), metrics,
-              stateDir, config.allowedCommands()));
-          for (int i = 0; i < config.sources().size(); i++) {
-            AgentConfig.SourceConfig s = config.sources().get(i);
-            if (s.git() != null) {
-              gitSources.add(new GitSource(i, s.git(), repos));
-            } else if (s.file() != null) {
-              fileSources.add(new FileSource(i, s.file(), baseDir));
-            } else {
-              LOG.error("sources[{}]: the kubernetes source is not available in this agent build; ignored", i);
-            }
-          }
-          api = new ApiServer(vertx, registry, reconciler, new DeploymentViews(store), metrics, token,
-              new ApiServer.Webhooks() {
-                @Override
-                public Future<List<String>> secrets() {
-                  return vertx.executeBlocking(() -> {
-                    List<String> out = new ArrayList<>();
-                    for (GitSource g : gitSources) {
-                      String s = g.webhookSecret();
-                      if (s != null && !s.isEmpty()) {
-                        out.add(s);
-                      }
-                    }
-                    return out;
-                  }, false);
+    return vertx
+        .executeBlocking(
+            () -> {
+              store = StateStore.open(stateDir);
+              token = ApiToken.ensure(config.tokenPath());
+              repos = new GitRepositories(stateDir.resolve("repos"));
+              runtime =
+                  new ProcessRuntime(
+                      store, (dep, svc) -> ctx.runOnContext(v -> reconciler.enqueue(dep)));
+              runtime.adopt();
+              return null;
+            })
+        .compose(
+            v -> {
+              registry = new DesiredStateRegistry(config.agentName());
+              var http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(false));
+              reconciler =
+                  new Reconciler(
+                      new Reconciler.Deps(
+                          vertx,
+                          store,
+                          registry,
+                          repos,
+                          new ReleaseBuilder(repos),
+                          runtime,
+                          new BackupManager(store, Duration.ofMinutes(5)),
+                          new CheckFactory(vertx, http),
+                          metrics,
+                          stateDir,
+                          config.allowedCommands()));
+              for (int i = 0; i < config.sources().size(); i++) {
+                AgentConfig.SourceConfig s = config.sources().get(i);
+                if (s.git() != null) {
+                  gitSources.add(new GitSource(i, s.git(), repos));
+                } else if (s.file() != null) {
+                  fileSources.add(new FileSource(i, s.file(), baseDir));
+                } else {
+                  LOG.error(
+                      "sources[{}]: the kubernetes source is not available in this agent build; ignored",
+                      i);
                 }
+              }
+              api =
+                  new ApiServer(
+                      vertx,
+                      registry,
+                      reconciler,
+                      new DeploymentViews(store),
+                      metrics,
+                      token,
+                      new ApiServer.Webhooks() {
+                        @Override
+                        public Future<List<String>> secrets() {
+                          return vertx.executeBlocking(
+                              () -> {
+                                List<String> out = new ArrayList<>();
+                                for (GitSource g : gitSources) {
+                                  String s = g.webhookSecret();
+                                  if (s != null && !s.isEmpty()) {
+                                    out.add(s);
+                                  }
+                                }
+                                return out;
+                              },
+                              false);
+                        }
 
-                @Override
-                public void refreshAll(String delivery) {
-                  ctx.runOnContext(x -> refreshEverything(delivery));
-                }
-              }, () -> ready, config::agentName);
-          return api.listen(config.host(), config.port());
-        })
-        .compose(server -> {
-          LOG.info("agent {} listening on {}:{}, state in {}", config.agentName(), config.host(), server.actualPort(),
-              stateDir);
-          return initialSync();
-        })
-        .onSuccess(v -> {
-          ready = true;
-          scheduleSources();
-        });
+                        @Override
+                        public void refreshAll(String delivery) {
+                          ctx.runOnContext(x -> refreshEverything(delivery));
+                        }
+                      },
+                      () -> ready,
+                      config::agentName);
+              return api.listen(config.host(), config.port());
+            })
+        .compose(
+            server -> {
+              LOG.info(
+                  "agent {} listening on {}:{}, state in {}",
+                  config.agentName(),
+                  config.host(),
+                  server.actualPort(),
+                  stateDir);
+              return initialSync();
+            })
+        .onSuccess(
+            v -> {
+              ready = true;
+              scheduleSources();
+            });
   }
 
-  /** Reads every source once, then applies deletions for documents gone while the agent was down. */
+  /**
+   * Reads every source once, then applies deletions for documents gone while the agent was down.
+   */
   private Future<Void> initialSync() {
     List<Future<Boolean>> all = new ArrayList<>();
     for (GitSource g : gitSources) {
@@ -145,41 +182,54 @@ public final class Agent extends VerticleBase {
     for (FileSource f : fileSources) {
       all.add(syncFile(f, "startup", null));
     }
-    return Future.join(all).transform(ar -> {
-      boolean allOk = all.stream().allMatch(f -> f.succeeded() && f.result());
-      return vertx.executeBlocking(() -> {
-        List<String> known = new ArrayList<>();
-        for (StateStore.DeploymentRow r : store.deployments()) {
-          known.add(r.name());
-        }
-        return known;
-      }, false).map(known -> {
-        for (String name : registry.names()) {
-          reconciler.enqueue(name, "startup");
-        }
-        // Only when every source answered: a source that is down must not look like deletions.
-        if (allOk) {
-          for (String name : known) {
-            if (registry.get(name) == null) {
-              reconciler.enqueue(name);
-            }
-          }
-        }
-        return (Void) null;
-      });
-    });
+    return Future.join(all)
+        .transform(
+            ar -> {
+              boolean allOk = all.stream().allMatch(f -> f.succeeded() && f.result());
+              return vertx
+                  .executeBlocking(
+                      () -> {
+                        List<String> known = new ArrayList<>();
+                        for (StateStore.DeploymentRow r : store.deployments()) {
+                          known.add(r.name());
+                        }
+                        return known;
+                      },
+                      false)
+                  .map(
+                      known -> {
+                        for (String name : registry.names()) {
+                          reconciler.enqueue(name, "startup");
+                        }
+                        // Only when every source answered: a source that is down must not look like
+                        // deletions.
+                        if (allOk) {
+                          for (String name : known) {
+                            if (registry.get(name) == null) {
+                              reconciler.enqueue(name);
+                            }
+                          }
+                        }
+                        return (Void) null;
+                      });
+            });
   }
 
   private void scheduleSources() {
     for (GitSource g : gitSources) {
-      timers.add(vertx.setPeriodic(g.config().interval().millis(), id -> {
-        syncGit(g, "poll");
-        refreshApps("poll");
-      }));
+      timers.add(
+          vertx.setPeriodic(
+              g.config().interval().millis(),
+              id -> {
+                syncGit(g, "poll");
+                refreshApps("poll");
+              }));
     }
     for (FileSource f : fileSources) {
       String[] last = {null};
-      timers.add(vertx.setPeriodic(f.config().interval().millis(), id -> syncFile(f, "file-change", last)));
+      timers.add(
+          vertx.setPeriodic(
+              f.config().interval().millis(), id -> syncFile(f, "file-change", last)));
     }
     if (gitSources.isEmpty()) {
       // App repositories of file-sourced documents are refreshed on their own schedule.
@@ -206,29 +256,36 @@ public final class Agent extends VerticleBase {
     for (String n : registry.names()) {
       docs.add(registry.get(n).document());
     }
-    vertx.executeBlocking(() -> {
-      Set<String> done = new HashSet<>();
-      for (DesiredDocument d : docs) {
-        String url = d.effectiveRepoUrl();
-        if (url == null || !done.add(url)) {
-          continue;
-        }
-        try {
-          repos.fetch(url, d.document() == null ? null : d.document().spec().source().credentials());
-        } catch (Exception e) {
-          LOG.warn("{}", e.getMessage());
-        }
-      }
-      return null;
-    }, false).onComplete(ar -> {
-      syncing.remove("apps");
-      for (String n : registry.names()) {
-        reconciler.enqueue(n, trigger);
-      }
-      if (syncAgain.remove("apps")) {
-        refreshApps(trigger);
-      }
-    });
+    vertx
+        .executeBlocking(
+            () -> {
+              Set<String> done = new HashSet<>();
+              for (DesiredDocument d : docs) {
+                String url = d.effectiveRepoUrl();
+                if (url == null || !done.add(url)) {
+                  continue;
+                }
+                try {
+                  repos.fetch(
+                      url,
+                      d.document() == null ? null : d.document().spec().source().credentials());
+                } catch (Exception e) {
+                  LOG.warn("{}", e.getMessage());
+                }
+              }
+              return null;
+            },
+            false)
+        .onComplete(
+            ar -> {
+              syncing.remove("apps");
+              for (String n : registry.names()) {
+                reconciler.enqueue(n, trigger);
+              }
+              if (syncAgain.remove("apps")) {
+                refreshApps(trigger);
+              }
+            });
   }
 
   private Future<Boolean> syncGit(GitSource g, String trigger) {
@@ -236,56 +293,69 @@ public final class Agent extends VerticleBase {
       syncAgain.add(g.id());
       return Future.succeededFuture(true);
     }
-    return vertx.executeBlocking(g::read, false)
-        .map(docs -> {
-          apply(g.id(), docs, trigger);
-          return true;
-        })
-        .recover(err -> {
-          LOG.warn("{}: {} (keeping the documents read before)", g.id(), err.getMessage());
-          return Future.succeededFuture(false);
-        })
-        .onComplete(ar -> {
-          syncing.remove(g.id());
-          if (syncAgain.remove(g.id())) {
-            syncGit(g, trigger);
-          }
-        });
+    return vertx
+        .executeBlocking(g::read, false)
+        .map(
+            docs -> {
+              apply(g.id(), docs, trigger);
+              return true;
+            })
+        .recover(
+            err -> {
+              LOG.warn("{}: {} (keeping the documents read before)", g.id(), err.getMessage());
+              return Future.succeededFuture(false);
+            })
+        .onComplete(
+            ar -> {
+              syncing.remove(g.id());
+              if (syncAgain.remove(g.id())) {
+                syncGit(g, trigger);
+              }
+            });
   }
 
   private Future<Boolean> syncFile(FileSource f, String trigger, String[] lastFingerprint) {
     if (!syncing.add(f.id())) {
       return Future.succeededFuture(true);
     }
-    return vertx.executeBlocking(() -> {
-          String fp = f.fingerprint();
-          if (lastFingerprint != null && fp.equals(lastFingerprint[0])) {
-            return null;
-          }
-          List<DesiredDocument> docs = f.read();
-          if (lastFingerprint != null) {
-            lastFingerprint[0] = fp;
-          }
-          return docs;
-        }, false)
-        .map(docs -> {
-          if (docs != null) {
-            apply(f.id(), docs, trigger);
-          }
-          return true;
-        })
-        .recover(err -> {
-          LOG.warn("{}: {}", f.id(), err.getMessage());
-          return Future.succeededFuture(false);
-        })
+    return vertx
+        .executeBlocking(
+            () -> {
+              String fp = f.fingerprint();
+              if (lastFingerprint != null && fp.equals(lastFingerprint[0])) {
+                return null;
+              }
+              List<DesiredDocument> docs = f.read();
+              if (lastFingerprint != null) {
+                lastFingerprint[0] = fp;
+              }
+              return docs;
+            },
+            false)
+        .map(
+            docs -> {
+              if (docs != null) {
+                apply(f.id(), docs, trigger);
+              }
+              return true;
+            })
+        .recover(
+            err -> {
+              LOG.warn("{}: {}", f.id(), err.getMessage());
+              return Future.succeededFuture(false);
+            })
         .onComplete(ar -> syncing.remove(f.id()));
   }
 
   private void apply(String sourceId, List<DesiredDocument> docs, String trigger) {
     for (DesiredDocument d : docs) {
       if (d.name() == null) {
-        LOG.error("{}: {}:{} cannot be attributed to a deployment: {}", sourceId, d.source().file(),
-            d.source().line(), d.errors());
+        LOG.error(
+            "{}: {}:{} cannot be attributed to a deployment: {}",
+            sourceId,
+            d.source().file(),
+            d.source().line(),
+            d.errors());
       }
     }
     for (String name : registry.update(sourceId, docs)) {
@@ -301,11 +371,14 @@ public final class Agent extends VerticleBase {
       reconciler.stop();
     }
     Future<Void> closed = api == null ? Future.succeededFuture() : api.close();
-    return closed.compose(v -> vertx.executeBlocking(() -> {
-      if (store != null) {
-        store.close();
-      }
-      return null;
-    }));
+    return closed.compose(
+        v ->
+            vertx.executeBlocking(
+                () -> {
+                  if (store != null) {
+                    store.close();
+                  }
+                  return null;
+                }));
   }
 }

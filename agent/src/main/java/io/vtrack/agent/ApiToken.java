@@ -23,8 +23,12 @@ public final class ApiToken {
     byte[] b = new byte[32];
     new SecureRandom().nextBytes(b);
     String token = HexFormat.of().formatHex(b);
-    Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".api-token", ".tmp",
-        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    Path tmp =
+        Files.createTempFile(
+            file.toAbsolutePath().getParent(),
+            ".api-token",
+            ".tmp",
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     Files.writeString(tmp, token + "\n");
     Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     return token;

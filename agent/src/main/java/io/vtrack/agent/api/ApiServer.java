@@ -70,34 +70,71 @@ public final class ApiServer {
   public Future<HttpServer> listen(String host, int port) {
     Router router = Router.router(vertx);
     router.get("/healthz").handler(rc -> json(rc, 200, Map.of("status", "ok")));
-    router.get("/readyz").handler(rc -> {
-      boolean ok = ready.getAsBoolean();
-      json(rc, ok ? 200 : 503, Map.of("status", ok ? "ready" : "starting"));
-    });
-    router.get("/metrics").handler(rc -> rc.response()
-        .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(metrics.scrape()));
+    router
+        .get("/readyz")
+        .handler(
+            rc -> {
+              boolean ok = ready.getAsBoolean();
+              json(rc, ok ? 200 : 503, Map.of("status", ok ? "ready" : "starting"));
+            });
+    router
+        .get("/metrics")
+        .handler(
+            rc ->
+                rc.response()
+                    .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                    .end(metrics.scrape()));
     router.get("/").handler(this::page);
     router.get("/api/v1/deployments").handler(this::list);
     router.get("/api/v1/deployments/:name").handler(this::get);
     router.get("/api/v1/deployments/:name/history").handler(this::history);
-    router.post("/api/v1/deployments/:name/reconcile").handler(this::authenticated).handler(this::reconcile);
-    router.post("/api/v1/deployments/:name/rollback").handler(BodyHandler.create().setBodyLimit(64 * 1024))
-        .handler(this::authenticated).handler(this::rollback);
-    router.post("/api/v1/hooks/git").handler(BodyHandler.create().setBodyLimit(1 << 20)).handler(this::webhook);
-    router.route().last().handler(rc -> error(rc, new ApiError(404, "NotFound", "no such endpoint: "
-        + rc.request().method() + " " + rc.request().path())));
-    router.route().failureHandler(rc -> {
-      Throwable f = rc.failure();
-      if (f instanceof ApiError e) {
-        error(rc, e);
-      } else if (rc.statusCode() == 413) {
-        error(rc, new ApiError(413, "PayloadTooLarge", "request body too large"));
-      } else {
-        error(rc, new ApiError(rc.statusCode() > 0 ? rc.statusCode() : 500, "InternalError",
-            f == null ? "internal error" : String.valueOf(f.getMessage())));
-      }
-    });
-    return vertx.createHttpServer().requestHandler(router).listen(port, host).onSuccess(s -> server = s);
+    router
+        .post("/api/v1/deployments/:name/reconcile")
+        .handler(this::authenticated)
+        .handler(this::reconcile);
+    router
+        .post("/api/v1/deployments/:name/rollback")
+        .handler(BodyHandler.create().setBodyLimit(64 * 1024))
+        .handler(this::authenticated)
+        .handler(this::rollback);
+    router
+        .post("/api/v1/hooks/git")
+        .handler(BodyHandler.create().setBodyLimit(1 << 20))
+        .handler(this::webhook);
+    router
+        .route()
+        .last()
+        .handler(
+            rc ->
+                error(
+                    rc,
+                    new ApiError(
+                        404,
+                        "NotFound",
+                        "no such endpoint: " + rc.request().method() + " " + rc.request().path())));
+    router
+        .route()
+        .failureHandler(
+            rc -> {
+              Throwable f = rc.failure();
+              if (f instanceof ApiError e) {
+                error(rc, e);
+              } else if (rc.statusCode() == 413) {
+                error(rc, new ApiError(413, "PayloadTooLarge", "request body too large"));
+              } else {
+                error(
+                    rc,
+                    new ApiError(
+                        rc.statusCode() > 0 ? rc.statusCode() : 500,
+                        "InternalError",
+                        f == null ? "internal error" : String.valueOf(f.getMessage())));
+              }
+            });
+    return vertx
+        .createHttpServer()
+        .requestHandler(router)
+        .listen(port, host)
+        .onSuccess(s -> server = s);
   }
 
   public int port() {
@@ -111,10 +148,16 @@ public final class ApiServer {
   private void authenticated(RoutingContext rc) {
     String h = rc.request().getHeader("Authorization");
     String expected = "Bearer " + token;
-    if (h == null || !MessageDigest.isEqual(h.trim().getBytes(StandardCharsets.UTF_8),
-        expected.getBytes(StandardCharsets.UTF_8))) {
+    if (h == null
+        || !MessageDigest.isEqual(
+            h.trim().getBytes(StandardCharsets.UTF_8), expected.getBytes(StandardCharsets.UTF_8))) {
       rc.response().putHeader("WWW-Authenticate", "Bearer");
-      error(rc, new ApiError(401, "Unauthorized", "this call needs 'Authorization: Bearer <token>' (the agent's api-token)"));
+      error(
+          rc,
+          new ApiError(
+              401,
+              "Unauthorized",
+              "this call needs 'Authorization: Bearer <token>' (the agent's api-token)"));
       return;
     }
     rc.next();
@@ -129,7 +172,8 @@ public final class ApiServer {
     String name = rc.pathParam("name");
     DesiredStateRegistry.Entry e = registry.get(name);
     if (e == null) {
-      throw new ApiError(404, "NotFound", "no deployment named '" + name + "' on agent " + agentName.get());
+      throw new ApiError(
+          404, "NotFound", "no deployment named '" + name + "' on agent " + agentName.get());
     }
     return e;
   }
@@ -139,25 +183,31 @@ public final class ApiServer {
     for (String n : registry.names()) {
       entries.add(registry.get(n));
     }
-    vertx.executeBlocking(() -> {
-      List<Object> items = new ArrayList<>();
-      for (DesiredStateRegistry.Entry e : entries) {
-        items.add(views.deployment(e, reconciler.status(e.name())));
-      }
-      return Map.of("items", items);
-    }, false).onComplete(ar -> reply(rc, 200, ar));
+    vertx
+        .executeBlocking(
+            () -> {
+              List<Object> items = new ArrayList<>();
+              for (DesiredStateRegistry.Entry e : entries) {
+                items.add(views.deployment(e, reconciler.status(e.name())));
+              }
+              return Map.of("items", items);
+            },
+            false)
+        .onComplete(ar -> reply(rc, 200, ar));
   }
 
   private void get(RoutingContext rc) {
     DesiredStateRegistry.Entry e = entry(rc);
-    vertx.executeBlocking(() -> views.deployment(e, reconciler.status(e.name())), false)
+    vertx
+        .executeBlocking(() -> views.deployment(e, reconciler.status(e.name())), false)
         .onComplete(ar -> reply(rc, 200, ar));
   }
 
   private void history(RoutingContext rc) {
     DesiredStateRegistry.Entry e = entry(rc);
     int limit = parseLimit(rc.queryParams().get("limit"));
-    vertx.executeBlocking(() -> Map.of("items", views.history(e.name(), limit)), false)
+    vertx
+        .executeBlocking(() -> Map.of("items", views.history(e.name(), limit)), false)
         .onComplete(ar -> reply(rc, 200, ar));
   }
 
@@ -171,15 +221,21 @@ public final class ApiServer {
 
   private void reconcile(RoutingContext rc) {
     DesiredStateRegistry.Entry e = entry(rc);
-    reconciler.requestReconcile(e.name(), caller(rc)).onComplete(ar -> {
-      if (ar.failed()) {
-        error(rc, new ApiError(500, "InternalError", ar.cause().getMessage()));
-      } else if (ar.result().rolloutId() != null) {
-        json(rc, 202, Map.of("rolloutId", ar.result().rolloutId(), "message", ar.result().message()));
-      } else {
-        json(rc, 200, Map.of("message", ar.result().message()));
-      }
-    });
+    reconciler
+        .requestReconcile(e.name(), caller(rc))
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                error(rc, new ApiError(500, "InternalError", ar.cause().getMessage()));
+              } else if (ar.result().rolloutId() != null) {
+                json(
+                    rc,
+                    202,
+                    Map.of("rolloutId", ar.result().rolloutId(), "message", ar.result().message()));
+              } else {
+                json(rc, 200, Map.of("message", ar.result().message()));
+              }
+            });
   }
 
   private void rollback(RoutingContext rc) {
@@ -196,7 +252,8 @@ public final class ApiServer {
       }
       for (String k : o.fieldNames()) {
         if (!k.equals("to") && !k.equals("restoreData")) {
-          throw new ApiError(400, "BadRequest", "unknown field '" + k + "' (allowed: to, restoreData)");
+          throw new ApiError(
+              400, "BadRequest", "unknown field '" + k + "' (allowed: to, restoreData)");
         }
       }
       Object t = o.getValue("to");
@@ -210,64 +267,103 @@ public final class ApiServer {
       }
       restore = r != null && (Boolean) r;
     }
-    reconciler.requestRollback(e.name(), to, restore, caller(rc)).onComplete(ar -> {
-      if (ar.succeeded()) {
-        json(rc, 202, Map.of("rolloutId", ar.result()));
-      } else if (ar.cause() instanceof IllegalArgumentException) {
-        error(rc, new ApiError(400, "BadRequest", ar.cause().getMessage()));
-      } else {
-        error(rc, new ApiError(409, "Conflict", ar.cause().getMessage()));
-      }
-    });
+    reconciler
+        .requestRollback(e.name(), to, restore, caller(rc))
+        .onComplete(
+            ar -> {
+              if (ar.succeeded()) {
+                json(rc, 202, Map.of("rolloutId", ar.result()));
+              } else if (ar.cause() instanceof IllegalArgumentException) {
+                error(rc, new ApiError(400, "BadRequest", ar.cause().getMessage()));
+              } else {
+                error(rc, new ApiError(409, "Conflict", ar.cause().getMessage()));
+              }
+            });
   }
 
   private void webhook(RoutingContext rc) {
-    byte[] body = rc.body() == null || rc.body().buffer() == null ? new byte[0] : rc.body().buffer().getBytes();
+    byte[] body =
+        rc.body() == null || rc.body().buffer() == null
+            ? new byte[0]
+            : rc.body().buffer().getBytes();
     String sig = rc.request().getHeader("X-Hub-Signature-256");
     String event = rc.request().getHeader("X-GitHub-Event");
     String delivery = rc.request().getHeader("X-GitHub-Delivery");
-    webhooks.secrets().onComplete(ar -> {
-      if (ar.failed()) {
-        error(rc, new ApiError(500, "InternalError", "cannot read webhook secrets: " + ar.cause().getMessage()));
-        return;
-      }
-      List<String> secrets = ar.result();
-      if (secrets.isEmpty()) {
-        error(rc, new ApiError(404, "NotFound", "no webhook secret is configured on any git source"));
-        return;
-      }
-      boolean ok = secrets.stream().anyMatch(s -> WebhookSignature.valid(s, body, sig));
-      if (!ok) {
-        error(rc, new ApiError(401, "Unauthorized", sig == null
-            ? "missing X-Hub-Signature-256" : "X-Hub-Signature-256 does not match any configured secret"));
-        return;
-      }
-      if ("ping".equals(event)) {
-        json(rc, 200, Map.of("message", "pong"));
-        return;
-      }
-      webhooks.refreshAll(delivery == null ? "webhook" : "webhook:" + delivery);
-      json(rc, 202, Map.of("message", "refreshing every source and app repository"));
-    });
+    webhooks
+        .secrets()
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                error(
+                    rc,
+                    new ApiError(
+                        500,
+                        "InternalError",
+                        "cannot read webhook secrets: " + ar.cause().getMessage()));
+                return;
+              }
+              List<String> secrets = ar.result();
+              if (secrets.isEmpty()) {
+                error(
+                    rc,
+                    new ApiError(
+                        404, "NotFound", "no webhook secret is configured on any git source"));
+                return;
+              }
+              boolean ok = secrets.stream().anyMatch(s -> WebhookSignature.valid(s, body, sig));
+              if (!ok) {
+                error(
+                    rc,
+                    new ApiError(
+                        401,
+                        "Unauthorized",
+                        sig == null
+                            ? "missing X-Hub-Signature-256"
+                            : "X-Hub-Signature-256 does not match any configured secret"));
+                return;
+              }
+              if ("ping".equals(event)) {
+                json(rc, 200, Map.of("message", "pong"));
+                return;
+              }
+              webhooks.refreshAll(delivery == null ? "webhook" : "webhook:" + delivery);
+              json(rc, 202, Map.of("message", "refreshing every source and app repository"));
+            });
   }
 
   private void page(RoutingContext rc) {
-    StringBuilder sb = new StringBuilder("<!doctype html><html><head><meta charset=utf-8><title>vtrack-agent ")
-        .append(esc(agentName.get())).append("</title></head><body><h1>vtrack-agent ")
-        .append(esc(agentName.get())).append("</h1><table border=1 cellpadding=4><tr><th>deployment</th>")
-        .append("<th>phase</th><th>desired</th><th>current</th><th>last healthy</th><th>message</th></tr>");
+    StringBuilder sb =
+        new StringBuilder("<!doctype html><html><head><meta charset=utf-8><title>vtrack-agent ")
+            .append(esc(agentName.get()))
+            .append("</title></head><body><h1>vtrack-agent ")
+            .append(esc(agentName.get()))
+            .append("</h1><table border=1 cellpadding=4><tr><th>deployment</th>")
+            .append(
+                "<th>phase</th><th>desired</th><th>current</th><th>last healthy</th><th>message</th></tr>");
     for (String n : registry.names()) {
       var st = reconciler.status(n);
-      sb.append("<tr><td><a href=\"/api/v1/deployments/").append(esc(n)).append("\">").append(esc(n))
+      sb.append("<tr><td><a href=\"/api/v1/deployments/")
+          .append(esc(n))
+          .append("\">")
+          .append(esc(n))
           .append("</a></td>");
       if (st == null) {
         sb.append("<td colspan=5>(not reconciled yet)</td></tr>");
         continue;
       }
-      sb.append("<td>").append(st.phase()).append("</td><td>").append(esc(st.desiredRevision())).append(' ')
-          .append(short7(st.desiredCommit())).append("</td><td>").append(short7(st.currentCommit()))
-          .append("</td><td>").append(short7(st.lastHealthyCommit())).append("</td><td>")
-          .append(esc(st.message())).append("</td></tr>");
+      sb.append("<td>")
+          .append(st.phase())
+          .append("</td><td>")
+          .append(esc(st.desiredRevision()))
+          .append(' ')
+          .append(short7(st.desiredCommit()))
+          .append("</td><td>")
+          .append(short7(st.currentCommit()))
+          .append("</td><td>")
+          .append(short7(st.lastHealthyCommit()))
+          .append("</td><td>")
+          .append(esc(st.message()))
+          .append("</td></tr>");
     }
     sb.append("</table></body></html>");
     rc.response().putHeader("Content-Type", "text/html; charset=utf-8").end(sb.toString());
@@ -281,7 +377,10 @@ public final class ApiServer {
     if (s == null) {
       return "";
     }
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
+    return s.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\"", "&quot;");
   }
 
   private void reply(RoutingContext rc, int status, io.vertx.core.AsyncResult<?> ar) {
@@ -298,11 +397,16 @@ public final class ApiServer {
     if (rc.response().ended()) {
       return;
     }
-    rc.response().setStatusCode(status).putHeader("Content-Type", "application/json")
+    rc.response()
+        .setStatusCode(status)
+        .putHeader("Content-Type", "application/json")
         .end(JSON.writeValueAsString(body));
   }
 
   static void error(RoutingContext rc, ApiError e) {
-    json(rc, e.status(), Map.of("error", e.error(), "message", e.getMessage() == null ? "" : e.getMessage()));
+    json(
+        rc,
+        e.status(),
+        Map.of("error", e.error(), "message", e.getMessage() == null ? "" : e.getMessage()));
   }
 }

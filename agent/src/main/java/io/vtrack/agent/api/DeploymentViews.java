@@ -34,8 +34,12 @@ public final class DeploymentViews {
     }
     Object st = status;
     if (st == null) {
-      st = store.deployment(entry.name()).map(StateStore.DeploymentRow::statusJson)
-          .map(j -> (Object) JSON.readValue(j, Map.class)).orElse(Map.of());
+      st =
+          store
+              .deployment(entry.name())
+              .map(StateStore.DeploymentRow::statusJson)
+              .map(j -> (Object) JSON.readValue(j, Map.class))
+              .orElse(Map.of());
     }
     out.put("status", st);
     return out;
@@ -66,8 +70,11 @@ public final class DeploymentViews {
     m.put("startedAt", r.startedAt());
     m.put("finishedAt", r.finishedAt());
     if (r.finishedAt() != null) {
-      m.put("durationMs", java.time.Duration.between(java.time.Instant.parse(r.startedAt()),
-          java.time.Instant.parse(r.finishedAt())).toMillis());
+      m.put(
+          "durationMs",
+          java.time.Duration.between(
+                  java.time.Instant.parse(r.startedAt()), java.time.Instant.parse(r.finishedAt()))
+              .toMillis());
     }
     if (r.triggerJson() != null) {
       m.put("trigger", JSON.readValue(r.triggerJson(), Map.class));
@@ -80,8 +87,11 @@ public final class DeploymentViews {
       sm.put("startedAt", s.startedAt());
       sm.put("finishedAt", s.finishedAt());
       if (s.finishedAt() != null) {
-        sm.put("durationMs", java.time.Duration.between(java.time.Instant.parse(s.startedAt()),
-            java.time.Instant.parse(s.finishedAt())).toMillis());
+        sm.put(
+            "durationMs",
+            java.time.Duration.between(
+                    java.time.Instant.parse(s.startedAt()), java.time.Instant.parse(s.finishedAt()))
+                .toMillis());
       }
       sm.put("output", s.output());
       steps.add(sm);
@@ -102,14 +112,17 @@ public final class DeploymentViews {
       checks.add(cm);
     }
     m.put("checks", checks);
-    store.backup(r.id()).ifPresent(b -> {
-      Map<String, Object> bm = new LinkedHashMap<>();
-      bm.put("path", b.path());
-      bm.put("sizeBytes", b.sizeBytes());
-      bm.put("integrity", b.integrity());
-      bm.put("createdAt", b.createdAt());
-      m.put("backup", bm);
-    });
+    store
+        .backup(r.id())
+        .ifPresent(
+            b -> {
+              Map<String, Object> bm = new LinkedHashMap<>();
+              bm.put("path", b.path());
+              bm.put("sizeBytes", b.sizeBytes());
+              bm.put("integrity", b.integrity());
+              bm.put("createdAt", b.createdAt());
+              m.put("backup", bm);
+            });
     m.values().removeIf(v -> v == null);
     return m;
   }

@@ -5,10 +5,10 @@ import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.store.StateStore;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -41,7 +41,8 @@ public final class BackupManager {
     }
   }
 
-  public BackupResult take(String deployment, long rolloutId, DeploymentPaths paths, BackupSpec spec)
+  public BackupResult take(
+      String deployment, long rolloutId, DeploymentPaths paths, BackupSpec spec)
       throws BackupFailedException {
     Path dir = paths.backup(rolloutId);
     List<String> notes = new ArrayList<>();
@@ -62,7 +63,12 @@ public final class BackupManager {
       long free = Files.getFileStore(dir).getUsableSpace();
       if (free < needed * 2 + (16L << 20)) {
         throw new BackupFailedException(
-            "not enough free disk for the backup: need about " + (needed * 2) + " bytes, " + free + " free in " + dir,
+            "not enough free disk for the backup: need about "
+                + (needed * 2)
+                + " bytes, "
+                + free
+                + " free in "
+                + dir,
             null);
       }
       long size = 0;
@@ -80,7 +86,8 @@ public final class BackupManager {
         SqliteBackup.copy(src, dest, timeout);
         String check = SqliteBackup.integrityCheck(dest);
         if (!"ok".equals(check)) {
-          throw new BackupFailedException("backup of " + rel + " failed its integrity check: " + check, null);
+          throw new BackupFailedException(
+              "backup of " + rel + " failed its integrity check: " + check, null);
         }
         integrity.add(rel + ": ok");
         size += Files.size(dest);
@@ -102,8 +109,8 @@ public final class BackupManager {
       }
       String integrityText = integrity.isEmpty() ? "n/a" : String.join(", ", integrity);
       store.insertBackup(
-          new StateStore.BackupRow(rolloutId, deployment, dir.toString(), size, integrityText,
-              null, null));
+          new StateStore.BackupRow(
+              rolloutId, deployment, dir.toString(), size, integrityText, null, null));
       prune(deployment, paths, spec.keep(), rolloutId);
       return new BackupResult(dir, size, integrityText, notes);
     } catch (BackupFailedException e) {
@@ -155,7 +162,8 @@ public final class BackupManager {
    * {@code failed/} first; each database is written beside its target and renamed into place, with
    * no stale {@code -wal}/{@code -shm} left next to it.
    */
-  public List<String> restore(DeploymentPaths paths, long rolloutId, BackupSpec spec) throws IOException {
+  public List<String> restore(DeploymentPaths paths, long rolloutId, BackupSpec spec)
+      throws IOException {
     Path dir = paths.backup(rolloutId);
     if (!Files.isDirectory(dir)) {
       throw new IOException("backup " + dir + " does not exist");

@@ -60,7 +60,9 @@ public final class SqliteBackup {
     }
   }
 
-  /** A connection that refuses to change the database (query_only), without opening it read-only. */
+  /**
+   * A connection that refuses to change the database (query_only), without opening it read-only.
+   */
   public static Connection readOnly(Path db) throws SQLException {
     if (!java.nio.file.Files.exists(db)) {
       throw new SQLException("database " + db + " does not exist");

@@ -29,7 +29,11 @@ abstract class BlockingCheck implements HealthCheck {
           try {
             return check(start);
           } catch (Exception e) {
-            return result(CheckStatus.Failing, null, e.getMessage() == null ? e.toString() : e.getMessage(), start);
+            return result(
+                CheckStatus.Failing,
+                null,
+                e.getMessage() == null ? e.toString() : e.getMessage(),
+                start);
           }
         },
         false);
@@ -39,6 +43,7 @@ abstract class BlockingCheck implements HealthCheck {
 
   protected CheckResult result(CheckStatus status, String value, String message, long startNanos) {
     long ms = (System.nanoTime() - startNanos) / 1_000_000;
-    return new CheckResult(spec.name(), spec.kind(), status, value, message, ms, Instant.now().toString());
+    return new CheckResult(
+        spec.name(), spec.kind(), status, value, message, ms, Instant.now().toString());
   }
 }

@@ -59,8 +59,12 @@ public final class CheckFactory {
       return new HttpCheck(c, subst.apply(c.http().url()), expected, http);
     }
     if (c.sqlite() != null) {
-      return new SqliteCheck(c, vertx, release.resolve(c.sqlite().database()).normalize(),
-          in.backupValues().get(c.name()), ctx.verifying());
+      return new SqliteCheck(
+          c,
+          vertx,
+          release.resolve(c.sqlite().database()).normalize(),
+          in.backupValues().get(c.name()),
+          ctx.verifying());
     }
     if (c.log() != null) {
       Path file =
@@ -70,16 +74,30 @@ public final class CheckFactory {
       return new LogCheck(c, vertx, file, ctx.verifying());
     }
     if (c.latency() != null) {
-      return new LatencyCheck(c, subst.apply(c.latency().url()), http,
-          in.lastHealthy().get(baselineKey(c)), ctx.verifying());
+      return new LatencyCheck(
+          c,
+          subst.apply(c.latency().url()),
+          http,
+          in.lastHealthy().get(baselineKey(c)),
+          ctx.verifying());
     }
     if (c.memory() != null) {
-      return new MemoryCheck(c, vertx, in.residentBytes(), in.lastHealthy().get(baselineKey(c)), ctx.verifying());
+      return new MemoryCheck(
+          c, vertx, in.residentBytes(), in.lastHealthy().get(baselineKey(c)), ctx.verifying());
     }
     List<String> argv = c.command().command().stream().map(subst::apply).toList();
-    CheckSpec withArgs = new CheckSpec(c.name(), c.timeout(), null, null, null, null, null,
-        new CheckSpec.Command(argv, c.command().cwd()));
-    return new CommandCheck(withArgs, vertx, release.resolve(c.command().cwd()).normalize(), in.env());
+    CheckSpec withArgs =
+        new CheckSpec(
+            c.name(),
+            c.timeout(),
+            null,
+            null,
+            null,
+            null,
+            null,
+            new CheckSpec.Command(argv, c.command().cwd()));
+    return new CommandCheck(
+        withArgs, vertx, release.resolve(c.command().cwd()).normalize(), in.env());
   }
 
   /** The key a check's baseline is stored under. */

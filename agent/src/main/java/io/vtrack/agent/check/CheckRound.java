@@ -38,9 +38,14 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
             timeout + 1000,
             id ->
                 p.tryComplete(
-                    new CheckResult(c.spec().name(), c.spec().kind(), CheckStatus.Failing, null,
+                    new CheckResult(
+                        c.spec().name(),
+                        c.spec().kind(),
+                        CheckStatus.Failing,
+                        null,
                         "timed out after " + c.spec().effectiveTimeout().text(),
-                        (System.nanoTime() - start) / 1_000_000, Instant.now().toString())));
+                        (System.nanoTime() - start) / 1_000_000,
+                        Instant.now().toString())));
     c.run()
         .onComplete(
             ar -> {
@@ -49,8 +54,13 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
                 p.tryComplete(ar.result());
               } else {
                 p.tryComplete(
-                    new CheckResult(c.spec().name(), c.spec().kind(), CheckStatus.Failing, null,
-                        "check error: " + ar.cause(), (System.nanoTime() - start) / 1_000_000,
+                    new CheckResult(
+                        c.spec().name(),
+                        c.spec().kind(),
+                        CheckStatus.Failing,
+                        null,
+                        "check error: " + ar.cause(),
+                        (System.nanoTime() - start) / 1_000_000,
                         Instant.now().toString()));
               }
             });

@@ -25,7 +25,10 @@ final class CommandCheck extends BlockingCheck {
     if (tail.length() > 300) {
       tail = "…" + tail.substring(tail.length() - 300);
     }
-    return result(r.ok() ? CheckStatus.Passing : CheckStatus.Failing, Integer.toString(r.exitCode()),
-        r.describe() + (tail.isEmpty() ? "" : ": " + tail), start);
+    return result(
+        r.ok() ? CheckStatus.Passing : CheckStatus.Failing,
+        Integer.toString(r.exitCode()),
+        r.describe() + (tail.isEmpty() ? "" : ": " + tail),
+        start);
   }
 }

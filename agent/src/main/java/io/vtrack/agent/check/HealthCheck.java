@@ -4,9 +4,9 @@ import io.vertx.core.Future;
 import io.vtrack.agent.model.CheckSpec;
 
 /**
- * One kind of health check. Implementations never block the event loop: I/O is asynchronous or
- * goes through {@code executeBlocking}. A check is built once per revision (substitutions applied)
- * and run every round.
+ * One kind of health check. Implementations never block the event loop: I/O is asynchronous or goes
+ * through {@code executeBlocking}. A check is built once per revision (substitutions applied) and
+ * run every round.
  */
 public interface HealthCheck {
   CheckSpec spec();

@@ -50,12 +50,19 @@ public final class HttpCheck implements HealthCheck {
     long max = http.maxBodyBytes().bytes();
     Promise<CheckResult> done = Promise.promise();
     RequestOptions opts =
-        new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(url).setTimeout(timeout)
-            .setIdleTimeout(timeout).setFollowRedirects(false);
+        new RequestOptions()
+            .setMethod(HttpMethod.GET)
+            .setAbsoluteURI(url)
+            .setTimeout(timeout)
+            .setIdleTimeout(timeout)
+            .setFollowRedirects(false);
     client
         .request(opts)
         .compose(req -> req.send())
-        .onFailure(err -> done.tryComplete(result(CheckStatus.Failing, null, "request failed: " + describe(err), start)))
+        .onFailure(
+            err ->
+                done.tryComplete(
+                    result(CheckStatus.Failing, null, "request failed: " + describe(err), start)))
         .onSuccess(
             resp -> {
               Buffer body = Buffer.buffer();
@@ -69,17 +76,27 @@ public final class HttpCheck implements HealthCheck {
                       tooBig[0] = true;
                       resp.request().reset();
                       done.tryComplete(
-                          result(CheckStatus.Failing, Integer.toString(resp.statusCode()),
-                              "body exceeds maxBodyBytes (" + max + ")", start));
+                          result(
+                              CheckStatus.Failing,
+                              Integer.toString(resp.statusCode()),
+                              "body exceeds maxBodyBytes (" + max + ")",
+                              start));
                       return;
                     }
                     body.appendBuffer(chunk);
                   });
               resp.exceptionHandler(
-                  err -> done.tryComplete(result(CheckStatus.Failing, Integer.toString(resp.statusCode()),
-                      "reading body failed: " + describe(err), start)));
+                  err ->
+                      done.tryComplete(
+                          result(
+                              CheckStatus.Failing,
+                              Integer.toString(resp.statusCode()),
+                              "reading body failed: " + describe(err),
+                              start)));
               resp.endHandler(
-                  v -> done.tryComplete(judge(resp.statusCode(), resp.getHeader("Content-Type"), body, start)));
+                  v ->
+                      done.tryComplete(
+                          judge(resp.statusCode(), resp.getHeader("Content-Type"), body, start)));
             });
     return done.future();
   }
@@ -88,12 +105,20 @@ public final class HttpCheck implements HealthCheck {
     String value = Integer.toString(status);
     long ms = elapsedMs(start);
     if (!http.status().contains(status)) {
-      return result(CheckStatus.Failing, value, "status " + status + ", expected " + http.status() + snippet(body), start);
+      return result(
+          CheckStatus.Failing,
+          value,
+          "status " + status + ", expected " + http.status() + snippet(body),
+          start);
     }
     if (http.contentType() != null
-        && (contentType == null || !contentType.toLowerCase().startsWith(http.contentType().toLowerCase()))) {
-      return result(CheckStatus.Failing, value,
-          "content type " + contentType + ", expected " + http.contentType(), start);
+        && (contentType == null
+            || !contentType.toLowerCase().startsWith(http.contentType().toLowerCase()))) {
+      return result(
+          CheckStatus.Failing,
+          value,
+          "content type " + contentType + ", expected " + http.contentType(),
+          start);
     }
     if (!http.jsonKeys().isEmpty() || !expected.isEmpty()) {
       Object doc;
@@ -114,15 +139,30 @@ public final class HttpCheck implements HealthCheck {
       for (Map.Entry<String, Object> e : expected.entrySet()) {
         Object actual = JsonPath.get(doc, e.getKey());
         if (actual == JsonPath.missing()) {
-          return result(CheckStatus.Failing, value, "JSON path " + e.getKey() + " is missing", start);
+          return result(
+              CheckStatus.Failing, value, "JSON path " + e.getKey() + " is missing", start);
         }
         if (!sameValue(e.getValue(), actual)) {
-          return result(CheckStatus.Failing, value,
-              "JSON path " + e.getKey() + " is " + render(actual) + ", expected " + render(e.getValue()), start);
+          return result(
+              CheckStatus.Failing,
+              value,
+              "JSON path "
+                  + e.getKey()
+                  + " is "
+                  + render(actual)
+                  + ", expected "
+                  + render(e.getValue()),
+              start);
         }
       }
     }
-    return new CheckResult(spec.name(), "http", CheckStatus.Passing, value, status + " in " + ms + "ms", ms,
+    return new CheckResult(
+        spec.name(),
+        "http",
+        CheckStatus.Passing,
+        value,
+        status + " in " + ms + "ms",
+        ms,
         Instant.now().toString());
   }
 
@@ -158,7 +198,8 @@ public final class HttpCheck implements HealthCheck {
 
   private CheckResult result(CheckStatus status, String value, String message, long start) {
     long ms = elapsedMs(start);
-    return new CheckResult(spec.name(), "http", status, value, message, ms, Instant.now().toString());
+    return new CheckResult(
+        spec.name(), "http", status, value, message, ms, Instant.now().toString());
   }
 
   static String describe(Throwable err) {

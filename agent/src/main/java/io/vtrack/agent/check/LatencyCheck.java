@@ -24,7 +24,8 @@ final class LatencyCheck implements HealthCheck, Baselined {
   private final boolean verifying;
   private final List<Double> medians = new ArrayList<>();
 
-  LatencyCheck(CheckSpec spec, String url, HttpClient client, Double baselineMs, boolean verifying) {
+  LatencyCheck(
+      CheckSpec spec, String url, HttpClient client, Double baselineMs, boolean verifying) {
     this.spec = spec;
     this.url = url;
     this.client = client;
@@ -50,16 +51,24 @@ final class LatencyCheck implements HealthCheck, Baselined {
     for (int i = 0; i < spec.latency().samples(); i++) {
       chain = chain.compose(v -> sample(times));
     }
-    return chain.map(v -> judge(times, start))
-        .recover(err -> Future.succeededFuture(
-            result(CheckStatus.Failing, null, "request failed: " + HttpCheck.describe(err), start)));
+    return chain
+        .map(v -> judge(times, start))
+        .recover(
+            err ->
+                Future.succeededFuture(
+                    result(
+                        CheckStatus.Failing,
+                        null,
+                        "request failed: " + HttpCheck.describe(err),
+                        start)));
   }
 
   private Future<Void> sample(List<Double> times) {
     long t0 = System.nanoTime();
     long timeout = spec.effectiveTimeout().millis();
     return client
-        .request(new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(url).setTimeout(timeout))
+        .request(
+            new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(url).setTimeout(timeout))
         .compose(req -> req.send())
         .compose(HttpClientResponse::body)
         .compose(
@@ -75,18 +84,31 @@ final class LatencyCheck implements HealthCheck, Baselined {
       medians.add(median);
     }
     String value = String.format(Locale.ROOT, "%.1fms", median);
-    String p95 = times.size() >= 20 ? String.format(Locale.ROOT, ", p95 %.1fms", percentile(times, 95)) : "";
+    String p95 =
+        times.size() >= 20 ? String.format(Locale.ROOT, ", p95 %.1fms", percentile(times, 95)) : "";
     if (!verifying || baselineMs == null) {
-      return result(CheckStatus.Passing, value,
-          "median " + value + p95 + (baselineMs == null ? " (no baseline yet)" : ""), start);
+      return result(
+          CheckStatus.Passing,
+          value,
+          "median " + value + p95 + (baselineMs == null ? " (no baseline yet)" : ""),
+          start);
     }
     double limitPct = baselineMs * (1 + spec.latency().maxIncrease().fraction());
     double limitDelta = baselineMs + spec.latency().minDelta().millis();
     String vs = String.format(Locale.ROOT, " vs baseline %.1fms", baselineMs);
     if (median > limitPct && median > limitDelta) {
-      return result(CheckStatus.Failing, value,
-          "median " + value + p95 + vs + ": above +" + spec.latency().maxIncrease().text() + " and +"
-              + spec.latency().minDelta().text(), start);
+      return result(
+          CheckStatus.Failing,
+          value,
+          "median "
+              + value
+              + p95
+              + vs
+              + ": above +"
+              + spec.latency().maxIncrease().text()
+              + " and +"
+              + spec.latency().minDelta().text(),
+          start);
     }
     return result(CheckStatus.Passing, value, "median " + value + p95 + vs, start);
   }
@@ -106,6 +128,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
 
   private CheckResult result(CheckStatus status, String value, String message, long start) {
     long ms = (System.nanoTime() - start) / 1_000_000;
-    return new CheckResult(spec.name(), "latency", status, value, message, ms, Instant.now().toString());
+    return new CheckResult(
+        spec.name(), "latency", status, value, message, ms, Instant.now().toString());
   }
 }

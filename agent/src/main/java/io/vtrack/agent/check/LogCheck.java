@@ -73,10 +73,20 @@ final class LogCheck extends BlockingCheck {
     String where = verifying ? "since the switch" : "in the last round";
     int max = spec.log().max();
     if (counted > max) {
-      return result(CheckStatus.Failing, Long.toString(counted),
-          counted + " matching lines " + where + " (max " + max + "), last: " + abbreviate(lastMatch), start);
+      return result(
+          CheckStatus.Failing,
+          Long.toString(counted),
+          counted
+              + " matching lines "
+              + where
+              + " (max "
+              + max
+              + "), last: "
+              + abbreviate(lastMatch),
+          start);
     }
-    return result(CheckStatus.Passing, Long.toString(counted), counted + " matching lines " + where, start);
+    return result(
+        CheckStatus.Passing, Long.toString(counted), counted + " matching lines " + where, start);
   }
 
   private static String abbreviate(String s) {

@@ -18,7 +18,11 @@ final class MemoryCheck extends BlockingCheck implements Baselined {
   private final List<Double> seen = new ArrayList<>();
 
   MemoryCheck(
-      CheckSpec spec, Vertx vertx, ToLongFunction<String> residentBytes, Double baselineBytes, boolean verifying) {
+      CheckSpec spec,
+      Vertx vertx,
+      ToLongFunction<String> residentBytes,
+      Double baselineBytes,
+      boolean verifying) {
     super(spec, vertx);
     this.residentBytes = residentBytes;
     this.baselineBytes = baselineBytes;
@@ -40,17 +44,21 @@ final class MemoryCheck extends BlockingCheck implements Baselined {
     synchronized (this) {
       seen.add((double) rss);
     }
-    String value = Quantities.formatSize(rss - rss % 1024) ;
+    String value = Quantities.formatSize(rss - rss % 1024);
     String human = (rss >> 20) + "Mi";
     if (m.max() != null && rss > m.max().bytes()) {
-      return result(CheckStatus.Failing, value, "resident " + human + " above max " + m.max().text(), start);
+      return result(
+          CheckStatus.Failing, value, "resident " + human + " above max " + m.max().text(), start);
     }
     if (verifying && m.maxIncrease() != null && baselineBytes != null) {
       double limit = baselineBytes * (1 + m.maxIncrease().fraction());
       String vs = " vs baseline " + ((long) (baselineBytes / (1 << 20))) + "Mi";
       if (rss > limit) {
-        return result(CheckStatus.Failing, value,
-            "resident " + human + vs + ": above +" + m.maxIncrease().text(), start);
+        return result(
+            CheckStatus.Failing,
+            value,
+            "resident " + human + vs + ": above +" + m.maxIncrease().text(),
+            start);
       }
       return result(CheckStatus.Passing, value, "resident " + human + vs, start);
     }

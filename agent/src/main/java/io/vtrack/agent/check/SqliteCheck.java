@@ -37,7 +37,8 @@ final class SqliteCheck extends BlockingCheck {
   @Override
   protected CheckResult check(long start) throws Exception {
     if (!database.toFile().exists()) {
-      return result(CheckStatus.Failing, null, "database " + sql.database() + " does not exist", start);
+      return result(
+          CheckStatus.Failing, null, "database " + sql.database() + " does not exist", start);
     }
     try (Connection c = SqliteBackup.readOnly(database);
         Statement st = c.createStatement()) {
@@ -63,10 +64,15 @@ final class SqliteCheck extends BlockingCheck {
               }
               JSON.readTree(v);
             } catch (RuntimeException e) {
-              return result(CheckStatus.Failing, v, "row " + rows + " is not valid JSON: " + abbreviate(v), start);
+              return result(
+                  CheckStatus.Failing,
+                  v,
+                  "row " + rows + " is not valid JSON: " + abbreviate(v),
+                  start);
             }
           }
-          return result(CheckStatus.Passing, Integer.toString(rows), rows + " rows of valid JSON", start);
+          return result(
+              CheckStatus.Passing, Integer.toString(rows), rows + " rows of valid JSON", start);
         }
         if (!rs.next()) {
           return result(CheckStatus.Failing, null, "query returned no row", start);
@@ -90,20 +96,26 @@ final class SqliteCheck extends BlockingCheck {
       }
     }
     if (sql.min() != null && (num == null || num < sql.min())) {
-      return result(CheckStatus.Failing, v, "value " + v + " is below min " + fmt(sql.min()), start);
+      return result(
+          CheckStatus.Failing, v, "value " + v + " is below min " + fmt(sql.min()), start);
     }
     if (sql.max() != null && (num == null || num > sql.max())) {
-      return result(CheckStatus.Failing, v, "value " + v + " is above max " + fmt(sql.max()), start);
+      return result(
+          CheckStatus.Failing, v, "value " + v + " is above max " + fmt(sql.max()), start);
     }
     if (sql.noDecrease() && verifying) {
       if (backupValue == null) {
         return result(CheckStatus.Passing, v, "value " + v + " (no baseline)", start);
       }
       if (num == null || num < backupValue) {
-        return result(CheckStatus.Failing, v,
-            "value " + v + " decreased from " + fmt(backupValue) + " before the rollout", start);
+        return result(
+            CheckStatus.Failing,
+            v,
+            "value " + v + " decreased from " + fmt(backupValue) + " before the rollout",
+            start);
       }
-      return result(CheckStatus.Passing, v, "value " + v + " (was " + fmt(backupValue) + ")", start);
+      return result(
+          CheckStatus.Passing, v, "value " + v + " (was " + fmt(backupValue) + ")", start);
     }
     return result(CheckStatus.Passing, v, "value " + v, start);
   }

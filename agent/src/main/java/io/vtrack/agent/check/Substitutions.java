@@ -6,9 +6,13 @@ import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** {@code ${commit}}, {@code ${shortCommit}}, {@code ${revision}}, {@code ${file:PATH}} in check strings. */
+/**
+ * {@code ${commit}}, {@code ${shortCommit}}, {@code ${revision}}, {@code ${file:PATH}} in check
+ * strings.
+ */
 public final class Substitutions {
-  private static final Pattern VAR = Pattern.compile("\\$\\{(commit|shortCommit|revision|file:([^}]+))}");
+  private static final Pattern VAR =
+      Pattern.compile("\\$\\{(commit|shortCommit|revision|file:([^}]+))}");
 
   private final String commit;
   private final String revision;

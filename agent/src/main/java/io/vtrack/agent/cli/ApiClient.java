@@ -35,7 +35,8 @@ final class ApiClient {
 
   private final String server;
   private final String token;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   ApiClient(String server, String token) {
     this.server = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
@@ -47,9 +48,12 @@ final class ApiClient {
   }
 
   Response post(String path, Object body) throws UnreachableException {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server + path))
-        .header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(body == null ? "" : JSON.writeValueAsString(body)));
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(server + path))
+            .header("Content-Type", "application/json")
+            .POST(
+                HttpRequest.BodyPublishers.ofString(
+                    body == null ? "" : JSON.writeValueAsString(body)));
     if (token != null) {
       b.header("Authorization", "Bearer " + token);
     }
@@ -59,12 +63,16 @@ final class ApiClient {
   @SuppressWarnings("unchecked")
   private Response send(HttpRequest.Builder b) throws UnreachableException {
     try {
-      HttpResponse<String> r = http.send(b.timeout(Duration.ofSeconds(60)).header("User-Agent", "vtrack-cli").build(),
-          HttpResponse.BodyHandlers.ofString());
-      Map<String, Object> body = r.body() == null || r.body().isBlank() ? Map.of() : JSON.readValue(r.body(), Map.class);
+      HttpResponse<String> r =
+          http.send(
+              b.timeout(Duration.ofSeconds(60)).header("User-Agent", "vtrack-cli").build(),
+              HttpResponse.BodyHandlers.ofString());
+      Map<String, Object> body =
+          r.body() == null || r.body().isBlank() ? Map.of() : JSON.readValue(r.body(), Map.class);
       return new Response(r.statusCode(), body);
     } catch (IOException e) {
-      throw new UnreachableException("cannot reach the vtrack API at " + server + ": " + e.getMessage());
+      throw new UnreachableException(
+          "cannot reach the vtrack API at " + server + ": " + e.getMessage());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new UnreachableException("interrupted");

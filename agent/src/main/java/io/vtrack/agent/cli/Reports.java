@@ -14,7 +14,8 @@ final class Reports {
     out.println("Name:          " + d.get("name"));
     out.println("Phase:         " + st.get("phase"));
     out.println("Message:       " + nz(st.get("message")));
-    out.println("Revision:      " + nz(st.get("desiredRevision")) + " -> " + nz(st.get("desiredCommit")));
+    out.println(
+        "Revision:      " + nz(st.get("desiredRevision")) + " -> " + nz(st.get("desiredCommit")));
     out.println("Current:       " + nz(st.get("currentCommit")));
     out.println("Last healthy:  " + nz(st.get("lastHealthyCommit")));
     List<Object> q = (List<Object>) st.get("quarantinedCommits");
@@ -35,17 +36,29 @@ final class Reports {
       out.println("Checks:");
       Table t = new Table("  NAME", "KIND", "STATUS", "VALUE", "MS", "MESSAGE");
       for (Map<String, Object> c : checks) {
-        t.row("  " + c.get("name"), c.get("kind"), c.get("status"), c.get("value"), c.get("durationMs"),
+        t.row(
+            "  " + c.get("name"),
+            c.get("kind"),
+            c.get("status"),
+            c.get("value"),
+            c.get("durationMs"),
             c.get("message"));
       }
       t.print(out);
     }
     Map<String, Object> lr = (Map<String, Object>) st.get("lastRollout");
     if (lr != null) {
-      out.println("Last rollout:  #" + lr.get("id") + " " + VtrackCli.short7(lr.get("from")) + " -> "
-          + VtrackCli.short7(lr.get("to")) + " " + (lr.get("result") == null ? "(" + lr.get("stage") + ")"
-          : lr.get("result")) + (lr.get("reason") == null ? "" : " " + lr.get("reason"))
-          + (lr.get("durationMs") == null ? "" : " in " + lr.get("durationMs") + "ms"));
+      out.println(
+          "Last rollout:  #"
+              + lr.get("id")
+              + " "
+              + VtrackCli.short7(lr.get("from"))
+              + " -> "
+              + VtrackCli.short7(lr.get("to"))
+              + " "
+              + (lr.get("result") == null ? "(" + lr.get("stage") + ")" : lr.get("result"))
+              + (lr.get("reason") == null ? "" : " " + lr.get("reason"))
+              + (lr.get("durationMs") == null ? "" : " in " + lr.get("durationMs") + "ms"));
     }
     List<Object> w = (List<Object>) st.get("warnings");
     if (w != null && !w.isEmpty()) {
@@ -57,19 +70,31 @@ final class Reports {
   @SuppressWarnings("unchecked")
   static void rollout(PrintWriter out, Map<String, Object> r) {
     out.println("Rollout #" + r.get("id") + " (" + r.get("kind") + ")");
-    out.println("  from " + nz(r.get("from")) + " to " + nz(r.get("to")) + " (" + nz(r.get("revision")) + ")");
+    out.println(
+        "  from "
+            + nz(r.get("from"))
+            + " to "
+            + nz(r.get("to"))
+            + " ("
+            + nz(r.get("revision"))
+            + ")");
     out.println("  result: " + nz(r.get("result")) + "  reason: " + nz(r.get("reason")));
     if (r.get("message") != null) {
       out.println("  message: " + r.get("message"));
     }
-    out.println("  started " + r.get("startedAt") + ", finished " + nz(r.get("finishedAt"))
-        + (r.get("durationMs") == null ? "" : " (" + r.get("durationMs") + "ms)"));
+    out.println(
+        "  started "
+            + r.get("startedAt")
+            + ", finished "
+            + nz(r.get("finishedAt"))
+            + (r.get("durationMs") == null ? "" : " (" + r.get("durationMs") + "ms)"));
     if (r.get("trigger") != null) {
       out.println("  trigger: " + r.get("trigger"));
     }
     out.println("Steps:");
     for (Map<String, Object> s : (List<Map<String, Object>>) r.getOrDefault("steps", List.of())) {
-      out.println("  - " + s.get("name") + ": " + s.get("result") + " (" + nz(s.get("durationMs")) + "ms)");
+      out.println(
+          "  - " + s.get("name") + ": " + s.get("result") + " (" + nz(s.get("durationMs")) + "ms)");
       Object o = s.get("output");
       if (o != null && !o.toString().isBlank()) {
         for (String line : o.toString().strip().split("\n")) {
@@ -79,14 +104,28 @@ final class Reports {
     }
     Map<String, Object> b = (Map<String, Object>) r.get("backup");
     if (b != null) {
-      out.println("Backup: " + b.get("path") + " (" + b.get("sizeBytes") + " bytes, integrity " + b.get("integrity") + ")");
+      out.println(
+          "Backup: "
+              + b.get("path")
+              + " ("
+              + b.get("sizeBytes")
+              + " bytes, integrity "
+              + b.get("integrity")
+              + ")");
     }
-    List<Map<String, Object>> checks = (List<Map<String, Object>>) r.getOrDefault("checks", List.of());
+    List<Map<String, Object>> checks =
+        (List<Map<String, Object>>) r.getOrDefault("checks", List.of());
     if (!checks.isEmpty()) {
       out.println("Check rounds:");
       Table t = new Table("  STAGE", "ROUND", "CHECK", "STATUS", "VALUE", "MESSAGE");
       for (Map<String, Object> c : checks) {
-        t.row("  " + c.get("stage"), c.get("round"), c.get("name"), c.get("status"), c.get("value"), c.get("message"));
+        t.row(
+            "  " + c.get("stage"),
+            c.get("round"),
+            c.get("name"),
+            c.get("status"),
+            c.get("value"),
+            c.get("message"));
       }
       t.print(out);
     }

@@ -40,7 +40,10 @@ final class Table {
   private static void line(PrintWriter out, String[] cells, int[] w) {
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < cells.length; i++) {
-      String c = cells[i].length() > (i == cells.length - 1 ? 200 : 60) ? cells[i].substring(0, 59) + "…" : cells[i];
+      String c =
+          cells[i].length() > (i == cells.length - 1 ? 200 : 60)
+              ? cells[i].substring(0, 59) + "…"
+              : cells[i];
       sb.append(c);
       if (i < cells.length - 1) {
         sb.append(" ".repeat(w[i] - c.length() + 2));

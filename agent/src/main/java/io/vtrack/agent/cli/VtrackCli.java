@@ -38,7 +38,8 @@ import tools.jackson.databind.json.JsonMapper;
       VtrackCli.Validate.class
     })
 public final class VtrackCli implements Runnable {
-  static final JsonMapper PRETTY = JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
+  static final JsonMapper PRETTY =
+      JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build();
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -59,13 +60,20 @@ public final class VtrackCli implements Runnable {
 
   /** Options shared by the commands that call the API. */
   static class ClientOptions {
-    @Option(names = "--server", description = "API base URL (default: from --config, $VTRACK_SERVER, or http://127.0.0.1:8787)")
+    @Option(
+        names = "--server",
+        description =
+            "API base URL (default: from --config, $VTRACK_SERVER, or http://127.0.0.1:8787)")
     String server;
 
-    @Option(names = "--token-file", description = "file holding the API token (default: from --config or $VTRACK_TOKEN_FILE)")
+    @Option(
+        names = "--token-file",
+        description = "file holding the API token (default: from --config or $VTRACK_TOKEN_FILE)")
     Path tokenFile;
 
-    @Option(names = {"-c", "--config"}, description = "agent.yaml to take the address and token from")
+    @Option(
+        names = {"-c", "--config"},
+        description = "agent.yaml to take the address and token from")
     Path config;
 
     ApiClient client() throws Exception {
@@ -131,7 +139,9 @@ public final class VtrackCli implements Runnable {
 
   @Command(name = "run", description = "Run the agent daemon.")
   static class Run implements java.util.concurrent.Callable<Integer> {
-    @Option(names = {"-c", "--config"}, description = "agent.yaml (default: built-in defaults)")
+    @Option(
+        names = {"-c", "--config"},
+        description = "agent.yaml (default: built-in defaults)")
     Path config;
 
     @Override
@@ -143,7 +153,8 @@ public final class VtrackCli implements Runnable {
         System.err.println("error: " + e.getMessage());
         return ExitCodes.FAILED;
       }
-      Path base = config == null ? Path.of(".").toAbsolutePath() : config.toAbsolutePath().getParent();
+      Path base =
+          config == null ? Path.of(".").toAbsolutePath() : config.toAbsolutePath().getParent();
       Vertx vertx = Vertx.vertx();
       Agent agent = new Agent(cfg, base);
       CountDownLatch stopped = new CountDownLatch(1);
@@ -154,15 +165,19 @@ public final class VtrackCli implements Runnable {
         vertx.close();
         return ExitCodes.FAILED;
       }
-      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-        // The app keeps running: only the agent stops.
-        try {
-          vertx.close().await(20, TimeUnit.SECONDS);
-        } catch (Exception ignored) {
-          // Exiting anyway.
-        }
-        stopped.countDown();
-      }, "vtrack-shutdown"));
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    // The app keeps running: only the agent stops.
+                    try {
+                      vertx.close().await(20, TimeUnit.SECONDS);
+                    } catch (Exception ignored) {
+                      // Exiting anyway.
+                    }
+                    stopped.countDown();
+                  },
+                  "vtrack-shutdown"));
       stopped.await();
       return ExitCodes.OK;
     }
@@ -173,13 +188,16 @@ public final class VtrackCli implements Runnable {
     @Parameters(arity = "0..1", description = "deployment name (default: all)")
     String name;
 
-    @Option(names = {"-o", "--output"}, description = "table (default) or json")
+    @Option(
+        names = {"-o", "--output"},
+        description = "table (default) or json")
     String output = "table";
 
     @Override
     @SuppressWarnings("unchecked")
     int run(ApiClient api) throws Exception {
-      ApiClient.Response r = api.get(name == null ? "/api/v1/deployments" : "/api/v1/deployments/" + name);
+      ApiClient.Response r =
+          api.get(name == null ? "/api/v1/deployments" : "/api/v1/deployments/" + name);
       if (!r.ok()) {
         return failure(r);
       }
@@ -189,11 +207,18 @@ public final class VtrackCli implements Runnable {
       }
       if (name == null) {
         List<Map<String, Object>> items = (List<Map<String, Object>>) r.body().get("items");
-        Table t = new Table("NAME", "PHASE", "REVISION", "DESIRED", "CURRENT", "LAST HEALTHY", "MESSAGE");
+        Table t =
+            new Table("NAME", "PHASE", "REVISION", "DESIRED", "CURRENT", "LAST HEALTHY", "MESSAGE");
         for (Map<String, Object> d : items) {
           Map<String, Object> st = (Map<String, Object>) d.getOrDefault("status", Map.of());
-          t.row(d.get("name"), st.get("phase"), st.get("desiredRevision"), short7(st.get("desiredCommit")),
-              short7(st.get("currentCommit")), short7(st.get("lastHealthyCommit")), st.get("message"));
+          t.row(
+              d.get("name"),
+              st.get("phase"),
+              st.get("desiredRevision"),
+              short7(st.get("desiredCommit")),
+              short7(st.get("currentCommit")),
+              short7(st.get("lastHealthyCommit")),
+              st.get("message"));
         }
         t.print(out());
         return ExitCodes.OK;
@@ -208,7 +233,9 @@ public final class VtrackCli implements Runnable {
     @Parameters(index = "0", description = "deployment name")
     String name;
 
-    @Option(names = {"-o", "--output"}, description = "table (default) or json")
+    @Option(
+        names = {"-o", "--output"},
+        description = "table (default) or json")
     String output = "table";
 
     @Option(names = "--id", description = "show one rollout in full")
@@ -223,8 +250,11 @@ public final class VtrackCli implements Runnable {
       }
       List<Map<String, Object>> items = (List<Map<String, Object>>) r.body().get("items");
       if (id != null) {
-        Map<String, Object> one = items.stream().filter(i -> ((Number) i.get("id")).longValue() == id)
-            .findFirst().orElse(null);
+        Map<String, Object> one =
+            items.stream()
+                .filter(i -> ((Number) i.get("id")).longValue() == id)
+                .findFirst()
+                .orElse(null);
         if (one == null) {
           err().println("error: no rollout " + id + " in the history of " + name);
           return ExitCodes.NOT_FOUND;
@@ -240,11 +270,20 @@ public final class VtrackCli implements Runnable {
         out().println(PRETTY.writeValueAsString(r.body()));
         return ExitCodes.OK;
       }
-      Table t = new Table("ID", "KIND", "FROM", "TO", "REVISION", "RESULT", "REASON", "STARTED", "DURATION");
+      Table t =
+          new Table(
+              "ID", "KIND", "FROM", "TO", "REVISION", "RESULT", "REASON", "STARTED", "DURATION");
       for (Map<String, Object> i : items) {
-        t.row(i.get("id"), i.get("kind"), short7(i.get("from")), short7(i.get("to")), i.get("revision"),
-            i.get("result") == null ? "(" + i.get("stage") + ")" : i.get("result"), i.get("reason"),
-            i.get("startedAt"), i.get("durationMs") == null ? "" : i.get("durationMs") + "ms");
+        t.row(
+            i.get("id"),
+            i.get("kind"),
+            short7(i.get("from")),
+            short7(i.get("to")),
+            i.get("revision"),
+            i.get("result") == null ? "(" + i.get("stage") + ")" : i.get("result"),
+            i.get("reason"),
+            i.get("startedAt"),
+            i.get("durationMs") == null ? "" : i.get("durationMs") + "ms");
       }
       t.print(out());
       return ExitCodes.OK;
@@ -256,10 +295,14 @@ public final class VtrackCli implements Runnable {
     @Parameters(index = "0", description = "deployment name")
     String name;
 
-    @Option(names = "--to", description = "a commit verified healthy here (default: the previous one)")
+    @Option(
+        names = "--to",
+        description = "a commit verified healthy here (default: the previous one)")
     String to;
 
-    @Option(names = "--restore-data", description = "restore the data backup taken before the current commit")
+    @Option(
+        names = "--restore-data",
+        description = "restore the data backup taken before the current commit")
     boolean restoreData;
 
     @Override
@@ -290,7 +333,11 @@ public final class VtrackCli implements Runnable {
         return failure(r);
       }
       Object id = r.body().get("rolloutId");
-      out().println(id == null ? String.valueOf(r.body().get("message")) : "rollout " + id + ": " + r.body().get("message"));
+      out()
+          .println(
+              id == null
+                  ? String.valueOf(r.body().get("message"))
+                  : "rollout " + id + ": " + r.body().get("message"));
       return ExitCodes.OK;
     }
   }
@@ -300,7 +347,9 @@ public final class VtrackCli implements Runnable {
     @Parameters(arity = "1..*", description = "YAML files")
     List<Path> files = new ArrayList<>();
 
-    @Option(names = "--git-sourced", description = "allow an omitted spec.source.repoURL (documents kept in the app's repo)")
+    @Option(
+        names = "--git-sourced",
+        description = "allow an omitted spec.source.repoURL (documents kept in the app's repo)")
     boolean gitSourced;
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -316,8 +365,11 @@ public final class VtrackCli implements Runnable {
           ok = false;
           continue;
         }
-        var docs = DocumentParser.parseAll(Files.readString(f), f.toString(),
-            gitSourced ? SpecValidator.Context.GIT : SpecValidator.Context.FILE);
+        var docs =
+            DocumentParser.parseAll(
+                Files.readString(f),
+                f.toString(),
+                gitSourced ? SpecValidator.Context.GIT : SpecValidator.Context.FILE);
         if (docs.isEmpty()) {
           err.println(f + ": no document");
           ok = false;
@@ -328,9 +380,14 @@ public final class VtrackCli implements Runnable {
           } else {
             ok = false;
             for (SpecError e : p.errors()) {
-              err.println(f + ":" + (e.line() == null ? p.line() : e.line()) + ": "
-                  + (p.name() == null ? "" : p.name() + ": ") + (e.field() == null || e.field().isEmpty()
-                  ? "" : e.field() + ": ") + e.message());
+              err.println(
+                  f
+                      + ":"
+                      + (e.line() == null ? p.line() : e.line())
+                      + ": "
+                      + (p.name() == null ? "" : p.name() + ": ")
+                      + (e.field() == null || e.field().isEmpty() ? "" : e.field() + ": ")
+                      + e.message());
             }
           }
         }

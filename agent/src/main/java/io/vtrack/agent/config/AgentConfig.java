@@ -67,7 +67,8 @@ public record AgentConfig(
 
   /** One entry of {@code sources:}; exactly one of its fields is set. */
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record SourceConfig(GitSourceConfig git, KubernetesSourceConfig kubernetes, FileSourceConfig file) {}
+  public record SourceConfig(
+      GitSourceConfig git, KubernetesSourceConfig kubernetes, FileSourceConfig file) {}
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record GitSourceConfig(

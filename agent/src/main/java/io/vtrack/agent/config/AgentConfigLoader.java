@@ -50,7 +50,8 @@ public final class AgentConfigLoader {
     }
     for (int i = 0; i < cfg.sources().size(); i++) {
       AgentConfig.SourceConfig s = cfg.sources().get(i);
-      int set = (s.git() != null ? 1 : 0) + (s.kubernetes() != null ? 1 : 0) + (s.file() != null ? 1 : 0);
+      int set =
+          (s.git() != null ? 1 : 0) + (s.kubernetes() != null ? 1 : 0) + (s.file() != null ? 1 : 0);
       if (set != 1) {
         errors.add("sources[" + i + "]: give exactly one of git, kubernetes, file");
         continue;

@@ -11,7 +11,8 @@ import java.util.function.Supplier;
 
 /** The agent's Prometheus metrics: rollouts, checks and the reconcile queue. */
 public final class AgentMetrics {
-  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final PrometheusMeterRegistry registry =
+      new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
 
   public PrometheusMeterRegistry registry() {
     return registry;

@@ -64,7 +64,8 @@ public final class DocumentParser {
   }
 
   /** Parses one document; {@code lineOffset} is the number of file lines before it. */
-  public static Parsed parseOne(String text, String origin, int lineOffset, SpecValidator.Context ctx) {
+  public static Parsed parseOne(
+      String text, String origin, int lineOffset, SpecValidator.Context ctx) {
     YamlLineIndex index = YamlLineIndex.of(YAML, text, lineOffset);
     VTrackDeployment doc;
     try {

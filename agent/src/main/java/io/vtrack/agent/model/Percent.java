@@ -8,8 +8,7 @@ public record Percent(double fraction) {
   @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
   public static Percent parse(Object value) {
     if (!(value instanceof String text)) {
-      throw new IllegalArgumentException(
-          "invalid percentage '" + value + "' (expected e.g. 10%)");
+      throw new IllegalArgumentException("invalid percentage '" + value + "' (expected e.g. 10%)");
     }
     return new Percent(Quantities.parsePercent(text));
   }

@@ -13,7 +13,9 @@ public final class Quantities {
 
   private Quantities() {}
 
-  /** Parses {@code 500ms}, {@code 10s}, {@code 5m}, {@code 1h} or a sequence such as {@code 1m30s}. */
+  /**
+   * Parses {@code 500ms}, {@code 10s}, {@code 5m}, {@code 1h} or a sequence such as {@code 1m30s}.
+   */
   public static Duration parseDuration(String text) {
     String s = text == null ? "" : text.trim();
     if (s.isEmpty()) {

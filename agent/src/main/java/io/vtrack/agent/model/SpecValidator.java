@@ -13,11 +13,21 @@ import java.util.regex.PatternSyntaxException;
 /** The semantic rules of DESIGN.md §2 that binding alone cannot enforce. Pure. */
 public final class SpecValidator {
   private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
-  private static final Pattern SUBST = Pattern.compile("\\$\\{(commit|shortCommit|revision|file:[^}]+)}");
+  private static final Pattern SUBST =
+      Pattern.compile("\\$\\{(commit|shortCommit|revision|file:[^}]+)}");
   private static final Set<String> NOTIFY_EVENTS =
       Set.of(
-          "Healthy", "RolledBack", "Failed", "Degraded", "Stalled", "Succeeded", "Deploying",
-          "Verifying", "RollingBack", "Pending", "Suspended");
+          "Healthy",
+          "RolledBack",
+          "Failed",
+          "Degraded",
+          "Stalled",
+          "Succeeded",
+          "Deploying",
+          "Verifying",
+          "RollingBack",
+          "Pending",
+          "Suspended");
 
   /** Where the document came from, which changes what may be omitted. */
   public record Context(boolean gitSourced) {
@@ -86,7 +96,9 @@ public final class SpecValidator {
       checkUrl(f + ".url", n.url(), false);
       for (int j = 0; j < n.on().size(); j++) {
         if (!NOTIFY_EVENTS.contains(n.on().get(j))) {
-          fail(f + ".on[" + j + "]", "unknown transition '" + n.on().get(j) + "', one of " + NOTIFY_EVENTS);
+          fail(
+              f + ".on[" + j + "]",
+              "unknown transition '" + n.on().get(j) + "', one of " + NOTIFY_EVENTS);
         }
       }
     }
@@ -115,7 +127,9 @@ public final class SpecValidator {
               || url.startsWith("file://")
               || url.matches("^[\\w.-]+@[\\w.-]+:.*");
       if (!remote && url.contains("://")) {
-        fail("spec.source.repoURL", "unsupported scheme in '" + url + "' (https, ssh, file or a path)");
+        fail(
+            "spec.source.repoURL",
+            "unsupported scheme in '" + url + "' (https, ssh, file or a path)");
       }
     }
     relativePath("spec.source.path", source.path(), false);
@@ -146,11 +160,14 @@ public final class SpecValidator {
           fail("spec.runtime.compose.files", "needs at least one compose file");
         }
         for (int i = 0; i < runtime.compose().files().size(); i++) {
-          relativePath("spec.runtime.compose.files[" + i + "]", runtime.compose().files().get(i), false);
+          relativePath(
+              "spec.runtime.compose.files[" + i + "]", runtime.compose().files().get(i), false);
         }
         String project = runtime.compose().project();
         if (project != null && !project.matches("[a-z0-9][a-z0-9_-]*")) {
-          fail("spec.runtime.compose.project", "'" + project + "' is not a valid compose project name");
+          fail(
+              "spec.runtime.compose.project",
+              "'" + project + "' is not a valid compose project name");
         }
       }
       if (!runtime.services().isEmpty()) {
@@ -253,11 +270,23 @@ public final class SpecValidator {
       }
       List<String> kinds = c.kinds();
       if (kinds.isEmpty()) {
-        fail(f, "check '" + c.name() + "' has no kind (one of http, sqlite, log, latency, memory, command)");
+        fail(
+            f,
+            "check '"
+                + c.name()
+                + "' has no kind (one of http, sqlite, log, latency, memory, command)");
         continue;
       }
       if (kinds.size() > 1) {
-        fail(f, "check '" + c.name() + "' has " + kinds.size() + " kinds " + kinds + "; exactly one is allowed");
+        fail(
+            f,
+            "check '"
+                + c.name()
+                + "' has "
+                + kinds.size()
+                + " kinds "
+                + kinds
+                + "; exactly one is allowed");
         continue;
       }
       checkKind(f, c, services);
@@ -311,7 +340,9 @@ public final class SpecValidator {
         try {
           Pattern.compile(l.pattern());
         } catch (PatternSyntaxException e) {
-          fail(f + ".log.pattern", "invalid regex: " + e.getDescription() + " near index " + e.getIndex());
+          fail(
+              f + ".log.pattern",
+              "invalid regex: " + e.getDescription() + " near index " + e.getIndex());
         }
       }
       if (l.max() < 0) {
@@ -327,7 +358,9 @@ public final class SpecValidator {
       if (m.service() == null) {
         fail(f + ".memory.service", "is required");
       } else if (!services.isEmpty() && !services.contains(m.service())) {
-        fail(f + ".memory.service", "no service named '" + m.service() + "' in spec.runtime.services");
+        fail(
+            f + ".memory.service",
+            "no service named '" + m.service() + "' in spec.runtime.services");
       }
       if (m.max() == null && m.maxIncrease() == null) {
         fail(f + ".memory", "give max, maxIncrease or both");

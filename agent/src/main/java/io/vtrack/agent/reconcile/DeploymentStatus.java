@@ -26,7 +26,8 @@ public record DeploymentStatus(
 
   /** A Kubernetes-convention condition. */
   @JsonInclude(JsonInclude.Include.NON_EMPTY)
-  public record Condition(String type, String status, String reason, String message, String lastTransitionTime) {}
+  public record Condition(
+      String type, String status, String reason, String message, String lastTransitionTime) {}
 
   /** The most recent rollout; {@code result} is absent while it runs. */
   @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -6,7 +6,8 @@ package io.vtrack.agent.reconcile;
  * @param blocker why the document cannot be acted on (Stalled), or null
  * @param desiredCommit what the revision resolves to now, or null when it cannot be resolved
  * @param resolutionProblem SourceUnavailable or RevisionNotFound when unresolved, else null
- * @param promotionSatisfied false while {@code promotion.requireHealthyIn} has not verified the commit
+ * @param promotionSatisfied false while {@code promotion.requireHealthyIn} has not verified the
+ *     commit
  */
 public record Desired(
     String name,

@@ -1,8 +1,8 @@
 package io.vtrack.agent.reconcile;
 
 /**
- * Decides the next step from the whole desired and observed state. Pure: no I/O, no clock (the
- * time comes in {@link Observed#now()}), so it is tested from fixtures.
+ * Decides the next step from the whole desired and observed state. Pure: no I/O, no clock (the time
+ * comes in {@link Observed#now()}), so it is tested from fixtures.
  */
 public final class Planner {
   private Planner() {}
@@ -19,8 +19,11 @@ public final class Planner {
     }
     if (d.desiredCommit() == null) {
       Desired.Problem p = d.resolutionProblem();
-      return healOr(o, new Step.Hold(p == null ? Reason.SourceUnavailable : p.reason(),
-          p == null ? "revision not resolved yet" : p.message()));
+      return healOr(
+          o,
+          new Step.Hold(
+              p == null ? Reason.SourceUnavailable : p.reason(),
+              p == null ? "revision not resolved yet" : p.message()));
     }
     if (d.desiredCommit().equals(o.currentCommit())) {
       return healOr(o, new Step.Idle());
@@ -29,8 +32,11 @@ public final class Planner {
       return healOr(o, new Step.Idle());
     }
     if (!d.promotionSatisfied()) {
-      return healOr(o, new Step.Hold(Reason.AwaitingPromotion, "waiting for another deployment to verify "
-          + d.desiredCommit()));
+      return healOr(
+          o,
+          new Step.Hold(
+              Reason.AwaitingPromotion,
+              "waiting for another deployment to verify " + d.desiredCommit()));
     }
     return new Step.Begin(d.desiredCommit());
   }
@@ -50,6 +56,7 @@ public final class Planner {
     if (o.degraded()) {
       return new Step.Heal(o.deadServices(), true, "health checks failing");
     }
-    return new Step.Heal(o.deadServices(), false, "services exited: " + String.join(", ", o.deadServices()));
+    return new Step.Heal(
+        o.deadServices(), false, "services exited: " + String.join(", ", o.deadServices()));
   }
 }

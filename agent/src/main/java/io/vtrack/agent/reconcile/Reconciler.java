@@ -1,5 +1,6 @@
 package io.vtrack.agent.reconcile;
 
+import io.github.resilience4j.core.IntervalFunction;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vtrack.agent.backup.BackupManager;
@@ -28,7 +29,6 @@ import io.vtrack.agent.source.DocumentReader;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
 import io.vtrack.agent.store.StateStore.DeploymentRow;
-import io.github.resilience4j.core.IntervalFunction;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -56,9 +56,11 @@ import tools.jackson.databind.json.JsonMapper;
 public final class Reconciler {
   private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
   private static final JsonMapper JSON = JsonMapper.builder().build();
+
   /** Self-heal restarts: capped exponential backoff with jitter. */
   private static final IntervalFunction HEAL_BACKOFF =
-      IntervalFunction.ofExponentialRandomBackoff(Duration.ofSeconds(1), 2.0, 0.2, Duration.ofMinutes(2));
+      IntervalFunction.ofExponentialRandomBackoff(
+          Duration.ofSeconds(1), 2.0, 0.2, Duration.ofMinutes(2));
 
   /** What the rest of the agent needs from the agent's wiring. */
   public record Deps(
@@ -112,7 +114,8 @@ public final class Reconciler {
   public Reconciler(Deps deps) {
     this.d = deps;
     this.vertx = deps.vertx();
-    deps.metrics().queueDepth(() -> live.values().stream().filter(l -> l.running || l.dirty).count());
+    deps.metrics()
+        .queueDepth(() -> live.values().stream().filter(l -> l.running || l.dirty).count());
   }
 
   /** Called with a deployment's name whenever its status was recomputed. */
@@ -217,13 +220,20 @@ public final class Reconciler {
     VTrackDeployment doc = src.document();
     Desired.Problem blocker = blocker(entry, l);
     boolean suspended = doc != null && doc.spec() != null && doc.spec().suspended();
-    String revision = doc != null && doc.spec() != null && doc.spec().source() != null
-        ? doc.spec().source().revision() : null;
+    String revision =
+        doc != null && doc.spec() != null && doc.spec().source() != null
+            ? doc.spec().source().revision()
+            : null;
     if (doc != null && src.valid()) {
-      d.store().upsertDeployment(name, JSON.writeValueAsString(src.source()),
-          DocumentReader.CANONICAL.writeValueAsString(doc.spec()), src.generation());
+      d.store()
+          .upsertDeployment(
+              name,
+              JSON.writeValueAsString(src.source()),
+              DocumentReader.CANONICAL.writeValueAsString(doc.spec()),
+              src.generation());
     } else if (d.store().deployment(name).isEmpty()) {
-      d.store().upsertDeployment(name, JSON.writeValueAsString(src.source()), null, src.generation());
+      d.store()
+          .upsertDeployment(name, JSON.writeValueAsString(src.source()), null, src.generation());
     }
     DeploymentRow row = d.store().deployment(name).orElseThrow();
 
@@ -249,11 +259,21 @@ public final class Reconciler {
     }
     boolean promotionOk = true;
     if (commit != null && doc.spec().promotion() != null) {
-      promotionOk = d.store().verifiedCommits(doc.spec().promotion().requireHealthyIn()).contains(commit);
+      promotionOk =
+          d.store().verifiedCommits(doc.spec().promotion().requireHealthyIn()).contains(commit);
     }
     boolean automatic = doc == null || doc.spec() == null || doc.spec().rollback().automatic();
-    Desired desired = new Desired(name, blocker, suspended, src.generation(), revision, commit, resolution,
-        promotionOk, automatic);
+    Desired desired =
+        new Desired(
+            name,
+            blocker,
+            suspended,
+            src.generation(),
+            revision,
+            commit,
+            resolution,
+            promotionOk,
+            automatic);
 
     List<String> verified = d.store().verifiedCommits(name);
     List<String> quarantined = d.store().quarantinedCommits(name, src.generation());
@@ -261,7 +281,11 @@ public final class Reconciler {
     RolloutRecord last = d.store().lastFinishedRollout(name).orElse(null);
     String current = row.currentCommit();
     List<String> dead = new ArrayList<>();
-    if (current != null && verified.contains(current) && active == null && doc != null && doc.spec() != null) {
+    if (current != null
+        && verified.contains(current)
+        && active == null
+        && doc != null
+        && doc.spec() != null) {
       Map<String, ProcessRuntime.ServiceState> states = d.runtime().observe(name);
       for (RuntimeSpec.ServiceSpec s : doc.spec().runtime().services()) {
         ProcessRuntime.ServiceState st = states.get(s.name());
@@ -273,12 +297,23 @@ public final class Reconciler {
     String qReason = null;
     if (commit != null && quarantined.contains(commit)) {
       String q = commit;
-      RolloutRecord r = d.store().rollouts(name, 20).stream()
-          .filter(x -> q.equals(x.toCommit()) && x.reason() != null).findFirst().orElse(null);
+      RolloutRecord r =
+          d.store().rollouts(name, 20).stream()
+              .filter(x -> q.equals(x.toCommit()) && x.reason() != null)
+              .findFirst()
+              .orElse(null);
       qReason = r == null ? null : r.reason() + (r.message() == null ? "" : ": " + r.message());
     }
-    Observed observed = new Observed(active, current, row.lastHealthyCommit(), new HashSet<>(quarantined), dead,
-        l.degraded, l.healNotBefore, Instant.now());
+    Observed observed =
+        new Observed(
+            active,
+            current,
+            row.lastHealthyCommit(),
+            new HashSet<>(quarantined),
+            dead,
+            l.degraded,
+            l.healNotBefore,
+            Instant.now());
     return new Snapshot(src, doc, desired, observed, row, verified, quarantined, qReason, last);
   }
 
@@ -288,18 +323,26 @@ public final class Reconciler {
       for (DesiredDocument x : entry.duplicates()) {
         where.add(x.source().kind() + " " + x.source().file());
       }
-      return new Desired.Problem(Reason.DuplicateName,
-          "name '" + entry.name() + "' is declared by " + entry.duplicates().size() + " documents: " + where);
+      return new Desired.Problem(
+          Reason.DuplicateName,
+          "name '"
+              + entry.name()
+              + "' is declared by "
+              + entry.duplicates().size()
+              + " documents: "
+              + where);
     }
     DesiredDocument src = entry.document();
     if (!src.valid()) {
       List<String> errs = new ArrayList<>();
       src.errors().forEach(e -> errs.add(e.toString()));
-      return new Desired.Problem(Reason.InvalidSpec, src.source().file() + ": " + String.join("; ", errs));
+      return new Desired.Problem(
+          Reason.InvalidSpec, src.source().file() + ": " + String.join("; ", errs));
     }
     DeploymentSpec spec = src.document().spec();
     if (spec.runtime().type() == RuntimeSpec.RuntimeType.compose) {
-      return new Desired.Problem(Reason.UnsupportedRuntime,
+      return new Desired.Problem(
+          Reason.UnsupportedRuntime,
           "spec.runtime.type: compose is not available in this agent yet; use type: process");
     }
     String denied = deniedCommand(spec);
@@ -319,7 +362,8 @@ public final class Reconciler {
     }
     Map<String, List<String>> commands = new LinkedHashMap<>();
     for (int i = 0; i < spec.runtime().services().size(); i++) {
-      commands.put("spec.runtime.services[" + i + "].command", spec.runtime().services().get(i).command());
+      commands.put(
+          "spec.runtime.services[" + i + "].command", spec.runtime().services().get(i).command());
     }
     for (int i = 0; i < spec.prepare().size(); i++) {
       commands.put("spec.prepare[" + i + "].command", spec.prepare().get(i).command());
@@ -366,10 +410,13 @@ public final class Reconciler {
     if (step instanceof Step.HealLater later) {
       if (l.healTimer == null) {
         long delay = Math.max(1, Duration.between(Instant.now(), later.at()).toMillis());
-        l.healTimer = vertx.setTimer(delay, id -> {
-          l.healTimer = null;
-          enqueue(name);
-        });
+        l.healTimer =
+            vertx.setTimer(
+                delay,
+                id -> {
+                  l.healTimer = null;
+                  enqueue(name);
+                });
       }
       return Future.succeededFuture(false);
     }
@@ -398,12 +445,32 @@ public final class Reconciler {
         // Commit details are informative only.
       }
     }
-    long id = d.store().createRollout(RolloutRecord.create(name, RolloutRecord.KIND_ROLLOUT,
-        snap.row().currentCommit(), to, snap.desired().revision(), snap.desired().generation(),
-        Stage.Preparing.name(), snap.doc().spec().rollback().restoreData(), JSON.writeValueAsString(t)));
-    d.store().addEvent(name, "RolloutStarted", null,
-        "rollout " + id + " from " + StatusBuilder.short7(snap.row().currentCommit()) + " to " + StatusBuilder.short7(to));
-    LOG.info("{}: rollout {} to {} ({})", name, id, StatusBuilder.short7(to), snap.desired().revision());
+    long id =
+        d.store()
+            .createRollout(
+                RolloutRecord.create(
+                    name,
+                    RolloutRecord.KIND_ROLLOUT,
+                    snap.row().currentCommit(),
+                    to,
+                    snap.desired().revision(),
+                    snap.desired().generation(),
+                    Stage.Preparing.name(),
+                    snap.doc().spec().rollback().restoreData(),
+                    JSON.writeValueAsString(t)));
+    d.store()
+        .addEvent(
+            name,
+            "RolloutStarted",
+            null,
+            "rollout "
+                + id
+                + " from "
+                + StatusBuilder.short7(snap.row().currentCommit())
+                + " to "
+                + StatusBuilder.short7(to));
+    LOG.info(
+        "{}: rollout {} to {} ({})", name, id, StatusBuilder.short7(to), snap.desired().revision());
     return null;
   }
 
@@ -411,39 +478,84 @@ public final class Reconciler {
   public Future<Long> requestRollback(String name, String to, boolean restoreData, String caller) {
     DesiredStateRegistry.Entry entry = d.registry().get(name);
     if (entry == null || !entry.document().valid()) {
-      return Future.failedFuture(new IllegalStateException("deployment " + name + " has no valid document"));
+      return Future.failedFuture(
+          new IllegalStateException("deployment " + name + " has no valid document"));
     }
-    return blocking(() -> {
-      DeploymentRow row = d.store().deployment(name).orElseThrow(
-          () -> new IllegalStateException("deployment " + name + " has not been deployed"));
-      if (d.store().activeRollout(name).isPresent()) {
-        throw new IllegalStateException("a rollout of " + name + " is in progress");
-      }
-      String current = row.currentCommit();
-      List<String> verified = d.store().verifiedCommits(name);
-      String target = to;
-      if (target == null) {
-        target = verified.stream().filter(c -> !c.equals(current)).findFirst().orElseThrow(
-            () -> new IllegalArgumentException("no previously verified commit to roll back to"));
-      } else {
-        String prefix = target;
-        target = verified.stream().filter(c -> c.startsWith(prefix)).findFirst().orElseThrow(
-            () -> new IllegalArgumentException("'" + prefix + "' is not a commit verified healthy here: " + verified));
-      }
-      if (target.equals(current)) {
-        throw new IllegalArgumentException(StatusBuilder.short7(target) + " is already running");
-      }
-      if (current != null) {
-        d.store().quarantine(name, current, entry.document().generation(), "ManualRollback: rolled back by " + caller);
-      }
-      Map<String, Object> t = Map.of("by", "api", "caller", caller);
-      long id = d.store().createRollout(RolloutRecord.create(name, RolloutRecord.KIND_MANUAL_ROLLBACK, current,
-          target, null, entry.document().generation(), Stage.BackingUp.name(), restoreData, JSON.writeValueAsString(t)));
-      d.store().setRolloutOutcome(id, Reason.ManualRollback.name(), "requested by " + caller);
-      d.store().addEvent(name, "RollbackRequested", Reason.ManualRollback.name(),
-          "rollback " + id + " to " + StatusBuilder.short7(target) + " by " + caller);
-      return id;
-    }).onSuccess(id -> enqueue(name));
+    return blocking(
+            () -> {
+              DeploymentRow row =
+                  d.store()
+                      .deployment(name)
+                      .orElseThrow(
+                          () ->
+                              new IllegalStateException(
+                                  "deployment " + name + " has not been deployed"));
+              if (d.store().activeRollout(name).isPresent()) {
+                throw new IllegalStateException("a rollout of " + name + " is in progress");
+              }
+              String current = row.currentCommit();
+              List<String> verified = d.store().verifiedCommits(name);
+              String target = to;
+              if (target == null) {
+                target =
+                    verified.stream()
+                        .filter(c -> !c.equals(current))
+                        .findFirst()
+                        .orElseThrow(
+                            () ->
+                                new IllegalArgumentException(
+                                    "no previously verified commit to roll back to"));
+              } else {
+                String prefix = target;
+                target =
+                    verified.stream()
+                        .filter(c -> c.startsWith(prefix))
+                        .findFirst()
+                        .orElseThrow(
+                            () ->
+                                new IllegalArgumentException(
+                                    "'"
+                                        + prefix
+                                        + "' is not a commit verified healthy here: "
+                                        + verified));
+              }
+              if (target.equals(current)) {
+                throw new IllegalArgumentException(
+                    StatusBuilder.short7(target) + " is already running");
+              }
+              if (current != null) {
+                d.store()
+                    .quarantine(
+                        name,
+                        current,
+                        entry.document().generation(),
+                        "ManualRollback: rolled back by " + caller);
+              }
+              Map<String, Object> t = Map.of("by", "api", "caller", caller);
+              long id =
+                  d.store()
+                      .createRollout(
+                          RolloutRecord.create(
+                              name,
+                              RolloutRecord.KIND_MANUAL_ROLLBACK,
+                              current,
+                              target,
+                              null,
+                              entry.document().generation(),
+                              Stage.BackingUp.name(),
+                              restoreData,
+                              JSON.writeValueAsString(t)));
+              d.store()
+                  .setRolloutOutcome(id, Reason.ManualRollback.name(), "requested by " + caller);
+              d.store()
+                  .addEvent(
+                      name,
+                      "RollbackRequested",
+                      Reason.ManualRollback.name(),
+                      "rollback " + id + " to " + StatusBuilder.short7(target) + " by " + caller);
+              return id;
+            })
+        .onSuccess(id -> enqueue(name));
   }
 
   /** The answer to a reconcile request: the rollout it started or joined, if any. */
@@ -461,38 +573,52 @@ public final class Reconciler {
     l.healAttempts = 0;
     String trigger = "api:" + caller;
     if (entry == null || l.running) {
-      return blocking(() -> {
-        int cleared = d.store().clearQuarantine(name);
-        RolloutRecord active = d.store().activeRollout(name).orElse(null);
-        return new ReconcileAnswer(active == null ? null : active.id(),
-            active == null ? "reconcile queued" + (cleared > 0 ? "; quarantine lifted" : "")
-                : "rollout " + active.id() + " is in progress");
-      }).onComplete(ar -> enqueue(name, trigger));
+      return blocking(
+              () -> {
+                int cleared = d.store().clearQuarantine(name);
+                RolloutRecord active = d.store().activeRollout(name).orElse(null);
+                return new ReconcileAnswer(
+                    active == null ? null : active.id(),
+                    active == null
+                        ? "reconcile queued" + (cleared > 0 ? "; quarantine lifted" : "")
+                        : "rollout " + active.id() + " is in progress");
+              })
+          .onComplete(ar -> enqueue(name, trigger));
     }
     l.running = true;
-    return blocking(() -> {
-      int cleared = d.store().clearQuarantine(name);
-      Snapshot snap = gather(entry, l);
-      Step step = Planner.plan(snap.desired(), snap.observed());
-      String lifted = cleared > 0 ? "quarantine lifted; " : "";
-      if (step instanceof Step.Begin b) {
-        begin(name, snap, b.toCommit(), trigger);
-        RolloutRecord r = d.store().activeRollout(name).orElseThrow();
-        return new ReconcileAnswer(r.id(), lifted + "rollout " + r.id() + " to " + b.toCommit() + " started");
-      }
-      if (step instanceof Step.Resume res) {
-        return new ReconcileAnswer(res.rollout().id(), lifted + "rollout " + res.rollout().id() + " resumed");
-      }
-      String what =
-          step instanceof Step.Stall st ? "stalled: " + st.problem().message()
-              : step instanceof Step.Hold h ? "holding (" + h.reason() + "): " + h.message()
-              : step instanceof Step.Heal ? "self-heal"
-              : "nothing to do: " + StatusBuilder.short7(snap.row().currentCommit()) + " is what is desired";
-      return new ReconcileAnswer(null, lifted + what);
-    }).onComplete(ar -> {
-      l.running = false;
-      enqueue(name, trigger);
-    });
+    return blocking(
+            () -> {
+              int cleared = d.store().clearQuarantine(name);
+              Snapshot snap = gather(entry, l);
+              Step step = Planner.plan(snap.desired(), snap.observed());
+              String lifted = cleared > 0 ? "quarantine lifted; " : "";
+              if (step instanceof Step.Begin b) {
+                begin(name, snap, b.toCommit(), trigger);
+                RolloutRecord r = d.store().activeRollout(name).orElseThrow();
+                return new ReconcileAnswer(
+                    r.id(), lifted + "rollout " + r.id() + " to " + b.toCommit() + " started");
+              }
+              if (step instanceof Step.Resume res) {
+                return new ReconcileAnswer(
+                    res.rollout().id(), lifted + "rollout " + res.rollout().id() + " resumed");
+              }
+              String what =
+                  step instanceof Step.Stall st
+                      ? "stalled: " + st.problem().message()
+                      : step instanceof Step.Hold h
+                          ? "holding (" + h.reason() + "): " + h.message()
+                          : step instanceof Step.Heal
+                              ? "self-heal"
+                              : "nothing to do: "
+                                  + StatusBuilder.short7(snap.row().currentCommit())
+                                  + " is what is desired";
+              return new ReconcileAnswer(null, lifted + what);
+            })
+        .onComplete(
+            ar -> {
+              l.running = false;
+              enqueue(name, trigger);
+            });
   }
 
   private Future<Void> heal(String name, Snapshot snap, Step.Heal heal, Live l) {
@@ -505,26 +631,33 @@ public final class Reconciler {
     boolean all = heal.all();
     l.degraded = false;
     l.failingRounds = 0;
-    return blocking(() -> {
-      d.store().addEvent(name, "SelfHeal", Reason.Degraded.name(), heal.why() + " (attempt " + l.healAttempts + ")");
-      Path release = ensureRelease(name, snap.source(), commit, spec);
-      Map<String, String> env = serviceEnv(name, commit, snap.desired().revision());
-      if (all) {
-        d.runtime().stopAll(name, spec.runtime().services());
-        d.runtime().start(name, commit, release, spec.runtime().services(), paths.logs(), env);
-      } else {
-        for (RuntimeSpec.ServiceSpec s : spec.runtime().services()) {
-          if (heal.services().contains(s.name())) {
-            d.runtime().stopService(name, s);
-            d.runtime().startService(name, commit, release, s, paths.logs(), env);
+    return blocking(
+        () -> {
+          d.store()
+              .addEvent(
+                  name,
+                  "SelfHeal",
+                  Reason.Degraded.name(),
+                  heal.why() + " (attempt " + l.healAttempts + ")");
+          Path release = ensureRelease(name, snap.source(), commit, spec);
+          Map<String, String> env = serviceEnv(name, commit, snap.desired().revision());
+          if (all) {
+            d.runtime().stopAll(name, spec.runtime().services());
+            d.runtime().start(name, commit, release, spec.runtime().services(), paths.logs(), env);
+          } else {
+            for (RuntimeSpec.ServiceSpec s : spec.runtime().services()) {
+              if (heal.services().contains(s.name())) {
+                d.runtime().stopService(name, s);
+                d.runtime().startService(name, commit, release, s, paths.logs(), env);
+              }
+            }
           }
-        }
-      }
-      return null;
-    });
+          return null;
+        });
   }
 
-  private Path ensureRelease(String name, DesiredDocument src, String commit, DeploymentSpec spec) throws Exception {
+  private Path ensureRelease(String name, DesiredDocument src, String commit, DeploymentSpec spec)
+      throws Exception {
     return d.releases().build(paths(name), src.effectiveRepoUrl(), commit, spec).dir();
   }
 
@@ -558,10 +691,12 @@ public final class Reconciler {
           case RollingBack -> rollBack(name, snap, r, paths, l);
           case Done -> Future.succeededFuture();
         };
-    return work.recover(err -> {
-      LOG.error("{}: rollout {} stage {} failed unexpectedly", name, r.id(), stage, err);
-      return blocking(() -> fail(name, snap, r, stage, Reason.Failed, String.valueOf(err.getMessage())));
-    });
+    return work.recover(
+        err -> {
+          LOG.error("{}: rollout {} stage {} failed unexpectedly", name, r.id(), stage, err);
+          return blocking(
+              () -> fail(name, snap, r, stage, Reason.Failed, String.valueOf(err.getMessage())));
+        });
   }
 
   /** Records a step: start, the work, end with its result and output. */
@@ -603,7 +738,8 @@ public final class Reconciler {
     return null;
   }
 
-  private Void fail(String name, Snapshot snap, RolloutRecord r, Stage stage, Reason reason, String message)
+  private Void fail(
+      String name, Snapshot snap, RolloutRecord r, Stage stage, Reason reason, String message)
       throws Exception {
     boolean automatic = snap.doc().spec().rollback().automatic();
     String lastHealthy = snap.row().lastHealthyCommit();
@@ -612,13 +748,22 @@ public final class Reconciler {
     LOG.warn("{}: rollout {} failed in {}: {} {}", name, r.id(), stage, reason, message);
     if (t.quarantine()) {
       d.store().quarantine(name, r.toCommit(), r.generation(), reason + ": " + message);
-      d.store().addEvent(name, "Quarantined", reason.name(), StatusBuilder.short7(r.toCommit()) + ": " + message);
+      d.store()
+          .addEvent(
+              name,
+              "Quarantined",
+              reason.name(),
+              StatusBuilder.short7(r.toCommit()) + ": " + message);
     }
     if (stage != Stage.RollingBack) {
       d.store().setRolloutOutcome(r.id(), reason.name(), message);
     }
     if (t.next() == Stage.Done) {
-      finish(name, r, t.result(), stage == Stage.RollingBack ? Reason.RollbackFailed : reason,
+      finish(
+          name,
+          r,
+          t.result(),
+          stage == Stage.RollingBack ? Reason.RollbackFailed : reason,
           stage == Stage.RollingBack ? message : null);
     } else {
       d.store().setStage(r.id(), t.next().name());
@@ -626,32 +771,54 @@ public final class Reconciler {
     return null;
   }
 
-  private void finish(String name, RolloutRecord r, RolloutResult result, Reason reason, String message)
+  private void finish(
+      String name, RolloutRecord r, RolloutResult result, Reason reason, String message)
       throws Exception {
-    d.store().finishRollout(r.id(), Stage.Done.name(), result.name(),
-        reason == null ? (result == RolloutResult.Succeeded ? Reason.Succeeded.name() : null) : reason.name(),
-        message);
-    d.store().addEvent(name, "Rollout" + result.name(), reason == null ? null : reason.name(),
-        "rollout " + r.id() + " to " + StatusBuilder.short7(r.toCommit()) + ": " + result);
+    d.store()
+        .finishRollout(
+            r.id(),
+            Stage.Done.name(),
+            result.name(),
+            reason == null
+                ? (result == RolloutResult.Succeeded ? Reason.Succeeded.name() : null)
+                : reason.name(),
+            message);
+    d.store()
+        .addEvent(
+            name,
+            "Rollout" + result.name(),
+            reason == null ? null : reason.name(),
+            "rollout " + r.id() + " to " + StatusBuilder.short7(r.toCommit()) + ": " + result);
     Duration took = Duration.between(Instant.parse(r.startedAt()), Instant.now());
     d.metrics().rolloutFinished(name, result.name(), took);
     LOG.info("{}: rollout {} {} in {} ms", name, r.id(), result, took.toMillis());
   }
 
-  private Void prepare(String name, Snapshot snap, RolloutRecord r, DeploymentPaths paths) throws Exception {
+  private Void prepare(String name, Snapshot snap, RolloutRecord r, DeploymentPaths paths)
+      throws Exception {
     DeploymentSpec spec = snap.doc().spec();
     try {
-      step(r, "release", () -> {
-        try {
-          ReleaseBuilder.Release rel = d.releases().build(paths, snap.source().effectiveRepoUrl(), r.toCommit(), spec);
-          return "exported " + StatusBuilder.short7(r.toCommit()) + " to " + rel.dir()
-              + (rel.warnings().isEmpty() ? "" : "; " + rel.warnings());
-        } catch (SharedPathMissingException e) {
-          throw new StepFailed(Reason.SharedPathMissing, e.getMessage());
-        }
-      });
+      step(
+          r,
+          "release",
+          () -> {
+            try {
+              ReleaseBuilder.Release rel =
+                  d.releases().build(paths, snap.source().effectiveRepoUrl(), r.toCommit(), spec);
+              return "exported "
+                  + StatusBuilder.short7(r.toCommit())
+                  + " to "
+                  + rel.dir()
+                  + (rel.warnings().isEmpty() ? "" : "; " + rel.warnings());
+            } catch (SharedPathMissingException e) {
+              throw new StepFailed(Reason.SharedPathMissing, e.getMessage());
+            }
+          });
       for (CommandStep c : spec.prepare()) {
-        step(r, "prepare:" + c.name(), () -> command(name, r, paths, c, Reason.PrepareFailed, "prepare"));
+        step(
+            r,
+            "prepare:" + c.name(),
+            () -> command(name, r, paths, c, Reason.PrepareFailed, "prepare"));
       }
     } catch (StepFailed e) {
       if (e.reason == Reason.SharedPathMissing) {
@@ -669,22 +836,34 @@ public final class Reconciler {
     return advance(name, r, Stage.Preparing);
   }
 
-  private String command(String name, RolloutRecord r, DeploymentPaths paths, CommandStep c, Reason reason,
-      String what) throws StepFailed {
+  private String command(
+      String name,
+      RolloutRecord r,
+      DeploymentPaths paths,
+      CommandStep c,
+      Reason reason,
+      String what)
+      throws StepFailed {
     Path cwd = paths.release(r.toCommit()).resolve(c.cwd()).normalize();
     Map<String, String> env = serviceEnv(name, r.toCommit(), r.revision());
     env.putAll(c.env());
     CommandRunner.Result res = CommandRunner.run(c.command(), cwd, env, c.timeout().duration());
     if (!res.ok()) {
-      throw new StepFailed(reason, what + " '" + c.name() + "' failed (" + res.describe() + "): " + res.output().strip());
+      throw new StepFailed(
+          reason,
+          what + " '" + c.name() + "' failed (" + res.describe() + "): " + res.output().strip());
     }
     return res.output();
   }
 
-  private Void validate(String name, Snapshot snap, RolloutRecord r, DeploymentPaths paths) throws Exception {
+  private Void validate(String name, Snapshot snap, RolloutRecord r, DeploymentPaths paths)
+      throws Exception {
     try {
       for (CommandStep c : snap.doc().spec().validate()) {
-        step(r, "validate:" + c.name(), () -> command(name, r, paths, c, Reason.ValidationFailed, "validate"));
+        step(
+            r,
+            "validate:" + c.name(),
+            () -> command(name, r, paths, c, Reason.ValidationFailed, "validate"));
       }
     } catch (StepFailed e) {
       return fail(name, snap, r, Stage.Validating, e.reason, e.getMessage());
@@ -692,24 +871,43 @@ public final class Reconciler {
     return advance(name, r, Stage.Validating);
   }
 
-  private Void backup(String name, Snapshot snap, RolloutRecord r, DeploymentPaths paths) throws Exception {
+  private Void backup(String name, Snapshot snap, RolloutRecord r, DeploymentPaths paths)
+      throws Exception {
     DeploymentSpec spec = snap.doc().spec();
     try {
-      step(r, "backup", () -> {
-        if (spec.backup().isEmpty()) {
-          return "nothing to back up (spec.backup is empty)";
-        }
-        try {
-          BackupManager.BackupResult b = d.backups().take(name, r.id(), paths, spec.backup());
-          Map<String, Double> baselines = noDecreaseBaselines(spec, b.dir());
-          d.store().insertBackup(new StateStore.BackupRow(r.id(), name, b.dir().toString(), b.sizeBytes(),
-              b.integrity(), JSON.writeValueAsString(Map.of("noDecrease", baselines, "notes", b.notes())), null));
-          return "backup " + b.dir() + " (" + b.sizeBytes() + " bytes, integrity " + b.integrity() + ")"
-              + (b.notes().isEmpty() ? "" : "; " + String.join("; ", b.notes()));
-        } catch (BackupManager.BackupFailedException e) {
-          throw new StepFailed(Reason.BackupFailed, e.getMessage());
-        }
-      });
+      step(
+          r,
+          "backup",
+          () -> {
+            if (spec.backup().isEmpty()) {
+              return "nothing to back up (spec.backup is empty)";
+            }
+            try {
+              BackupManager.BackupResult b = d.backups().take(name, r.id(), paths, spec.backup());
+              Map<String, Double> baselines = noDecreaseBaselines(spec, b.dir());
+              d.store()
+                  .insertBackup(
+                      new StateStore.BackupRow(
+                          r.id(),
+                          name,
+                          b.dir().toString(),
+                          b.sizeBytes(),
+                          b.integrity(),
+                          JSON.writeValueAsString(
+                              Map.of("noDecrease", baselines, "notes", b.notes())),
+                          null));
+              return "backup "
+                  + b.dir()
+                  + " ("
+                  + b.sizeBytes()
+                  + " bytes, integrity "
+                  + b.integrity()
+                  + ")"
+                  + (b.notes().isEmpty() ? "" : "; " + String.join("; ", b.notes()));
+            } catch (BackupManager.BackupFailedException e) {
+              throw new StepFailed(Reason.BackupFailed, e.getMessage());
+            }
+          });
     } catch (StepFailed e) {
       return fail(name, snap, r, Stage.BackingUp, e.reason, e.getMessage());
     }
@@ -728,7 +926,8 @@ public final class Reconciler {
         continue;
       }
       try {
-        String v = SqliteBackup.queryValue(copy, c.sqlite().query(), c.effectiveTimeout().duration());
+        String v =
+            SqliteBackup.queryValue(copy, c.sqlite().query(), c.effectiveTimeout().duration());
         if (v != null) {
           out.put(c.name(), Double.parseDouble(v.trim()));
         }
@@ -739,28 +938,44 @@ public final class Reconciler {
     return out;
   }
 
-  private Void deploy(String name, Snapshot snap, RolloutRecord r, DeploymentPaths paths) throws Exception {
+  private Void deploy(String name, Snapshot snap, RolloutRecord r, DeploymentPaths paths)
+      throws Exception {
     DeploymentSpec spec = snap.doc().spec();
     try {
-      step(r, "stop", () -> {
-        d.runtime().stopAll(name, spec.runtime().services());
-        return "stopped " + StatusBuilder.short7(snap.row().currentCommit());
-      });
-      if (RolloutRecord.KIND_MANUAL_ROLLBACK.equals(r.kind()) && r.restoreData() && !r.dataRestored()) {
+      step(
+          r,
+          "stop",
+          () -> {
+            d.runtime().stopAll(name, spec.runtime().services());
+            return "stopped " + StatusBuilder.short7(snap.row().currentCommit());
+          });
+      if (RolloutRecord.KIND_MANUAL_ROLLBACK.equals(r.kind())
+          && r.restoreData()
+          && !r.dataRestored()) {
         step(r, "restore", () -> restoreFor(name, r, paths, spec, r.fromCommit()));
       }
       // Persisted before the start: an agent killed now knows which revision it was starting.
       d.store().setCurrentCommit(name, r.toCommit());
-      step(r, "start", () -> {
-        Path release = ensureRelease(name, snap.source(), r.toCommit(), spec);
-        try {
-          d.runtime().start(name, r.toCommit(), release, spec.runtime().services(), paths.logs(),
-              serviceEnv(name, r.toCommit(), r.revision()));
-        } catch (java.io.IOException e) {
-          throw new StepFailed(Reason.StartFailed, "cannot start services: " + e.getMessage());
-        }
-        return "started " + spec.runtime().services().stream().map(RuntimeSpec.ServiceSpec::name).toList();
-      });
+      step(
+          r,
+          "start",
+          () -> {
+            Path release = ensureRelease(name, snap.source(), r.toCommit(), spec);
+            try {
+              d.runtime()
+                  .start(
+                      name,
+                      r.toCommit(),
+                      release,
+                      spec.runtime().services(),
+                      paths.logs(),
+                      serviceEnv(name, r.toCommit(), r.revision()));
+            } catch (java.io.IOException e) {
+              throw new StepFailed(Reason.StartFailed, "cannot start services: " + e.getMessage());
+            }
+            return "started "
+                + spec.runtime().services().stream().map(RuntimeSpec.ServiceSpec::name).toList();
+          });
     } catch (StepFailed e) {
       return fail(name, snap, r, Stage.Deploying, e.reason, e.getMessage());
     }
@@ -768,66 +983,119 @@ public final class Reconciler {
   }
 
   /** Manual rollback with data: restore the backup taken before {@code commit} was deployed. */
-  private String restoreFor(String name, RolloutRecord r, DeploymentPaths paths, DeploymentSpec spec, String commit)
+  private String restoreFor(
+      String name, RolloutRecord r, DeploymentPaths paths, DeploymentSpec spec, String commit)
       throws Exception {
-    RolloutRecord brought = commit == null ? null : d.store().rolloutThatDeployed(name, commit).orElse(null);
+    RolloutRecord brought =
+        commit == null ? null : d.store().rolloutThatDeployed(name, commit).orElse(null);
     if (brought == null || d.store().backup(brought.id()).isEmpty()) {
-      return "no backup from before " + StatusBuilder.short7(commit) + " was deployed: data left as is";
+      return "no backup from before "
+          + StatusBuilder.short7(commit)
+          + " was deployed: data left as is";
     }
     List<String> done = d.backups().restore(paths, brought.id(), spec.backup());
     d.store().setDataRestored(r.id());
-    return "restored backup " + brought.id() + ": " + done + "; data at rollback kept in "
+    return "restored backup "
+        + brought.id()
+        + ": "
+        + done
+        + "; data at rollback kept in "
         + paths.backup(brought.id()).resolve("failed");
   }
 
-  private Future<Void> verify(String name, Snapshot snap, RolloutRecord r, DeploymentPaths paths, String commit,
+  private Future<Void> verify(
+      String name,
+      Snapshot snap,
+      RolloutRecord r,
+      DeploymentPaths paths,
+      String commit,
       Stage stage) {
     DeploymentSpec spec = snap.doc().spec();
-    return blocking(() -> {
-      long stepId = d.store().startStep(r.id(), stage == Stage.Verifying ? "verify" : "verify-rollback");
-      List<HealthCheck> checks = buildChecks(name, snap, commit, paths, r, true);
-      return Map.entry(stepId, checks);
-    }).compose(e -> {
-      long stepId = e.getKey();
-      List<HealthCheck> checks = e.getValue();
-      Live l = live(name);
-      Verification v = new Verification(vertx, checks, spec.health(), () -> d.runtime().unexpectedExits(name),
-          round -> {
-            l.checks = round.result().results();
-            round.result().results().forEach(c -> d.metrics().checkRan(name, c));
-            List<StateStore.CheckRow> rows = new ArrayList<>();
-            for (CheckResult c : round.result().results()) {
-              rows.add(new StateStore.CheckRow(name, r.id(), stage.name() + ":" + round.phase(), round.number(),
-                  c.name(), c.kind(), c.status().name(), c.value(), c.message(), c.durationMs(), c.lastRun()));
-            }
-            return blocking(() -> {
-              d.store().insertCheckResults(rows);
-              return null;
-            }).compose(x -> publish(name));
-          });
-      return v.run().compose(out -> blocking(() -> {
-        d.store().finishStep(stepId, out.healthy() ? "Succeeded" : "Failed",
-            out.message() + " (" + out.rounds() + " rounds)");
-        if (stage == Stage.Verifying) {
-          if (out.healthy()) {
-            verified(name, snap, r, commit, checks, paths);
-            return advance(name, r, Stage.Verifying);
-          }
-          return fail(name, snap, r, Stage.Verifying, out.reason(), out.message());
-        }
-        if (out.healthy()) {
-          d.store().setLastHealthyCommit(name, commit);
-          return advance(name, r, Stage.RollingBack);
-        }
-        return fail(name, snap, r, Stage.RollingBack, out.reason(), out.message());
-      }));
-    });
+    return blocking(
+            () -> {
+              long stepId =
+                  d.store()
+                      .startStep(r.id(), stage == Stage.Verifying ? "verify" : "verify-rollback");
+              List<HealthCheck> checks = buildChecks(name, snap, commit, paths, r, true);
+              return Map.entry(stepId, checks);
+            })
+        .compose(
+            e -> {
+              long stepId = e.getKey();
+              List<HealthCheck> checks = e.getValue();
+              Live l = live(name);
+              Verification v =
+                  new Verification(
+                      vertx,
+                      checks,
+                      spec.health(),
+                      () -> d.runtime().unexpectedExits(name),
+                      round -> {
+                        l.checks = round.result().results();
+                        round.result().results().forEach(c -> d.metrics().checkRan(name, c));
+                        List<StateStore.CheckRow> rows = new ArrayList<>();
+                        for (CheckResult c : round.result().results()) {
+                          rows.add(
+                              new StateStore.CheckRow(
+                                  name,
+                                  r.id(),
+                                  stage.name() + ":" + round.phase(),
+                                  round.number(),
+                                  c.name(),
+                                  c.kind(),
+                                  c.status().name(),
+                                  c.value(),
+                                  c.message(),
+                                  c.durationMs(),
+                                  c.lastRun()));
+                        }
+                        return blocking(
+                                () -> {
+                                  d.store().insertCheckResults(rows);
+                                  return null;
+                                })
+                            .compose(x -> publish(name));
+                      });
+              return v.run()
+                  .compose(
+                      out ->
+                          blocking(
+                              () -> {
+                                d.store()
+                                    .finishStep(
+                                        stepId,
+                                        out.healthy() ? "Succeeded" : "Failed",
+                                        out.message() + " (" + out.rounds() + " rounds)");
+                                if (stage == Stage.Verifying) {
+                                  if (out.healthy()) {
+                                    verified(name, snap, r, commit, checks, paths);
+                                    return advance(name, r, Stage.Verifying);
+                                  }
+                                  return fail(
+                                      name, snap, r, Stage.Verifying, out.reason(), out.message());
+                                }
+                                if (out.healthy()) {
+                                  d.store().setLastHealthyCommit(name, commit);
+                                  return advance(name, r, Stage.RollingBack);
+                                }
+                                return fail(
+                                    name, snap, r, Stage.RollingBack, out.reason(), out.message());
+                              }));
+            });
   }
 
-  private void verified(String name, Snapshot snap, RolloutRecord r, String commit, List<HealthCheck> checks,
-      DeploymentPaths paths) throws Exception {
+  private void verified(
+      String name,
+      Snapshot snap,
+      RolloutRecord r,
+      String commit,
+      List<HealthCheck> checks,
+      DeploymentPaths paths)
+      throws Exception {
     Map<String, Double> baselines = CheckFactory.baselines(checks);
-    d.store().markVerified(name, commit, baselines.isEmpty() ? null : JSON.writeValueAsString(baselines));
+    d.store()
+        .markVerified(
+            name, commit, baselines.isEmpty() ? null : JSON.writeValueAsString(baselines));
     d.store().setLastHealthyCommit(name, commit);
     Set<String> keep = new HashSet<>();
     keep.add(commit);
@@ -846,8 +1114,14 @@ public final class Reconciler {
   }
 
   @SuppressWarnings("unchecked")
-  private List<HealthCheck> buildChecks(String name, Snapshot snap, String commit, DeploymentPaths paths,
-      RolloutRecord r, boolean verifying) throws Exception {
+  private List<HealthCheck> buildChecks(
+      String name,
+      Snapshot snap,
+      String commit,
+      DeploymentPaths paths,
+      RolloutRecord r,
+      boolean verifying)
+      throws Exception {
     DeploymentSpec spec = snap.doc().spec();
     Map<String, Double> lastHealthy = new HashMap<>();
     String healthy = snap.row().lastHealthyCommit();
@@ -869,52 +1143,89 @@ public final class Reconciler {
       }
     }
     Path release = paths.release(commit);
-    CheckContext ctx = new CheckContext(name, commit, snap.desired().revision(), release, paths, verifying);
-    CheckFactory.Inputs in = new CheckFactory.Inputs(lastHealthy, backupValues, service -> {
-      try {
-        return d.runtime().residentBytes(name, service);
-      } catch (Exception e) {
-        return -1;
-      }
-    }, serviceEnv(name, commit, snap.desired().revision()));
+    CheckContext ctx =
+        new CheckContext(name, commit, snap.desired().revision(), release, paths, verifying);
+    CheckFactory.Inputs in =
+        new CheckFactory.Inputs(
+            lastHealthy,
+            backupValues,
+            service -> {
+              try {
+                return d.runtime().residentBytes(name, service);
+              } catch (Exception e) {
+                return -1;
+              }
+            },
+            serviceEnv(name, commit, snap.desired().revision()));
     return d.checks().build(spec.health(), ctx, in);
   }
 
-  private Future<Void> rollBack(String name, Snapshot snap, RolloutRecord r, DeploymentPaths paths, Live l) {
+  private Future<Void> rollBack(
+      String name, Snapshot snap, RolloutRecord r, DeploymentPaths paths, Live l) {
     DeploymentSpec spec = snap.doc().spec();
     String target = snap.row().lastHealthyCommit();
     boolean haveTarget = target != null && !target.equals(r.toCommit());
-    return blocking(() -> {
-      step(r, "rollback-stop", () -> {
-        d.runtime().stopAll(name, spec.runtime().services());
-        return "stopped " + StatusBuilder.short7(r.toCommit());
-      });
-      if (r.restoreData() && spec.rollback().restoreData() && !r.dataRestored()
-          && d.store().backup(r.id()).isPresent()) {
-        step(r, "restore", () -> {
-          List<String> done = d.backups().restore(paths, r.id(), spec.backup());
-          d.store().setDataRestored(r.id());
-          return "restored " + done + " from " + paths.backup(r.id()) + "; data at failure kept in "
-              + paths.backup(r.id()).resolve("failed");
-        });
-      }
-      if (!haveTarget) {
-        d.store().setCurrentCommit(name, null);
-        finish(name, r, RolloutResult.Failed, Reason.Failed,
-            "no healthy commit to return to: services stopped" + (r.dataRestored() ? ", data restored" : ""));
-        return false;
-      }
-      d.store().setCurrentCommit(name, target);
-      step(r, "rollback-start", () -> {
-        Path release = ensureRelease(name, snap.source(), target, spec);
-        d.runtime().start(name, target, release, spec.runtime().services(), paths.logs(),
-            serviceEnv(name, target, null));
-        return "started " + StatusBuilder.short7(target);
-      });
-      return true;
-    }).compose(started -> started
-        ? verify(name, snap, r, paths, target, Stage.RollingBack)
-        : Future.succeededFuture());
+    return blocking(
+            () -> {
+              step(
+                  r,
+                  "rollback-stop",
+                  () -> {
+                    d.runtime().stopAll(name, spec.runtime().services());
+                    return "stopped " + StatusBuilder.short7(r.toCommit());
+                  });
+              if (r.restoreData()
+                  && spec.rollback().restoreData()
+                  && !r.dataRestored()
+                  && d.store().backup(r.id()).isPresent()) {
+                step(
+                    r,
+                    "restore",
+                    () -> {
+                      List<String> done = d.backups().restore(paths, r.id(), spec.backup());
+                      d.store().setDataRestored(r.id());
+                      return "restored "
+                          + done
+                          + " from "
+                          + paths.backup(r.id())
+                          + "; data at failure kept in "
+                          + paths.backup(r.id()).resolve("failed");
+                    });
+              }
+              if (!haveTarget) {
+                d.store().setCurrentCommit(name, null);
+                finish(
+                    name,
+                    r,
+                    RolloutResult.Failed,
+                    Reason.Failed,
+                    "no healthy commit to return to: services stopped"
+                        + (r.dataRestored() ? ", data restored" : ""));
+                return false;
+              }
+              d.store().setCurrentCommit(name, target);
+              step(
+                  r,
+                  "rollback-start",
+                  () -> {
+                    Path release = ensureRelease(name, snap.source(), target, spec);
+                    d.runtime()
+                        .start(
+                            name,
+                            target,
+                            release,
+                            spec.runtime().services(),
+                            paths.logs(),
+                            serviceEnv(name, target, null));
+                    return "started " + StatusBuilder.short7(target);
+                  });
+              return true;
+            })
+        .compose(
+            started ->
+                started
+                    ? verify(name, snap, r, paths, target, Stage.RollingBack)
+                    : Future.succeededFuture());
   }
 
   // ---------------------------------------------------------------- monitoring
@@ -945,12 +1256,13 @@ public final class Reconciler {
     m.intervalMs = interval;
     l.monitor = m;
     blocking(() -> buildChecks(name, snap, current, paths(name), null, false))
-        .onSuccess(checks -> {
-          if (l.monitor == m) {
-            m.checks = checks;
-            m.timerId = vertx.setTimer(interval, id -> monitorRound(name, snap, l, m));
-          }
-        })
+        .onSuccess(
+            checks -> {
+              if (l.monitor == m) {
+                m.checks = checks;
+                m.timerId = vertx.setTimer(interval, id -> monitorRound(name, snap, l, m));
+              }
+            })
         .onFailure(err -> LOG.warn("{}: cannot build checks: {}", name, err.getMessage()));
   }
 
@@ -964,45 +1276,52 @@ public final class Reconciler {
     }
     m.inFlight = true;
     io.vtrack.agent.check.CheckRound.run(vertx, m.checks)
-        .onComplete(ar -> {
-          m.inFlight = false;
-          if (l.monitor != m) {
-            return;
-          }
-          if (ar.succeeded()) {
-            var round = ar.result();
-            l.checks = round.results();
-            round.results().forEach(c -> d.metrics().checkRan(name, c));
-            int threshold = snap.doc().spec().health().failureThreshold();
-            boolean wasDegraded = l.degraded;
-            if (round.passing()) {
-              l.failingRounds = 0;
-              l.degraded = false;
-              if (l.healNotBefore != null && Instant.now().isAfter(l.healNotBefore)) {
-                l.healAttempts = 0;
-                l.healNotBefore = null;
+        .onComplete(
+            ar -> {
+              m.inFlight = false;
+              if (l.monitor != m) {
+                return;
               }
-            } else {
-              l.failingRounds++;
-              if (l.failingRounds >= threshold) {
-                l.degraded = true;
+              if (ar.succeeded()) {
+                var round = ar.result();
+                l.checks = round.results();
+                round.results().forEach(c -> d.metrics().checkRan(name, c));
+                int threshold = snap.doc().spec().health().failureThreshold();
+                boolean wasDegraded = l.degraded;
+                if (round.passing()) {
+                  l.failingRounds = 0;
+                  l.degraded = false;
+                  if (l.healNotBefore != null && Instant.now().isAfter(l.healNotBefore)) {
+                    l.healAttempts = 0;
+                    l.healNotBefore = null;
+                  }
+                } else {
+                  l.failingRounds++;
+                  if (l.failingRounds >= threshold) {
+                    l.degraded = true;
+                  }
+                }
+                if (l.degraded != wasDegraded) {
+                  String msg =
+                      l.degraded
+                          ? "checks failed "
+                              + l.failingRounds
+                              + " rounds in a row: "
+                              + round.failures()
+                          : "checks pass again";
+                  LOG.warn("{}: {}", name, msg);
+                  blocking(
+                      () -> {
+                        d.store().addEvent(name, l.degraded ? "Degraded" : "Recovered", null, msg);
+                        return null;
+                      });
+                  enqueue(name);
+                } else {
+                  publish(name);
+                }
               }
-            }
-            if (l.degraded != wasDegraded) {
-              String msg = l.degraded ? "checks failed " + l.failingRounds + " rounds in a row: " + round.failures()
-                  : "checks pass again";
-              LOG.warn("{}: {}", name, msg);
-              blocking(() -> {
-                d.store().addEvent(name, l.degraded ? "Degraded" : "Recovered", null, msg);
-                return null;
-              });
-              enqueue(name);
-            } else {
-              publish(name);
-            }
-          }
-          m.timerId = vertx.setTimer(m.intervalMs, id -> monitorRound(name, snap, l, m));
-        });
+              m.timerId = vertx.setTimer(m.intervalMs, id -> monitorRound(name, snap, l, m));
+            });
   }
 
   // ---------------------------------------------------------------- status
@@ -1014,36 +1333,55 @@ public final class Reconciler {
       return Future.succeededFuture();
     }
     Live l = live(name);
-    return blocking(() -> {
-      Snapshot snap = gather(entry, l);
-      List<String> warnings = new ArrayList<>();
-      RolloutRecord active = snap.observed().active();
-      if (snap.doc() != null && snap.row().currentCommit() != null) {
-        warnings.addAll(shadowWarnings(name, snap));
-      }
-      StatusBuilder.Inputs in = new StatusBuilder.Inputs(snap.desired(), generationOf(snap), active,
-          snap.lastRollout(), snap.row().currentCommit(), snap.row().lastHealthyCommit(), snap.verified(),
-          snap.quarantined(), snap.quarantineReason(), l.checks, snap.observed().deadServices(), l.degraded,
-          l.hold, warnings, l.status, Instant.now());
-      DeploymentStatus st = StatusBuilder.build(in);
-      d.store().setStatusJson(name, JSON.writeValueAsString(st));
-      return st;
-    }).map(st -> {
-      DeploymentStatus prev = l.status;
-      l.status = st;
-      published.put(name, st);
-      if (prev == null || prev.phase() != st.phase()) {
-        LOG.info("{}: phase {} — {}", name, st.phase(), st.message());
-      }
-      for (Consumer<String> listener : listeners) {
-        listener.accept(name);
-      }
-      return (Void) null;
-    });
+    return blocking(
+            () -> {
+              Snapshot snap = gather(entry, l);
+              List<String> warnings = new ArrayList<>();
+              RolloutRecord active = snap.observed().active();
+              if (snap.doc() != null && snap.row().currentCommit() != null) {
+                warnings.addAll(shadowWarnings(name, snap));
+              }
+              StatusBuilder.Inputs in =
+                  new StatusBuilder.Inputs(
+                      snap.desired(),
+                      generationOf(snap),
+                      active,
+                      snap.lastRollout(),
+                      snap.row().currentCommit(),
+                      snap.row().lastHealthyCommit(),
+                      snap.verified(),
+                      snap.quarantined(),
+                      snap.quarantineReason(),
+                      l.checks,
+                      snap.observed().deadServices(),
+                      l.degraded,
+                      l.hold,
+                      warnings,
+                      l.status,
+                      Instant.now());
+              DeploymentStatus st = StatusBuilder.build(in);
+              d.store().setStatusJson(name, JSON.writeValueAsString(st));
+              return st;
+            })
+        .map(
+            st -> {
+              DeploymentStatus prev = l.status;
+              l.status = st;
+              published.put(name, st);
+              if (prev == null || prev.phase() != st.phase()) {
+                LOG.info("{}: phase {} — {}", name, st.phase(), st.message());
+              }
+              for (Consumer<String> listener : listeners) {
+                listener.accept(name);
+              }
+              return (Void) null;
+            });
   }
 
   private static Long generationOf(Snapshot snap) {
-    if (snap.doc() != null && snap.doc().metadata() != null && snap.doc().metadata().generation() != null) {
+    if (snap.doc() != null
+        && snap.doc().metadata() != null
+        && snap.doc().metadata().generation() != null) {
       return snap.doc().metadata().generation();
     }
     return snap.row().generationSeq() == 0 ? null : snap.row().generationSeq();
@@ -1058,18 +1396,26 @@ public final class Reconciler {
         return out;
       }
       // A shared path that git also tracks is shadowed by shared/: warn, as DESIGN.md §2 says.
-      Map<String, ?> files = trackedCache.computeIfAbsent(snap.row().currentCommit(), c -> {
-        try {
-          return d.repos().readFiles(snap.source().effectiveRepoUrl(), c, snap.doc().spec().source().path());
-        } catch (Exception e) {
-          return Map.of();
-        }
-      });
+      Map<String, ?> files =
+          trackedCache.computeIfAbsent(
+              snap.row().currentCommit(),
+              c -> {
+                try {
+                  return d.repos()
+                      .readFiles(
+                          snap.source().effectiveRepoUrl(), c, snap.doc().spec().source().path());
+                } catch (Exception e) {
+                  return Map.of();
+                }
+              });
       String prefix = normalizedPrefix(snap.doc().spec().source().path());
       for (String sp : shared) {
         String rel = sp.endsWith("/") ? sp.substring(0, sp.length() - 1) : sp;
         for (String f : files.keySet()) {
-          String inApp = prefix.isEmpty() ? f : f.startsWith(prefix + "/") ? f.substring(prefix.length() + 1) : null;
+          String inApp =
+              prefix.isEmpty()
+                  ? f
+                  : f.startsWith(prefix + "/") ? f.substring(prefix.length() + 1) : null;
           if (inApp != null && (inApp.equals(rel) || inApp.startsWith(rel + "/"))) {
             out.add("SharedPathShadowsTrackedFile: " + sp);
             break;
@@ -1110,27 +1456,36 @@ public final class Reconciler {
       stopMonitor(l);
     }
     published.remove(name);
-    return blocking(() -> {
-      StateStore.DeploymentRow row = d.store().deployment(name).orElse(null);
-      if (row == null) {
-        return null;
-      }
-      String policy = "Stop";
-      List<RuntimeSpec.ServiceSpec> services = List.of();
-      if (row.specJson() != null) {
-        DeploymentSpec spec = DocumentReader.CANONICAL.readValue(row.specJson(), DeploymentSpec.class);
-        policy = spec.deletionPolicy().name();
-        services = spec.runtime().services();
-      }
-      if ("Stop".equals(policy)) {
-        d.runtime().stopAll(name, services);
-        LOG.info("{}: document removed: services stopped, data and backups kept", name);
-      } else {
-        LOG.info("{}: document removed: left running (deletionPolicy Retain)", name);
-      }
-      d.store().addEvent(name, "Deleted", policy, "document removed from its source; deletionPolicy " + policy);
-      d.store().deleteDeployment(name);
-      return null;
-    }).onComplete(ar -> listeners.forEach(x -> x.accept(name))).mapEmpty();
+    return blocking(
+            () -> {
+              StateStore.DeploymentRow row = d.store().deployment(name).orElse(null);
+              if (row == null) {
+                return null;
+              }
+              String policy = "Stop";
+              List<RuntimeSpec.ServiceSpec> services = List.of();
+              if (row.specJson() != null) {
+                DeploymentSpec spec =
+                    DocumentReader.CANONICAL.readValue(row.specJson(), DeploymentSpec.class);
+                policy = spec.deletionPolicy().name();
+                services = spec.runtime().services();
+              }
+              if ("Stop".equals(policy)) {
+                d.runtime().stopAll(name, services);
+                LOG.info("{}: document removed: services stopped, data and backups kept", name);
+              } else {
+                LOG.info("{}: document removed: left running (deletionPolicy Retain)", name);
+              }
+              d.store()
+                  .addEvent(
+                      name,
+                      "Deleted",
+                      policy,
+                      "document removed from its source; deletionPolicy " + policy);
+              d.store().deleteDeployment(name);
+              return null;
+            })
+        .onComplete(ar -> listeners.forEach(x -> x.accept(name)))
+        .mapEmpty();
   }
 }

@@ -18,22 +18,26 @@ public final class RolloutMachine {
       case BackingUp -> new Transition(Stage.Deploying, null, false);
       case Deploying -> new Transition(Stage.Verifying, null, false);
       case Verifying -> new Transition(Stage.Done, RolloutResult.Succeeded, false);
-      case RollingBack -> new Transition(Stage.Done, manual ? RolloutResult.Failed : RolloutResult.RolledBack, false);
+      case RollingBack ->
+          new Transition(
+              Stage.Done, manual ? RolloutResult.Failed : RolloutResult.RolledBack, false);
       case Done -> new Transition(Stage.Done, RolloutResult.valueOf(r.result()), false);
     };
   }
 
   /**
-   * The stage after {@code stage} failed. Before the switch nothing ran differently, so the
-   * rollout simply fails; after it, the commit is rolled back when a healthy one is known and
-   * rollback is automatic.
+   * The stage after {@code stage} failed. Before the switch nothing ran differently, so the rollout
+   * simply fails; after it, the commit is rolled back when a healthy one is known and rollback is
+   * automatic.
    *
    * @param haveHealthy whether a last healthy commit exists to go back to
    */
-  public static Transition failed(RolloutRecord r, Stage stage, boolean automatic, boolean haveHealthy) {
+  public static Transition failed(
+      RolloutRecord r, Stage stage, boolean automatic, boolean haveHealthy) {
     boolean manual = RolloutRecord.KIND_MANUAL_ROLLBACK.equals(r.kind());
     return switch (stage) {
-      case Preparing, Validating, BackingUp -> new Transition(Stage.Done, RolloutResult.Failed, !manual);
+      case Preparing, Validating, BackingUp ->
+          new Transition(Stage.Done, RolloutResult.Failed, !manual);
       case Deploying, Verifying -> {
         if (manual || !automatic) {
           yield new Transition(Stage.Done, RolloutResult.Failed, !manual);

@@ -41,8 +41,10 @@ public final class StatusBuilder {
     String current = in.currentCommit();
     boolean verified = current != null && in.verifiedCommits().contains(current);
     boolean healthyNow = verified && in.deadServices().isEmpty() && !in.degraded();
-    boolean desiredQuarantined = desiredCommit != null && in.quarantinedCommits().contains(desiredCommit);
-    boolean lastFailed = in.lastRollout() != null && RolloutResult.Failed.name().equals(in.lastRollout().result());
+    boolean desiredQuarantined =
+        desiredCommit != null && in.quarantinedCommits().contains(desiredCommit);
+    boolean lastFailed =
+        in.lastRollout() != null && RolloutResult.Failed.name().equals(in.lastRollout().result());
 
     Phase phase;
     String message;
@@ -55,15 +57,24 @@ public final class StatusBuilder {
     } else if (in.active() != null) {
       Stage stage = Stage.valueOf(in.active().stage());
       phase = stage.phase() == null ? Phase.Deploying : stage.phase();
-      message = "rollout " + in.active().id() + " to " + short7(in.active().toCommit()) + ": " + stage;
+      message =
+          "rollout " + in.active().id() + " to " + short7(in.active().toCommit()) + ": " + stage;
     } else if (in.hold() == Reason.AwaitingPromotion) {
       phase = Phase.Pending;
       message = "waiting until " + short7(desiredCommit) + " is verified in the promotion source";
-    } else if (desiredQuarantined && current != null && current.equals(in.lastHealthyCommit()) && healthyNow) {
+    } else if (desiredQuarantined
+        && current != null
+        && current.equals(in.lastHealthyCommit())
+        && healthyNow) {
       phase = Phase.RolledBack;
-      message = "commit " + short7(desiredCommit) + " is quarantined"
-          + (in.quarantineReason() == null ? "" : " (" + in.quarantineReason() + ")")
-          + "; " + short7(current) + " runs healthy";
+      message =
+          "commit "
+              + short7(desiredCommit)
+              + " is quarantined"
+              + (in.quarantineReason() == null ? "" : " (" + in.quarantineReason() + ")")
+              + "; "
+              + short7(current)
+              + " runs healthy";
     } else if (healthyNow && (desiredCommit == null || current.equals(desiredCommit))) {
       phase = Phase.Healthy;
       message = short7(current) + " is verified and its checks pass";
@@ -72,9 +83,12 @@ public final class StatusBuilder {
       message = "rollout to " + short7(desiredCommit) + " is queued";
     } else if (verified && !lastFailed) {
       phase = Phase.Degraded;
-      message = in.deadServices().isEmpty()
-          ? "checks of " + short7(current) + " are failing; self-heal in progress"
-          : "services not running: " + String.join(", ", in.deadServices()) + "; self-heal in progress";
+      message =
+          in.deadServices().isEmpty()
+              ? "checks of " + short7(current) + " are failing; self-heal in progress"
+              : "services not running: "
+                  + String.join(", ", in.deadServices())
+                  + "; self-heal in progress";
     } else {
       phase = Phase.Failed;
       message = failedMessage(in, current);
@@ -92,7 +106,8 @@ public final class StatusBuilder {
             case Healthy -> Reason.Verified;
             case Suspended -> Reason.Suspended;
             case Stalled -> d.blocker().reason();
-            case Pending -> in.hold() == Reason.AwaitingPromotion ? Reason.AwaitingPromotion : Reason.Queued;
+            case Pending ->
+                in.hold() == Reason.AwaitingPromotion ? Reason.AwaitingPromotion : Reason.Queued;
             case RolledBack -> Reason.RolledBack;
             case Degraded -> Reason.Degraded;
             case Failed -> Reason.Failed;
@@ -112,8 +127,13 @@ public final class StatusBuilder {
     if (current == null) {
       conds.add(cond(in, "Healthy", null, Reason.NotRunning, "nothing runs"));
     } else if (!in.deadServices().isEmpty()) {
-      conds.add(cond(in, "Healthy", false, Reason.NotRunning,
-          "not running: " + String.join(", ", in.deadServices())));
+      conds.add(
+          cond(
+              in,
+              "Healthy",
+              false,
+              Reason.NotRunning,
+              "not running: " + String.join(", ", in.deadServices())));
     } else if (in.degraded() || anyFailing(in.checks())) {
       conds.add(cond(in, "Healthy", false, Reason.ChecksFailing, failing(in.checks())));
     } else {
@@ -138,8 +158,17 @@ public final class StatusBuilder {
 
   private static String failedMessage(Inputs in, String current) {
     RolloutRecord r = in.lastRollout();
-    String why = r == null ? "" : ": rollout " + r.id() + " " + r.result() + " (" + r.reason() + ")"
-        + (r.message() == null ? "" : " " + r.message());
+    String why =
+        r == null
+            ? ""
+            : ": rollout "
+                + r.id()
+                + " "
+                + r.result()
+                + " ("
+                + r.reason()
+                + ")"
+                + (r.message() == null ? "" : " " + r.message());
     if (current == null) {
       return "nothing healthy runs" + why;
     }
@@ -160,7 +189,8 @@ public final class StatusBuilder {
     return sb.toString();
   }
 
-  private static Condition cond(Inputs in, String type, Boolean status, Reason reason, String message) {
+  private static Condition cond(
+      Inputs in, String type, Boolean status, Reason reason, String message) {
     String s = status == null ? "Unknown" : status ? "True" : "False";
     String since = in.now().toString();
     if (in.previous() != null) {
@@ -178,10 +208,21 @@ public final class StatusBuilder {
     }
     Long duration = null;
     if (r.finishedAt() != null) {
-      duration = Duration.between(Instant.parse(r.startedAt()), Instant.parse(r.finishedAt())).toMillis();
+      duration =
+          Duration.between(Instant.parse(r.startedAt()), Instant.parse(r.finishedAt())).toMillis();
     }
-    return new LastRollout(r.id(), r.kind(), r.fromCommit(), r.toCommit(), r.stage(), r.result(), r.reason(),
-        r.message(), r.startedAt(), r.finishedAt(), duration);
+    return new LastRollout(
+        r.id(),
+        r.kind(),
+        r.fromCommit(),
+        r.toCommit(),
+        r.stage(),
+        r.result(),
+        r.reason(),
+        r.message(),
+        r.startedAt(),
+        r.finishedAt(),
+        duration);
   }
 
   static String short7(String commit) {

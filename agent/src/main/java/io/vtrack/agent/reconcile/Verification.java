@@ -49,7 +49,8 @@ public final class Verification {
     return done.future();
   }
 
-  private void round(Promise<Outcome> done, int n, boolean inWindow, long startupDeadline, long windowEnd) {
+  private void round(
+      Promise<Outcome> done, int n, boolean inWindow, long startupDeadline, long windowEnd) {
     List<String> exited = exitedServices.get();
     if (!exited.isEmpty()) {
       done.tryComplete(new Outcome(false, Reason.ServiceExited, String.join("; ", exited), n - 1));
@@ -57,12 +58,16 @@ public final class Verification {
     }
     CheckRound.run(vertx, checks)
         .compose(r -> onRound.apply(new Round(n, inWindow ? "window" : "startup", r)).map(r))
-        .onFailure(err -> done.tryComplete(new Outcome(false, Reason.WindowFailed, "recording failed: " + err, n)))
+        .onFailure(
+            err ->
+                done.tryComplete(
+                    new Outcome(false, Reason.WindowFailed, "recording failed: " + err, n)))
         .onSuccess(
             r -> {
               List<String> exitedNow = exitedServices.get();
               if (!exitedNow.isEmpty()) {
-                done.tryComplete(new Outcome(false, Reason.ServiceExited, String.join("; ", exitedNow), n));
+                done.tryComplete(
+                    new Outcome(false, Reason.ServiceExited, String.join("; ", exitedNow), n));
                 return;
               }
               long now = System.nanoTime();
@@ -75,28 +80,47 @@ public final class Verification {
                   }
                   next(done, n + 1, true, startupDeadline, end);
                 } else if (now >= startupDeadline) {
-                  done.tryComplete(new Outcome(false, Reason.StartupTimeout,
-                      "checks did not pass within startupTimeout " + policy.startupTimeout().text() + ": "
-                          + r.failures(), n));
+                  done.tryComplete(
+                      new Outcome(
+                          false,
+                          Reason.StartupTimeout,
+                          "checks did not pass within startupTimeout "
+                              + policy.startupTimeout().text()
+                              + ": "
+                              + r.failures(),
+                          n));
                 } else {
                   next(done, n + 1, false, startupDeadline, 0);
                 }
                 return;
               }
               if (!r.passing()) {
-                done.tryComplete(new Outcome(false, Reason.WindowFailed,
-                    "a round failed during the " + policy.window().text() + " window: " + r.failures(), n));
+                done.tryComplete(
+                    new Outcome(
+                        false,
+                        Reason.WindowFailed,
+                        "a round failed during the "
+                            + policy.window().text()
+                            + " window: "
+                            + r.failures(),
+                        n));
               } else if (now >= windowEnd) {
-                done.tryComplete(new Outcome(true, Reason.Verified,
-                    "checks passed for the whole " + policy.window().text() + " window", n));
+                done.tryComplete(
+                    new Outcome(
+                        true,
+                        Reason.Verified,
+                        "checks passed for the whole " + policy.window().text() + " window",
+                        n));
               } else {
                 next(done, n + 1, true, startupDeadline, windowEnd);
               }
             });
   }
 
-  private void next(Promise<Outcome> done, int n, boolean inWindow, long startupDeadline, long windowEnd) {
+  private void next(
+      Promise<Outcome> done, int n, boolean inWindow, long startupDeadline, long windowEnd) {
     vertx.setTimer(
-        Math.max(1, policy.interval().millis()), id -> round(done, n, inWindow, startupDeadline, windowEnd));
+        Math.max(1, policy.interval().millis()),
+        id -> round(done, n, inWindow, startupDeadline, windowEnd));
   }
 }

@@ -2,7 +2,9 @@ package io.vtrack.agent.release;
 
 import java.nio.file.Path;
 
-/** The on-disk layout of one deployment under {@code <stateDir>/deployments/<name>/} (DESIGN.md §4). */
+/**
+ * The on-disk layout of one deployment under {@code <stateDir>/deployments/<name>/} (DESIGN.md §4).
+ */
 public record DeploymentPaths(Path root) {
   public static DeploymentPaths of(Path stateDir, String deployment) {
     return new DeploymentPaths(stateDir.resolve("deployments").resolve(deployment));

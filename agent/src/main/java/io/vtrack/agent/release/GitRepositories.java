@@ -65,7 +65,8 @@ public final class GitRepositories {
   }
 
   /** Clones the mirror when missing, else fetches every branch and tag (pruning deleted ones). */
-  public void fetch(String url, SourceSpec.Credentials credentials) throws SourceUnavailableException {
+  public void fetch(String url, SourceSpec.Credentials credentials)
+      throws SourceUnavailableException {
     synchronized (lock(url)) {
       Path dir = mirror(url);
       try {
@@ -73,9 +74,16 @@ public final class GitRepositories {
           Files.createDirectories(root);
           Path tmp = Files.createTempDirectory(root, ".clone-");
           try (Git git =
-              auth(Git.cloneRepository().setURI(normalize(url)).setBare(true).setDirectory(tmp.toFile()), credentials)
+              auth(
+                      Git.cloneRepository()
+                          .setURI(normalize(url))
+                          .setBare(true)
+                          .setDirectory(tmp.toFile()),
+                      credentials)
                   .call()) {
-            git.getRepository().getConfig().setString("remote", "origin", "fetch", "+refs/heads/*:refs/heads/*");
+            git.getRepository()
+                .getConfig()
+                .setString("remote", "origin", "fetch", "+refs/heads/*:refs/heads/*");
             git.getRepository().getConfig().save();
           }
           Files.move(tmp, dir);
@@ -84,7 +92,9 @@ public final class GitRepositories {
             auth(
                     git.fetch()
                         .setRemote("origin")
-                        .setRefSpecs(new RefSpec("+refs/heads/*:refs/heads/*"), new RefSpec("+refs/tags/*:refs/tags/*"))
+                        .setRefSpecs(
+                            new RefSpec("+refs/heads/*:refs/heads/*"),
+                            new RefSpec("+refs/tags/*:refs/tags/*"))
                         .setRemoveDeletedRefs(true),
                     credentials)
                 .call();
@@ -104,7 +114,8 @@ public final class GitRepositories {
   }
 
   /** Resolves a tag, branch (its head) or full or short commit SHA to a full commit SHA. */
-  public String resolve(String url, String revision) throws RevisionNotFoundException, SourceUnavailableException {
+  public String resolve(String url, String revision)
+      throws RevisionNotFoundException, SourceUnavailableException {
     synchronized (lock(url)) {
       if (!hasMirror(url)) {
         String err = fetchErrors.get(url);
@@ -128,9 +139,11 @@ public final class GitRepositories {
             "revision '" + revision + "' is no tag, branch or commit of " + redact(url));
       } catch (IOException | RuntimeException e) {
         if (e instanceof org.eclipse.jgit.errors.AmbiguousObjectException) {
-          throw new RevisionNotFoundException("revision '" + revision + "' is an ambiguous short SHA");
+          throw new RevisionNotFoundException(
+              "revision '" + revision + "' is an ambiguous short SHA");
         }
-        throw new SourceUnavailableException("cannot read " + redact(url) + ": " + rootMessage(e), e);
+        throw new SourceUnavailableException(
+            "cannot read " + redact(url) + ": " + rootMessage(e), e);
       }
     }
   }
@@ -156,8 +169,11 @@ public final class GitRepositories {
     }
   }
 
-  /** Every file under {@code folder} (recursively) of {@code commit}, for desired-state documents. */
-  public Map<String, GitFile> readFiles(String url, String commit, String folder) throws IOException {
+  /**
+   * Every file under {@code folder} (recursively) of {@code commit}, for desired-state documents.
+   */
+  public Map<String, GitFile> readFiles(String url, String commit, String folder)
+      throws IOException {
     Map<String, GitFile> out = new LinkedHashMap<>();
     String prefix = normalizeFolder(folder);
     synchronized (lock(url)) {
@@ -170,7 +186,8 @@ public final class GitRepositories {
           tw.setFilter(PathFilter.create(prefix));
         }
         while (tw.next()) {
-          if (tw.getFileMode(0).getObjectType() != Constants.OBJ_BLOB || tw.getFileMode(0) == FileMode.SYMLINK) {
+          if (tw.getFileMode(0).getObjectType() != Constants.OBJ_BLOB
+              || tw.getFileMode(0) == FileMode.SYMLINK) {
             continue;
           }
           String path = tw.getPathString();
@@ -183,12 +200,14 @@ public final class GitRepositories {
   }
 
   /** The head commit of a branch in the mirror. */
-  public String branchHead(String url, String branch) throws RevisionNotFoundException, IOException {
+  public String branchHead(String url, String branch)
+      throws RevisionNotFoundException, IOException {
     synchronized (lock(url)) {
       try (Repository repo = Git.open(mirror(url).toFile()).getRepository()) {
         Ref r = repo.exactRef(Constants.R_HEADS + branch);
         if (r == null) {
-          throw new RevisionNotFoundException("branch '" + branch + "' not found in " + redact(url));
+          throw new RevisionNotFoundException(
+              "branch '" + branch + "' not found in " + redact(url));
         }
         return r.getObjectId().name();
       }
@@ -199,7 +218,8 @@ public final class GitRepositories {
    * Writes the tree of {@code commit} below {@code subPath} into {@code dest} (which must not
    * exist), keeping executable bits and symlinks. Returns the paths written (relative).
    */
-  public List<String> export(String url, String commit, String subPath, Path dest) throws IOException {
+  public List<String> export(String url, String commit, String subPath, Path dest)
+      throws IOException {
     String prefix = normalizeFolder(subPath);
     List<String> written = new java.util.ArrayList<>();
     synchronized (lock(url)) {
@@ -259,14 +279,15 @@ public final class GitRepositories {
     return f;
   }
 
-  private static <C extends TransportCommand<C, ?>> C auth(C cmd, SourceSpec.Credentials credentials)
-      throws IOException {
+  private static <C extends TransportCommand<C, ?>> C auth(
+      C cmd, SourceSpec.Credentials credentials) throws IOException {
     if (credentials != null && credentials.tokenFile() != null) {
       String token = Files.readString(Path.of(credentials.tokenFile())).trim();
       cmd.setCredentialsProvider(new UsernamePasswordCredentialsProvider("x-access-token", token));
     }
     if (credentials != null && credentials.sshKeyFile() != null) {
-      throw new IOException("sshKeyFile credentials are not supported by this build; use an https token");
+      throw new IOException(
+          "sshKeyFile credentials are not supported by this build; use an https token");
     }
     return cmd;
   }
@@ -294,7 +315,8 @@ public final class GitRepositories {
 
   static String sha1(String s) {
     try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(s.getBytes(StandardCharsets.UTF_8)));
+      return HexFormat.of()
+          .formatHex(MessageDigest.getInstance("SHA-1").digest(s.getBytes(StandardCharsets.UTF_8)));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }

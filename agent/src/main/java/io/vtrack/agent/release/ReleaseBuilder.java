@@ -58,8 +58,11 @@ public final class ReleaseBuilder {
     return new Release(dir, warnings);
   }
 
-  /** Replaces each shared path in {@code release} by a link into {@code shared}; returns warnings. */
-  static List<String> linkShared(Path release, Path shared, List<String> sharedPaths, List<String> tracked)
+  /**
+   * Replaces each shared path in {@code release} by a link into {@code shared}; returns warnings.
+   */
+  static List<String> linkShared(
+      Path release, Path shared, List<String> sharedPaths, List<String> tracked)
       throws IOException, SharedPathMissingException {
     List<String> warnings = new ArrayList<>();
     Set<String> trackedSet = new HashSet<>(tracked);
@@ -76,7 +79,9 @@ public final class ReleaseBuilder {
       }
       boolean releaseHas = Files.exists(inRelease, LinkOption.NOFOLLOW_LINKS);
       boolean shadowsTracked =
-          releaseHas && (trackedSet.contains(rel) || tracked.stream().anyMatch(t -> t.startsWith(rel + "/")));
+          releaseHas
+              && (trackedSet.contains(rel)
+                  || tracked.stream().anyMatch(t -> t.startsWith(rel + "/")));
       if (!Files.exists(inShared)) {
         Files.createDirectories(inShared.getParent());
         if (releaseHas) {
@@ -85,7 +90,11 @@ public final class ReleaseBuilder {
           Files.createDirectories(inShared);
         } else {
           throw new SharedPathMissingException(
-              "shared file '" + sp + "' is missing: it is neither in " + shared + " nor in the release");
+              "shared file '"
+                  + sp
+                  + "' is missing: it is neither in "
+                  + shared
+                  + " nor in the release");
         }
       }
       if (shadowsTracked) {
@@ -101,7 +110,8 @@ public final class ReleaseBuilder {
   }
 
   /** Removes release folders beyond {@code keep}, oldest first, never those in {@code protect}. */
-  public static List<String> prune(DeploymentPaths paths, int keep, Set<String> protect) throws IOException {
+  public static List<String> prune(DeploymentPaths paths, int keep, Set<String> protect)
+      throws IOException {
     List<String> removed = new ArrayList<>();
     if (!Files.isDirectory(paths.releases())) {
       return removed;
@@ -147,14 +157,19 @@ public final class ReleaseBuilder {
         from,
         new SimpleFileVisitor<>() {
           @Override
-          public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+          public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs)
+              throws IOException {
             Files.createDirectories(to.resolve(from.relativize(dir).toString()));
             return FileVisitResult.CONTINUE;
           }
 
           @Override
-          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-            Files.copy(file, to.resolve(from.relativize(file).toString()), StandardCopyOption.COPY_ATTRIBUTES,
+          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
+              throws IOException {
+            Files.copy(
+                file,
+                to.resolve(from.relativize(file).toString()),
+                StandardCopyOption.COPY_ATTRIBUTES,
                 LinkOption.NOFOLLOW_LINKS);
             return FileVisitResult.CONTINUE;
           }
@@ -174,7 +189,8 @@ public final class ReleaseBuilder {
         root,
         new SimpleFileVisitor<>() {
           @Override
-          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
+              throws IOException {
             Files.delete(file);
             return FileVisitResult.CONTINUE;
           }

@@ -10,11 +10,13 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs a one-shot argv command (prepare, validate, a command check) in its own process group with
- * a timeout, never through a shell. Blocking: call it from a worker.
+ * Runs a one-shot argv command (prepare, validate, a command check) in its own process group with a
+ * timeout, never through a shell. Blocking: call it from a worker.
  */
 public final class CommandRunner {
-  /** How a command ended: its exit code (-1 on timeout or when it could not start) and output tail. */
+  /**
+   * How a command ended: its exit code (-1 on timeout or when it could not start) and output tail.
+   */
   public record Result(int exitCode, boolean timedOut, String output, long durationMs) {
     public boolean ok() {
       return !timedOut && exitCode == 0;
@@ -55,7 +57,8 @@ public final class CommandRunner {
       try {
         p = pb.start();
       } catch (IOException e) {
-        return new Result(-1, false, "cannot start " + argv + ": " + e.getMessage(), elapsed(start));
+        return new Result(
+            -1, false, "cannot start " + argv + ": " + e.getMessage(), elapsed(start));
       }
       boolean done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
       if (!done) {

@@ -15,7 +15,8 @@ public record ProcStat(long pid, char state, long ppid, long pgid, long startTic
   /** Reads the stat line of a process; empty when it is gone. */
   public static Optional<ProcStat> read(long pid) {
     try {
-      return Optional.of(parse(pid, Files.readString(PROC.resolve(Long.toString(pid)).resolve("stat"))));
+      return Optional.of(
+          parse(pid, Files.readString(PROC.resolve(Long.toString(pid)).resolve("stat"))));
     } catch (IOException | RuntimeException e) {
       return Optional.empty();
     }

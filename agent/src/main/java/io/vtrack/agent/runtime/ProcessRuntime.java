@@ -30,7 +30,8 @@ public final class ProcessRuntime {
   private static final Logger LOG = LoggerFactory.getLogger(ProcessRuntime.class);
 
   /** What runs for one service right now. */
-  public record ServiceState(String service, String commit, long pid, boolean alive, Integer exitCode) {}
+  public record ServiceState(
+      String service, String commit, long pid, boolean alive, Integer exitCode) {}
 
   private record Key(String deployment, String service) {}
 
@@ -110,8 +111,14 @@ public final class ProcessRuntime {
     if (code != null) {
       exitCodes.put(key, code);
     }
-    exits.put(key, key.service() + " (pid " + pid + ") exited" + (code == null ? "" : " with code " + code));
-    LOG.warn("{}: service {} (pid {}) exited{}", key.deployment(), key.service(), pid,
+    exits.put(
+        key,
+        key.service() + " (pid " + pid + ") exited" + (code == null ? "" : " with code " + code));
+    LOG.warn(
+        "{}: service {} (pid {}) exited{}",
+        key.deployment(),
+        key.service(),
+        pid,
         code == null ? "" : " with code " + code);
     onUnexpectedExit.accept(key.deployment(), key.service());
   }
@@ -135,7 +142,9 @@ public final class ProcessRuntime {
       String signal = spec == null ? "TERM" : spec.stop().signal();
       Duration timeout = spec == null ? Duration.ofSeconds(10) : spec.stop().timeout().duration();
       Thread t =
-          new Thread(() -> stopRow(row, signal, timeout), "vtrack-stop-" + deployment + "-" + row.service());
+          new Thread(
+              () -> stopRow(row, signal, timeout),
+              "vtrack-stop-" + deployment + "-" + row.service());
       t.start();
       stoppers.add(t);
     }
@@ -157,11 +166,12 @@ public final class ProcessRuntime {
    */
   public List<String> unexpectedExits(String deployment) {
     List<String> out = new ArrayList<>();
-    exits.forEach((k, v) -> {
-      if (k.deployment().equals(deployment)) {
-        out.add(v);
-      }
-    });
+    exits.forEach(
+        (k, v) -> {
+          if (k.deployment().equals(deployment)) {
+            out.add(v);
+          }
+        });
     return out;
   }
 
@@ -182,8 +192,10 @@ public final class ProcessRuntime {
     // belongs to someone else. A leader that died may have left members in the group, though.
     boolean leaderOurs = ProcStat.isAlive(row.pid(), row.startTicks());
     boolean groupLeft = !ProcStat.groupMembers(row.pgid()).isEmpty();
-    if (leaderOurs || (groupLeft && !ProcStat.read(row.pgid()).filter(ProcStat::alive).isPresent())) {
-      LOG.info("{}: stopping {} (pgid {}) with {}", row.deployment(), row.service(), row.pgid(), signal);
+    if (leaderOurs
+        || (groupLeft && !ProcStat.read(row.pgid()).filter(ProcStat::alive).isPresent())) {
+      LOG.info(
+          "{}: stopping {} (pgid {}) with {}", row.deployment(), row.service(), row.pgid(), signal);
       Signaller.stopGroup(row.pgid(), signal, timeout);
     }
   }
@@ -196,15 +208,18 @@ public final class ProcessRuntime {
       out.put(
           row.service(),
           new ServiceState(
-              row.service(), row.commit(), row.pid(), alive,
+              row.service(),
+              row.commit(),
+              row.pid(),
+              alive,
               exitCodes.get(new Key(deployment, row.service()))));
     }
     return out;
   }
 
   /**
-   * Watches the recorded processes that still run after an agent restart, so their exits are
-   * seen; returns the services found dead.
+   * Watches the recorded processes that still run after an agent restart, so their exits are seen;
+   * returns the services found dead.
    */
   public List<ProcessRow> adopt() throws SQLException {
     List<ProcessRow> dead = new ArrayList<>();
@@ -217,7 +232,12 @@ public final class ProcessRuntime {
       if (h.isPresent() && ProcStat.isAlive(row.pid(), row.startTicks())) {
         watched.put(key, new Watched(row.pid(), row.startTicks()));
         h.get().onExit().thenAccept(done -> exited(key, row.pid(), null));
-        LOG.info("{}: adopted {} (pid {}) of {}", row.deployment(), row.service(), row.pid(), short7(row.commit()));
+        LOG.info(
+            "{}: adopted {} (pid {}) of {}",
+            row.deployment(),
+            row.service(),
+            row.pid(),
+            short7(row.commit()));
       } else {
         dead.add(row);
       }

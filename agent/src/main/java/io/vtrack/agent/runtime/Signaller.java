@@ -57,11 +57,16 @@ public final class Signaller {
       }
       CompletableFuture<?>[] exits =
           members.stream()
-              .map(m -> ProcessHandle.of(m.pid()).map(ProcessHandle::onExit).orElse(CompletableFuture.completedFuture(null)))
+              .map(
+                  m ->
+                      ProcessHandle.of(m.pid())
+                          .map(ProcessHandle::onExit)
+                          .orElse(CompletableFuture.completedFuture(null)))
               .toArray(CompletableFuture[]::new);
       try {
         // Wake on the first exit, or after a short bound to re-read states (zombies never "exit").
-        CompletableFuture.anyOf(exits).get(Math.min(TimeUnit.NANOSECONDS.toMillis(left), 100), TimeUnit.MILLISECONDS);
+        CompletableFuture.anyOf(exits)
+            .get(Math.min(TimeUnit.NANOSECONDS.toMillis(left), 100), TimeUnit.MILLISECONDS);
       } catch (TimeoutException e) {
         // Re-check below.
       } catch (InterruptedException e) {

@@ -106,7 +106,8 @@ public final class DesiredStateRegistry {
   }
 
   public boolean addressedHere(VTrackDeployment doc) {
-    String label = doc.metadata() == null ? null : doc.metadata().labels().get(VTrackDeployment.AGENT_LABEL);
+    String label =
+        doc.metadata() == null ? null : doc.metadata().labels().get(VTrackDeployment.AGENT_LABEL);
     return label == null || label.equals(agentName);
   }
 }

@@ -9,14 +9,15 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import tools.jackson.databind.SerializationFeature;
-import tools.jackson.databind.cfg.DateTimeFeature;
-import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.MapperFeature;
+import tools.jackson.databind.SerializationFeature;
+import tools.jackson.databind.json.JsonMapper;
 
 /** Turns the text of a desired-state file into {@link DesiredDocument}s. Pure. */
 public final class DocumentReader {
-  /** Canonical JSON (sorted keys) of a spec: its hash is the generation of git and file documents. */
+  /**
+   * Canonical JSON (sorted keys) of a spec: its hash is the generation of git and file documents.
+   */
   public static final JsonMapper CANONICAL =
       JsonMapper.builder()
           .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS)
@@ -30,12 +31,20 @@ public final class DocumentReader {
    *     spec.source.repoURL} is omitted; null for other sources
    */
   public static List<DesiredDocument> read(String text, SourceRef where, String defaultRepoUrl) {
-    SpecValidator.Context ctx = defaultRepoUrl != null ? SpecValidator.Context.GIT : SpecValidator.Context.FILE;
+    SpecValidator.Context ctx =
+        defaultRepoUrl != null ? SpecValidator.Context.GIT : SpecValidator.Context.FILE;
     List<DesiredDocument> out = new ArrayList<>();
     for (DocumentParser.Parsed p : DocumentParser.parseAll(text, where.file(), ctx)) {
       SourceRef ref =
-          new SourceRef(where.kind(), where.sourceId(), where.repoURL(), where.file(), p.line(), where.commit(),
-              where.author(), where.subject());
+          new SourceRef(
+              where.kind(),
+              where.sourceId(),
+              where.repoURL(),
+              where.file(),
+              p.line(),
+              where.commit(),
+              where.author(),
+              where.subject());
       out.add(of(p, ref, defaultRepoUrl));
     }
     return out;
@@ -43,8 +52,10 @@ public final class DocumentReader {
 
   public static DesiredDocument of(DocumentParser.Parsed p, SourceRef ref, String defaultRepoUrl) {
     VTrackDeployment doc = p.document();
-    String generation = doc == null || doc.spec() == null ? hash(String.valueOf(p.errors())) : hash(
-        CANONICAL.writeValueAsString(doc.spec()));
+    String generation =
+        doc == null || doc.spec() == null
+            ? hash(String.valueOf(p.errors()))
+            : hash(CANONICAL.writeValueAsString(doc.spec()));
     String repo = null;
     if (doc != null && doc.spec() != null && doc.spec().source() != null) {
       repo = doc.spec().source().repoURL();

@@ -51,7 +51,11 @@ public final class FileSource {
   public String fingerprint() throws IOException {
     StringBuilder sb = new StringBuilder();
     for (Path p : files()) {
-      sb.append(p).append(':').append(Files.size(p)).append(':').append(Files.getLastModifiedTime(p).toMillis())
+      sb.append(p)
+          .append(':')
+          .append(Files.size(p))
+          .append(':')
+          .append(Files.getLastModifiedTime(p).toMillis())
           .append('\n');
     }
     return sb.toString();

@@ -21,7 +21,15 @@ public final class GitSource {
   private final GitRepositories repos;
 
   public GitSource(int index, GitSourceConfig config, GitRepositories repos) {
-    this.id = "git[" + index + "]:" + GitRepositories.redact(config.repoURL()) + "#" + config.branch() + ":" + config.path();
+    this.id =
+        "git["
+            + index
+            + "]:"
+            + GitRepositories.redact(config.repoURL())
+            + "#"
+            + config.branch()
+            + ":"
+            + config.path();
     this.config = config;
     this.repos = repos;
   }
@@ -43,18 +51,28 @@ public final class GitSource {
   }
 
   /** Fetches the repository and reads every document at the branch head. */
-  public List<DesiredDocument> read() throws SourceUnavailableException, IOException, RevisionNotFoundException {
+  public List<DesiredDocument> read()
+      throws SourceUnavailableException, IOException, RevisionNotFoundException {
     repos.fetch(config.repoURL(), null);
     String head = repos.branchHead(config.repoURL(), config.branch());
     GitRepositories.CommitInfo info = repos.commitInfo(config.repoURL(), head);
     List<DesiredDocument> docs = new ArrayList<>();
-    for (Map.Entry<String, GitRepositories.GitFile> f : repos.readFiles(config.repoURL(), head, config.path()).entrySet()) {
+    for (Map.Entry<String, GitRepositories.GitFile> f :
+        repos.readFiles(config.repoURL(), head, config.path()).entrySet()) {
       String path = f.getKey();
       if (!(path.endsWith(".yaml") || path.endsWith(".yml"))) {
         continue;
       }
-      SourceRef ref = new SourceRef("git", id, GitRepositories.redact(config.repoURL()), path, null, head,
-          info.author() + " <" + info.email() + ">", info.subject());
+      SourceRef ref =
+          new SourceRef(
+              "git",
+              id,
+              GitRepositories.redact(config.repoURL()),
+              path,
+              null,
+              head,
+              info.author() + " <" + info.email() + ">",
+              info.subject());
       docs.addAll(DocumentReader.read(f.getValue().text(), ref, config.repoURL()));
     }
     return docs;

@@ -20,6 +20,7 @@ public record RolloutRecord(
     String finishedAt) {
   /** A rollout toward a new desired commit. */
   public static final String KIND_ROLLOUT = "rollout";
+
   /** A rollback asked for through the API or CLI. */
   public static final String KIND_MANUAL_ROLLBACK = "rollback";
 
@@ -38,7 +39,21 @@ public record RolloutRecord(
       boolean restoreData,
       String triggerJson) {
     return new RolloutRecord(
-        0, deployment, kind, from, to, revision, generation, stage, null, null, null, restoreData,
-        false, triggerJson, null, null);
+        0,
+        deployment,
+        kind,
+        from,
+        to,
+        revision,
+        generation,
+        stage,
+        null,
+        null,
+        null,
+        restoreData,
+        false,
+        triggerJson,
+        null,
+        null);
   }
 }

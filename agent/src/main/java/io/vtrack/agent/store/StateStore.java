@@ -132,7 +132,8 @@ public final class StateStore implements AutoCloseable {
     try {
       Files.createDirectories(stateDir);
     } catch (java.io.IOException e) {
-      throw new SQLException("cannot create state directory " + stateDir + ": " + e.getMessage(), e);
+      throw new SQLException(
+          "cannot create state directory " + stateDir + ": " + e.getMessage(), e);
     }
     Connection c = DriverManager.getConnection("jdbc:sqlite:" + stateDir.resolve("state.db"));
     try (Statement st = c.createStatement()) {
@@ -204,8 +205,8 @@ public final class StateStore implements AutoCloseable {
       String lastHealthyCommit,
       String statusJson) {}
 
-  public synchronized void upsertDeployment(String name, String source, String specJson, String generation)
-      throws SQLException {
+  public synchronized void upsertDeployment(
+      String name, String source, String specJson, String generation) throws SQLException {
     try (PreparedStatement ps =
         conn.prepareStatement(
             "INSERT INTO deployments(name, source, spec_json, generation, generation_seq, updated_at)"
@@ -250,17 +251,30 @@ public final class StateStore implements AutoCloseable {
 
   private static DeploymentRow deploymentRow(ResultSet rs) throws SQLException {
     return new DeploymentRow(
-        rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getLong(5),
-        rs.getString(6), rs.getString(7), rs.getString(8));
+        rs.getString(1),
+        rs.getString(2),
+        rs.getString(3),
+        rs.getString(4),
+        rs.getLong(5),
+        rs.getString(6),
+        rs.getString(7),
+        rs.getString(8));
   }
 
   public synchronized void setCurrentCommit(String name, String commit) throws SQLException {
-    update("UPDATE deployments SET current_commit = ?, updated_at = ? WHERE name = ?", commit, now(), name);
+    update(
+        "UPDATE deployments SET current_commit = ?, updated_at = ? WHERE name = ?",
+        commit,
+        now(),
+        name);
   }
 
   public synchronized void setLastHealthyCommit(String name, String commit) throws SQLException {
     update(
-        "UPDATE deployments SET last_healthy_commit = ?, updated_at = ? WHERE name = ?", commit, now(), name);
+        "UPDATE deployments SET last_healthy_commit = ?, updated_at = ? WHERE name = ?",
+        commit,
+        now(),
+        name);
   }
 
   public synchronized void setStatusJson(String name, String json) throws SQLException {
@@ -281,16 +295,23 @@ public final class StateStore implements AutoCloseable {
             + " ON CONFLICT(deployment, commit_sha) DO UPDATE SET state='verified', reason=NULL,"
             + " generation=NULL, baseline_json=COALESCE(excluded.baseline_json, commits.baseline_json),"
             + " at=excluded.at",
-        deployment, commit, baselineJson, now());
+        deployment,
+        commit,
+        baselineJson,
+        now());
   }
 
-  public synchronized void quarantine(String deployment, String commit, String generation, String reason)
-      throws SQLException {
+  public synchronized void quarantine(
+      String deployment, String commit, String generation, String reason) throws SQLException {
     update(
         "INSERT INTO commits(deployment, commit_sha, state, generation, reason, at) VALUES (?,?,'quarantined',?,?,?)"
             + " ON CONFLICT(deployment, commit_sha) DO UPDATE SET state='quarantined',"
             + " generation=excluded.generation, reason=excluded.reason, at=excluded.at",
-        deployment, commit, generation, reason, now());
+        deployment,
+        commit,
+        generation,
+        reason,
+        now());
   }
 
   /**
@@ -314,14 +335,17 @@ public final class StateStore implements AutoCloseable {
     return strings(
         "SELECT commit_sha FROM commits WHERE deployment = ? AND state = 'quarantined' AND generation = ?"
             + " ORDER BY at DESC, rowid DESC",
-        deployment, generation);
+        deployment,
+        generation);
   }
 
-  public synchronized Optional<String> baseline(String deployment, String commit) throws SQLException {
+  public synchronized Optional<String> baseline(String deployment, String commit)
+      throws SQLException {
     List<String> s =
         strings(
             "SELECT baseline_json FROM commits WHERE deployment = ? AND commit_sha = ? AND baseline_json IS NOT NULL",
-            deployment, commit);
+            deployment,
+            commit);
     return s.isEmpty() ? Optional.empty() : Optional.of(s.get(0));
   }
 
@@ -364,17 +388,24 @@ public final class StateStore implements AutoCloseable {
     update("UPDATE rollouts SET reason = ?, message = ? WHERE id = ?", reason, message, rolloutId);
   }
 
-  public synchronized void finishRollout(long rolloutId, String stage, String result, String reason, String message)
+  public synchronized void finishRollout(
+      long rolloutId, String stage, String result, String reason, String message)
       throws SQLException {
     update(
         "UPDATE rollouts SET stage = ?, result = ?, reason = COALESCE(?, reason),"
             + " message = COALESCE(?, message), finished_at = ? WHERE id = ?",
-        stage, result, reason, message, now(), rolloutId);
+        stage,
+        result,
+        reason,
+        message,
+        now(),
+        rolloutId);
   }
 
   public synchronized Optional<RolloutRecord> activeRollout(String deployment) throws SQLException {
     List<RolloutRecord> r =
-        queryRollouts("WHERE deployment = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1", deployment);
+        queryRollouts(
+            "WHERE deployment = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1", deployment);
     return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
   }
 
@@ -383,9 +414,12 @@ public final class StateStore implements AutoCloseable {
     return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
   }
 
-  public synchronized Optional<RolloutRecord> lastFinishedRollout(String deployment) throws SQLException {
+  public synchronized Optional<RolloutRecord> lastFinishedRollout(String deployment)
+      throws SQLException {
     List<RolloutRecord> r =
-        queryRollouts("WHERE deployment = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1", deployment);
+        queryRollouts(
+            "WHERE deployment = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+            deployment);
     return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
   }
 
@@ -395,11 +429,13 @@ public final class StateStore implements AutoCloseable {
     List<RolloutRecord> r =
         queryRollouts(
             "WHERE deployment = ? AND to_commit = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
-            deployment, commit);
+            deployment,
+            commit);
     return r.isEmpty() ? Optional.empty() : Optional.of(r.get(0));
   }
 
-  public synchronized List<RolloutRecord> rollouts(String deployment, int limit) throws SQLException {
+  public synchronized List<RolloutRecord> rollouts(String deployment, int limit)
+      throws SQLException {
     return queryRollouts("WHERE deployment = ? ORDER BY id DESC LIMIT ?", deployment, limit);
   }
 
@@ -416,10 +452,22 @@ public final class StateStore implements AutoCloseable {
         while (rs.next()) {
           out.add(
               new RolloutRecord(
-                  rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
-                  rs.getString(6), rs.getString(7), rs.getString(8), rs.getString(9),
-                  rs.getString(10), rs.getString(11), rs.getInt(12) == 1, rs.getInt(13) == 1,
-                  rs.getString(14), rs.getString(15), rs.getString(16)));
+                  rs.getLong(1),
+                  rs.getString(2),
+                  rs.getString(3),
+                  rs.getString(4),
+                  rs.getString(5),
+                  rs.getString(6),
+                  rs.getString(7),
+                  rs.getString(8),
+                  rs.getString(9),
+                  rs.getString(10),
+                  rs.getString(11),
+                  rs.getInt(12) == 1,
+                  rs.getInt(13) == 1,
+                  rs.getString(14),
+                  rs.getString(15),
+                  rs.getString(16)));
         }
       }
     }
@@ -444,21 +492,32 @@ public final class StateStore implements AutoCloseable {
     }
   }
 
-  public synchronized void finishStep(long stepId, String result, String output) throws SQLException {
+  public synchronized void finishStep(long stepId, String result, String output)
+      throws SQLException {
     update(
         "UPDATE rollout_steps SET finished_at = ?, result = ?, output = ? WHERE id = ?",
-        now(), result, output, stepId);
+        now(),
+        result,
+        output,
+        stepId);
   }
 
   /** Steps left open by an agent that died mid-step are closed as interrupted on resume. */
   public synchronized void interruptOpenSteps(long rolloutId) throws SQLException {
     update(
         "UPDATE rollout_steps SET finished_at = ?, result = 'Interrupted' WHERE rollout_id = ? AND finished_at IS NULL",
-        now(), rolloutId);
+        now(),
+        rolloutId);
   }
 
   public record StepRecord(
-      long id, long rolloutId, String step, String startedAt, String finishedAt, String result, String output) {}
+      long id,
+      long rolloutId,
+      String step,
+      String startedAt,
+      String finishedAt,
+      String result,
+      String output) {}
 
   public synchronized List<StepRecord> steps(long rolloutId) throws SQLException {
     List<StepRecord> out = new ArrayList<>();
@@ -471,8 +530,13 @@ public final class StateStore implements AutoCloseable {
         while (rs.next()) {
           out.add(
               new StepRecord(
-                  rs.getLong(1), rs.getLong(2), rs.getString(3), rs.getString(4), rs.getString(5),
-                  rs.getString(6), rs.getString(7)));
+                  rs.getLong(1),
+                  rs.getLong(2),
+                  rs.getString(3),
+                  rs.getString(4),
+                  rs.getString(5),
+                  rs.getString(6),
+                  rs.getString(7)));
         }
       }
     }
@@ -539,9 +603,17 @@ public final class StateStore implements AutoCloseable {
         while (rs.next()) {
           out.add(
               new CheckRow(
-                  rs.getString(1), rs.getLong(2), rs.getString(3), rs.getInt(4), rs.getString(5),
-                  rs.getString(6), rs.getString(7), rs.getString(8), rs.getString(9),
-                  rs.getLong(10), rs.getString(11)));
+                  rs.getString(1),
+                  rs.getLong(2),
+                  rs.getString(3),
+                  rs.getInt(4),
+                  rs.getString(5),
+                  rs.getString(6),
+                  rs.getString(7),
+                  rs.getString(8),
+                  rs.getString(9),
+                  rs.getLong(10),
+                  rs.getString(11)));
         }
       }
     }
@@ -551,14 +623,25 @@ public final class StateStore implements AutoCloseable {
   // ---- backups ----
 
   public record BackupRow(
-      long rolloutId, String deployment, String path, long sizeBytes, String integrity, String detailsJson,
+      long rolloutId,
+      String deployment,
+      String path,
+      long sizeBytes,
+      String integrity,
+      String detailsJson,
       String createdAt) {}
 
   public synchronized void insertBackup(BackupRow b) throws SQLException {
     update(
         "INSERT OR REPLACE INTO backups(rollout_id, deployment, path, size_bytes, integrity, details_json,"
             + " created_at) VALUES (?,?,?,?,?,?,?)",
-        b.rolloutId(), b.deployment(), b.path(), b.sizeBytes(), b.integrity(), b.detailsJson(), now());
+        b.rolloutId(),
+        b.deployment(),
+        b.path(),
+        b.sizeBytes(),
+        b.integrity(),
+        b.detailsJson(),
+        now());
   }
 
   public synchronized Optional<BackupRow> backup(long rolloutId) throws SQLException {
@@ -586,8 +669,13 @@ public final class StateStore implements AutoCloseable {
         while (rs.next()) {
           out.add(
               new BackupRow(
-                  rs.getLong(1), rs.getString(2), rs.getString(3), rs.getLong(4), rs.getString(5),
-                  rs.getString(6), rs.getString(7)));
+                  rs.getLong(1),
+                  rs.getString(2),
+                  rs.getString(3),
+                  rs.getLong(4),
+                  rs.getString(5),
+                  rs.getString(6),
+                  rs.getString(7)));
         }
       }
     }
@@ -597,13 +685,25 @@ public final class StateStore implements AutoCloseable {
   // ---- processes ----
 
   public record ProcessRow(
-      String deployment, String service, String commit, long pid, long pgid, long startTicks, String startedAt) {}
+      String deployment,
+      String service,
+      String commit,
+      long pid,
+      long pgid,
+      long startTicks,
+      String startedAt) {}
 
   public synchronized void putProcess(ProcessRow p) throws SQLException {
     update(
         "INSERT OR REPLACE INTO processes(deployment, service, commit_sha, pid, pgid, start_ticks, started_at)"
             + " VALUES (?,?,?,?,?,?,?)",
-        p.deployment(), p.service(), p.commit(), p.pid(), p.pgid(), p.startTicks(), now());
+        p.deployment(),
+        p.service(),
+        p.commit(),
+        p.pid(),
+        p.pgid(),
+        p.startTicks(),
+        now());
   }
 
   public synchronized void deleteProcess(String deployment, String service) throws SQLException {
@@ -622,14 +722,20 @@ public final class StateStore implements AutoCloseable {
     List<ProcessRow> out = new ArrayList<>();
     try (PreparedStatement ps =
         conn.prepareStatement(
-            "SELECT deployment, service, commit_sha, pid, pgid, start_ticks, started_at FROM processes " + where)) {
+            "SELECT deployment, service, commit_sha, pid, pgid, start_ticks, started_at FROM processes "
+                + where)) {
       bind(ps, args);
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           out.add(
               new ProcessRow(
-                  rs.getString(1), rs.getString(2), rs.getString(3), rs.getLong(4), rs.getLong(5),
-                  rs.getLong(6), rs.getString(7)));
+                  rs.getString(1),
+                  rs.getString(2),
+                  rs.getString(3),
+                  rs.getLong(4),
+                  rs.getLong(5),
+                  rs.getLong(6),
+                  rs.getString(7)));
         }
       }
     }
@@ -642,10 +748,15 @@ public final class StateStore implements AutoCloseable {
       throws SQLException {
     update(
         "INSERT INTO events(deployment, type, reason, message, at) VALUES (?,?,?,?,?)",
-        deployment, type, reason, message, now());
+        deployment,
+        type,
+        reason,
+        message,
+        now());
   }
 
-  public synchronized List<Map<String, String>> events(String deployment, int limit) throws SQLException {
+  public synchronized List<Map<String, String>> events(String deployment, int limit)
+      throws SQLException {
     List<Map<String, String>> out = new ArrayList<>();
     try (PreparedStatement ps =
         conn.prepareStatement(

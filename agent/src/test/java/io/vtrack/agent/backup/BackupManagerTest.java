@@ -46,18 +46,20 @@ class BackupManagerTest {
         st.execute("INSERT INTO rows(payload) VALUES (hex(randomblob(64)))");
       }
     }
-    Thread writer = new Thread(() -> {
-      try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
-          Statement st = c.createStatement()) {
-        st.execute("PRAGMA busy_timeout=5000");
-        while (!stop.get()) {
-          st.execute("INSERT INTO rows(payload) VALUES ('live')");
-          written.incrementAndGet();
-        }
-      } catch (Exception e) {
-        throw new RuntimeException(e);
-      }
-    });
+    Thread writer =
+        new Thread(
+            () -> {
+              try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
+                  Statement st = c.createStatement()) {
+                st.execute("PRAGMA busy_timeout=5000");
+                while (!stop.get()) {
+                  st.execute("INSERT INTO rows(payload) VALUES ('live')");
+                  written.incrementAndGet();
+                }
+              } catch (Exception e) {
+                throw new RuntimeException(e);
+              }
+            });
     writer.start();
     BackupManager.BackupResult b;
     try (StateStore store = StateStore.open(dir.resolve("state"))) {
@@ -103,7 +105,9 @@ class BackupManagerTest {
       Files.writeString(paths.shared().resolve("conf"), "x");
       mgr.take("dep", 2, paths, spec);
       mgr.take("dep", 3, paths, spec);
-      assertThat(store.backups("dep")).extracting(StateStore.BackupRow::rolloutId).containsExactly(3L, 2L);
+      assertThat(store.backups("dep"))
+          .extracting(StateStore.BackupRow::rolloutId)
+          .containsExactly(3L, 2L);
       assertThat(paths.backup(1).resolve("failed/conf")).exists();
       assertThat(paths.backup(1).resolve("conf")).doesNotExist();
     }

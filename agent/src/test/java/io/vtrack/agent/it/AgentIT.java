@@ -21,8 +21,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * End to end: real git repositories, the example app as real processes, a real SQLite database,
- * the agent's real HTTP API. Every failure is a real commit to the app repository.
+ * End to end: real git repositories, the example app as real processes, a real SQLite database, the
+ * agent's real HTTP API. Every failure is a real commit to the app repository.
  */
 @SuppressWarnings("unchecked")
 class AgentIT {
@@ -55,13 +55,19 @@ class AgentIT {
   }
 
   private void awaitPhase(String phase, String commit) {
-    await().atMost(LONG).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
-      Map<String, Object> st = status();
-      assertThat(st.get("phase")).as("phase; status: %s", st).isEqualTo(phase);
-      if (commit != null) {
-        assertThat(st.get("currentCommit")).as("current commit; status %s", st).isEqualTo(commit);
-      }
-    });
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              Map<String, Object> st = status();
+              assertThat(st.get("phase")).as("phase; status: %s", st).isEqualTo(phase);
+              if (commit != null) {
+                assertThat(st.get("currentCommit"))
+                    .as("current commit; status %s", st)
+                    .isEqualTo(commit);
+              }
+            });
   }
 
   private String runningVersion() {
@@ -71,7 +77,11 @@ class AgentIT {
 
   private long backendPid() throws Exception {
     try (StateStore s = StateStore.open(agent.stateDir)) {
-      return s.processes(app.name).stream().filter(p -> p.service().equals("backend")).findFirst().orElseThrow().pid();
+      return s.processes(app.name).stream()
+          .filter(p -> p.service().equals("backend"))
+          .findFirst()
+          .orElseThrow()
+          .pid();
     }
   }
 
@@ -88,14 +98,24 @@ class AgentIT {
 
   private void webhook() throws Exception {
     byte[] body = "{\"ref\":\"refs/heads/main\"}".getBytes(StandardCharsets.UTF_8);
-    Api.Answer a = agent.api.post("/api/v1/hooks/git", new String(body, StandardCharsets.UTF_8),
-        Map.of("X-Hub-Signature-256", WebhookSignature.sign("it-secret", body), "X-GitHub-Event", "push"));
+    Api.Answer a =
+        agent.api.post(
+            "/api/v1/hooks/git",
+            new String(body, StandardCharsets.UTF_8),
+            Map.of(
+                "X-Hub-Signature-256",
+                WebhookSignature.sign("it-secret", body),
+                "X-GitHub-Event",
+                "push"));
     assertThat(a.status()).isEqualTo(202);
   }
 
   @Test
   void firstDeployThenAGoodUpgrade() throws Exception {
-    String v1 = app.deploy("v1").isEmpty() ? null : app.app.getRepository().resolve("v1^{commit}").getName();
+    String v1 =
+        app.deploy("v1").isEmpty()
+            ? null
+            : app.app.getRepository().resolve("v1^{commit}").getName();
     start("500ms");
     awaitPhase("Healthy", v1);
     assertThat(runningVersion()).isEqualTo("1.0.0");
@@ -104,7 +124,12 @@ class AgentIT {
     assertThat(Files.isSymbolicLink(release.resolve("backend/database"))).isTrue();
     assertThat(rows(sharedDb())).isEqualTo(3);
 
-    app.edit("config.json", s -> s.replace("\"cameras\": [", "\"cameras\": [\n    {\"id\": 9, \"name\": \"yard\", \"url\": \"rtsp://127.0.0.1:1/y\"},"));
+    app.edit(
+        "config.json",
+        s ->
+            s.replace(
+                "\"cameras\": [",
+                "\"cameras\": [\n    {\"id\": 9, \"name\": \"yard\", \"url\": \"rtsp://127.0.0.1:1/y\"},"));
     String v2 = app.goodUpgrade("2.0.0", "v2");
     app.deploy("v2");
     awaitPhase("Healthy", v2);
@@ -132,7 +157,11 @@ class AgentIT {
     awaitPhase("Healthy", v1);
     long pidBefore = backendPid();
 
-    app.edit("backend/app.py", s -> s.replace("def main():\n", "def main():\n    raise SystemExit('boom: missing setting')\n"));
+    app.edit(
+        "backend/app.py",
+        s ->
+            s.replace(
+                "def main():\n", "def main():\n    raise SystemExit('boom: missing setting')\n"));
     String bad = app.commitApp("Crash at startup", "v2");
     app.deploy("v2");
     awaitPhase("RolledBack", v1);
@@ -143,21 +172,31 @@ class AgentIT {
     assertThat(last.get("reason")).isEqualTo("ServiceExited");
     assertThat(runningVersion()).isEqualTo("1.0.0");
     assertThat(backendPid()).isNotEqualTo(pidBefore);
-    assertThat(Files.readString(agent.stateDir.resolve("deployments/vtrack/logs/backend.log"))).contains("boom");
+    assertThat(Files.readString(agent.stateDir.resolve("deployments/vtrack/logs/backend.log")))
+        .contains("boom");
 
     // The quarantined commit is not retried: further polls start no rollout.
     int rollouts = agent.api.history("vtrack").size();
     app.deploy("v2"); // no change to the document: same generation
     webhook();
-    await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5))
-        .until(() -> agent.api.history("vtrack").size() == rollouts && "RolledBack".equals(status().get("phase")));
+    await()
+        .during(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () ->
+                agent.api.history("vtrack").size() == rollouts
+                    && "RolledBack".equals(status().get("phase")));
 
     // reconcile lifts the quarantine and tries again (and it fails again).
     Api.Answer a = agent.api.postAuthed("/api/v1/deployments/vtrack/reconcile", "");
     assertThat(a.status()).isEqualTo(202);
     assertThat(a.json()).containsKey("rolloutId");
-    await().atMost(LONG).until(() -> agent.api.history("vtrack").size() == rollouts + 1
-        && "RolledBack".equals(agent.api.history("vtrack").get(0).get("result")));
+    await()
+        .atMost(LONG)
+        .until(
+            () ->
+                agent.api.history("vtrack").size() == rollouts + 1
+                    && "RolledBack".equals(agent.api.history("vtrack").get(0).get("result")));
   }
 
   @Test
@@ -166,13 +205,18 @@ class AgentIT {
     String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
     start("300ms");
     awaitPhase("Healthy", v1);
-    app.edit("backend/app.py", s -> s.replace("{\"success\": True, \"data\": data}", "{\"success\": True, \"items\": data}"));
+    app.edit(
+        "backend/app.py",
+        s ->
+            s.replace(
+                "{\"success\": True, \"data\": data}", "{\"success\": True, \"items\": data}"));
     app.commitApp("Rename data to items", "v2");
     app.deploy("v2");
     awaitPhase("RolledBack", v1);
     Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
     assertThat(last.get("message").toString()).contains("missing JSON keys [data]");
-    Map<String, Object> sources = Api.appJson("http://127.0.0.1:" + app.backendPort + "/api/config/get-sources");
+    Map<String, Object> sources =
+        Api.appJson("http://127.0.0.1:" + app.backendPort + "/api/config/get-sources");
     assertThat(sources).containsKey("data");
   }
 
@@ -186,7 +230,10 @@ class AgentIT {
     app.edit("backend/app.py", s -> s + "\ndef broken(:\n");
     String bad = app.commitApp("Syntax error", "v2");
     app.deploy("v2");
-    await().atMost(LONG).untilAsserted(() -> assertThat((List<Object>) status().get("quarantinedCommits")).contains(bad));
+    await()
+        .atMost(LONG)
+        .untilAsserted(
+            () -> assertThat((List<Object>) status().get("quarantinedCommits")).contains(bad));
     Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
     assertThat(last.get("result")).isEqualTo("Failed");
     assertThat(last.get("reason")).isEqualTo("ValidationFailed");
@@ -195,8 +242,11 @@ class AgentIT {
     assertThat(backendPid()).isEqualTo(pid);
     assertThat(ProcStat.read(pid)).get().matches(ProcStat::alive);
     assertThat(runningVersion()).isEqualTo("1.0.0");
-    List<Map<String, Object>> steps = (List<Map<String, Object>>) agent.api.history("vtrack").get(0).get("steps");
-    assertThat(steps).extracting(s -> s.get("name")).containsExactly("release", "validate:backend-syntax");
+    List<Map<String, Object>> steps =
+        (List<Map<String, Object>>) agent.api.history("vtrack").get(0).get("steps");
+    assertThat(steps)
+        .extracting(s -> s.get("name"))
+        .containsExactly("release", "validate:backend-syntax");
     assertThat(steps.get(1).get("output").toString()).contains("SyntaxError");
   }
 
@@ -208,21 +258,31 @@ class AgentIT {
     awaitPhase("Healthy", v1);
     assertThat(rows(sharedDb())).isEqualTo(3);
     // Every endpoint still answers 200: only the data check can catch this.
-    app.edit("backend/app.py", s -> s.replace("    conn.close()\n\n\ndef record_events",
-        "    with conn:\n        conn.execute(\"DELETE FROM video_sources WHERE id > 1\")\n    conn.close()\n\n\ndef record_events"));
+    app.edit(
+        "backend/app.py",
+        s ->
+            s.replace(
+                "    conn.close()\n\n\ndef record_events",
+                "    with conn:\n        conn.execute(\"DELETE FROM video_sources WHERE id > 1\")\n    conn.close()\n\n\ndef record_events"));
     app.commitApp("Cleanup migration", "v2");
     app.deploy("v2");
     awaitPhase("RolledBack", v1);
     Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
-    assertThat(last.get("message").toString()).contains("sources-kept").contains("decreased from 3");
+    assertThat(last.get("message").toString())
+        .contains("sources-kept")
+        .contains("decreased from 3");
     assertThat(rows(sharedDb())).isEqualTo(3);
     long id = ((Number) last.get("id")).longValue();
-    Path failed = agent.stateDir.resolve("deployments/vtrack/backups/" + id + "/failed/backend/database/events.db");
+    Path failed =
+        agent.stateDir.resolve(
+            "deployments/vtrack/backups/" + id + "/failed/backend/database/events.db");
     assertThat(failed).exists();
     assertThat(rows(failed)).isEqualTo(1);
     Map<String, Object> rec = agent.api.history("vtrack").get(0);
     assertThat(rec.get("dataRestored")).isEqualTo(true);
-    assertThat(((List<Map<String, Object>>) rec.get("steps"))).extracting(s -> s.get("name")).contains("restore");
+    assertThat(((List<Map<String, Object>>) rec.get("steps")))
+        .extracting(s -> s.get("name"))
+        .contains("restore");
   }
 
   @Test
@@ -233,10 +293,13 @@ class AgentIT {
     awaitPhase("Healthy", v1);
     long pid = backendPid();
     new ProcessBuilder("kill", "-KILL", Long.toString(pid)).start().waitFor();
-    await().atMost(LONG).until(() -> {
-      long now = backendPid();
-      return now != pid && ProcStat.read(now).map(ProcStat::alive).orElse(false);
-    });
+    await()
+        .atMost(LONG)
+        .until(
+            () -> {
+              long now = backendPid();
+              return now != pid && ProcStat.read(now).map(ProcStat::alive).orElse(false);
+            });
     awaitPhase("Healthy", v1);
     assertThat(runningVersion()).isEqualTo("1.0.0");
     assertThat(agent.api.history("vtrack")).hasSize(1);
@@ -252,13 +315,38 @@ class AgentIT {
     app.deploy("v2");
     byte[] body = "{\"ref\":\"refs/heads/main\"}".getBytes(StandardCharsets.UTF_8);
     String path = "/api/v1/hooks/git";
-    assertThat(agent.api.post(path, new String(body, StandardCharsets.UTF_8), Map.of()).status()).isEqualTo(401);
-    assertThat(agent.api.post(path, new String(body, StandardCharsets.UTF_8),
-        Map.of("X-Hub-Signature-256", WebhookSignature.sign("wrong", body))).status()).isEqualTo(401);
-    assertThat(agent.api.post(path, "{\"tampered\":1}",
-        Map.of("X-Hub-Signature-256", WebhookSignature.sign("it-secret", body))).status()).isEqualTo(401);
-    assertThat(agent.api.post(path, "{}", Map.of("X-Hub-Signature-256",
-        WebhookSignature.sign("it-secret", "{}".getBytes(StandardCharsets.UTF_8)), "X-GitHub-Event", "ping")).status())
+    assertThat(agent.api.post(path, new String(body, StandardCharsets.UTF_8), Map.of()).status())
+        .isEqualTo(401);
+    assertThat(
+            agent
+                .api
+                .post(
+                    path,
+                    new String(body, StandardCharsets.UTF_8),
+                    Map.of("X-Hub-Signature-256", WebhookSignature.sign("wrong", body)))
+                .status())
+        .isEqualTo(401);
+    assertThat(
+            agent
+                .api
+                .post(
+                    path,
+                    "{\"tampered\":1}",
+                    Map.of("X-Hub-Signature-256", WebhookSignature.sign("it-secret", body)))
+                .status())
+        .isEqualTo(401);
+    assertThat(
+            agent
+                .api
+                .post(
+                    path,
+                    "{}",
+                    Map.of(
+                        "X-Hub-Signature-256",
+                        WebhookSignature.sign("it-secret", "{}".getBytes(StandardCharsets.UTF_8)),
+                        "X-GitHub-Event",
+                        "ping"))
+                .status())
         .isEqualTo(200);
     // Rejected calls changed nothing: the hourly poll has not run, v1 still runs.
     assertThat(status().get("currentCommit")).isEqualTo(v1);
@@ -277,20 +365,25 @@ class AgentIT {
     Api.Answer none = agent.api.post(p, "", Map.of());
     assertThat(none.status()).isEqualTo(401);
     assertThat(none.json()).containsEntry("error", "Unauthorized");
-    assertThat(agent.api.post(p, "", Map.of("Authorization", "Bearer nope")).status()).isEqualTo(401);
-    assertThat(agent.api.post("/api/v1/deployments/vtrack/rollback", "{}", Map.of()).status()).isEqualTo(401);
+    assertThat(agent.api.post(p, "", Map.of("Authorization", "Bearer nope")).status())
+        .isEqualTo(401);
+    assertThat(agent.api.post("/api/v1/deployments/vtrack/rollback", "{}", Map.of()).status())
+        .isEqualTo(401);
     Api.Answer ok = agent.api.postAuthed(p, "");
     assertThat(ok.status()).isEqualTo(200);
     assertThat(ok.json().get("message").toString()).contains("nothing to do");
     Api.Answer missing = agent.api.get("/api/v1/deployments/nope");
     assertThat(missing.status()).isEqualTo(404);
     assertThat(missing.json()).containsEntry("error", "NotFound");
-    assertThat(agent.api.postAuthed("/api/v1/deployments/nope/reconcile", "").status()).isEqualTo(404);
+    assertThat(agent.api.postAuthed("/api/v1/deployments/nope/reconcile", "").status())
+        .isEqualTo(404);
     assertThat(agent.api.get("/api/v1/deployments").json()).containsKey("items");
     assertThat(agent.api.get("/healthz").status()).isEqualTo(200);
     assertThat(agent.api.get("/readyz").status()).isEqualTo(200);
     String metrics = agent.api.get("/metrics").body();
-    assertThat(metrics).contains("vtrack_rollouts_total").contains("vtrack_check_results_total")
+    assertThat(metrics)
+        .contains("vtrack_rollouts_total")
+        .contains("vtrack_check_results_total")
         .contains("vtrack_reconcile_queue_depth");
     assertThat(Files.getPosixFilePermissions(agent.stateDir.resolve("api-token")).toString())
         .isEqualTo("[OWNER_READ, OWNER_WRITE]");
@@ -305,9 +398,11 @@ class AgentIT {
     String v2 = app.goodUpgrade("2.0.0", "v2");
     app.deploy("v2");
     awaitPhase("Healthy", v2);
-    Api.Answer bad = agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "{\"to\": \"deadbeef\"}");
+    Api.Answer bad =
+        agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "{\"to\": \"deadbeef\"}");
     assertThat(bad.status()).isEqualTo(400);
-    Api.Answer a = agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "{\"restoreData\": true}");
+    Api.Answer a =
+        agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "{\"restoreData\": true}");
     assertThat(a.status()).as(a.body()).isEqualTo(202);
     awaitPhase("RolledBack", v1);
     assertThat(runningVersion()).isEqualTo("1.0.0");

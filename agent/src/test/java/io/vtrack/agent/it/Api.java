@@ -12,7 +12,8 @@ import tools.jackson.databind.json.JsonMapper;
 /** A test client of the agent's API (and of the app itself), on 127.0.0.1 only. */
 public final class Api {
   static final JsonMapper JSON = JsonMapper.builder().build();
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   private final int port;
   private final String token;
 
@@ -33,18 +34,21 @@ public final class Api {
   }
 
   public Answer post(String path, String body, Map<String, String> headers) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-        .POST(HttpRequest.BodyPublishers.ofString(body));
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+            .POST(HttpRequest.BodyPublishers.ofString(body));
     headers.forEach(b::header);
     return send(b);
   }
 
   public Answer postAuthed(String path, String body) throws Exception {
-    return post(path, body, Map.of("Authorization", "Bearer " + token, "Content-Type", "application/json"));
+    return post(
+        path, body, Map.of("Authorization", "Bearer " + token, "Content-Type", "application/json"));
   }
 
   private Answer send(HttpRequest.Builder b) throws Exception {
-    HttpResponse<String> r = http.send(b.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        http.send(b.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
     return new Answer(r.statusCode(), r.body());
   }
 
@@ -64,16 +68,19 @@ public final class Api {
 
   @SuppressWarnings("unchecked")
   public List<Map<String, Object>> history(String name) throws Exception {
-    return (List<Map<String, Object>>) get("/api/v1/deployments/" + name + "/history").json().get("items");
+    return (List<Map<String, Object>>)
+        get("/api/v1/deployments/" + name + "/history").json().get("items");
   }
 
   /** GETs a URL of the app itself and returns its JSON body, or null when it does not answer. */
   @SuppressWarnings("unchecked")
   public static Map<String, Object> appJson(String url) {
     try {
-      HttpResponse<String> r = HttpClient.newHttpClient().send(
-          HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
-          HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> r =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
+                  HttpResponse.BodyHandlers.ofString());
       return r.statusCode() == 200 ? JSON.readValue(r.body(), Map.class) : null;
     } catch (Exception e) {
       return null;

@@ -21,9 +21,23 @@ public final class InProcessAgent implements AutoCloseable {
     stateDir = root.resolve("state");
     secretFile = root.resolve("webhook-secret");
     Files.writeString(secretFile, "it-secret\n");
-    AgentConfig cfg = new AgentConfig("it-agent", stateDir.toString(), "127.0.0.1:0", null, List.of(),
-        List.of(new AgentConfig.SourceConfig(new AgentConfig.GitSourceConfig(app.deployUrl(), "main", ".",
-            Interval.parse(pollInterval), secretFile.toString()), null, null)));
+    AgentConfig cfg =
+        new AgentConfig(
+            "it-agent",
+            stateDir.toString(),
+            "127.0.0.1:0",
+            null,
+            List.of(),
+            List.of(
+                new AgentConfig.SourceConfig(
+                    new AgentConfig.GitSourceConfig(
+                        app.deployUrl(),
+                        "main",
+                        ".",
+                        Interval.parse(pollInterval),
+                        secretFile.toString()),
+                    null,
+                    null)));
     agent = new Agent(cfg, root);
     vertx.deployVerticle(agent).await();
     api = new Api(agent.port(), agent.token());

@@ -18,7 +18,8 @@ import org.eclipse.jgit.revwalk.RevCommit;
  * desired-state repository holding its VTrackDeployment. Every failure case is a real commit.
  */
 public final class TestApp implements AutoCloseable {
-  public static final Path EXAMPLE = Path.of("..", "examples", "vtrack-app").toAbsolutePath().normalize();
+  public static final Path EXAMPLE =
+      Path.of("..", "examples", "vtrack-app").toAbsolutePath().normalize();
   private static final PersonIdent AUTHOR = new PersonIdent("Test Author", "author@example.com");
 
   public final Path appDir;
@@ -28,8 +29,10 @@ public final class TestApp implements AutoCloseable {
   public final int backendPort;
   public final int frontendPort;
   public String name = "vtrack";
+
   /** Extra YAML appended under {@code spec.health.checks}. */
   public String extraChecks = "";
+
   public String extraSpec = "";
   public String validate =
       """
@@ -127,15 +130,30 @@ public final class TestApp implements AutoCloseable {
                 sqlite: {database: backend/database/events.db, query: "SELECT COUNT(*) FROM video_sources", noDecrease: true}
         %8$s
         %9$s
-        """.formatted(name, appDir.toUri().toString(), revision, backendPort, frontendPort, validate, timings,
-            extraChecks, extraSpec);
+        """
+        .formatted(
+            name,
+            appDir.toUri().toString(),
+            revision,
+            backendPort,
+            frontendPort,
+            validate,
+            timings,
+            extraChecks,
+            extraSpec);
   }
 
   /** Commits the desired-state document pointing at {@code revision}. */
   public String deploy(String revision) throws Exception {
     Files.writeString(deployDir.resolve(name + ".yaml"), document(revision));
     deploy.add().addFilepattern(".").call();
-    return deploy.commit().setMessage("Deploy " + revision).setAuthor(AUTHOR).setCommitter(AUTHOR).call().getName();
+    return deploy
+        .commit()
+        .setMessage("Deploy " + revision)
+        .setAuthor(AUTHOR)
+        .setCommitter(AUTHOR)
+        .call()
+        .getName();
   }
 
   public void removeDocument() throws Exception {
@@ -154,22 +172,30 @@ public final class TestApp implements AutoCloseable {
   }
 
   static void copyTree(Path from, Path to) throws IOException {
-    Files.walkFileTree(from, new SimpleFileVisitor<>() {
-      @Override
-      public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
-        String n = dir.getFileName().toString();
-        if (!dir.equals(from) && (n.equals("database") || n.equals("logs") || n.equals("__pycache__"))) {
-          return FileVisitResult.SKIP_SUBTREE;
-        }
-        Files.createDirectories(to.resolve(from.relativize(dir).toString()));
-        return FileVisitResult.CONTINUE;
-      }
+    Files.walkFileTree(
+        from,
+        new SimpleFileVisitor<>() {
+          @Override
+          public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs)
+              throws IOException {
+            String n = dir.getFileName().toString();
+            if (!dir.equals(from)
+                && (n.equals("database") || n.equals("logs") || n.equals("__pycache__"))) {
+              return FileVisitResult.SKIP_SUBTREE;
+            }
+            Files.createDirectories(to.resolve(from.relativize(dir).toString()));
+            return FileVisitResult.CONTINUE;
+          }
 
-      @Override
-      public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-        Files.copy(file, to.resolve(from.relativize(file).toString()), StandardCopyOption.COPY_ATTRIBUTES);
-        return FileVisitResult.CONTINUE;
-      }
-    });
+          @Override
+          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
+              throws IOException {
+            Files.copy(
+                file,
+                to.resolve(from.relativize(file).toString()),
+                StandardCopyOption.COPY_ATTRIBUTES);
+            return FileVisitResult.CONTINUE;
+          }
+        });
   }
 }

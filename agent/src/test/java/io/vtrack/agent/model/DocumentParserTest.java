@@ -11,7 +11,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 class DocumentParserTest {
   private static DocumentParser.Parsed parse(String yaml) {
-    List<DocumentParser.Parsed> all = DocumentParser.parseAll(yaml, "test.yaml", SpecValidator.Context.FILE);
+    List<DocumentParser.Parsed> all =
+        DocumentParser.parseAll(yaml, "test.yaml", SpecValidator.Context.FILE);
     assertThat(all).hasSize(1);
     return all.get(0);
   }
@@ -34,10 +35,14 @@ class DocumentParserTest {
     assertThat(d.name()).isEqualTo("vtrack");
     DeploymentSpec s = d.spec();
     assertThat(s.source().revision()).isEqualTo("v2.4.1");
-    assertThat(s.runtime().services()).extracting(RuntimeSpec.ServiceSpec::name).containsExactly("backend", "frontend");
+    assertThat(s.runtime().services())
+        .extracting(RuntimeSpec.ServiceSpec::name)
+        .containsExactly("backend", "frontend");
     assertThat(s.runtime().services().get(0).stop().timeout().millis()).isEqualTo(10_000);
-    assertThat(s.health().checks()).extracting(CheckSpec::kind)
-        .containsExactly("http", "http", "sqlite", "sqlite", "sqlite", "log", "latency", "memory", "command");
+    assertThat(s.health().checks())
+        .extracting(CheckSpec::kind)
+        .containsExactly(
+            "http", "http", "sqlite", "sqlite", "sqlite", "log", "latency", "memory", "command");
     assertThat(s.health().checks().get(0).http().json()).containsEntry("data[0].id", 1);
     assertThat(s.health().checks().get(6).latency().maxIncrease().fraction()).isEqualTo(0.10);
     assertThat(s.health().checks().get(7).memory().max().bytes()).isEqualTo(512L << 20);
@@ -77,98 +82,205 @@ class DocumentParserTest {
 
   @Test
   void severalDocumentsInOneFileKeepTheirLines() {
-    String second = Documents.VALID.replace("name: vtrack\n", "name: vtrack-dev\n")
-        .replace("requireHealthyIn: vtrack-dev", "requireHealthyIn: vtrack")
-        .replace("timeout: 60s", "timeout: sixty");
+    String second =
+        Documents.VALID
+            .replace("name: vtrack\n", "name: vtrack-dev\n")
+            .replace("requireHealthyIn: vtrack-dev", "requireHealthyIn: vtrack")
+            .replace("timeout: 60s", "timeout: sixty");
     String yaml = Documents.VALID + "---\n" + second;
-    List<DocumentParser.Parsed> all = DocumentParser.parseAll(yaml, "multi.yaml", SpecValidator.Context.FILE);
+    List<DocumentParser.Parsed> all =
+        DocumentParser.parseAll(yaml, "multi.yaml", SpecValidator.Context.FILE);
     assertThat(all).hasSize(2);
     assertThat(all.get(0).valid()).isTrue();
     assertThat(all.get(1).valid()).isFalse();
     assertThat(all.get(1).name()).isEqualTo("vtrack-dev");
     int offset = Documents.VALID.split("\n").length + 1;
-    assertThat(all.get(1).errors().get(0).line()).isEqualTo(offset + lineOf(second, "timeout: sixty"));
+    assertThat(all.get(1).errors().get(0).line())
+        .isEqualTo(offset + lineOf(second, "timeout: sixty"));
   }
 
   static Stream<Arguments> rejected() {
     String v = Documents.VALID;
     return Stream.of(
-        Arguments.of("unknown field", v.replace("  suspend: false", "  suspend: false\n  bogus: 1"),
-            "spec.bogus", "bogus: 1", "unknown field 'bogus'"),
-        Arguments.of("wrong type", v.replace("failureThreshold: 3", "failureThreshold: [3]"),
-            "spec.health.failureThreshold", "failureThreshold: [3]", ""),
-        Arguments.of("bad duration", v.replace("interval: 2s", "interval: 2 seconds"),
-            "spec.health.interval", "interval: 2 seconds", "invalid duration"),
-        Arguments.of("bad size", v.replace("max: 512Mi", "max: 512MB"),
-            "spec.health.checks[7].memory.max", "max: 512MB", "invalid size"),
-        Arguments.of("bad percentage", v.replace("maxIncrease: 20%", "maxIncrease: 20"),
-            "spec.health.checks[7].memory.maxIncrease", "maxIncrease: 20,", "invalid percentage"),
-        Arguments.of("duplicate service", v.replace("- name: frontend", "- name: backend"),
-            "spec.runtime.services[1].name", null, "duplicate service name"),
-        Arguments.of("duplicate check", v.replace("- name: db-json", "- name: db-integrity"),
-            "spec.health.checks[4].name", null, "duplicate check name"),
-        Arguments.of("check without kind", v.replace(
+        Arguments.of(
+            "unknown field",
+            v.replace("  suspend: false", "  suspend: false\n  bogus: 1"),
+            "spec.bogus",
+            "bogus: 1",
+            "unknown field 'bogus'"),
+        Arguments.of(
+            "wrong type",
+            v.replace("failureThreshold: 3", "failureThreshold: [3]"),
+            "spec.health.failureThreshold",
+            "failureThreshold: [3]",
+            ""),
+        Arguments.of(
+            "bad duration",
+            v.replace("interval: 2s", "interval: 2 seconds"),
+            "spec.health.interval",
+            "interval: 2 seconds",
+            "invalid duration"),
+        Arguments.of(
+            "bad size",
+            v.replace("max: 512Mi", "max: 512MB"),
+            "spec.health.checks[7].memory.max",
+            "max: 512MB",
+            "invalid size"),
+        Arguments.of(
+            "bad percentage",
+            v.replace("maxIncrease: 20%", "maxIncrease: 20"),
+            "spec.health.checks[7].memory.maxIncrease",
+            "maxIncrease: 20,",
+            "invalid percentage"),
+        Arguments.of(
+            "duplicate service",
+            v.replace("- name: frontend", "- name: backend"),
+            "spec.runtime.services[1].name",
+            null,
+            "duplicate service name"),
+        Arguments.of(
+            "duplicate check",
+            v.replace("- name: db-json", "- name: db-integrity"),
+            "spec.health.checks[4].name",
+            null,
+            "duplicate check name"),
+        Arguments.of(
+            "check without kind",
+            v.replace(
                 "      - name: smoke\n        command: {command: [python3, tests/smoke.py], cwd: .}",
                 "      - name: smoke\n        timeout: 5s"),
-            "spec.health.checks[8]", "- name: smoke", "has no kind"),
-        Arguments.of("check with two kinds", v.replace(
+            "spec.health.checks[8]",
+            "- name: smoke",
+            "has no kind"),
+        Arguments.of(
+            "check with two kinds",
+            v.replace(
                 "        command: {command: [python3, tests/smoke.py], cwd: .}",
                 "        command: {command: [python3, tests/smoke.py], cwd: .}\n        http: {url: \"http://127.0.0.1:1/\"}"),
-            "spec.health.checks[8]", "- name: smoke", "exactly one is allowed"),
-        Arguments.of("invalid regex", v.replace("pattern: \"(?i)\\\\berror\\\\b\"", "pattern: \"(unclosed\""),
-            "spec.health.checks[5].log.pattern", "pattern: \"(unclosed\"", "invalid regex"),
-        Arguments.of("empty command", v.replace("command: [npm, start]", "command: []"),
-            "spec.runtime.services[1].command", "command: []", "non-empty argv"),
-        Arguments.of("path escaping the release", v.replace("cwd: backend", "cwd: ../../etc"),
-            "spec.runtime.services[0].cwd", "cwd: ../../etc", "escapes the release root"),
-        Arguments.of("absolute path", v.replace("path: .", "path: /etc"),
-            "spec.source.path", "path: /etc", "must be relative"),
-        Arguments.of("backup outside sharedPaths", v.replace("files: [.env]", "files: [config.json]"),
-            "spec.backup.files[0]", "files: [config.json]", "must lie inside spec.runtime.sharedPaths"),
-        Arguments.of("bad name", v.replace("name: vtrack\n", "name: V_Track\n"),
-            "metadata.name", "name: V_Track", "DNS-1123"),
-        Arguments.of("missing revision", v.replace("    revision: v2.4.1\n", ""),
-            "spec.source.revision", "source:", "is required"),
-        Arguments.of("missing repoURL outside git", v.replace("    repoURL: file:///srv/git/V_Track.git\n", ""),
-            "spec.source.repoURL", "source:", "is required"),
-        Arguments.of("unknown signal", v.replace("signal: TERM", "signal: BOGUS"),
-            "spec.runtime.services[0].stop.signal", "signal: BOGUS", "unknown signal"),
-        Arguments.of("bad api version", v.replace("vtrack.io/v1alpha1", "vtrack.io/v9"),
-            "apiVersion", "apiVersion", "must be vtrack.io/v1alpha1"),
-        Arguments.of("bad http url", v.replace("url: \"http://127.0.0.1:8080/api/health\"", "url: \"ftp://x\""),
-            "spec.health.checks[1].http.url", "ftp://x", "is not an http(s) URL"),
-        Arguments.of("log with file and service", v.replace("log: {file: backend/logs/app.log,",
+            "spec.health.checks[8]",
+            "- name: smoke",
+            "exactly one is allowed"),
+        Arguments.of(
+            "invalid regex",
+            v.replace("pattern: \"(?i)\\\\berror\\\\b\"", "pattern: \"(unclosed\""),
+            "spec.health.checks[5].log.pattern",
+            "pattern: \"(unclosed\"",
+            "invalid regex"),
+        Arguments.of(
+            "empty command",
+            v.replace("command: [npm, start]", "command: []"),
+            "spec.runtime.services[1].command",
+            "command: []",
+            "non-empty argv"),
+        Arguments.of(
+            "path escaping the release",
+            v.replace("cwd: backend", "cwd: ../../etc"),
+            "spec.runtime.services[0].cwd",
+            "cwd: ../../etc",
+            "escapes the release root"),
+        Arguments.of(
+            "absolute path",
+            v.replace("path: .", "path: /etc"),
+            "spec.source.path",
+            "path: /etc",
+            "must be relative"),
+        Arguments.of(
+            "backup outside sharedPaths",
+            v.replace("files: [.env]", "files: [config.json]"),
+            "spec.backup.files[0]",
+            "files: [config.json]",
+            "must lie inside spec.runtime.sharedPaths"),
+        Arguments.of(
+            "bad name",
+            v.replace("name: vtrack\n", "name: V_Track\n"),
+            "metadata.name",
+            "name: V_Track",
+            "DNS-1123"),
+        Arguments.of(
+            "missing revision",
+            v.replace("    revision: v2.4.1\n", ""),
+            "spec.source.revision",
+            "source:",
+            "is required"),
+        Arguments.of(
+            "missing repoURL outside git",
+            v.replace("    repoURL: file:///srv/git/V_Track.git\n", ""),
+            "spec.source.repoURL",
+            "source:",
+            "is required"),
+        Arguments.of(
+            "unknown signal",
+            v.replace("signal: TERM", "signal: BOGUS"),
+            "spec.runtime.services[0].stop.signal",
+            "signal: BOGUS",
+            "unknown signal"),
+        Arguments.of(
+            "bad api version",
+            v.replace("vtrack.io/v1alpha1", "vtrack.io/v9"),
+            "apiVersion",
+            "apiVersion",
+            "must be vtrack.io/v1alpha1"),
+        Arguments.of(
+            "bad http url",
+            v.replace("url: \"http://127.0.0.1:8080/api/health\"", "url: \"ftp://x\""),
+            "spec.health.checks[1].http.url",
+            "ftp://x",
+            "is not an http(s) URL"),
+        Arguments.of(
+            "log with file and service",
+            v.replace(
+                "log: {file: backend/logs/app.log,",
                 "log: {file: backend/logs/app.log, service: backend,"),
-            "spec.health.checks[5].log", "service: backend,", "exactly one of file or service"),
-        Arguments.of("memory of an unknown service", v.replace("memory: {service: backend", "memory: {service: worker"),
-            "spec.health.checks[7].memory.service", "service: worker", "no service named 'worker'"),
-        Arguments.of("compose section on a process runtime", v.replace("    type: process",
+            "spec.health.checks[5].log",
+            "service: backend,",
+            "exactly one of file or service"),
+        Arguments.of(
+            "memory of an unknown service",
+            v.replace("memory: {service: backend", "memory: {service: worker"),
+            "spec.health.checks[7].memory.service",
+            "service: worker",
+            "no service named 'worker'"),
+        Arguments.of(
+            "compose section on a process runtime",
+            v.replace(
+                "    type: process",
                 "    type: process\n    compose: {files: [docker-compose.yml]}"),
-            "spec.runtime.compose", "compose: {files", "only for type: compose"),
-        Arguments.of("unknown runtime type", v.replace("type: process", "type: systemd"),
-            "spec.runtime.type", "type: systemd", ""));
+            "spec.runtime.compose",
+            "compose: {files",
+            "only for type: compose"),
+        Arguments.of(
+            "unknown runtime type",
+            v.replace("type: process", "type: systemd"),
+            "spec.runtime.type",
+            "type: systemd",
+            ""));
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("rejected")
-  void rejectsWithFieldAndLine(String what, String yaml, String field, String lineNeedle, String message) {
+  void rejectsWithFieldAndLine(
+      String what, String yaml, String field, String lineNeedle, String message) {
     DocumentParser.Parsed p = parse(yaml);
     assertThat(p.valid()).as(what).isFalse();
-    assertThat(p.errors()).as(what).anySatisfy(e -> {
-      assertThat(e.field()).isEqualTo(field);
-      assertThat(e.message()).contains(message);
-      if (lineNeedle != null) {
-        assertThat(e.line()).isEqualTo(lineOf(yaml, lineNeedle));
-      } else {
-        assertThat(e.line()).isNotNull();
-      }
-    });
+    assertThat(p.errors())
+        .as(what)
+        .anySatisfy(
+            e -> {
+              assertThat(e.field()).isEqualTo(field);
+              assertThat(e.message()).contains(message);
+              if (lineNeedle != null) {
+                assertThat(e.line()).isEqualTo(lineOf(yaml, lineNeedle));
+              } else {
+                assertThat(e.line()).isNotNull();
+              }
+            });
   }
 
   @Test
   void repoUrlMayBeOmittedInGitDocuments() {
     String yaml = Documents.VALID.replace("    repoURL: file:///srv/git/V_Track.git\n", "");
-    assertThat(DocumentParser.parseAll(yaml, "x.yaml", SpecValidator.Context.GIT).get(0).errors()).isEmpty();
+    assertThat(DocumentParser.parseAll(yaml, "x.yaml", SpecValidator.Context.GIT).get(0).errors())
+        .isEmpty();
   }
 
   @Test

@@ -17,7 +17,8 @@ class PlannerTest {
   static final String B = "b".repeat(40);
   static final Instant NOW = Instant.parse("2026-11-29T12:00:00Z");
   static final RolloutRecord ACTIVE =
-      RolloutRecord.create("app", RolloutRecord.KIND_ROLLOUT, A, B, "v2", "g1", "Verifying", true, null);
+      RolloutRecord.create(
+          "app", RolloutRecord.KIND_ROLLOUT, A, B, "v2", "g1", "Verifying", true, null);
 
   static Desired desired(String commit) {
     return new Desired("app", null, false, "g1", "v2", commit, null, true, true);
@@ -30,34 +31,73 @@ class PlannerTest {
   static Stream<Arguments> table() {
     Desired.Problem invalid = new Desired.Problem(Reason.InvalidSpec, "spec.x: bad");
     return Stream.of(
-        Arguments.of("invalid document stalls, even mid-rollout",
+        Arguments.of(
+            "invalid document stalls, even mid-rollout",
             new Desired("app", invalid, false, "g1", "v2", B, null, true, true),
-            new Observed(ACTIVE, A, A, Set.of(), List.of(), false, null, NOW), Step.Stall.class),
-        Arguments.of("suspended holds", new Desired("app", null, true, "g1", "v2", B, null, true, true),
-            observed(A), Step.Hold.class),
-        Arguments.of("an active rollout resumes first", desired(B),
-            new Observed(ACTIVE, A, A, Set.of(), List.of("backend"), false, null, NOW), Step.Resume.class),
+            new Observed(ACTIVE, A, A, Set.of(), List.of(), false, null, NOW),
+            Step.Stall.class),
+        Arguments.of(
+            "suspended holds",
+            new Desired("app", null, true, "g1", "v2", B, null, true, true),
+            observed(A),
+            Step.Hold.class),
+        Arguments.of(
+            "an active rollout resumes first",
+            desired(B),
+            new Observed(ACTIVE, A, A, Set.of(), List.of("backend"), false, null, NOW),
+            Step.Resume.class),
         Arguments.of("first deploy begins", desired(A), observed(null), Step.Begin.class),
         Arguments.of("new commit begins", desired(B), observed(A), Step.Begin.class),
         Arguments.of("desired runs: idle", desired(A), observed(A), Step.Idle.class),
-        Arguments.of("quarantined desired is not retried", desired(B),
-            new Observed(null, A, A, Set.of(B), List.of(), false, null, NOW), Step.Idle.class),
-        Arguments.of("unresolvable revision holds what runs",
-            new Desired("app", null, false, "g1", "v9", null,
-                new Desired.Problem(Reason.RevisionNotFound, "no v9"), true, true), observed(A), Step.Hold.class),
-        Arguments.of("promotion not yet satisfied holds",
-            new Desired("app", null, false, "g1", "v2", B, null, false, true), observed(A), Step.Hold.class),
-        Arguments.of("a dead service is healed", desired(A),
-            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, NOW), Step.Heal.class),
-        Arguments.of("failing checks past the threshold heal everything", desired(A),
-            new Observed(null, A, A, Set.of(), List.of(), true, null, NOW), Step.Heal.class),
-        Arguments.of("healing backs off", desired(A),
+        Arguments.of(
+            "quarantined desired is not retried",
+            desired(B),
+            new Observed(null, A, A, Set.of(B), List.of(), false, null, NOW),
+            Step.Idle.class),
+        Arguments.of(
+            "unresolvable revision holds what runs",
+            new Desired(
+                "app",
+                null,
+                false,
+                "g1",
+                "v9",
+                null,
+                new Desired.Problem(Reason.RevisionNotFound, "no v9"),
+                true,
+                true),
+            observed(A),
+            Step.Hold.class),
+        Arguments.of(
+            "promotion not yet satisfied holds",
+            new Desired("app", null, false, "g1", "v2", B, null, false, true),
+            observed(A),
+            Step.Hold.class),
+        Arguments.of(
+            "a dead service is healed",
+            desired(A),
+            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, NOW),
+            Step.Heal.class),
+        Arguments.of(
+            "failing checks past the threshold heal everything",
+            desired(A),
+            new Observed(null, A, A, Set.of(), List.of(), true, null, NOW),
+            Step.Heal.class),
+        Arguments.of(
+            "healing backs off",
+            desired(A),
             new Observed(null, A, A, Set.of(), List.of("backend"), false, NOW.plusSeconds(5), NOW),
             Step.HealLater.class),
-        Arguments.of("heal what runs while the desired commit is quarantined", desired(B),
-            new Observed(null, A, A, Set.of(B), List.of("backend"), false, null, NOW), Step.Heal.class),
-        Arguments.of("a new commit wins over healing the old one", desired(B),
-            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, NOW), Step.Begin.class));
+        Arguments.of(
+            "heal what runs while the desired commit is quarantined",
+            desired(B),
+            new Observed(null, A, A, Set.of(B), List.of("backend"), false, null, NOW),
+            Step.Heal.class),
+        Arguments.of(
+            "a new commit wins over healing the old one",
+            desired(B),
+            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, NOW),
+            Step.Begin.class));
   }
 
   @ParameterizedTest(name = "{0}")

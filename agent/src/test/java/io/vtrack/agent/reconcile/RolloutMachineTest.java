@@ -26,7 +26,8 @@ class RolloutMachineTest {
   @ParameterizedTest(name = "{0} succeeded -> {1}")
   @MethodSource("successes")
   void advances(Stage from, Stage next, RolloutResult result) {
-    RolloutMachine.Transition t = RolloutMachine.succeeded(rollout(RolloutRecord.KIND_ROLLOUT), from);
+    RolloutMachine.Transition t =
+        RolloutMachine.succeeded(rollout(RolloutRecord.KIND_ROLLOUT), from);
     assertThat(t.next()).isEqualTo(next);
     assertThat(t.result()).isEqualTo(result);
   }
@@ -46,7 +47,12 @@ class RolloutMachineTest {
 
   @ParameterizedTest(name = "{0} failed (automatic={1}, healthy known={2}) -> {3}")
   @MethodSource("failures")
-  void failsOver(Stage stage, boolean automatic, boolean haveHealthy, Stage next, RolloutResult result,
+  void failsOver(
+      Stage stage,
+      boolean automatic,
+      boolean haveHealthy,
+      Stage next,
+      RolloutResult result,
       boolean quarantine) {
     RolloutMachine.Transition t =
         RolloutMachine.failed(rollout(RolloutRecord.KIND_ROLLOUT), stage, automatic, haveHealthy);
@@ -59,7 +65,8 @@ class RolloutMachineTest {
   @MethodSource("successes")
   void aManualRollbackThatFailsIsNotRolledBackAgain(Stage ignored) {
     RolloutMachine.Transition t =
-        RolloutMachine.failed(rollout(RolloutRecord.KIND_MANUAL_ROLLBACK), Stage.Verifying, true, true);
+        RolloutMachine.failed(
+            rollout(RolloutRecord.KIND_MANUAL_ROLLBACK), Stage.Verifying, true, true);
     assertThat(t.next()).isEqualTo(Stage.Done);
     assertThat(t.result()).isEqualTo(RolloutResult.Failed);
     assertThat(t.quarantine()).isFalse();

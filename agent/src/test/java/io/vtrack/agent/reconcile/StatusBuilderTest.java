@@ -19,23 +19,63 @@ class StatusBuilderTest {
     return new Desired("app", null, false, "g1", "v2", commit, null, true, true);
   }
 
-  static StatusBuilder.Inputs in(Desired d, RolloutRecord active, RolloutRecord last, String current,
-      String healthy, List<String> verified, List<String> quarantined, List<String> dead, boolean degraded,
+  static StatusBuilder.Inputs in(
+      Desired d,
+      RolloutRecord active,
+      RolloutRecord last,
+      String current,
+      String healthy,
+      List<String> verified,
+      List<String> quarantined,
+      List<String> dead,
+      boolean degraded,
       Reason hold) {
-    return new StatusBuilder.Inputs(d, 3L, active, last, current, healthy, verified, quarantined, null,
-        List.of(new CheckResult("backend", "http", CheckStatus.Passing, "200", "ok", 3, NOW.toString())),
-        dead, degraded, hold, List.of(), null, NOW);
+    return new StatusBuilder.Inputs(
+        d,
+        3L,
+        active,
+        last,
+        current,
+        healthy,
+        verified,
+        quarantined,
+        null,
+        List.of(
+            new CheckResult(
+                "backend", "http", CheckStatus.Passing, "200", "ok", 3, NOW.toString())),
+        dead,
+        degraded,
+        hold,
+        List.of(),
+        null,
+        NOW);
   }
 
   static RolloutRecord finished(String result) {
-    return new RolloutRecord(1, "app", "rollout", A, B, "v2", "g1", "Done", result, "StartupTimeout", null,
-        true, false, null, NOW.toString(), NOW.plusSeconds(5).toString());
+    return new RolloutRecord(
+        1,
+        "app",
+        "rollout",
+        A,
+        B,
+        "v2",
+        "g1",
+        "Done",
+        result,
+        "StartupTimeout",
+        null,
+        true,
+        false,
+        null,
+        NOW.toString(),
+        NOW.plusSeconds(5).toString());
   }
 
   @Test
   void healthy() {
-    DeploymentStatus s = StatusBuilder.build(in(desired(A), null, null, A, A, List.of(A), List.of(), List.of(),
-        false, null));
+    DeploymentStatus s =
+        StatusBuilder.build(
+            in(desired(A), null, null, A, A, List.of(A), List.of(), List.of(), false, null));
     assertThat(s.phase()).isEqualTo(Phase.Healthy);
     assertThat(s.condition("Ready").status()).isEqualTo("True");
     assertThat(s.condition("Ready").reason()).isEqualTo("Verified");
@@ -45,16 +85,39 @@ class StatusBuilderTest {
 
   @Test
   void suspendedComesFirst() {
-    Desired d = new Desired("app", new Desired.Problem(Reason.InvalidSpec, "x"), true, "g", "v", A, null, true, true);
-    assertThat(StatusBuilder.build(in(d, null, null, A, A, List.of(A), List.of(), List.of(), false, null)).phase())
+    Desired d =
+        new Desired(
+            "app",
+            new Desired.Problem(Reason.InvalidSpec, "x"),
+            true,
+            "g",
+            "v",
+            A,
+            null,
+            true,
+            true);
+    assertThat(
+            StatusBuilder.build(
+                    in(d, null, null, A, A, List.of(A), List.of(), List.of(), false, null))
+                .phase())
         .isEqualTo(Phase.Suspended);
   }
 
   @Test
   void stalledNamesTheReason() {
-    Desired d = new Desired("app", new Desired.Problem(Reason.DuplicateName, "two docs"), false, "g", "v", null,
-        null, true, true);
-    DeploymentStatus s = StatusBuilder.build(in(d, null, null, A, A, List.of(A), List.of(), List.of(), false, null));
+    Desired d =
+        new Desired(
+            "app",
+            new Desired.Problem(Reason.DuplicateName, "two docs"),
+            false,
+            "g",
+            "v",
+            null,
+            null,
+            true,
+            true);
+    DeploymentStatus s =
+        StatusBuilder.build(in(d, null, null, A, A, List.of(A), List.of(), List.of(), false, null));
     assertThat(s.phase()).isEqualTo(Phase.Stalled);
     assertThat(s.condition("Stalled").status()).isEqualTo("True");
     assertThat(s.condition("Stalled").reason()).isEqualTo("DuplicateName");
@@ -62,25 +125,49 @@ class StatusBuilderTest {
 
   @Test
   void anActiveRolloutShowsItsStep() {
-    RolloutRecord r = RolloutRecord.create("app", "rollout", A, B, "v2", "g1", "BackingUp", true, null);
-    DeploymentStatus s = StatusBuilder.build(in(desired(B), r, null, A, A, List.of(A), List.of(), List.of(),
-        false, null));
+    RolloutRecord r =
+        RolloutRecord.create("app", "rollout", A, B, "v2", "g1", "BackingUp", true, null);
+    DeploymentStatus s =
+        StatusBuilder.build(
+            in(desired(B), r, null, A, A, List.of(A), List.of(), List.of(), false, null));
     assertThat(s.phase()).isEqualTo(Phase.BackingUp);
     assertThat(s.condition("Reconciling").status()).isEqualTo("True");
   }
 
   @Test
   void pendingWhileAwaitingPromotion() {
-    DeploymentStatus s = StatusBuilder.build(in(desired(B), null, null, A, A, List.of(A), List.of(), List.of(),
-        false, Reason.AwaitingPromotion));
+    DeploymentStatus s =
+        StatusBuilder.build(
+            in(
+                desired(B),
+                null,
+                null,
+                A,
+                A,
+                List.of(A),
+                List.of(),
+                List.of(),
+                false,
+                Reason.AwaitingPromotion));
     assertThat(s.phase()).isEqualTo(Phase.Pending);
     assertThat(s.condition("Ready").reason()).isEqualTo("AwaitingPromotion");
   }
 
   @Test
   void rolledBackWhenTheDesiredCommitIsQuarantinedAndTheOldOneRunsHealthy() {
-    DeploymentStatus s = StatusBuilder.build(in(desired(B), null, finished("RolledBack"), A, A, List.of(A),
-        List.of(B), List.of(), false, null));
+    DeploymentStatus s =
+        StatusBuilder.build(
+            in(
+                desired(B),
+                null,
+                finished("RolledBack"),
+                A,
+                A,
+                List.of(A),
+                List.of(B),
+                List.of(),
+                false,
+                null));
     assertThat(s.phase()).isEqualTo(Phase.RolledBack);
     assertThat(s.condition("Ready").status()).isEqualTo("False");
     assertThat(s.condition("Healthy").status()).isEqualTo("True");
@@ -89,26 +176,68 @@ class StatusBuilderTest {
 
   @Test
   void degradedWhenAVerifiedCommitsServiceIsDown() {
-    DeploymentStatus s = StatusBuilder.build(in(desired(A), null, null, A, A, List.of(A), List.of(),
-        List.of("backend"), false, null));
+    DeploymentStatus s =
+        StatusBuilder.build(
+            in(
+                desired(A),
+                null,
+                null,
+                A,
+                A,
+                List.of(A),
+                List.of(),
+                List.of("backend"),
+                false,
+                null));
     assertThat(s.phase()).isEqualTo(Phase.Degraded);
     assertThat(s.condition("Healthy").reason()).isEqualTo("NotRunning");
   }
 
   @Test
   void failedWhenNothingHealthyRuns() {
-    DeploymentStatus s = StatusBuilder.build(in(desired(B), null, finished("Failed"), null, null, List.of(),
-        List.of(B), List.of(), false, null));
+    DeploymentStatus s =
+        StatusBuilder.build(
+            in(
+                desired(B),
+                null,
+                finished("Failed"),
+                null,
+                null,
+                List.of(),
+                List.of(B),
+                List.of(),
+                false,
+                null));
     assertThat(s.phase()).isEqualTo(Phase.Failed);
     assertThat(s.condition("Healthy").status()).isEqualTo("Unknown");
   }
 
   @Test
   void sourceProblemsKeepThePhaseButClearReady() {
-    Desired d = new Desired("app", null, false, "g1", "v2", null,
-        new Desired.Problem(Reason.SourceUnavailable, "cannot fetch"), true, true);
-    DeploymentStatus s = StatusBuilder.build(in(d, null, null, A, A, List.of(A), List.of(), List.of(), false,
-        Reason.SourceUnavailable));
+    Desired d =
+        new Desired(
+            "app",
+            null,
+            false,
+            "g1",
+            "v2",
+            null,
+            new Desired.Problem(Reason.SourceUnavailable, "cannot fetch"),
+            true,
+            true);
+    DeploymentStatus s =
+        StatusBuilder.build(
+            in(
+                d,
+                null,
+                null,
+                A,
+                A,
+                List.of(A),
+                List.of(),
+                List.of(),
+                false,
+                Reason.SourceUnavailable));
     assertThat(s.phase()).isEqualTo(Phase.Healthy);
     assertThat(s.condition("Ready").status()).isEqualTo("False");
     assertThat(s.condition("Ready").reason()).isEqualTo("SourceUnavailable");
@@ -116,10 +245,27 @@ class StatusBuilderTest {
 
   @Test
   void transitionTimesOnlyMoveOnTransitions() {
-    DeploymentStatus first = StatusBuilder.build(in(desired(A), null, null, A, A, List.of(A), List.of(), List.of(),
-        false, null));
-    StatusBuilder.Inputs later = new StatusBuilder.Inputs(desired(A), 3L, null, null, A, A, List.of(A), List.of(),
-        null, List.of(), List.of(), false, null, List.of(), first, NOW.plusSeconds(60));
+    DeploymentStatus first =
+        StatusBuilder.build(
+            in(desired(A), null, null, A, A, List.of(A), List.of(), List.of(), false, null));
+    StatusBuilder.Inputs later =
+        new StatusBuilder.Inputs(
+            desired(A),
+            3L,
+            null,
+            null,
+            A,
+            A,
+            List.of(A),
+            List.of(),
+            null,
+            List.of(),
+            List.of(),
+            false,
+            null,
+            List.of(),
+            first,
+            NOW.plusSeconds(60));
     DeploymentStatus second = StatusBuilder.build(later);
     assertThat(second.condition("Ready").lastTransitionTime())
         .isEqualTo(first.condition("Ready").lastTransitionTime());

@@ -21,7 +21,12 @@ class ProcessRuntimeIT {
   @TempDir Path dir;
 
   private static ServiceSpec sh(String name, String script, String signal, String timeout) {
-    return new ServiceSpec(name, ".", List.of("sh", "-c", script), Map.of(), new StopSpec(signal, Interval.parse(timeout)));
+    return new ServiceSpec(
+        name,
+        ".",
+        List.of("sh", "-c", script),
+        Map.of(),
+        new StopSpec(signal, Interval.parse(timeout)));
   }
 
   @Test
@@ -30,8 +35,15 @@ class ProcessRuntimeIT {
       ProcessRuntime rt = new ProcessRuntime(store, (d, s) -> {});
       // A wrapper (like npm start) whose child would keep the port if only the wrapper died; the
       // child ignores TERM but exits on USR1, which only the group signal reaches.
-      String script = "trap 'exit 0' USR1; sh -c \"trap 'exit 0' USR1; trap '' TERM; while :; do sleep 0.2; done\" & wait";
-      rt.start("app", "c1", dir, List.of(sh("web", script, "USR1", "5s")), dir.resolve("logs"), Map.of());
+      String script =
+          "trap 'exit 0' USR1; sh -c \"trap 'exit 0' USR1; trap '' TERM; while :; do sleep 0.2; done\" & wait";
+      rt.start(
+          "app",
+          "c1",
+          dir,
+          List.of(sh("web", script, "USR1", "5s")),
+          dir.resolve("logs"),
+          Map.of());
       long pgid = store.processes("app").get(0).pgid();
       await().atMost(Duration.ofSeconds(10)).until(() -> ProcStat.groupMembers(pgid).size() >= 3);
       rt.stopAll("app", List.of(sh("web", script, "USR1", "5s")));
@@ -44,13 +56,15 @@ class ProcessRuntimeIT {
   void killsAfterTheTimeoutWhenTheSignalIsIgnored() throws Exception {
     try (StateStore store = StateStore.open(dir.resolve("state"))) {
       ProcessRuntime rt = new ProcessRuntime(store, (d, s) -> {});
-      ServiceSpec stubborn = sh("stubborn", "trap '' TERM; while :; do sleep 0.2; done", "TERM", "500ms");
+      ServiceSpec stubborn =
+          sh("stubborn", "trap '' TERM; while :; do sleep 0.2; done", "TERM", "500ms");
       rt.start("app", "c1", dir, List.of(stubborn), dir.resolve("logs"), Map.of());
       long pgid = store.processes("app").get(0).pgid();
       long t0 = System.nanoTime();
       rt.stopAll("app", List.of(stubborn));
       assertThat(ProcStat.groupMembers(pgid)).isEmpty();
-      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isGreaterThanOrEqualTo(Duration.ofMillis(500));
+      assertThat(Duration.ofNanos(System.nanoTime() - t0))
+          .isGreaterThanOrEqualTo(Duration.ofMillis(500));
     }
   }
 
@@ -59,11 +73,21 @@ class ProcessRuntimeIT {
     try (StateStore store = StateStore.open(dir.resolve("state"))) {
       List<String> exits = new CopyOnWriteArrayList<>();
       ProcessRuntime rt = new ProcessRuntime(store, (d, s) -> exits.add(d + "/" + s));
-      rt.start("app", "c1", dir, List.of(sh("crash", "echo starting; echo oops >&2; exit 3", "TERM", "1s")),
-          dir.resolve("logs"), Map.of());
+      rt.start(
+          "app",
+          "c1",
+          dir,
+          List.of(sh("crash", "echo starting; echo oops >&2; exit 3", "TERM", "1s")),
+          dir.resolve("logs"),
+          Map.of());
       await().atMost(Duration.ofSeconds(10)).until(() -> exits.contains("app/crash"));
-      assertThat(rt.unexpectedExits("app")).singleElement().asString().contains("exited with code 3");
-      assertThat(Files.readString(dir.resolve("logs/crash.log"))).contains("starting").contains("oops");
+      assertThat(rt.unexpectedExits("app"))
+          .singleElement()
+          .asString()
+          .contains("exited with code 3");
+      assertThat(Files.readString(dir.resolve("logs/crash.log")))
+          .contains("starting")
+          .contains("oops");
       assertThat(rt.observe("app").get("crash").alive()).isFalse();
     }
   }
@@ -72,11 +96,17 @@ class ProcessRuntimeIT {
   void aNewRuntimeAdoptsServicesLeftRunningByAnAgentThatDied() throws Exception {
     try (StateStore store = StateStore.open(dir.resolve("state"))) {
       // An orphan, as a service is after its agent died: not a child of this JVM.
-      Process launcher = new ProcessBuilder("sh", "-c",
-          "setsid sh -c 'while :; do sleep 0.2; done' >/dev/null 2>&1 < /dev/null & echo $!").start();
+      Process launcher =
+          new ProcessBuilder(
+                  "sh",
+                  "-c",
+                  "setsid sh -c 'while :; do sleep 0.2; done' >/dev/null 2>&1 < /dev/null & echo $!")
+              .start();
       long pid = Long.parseLong(new String(launcher.getInputStream().readAllBytes()).trim());
       launcher.waitFor();
-      await().atMost(Duration.ofSeconds(5)).until(() -> ProcStat.read(pid).map(ProcStat::pgid).orElse(0L) == pid);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> ProcStat.read(pid).map(ProcStat::pgid).orElse(0L) == pid);
       long ticks = ProcStat.read(pid).orElseThrow().startTicks();
       store.putProcess(new StateStore.ProcessRow("app", "loop", "c1", pid, pid, ticks, null));
       // A row whose process is gone (or whose pid was reused) is reported dead, never adopted.

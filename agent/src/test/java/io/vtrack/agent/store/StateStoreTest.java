@@ -51,7 +51,10 @@ class StateStoreTest {
   @Test
   void rolloutsAndStepsArePersistedInOrder() throws Exception {
     try (StateStore s = StateStore.open(dir)) {
-      long id = s.createRollout(RolloutRecord.create("app", "rollout", null, "c1", "v1", "g1", "Preparing", true, "{}"));
+      long id =
+          s.createRollout(
+              RolloutRecord.create(
+                  "app", "rollout", null, "c1", "v1", "g1", "Preparing", true, "{}"));
       assertThat(s.activeRollout("app")).get().extracting(RolloutRecord::id).isEqualTo(id);
       long step = s.startStep(id, "release");
       s.finishStep(step, "Succeeded", "ok");
@@ -60,7 +63,9 @@ class StateStoreTest {
       s.setStage(id, "Verifying");
       s.finishRollout(id, "Done", "Succeeded", "Succeeded", null);
       assertThat(s.activeRollout("app")).isEmpty();
-      assertThat(s.steps(id)).extracting(StateStore.StepRecord::result).containsExactly("Succeeded", "Interrupted");
+      assertThat(s.steps(id))
+          .extracting(StateStore.StepRecord::result)
+          .containsExactly("Succeeded", "Interrupted");
       assertThat(s.lastFinishedRollout("app").orElseThrow().result()).isEqualTo("Succeeded");
       assertThat(s.rolloutThatDeployed("app", "c1")).isPresent();
     }
