@@ -94,12 +94,12 @@ public final class ApiServer {
         .handler(this::reconcile);
     router
         .post("/api/v1/deployments/:name/rollback")
-        .handler(BodyHandler.create().setBodyLimit(64 * 1024))
+        .handler(BodyHandler.create(false).setBodyLimit(64 * 1024))
         .handler(this::authenticated)
         .handler(this::rollback);
     router
         .post("/api/v1/hooks/git")
-        .handler(BodyHandler.create().setBodyLimit(1 << 20))
+        .handler(BodyHandler.create(false).setBodyLimit(1 << 20))
         .handler(this::webhook);
     router
         .route()
