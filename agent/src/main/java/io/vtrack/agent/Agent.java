@@ -231,6 +231,14 @@ public final class Agent extends VerticleBase {
           vertx.setPeriodic(
               f.config().interval().millis(), id -> syncFile(f, "file-change", last)));
     }
+    // Services write their logs directly; the agent caps them by rotating in place.
+    timers.add(
+        vertx.setPeriodic(
+            Duration.ofSeconds(15).toMillis(),
+            id ->
+                vertx.executeBlocking(
+                    () -> ProcessRuntime.rotateLogs(config.statePath().resolve("deployments")),
+                    false)));
     if (gitSources.isEmpty()) {
       // App repositories of file-sourced documents are refreshed on their own schedule.
       timers.add(vertx.setPeriodic(Duration.ofSeconds(30).toMillis(), id -> refreshApps("poll")));

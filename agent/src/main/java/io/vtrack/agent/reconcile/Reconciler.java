@@ -91,6 +91,7 @@ public final class Reconciler {
     String buildProblemGeneration;
     List<String> warnings = List.of();
     DeploymentStatus status;
+    StatusBuilder.Inputs lastInputs;
     Monitor monitor;
     String trigger;
   }
@@ -98,6 +99,7 @@ public final class Reconciler {
   /** The post-Healthy check loop of one deployment. */
   private static final class Monitor {
     String commit;
+    String generation;
     List<HealthCheck> checks;
     long timerId = -1;
     boolean inFlight;
@@ -294,16 +296,10 @@ public final class Reconciler {
         }
       }
     }
-    String qReason = null;
-    if (commit != null && quarantined.contains(commit)) {
-      String q = commit;
-      RolloutRecord r =
-          d.store().rollouts(name, 20).stream()
-              .filter(x -> q.equals(x.toCommit()) && x.reason() != null)
-              .findFirst()
-              .orElse(null);
-      qReason = r == null ? null : r.reason() + (r.message() == null ? "" : ": " + r.message());
-    }
+    String qReason =
+        commit != null && quarantined.contains(commit)
+            ? d.store().quarantineReason(name, commit).orElse(null)
+            : null;
     Observed observed =
         new Observed(
             active,
@@ -1247,12 +1243,16 @@ public final class Reconciler {
       return;
     }
     long interval = snap.doc().spec().health().interval().millis();
-    if (l.monitor != null && current.equals(l.monitor.commit) && l.monitor.intervalMs == interval) {
+    String generation = snap.desired().generation();
+    if (l.monitor != null
+        && current.equals(l.monitor.commit)
+        && generation.equals(l.monitor.generation)) {
       return;
     }
     stopMonitor(l);
     Monitor m = new Monitor();
     m.commit = current;
+    m.generation = generation;
     m.intervalMs = interval;
     l.monitor = m;
     blocking(() -> buildChecks(name, snap, current, paths(name), null, false))
@@ -1317,7 +1317,7 @@ public final class Reconciler {
                       });
                   enqueue(name);
                 } else {
-                  publish(name);
+                  refreshChecks(name, l);
                 }
               }
               m.timerId = vertx.setTimer(m.intervalMs, id -> monitorRound(name, snap, l, m));
@@ -1359,23 +1359,76 @@ public final class Reconciler {
                       warnings,
                       l.status,
                       Instant.now());
+              l.lastInputs = in;
               DeploymentStatus st = StatusBuilder.build(in);
               d.store().setStatusJson(name, JSON.writeValueAsString(st));
               return st;
             })
         .map(
             st -> {
-              DeploymentStatus prev = l.status;
-              l.status = st;
-              published.put(name, st);
-              if (prev == null || prev.phase() != st.phase()) {
-                LOG.info("{}: phase {} — {}", name, st.phase(), st.message());
-              }
-              for (Consumer<String> listener : listeners) {
-                listener.accept(name);
-              }
+              announce(name, l, st);
               return (Void) null;
             });
+  }
+
+  /**
+   * Recomputes the status after a monitoring round from what the last full read saw plus the new
+   * check results: no git or database reads on this path, and a store write only on a transition.
+   */
+  private void refreshChecks(String name, Live l) {
+    StatusBuilder.Inputs last = l.lastInputs;
+    if (last == null) {
+      publish(name);
+      return;
+    }
+    StatusBuilder.Inputs in =
+        new StatusBuilder.Inputs(
+            last.desired(),
+            last.observedGeneration(),
+            last.active(),
+            last.lastRollout(),
+            last.currentCommit(),
+            last.lastHealthyCommit(),
+            last.verifiedCommits(),
+            last.quarantinedCommits(),
+            last.quarantineReason(),
+            l.checks,
+            last.deadServices(),
+            l.degraded,
+            l.hold,
+            last.warnings(),
+            l.status,
+            Instant.now());
+    DeploymentStatus st = StatusBuilder.build(in);
+    DeploymentStatus prev = l.status;
+    boolean transition =
+        prev == null
+            || prev.phase() != st.phase()
+            || !prev.conditions().stream()
+                .map(c -> c.type() + c.status() + c.reason())
+                .toList()
+                .equals(
+                    st.conditions().stream().map(c -> c.type() + c.status() + c.reason()).toList());
+    announce(name, l, st);
+    if (transition) {
+      blocking(
+          () -> {
+            d.store().setStatusJson(name, JSON.writeValueAsString(st));
+            return null;
+          });
+    }
+  }
+
+  private void announce(String name, Live l, DeploymentStatus st) {
+    DeploymentStatus prev = l.status;
+    l.status = st;
+    published.put(name, st);
+    if (prev == null || prev.phase() != st.phase()) {
+      LOG.info("{}: phase {} — {}", name, st.phase(), st.message());
+    }
+    for (Consumer<String> listener : listeners) {
+      listener.accept(name);
+    }
   }
 
   private static Long generationOf(Snapshot snap) {

@@ -245,6 +245,33 @@ public final class ProcessRuntime {
     return dead;
   }
 
+  /**
+   * Caps captured output: rotates every {@code logs/*.log} of every deployment under {@code
+   * deploymentsDir} that grew past the limit. Returns the files rotated.
+   */
+  public static List<Path> rotateLogs(Path deploymentsDir) throws IOException {
+    List<Path> rotated = new ArrayList<>();
+    if (!Files.isDirectory(deploymentsDir)) {
+      return rotated;
+    }
+    try (var deployments = Files.list(deploymentsDir)) {
+      for (Path dep : deployments.toList()) {
+        Path logs = dep.resolve("logs");
+        if (!Files.isDirectory(logs)) {
+          continue;
+        }
+        try (var files = Files.list(logs)) {
+          for (Path f : files.filter(x -> x.toString().endsWith(".log")).toList()) {
+            if (LogFiles.rotateIfNeeded(f, LogFiles.DEFAULT_MAX_BYTES, LogFiles.DEFAULT_KEEP)) {
+              rotated.add(f);
+            }
+          }
+        }
+      }
+    }
+    return rotated;
+  }
+
   /** Resident memory in bytes of a service's whole process group, or -1 when it is not running. */
   public long residentBytes(String deployment, String service) throws SQLException {
     for (ProcessRow row : store.processes(deployment)) {

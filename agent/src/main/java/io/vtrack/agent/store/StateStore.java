@@ -339,6 +339,17 @@ public final class StateStore implements AutoCloseable {
         generation);
   }
 
+  /** Why a commit was quarantined, or empty when it is not. */
+  public synchronized Optional<String> quarantineReason(String deployment, String commit)
+      throws SQLException {
+    List<String> s =
+        strings(
+            "SELECT reason FROM commits WHERE deployment = ? AND commit_sha = ? AND state = 'quarantined'",
+            deployment,
+            commit);
+    return s.isEmpty() ? Optional.empty() : Optional.ofNullable(s.get(0));
+  }
+
   public synchronized Optional<String> baseline(String deployment, String commit)
       throws SQLException {
     List<String> s =

@@ -1,0 +1,99 @@
+package io.vtrack.agent.it;
+
+import static org.awaitility.Awaitility.await;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The agent as a separate JVM (the built jar), so that it can be killed with SIGKILL. */
+public final class AgentProcess implements AutoCloseable {
+  public static final Path JAR = Path.of("target", "vtrack-agent.jar").toAbsolutePath();
+
+  private final Path root;
+  private final Path config;
+  public final Path stateDir;
+  public final int port;
+  private Process process;
+  private int starts;
+
+  public AgentProcess(Path root, String deployUrl, String pollInterval) throws Exception {
+    this.root = root;
+    this.stateDir = root.resolve("state");
+    this.port = TestApp.freePort();
+    Files.writeString(root.resolve("webhook-secret"), "it-secret\n");
+    this.config = root.resolve("agent.yaml");
+    Files.writeString(
+        config,
+        """
+        agentName: it-agent
+        stateDir: %s
+        listen: 127.0.0.1:%d
+        sources:
+          - git: {repoURL: "%s", branch: main, path: ., interval: %s, webhookSecretFile: %s}
+        """
+            .formatted(stateDir, port, deployUrl, pollInterval, root.resolve("webhook-secret")));
+  }
+
+  public void start() throws Exception {
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-jar",
+                JAR.toString(),
+                "run",
+                "--config",
+                config.toString()));
+    starts++;
+    process =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(
+                ProcessBuilder.Redirect.appendTo(root.resolve("agent-" + starts + ".log").toFile()))
+            .start();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                Files.exists(stateDir.resolve("api-token"))
+                    && api().get("/readyz").status() == 200);
+  }
+
+  public Api api() throws Exception {
+    String token =
+        Files.exists(stateDir.resolve("api-token"))
+            ? Files.readString(stateDir.resolve("api-token")).trim()
+            : "";
+    return new Api(port, token);
+  }
+
+  /** SIGKILL: no shutdown hook, no cleanup, as when the host's OOM killer strikes. */
+  public void kill() throws Exception {
+    process.destroyForcibly();
+    process.waitFor();
+  }
+
+  public String log() throws Exception {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 1; i <= starts; i++) {
+      Path p = root.resolve("agent-" + i + ".log");
+      if (Files.exists(p)) {
+        sb.append("---- agent run ").append(i).append('\n').append(Files.readString(p));
+      }
+    }
+    return sb.toString();
+  }
+
+  @Override
+  public void close() throws Exception {
+    if (process != null && process.isAlive()) {
+      kill();
+    }
+    InProcessAgent.killApp(stateDir);
+  }
+}
