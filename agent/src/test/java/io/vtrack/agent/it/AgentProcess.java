@@ -23,6 +23,7 @@ public final class AgentProcess implements AutoCloseable {
     this.root = root;
     this.stateDir = root.resolve("state");
     this.port = TestApp.freePort();
+    Files.createDirectories(root);
     Files.writeString(root.resolve("webhook-secret"), "it-secret\n");
     this.config = root.resolve("agent.yaml");
     Files.writeString(
@@ -58,6 +59,7 @@ public final class AgentProcess implements AutoCloseable {
             .start();
     await()
         .atMost(Duration.ofSeconds(60))
+        .ignoreExceptions()
         .until(
             () ->
                 Files.exists(stateDir.resolve("api-token"))
