@@ -138,7 +138,8 @@ def good(b, i):
     healthy = b.wait("Healthy", sha)
     started, finished, steps, rounds = b.rollout()
     start_done = steps["start"][1]
-    window_from = min(rounds.get("Verifying:window", [steps["verify"][1]]))
+    # The last startup round is the first one where every check passed: the window starts there.
+    window_from = max(rounds["Verifying:startup"])
     app_start = window_from - start_done
     checks = steps["verify"][1] - window_from
     total = healthy - sent
@@ -157,11 +158,11 @@ def failed(b, i, healthy_sha):
             f.write(s)
     sha, sent = b.push(edit, f"crash {i}")
     healthy = b.wait("RolledBack", healthy_sha)
-    sh("git", "revert", "--no-edit", "-q", "HEAD", cwd=b.app)
+    sh("git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "revert", "--no-edit", "HEAD", cwd=b.app)
     started, finished, steps, rounds = b.rollout()
     failed_at = steps["verify"][1]
     restart_done = steps["rollback-start"][1]
-    window_from = min(rounds.get("RollingBack:window", [steps["verify-rollback"][1]]))
+    window_from = max(rounds["RollingBack:startup"])
     app_start = window_from - restart_done
     checks = steps["verify-rollback"][1] - window_from
     total = healthy - failed_at
