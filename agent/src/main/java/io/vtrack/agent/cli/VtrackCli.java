@@ -53,9 +53,15 @@ public final class VtrackCli implements Runnable {
   }
 
   public static int execute(String... args) {
+    return commandLine().execute(args);
+  }
+
+  /** The configured command line: usage errors exit 2, other failures 1 (DESIGN.md §4). */
+  public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new VtrackCli());
-    cl.setExitCodeExceptionMapper(e -> ExitCodes.FAILED);
-    return cl.execute(args);
+    cl.setExitCodeExceptionMapper(
+        e -> e instanceof CommandLine.ParameterException ? ExitCodes.USAGE : ExitCodes.FAILED);
+    return cl;
   }
 
   /** Options shared by the commands that call the API. */

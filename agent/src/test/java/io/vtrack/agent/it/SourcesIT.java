@@ -1,0 +1,214 @@
+package io.vtrack.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.vertx.core.Vertx;
+import io.vtrack.agent.Agent;
+import io.vtrack.agent.cli.VtrackCli;
+import io.vtrack.agent.config.AgentConfig;
+import io.vtrack.agent.model.Interval;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A file source and a git source together: addressing by label, duplicate names, invalid documents,
+ * deletionPolicy Retain, and the CLI against the running agent.
+ */
+@SuppressWarnings("unchecked")
+class SourcesIT {
+  @TempDir Path tmp;
+  TestApp app;
+  Vertx vertx;
+  Agent agent;
+  Api api;
+  Path files;
+  Path stateDir;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    app = new TestApp(tmp.resolve("repos"));
+    files = tmp.resolve("files");
+    Files.createDirectories(files);
+    stateDir = tmp.resolve("state");
+    app.deploy("v1");
+    AgentConfig cfg =
+        new AgentConfig(
+            "edge-01",
+            stateDir.toString(),
+            "127.0.0.1:0",
+            null,
+            List.of(),
+            List.of(
+                new AgentConfig.SourceConfig(
+                    new AgentConfig.GitSourceConfig(
+                        app.deployUrl(), "main", ".", Interval.parse("300ms"), null),
+                    null,
+                    null),
+                new AgentConfig.SourceConfig(
+                    null,
+                    null,
+                    new AgentConfig.FileSourceConfig(files.toString(), Interval.parse("200ms")))));
+    vertx = Vertx.vertx();
+    agent = new Agent(cfg, tmp);
+    vertx.deployVerticle(agent).await();
+    api = new Api(agent.port(), agent.token());
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    vertx.close().await();
+    InProcessAgent.killApp(stateDir);
+    app.close();
+  }
+
+  private Map<String, Object> status(String name) {
+    return api.status(name);
+  }
+
+  private Map<String, Object> condition(Map<String, Object> st, String type) {
+    return ((List<Map<String, Object>>) st.get("conditions"))
+        .stream().filter(c -> type.equals(c.get("type"))).findFirst().orElseThrow();
+  }
+
+  @Test
+  void addressingDuplicatesAndInvalidDocuments() throws Exception {
+    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> "Healthy".equals(status("vtrack").get("phase")));
+
+    // Addressed to another agent: ignored entirely.
+    Files.writeString(
+        files.resolve("other.yaml"),
+        app.document("v1")
+            .replace("name: vtrack\n", "name: elsewhere\n  labels: {vtrack.io/agent: edge-02}\n"));
+    // Addressed to this agent but invalid: Stalled, the message names the field and the line.
+    String invalid =
+        app.document("v1")
+            .replace("name: vtrack\n", "name: broken\n  labels: {vtrack.io/agent: edge-01}\n")
+            .replace("window: 1500ms", "window: 1500 ms");
+    Files.writeString(files.resolve("broken.yaml"), invalid);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> "Stalled".equals(status("broken").get("phase")));
+    Map<String, Object> broken = status("broken");
+    assertThat(condition(broken, "Stalled").get("reason")).isEqualTo("InvalidSpec");
+    int line = 1 + List.of(invalid.split("\n")).indexOf("    window: 1500 ms");
+    assertThat(broken.get("message").toString())
+        .contains("spec.health.window (line " + line + ")")
+        .contains("invalid duration");
+    assertThat(api.get("/api/v1/deployments/elsewhere").status()).isEqualTo(404);
+
+    // The same name from a second source: both documents are reported, nothing runs differently.
+    long pidBefore = backendPid();
+    Files.writeString(files.resolve("dup.yaml"), app.document("v1"));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> "Stalled".equals(status("vtrack").get("phase")));
+    assertThat(condition(status("vtrack"), "Stalled").get("reason")).isEqualTo("DuplicateName");
+    assertThat(backendPid()).isEqualTo(pidBefore);
+    Files.delete(files.resolve("dup.yaml"));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> "Healthy".equals(status("vtrack").get("phase")));
+    assertThat(status("vtrack").get("currentCommit")).isEqualTo(v1);
+    assertThat(backendPid()).isEqualTo(pidBefore);
+  }
+
+  @Test
+  void retainLeavesTheAppRunningWhenTheDocumentGoes() throws Exception {
+    app.extraSpec = "  deletionPolicy: Retain\n";
+    app.deploy("v1");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> "Healthy".equals(status("vtrack").get("phase")));
+    long pid = backendPid();
+    app.removeDocument();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> api.get("/api/v1/deployments/vtrack").status() == 404);
+    assertThat(io.vtrack.agent.runtime.ProcStat.read(pid))
+        .get()
+        .matches(io.vtrack.agent.runtime.ProcStat::alive);
+    new ProcessBuilder("kill", "-TERM", "--", "-" + pid).start().waitFor();
+  }
+
+  @Test
+  void theCliTalksToTheApiWithItsExitCodes() throws Exception {
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> "Healthy".equals(status("vtrack").get("phase")));
+    String server = "--server=http://127.0.0.1:" + agent.port();
+    String tokenFile = "--token-file=" + stateDir.resolve("api-token");
+    Run status = cli("status", "vtrack", server);
+    assertThat(status.code).isZero();
+    assertThat(status.out).contains("Phase:         Healthy").contains("sources");
+    Run json = cli("status", "vtrack", "-o", "json", server);
+    assertThat(json.code).isZero();
+    assertThat(Api.JSON.readValue(json.out, Map.class))
+        .containsKeys("name", "source", "spec", "status");
+    assertThat(cli("status", server).out).contains("NAME").contains("vtrack").contains("Healthy");
+    assertThat(cli("status", "nope", server).code).isEqualTo(4);
+    assertThat(cli("history", "vtrack", server).out).contains("Succeeded");
+    assertThat(cli("history", "vtrack", "--id", "1", server).out)
+        .contains("Steps:")
+        .contains("validate:backend-syntax");
+    assertThat(cli("reconcile", "vtrack", server, tokenFile).out).contains("nothing to do");
+    assertThat(cli("reconcile", "vtrack", server, "--token-file=" + tmp.resolve("missing")).code)
+        .isEqualTo(1);
+    assertThat(cli("rollback", "vtrack", server, tokenFile).code)
+        .as("no earlier verified commit")
+        .isEqualTo(1);
+    assertThat(cli("status", "--server=http://127.0.0.1:" + TestApp.freePort()).code).isEqualTo(3);
+    assertThat(cli("status", "--bogus").code).isEqualTo(2);
+    Path bad = tmp.resolve("bad.yaml");
+    Files.writeString(bad, app.document("v1").replace("interval: 200ms", "interval: soon"));
+    Run validate = cli("validate", bad.toString());
+    assertThat(validate.code).isEqualTo(1);
+    assertThat(validate.err).contains("spec.health.interval").contains("invalid duration");
+    Path good = tmp.resolve("good.yaml");
+    Files.writeString(good, app.document("v1"));
+    assertThat(cli("validate", good.toString()).code).isZero();
+  }
+
+  record Run(int code, String out, String err) {}
+
+  private static Run cli(String... args) {
+    PrintStream oldOut = System.out;
+    PrintStream oldErr = System.err;
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    try {
+      picocli.CommandLine cl = VtrackCli.commandLine();
+      cl.setOut(new java.io.PrintWriter(out, true, StandardCharsets.UTF_8));
+      cl.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+      int code = cl.execute(args);
+      return new Run(
+          code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(oldOut);
+      System.setErr(oldErr);
+    }
+  }
+
+  private long backendPid() throws Exception {
+    try (io.vtrack.agent.store.StateStore s = io.vtrack.agent.store.StateStore.open(stateDir)) {
+      return s.processes("vtrack").stream()
+          .filter(p -> p.service().equals("backend"))
+          .findFirst()
+          .orElseThrow()
+          .pid();
+    }
+  }
+}
