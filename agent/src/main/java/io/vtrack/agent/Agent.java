@@ -10,6 +10,7 @@ import io.vtrack.agent.backup.BackupManager;
 import io.vtrack.agent.check.CheckFactory;
 import io.vtrack.agent.config.AgentConfig;
 import io.vtrack.agent.metrics.AgentMetrics;
+import io.vtrack.agent.notify.Notifier;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.release.ReleaseBuilder;
@@ -106,6 +107,12 @@ public final class Agent extends VerticleBase {
                           new BackupManager(store, Duration.ofMinutes(5)),
                           new CheckFactory(vertx, http),
                           metrics,
+                          new Notifier(
+                              vertx,
+                              http,
+                              store,
+                              config.agentName(),
+                              "http://" + config.listen() + "/"),
                           stateDir,
                           config.allowedCommands()));
               for (int i = 0; i < config.sources().size(); i++) {

@@ -73,6 +73,7 @@ public final class Reconciler {
       BackupManager backups,
       CheckFactory checks,
       AgentMetrics metrics,
+      io.vtrack.agent.notify.Notifier notifier,
       Path stateDir,
       List<String> allowedCommands) {}
 
@@ -1425,6 +1426,15 @@ public final class Reconciler {
     published.put(name, st);
     if (prev == null || prev.phase() != st.phase()) {
       LOG.info("{}: phase {} — {}", name, st.phase(), st.message());
+    }
+    DesiredStateRegistry.Entry entry = d.registry().get(name);
+    if (prev != null
+        && prev.phase() != st.phase()
+        && entry != null
+        && entry.document().valid()
+        && d.notifier() != null) {
+      d.notifier()
+          .transition(name, prev.phase(), st, entry.document().document().spec().notifications());
     }
     for (Consumer<String> listener : listeners) {
       listener.accept(name);

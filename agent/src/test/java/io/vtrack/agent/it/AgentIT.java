@@ -424,4 +424,72 @@ class AgentIT {
     await().atMost(LONG).until(() -> ProcStat.read(pid).map(s -> !s.alive()).orElse(true));
     assertThat(sharedDb()).exists();
   }
+
+  @Test
+  void notificationsArePostedOnTransitionsAndRetried() throws Exception {
+    io.vertx.core.Vertx rx = io.vertx.core.Vertx.vertx();
+    try {
+      List<Map<String, Object>> received = new java.util.concurrent.CopyOnWriteArrayList<>();
+      java.util.concurrent.atomic.AtomicInteger calls =
+          new java.util.concurrent.atomic.AtomicInteger();
+      io.vertx.core.http.HttpServer server =
+          rx.createHttpServer()
+              .requestHandler(
+                  req ->
+                      req.body()
+                          .onSuccess(
+                              b -> {
+                                // The receiver fails its first call, then recovers: the agent must
+                                // retry.
+                                if (calls.incrementAndGet() == 1) {
+                                  req.response().setStatusCode(500).end();
+                                  return;
+                                }
+                                received.add(Api.JSON.readValue(b.toString(), Map.class));
+                                req.response().setStatusCode(204).end();
+                              }))
+              .listen(0, "127.0.0.1")
+              .await();
+      app.extraSpec =
+          """
+            notify:
+              - url: http://127.0.0.1:%d/hooks/vtrack
+                on: [Healthy, RolledBack]
+          """
+              .formatted(server.actualPort());
+      app.deploy("v1");
+      String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+      start("300ms");
+      awaitPhase("Healthy", v1);
+      await()
+          .atMost(LONG)
+          .until(() -> received.stream().anyMatch(p -> "Healthy".equals(p.get("phase"))));
+      assertThat(calls.get()).isGreaterThanOrEqualTo(2);
+      app.edit(
+          "backend/app.py",
+          s -> s.replace("def main():\n", "def main():\n    raise SystemExit(2)\n"));
+      String bad = app.commitApp("Crash", "v2");
+      app.deploy("v2");
+      awaitPhase("RolledBack", v1);
+      await()
+          .atMost(LONG)
+          .until(() -> received.stream().anyMatch(p -> "RolledBack".equals(p.get("phase"))));
+      Map<String, Object> rb =
+          received.stream()
+              .filter(p -> "RolledBack".equals(p.get("phase")))
+              .findFirst()
+              .orElseThrow();
+      assertThat(rb)
+          .containsEntry("deployment", "vtrack")
+          .containsEntry("agent", "it-agent")
+          .containsEntry("currentCommit", v1)
+          .containsEntry("desiredCommit", bad);
+      assertThat(rb.get("text").toString()).contains("RolledBack");
+      assertThat((Map<String, Object>) rb.get("rollout"))
+          .containsEntry("reason", "ServiceExited")
+          .containsEntry("to", bad);
+    } finally {
+      rx.close().await();
+    }
+  }
 }
