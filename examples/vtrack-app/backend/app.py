@@ -116,7 +116,8 @@ class Handler(BaseHTTPRequestHandler):
     def route(self, conn):
         path = self.path.split("?")[0]
         if path == "/api/health":
-            self.send_json(200, {"status": "ok", "version": read_version()})
+            self.send_json(200, {"status": "ok", "version": read_version(),
+                                 "commit": os.environ.get("VTRACK_COMMIT", "")})
         elif path == "/api/config/get-sources":
             rows = conn.execute("SELECT id, name, url, active FROM video_sources ORDER BY id").fetchall()
             data = [{"id": r[0], "name": r[1], "url": r[2], "active": bool(r[3])} for r in rows]

@@ -224,13 +224,7 @@ public final class Agent extends VerticleBase {
 
   private void scheduleSources() {
     for (GitSource g : gitSources) {
-      timers.add(
-          vertx.setPeriodic(
-              g.config().interval().millis(),
-              id -> {
-                syncGit(g, "poll");
-                refreshApps("poll");
-              }));
+      timers.add(vertx.setPeriodic(g.config().interval().millis(), id -> syncGit(g, "poll")));
     }
     for (FileSource f : fileSources) {
       String[] last = {null};
@@ -246,7 +240,7 @@ public final class Agent extends VerticleBase {
                 vertx.executeBlocking(
                     () -> ProcessRuntime.rotateLogs(config.statePath().resolve("deployments")),
                     false)));
-    if (gitSources.isEmpty()) {
+    if (!fileSources.isEmpty()) {
       // App repositories of file-sourced documents are refreshed on their own schedule.
       timers.add(vertx.setPeriodic(Duration.ofSeconds(30).toMillis(), id -> refreshApps("poll")));
     }
@@ -274,20 +268,7 @@ public final class Agent extends VerticleBase {
     vertx
         .executeBlocking(
             () -> {
-              Set<String> done = new HashSet<>();
-              for (DesiredDocument d : docs) {
-                String url = d.effectiveRepoUrl();
-                if (url == null || !done.add(url)) {
-                  continue;
-                }
-                try {
-                  repos.fetch(
-                      url,
-                      d.document() == null ? null : d.document().spec().source().credentials());
-                } catch (Exception e) {
-                  LOG.warn("{}", e.getMessage());
-                }
-              }
+              fetchApps(docs);
               return null;
             },
             false)
@@ -303,13 +284,36 @@ public final class Agent extends VerticleBase {
             });
   }
 
+  /** Fetches the app repositories of {@code docs}, each once; failures show in their status. */
+  private void fetchApps(List<DesiredDocument> docs) {
+    Set<String> done = new HashSet<>();
+    for (DesiredDocument d : docs) {
+      String url = d.effectiveRepoUrl();
+      if (url == null || !done.add(url)) {
+        continue;
+      }
+      try {
+        repos.fetch(url, d.document() == null ? null : d.document().spec().source().credentials());
+      } catch (Exception e) {
+        LOG.warn("{}", e.getMessage());
+      }
+    }
+  }
+
   private Future<Boolean> syncGit(GitSource g, String trigger) {
     if (!syncing.add(g.id())) {
       syncAgain.add(g.id());
       return Future.succeededFuture(true);
     }
     return vertx
-        .executeBlocking(g::read, false)
+        .executeBlocking(
+            () -> {
+              List<DesiredDocument> docs = g.read();
+              // App repositories first, so a new revision resolves as soon as its document is seen.
+              fetchApps(docs);
+              return docs;
+            },
+            false)
         .map(
             docs -> {
               apply(g.id(), docs, trigger);

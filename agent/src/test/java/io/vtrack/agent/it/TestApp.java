@@ -84,6 +84,12 @@ public final class TestApp implements AutoCloseable {
   }
 
   public String document(String revision) {
+    return document(name, revision, backendPort, frontendPort, extraSpec);
+  }
+
+  /** A document for another deployment of the same app (e.g. a dev copy on other ports). */
+  public String document(
+      String name, String revision, int backendPort, int frontendPort, String extraSpec) {
     return """
         apiVersion: vtrack.io/v1alpha1
         kind: VTrackDeployment

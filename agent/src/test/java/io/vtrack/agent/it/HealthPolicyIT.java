@@ -1,0 +1,322 @@
+package io.vtrack.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every check kind against the example app really running: one revision that passes and one that
+ * fails for the right reason, each failure a real commit.
+ */
+@SuppressWarnings("unchecked")
+class HealthPolicyIT {
+  static final Duration LONG = Duration.ofSeconds(90);
+
+  @TempDir Path tmp;
+  TestApp app;
+  InProcessAgent agent;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    app = new TestApp(tmp);
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (agent != null) {
+      agent.close();
+    }
+    app.close();
+  }
+
+  private String v1() throws Exception {
+    return app.app.getRepository().resolve("v1^{commit}").getName();
+  }
+
+  private void awaitPhase(String name, String phase, String commit) {
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              Map<String, Object> st = agent.api.status(name);
+              assertThat(st.get("phase")).as("status %s", st).isEqualTo(phase);
+              if (commit != null) {
+                assertThat(st.get("currentCommit")).isEqualTo(commit);
+              }
+            });
+  }
+
+  private Map<String, Object> check(String name) {
+    return ((List<Map<String, Object>>) agent.api.status("vtrack").get("checks"))
+        .stream().filter(c -> name.equals(c.get("name"))).findFirst().orElseThrow();
+  }
+
+  /**
+   * Deploys v1 with the given checks, then {@code v2} made by {@code change}; returns v2's message.
+   */
+  private String rolloutFails(
+      String checks, String file, java.util.function.UnaryOperator<String> change)
+      throws Exception {
+    app.extraChecks = checks;
+    app.deploy("v1");
+    agent = new InProcessAgent(tmp, app, "300ms");
+    awaitPhase("vtrack", "Healthy", v1());
+    app.edit(file, change);
+    app.commitApp("v2", "v2");
+    app.deploy("v2");
+    awaitPhase("vtrack", "RolledBack", v1());
+    return ((Map<String, Object>) agent.api.status("vtrack").get("lastRollout"))
+        .get("message")
+        .toString();
+  }
+
+  @Test
+  void aGoodRevisionPassesEveryKindAndRecordsBaselines() throws Exception {
+    app.extraChecks =
+        """
+              - name: nested
+                http:
+                  url: http://127.0.0.1:%1$d/api/config/get-sources
+                  json: {"data[0].id": 1, "data[1].name": lobby, success: true}
+              - name: new-code-answers
+                http: {url: "http://127.0.0.1:%1$d/api/health", json: {commit: "${commit}", version: "${file:VERSION}"}}
+              - name: config-rows
+                sqlite: {database: backend/database/events.db, query: "SELECT COUNT(*) FROM processing_config", min: 1, max: 1, equals: 1}
+              - name: selected-json
+                sqlite: {database: backend/database/events.db, query: "SELECT selected_cameras FROM processing_config", json: true}
+              - name: integrity
+                sqlite: {database: backend/database/events.db, integrityCheck: true}
+              - name: no-errors
+                log: {file: backend/logs/app.log, pattern: "(?i)\\\\berror\\\\b", max: 0}
+              - name: no-errors-captured
+                log: {service: backend, pattern: "Traceback", max: 0}
+              - name: latency
+                latency: {url: "http://127.0.0.1:%1$d/api/config/get-sources", samples: 20, maxIncrease: 50%%, minDelta: 30ms}
+              - name: memory
+                memory: {service: backend, maxIncrease: 50%%, max: 256Mi}
+              - name: smoke
+                command: {command: [python3, tests/smoke.py, "http://127.0.0.1:%1$d"], cwd: .}
+                timeout: 10s
+        """
+            .formatted(app.backendPort);
+    app.deploy("v1");
+    agent = new InProcessAgent(tmp, app, "300ms");
+    awaitPhase("vtrack", "Healthy", v1());
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.deploy("v2");
+    awaitPhase("vtrack", "Healthy", v2);
+    for (String c :
+        List.of(
+            "nested",
+            "new-code-answers",
+            "config-rows",
+            "selected-json",
+            "integrity",
+            "no-errors",
+            "no-errors-captured",
+            "latency",
+            "memory",
+            "smoke",
+            "sources-kept")) {
+      assertThat(check(c).get("status")).as("check %s: %s", c, check(c)).isEqualTo("Passing");
+    }
+    assertThat(check("latency").get("message").toString()).contains("p95");
+    assertThat(check("smoke").get("message").toString()).contains("ok: 2 selected cameras");
+    // The verification of v2 compared against v1's baselines, which the first deploy recorded.
+    List<Map<String, Object>> rounds =
+        (List<Map<String, Object>>) agent.api.history("vtrack").get(0).get("checks");
+    assertThat(rounds)
+        .anySatisfy(
+            r -> {
+              assertThat(r.get("name")).isEqualTo("latency");
+              assertThat(r.get("message").toString()).contains("vs baseline");
+            });
+    assertThat(rounds)
+        .anySatisfy(
+            r -> {
+              assertThat(r.get("name")).isEqualTo("memory");
+              assertThat(r.get("message").toString()).contains("vs baseline");
+            });
+    assertThat(rounds)
+        .anySatisfy(
+            r -> {
+              assertThat(r.get("name")).isEqualTo("sources-kept");
+              assertThat(r.get("message").toString()).contains("(was 3)");
+            });
+  }
+
+  @Test
+  void aSlowRevisionIsCaughtByLatency() throws Exception {
+    String msg =
+        rolloutFails(
+            """
+              - name: latency
+                latency: {url: "http://127.0.0.1:%d/api/config/get-sources", samples: 5, maxIncrease: 50%%, minDelta: 30ms}
+        """
+                .formatted(app.backendPort),
+            "backend/app.py",
+            s ->
+                s.replace(
+                    "        elif path == \"/api/config/get-sources\":\n",
+                    "        elif path == \"/api/config/get-sources\":\n            time.sleep(0.15)\n"));
+    assertThat(msg).contains("latency: median").contains("vs baseline").contains("above +50%");
+  }
+
+  @Test
+  void aMemoryHogIsCaughtByMemory() throws Exception {
+    String msg =
+        rolloutFails(
+            """
+              - name: memory
+                memory: {service: backend, maxIncrease: 50%}
+        """,
+            "backend/app.py",
+            s ->
+                s.replace(
+                    "def main():\n",
+                    "CACHE = []\n\n\ndef main():\n    CACHE.append(b'x' * (300 * 1024 * 1024))\n"));
+    assertThat(msg).contains("memory: resident").contains("above +50%");
+  }
+
+  @Test
+  void errorLinesAreCaughtByLog() throws Exception {
+    String msg =
+        rolloutFails(
+            """
+              - name: no-errors
+                log: {file: backend/logs/app.log, pattern: "(?i)\\\\berror\\\\b", max: 0}
+        """,
+            "backend/app.py",
+            s ->
+                s.replace(
+                    "    def route(self, conn):\n",
+                    "    def route(self, conn):\n        log.error(\"camera feed timeout on %s\", self.path)\n"));
+    assertThat(msg)
+        .contains("no-errors")
+        .contains("matching lines since the switch")
+        .contains("camera feed timeout");
+  }
+
+  @Test
+  void aBrokenNestedContractIsCaughtByHttp() throws Exception {
+    String msg =
+        rolloutFails(
+            """
+              - name: nested
+                http: {url: "http://127.0.0.1:%d/api/config/get-sources", json: {"data[0].id": 1}}
+        """
+                .formatted(app.backendPort),
+            "backend/app.py",
+            s -> s.replace("data = [{\"id\": r[0],", "data = [{\"camera_id\": r[0],"));
+    assertThat(msg).contains("nested: JSON path data[0].id is missing");
+  }
+
+  @Test
+  void aCommandCheckDecidesByExitCode() throws Exception {
+    // Every endpoint keeps its shape; only the smoke test sees a selected camera with no source.
+    String msg =
+        rolloutFails(
+            """
+              - name: smoke
+                command: {command: [python3, tests/smoke.py, "http://127.0.0.1:%d"], cwd: .}
+        """
+                .formatted(app.backendPort),
+            "backend/app.py",
+            s ->
+                s.replace(
+                    "selected = json.loads(row[0]) if row else []",
+                    "selected = (json.loads(row[0]) if row else []) + [99]"));
+    assertThat(msg)
+        .contains("smoke: exit code 1")
+        .contains("selected cameras without a source: [99]");
+  }
+
+  @Test
+  void promotionFromDevToProdOnOneAgent() throws Exception {
+    int devBackend = TestApp.freePort();
+    int devFrontend = TestApp.freePort();
+    Files.writeString(
+        app.deployDir.resolve("vtrack-dev.yaml"),
+        app.document("vtrack-dev", "v1", devBackend, devFrontend, ""));
+    Files.writeString(
+        app.deployDir.resolve("vtrack.yaml"),
+        app.document(
+            "vtrack",
+            "v1",
+            app.backendPort,
+            app.frontendPort,
+            "  promotion: {requireHealthyIn: vtrack-dev}\n"));
+    app.deploy.add().addFilepattern(".").call();
+    app.deploy.commit().setMessage("dev and prod at v1").setAuthor("t", "t@example.com").call();
+    agent = new InProcessAgent(tmp, app, "300ms");
+    awaitPhase("vtrack-dev", "Healthy", v1());
+    awaitPhase("vtrack", "Healthy", v1());
+
+    // v2 breaks the contract: dev rolls it back, so prod never takes it.
+    app.edit(
+        "backend/app.py",
+        s -> s.replace("{\"success\": True, \"data\": data}", "{\"success\": True}"));
+    String bad = app.commitApp("break", "v2");
+    Files.writeString(
+        app.deployDir.resolve("vtrack-dev.yaml"),
+        app.document("vtrack-dev", "v2", devBackend, devFrontend, ""));
+    Files.writeString(
+        app.deployDir.resolve("vtrack.yaml"),
+        app.document(
+            "vtrack",
+            "v2",
+            app.backendPort,
+            app.frontendPort,
+            "  promotion: {requireHealthyIn: vtrack-dev}\n"));
+    app.deploy.add().addFilepattern(".").call();
+    app.deploy.commit().setMessage("dev and prod at v2").setAuthor("t", "t@example.com").call();
+    awaitPhase("vtrack", "Pending", v1());
+    Map<String, Object> prod = agent.api.status("vtrack");
+    assertThat(prod.get("desiredCommit")).isEqualTo(bad);
+    assertThat(((List<Map<String, Object>>) prod.get("conditions")))
+        .anySatisfy(
+            c -> {
+              assertThat(c.get("type")).isEqualTo("Ready");
+              assertThat(c.get("reason")).isEqualTo("AwaitingPromotion");
+            });
+    awaitPhase("vtrack-dev", "RolledBack", v1());
+    assertThat(agent.api.status("vtrack").get("phase")).isEqualTo("Pending");
+    assertThat(agent.api.history("vtrack")).hasSize(1);
+
+    // A good v3 goes to dev first, then to prod.
+    app.edit(
+        "backend/app.py",
+        s -> s.replace("{\"success\": True}", "{\"success\": True, \"data\": data}"));
+    Files.writeString(app.appDir.resolve("VERSION"), "3.0.0\n");
+    String v3 = app.commitApp("fix", "v3");
+    Files.writeString(
+        app.deployDir.resolve("vtrack-dev.yaml"),
+        app.document("vtrack-dev", "v3", devBackend, devFrontend, ""));
+    Files.writeString(
+        app.deployDir.resolve("vtrack.yaml"),
+        app.document(
+            "vtrack",
+            "v3",
+            app.backendPort,
+            app.frontendPort,
+            "  promotion: {requireHealthyIn: vtrack-dev}\n"));
+    app.deploy.add().addFilepattern(".").call();
+    app.deploy.commit().setMessage("dev and prod at v3").setAuthor("t", "t@example.com").call();
+    awaitPhase("vtrack-dev", "Healthy", v3);
+    awaitPhase("vtrack", "Healthy", v3);
+    Map<String, Object> devHistory = agent.api.history("vtrack-dev").get(0);
+    Map<String, Object> prodHistory = agent.api.history("vtrack").get(0);
+    assertThat(prodHistory.get("startedAt").toString())
+        .isGreaterThan(devHistory.get("finishedAt").toString());
+  }
+}
