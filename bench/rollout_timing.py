@@ -1,133 +1,14 @@
 """Rollout timing benchmark for vtrack-agent on the example app (see rollout-timing.sh)."""
 
-import datetime as dt
-import hashlib
-import hmac
 import json
 import os
-import shutil
-import sqlite3
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, Bench, commit, sh
+
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-SECRET = "bench-secret"
-
-
-def sh(*args, cwd=None):
-    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def commit(repo, message):
-    sh("git", "add", "-A", cwd=repo)
-    sh("git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-qm", message, cwd=repo)
-    return sh("git", "rev-parse", "HEAD", cwd=repo)
-
-
-def ts(s):
-    return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Bench:
-    def __init__(self):
-        self.work = tempfile.mkdtemp(prefix="vtrack-bench.")
-        self.app = os.path.join(self.work, "app")
-        self.deploy = os.path.join(self.work, "deploy")
-        self.port = free_port()
-        self.backend = free_port()
-        self.frontend = free_port()
-        shutil.copytree(os.path.join(ROOT, "examples", "vtrack-app"), self.app)
-        sh("git", "init", "-q", "-b", "main", cwd=self.app)
-        commit(self.app, "v1")
-        os.makedirs(self.deploy)
-        sh("git", "init", "-q", "-b", "main", cwd=self.deploy)
-        with open(os.path.join(self.work, "secret"), "w") as f:
-            f.write(SECRET)
-        with open(os.path.join(self.work, "agent.yaml"), "w") as f:
-            f.write(
-                f"agentName: bench\nstateDir: {self.work}/state\nlisten: 127.0.0.1:{self.port}\n"
-                f"sources:\n  - git: {{repoURL: file://{self.deploy}, branch: main, path: ., interval: 1h,"
-                f" webhookSecretFile: {self.work}/secret}}\n")
-        self.write_doc(sh("git", "rev-parse", "HEAD", cwd=self.app))
-        commit(self.deploy, "deploy v1")
-        self.log = open(os.path.join(self.work, "agent.log"), "w")
-        self.proc = subprocess.Popen([os.path.join(ROOT, "bin", "vtrack"), "run", "--config",
-                                      os.path.join(self.work, "agent.yaml")], stdout=self.log, stderr=self.log)
-
-    def write_doc(self, revision):
-        with open(os.path.join(ROOT, "examples", "process", "vtrack.yaml")) as f:
-            doc = f.read()
-        doc = doc.replace("file:///srv/git/V_Track.git", "file://" + self.app)
-        doc = doc.replace("revision: v1", "revision: " + revision)
-        doc = doc.replace("18080", str(self.backend)).replace("13000", str(self.frontend))
-        with open(os.path.join(self.deploy, "vtrack.yaml"), "w") as f:
-            f.write(doc)
-
-    def status(self):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v1/deployments/vtrack", timeout=5) as r:
-                return json.load(r)["status"]
-        except Exception:
-            return {}
-
-    def wait(self, phase, commit_sha, timeout=180):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            st = self.status()
-            if st.get("phase") == phase and st.get("currentCommit") == commit_sha:
-                return time.time()
-            if self.proc.poll() is not None:
-                raise SystemExit("agent exited; see " + self.log.name)
-            time.sleep(0.05)
-        raise SystemExit(f"timed out waiting for {phase} {commit_sha[:7]}: {self.status()}")
-
-    def webhook(self):
-        body = b'{"ref":"refs/heads/main"}'
-        sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/api/v1/hooks/git", data=body, method="POST",
-                                     headers={"X-Hub-Signature-256": sig, "X-GitHub-Event": "push"})
-        sent = time.time()
-        urllib.request.urlopen(req, timeout=10).read()
-        return sent
-
-    def push(self, edit, message):
-        edit()
-        sha = commit(self.app, message)
-        self.write_doc(sha)
-        commit(self.deploy, "deploy " + sha[:7])
-        return sha, self.webhook()
-
-    def rollout(self):
-        db = sqlite3.connect(os.path.join(self.work, "state", "state.db"))
-        rid, started, finished = db.execute(
-            "SELECT id, started_at, finished_at FROM rollouts ORDER BY id DESC LIMIT 1").fetchone()
-        steps = {name: (ts(s), ts(e)) for name, s, e in db.execute(
-            "SELECT step, started_at, finished_at FROM rollout_steps WHERE rollout_id = ?", (rid,))}
-        rounds = {}
-        for stage, at in db.execute("SELECT stage, at FROM check_results WHERE rollout_id = ?", (rid,)):
-            rounds.setdefault(stage, []).append(ts(at))
-        db.close()
-        return ts(started), ts(finished), steps, rounds
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
-        db = sqlite3.connect(os.path.join(self.work, "state", "state.db"))
-        for (pgid,) in db.execute("SELECT pgid FROM processes"):
-            subprocess.run(["kill", "-TERM", "--", f"-{pgid}"], capture_output=True)
-        db.close()
 
 
 def good(b, i):
