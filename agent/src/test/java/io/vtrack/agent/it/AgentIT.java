@@ -492,4 +492,78 @@ class AgentIT {
       rx.close().await();
     }
   }
+
+  @Test
+  void branchesShortShasUnknownRevisionsAndReleasePruning() throws Exception {
+    app.extraSpec = "  releases: {keep: 2}\n";
+    app.deploy("main");
+    String v1 = app.app.getRepository().resolve("main^{commit}").getName();
+    start("300ms");
+    awaitPhase("Healthy", v1);
+    // A branch revision follows its head: each new head rolls out.
+    String v2 = app.goodUpgrade("2.0.0", null);
+    awaitPhase("Healthy", v2);
+    String v3 = app.goodUpgrade("3.0.0", null);
+    awaitPhase("Healthy", v3);
+    try (var releases = Files.list(agent.stateDir.resolve("deployments/vtrack/releases"))) {
+      assertThat(releases.map(p -> p.getFileName().toString()).toList())
+          .containsExactlyInAnyOrder(v3, v2);
+    }
+    // A short SHA resolves to its commit.
+    app.deploy(v2.substring(0, 8));
+    awaitPhase("Healthy", v2);
+    assertThat(runningVersion()).isEqualTo("2.0.0");
+    // An unknown revision leaves what runs untouched and says why.
+    long pid = backendPid();
+    app.deploy("v9-does-not-exist");
+    await()
+        .atMost(LONG)
+        .untilAsserted(
+            () -> {
+              Map<String, Object> st = status();
+              Map<String, Object> ready = ((List<Map<String, Object>>) st.get("conditions")).get(0);
+              assertThat(ready)
+                  .containsEntry("type", "Ready")
+                  .containsEntry("status", "False")
+                  .containsEntry("reason", "RevisionNotFound");
+              assertThat(ready.get("message").toString()).contains("v9-does-not-exist");
+              assertThat(st.get("phase")).isEqualTo("Healthy");
+            });
+    assertThat(backendPid()).isEqualTo(pid);
+    assertThat(status().get("currentCommit")).isEqualTo(v2);
+  }
+
+  @Test
+  void anUnreachableAppRepositoryLeavesWhatRunsAlone() throws Exception {
+    app.deploy("v1");
+    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    start("300ms");
+    awaitPhase("Healthy", v1);
+    long pid = backendPid();
+    Path moved = tmp.resolve("app-moved");
+    Files.move(app.appDir, moved);
+    try {
+      await()
+          .atMost(LONG)
+          .untilAsserted(
+              () -> {
+                Map<String, Object> ready =
+                    ((List<Map<String, Object>>) status().get("conditions")).get(0);
+                assertThat(ready).containsEntry("reason", "SourceUnavailable");
+              });
+      assertThat(status().get("phase")).isEqualTo("Healthy");
+      assertThat(backendPid()).isEqualTo(pid);
+      assertThat(runningVersion()).isEqualTo("1.0.0");
+    } finally {
+      Files.move(moved, app.appDir);
+    }
+    await()
+        .atMost(LONG)
+        .untilAsserted(
+            () -> {
+              Map<String, Object> ready =
+                  ((List<Map<String, Object>>) status().get("conditions")).get(0);
+              assertThat(ready).containsEntry("status", "True").containsEntry("reason", "Verified");
+            });
+  }
 }

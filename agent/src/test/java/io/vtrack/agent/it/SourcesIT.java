@@ -211,4 +211,45 @@ class SourcesIT {
           .pid();
     }
   }
+
+  @Test
+  void commandsOutsideAllowedCommandsStallTheDeployment() throws Exception {
+    Path state2 = tmp.resolve("state2");
+    AgentConfig cfg =
+        new AgentConfig(
+            "edge-01",
+            state2.toString(),
+            "127.0.0.1:0",
+            null,
+            List.of("python3", "/usr/bin/"),
+            List.of(
+                new AgentConfig.SourceConfig(
+                    null,
+                    null,
+                    new AgentConfig.FileSourceConfig(files.toString(), Interval.parse("200ms")))));
+    Files.writeString(
+        files.resolve("restricted.yaml"),
+        app.document("restricted", "v1", TestApp.freePort(), TestApp.freePort(), ""));
+    Vertx v2 = Vertx.vertx();
+    try {
+      Agent restricted = new Agent(cfg, tmp);
+      v2.deployVerticle(restricted).await();
+      Api api2 = new Api(restricted.port(), restricted.token());
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> "Stalled".equals(api2.status("restricted").get("phase")));
+      Map<String, Object> st = api2.status("restricted");
+      Map<String, Object> stalled =
+          ((List<Map<String, Object>>) st.get("conditions"))
+              .stream().filter(c -> "Stalled".equals(c.get("type"))).findFirst().orElseThrow();
+      assertThat(stalled).containsEntry("reason", "CommandNotAllowed");
+      assertThat(stalled.get("message").toString())
+          .contains("spec.runtime.services[1].command")
+          .contains("'npm'");
+      assertThat(Files.exists(state2.resolve("deployments/restricted/releases"))).isFalse();
+    } finally {
+      v2.close().await();
+      Files.delete(files.resolve("restricted.yaml"));
+    }
+  }
 }
