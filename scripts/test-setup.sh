@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine (run as root): Java 17, Maven,
-# git, python3, node/npm and sqlite3. Packages already present are left alone.
+# git, python3, node/npm, and Chromium with its driver for the status-page test. Packages already
+# present are left alone.
 set -euo pipefail
 missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
@@ -11,9 +12,11 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v setsid >/dev/null || missing+=(util-linux)
 command -v kill >/dev/null || missing+=(procps)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test-setup: installing ${missing[*]}"
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
-echo "test-setup: java $(java -version 2>&1 | head -1), $(python3 --version), node $(node --version), $(git --version)"
+echo "test-setup: $(/usr/bin/chromium --version 2>/dev/null), java $(java -version 2>&1 | head -1), $(python3 --version), node $(node --version), $(git --version)"

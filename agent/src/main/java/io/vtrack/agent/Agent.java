@@ -132,7 +132,7 @@ public final class Agent extends VerticleBase {
                       vertx,
                       registry,
                       reconciler,
-                      new DeploymentViews(store),
+                      new DeploymentViews(store, repos),
                       metrics,
                       token,
                       new ApiServer.Webhooks() {
@@ -235,7 +235,7 @@ public final class Agent extends VerticleBase {
     // Services write their logs directly; the agent caps them by rotating in place.
     timers.add(
         vertx.setPeriodic(
-            Duration.ofSeconds(15).toMillis(),
+            Duration.ofSeconds(2).toMillis(),
             id ->
                 vertx.executeBlocking(
                     () -> ProcessRuntime.rotateLogs(config.statePath().resolve("deployments")),

@@ -2,11 +2,14 @@ package io.vtrack.agent.api;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.StaticHandler;
+import io.vtrack.agent.Addresses;
 import io.vtrack.agent.metrics.AgentMetrics;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.source.DesiredStateRegistry;
@@ -84,7 +87,25 @@ public final class ApiServer {
                 rc.response()
                     .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
                     .end(metrics.scrape()));
-    router.get("/").handler(this::page);
+    router
+        .get("/")
+        .handler(
+            rc ->
+                rc.response()
+                    .putHeader("Content-Type", "text/html; charset=utf-8")
+                    .sendFile("webroot/index.html"));
+    router.get("/static/*").handler(StaticHandler.create("webroot").setCachingEnabled(false));
+    router.get("/api/v1/events").handler(this::events);
+    router.get("/api/v1/deployments/:name/plan").handler(this::plan);
+    router.get("/api/v1/deployments/:name/diff").handler(this::diff);
+    router
+        .post("/api/v1/deployments/:name/suspend")
+        .handler(this::authenticated)
+        .handler(rc -> suspend(rc, true));
+    router
+        .post("/api/v1/deployments/:name/resume")
+        .handler(this::authenticated)
+        .handler(rc -> suspend(rc, false));
     router.get("/api/v1/deployments").handler(this::list);
     router.get("/api/v1/deployments/:name").handler(this::get);
     router.get("/api/v1/deployments/:name/history").handler(this::history);
@@ -331,56 +352,73 @@ public final class ApiServer {
             });
   }
 
-  private void page(RoutingContext rc) {
-    StringBuilder sb =
-        new StringBuilder("<!doctype html><html><head><meta charset=utf-8><title>vtrack-agent ")
-            .append(esc(agentName.get()))
-            .append("</title></head><body><h1>vtrack-agent ")
-            .append(esc(agentName.get()))
-            .append("</h1><table border=1 cellpadding=4><tr><th>deployment</th>")
-            .append(
-                "<th>phase</th><th>desired</th><th>current</th><th>last healthy</th><th>message</th></tr>");
-    for (String n : registry.names()) {
-      var st = reconciler.status(n);
-      sb.append("<tr><td><a href=\"/api/v1/deployments/")
-          .append(esc(n))
-          .append("\">")
-          .append(esc(n))
-          .append("</a></td>");
-      if (st == null) {
-        sb.append("<td colspan=5>(not reconciled yet)</td></tr>");
-        continue;
-      }
-      sb.append("<td>")
-          .append(st.phase())
-          .append("</td><td>")
-          .append(esc(st.desiredRevision()))
-          .append(' ')
-          .append(short7(st.desiredCommit()))
-          .append("</td><td>")
-          .append(short7(st.currentCommit()))
-          .append("</td><td>")
-          .append(short7(st.lastHealthyCommit()))
-          .append("</td><td>")
-          .append(esc(st.message()))
-          .append("</td></tr>");
-    }
-    sb.append("</table></body></html>");
-    rc.response().putHeader("Content-Type", "text/html; charset=utf-8").end(sb.toString());
+  /**
+   * Server-sent events: every transition, rollout step and check round as it happens, for the
+   * status page and {@code vtrack watch}. {@code ?deployment=NAME} narrows the stream.
+   */
+  private void events(RoutingContext rc) {
+    String only = rc.queryParams().get("deployment");
+    var resp = rc.response();
+    resp.setChunked(true)
+        .putHeader("Content-Type", "text/event-stream")
+        .putHeader("Cache-Control", "no-cache")
+        .putHeader("Connection", "keep-alive");
+    resp.write(": vtrack event stream\n\n");
+    MessageConsumer<String> consumer =
+        vertx
+            .eventBus()
+            .consumer(
+                Addresses.EVENTS,
+                msg -> {
+                  String body = msg.body();
+                  if (only != null && !body.contains("\"deployment\":\"" + only + "\"")) {
+                    return;
+                  }
+                  String type =
+                      body.startsWith("{\"type\":\"")
+                          ? body.substring(9, body.indexOf('"', 9))
+                          : "message";
+                  if (!resp.ended() && !resp.writeQueueFull()) {
+                    resp.write("event: " + type + "\ndata: " + body + "\n\n");
+                  }
+                });
+    long ping =
+        vertx.setPeriodic(
+            15_000,
+            id -> {
+              if (!resp.ended()) {
+                resp.write(": ping\n\n");
+              }
+            });
+    resp.closeHandler(
+        v -> {
+          consumer.unregister();
+          vertx.cancelTimer(ping);
+        });
   }
 
-  private static String short7(String c) {
-    return c == null ? "-" : c.substring(0, Math.min(7, c.length()));
+  private void plan(RoutingContext rc) {
+    DesiredStateRegistry.Entry e = entry(rc);
+    reconciler.plan(e.name()).onComplete(ar -> reply(rc, 200, ar));
   }
 
-  private static String esc(String s) {
-    if (s == null) {
-      return "";
-    }
-    return s.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("\"", "&quot;");
+  private void diff(RoutingContext rc) {
+    DesiredStateRegistry.Entry e = entry(rc);
+    reconciler.diff(e.name()).onComplete(ar -> reply(rc, 200, ar));
+  }
+
+  private void suspend(RoutingContext rc, boolean suspended) {
+    DesiredStateRegistry.Entry e = entry(rc);
+    reconciler
+        .setSuspended(e.name(), suspended, caller(rc))
+        .onComplete(
+            ar -> {
+              if (ar.succeeded()) {
+                json(rc, 200, Map.of("name", e.name(), "suspended", suspended));
+              } else {
+                error(rc, new ApiError(409, "Conflict", ar.cause().getMessage()));
+              }
+            });
   }
 
   private void reply(RoutingContext rc, int status, io.vertx.core.AsyncResult<?> ar) {

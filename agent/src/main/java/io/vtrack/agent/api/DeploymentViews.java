@@ -17,9 +17,11 @@ public final class DeploymentViews {
   private static final JsonMapper JSON = JsonMapper.builder().build();
 
   private final StateStore store;
+  private final io.vtrack.agent.release.GitRepositories repos;
 
-  public DeploymentViews(StateStore store) {
+  public DeploymentViews(StateStore store, io.vtrack.agent.release.GitRepositories repos) {
     this.store = store;
+    this.repos = repos;
   }
 
   /** D = {"name", "source", "spec", "status"} (DESIGN.md §4). */
@@ -42,6 +44,32 @@ public final class DeploymentViews {
               .orElse(Map.of());
     }
     out.put("status", st);
+    if (status != null && doc.effectiveRepoUrl() != null && repos != null) {
+      // Subjects and authors of the commits the status names, for people reading it.
+      Map<String, Object> commits = new LinkedHashMap<>();
+      for (String sha :
+          new String[] {
+            status.desiredCommit(), status.currentCommit(), status.lastHealthyCommit()
+          }) {
+        if (sha != null && !commits.containsKey(sha)) {
+          try {
+            var info = repos.commitInfo(doc.effectiveRepoUrl(), sha);
+            commits.put(
+                sha,
+                Map.of(
+                    "subject",
+                    info.subject(),
+                    "author",
+                    info.author(),
+                    "time",
+                    info.time().toString()));
+          } catch (Exception e) {
+            // A commit no longer in the mirror: leave it out.
+          }
+        }
+      }
+      out.put("commits", commits);
+    }
     return out;
   }
 
@@ -112,6 +140,7 @@ public final class DeploymentViews {
       checks.add(cm);
     }
     m.put("checks", checks);
+    m.put("events", store.rolloutEvents(r.id()));
     store
         .backup(r.id())
         .ifPresent(

@@ -36,9 +36,10 @@ public final class CheckFactory {
       Map<String, Double> lastHealthy,
       Map<String, Double> backupValues,
       ToLongFunction<String> residentBytes,
-      Map<String, String> env) {
+      Map<String, String> env,
+      Map<String, Long> logOffsets) {
     public static Inputs none(ToLongFunction<String> residentBytes) {
-      return new Inputs(Map.of(), Map.of(), residentBytes, Map.of());
+      return new Inputs(Map.of(), Map.of(), residentBytes, Map.of(), Map.of());
     }
   }
 
@@ -71,7 +72,8 @@ public final class CheckFactory {
           c.log().file() != null
               ? release.resolve(subst.apply(c.log().file())).normalize()
               : ctx.paths().logs().resolve(c.log().service() + ".log");
-      return new LogCheck(c, vertx, file, ctx.verifying());
+      return new LogCheck(
+          c, vertx, file, ctx.verifying(), in.logOffsets().getOrDefault(c.name(), -1L));
     }
     if (c.latency() != null) {
       return new LatencyCheck(
@@ -98,6 +100,25 @@ public final class CheckFactory {
             new CheckSpec.Command(argv, c.command().cwd()));
     return new CommandCheck(
         withArgs, vertx, release.resolve(c.command().cwd()).normalize(), in.env());
+  }
+
+  /**
+   * The current size of every log a policy's log checks read, by check name: taken before the
+   * switch so that verification counts every line the new revision writes, from its first.
+   */
+  public static Map<String, Long> logMarks(HealthPolicy policy, Path newRelease, Path logsDir) {
+    Map<String, Long> out = new HashMap<>();
+    for (CheckSpec c : policy.checks()) {
+      if (c.log() == null) {
+        continue;
+      }
+      Path file =
+          c.log().file() != null
+              ? newRelease.resolve(c.log().file()).normalize()
+              : logsDir.resolve(c.log().service() + ".log");
+      out.put(c.name(), LogCheck.sizeOf(file));
+    }
+    return out;
   }
 
   /** The key a check's baseline is stored under. */

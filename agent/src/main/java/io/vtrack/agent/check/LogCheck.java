@@ -24,15 +24,19 @@ final class LogCheck extends BlockingCheck {
   private long total;
   private String lastMatch;
 
-  LogCheck(CheckSpec spec, Vertx vertx, Path file, boolean verifying) {
+  /**
+   * @param startOffset where to start reading (the file's size at the switch), or -1 for its size
+   *     now
+   */
+  LogCheck(CheckSpec spec, Vertx vertx, Path file, boolean verifying, long startOffset) {
     super(spec, vertx);
     this.file = file;
     this.pattern = Pattern.compile(spec.log().pattern());
     this.verifying = verifying;
-    this.offset = sizeOf(file);
+    this.offset = startOffset >= 0 ? startOffset : sizeOf(file);
   }
 
-  private static long sizeOf(Path f) {
+  static long sizeOf(Path f) {
     try {
       return Files.exists(f) ? Files.size(f) : 0;
     } catch (IOException e) {

@@ -43,6 +43,10 @@ final class ApiClient {
     this.token = token;
   }
 
+  String server() {
+    return server;
+  }
+
   Response get(String path) throws UnreachableException {
     return send(HttpRequest.newBuilder(URI.create(server + path)).GET());
   }

@@ -135,4 +135,126 @@ final class Reports {
   private static Object nz(Object o) {
     return o == null ? "-" : o;
   }
+
+  /** The rollout record as a Markdown sign-off sheet: the checklist, filled in by the agent. */
+  @SuppressWarnings("unchecked")
+  static void markdown(PrintWriter out, String deployment, Map<String, Object> r) {
+    out.println("# Rollout #" + r.get("id") + " of " + deployment + ": " + nz(r.get("result")));
+    out.println();
+    out.println("| | |");
+    out.println("|---|---|");
+    out.println("| kind | " + r.get("kind") + " |");
+    out.println("| from | `" + nz(r.get("from")) + "` |");
+    out.println("| to | `" + nz(r.get("to")) + "` (" + nz(r.get("revision")) + ") |");
+    out.println("| result | " + nz(r.get("result")) + " |");
+    out.println("| reason | " + nz(r.get("reason")) + " |");
+    out.println("| started | " + r.get("startedAt") + " |");
+    out.println("| finished | " + nz(r.get("finishedAt")) + " |");
+    out.println("| duration | " + nz(r.get("durationMs")) + " ms |");
+    out.println("| data restored | " + r.get("dataRestored") + " |");
+    Map<String, Object> t = (Map<String, Object>) r.get("trigger");
+    if (t != null) {
+      out.println("| triggered by | " + nz(t.get("by")) + " |");
+      Map<String, Object> src = (Map<String, Object>) t.get("source");
+      if (src != null) {
+        out.println(
+            "| desired-state commit | `"
+                + nz(src.get("commit"))
+                + "` "
+                + nz(src.get("subject"))
+                + " — "
+                + nz(src.get("author"))
+                + " ("
+                + nz(src.get("file"))
+                + ") |");
+      }
+      Map<String, Object> c = (Map<String, Object>) t.get("commit");
+      if (c != null) {
+        out.println("| app commit | " + nz(c.get("subject")) + " — " + nz(c.get("author")) + " |");
+      }
+      if (t.get("caller") != null) {
+        out.println("| API caller | " + t.get("caller") + " |");
+      }
+    }
+    if (r.get("message") != null) {
+      out.println();
+      out.println("> " + String.valueOf(r.get("message")).replace("\n", "\n> "));
+    }
+    out.println();
+    out.println("## Steps");
+    out.println();
+    for (Map<String, Object> s : (List<Map<String, Object>>) r.getOrDefault("steps", List.of())) {
+      out.println(
+          "- ["
+              + ("Succeeded".equals(s.get("result")) ? "x" : " ")
+              + "] **"
+              + s.get("name")
+              + "** — "
+              + nz(s.get("result"))
+              + ", "
+              + nz(s.get("durationMs"))
+              + " ms ("
+              + s.get("startedAt")
+              + ")");
+      Object o = s.get("output");
+      if (o != null && !o.toString().isBlank()) {
+        out.println();
+        out.println("  ```");
+        for (String line : o.toString().strip().split("\n")) {
+          out.println("  " + line);
+        }
+        out.println("  ```");
+      }
+    }
+    Map<String, Object> b = (Map<String, Object>) r.get("backup");
+    if (b != null) {
+      out.println();
+      out.println("## Backup");
+      out.println();
+      out.println(
+          "`"
+              + b.get("path")
+              + "`, "
+              + b.get("sizeBytes")
+              + " bytes, integrity: "
+              + b.get("integrity"));
+    }
+    List<Map<String, Object>> checks =
+        (List<Map<String, Object>>) r.getOrDefault("checks", List.of());
+    if (!checks.isEmpty()) {
+      out.println();
+      out.println("## Check rounds");
+      out.println();
+      out.println("| stage | round | check | status | value | message |");
+      out.println("|---|---|---|---|---|---|");
+      for (Map<String, Object> c : checks) {
+        out.println(
+            "| "
+                + c.get("stage")
+                + " | "
+                + c.get("round")
+                + " | "
+                + c.get("name")
+                + " | "
+                + c.get("status")
+                + " | "
+                + nz(c.get("value"))
+                + " | "
+                + String.valueOf(c.get("message")).replace("|", "\\|")
+                + " |");
+      }
+    }
+    List<Map<String, Object>> events =
+        (List<Map<String, Object>>) r.getOrDefault("events", List.of());
+    if (!events.isEmpty()) {
+      out.println();
+      out.println("## Events");
+      out.println();
+      for (Map<String, Object> e : events) {
+        out.println("- " + e.get("at") + " " + e.get("type") + ": " + nz(e.get("message")));
+      }
+    }
+    out.println();
+    out.flush();
+  }
 }

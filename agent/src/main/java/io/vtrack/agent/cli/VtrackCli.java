@@ -35,7 +35,12 @@ import tools.jackson.databind.json.JsonMapper;
       VtrackCli.History.class,
       VtrackCli.Rollback.class,
       VtrackCli.Reconcile.class,
-      VtrackCli.Validate.class
+      VtrackCli.Validate.class,
+      VtrackCli.Plan.class,
+      VtrackCli.Diff.class,
+      VtrackCli.Suspend.class,
+      VtrackCli.Resume.class,
+      Watch.class
     })
 public final class VtrackCli implements Runnable {
   static final JsonMapper PRETTY =
@@ -244,7 +249,7 @@ public final class VtrackCli implements Runnable {
         description = "table (default) or json")
     String output = "table";
 
-    @Option(names = "--id", description = "show one rollout in full")
+    @Option(names = "--id", description = "show one rollout in full: the sign-off report")
     Long id;
 
     @Override
@@ -267,6 +272,8 @@ public final class VtrackCli implements Runnable {
         }
         if ("json".equals(output)) {
           out().println(PRETTY.writeValueAsString(one));
+        } else if ("markdown".equals(output)) {
+          Reports.markdown(out(), name, one);
         } else {
           Reports.rollout(out(), one);
         }
@@ -346,6 +353,167 @@ public final class VtrackCli implements Runnable {
                   : "rollout " + id + ": " + r.body().get("message"));
       return ExitCodes.OK;
     }
+  }
+
+  @Command(name = "plan", description = "Say what the agent would do now, without doing it.")
+  static class Plan extends ApiCommand {
+    @Parameters(index = "0", description = "deployment name")
+    String name;
+
+    @Option(
+        names = {"-o", "--output"},
+        description = "text (default) or json")
+    String output = "text";
+
+    @Override
+    @SuppressWarnings("unchecked")
+    int run(ApiClient api) throws Exception {
+      ApiClient.Response r = api.get("/api/v1/deployments/" + name + "/plan");
+      if (!r.ok()) {
+        return failure(r);
+      }
+      if ("json".equals(output)) {
+        out().println(PRETTY.writeValueAsString(r.body()));
+        return ExitCodes.OK;
+      }
+      Map<String, Object> p = r.body();
+      out().println("Deployment:   " + name);
+      out().println("Revision:     " + p.get("revision") + " -> " + nz(p.get("desiredCommit")));
+      out().println("Current:      " + nz(p.get("currentCommit")));
+      out().println("Last healthy: " + nz(p.get("lastHealthyCommit")));
+      out()
+          .println(
+              "Quarantined:  "
+                  + p.get("quarantined")
+                  + "    awaiting promotion: "
+                  + p.get("awaitingPromotion"));
+      if (p.get("problem") != null) {
+        out().println("Problem:      " + p.get("problem"));
+      }
+      out().println("Action:       " + p.get("action"));
+      for (Object step : (List<Object>) p.get("steps")) {
+        out().println("  - " + step);
+      }
+      List<Object> backups = (List<Object>) p.get("backups");
+      if (!backups.isEmpty()) {
+        out().println("Backups:");
+        backups.forEach(b -> out().println("  - " + b));
+      }
+      Map<String, Object> pending = (Map<String, Object>) p.get("pendingRollout");
+      if (pending != null) {
+        out().println("Once the hold lifts, rollout to " + pending.get("to") + ":");
+        for (Object step : (List<Object>) pending.get("steps")) {
+          out().println("  - " + step);
+        }
+        for (Object b : (List<Object>) pending.get("backups")) {
+          out().println("  backup: " + b);
+        }
+      }
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(
+      name = "diff",
+      description = "Spec changes and commit log between what runs and what is desired.")
+  static class Diff extends ApiCommand {
+    @Parameters(index = "0", description = "deployment name")
+    String name;
+
+    @Option(
+        names = {"-o", "--output"},
+        description = "text (default) or json")
+    String output = "text";
+
+    @Override
+    @SuppressWarnings("unchecked")
+    int run(ApiClient api) throws Exception {
+      ApiClient.Response r = api.get("/api/v1/deployments/" + name + "/diff");
+      if (!r.ok()) {
+        return failure(r);
+      }
+      if ("json".equals(output)) {
+        out().println(PRETTY.writeValueAsString(r.body()));
+        return ExitCodes.OK;
+      }
+      Map<String, Object> d = r.body();
+      out()
+          .println(
+              "running "
+                  + short7(d.get("currentCommit"))
+                  + ", desired "
+                  + d.get("desiredRevision")
+                  + " "
+                  + short7(d.get("desiredCommit")));
+      List<Map<String, Object>> changes = (List<Map<String, Object>>) d.get("specChanges");
+      out().println(changes.isEmpty() ? "spec: no changes" : "spec changes:");
+      for (Map<String, Object> c : changes) {
+        out().println("  " + c.get("path") + ": " + c.get("running") + " -> " + c.get("desired"));
+      }
+      List<Map<String, Object>> commits =
+          (List<Map<String, Object>>) d.getOrDefault("commits", List.of());
+      out().println(commits.isEmpty() ? "commits: none to deploy" : "commits to deploy:");
+      for (Map<String, Object> c : commits) {
+        out()
+            .println(
+                "  + "
+                    + short7(c.get("sha"))
+                    + " "
+                    + c.get("subject")
+                    + " ("
+                    + c.get("author")
+                    + ")");
+      }
+      for (Map<String, Object> c :
+          (List<Map<String, Object>>) d.getOrDefault("commitsLeaving", List.of())) {
+        out()
+            .println(
+                "  - "
+                    + short7(c.get("sha"))
+                    + " "
+                    + c.get("subject")
+                    + " ("
+                    + c.get("author")
+                    + ")");
+      }
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "suspend", description = "Observe and report only: change nothing that runs.")
+  static class Suspend extends ApiCommand {
+    @Parameters(index = "0", description = "deployment name")
+    String name;
+
+    @Override
+    int run(ApiClient api) throws Exception {
+      ApiClient.Response r = api.post("/api/v1/deployments/" + name + "/suspend", null);
+      if (!r.ok()) {
+        return failure(r);
+      }
+      out().println(name + " suspended");
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(name = "resume", description = "Resume a suspended deployment.")
+  static class Resume extends ApiCommand {
+    @Parameters(index = "0", description = "deployment name")
+    String name;
+
+    @Override
+    int run(ApiClient api) throws Exception {
+      ApiClient.Response r = api.post("/api/v1/deployments/" + name + "/resume", null);
+      if (!r.ok()) {
+        return failure(r);
+      }
+      out().println(name + " resumed");
+      return ExitCodes.OK;
+    }
+  }
+
+  static Object nz(Object o) {
+    return o == null ? "-" : o;
   }
 
   @Command(name = "validate", description = "Lint desired-state documents (no agent needed).")

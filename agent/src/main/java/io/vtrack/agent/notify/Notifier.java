@@ -56,7 +56,8 @@ public final class Notifier {
     for (NotifySpec n : targets) {
       if (n.on().contains(to.phase().name())) {
         Map<String, Object> payload = payload(deployment, from, to);
-        deliver(deployment, n.url(), JSON.writeValueAsString(payload), 1);
+        Long rollout = to.lastRollout() == null ? null : to.lastRollout().id();
+        deliver(deployment, rollout, n.url(), JSON.writeValueAsString(payload), 1);
       }
     }
   }
@@ -101,7 +102,7 @@ public final class Notifier {
     return p;
   }
 
-  private void deliver(String deployment, String url, String body, int attempt) {
+  private void deliver(String deployment, Long rollout, String url, String body, int attempt) {
     http.request(
             new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(url).setTimeout(10_000))
         .compose(
@@ -119,6 +120,7 @@ public final class Notifier {
               if (ar.succeeded()) {
                 record(
                     deployment,
+                    rollout,
                     "NotificationSent",
                     redact(url) + " answered " + ar.result() + " (attempt " + attempt + ")");
               } else if (attempt < ATTEMPTS) {
@@ -129,10 +131,11 @@ public final class Notifier {
                     redact(url),
                     ar.cause().getMessage(),
                     delay);
-                vertx.setTimer(delay, id -> deliver(deployment, url, body, attempt + 1));
+                vertx.setTimer(delay, id -> deliver(deployment, rollout, url, body, attempt + 1));
               } else {
                 record(
                     deployment,
+                    rollout,
                     "NotificationFailed",
                     redact(url)
                         + ": "
@@ -158,10 +161,10 @@ public final class Notifier {
     }
   }
 
-  private void record(String deployment, String type, String message) {
+  private void record(String deployment, Long rollout, String type, String message) {
     vertx.executeBlocking(
         () -> {
-          store.addEvent(deployment, type, null, message);
+          store.addEvent(deployment, rollout, type, null, message);
           return null;
         },
         false);

@@ -3,6 +3,7 @@ package io.vtrack.agent.reconcile;
 import io.github.resilience4j.core.IntervalFunction;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vtrack.agent.Addresses;
 import io.vtrack.agent.backup.BackupManager;
 import io.vtrack.agent.backup.SqliteBackup;
 import io.vtrack.agent.check.CheckContext;
@@ -218,16 +219,26 @@ public final class Reconciler {
   // ---------------------------------------------------------------- reading
 
   private Snapshot gather(DesiredStateRegistry.Entry entry, Live l) throws Exception {
+    return gather(entry, l, false);
+  }
+
+  /**
+   * Reads the whole desired and observed state of a deployment. {@code readOnly} (for plan and
+   * diff) writes nothing: neither the store nor a repository mirror is touched.
+   */
+  private Snapshot gather(DesiredStateRegistry.Entry entry, Live l, boolean readOnly)
+      throws Exception {
     String name = entry.name();
     DesiredDocument src = entry.document();
     VTrackDeployment doc = src.document();
     Desired.Problem blocker = blocker(entry, l);
-    boolean suspended = doc != null && doc.spec() != null && doc.spec().suspended();
     String revision =
         doc != null && doc.spec() != null && doc.spec().source() != null
             ? doc.spec().source().revision()
             : null;
-    if (doc != null && src.valid()) {
+    if (readOnly) {
+      // Nothing is written: a deployment never reconciled reads as an empty row.
+    } else if (doc != null && src.valid()) {
       d.store()
           .upsertDeployment(
               name,
@@ -238,14 +249,20 @@ public final class Reconciler {
       d.store()
           .upsertDeployment(name, JSON.writeValueAsString(src.source()), null, src.generation());
     }
-    DeploymentRow row = d.store().deployment(name).orElseThrow();
+    DeploymentRow row =
+        d.store()
+            .deployment(name)
+            .orElse(
+                new DeploymentRow(name, null, null, src.generation(), 0, false, null, null, null));
+    boolean suspended =
+        row.suspended() || (doc != null && doc.spec() != null && doc.spec().suspended());
 
     String commit = null;
     Desired.Problem resolution = null;
     if (blocker == null && src.valid()) {
       String url = src.effectiveRepoUrl();
       try {
-        if (!d.repos().hasMirror(url)) {
+        if (!d.repos().hasMirror(url) && !readOnly) {
           d.repos().fetch(url, doc.spec().source().credentials());
         }
         commit = d.repos().resolve(url, revision);
@@ -455,9 +472,11 @@ public final class Reconciler {
                     Stage.Preparing.name(),
                     snap.doc().spec().rollback().restoreData(),
                     JSON.writeValueAsString(t)));
+    d.store().setRolloutSpec(id, DocumentReader.CANONICAL.writeValueAsString(snap.doc().spec()));
     d.store()
         .addEvent(
             name,
+            id,
             "RolloutStarted",
             null,
             "rollout "
@@ -543,10 +562,16 @@ public final class Reconciler {
                               restoreData,
                               JSON.writeValueAsString(t)));
               d.store()
+                  .setRolloutSpec(
+                      id,
+                      DocumentReader.CANONICAL.writeValueAsString(
+                          entry.document().document().spec()));
+              d.store()
                   .setRolloutOutcome(id, Reason.ManualRollback.name(), "requested by " + caller);
               d.store()
                   .addEvent(
                       name,
+                      id,
                       "RollbackRequested",
                       Reason.ManualRollback.name(),
                       "rollback " + id + " to " + StatusBuilder.short7(target) + " by " + caller);
@@ -616,6 +641,72 @@ public final class Reconciler {
               l.running = false;
               enqueue(name, trigger);
             });
+  }
+
+  /** Suspends or resumes through the API; persisted, so it holds across agent restarts. */
+  public Future<Void> setSuspended(String name, boolean suspended, String caller) {
+    return blocking(
+            () -> {
+              if (d.store().deployment(name).isEmpty()) {
+                throw new IllegalStateException(
+                    "deployment " + name + " has not been reconciled yet");
+              }
+              d.store().setSuspended(name, suspended);
+              d.store().addEvent(name, suspended ? "Suspended" : "Resumed", null, "by " + caller);
+              return (Void) null;
+            })
+        .onSuccess(v -> enqueue(name, "api:" + caller));
+  }
+
+  /**
+   * What the agent would do now, without doing anything: the commit the revision resolves to,
+   * whether it is quarantined or awaits promotion, the steps and the backups it would take.
+   */
+  public Future<Map<String, Object>> plan(String name) {
+    DesiredStateRegistry.Entry entry = d.registry().get(name);
+    Live l = live(name);
+    return blocking(
+        () -> {
+          Snapshot snap = gather(entry, l, true);
+          Step step = Planner.plan(snap.desired(), snap.observed());
+          return PlanDescription.describe(snap, step, paths(name));
+        });
+  }
+
+  /** The spec changes and the commit log between what runs and what is desired. */
+  public Future<Map<String, Object>> diff(String name) {
+    DesiredStateRegistry.Entry entry = d.registry().get(name);
+    Live l = live(name);
+    return blocking(
+        () -> {
+          Snapshot snap = gather(entry, l, true);
+          Map<String, Object> out = new LinkedHashMap<>();
+          String current = snap.row().currentCommit();
+          String desired = snap.desired().desiredCommit();
+          out.put("currentCommit", current);
+          out.put("desiredRevision", snap.desired().revision());
+          out.put("desiredCommit", desired);
+          String runningSpec = null;
+          if (current != null) {
+            RolloutRecord r = d.store().rolloutThatDeployed(name, current).orElse(null);
+            runningSpec = r == null ? null : d.store().rolloutSpec(r.id()).orElse(null);
+          }
+          String desiredSpec =
+              snap.doc() == null || snap.doc().spec() == null
+                  ? null
+                  : DocumentReader.CANONICAL.writeValueAsString(snap.doc().spec());
+          out.put("specChanges", SpecDiff.changes(runningSpec, desiredSpec));
+          String url = snap.source().effectiveRepoUrl();
+          if (url != null && desired != null && !desired.equals(current)) {
+            out.put("commits", d.repos().log(url, current, desired, 100));
+            if (current != null) {
+              out.put("commitsLeaving", d.repos().log(url, desired, current, 100));
+            }
+          } else {
+            out.put("commits", List.of());
+          }
+          return out;
+        });
   }
 
   private Future<Void> heal(String name, Snapshot snap, Step.Heal heal, Live l) {
@@ -703,16 +794,58 @@ public final class Reconciler {
 
   private void step(RolloutRecord r, String step, StepWork work) throws Exception {
     long id = d.store().startStep(r.id(), step);
+    emit(event("step", r.deployment(), "rolloutId", r.id(), "step", step, "state", "Started"));
+    String result = "Failed";
+    String out = null;
     try {
-      String out = work.run();
-      d.store().finishStep(id, "Succeeded", out);
+      out = work.run();
+      result = "Succeeded";
+      d.store().finishStep(id, result, out);
     } catch (StepFailed e) {
-      d.store().finishStep(id, "Failed", e.getMessage());
+      out = e.getMessage();
+      d.store().finishStep(id, result, out);
       throw e;
     } catch (Exception e) {
-      d.store().finishStep(id, "Failed", String.valueOf(e.getMessage()));
+      out = String.valueOf(e.getMessage());
+      d.store().finishStep(id, result, out);
       throw e;
+    } finally {
+      emit(
+          event(
+              "step",
+              r.deployment(),
+              "rolloutId",
+              r.id(),
+              "step",
+              step,
+              "state",
+              result,
+              "output",
+              out == null ? null : tail(out, 2000)));
     }
+  }
+
+  private static String tail(String s, int max) {
+    return s.length() <= max ? s : "…" + s.substring(s.length() - max);
+  }
+
+  /** An event for the event stream: a type, the deployment and key/value pairs. */
+  private static Map<String, Object> event(String type, String deployment, Object... kv) {
+    Map<String, Object> e = new LinkedHashMap<>();
+    e.put("type", type);
+    e.put("deployment", deployment);
+    for (int i = 0; i + 1 < kv.length; i += 2) {
+      if (kv[i + 1] != null) {
+        e.put(String.valueOf(kv[i]), kv[i + 1]);
+      }
+    }
+    e.put("at", Instant.now().toString());
+    return e;
+  }
+
+  /** Publishes on the event bus; safe from worker threads. */
+  private void emit(Map<String, Object> event) {
+    vertx.eventBus().publish(Addresses.EVENTS, JSON.writeValueAsString(event));
   }
 
   /** A step that failed for a reason the rollout reports. */
@@ -748,6 +881,7 @@ public final class Reconciler {
       d.store()
           .addEvent(
               name,
+              r.id(),
               "Quarantined",
               reason.name(),
               StatusBuilder.short7(r.toCommit()) + ": " + message);
@@ -783,11 +917,24 @@ public final class Reconciler {
     d.store()
         .addEvent(
             name,
+            r.id(),
             "Rollout" + result.name(),
             reason == null ? null : reason.name(),
             "rollout " + r.id() + " to " + StatusBuilder.short7(r.toCommit()) + ": " + result);
     Duration took = Duration.between(Instant.parse(r.startedAt()), Instant.now());
     d.metrics().rolloutFinished(name, result.name(), took);
+    emit(
+        event(
+            "rollout",
+            name,
+            "rolloutId",
+            r.id(),
+            "result",
+            result.name(),
+            "reason",
+            reason == null ? null : reason.name(),
+            "durationMs",
+            took.toMillis()));
     LOG.info("{}: rollout {} {} in {} ms", name, r.id(), result, took.toMillis());
   }
 
@@ -938,6 +1085,17 @@ public final class Reconciler {
   private Void deploy(String name, Snapshot snap, RolloutRecord r, DeploymentPaths paths)
       throws Exception {
     DeploymentSpec spec = snap.doc().spec();
+    if (d.store().marks(r.id()).isEmpty()) {
+      // Kept from the first attempt when resumed: lines written since then still count.
+      d.store()
+          .setMarks(
+              r.id(),
+              JSON.writeValueAsString(
+                  Map.of(
+                      "logOffsets",
+                      CheckFactory.logMarks(
+                          spec.health(), paths.release(r.toCommit()), paths.logs()))));
+    }
     try {
       step(
           r,
@@ -1030,6 +1188,20 @@ public final class Reconciler {
                       round -> {
                         l.checks = round.result().results();
                         round.result().results().forEach(c -> d.metrics().checkRan(name, c));
+                        emit(
+                            event(
+                                "round",
+                                name,
+                                "rolloutId",
+                                r.id(),
+                                "stage",
+                                stage.name() + ":" + round.phase(),
+                                "round",
+                                round.number(),
+                                "status",
+                                round.result().status().name(),
+                                "checks",
+                                round.result().results()));
                         List<StateStore.CheckRow> rows = new ArrayList<>();
                         for (CheckResult c : round.result().results()) {
                           rows.add(
@@ -1058,27 +1230,48 @@ public final class Reconciler {
                       out ->
                           blocking(
                               () -> {
+                                String message = withServiceOutput(spec, paths, out);
                                 d.store()
                                     .finishStep(
                                         stepId,
                                         out.healthy() ? "Succeeded" : "Failed",
-                                        out.message() + " (" + out.rounds() + " rounds)");
+                                        message + " (" + out.rounds() + " rounds)");
                                 if (stage == Stage.Verifying) {
                                   if (out.healthy()) {
                                     verified(name, snap, r, commit, checks, paths);
                                     return advance(name, r, Stage.Verifying);
                                   }
                                   return fail(
-                                      name, snap, r, Stage.Verifying, out.reason(), out.message());
+                                      name, snap, r, Stage.Verifying, out.reason(), message);
                                 }
                                 if (out.healthy()) {
                                   d.store().setLastHealthyCommit(name, commit);
                                   return advance(name, r, Stage.RollingBack);
                                 }
                                 return fail(
-                                    name, snap, r, Stage.RollingBack, out.reason(), out.message());
+                                    name, snap, r, Stage.RollingBack, out.reason(), message);
                               }));
             });
+  }
+
+  /** A service that exited says why in its last output: the failure message carries it. */
+  private static String withServiceOutput(
+      DeploymentSpec spec, DeploymentPaths paths, Verification.Outcome out) {
+    if (out.healthy() || out.reason() != Reason.ServiceExited) {
+      return out.message();
+    }
+    StringBuilder sb = new StringBuilder(out.message());
+    for (RuntimeSpec.ServiceSpec s : spec.runtime().services()) {
+      if (out.message().contains(s.name() + " (pid")) {
+        String tail =
+            io.vtrack.agent.runtime.LogFiles.tail(paths.logs().resolve(s.name() + ".log"), 600)
+                .strip();
+        if (!tail.isEmpty()) {
+          sb.append("; last output of ").append(s.name()).append(":\n").append(tail);
+        }
+      }
+    }
+    return sb.toString();
   }
 
   private void verified(
@@ -1153,8 +1346,26 @@ public final class Reconciler {
                 return -1;
               }
             },
-            serviceEnv(name, commit, snap.desired().revision()));
+            serviceEnv(name, commit, snap.desired().revision()),
+            logOffsets(r, commit, verifying));
     return d.checks().build(spec.health(), ctx, in);
+  }
+
+  @SuppressWarnings("unchecked")
+  private Map<String, Long> logOffsets(RolloutRecord r, String commit, boolean verifying)
+      throws Exception {
+    Map<String, Long> out = new HashMap<>();
+    if (!verifying || r == null || !commit.equals(r.toCommit())) {
+      return out;
+    }
+    String json = d.store().marks(r.id()).orElse(null);
+    if (json != null) {
+      Object offsets = JSON.readValue(json, Map.class).get("logOffsets");
+      if (offsets instanceof Map<?, ?> m) {
+        m.forEach((k, v) -> out.put(String.valueOf(k), ((Number) v).longValue()));
+      }
+    }
+    return out;
   }
 
   private Future<Void> rollBack(
@@ -1287,6 +1498,16 @@ public final class Reconciler {
                 var round = ar.result();
                 l.checks = round.results();
                 round.results().forEach(c -> d.metrics().checkRan(name, c));
+                emit(
+                    event(
+                        "round",
+                        name,
+                        "stage",
+                        "Monitoring",
+                        "status",
+                        round.status().name(),
+                        "checks",
+                        round.results()));
                 int threshold = snap.doc().spec().health().failureThreshold();
                 boolean wasDegraded = l.degraded;
                 if (round.passing()) {
@@ -1422,6 +1643,20 @@ public final class Reconciler {
 
   private void announce(String name, Live l, DeploymentStatus st) {
     DeploymentStatus prev = l.status;
+    emit(
+        event(
+            "status",
+            name,
+            "phase",
+            st.phase().name(),
+            "message",
+            st.message(),
+            "desiredCommit",
+            st.desiredCommit(),
+            "currentCommit",
+            st.currentCommit(),
+            "lastRollout",
+            st.lastRollout()));
     l.status = st;
     published.put(name, st);
     if (prev == null || prev.phase() != st.phase()) {

@@ -169,6 +169,33 @@ public final class GitRepositories {
     }
   }
 
+  /** Commits reachable from {@code to} but not from {@code from} (null: all), newest first. */
+  public List<CommitInfo> log(String url, String from, String to, int max) throws IOException {
+    List<CommitInfo> out = new java.util.ArrayList<>();
+    synchronized (lock(url)) {
+      try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
+          RevWalk walk = new RevWalk(repo)) {
+        walk.markStart(walk.parseCommit(ObjectId.fromString(to)));
+        if (from != null) {
+          walk.markUninteresting(walk.parseCommit(ObjectId.fromString(from)));
+        }
+        for (RevCommit c : walk) {
+          out.add(
+              new CommitInfo(
+                  c.getName(),
+                  c.getAuthorIdent().getName(),
+                  c.getAuthorIdent().getEmailAddress(),
+                  c.getShortMessage(),
+                  c.getAuthorIdent().getWhenAsInstant()));
+          if (out.size() >= max) {
+            break;
+          }
+        }
+      }
+    }
+    return out;
+  }
+
   /**
    * Every file under {@code folder} (recursively) of {@code commit}, for desired-state documents.
    */

@@ -119,6 +119,14 @@ public final class StateStore implements AutoCloseable {
             at TEXT NOT NULL
           );
           CREATE INDEX events_by_deployment ON events(deployment, id);
+          """,
+          // v2: log offsets taken before the switch, the spec each rollout deployed, suspension
+          // by API, and events tied to the rollout they belong to.
+          """
+          ALTER TABLE rollouts ADD COLUMN marks_json TEXT;
+          ALTER TABLE rollouts ADD COLUMN spec_json TEXT;
+          ALTER TABLE deployments ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE events ADD COLUMN rollout_id INTEGER;
           """);
 
   private final Connection conn;
@@ -201,6 +209,7 @@ public final class StateStore implements AutoCloseable {
       String specJson,
       String generation,
       long generationSeq,
+      boolean suspended,
       String currentCommit,
       String lastHealthyCommit,
       String statusJson) {}
@@ -226,7 +235,7 @@ public final class StateStore implements AutoCloseable {
   public synchronized Optional<DeploymentRow> deployment(String name) throws SQLException {
     try (PreparedStatement ps =
         conn.prepareStatement(
-            "SELECT name, source, spec_json, generation, generation_seq, current_commit,"
+            "SELECT name, source, spec_json, generation, generation_seq, suspended, current_commit,"
                 + " last_healthy_commit, status_json FROM deployments WHERE name = ?")) {
       ps.setString(1, name);
       try (ResultSet rs = ps.executeQuery()) {
@@ -240,7 +249,7 @@ public final class StateStore implements AutoCloseable {
     try (Statement st = conn.createStatement();
         ResultSet rs =
             st.executeQuery(
-                "SELECT name, source, spec_json, generation, generation_seq, current_commit,"
+                "SELECT name, source, spec_json, generation, generation_seq, suspended, current_commit,"
                     + " last_healthy_commit, status_json FROM deployments ORDER BY name")) {
       while (rs.next()) {
         out.add(deploymentRow(rs));
@@ -256,9 +265,26 @@ public final class StateStore implements AutoCloseable {
         rs.getString(3),
         rs.getString(4),
         rs.getLong(5),
-        rs.getString(6),
+        rs.getInt(6) == 1,
         rs.getString(7),
-        rs.getString(8));
+        rs.getString(8),
+        rs.getString(9));
+  }
+
+  /** Suspends or resumes a deployment through the API; kept across agent restarts. */
+  public synchronized void setSuspended(String name, boolean suspended) throws SQLException {
+    update("UPDATE deployments SET suspended = ? WHERE name = ?", suspended ? 1 : 0, name);
+  }
+
+  /** The spec a rollout deployed (canonical JSON), for diffs against the desired one. */
+  public synchronized void setRolloutSpec(long rolloutId, String specJson) throws SQLException {
+    update("UPDATE rollouts SET spec_json = ? WHERE id = ?", specJson, rolloutId);
+  }
+
+  public synchronized Optional<String> rolloutSpec(long rolloutId) throws SQLException {
+    List<String> s =
+        strings("SELECT spec_json FROM rollouts WHERE id = ? AND spec_json IS NOT NULL", rolloutId);
+    return s.isEmpty() ? Optional.empty() : Optional.of(s.get(0));
   }
 
   public synchronized void setCurrentCommit(String name, String commit) throws SQLException {
@@ -388,6 +414,18 @@ public final class StateStore implements AutoCloseable {
 
   public synchronized void setStage(long rolloutId, String stage) throws SQLException {
     update("UPDATE rollouts SET stage = ? WHERE id = ?", stage, rolloutId);
+  }
+
+  /** Positions taken before the switch (log offsets), as JSON. */
+  public synchronized void setMarks(long rolloutId, String json) throws SQLException {
+    update("UPDATE rollouts SET marks_json = ? WHERE id = ?", json, rolloutId);
+  }
+
+  public synchronized Optional<String> marks(long rolloutId) throws SQLException {
+    List<String> s =
+        strings(
+            "SELECT marks_json FROM rollouts WHERE id = ? AND marks_json IS NOT NULL", rolloutId);
+    return s.isEmpty() ? Optional.empty() : Optional.of(s.get(0));
   }
 
   public synchronized void setDataRestored(long rolloutId) throws SQLException {
@@ -757,13 +795,42 @@ public final class StateStore implements AutoCloseable {
 
   public synchronized void addEvent(String deployment, String type, String reason, String message)
       throws SQLException {
+    addEvent(deployment, null, type, reason, message);
+  }
+
+  /** An event that belongs to a rollout (shown in its history record). */
+  public synchronized void addEvent(
+      String deployment, Long rolloutId, String type, String reason, String message)
+      throws SQLException {
     update(
-        "INSERT INTO events(deployment, type, reason, message, at) VALUES (?,?,?,?,?)",
+        "INSERT INTO events(deployment, rollout_id, type, reason, message, at) VALUES (?,?,?,?,?,?)",
         deployment,
+        rolloutId,
         type,
         reason,
         message,
         now());
+  }
+
+  /** Events of one rollout, oldest first. */
+  public synchronized List<Map<String, String>> rolloutEvents(long rolloutId) throws SQLException {
+    List<Map<String, String>> out = new ArrayList<>();
+    try (PreparedStatement ps =
+        conn.prepareStatement(
+            "SELECT type, reason, message, at FROM events WHERE rollout_id = ? ORDER BY id")) {
+      ps.setLong(1, rolloutId);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          Map<String, String> e = new LinkedHashMap<>();
+          e.put("type", rs.getString(1));
+          e.put("reason", rs.getString(2));
+          e.put("message", rs.getString(3));
+          e.put("at", rs.getString(4));
+          out.add(e);
+        }
+      }
+    }
+    return out;
   }
 
   public synchronized List<Map<String, String>> events(String deployment, int limit)

@@ -208,6 +208,25 @@ class HealthPolicyIT {
   }
 
   @Test
+  void anErrorLoggedOnceAtStartupIsCaught() throws Exception {
+    // Written before the first check round can run: counted from the switch, not from round one.
+    String msg =
+        rolloutFails(
+            """
+              - name: no-errors
+                log: {service: backend, pattern: "ERROR", max: 0}
+        """,
+            "backend/app.py",
+            s ->
+                s.replace(
+                    "    migrate()\n",
+                    "    migrate()\n    log.error(\"plugin cameras.so failed to load\")\n"));
+    assertThat(msg)
+        .contains("no-errors: 1 matching lines since the switch")
+        .contains("plugin cameras.so");
+  }
+
+  @Test
   void aBrokenNestedContractIsCaughtByHttp() throws Exception {
     String msg =
         rolloutFails(

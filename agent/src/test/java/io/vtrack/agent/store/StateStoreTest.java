@@ -12,12 +12,12 @@ class StateStoreTest {
   @Test
   void migratesOnceAndKeepsDataAcrossReopen() throws Exception {
     try (StateStore s = StateStore.open(dir)) {
-      assertThat(s.schemaVersion()).isEqualTo(1);
+      assertThat(s.schemaVersion()).isEqualTo(2);
       s.upsertDeployment("app", "{}", "{}", "g1");
       s.setCurrentCommit("app", "abc");
     }
     try (StateStore s = StateStore.open(dir)) {
-      assertThat(s.schemaVersion()).isEqualTo(1);
+      assertThat(s.schemaVersion()).isEqualTo(2);
       assertThat(s.deployment("app").orElseThrow().currentCommit()).isEqualTo("abc");
     }
   }

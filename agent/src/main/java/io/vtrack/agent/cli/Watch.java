@@ -1,0 +1,152 @@
+package io.vtrack.agent.cli;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * {@code vtrack watch NAME}: follows a rollout live from the event stream — steps, check rounds,
+ * result — and exits 0 when it ends Healthy, 1 when RolledBack or Failed.
+ */
+@Command(
+    name = "watch",
+    description =
+        "Follow a rollout live; exit 0 when it ends Healthy, 1 when RolledBack or Failed.")
+final class Watch extends VtrackCli.ApiCommand {
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+  private static final Set<String> ROLLING =
+      Set.of("Preparing", "Validating", "BackingUp", "Deploying", "Verifying", "RollingBack");
+
+  @Parameters(index = "0", description = "deployment name")
+  String name;
+
+  @Option(names = "--timeout", description = "give up after this many seconds (default 900)")
+  long timeoutSeconds = 900;
+
+  @Override
+  @SuppressWarnings("unchecked")
+  int run(ApiClient api) throws Exception {
+    ApiClient.Response st = api.get("/api/v1/deployments/" + name);
+    if (!st.ok()) {
+      return failure(st);
+    }
+    Map<String, Object> status = (Map<String, Object>) st.body().getOrDefault("status", Map.of());
+    String phase = String.valueOf(status.get("phase"));
+    boolean following = ROLLING.contains(phase);
+    out().println(name + ": " + phase + " — " + status.get("message"));
+    if (!following) {
+      out().println("waiting for a rollout to start…");
+    }
+    out().flush();
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    HttpRequest req =
+        HttpRequest.newBuilder(URI.create(api.server() + "/api/v1/events?deployment=" + name))
+            .header("Accept", "text/event-stream")
+            .timeout(Duration.ofSeconds(timeoutSeconds))
+            .GET()
+            .build();
+    long deadline = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();
+    HttpResponse<java.io.InputStream> resp;
+    try {
+      resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+    } catch (java.io.IOException e) {
+      throw new ApiClient.UnreachableException("cannot reach the event stream: " + e.getMessage());
+    }
+    String lastPhase = phase;
+    try (BufferedReader in =
+        new BufferedReader(new InputStreamReader(resp.body(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = in.readLine()) != null && System.nanoTime() < deadline) {
+        if (!line.startsWith("data: ")) {
+          continue;
+        }
+        Map<String, Object> e = JSON.readValue(line.substring(6), Map.class);
+        String type = String.valueOf(e.get("type"));
+        switch (type) {
+          case "step" -> {
+            following = true;
+            String state = String.valueOf(e.get("state"));
+            out()
+                .println(
+                    "  step "
+                        + e.get("step")
+                        + ": "
+                        + ("Started".equals(state) ? "started" : state));
+            if ("Failed".equals(state) && e.get("output") != null) {
+              out()
+                  .println(
+                      "    " + String.valueOf(e.get("output")).strip().replace("\n", "\n    "));
+            }
+          }
+          case "round" -> {
+            if (!following) {
+              break;
+            }
+            List<Map<String, Object>> checks =
+                (List<Map<String, Object>>) e.getOrDefault("checks", List.of());
+            StringBuilder failing = new StringBuilder();
+            for (Map<String, Object> c : checks) {
+              if (!"Passing".equals(c.get("status"))) {
+                failing
+                    .append(failing.length() == 0 ? "" : "; ")
+                    .append(c.get("name"))
+                    .append(": ")
+                    .append(c.get("message"));
+              }
+            }
+            out()
+                .println(
+                    "  round "
+                        + (e.get("round") == null ? "" : e.get("round") + " ")
+                        + "("
+                        + e.get("stage")
+                        + "): "
+                        + e.get("status")
+                        + (failing.length() == 0 ? "" : " — " + failing));
+          }
+          case "rollout" ->
+              out()
+                  .println(
+                      "rollout #"
+                          + e.get("rolloutId")
+                          + " "
+                          + e.get("result")
+                          + (e.get("reason") == null ? "" : " (" + e.get("reason") + ")")
+                          + " in "
+                          + e.get("durationMs")
+                          + " ms");
+          case "status" -> {
+            String p = String.valueOf(e.get("phase"));
+            if (ROLLING.contains(p)) {
+              following = true;
+            }
+            if (!p.equals(lastPhase)) {
+              out().println(name + ": " + p + " — " + e.get("message"));
+              lastPhase = p;
+            }
+            if (following && !ROLLING.contains(p)) {
+              out().flush();
+              return "Healthy".equals(p) ? ExitCodes.OK : ExitCodes.FAILED;
+            }
+          }
+          default -> {}
+        }
+        out().flush();
+      }
+    }
+    err().println("error: gave up after " + timeoutSeconds + "s (phase " + lastPhase + ")");
+    return ExitCodes.FAILED;
+  }
+}

@@ -1,0 +1,156 @@
+package io.vtrack.agent.reconcile;
+
+import io.vtrack.agent.model.CommandStep;
+import io.vtrack.agent.model.DeploymentSpec;
+import io.vtrack.agent.model.RuntimeSpec;
+import io.vtrack.agent.release.DeploymentPaths;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Says in words what a planned step would do. Reads nothing but the snapshot and the disk layout.
+ */
+final class PlanDescription {
+  private PlanDescription() {}
+
+  static Map<String, Object> describe(Snapshot snap, Step step, DeploymentPaths paths) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    Desired d = snap.desired();
+    String desired = d.desiredCommit();
+    out.put("revision", d.revision());
+    out.put("desiredCommit", desired);
+    out.put("currentCommit", snap.row().currentCommit());
+    out.put("lastHealthyCommit", snap.row().lastHealthyCommit());
+    out.put("quarantined", desired != null && snap.quarantined().contains(desired));
+    out.put("awaitingPromotion", desired != null && !d.promotionSatisfied());
+    if (d.resolutionProblem() != null) {
+      out.put("problem", d.resolutionProblem().reason() + ": " + d.resolutionProblem().message());
+    }
+    List<String> steps = new ArrayList<>();
+    List<String> backups = new ArrayList<>();
+    String action;
+    if (step instanceof Step.Stall s) {
+      action = "Stall";
+      steps.add("nothing: " + s.problem().reason() + ": " + s.problem().message());
+    } else if (step instanceof Step.Hold h) {
+      action = "Hold";
+      steps.add("nothing: " + h.reason() + ": " + h.message());
+    } else if (step instanceof Step.Idle) {
+      action = "Idle";
+      steps.add(
+          desired != null && snap.quarantined().contains(desired)
+              ? "nothing: "
+                  + StatusBuilder.short7(desired)
+                  + " is quarantined"
+                  + (snap.quarantineReason() == null ? "" : " (" + snap.quarantineReason() + ")")
+                  + "; vtrack reconcile lifts the quarantine"
+              : "nothing: " + StatusBuilder.short7(snap.row().currentCommit()) + " already runs");
+    } else if (step instanceof Step.Heal h) {
+      action = "Heal";
+      steps.add(
+          "restart "
+              + (h.all() ? "every service" : String.join(", ", h.services()))
+              + ": "
+              + h.why());
+    } else if (step instanceof Step.HealLater later) {
+      action = "HealLater";
+      steps.add("restart services after the self-heal backoff, at " + later.at());
+    } else if (step instanceof Step.Resume r) {
+      action = "Resume";
+      steps.add("continue rollout " + r.rollout().id() + " at " + r.rollout().stage());
+    } else {
+      action = "Begin";
+      steps.addAll(rolloutSteps(snap, ((Step.Begin) step).toCommit(), paths, backups));
+    }
+    // While held (suspended, awaiting promotion), say what the rollout would be once it lifts.
+    if (!(step instanceof Step.Begin)
+        && desired != null
+        && !desired.equals(snap.row().currentCommit())
+        && !snap.quarantined().contains(desired)
+        && snap.doc() != null
+        && snap.observed().active() == null
+        && d.blocker() == null) {
+      List<String> pendingBackups = new ArrayList<>();
+      Map<String, Object> pending = new LinkedHashMap<>();
+      pending.put("to", desired);
+      pending.put("steps", rolloutSteps(snap, desired, paths, pendingBackups));
+      pending.put("backups", pendingBackups);
+      out.put("pendingRollout", pending);
+    }
+    out.put("action", action);
+    out.put("steps", steps);
+    out.put("backups", backups);
+    return out;
+  }
+
+  private static List<String> rolloutSteps(
+      Snapshot snap, String to, DeploymentPaths paths, List<String> backups) {
+    List<String> steps = new ArrayList<>();
+    DeploymentSpec spec = snap.doc().spec();
+    String rel = paths.release(to).toString();
+    steps.add((Files.isDirectory(paths.release(to)) ? "reuse release " : "export release ") + rel);
+    for (CommandStep c : spec.prepare()) {
+      steps.add(
+          "prepare "
+              + c.name()
+              + ": "
+              + String.join(" ", c.command())
+              + " (in "
+              + c.cwd()
+              + ", timeout "
+              + c.timeout().text()
+              + ")");
+    }
+    for (CommandStep c : spec.validate()) {
+      steps.add(
+          "validate "
+              + c.name()
+              + ": "
+              + String.join(" ", c.command())
+              + " (in "
+              + c.cwd()
+              + ", timeout "
+              + c.timeout().text()
+              + ")");
+    }
+    for (String db : spec.backup().sqlite()) {
+      backups.add("sqlite " + paths.shared().resolve(db));
+    }
+    for (String f : spec.backup().files()) {
+      backups.add("file " + paths.shared().resolve(f));
+    }
+    steps.add(
+        backups.isEmpty()
+            ? "no backup (spec.backup is empty)"
+            : "back up " + backups.size() + " path(s) into " + paths.backups() + "/<rollout-id>/");
+    List<String> names =
+        spec.runtime().services().stream().map(RuntimeSpec.ServiceSpec::name).toList();
+    if (snap.row().currentCommit() != null) {
+      steps.add("stop " + names + " of " + StatusBuilder.short7(snap.row().currentCommit()));
+    }
+    steps.add("start " + names + " of " + StatusBuilder.short7(to));
+    List<String> checks =
+        spec.health().checks().stream().map(c -> c.name() + " (" + c.kind() + ")").toList();
+    steps.add(
+        "verify "
+            + checks
+            + ": startup within "
+            + spec.health().startupTimeout().text()
+            + ", then every "
+            + spec.health().interval().text()
+            + " for "
+            + spec.health().window().text());
+    steps.add(
+        spec.rollback().automatic()
+            ? "on failure: quarantine "
+                + StatusBuilder.short7(to)
+                + ", roll back to "
+                + StatusBuilder.short7(snap.row().lastHealthyCommit())
+                + (spec.rollback().restoreData() ? " and restore the backup" : "")
+            : "on failure: stop at Failed (rollback.automatic is false)");
+    return steps;
+  }
+}

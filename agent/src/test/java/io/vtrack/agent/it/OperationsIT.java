@@ -1,0 +1,394 @@
+package io.vtrack.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.vtrack.agent.cli.VtrackCli;
+import io.vtrack.agent.runtime.ProcStat;
+import io.vtrack.agent.store.StateStore;
+import java.io.ByteArrayOutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The day-to-day tools: plan, diff, suspend and resume, the event stream, watch, the record. */
+@SuppressWarnings("unchecked")
+class OperationsIT {
+  static final Duration LONG = Duration.ofSeconds(90);
+
+  @TempDir Path tmp;
+  TestApp app;
+  InProcessAgent agent;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    app = new TestApp(tmp);
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (agent != null) {
+      agent.close();
+    }
+    app.close();
+  }
+
+  private String commit(String tag) throws Exception {
+    return app.app.getRepository().resolve(tag + "^{commit}").getName();
+  }
+
+  private Map<String, Object> status() {
+    return agent.api.status("vtrack");
+  }
+
+  private void awaitPhase(String phase, String commit) {
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              Map<String, Object> st = status();
+              assertThat(st.get("phase")).as("status %s", st).isEqualTo(phase);
+              if (commit != null) {
+                assertThat(st.get("currentCommit")).isEqualTo(commit);
+              }
+            });
+  }
+
+  private long backendPid() throws Exception {
+    try (StateStore s = StateStore.open(agent.stateDir)) {
+      return s.processes("vtrack").stream()
+          .filter(p -> p.service().equals("backend"))
+          .findFirst()
+          .orElseThrow()
+          .pid();
+    }
+  }
+
+  /** A fingerprint of everything in the state store and of what runs. */
+  private String fingerprint() throws Exception {
+    StringBuilder sb = new StringBuilder();
+    try (var c =
+            java.sql.DriverManager.getConnection(
+                "jdbc:sqlite:" + agent.stateDir.resolve("state.db"));
+        var st = c.createStatement()) {
+      for (String table :
+          List.of(
+              "deployments",
+              "commits",
+              "rollouts",
+              "rollout_steps",
+              "check_results",
+              "backups",
+              "processes",
+              "events")) {
+        String order =
+            table.equals("deployments") ? "name" : table.equals("processes") ? "service" : "rowid";
+        try (var rs = st.executeQuery("SELECT * FROM " + table + " ORDER BY " + order)) {
+          int n = rs.getMetaData().getColumnCount();
+          while (rs.next()) {
+            for (int i = 1; i <= n; i++) {
+              if (!"status_json".equals(rs.getMetaData().getColumnName(i))) {
+                sb.append(rs.getString(i)).append('|');
+              }
+            }
+            sb.append('\n');
+          }
+        }
+      }
+    }
+    try (Stream<Path> releases =
+        Files.list(agent.stateDir.resolve("deployments/vtrack/releases"))) {
+      releases.sorted().forEach(p -> sb.append(p).append('\n'));
+    }
+    sb.append(backendPid());
+    return HexFormat.of()
+        .formatHex(MessageDigest.getInstance("SHA-256").digest(sb.toString().getBytes()));
+  }
+
+  @Test
+  void planAndDiffSayWhatWouldHappenAndChangeNothing() throws Exception {
+    app.deploy("v1");
+    agent = new InProcessAgent(tmp, app, "300ms");
+    awaitPhase("Healthy", commit("v1"));
+    Api.Answer idle = agent.api.get("/api/v1/deployments/vtrack/plan");
+    assertThat(idle.json()).containsEntry("action", "Idle");
+
+    // Suspend first so the new revision is only planned, never rolled out.
+    assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/suspend", "").status())
+        .isEqualTo(200);
+    awaitPhase("Suspended", commit("v1"));
+    assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/resume", "").status())
+        .isEqualTo(200);
+    awaitPhase("Healthy", commit("v1"));
+    // A document change the agent will see only at its next poll: plan and diff read it as it is.
+    app.edit(
+        "backend/app.py",
+        s ->
+            s.replace(
+                "log.info(\"backend %s listening", "log.info(\"V_Track backend %s listening"));
+    String v2 = app.commitApp("Log the product name at start", "v2");
+    // Hold the agent back with the API-level suspend so the rollout does not start.
+    assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/suspend", "").status())
+        .isEqualTo(200);
+    awaitPhase("Suspended", commit("v1"));
+    app.extraSpec = "  releases: {keep: 4}\n";
+    app.deploy("v2");
+    await().atMost(LONG).until(() -> "v2".equals(status().get("desiredRevision")));
+    String before = fingerprint();
+    Map<String, Object> plan = agent.api.get("/api/v1/deployments/vtrack/plan").json();
+    assertThat(plan).containsEntry("desiredCommit", v2).containsEntry("quarantined", false);
+    assertThat(plan.get("action")).isEqualTo("Hold");
+    Map<String, Object> diff = agent.api.get("/api/v1/deployments/vtrack/diff").json();
+    assertThat(diff)
+        .containsEntry("currentCommit", commit("v1"))
+        .containsEntry("desiredCommit", v2);
+    assertThat((List<Map<String, Object>>) diff.get("commits"))
+        .singleElement()
+        .satisfies(c -> assertThat(c.get("subject")).isEqualTo("Log the product name at start"));
+    assertThat((List<Map<String, Object>>) diff.get("specChanges"))
+        .anySatisfy(
+            c -> {
+              assertThat(c.get("path")).isEqualTo("spec.releases.keep");
+              assertThat(c.get("running")).isEqualTo(5);
+              assertThat(c.get("desired")).isEqualTo(4);
+            });
+    assertThat(fingerprint()).as("plan and diff change nothing").isEqualTo(before);
+
+    // Resumed, the plan is a rollout: every step named, the backup it would take.
+    assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/resume", "").status())
+        .isEqualTo(200);
+    await().atMost(LONG).until(() -> agent.api.history("vtrack").size() == 2);
+    awaitPhase("Healthy", v2);
+    assertThat(agent.api.history("vtrack").get(0).get("to")).isEqualTo(v2);
+  }
+
+  @Test
+  void thePlanOfANewRevisionListsItsStepsAndBackups() throws Exception {
+    app.deploy("v1");
+    agent = new InProcessAgent(tmp, app, "300ms");
+    awaitPhase("Healthy", commit("v1"));
+    assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/suspend", "").status())
+        .isEqualTo(200);
+    awaitPhase("Suspended", null);
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.deploy("v2");
+    await().atMost(LONG).until(() -> v2.equals(status().get("desiredCommit")));
+    // While suspended the plan holds, and says what resume would run.
+    Map<String, Object> plan = agent.api.get("/api/v1/deployments/vtrack/plan").json();
+    assertThat(plan).containsEntry("action", "Hold");
+    String v1 = commit("v1").substring(0, 7);
+    Map<String, Object> pending = (Map<String, Object>) plan.get("pendingRollout");
+    assertThat(pending).containsEntry("to", v2);
+    assertThat((List<String>) pending.get("steps"))
+        .anyMatch(s -> s.startsWith("export release "))
+        .anyMatch(
+            s -> s.startsWith("validate backend-syntax: python3 -m py_compile backend/app.py"))
+        .anyMatch(s -> s.startsWith("stop [backend, frontend] of " + v1))
+        .anyMatch(s -> s.startsWith("verify [sources (http), cameras (http)"))
+        .anyMatch(s -> s.contains("roll back to " + v1 + " and restore the backup"));
+    assertThat((List<String>) pending.get("backups"))
+        .singleElement()
+        .asString()
+        .endsWith("shared/backend/database/events.db");
+    Run cliPlan = cli("plan", "vtrack", server());
+    assertThat(cliPlan.out)
+        .contains("Action:       Hold")
+        .contains("Suspended")
+        .contains("Once the hold lifts");
+    assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/resume", "").status())
+        .isEqualTo(200);
+    awaitPhase("Healthy", v2);
+  }
+
+  @Test
+  void suspendHoldsThroughAnAgentRestartAndAProcessCrash() throws Exception {
+    app.deploy("v1");
+    agent = new InProcessAgent(tmp, app, "300ms");
+    awaitPhase("Healthy", commit("v1"));
+    assertThat(agent.api.post("/api/v1/deployments/vtrack/suspend", "", Map.of()).status())
+        .isEqualTo(401);
+    assertThat(cli("suspend", "vtrack", server(), tokenFile()).code).isZero();
+    awaitPhase("Suspended", commit("v1"));
+    agent.stopAgent();
+    long pid = backendPid();
+    agent = new InProcessAgent(tmp, app, "300ms");
+    awaitPhase("Suspended", commit("v1"));
+    // A crash is not healed while suspended: nothing changes what runs.
+    new ProcessBuilder("kill", "-KILL", Long.toString(pid)).start().waitFor();
+    await().atMost(LONG).until(() -> ProcStat.read(pid).map(s -> !s.alive()).orElse(true));
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.deploy("v2");
+    await().atMost(LONG).until(() -> v2.equals(status().get("desiredCommit")));
+    await()
+        .during(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () -> {
+              try {
+                return "Suspended".equals(status().get("phase")) && backendPid() == pid;
+              } catch (Exception e) {
+                return false;
+              }
+            });
+    assertThat(agent.api.history("vtrack")).hasSize(1);
+    assertThat(cli("resume", "vtrack", server(), tokenFile()).code).isZero();
+    awaitPhase("Healthy", v2);
+  }
+
+  @Test
+  void theEventStreamAndWatchFollowARolloutAndTheRecordHoldsEverything() throws Exception {
+    app.deploy("v1");
+    agent = new InProcessAgent(tmp, app, "300ms");
+    awaitPhase("Healthy", commit("v1"));
+    List<String> events = new CopyOnWriteArrayList<>();
+    HttpClient http = HttpClient.newHttpClient();
+    CompletableFuture<HttpResponse<Stream<String>>> stream =
+        http.sendAsync(
+            HttpRequest.newBuilder(
+                    URI.create(
+                        "http://127.0.0.1:"
+                            + agent.agent.port()
+                            + "/api/v1/events?deployment=vtrack"))
+                .build(),
+            HttpResponse.BodyHandlers.ofLines());
+    HttpResponse<Stream<String>> resp = stream.get();
+    assertThat(resp.headers().firstValue("Content-Type")).contains("text/event-stream");
+    Thread reader = new Thread(() -> resp.body().forEach(events::add));
+    reader.setDaemon(true);
+    reader.start();
+
+    CompletableFuture<Run> watch =
+        CompletableFuture.supplyAsync(() -> cli("watch", "vtrack", server(), "--timeout=90"));
+    await().atMost(LONG).until(() -> events.stream().anyMatch(e -> e.startsWith(": vtrack")));
+    app.edit(
+        "backend/app.py",
+        s -> s.replace("def main():\n", "def main():\n    raise SystemExit('no camera driver')\n"));
+    String bad = app.commitApp("Switch camera driver", "v2");
+    app.deploy("v2");
+    Run w = watch.get(120, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(w.code).as(w.out + w.err).isEqualTo(1);
+    assertThat(w.out)
+        .contains("step validate:backend-syntax: Succeeded")
+        .contains("step start: Succeeded")
+        .contains("RolledBack");
+    await()
+        .atMost(LONG)
+        .until(() -> events.stream().anyMatch(e -> e.contains("\"type\":\"rollout\"")));
+    assertThat(events).anyMatch(e -> e.equals("event: step"));
+    assertThat(events)
+        .anyMatch(e -> e.contains("\"type\":\"round\"") && e.contains("\"stage\":\"RollingBack"));
+    assertThat(events).anyMatch(e -> e.contains("\"phase\":\"RollingBack\""));
+
+    // The record of the rolled-back rollout: trigger, steps with output, rounds, backup, result.
+    Map<String, Object> rec = agent.api.history("vtrack").get(0);
+    assertThat(rec)
+        .containsEntry("to", bad)
+        .containsEntry("result", "RolledBack")
+        .containsEntry("reason", "ServiceExited")
+        .containsEntry("dataRestored", true)
+        .containsKeys("startedAt", "finishedAt", "durationMs", "message");
+    Map<String, Object> trigger = (Map<String, Object>) rec.get("trigger");
+    Map<String, Object> source = (Map<String, Object>) trigger.get("source");
+    assertThat(source)
+        .containsEntry("subject", "Deploy v2")
+        .containsEntry("author", "Test Author <author@example.com>")
+        .containsEntry("file", "vtrack.yaml");
+    assertThat((Map<String, Object>) trigger.get("commit"))
+        .containsEntry("subject", "Switch camera driver");
+    List<Map<String, Object>> steps = (List<Map<String, Object>>) rec.get("steps");
+    assertThat(steps)
+        .extracting(s -> s.get("name"))
+        .containsExactly(
+            "release",
+            "validate:backend-syntax",
+            "backup",
+            "stop",
+            "start",
+            "verify",
+            "rollback-stop",
+            "restore",
+            "rollback-start",
+            "verify-rollback");
+    assertThat(steps)
+        .allSatisfy(
+            s -> assertThat(s).containsKeys("startedAt", "finishedAt", "durationMs", "result"));
+    assertThat(steps.get(5).get("output").toString())
+        .contains("no camera driver")
+        .doesNotContain("Succeeded");
+    assertThat((Map<String, Object>) rec.get("backup"))
+        .containsKeys("path", "sizeBytes", "integrity");
+    assertThat(((Map<String, Object>) rec.get("backup")).get("integrity").toString())
+        .contains("ok");
+    assertThat((List<Map<String, Object>>) rec.get("checks"))
+        .anySatisfy(c -> assertThat(c.get("stage").toString()).startsWith("RollingBack"));
+    assertThat((List<Map<String, Object>>) rec.get("events"))
+        .extracting(e -> e.get("type"))
+        .contains("RolloutStarted", "Quarantined", "RolloutRolledBack");
+
+    Run md = cli("history", "vtrack", "--id", rec.get("id").toString(), "-o", "markdown", server());
+    assertThat(md.out)
+        .contains("# Rollout #" + rec.get("id") + " of vtrack: RolledBack")
+        .contains("- [x] **validate:backend-syntax**")
+        .contains("- [ ] **verify**")
+        .contains("## Backup")
+        .contains("## Check rounds")
+        .contains("Switch camera driver");
+    Run report = cli("history", "vtrack", "--id", rec.get("id").toString(), server());
+    assertThat(report.out).contains("Steps:").contains("rollback-start").contains("Backup:");
+  }
+
+  @Test
+  void theStatusPageIsServedWithoutABuildStep() throws Exception {
+    app.deploy("v1");
+    agent = new InProcessAgent(tmp, app, "300ms");
+    awaitPhase("Healthy", commit("v1"));
+    Api.Answer page = agent.api.get("/");
+    assertThat(page.status()).isEqualTo(200);
+    assertThat(page.body())
+        .contains("<script src=\"/static/app.js\">")
+        .doesNotContain("http://")
+        .doesNotContain("https://");
+    assertThat(agent.api.get("/static/app.js").body()).contains("EventSource");
+    assertThat(agent.api.get("/static/style.css").status()).isEqualTo(200);
+    Map<String, Object> d = agent.api.get("/api/v1/deployments/vtrack").json();
+    assertThat((Map<String, Object>) d.get("commits")).containsKey(commit("v1"));
+  }
+
+  record Run(int code, String out, String err) {}
+
+  private String server() {
+    return "--server=http://127.0.0.1:" + agent.agent.port();
+  }
+
+  private String tokenFile() {
+    return "--token-file=" + agent.stateDir.resolve("api-token");
+  }
+
+  private static Run cli(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    picocli.CommandLine cl = VtrackCli.commandLine();
+    cl.setOut(new java.io.PrintWriter(out, true, StandardCharsets.UTF_8));
+    cl.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
+    int code = cl.execute(args);
+    return new Run(
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+}
