@@ -44,7 +44,7 @@ agentName: demo
 stateDir: $work/state
 listen: 127.0.0.1:$port
 sources:
-  - git: {repoURL: file://$work/deploy, branch: main, path: ., interval: 5s, webhookSecretFile: $work/webhook-secret}
+  - git: {repoURL: file://$work/deploy, branch: main, path: ., interval: 1m, webhookSecretFile: $work/webhook-secret}
 YAML
 
 say "Starting the agent (log: $work/agent.log)"
@@ -105,7 +105,15 @@ git_commit "$work/app" "V_Track 2.0.0: yard camera"
 git -C "$work/app" tag v2
 write_doc v2
 git_commit "$work/deploy" "Deploy v2"
+say "Suspending first, to see what the agent would do before it does it"
+vtrack suspend vtrack --token-file "$work/state/api-token"
 push_webhook
+wait_for Suspended
+vtrack plan vtrack
+vtrack diff vtrack
+say "Resuming, and watching the rollout live"
+vtrack resume vtrack --token-file "$work/state/api-token"
+vtrack watch vtrack --timeout 120
 wait_for Healthy "$(git -C "$work/app" rev-parse v2)"
 vtrack status vtrack
 echo "   video_sources rows: $(rows)"
@@ -127,6 +135,7 @@ git -C "$work/app" tag v3
 write_doc v3
 git_commit "$work/deploy" "Deploy v3"
 push_webhook
+vtrack watch vtrack --timeout 120 || echo "   (watch exited with $?: the rollout did not end Healthy)"
 wait_for "RolledBack" "$(git -C "$work/app" rev-parse v2)"
 vtrack status vtrack
 echo "   video_sources rows: $(rows) (before v3: $before)"
@@ -135,6 +144,8 @@ find "$work/state/deployments/vtrack/backups" -path '*failed*' -name '*.db' | se
 
 say "History"
 vtrack history vtrack
+say "The record of the rolled-back rollout (also: -o json, -o markdown)"
+vtrack history vtrack --id "$(vtrack history vtrack -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')"
 
 say "Removing the document: deletionPolicy Stop stops the app, data and backups stay"
 git -C "$work/deploy" rm -q vtrack.yaml
@@ -144,4 +155,4 @@ for _ in $(seq 1 30); do
   vtrack status vtrack >/dev/null 2>&1 || break
   read -r -t 1 _ <> <(:) || true
 done
-say "Done. Everything is in $work"
+say "Done. Everything is in $work (the status page was at http://127.0.0.1:$port/)"

@@ -21,9 +21,11 @@ final class CommandCheck extends BlockingCheck {
   protected CheckResult check(long start) {
     CommandRunner.Result r =
         CommandRunner.run(spec.command().command(), cwd, env, spec.effectiveTimeout().duration());
-    String tail = r.output().strip();
+    // The last line of output is what a failing command usually says about itself.
+    String[] lines = r.output().strip().split("\n");
+    String tail = lines[lines.length - 1].strip();
     if (tail.length() > 300) {
-      tail = "…" + tail.substring(tail.length() - 300);
+      tail = tail.substring(0, 300) + "…";
     }
     return result(
         r.ok() ? CheckStatus.Passing : CheckStatus.Failing,

@@ -45,9 +45,25 @@ final class Watch extends VtrackCli.ApiCommand {
     Map<String, Object> status = (Map<String, Object>) st.body().getOrDefault("status", Map.of());
     String phase = String.valueOf(status.get("phase"));
     boolean following = ROLLING.contains(phase);
-    out().println(name + ": " + phase + " — " + status.get("message"));
+    out().println(name + ": " + phase + " — " + oneLine(status.get("message"), 300));
     if (!following) {
       out().println("waiting for a rollout to start…");
+    } else {
+      // Joined mid-rollout: show the steps already done.
+      ApiClient.Response h = api.get("/api/v1/deployments/" + name + "/history?limit=1");
+      List<Map<String, Object>> items =
+          h.ok() ? (List<Map<String, Object>>) h.body().get("items") : List.of();
+      if (!items.isEmpty()) {
+        for (Map<String, Object> s :
+            (List<Map<String, Object>>) items.get(0).getOrDefault("steps", List.of())) {
+          out()
+              .println(
+                  "  step "
+                      + s.get("name")
+                      + ": "
+                      + (s.get("result") == null ? "started" : s.get("result")));
+        }
+      }
     }
     out().flush();
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -65,6 +81,8 @@ final class Watch extends VtrackCli.ApiCommand {
       throw new ApiClient.UnreachableException("cannot reach the event stream: " + e.getMessage());
     }
     String lastPhase = phase;
+    String lastRound = "";
+    int repeats = 0;
     try (BufferedReader in =
         new BufferedReader(new InputStreamReader(resp.body(), StandardCharsets.UTF_8))) {
       String line;
@@ -132,8 +150,14 @@ final class Watch extends VtrackCli.ApiCommand {
             if (ROLLING.contains(p)) {
               following = true;
             }
+            if (repeats > 0) {
+              out()
+                  .println(
+                      "  … the same for " + repeats + " more round" + (repeats == 1 ? "" : "s"));
+              repeats = 0;
+            }
             if (!p.equals(lastPhase)) {
-              out().println(name + ": " + p + " — " + e.get("message"));
+              out().println(name + ": " + p + " — " + oneLine(e.get("message"), 300));
               lastPhase = p;
             }
             if (following && !ROLLING.contains(p)) {
@@ -148,5 +172,15 @@ final class Watch extends VtrackCli.ApiCommand {
     }
     err().println("error: gave up after " + timeoutSeconds + "s (phase " + lastPhase + ")");
     return ExitCodes.FAILED;
+  }
+
+  /** The first line of a message, at most {@code max} characters. */
+  static String oneLine(Object message, int max) {
+    String s = String.valueOf(message).strip();
+    int nl = s.indexOf('\n');
+    if (nl >= 0) {
+      s = s.substring(0, nl) + " …";
+    }
+    return s.length() > max ? s.substring(0, max) + "…" : s;
   }
 }

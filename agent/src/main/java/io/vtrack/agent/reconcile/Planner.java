@@ -12,7 +12,9 @@ public final class Planner {
       return new Step.Stall(d.blocker());
     }
     if (d.suspended()) {
-      return new Step.Hold(Reason.Suspended, "spec.suspend is true: observing only");
+      return new Step.Hold(
+          Reason.Suspended,
+          "suspended (spec.suspend or vtrack suspend): observing only, nothing is changed");
     }
     if (o.active() != null) {
       return new Step.Resume(o.active());

@@ -50,7 +50,7 @@ public final class StatusBuilder {
     String message;
     if (d.suspended()) {
       phase = Phase.Suspended;
-      message = "spec.suspend is true: observing only, nothing is changed";
+      message = "suspended (spec.suspend or vtrack suspend): observing only, nothing is changed";
     } else if (d.blocker() != null) {
       phase = Phase.Stalled;
       message = d.blocker().message();
