@@ -480,35 +480,37 @@ public final class VtrackCli implements Runnable {
     }
   }
 
-  @Command(name = "suspend", description = "Observe and report only: change nothing that runs.")
-  static class Suspend extends ApiCommand {
+  /** Suspend and resume: one POST each, the same answer. */
+  abstract static class Toggle extends ApiCommand {
     @Parameters(index = "0", description = "deployment name")
     String name;
 
+    abstract String verb();
+
     @Override
     int run(ApiClient api) throws Exception {
-      ApiClient.Response r = api.post("/api/v1/deployments/" + name + "/suspend", null);
+      ApiClient.Response r = api.post("/api/v1/deployments/" + name + "/" + verb(), null);
       if (!r.ok()) {
         return failure(r);
       }
-      out().println(name + " suspended");
+      out().println(name + " " + verb() + "d");
       return ExitCodes.OK;
     }
   }
 
-  @Command(name = "resume", description = "Resume a suspended deployment.")
-  static class Resume extends ApiCommand {
-    @Parameters(index = "0", description = "deployment name")
-    String name;
-
+  @Command(name = "suspend", description = "Observe and report only: change nothing that runs.")
+  static class Suspend extends Toggle {
     @Override
-    int run(ApiClient api) throws Exception {
-      ApiClient.Response r = api.post("/api/v1/deployments/" + name + "/resume", null);
-      if (!r.ok()) {
-        return failure(r);
-      }
-      out().println(name + " resumed");
-      return ExitCodes.OK;
+    String verb() {
+      return "suspend";
+    }
+  }
+
+  @Command(name = "resume", description = "Resume a suspended deployment.")
+  static class Resume extends Toggle {
+    @Override
+    String verb() {
+      return "resume";
     }
   }
 

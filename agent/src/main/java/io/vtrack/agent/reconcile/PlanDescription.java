@@ -153,4 +153,17 @@ final class PlanDescription {
             : "on failure: stop at Failed (rollback.automatic is false)");
     return steps;
   }
+
+  private static String command(String kind, CommandStep c) {
+    return kind
+        + " "
+        + c.name()
+        + ": "
+        + String.join(" ", c.command())
+        + " (in "
+        + c.cwd()
+        + ", timeout "
+        + c.timeout().text()
+        + ")";
+  }
 }

@@ -49,7 +49,16 @@ public final class GitRepositories {
   public record GitFile(String path, String text) {}
 
   /** What a commit says about itself. */
-  public record CommitInfo(String sha, String author, String email, String subject, Instant time) {}
+  public record CommitInfo(String sha, String author, String email, String subject, Instant time) {
+    static CommitInfo of(RevCommit c) {
+      return new CommitInfo(
+          c.getName(),
+          c.getAuthorIdent().getName(),
+          c.getAuthorIdent().getEmailAddress(),
+          c.getShortMessage(),
+          c.getAuthorIdent().getWhenAsInstant());
+    }
+  }
 
   private Object lock(String url) {
     return locks.computeIfAbsent(url, u -> new Object());
@@ -158,13 +167,7 @@ public final class GitRepositories {
     synchronized (lock(url)) {
       try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
           RevWalk walk = new RevWalk(repo)) {
-        RevCommit c = walk.parseCommit(ObjectId.fromString(sha));
-        return new CommitInfo(
-            sha,
-            c.getAuthorIdent().getName(),
-            c.getAuthorIdent().getEmailAddress(),
-            c.getShortMessage(),
-            c.getAuthorIdent().getWhenAsInstant());
+        return CommitInfo.of(walk.parseCommit(ObjectId.fromString(sha)));
       }
     }
   }
@@ -180,13 +183,7 @@ public final class GitRepositories {
           walk.markUninteresting(walk.parseCommit(ObjectId.fromString(from)));
         }
         for (RevCommit c : walk) {
-          out.add(
-              new CommitInfo(
-                  c.getName(),
-                  c.getAuthorIdent().getName(),
-                  c.getAuthorIdent().getEmailAddress(),
-                  c.getShortMessage(),
-                  c.getAuthorIdent().getWhenAsInstant()));
+          out.add(CommitInfo.of(c));
           if (out.size() >= max) {
             break;
           }

@@ -489,38 +489,30 @@ public final class StateStore implements AutoCloseable {
   }
 
   private List<RolloutRecord> queryRollouts(String where, Object... args) throws SQLException {
-    List<RolloutRecord> out = new ArrayList<>();
-    try (PreparedStatement ps =
-        conn.prepareStatement(
-            "SELECT id, deployment, kind, from_commit, to_commit, revision, generation, stage, result,"
-                + " reason, message, restore_data, data_restored, trigger_json, started_at, finished_at"
-                + " FROM rollouts "
-                + where)) {
-      bind(ps, args);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(
-              new RolloutRecord(
-                  rs.getLong(1),
-                  rs.getString(2),
-                  rs.getString(3),
-                  rs.getString(4),
-                  rs.getString(5),
-                  rs.getString(6),
-                  rs.getString(7),
-                  rs.getString(8),
-                  rs.getString(9),
-                  rs.getString(10),
-                  rs.getString(11),
-                  rs.getInt(12) == 1,
-                  rs.getInt(13) == 1,
-                  rs.getString(14),
-                  rs.getString(15),
-                  rs.getString(16)));
-        }
-      }
-    }
-    return out;
+    return query(
+        "SELECT id, deployment, kind, from_commit, to_commit, revision, generation, stage, result,"
+            + " reason, message, restore_data, data_restored, trigger_json, started_at, finished_at"
+            + " FROM rollouts "
+            + where,
+        rs ->
+            new RolloutRecord(
+                rs.getLong(1),
+                rs.getString(2),
+                rs.getString(3),
+                rs.getString(4),
+                rs.getString(5),
+                rs.getString(6),
+                rs.getString(7),
+                rs.getString(8),
+                rs.getString(9),
+                rs.getString(10),
+                rs.getString(11),
+                rs.getInt(12) == 1,
+                rs.getInt(13) == 1,
+                rs.getString(14),
+                rs.getString(15),
+                rs.getString(16)),
+        args);
   }
 
   // ---- steps ----
@@ -569,27 +561,19 @@ public final class StateStore implements AutoCloseable {
       String output) {}
 
   public synchronized List<StepRecord> steps(long rolloutId) throws SQLException {
-    List<StepRecord> out = new ArrayList<>();
-    try (PreparedStatement ps =
-        conn.prepareStatement(
-            "SELECT id, rollout_id, step, started_at, finished_at, result, output FROM rollout_steps"
-                + " WHERE rollout_id = ? ORDER BY id")) {
-      ps.setLong(1, rolloutId);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(
-              new StepRecord(
-                  rs.getLong(1),
-                  rs.getLong(2),
-                  rs.getString(3),
-                  rs.getString(4),
-                  rs.getString(5),
-                  rs.getString(6),
-                  rs.getString(7)));
-        }
-      }
-    }
-    return out;
+    return query(
+        "SELECT id, rollout_id, step, started_at, finished_at, result, output FROM rollout_steps"
+            + " WHERE rollout_id = ? ORDER BY id",
+        rs ->
+            new StepRecord(
+                rs.getLong(1),
+                rs.getLong(2),
+                rs.getString(3),
+                rs.getString(4),
+                rs.getString(5),
+                rs.getString(6),
+                rs.getString(7)),
+        rolloutId);
   }
 
   // ---- check results ----
@@ -642,31 +626,23 @@ public final class StateStore implements AutoCloseable {
   }
 
   public synchronized List<CheckRow> checkResults(long rolloutId) throws SQLException {
-    List<CheckRow> out = new ArrayList<>();
-    try (PreparedStatement ps =
-        conn.prepareStatement(
-            "SELECT deployment, rollout_id, stage, round, name, kind, status, value, message, duration_ms, at"
-                + " FROM check_results WHERE rollout_id = ? ORDER BY id")) {
-      ps.setLong(1, rolloutId);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(
-              new CheckRow(
-                  rs.getString(1),
-                  rs.getLong(2),
-                  rs.getString(3),
-                  rs.getInt(4),
-                  rs.getString(5),
-                  rs.getString(6),
-                  rs.getString(7),
-                  rs.getString(8),
-                  rs.getString(9),
-                  rs.getLong(10),
-                  rs.getString(11)));
-        }
-      }
-    }
-    return out;
+    return query(
+        "SELECT deployment, rollout_id, stage, round, name, kind, status, value, message, duration_ms, at"
+            + " FROM check_results WHERE rollout_id = ? ORDER BY id",
+        rs ->
+            new CheckRow(
+                rs.getString(1),
+                rs.getLong(2),
+                rs.getString(3),
+                rs.getInt(4),
+                rs.getString(5),
+                rs.getString(6),
+                rs.getString(7),
+                rs.getString(8),
+                rs.getString(9),
+                rs.getLong(10),
+                rs.getString(11)),
+        rolloutId);
   }
 
   // ---- backups ----
@@ -708,27 +684,19 @@ public final class StateStore implements AutoCloseable {
   }
 
   private List<BackupRow> queryBackups(String where, Object... args) throws SQLException {
-    List<BackupRow> out = new ArrayList<>();
-    try (PreparedStatement ps =
-        conn.prepareStatement(
-            "SELECT rollout_id, deployment, path, size_bytes, integrity, details_json, created_at FROM backups "
-                + where)) {
-      bind(ps, args);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(
-              new BackupRow(
-                  rs.getLong(1),
-                  rs.getString(2),
-                  rs.getString(3),
-                  rs.getLong(4),
-                  rs.getString(5),
-                  rs.getString(6),
-                  rs.getString(7)));
-        }
-      }
-    }
-    return out;
+    return query(
+        "SELECT rollout_id, deployment, path, size_bytes, integrity, details_json, created_at FROM backups "
+            + where,
+        rs ->
+            new BackupRow(
+                rs.getLong(1),
+                rs.getString(2),
+                rs.getString(3),
+                rs.getLong(4),
+                rs.getString(5),
+                rs.getString(6),
+                rs.getString(7)),
+        args);
   }
 
   // ---- processes ----
@@ -768,27 +736,19 @@ public final class StateStore implements AutoCloseable {
   }
 
   private List<ProcessRow> queryProcesses(String where, Object... args) throws SQLException {
-    List<ProcessRow> out = new ArrayList<>();
-    try (PreparedStatement ps =
-        conn.prepareStatement(
-            "SELECT deployment, service, commit_sha, pid, pgid, start_ticks, started_at FROM processes "
-                + where)) {
-      bind(ps, args);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(
-              new ProcessRow(
-                  rs.getString(1),
-                  rs.getString(2),
-                  rs.getString(3),
-                  rs.getLong(4),
-                  rs.getLong(5),
-                  rs.getLong(6),
-                  rs.getString(7)));
-        }
-      }
-    }
-    return out;
+    return query(
+        "SELECT deployment, service, commit_sha, pid, pgid, start_ticks, started_at FROM processes "
+            + where,
+        rs ->
+            new ProcessRow(
+                rs.getString(1),
+                rs.getString(2),
+                rs.getString(3),
+                rs.getLong(4),
+                rs.getLong(5),
+                rs.getLong(6),
+                rs.getString(7)),
+        args);
   }
 
   // ---- events ----
@@ -814,41 +774,43 @@ public final class StateStore implements AutoCloseable {
 
   /** Events of one rollout, oldest first. */
   public synchronized List<Map<String, String>> rolloutEvents(long rolloutId) throws SQLException {
-    List<Map<String, String>> out = new ArrayList<>();
-    try (PreparedStatement ps =
-        conn.prepareStatement(
-            "SELECT type, reason, message, at FROM events WHERE rollout_id = ? ORDER BY id")) {
-      ps.setLong(1, rolloutId);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          Map<String, String> e = new LinkedHashMap<>();
-          e.put("type", rs.getString(1));
-          e.put("reason", rs.getString(2));
-          e.put("message", rs.getString(3));
-          e.put("at", rs.getString(4));
-          out.add(e);
-        }
-      }
-    }
-    return out;
+    return query(
+        "SELECT type, reason, message, at FROM events WHERE rollout_id = ? ORDER BY id",
+        StateStore::event,
+        rolloutId);
   }
 
   public synchronized List<Map<String, String>> events(String deployment, int limit)
       throws SQLException {
-    List<Map<String, String>> out = new ArrayList<>();
-    try (PreparedStatement ps =
-        conn.prepareStatement(
-            "SELECT type, reason, message, at FROM events WHERE deployment = ? ORDER BY id DESC LIMIT ?")) {
-      ps.setString(1, deployment);
-      ps.setInt(2, limit);
+    return query(
+        "SELECT type, reason, message, at FROM events WHERE deployment = ? ORDER BY id DESC LIMIT ?",
+        StateStore::event,
+        deployment,
+        limit);
+  }
+
+  private static Map<String, String> event(ResultSet rs) throws SQLException {
+    Map<String, String> e = new LinkedHashMap<>();
+    e.put("type", rs.getString(1));
+    e.put("reason", rs.getString(2));
+    e.put("message", rs.getString(3));
+    e.put("at", rs.getString(4));
+    return e;
+  }
+
+  /** Maps one row of a result. */
+  @FunctionalInterface
+  private interface RowMapper<T> {
+    T map(ResultSet rs) throws SQLException;
+  }
+
+  private <T> List<T> query(String sql, RowMapper<T> mapper, Object... args) throws SQLException {
+    List<T> out = new ArrayList<>();
+    try (PreparedStatement ps = conn.prepareStatement(sql)) {
+      bind(ps, args);
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          Map<String, String> e = new LinkedHashMap<>();
-          e.put("type", rs.getString(1));
-          e.put("reason", rs.getString(2));
-          e.put("message", rs.getString(3));
-          e.put("at", rs.getString(4));
-          out.add(e);
+          out.add(mapper.map(rs));
         }
       }
     }
@@ -865,16 +827,7 @@ public final class StateStore implements AutoCloseable {
   }
 
   private List<String> strings(String sql, Object... args) throws SQLException {
-    List<String> out = new ArrayList<>();
-    try (PreparedStatement ps = conn.prepareStatement(sql)) {
-      bind(ps, args);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.add(rs.getString(1));
-        }
-      }
-    }
-    return out;
+    return query(sql, rs -> rs.getString(1), args);
   }
 
   private static void bind(PreparedStatement ps, Object... args) throws SQLException {

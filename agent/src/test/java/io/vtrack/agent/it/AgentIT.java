@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.vtrack.agent.runtime.ProcStat;
 import io.vtrack.agent.source.WebhookSignature;
-import io.vtrack.agent.store.StateStore;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,75 +14,14 @@ import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * End to end: real git repositories, the example app as real processes, a real SQLite database, the
  * agent's real HTTP API. Every failure is a real commit to the app repository.
  */
 @SuppressWarnings("unchecked")
-class AgentIT {
-  static final Duration LONG = Duration.ofSeconds(90);
-
-  @TempDir Path tmp;
-  TestApp app;
-  InProcessAgent agent;
-
-  @BeforeEach
-  void setUp() throws Exception {
-    app = new TestApp(tmp);
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (agent != null) {
-      agent.close();
-    }
-    app.close();
-  }
-
-  private InProcessAgent start(String poll) throws Exception {
-    agent = new InProcessAgent(tmp, app, poll);
-    return agent;
-  }
-
-  private Map<String, Object> status() {
-    return agent.api.status(app.name);
-  }
-
-  private void awaitPhase(String phase, String commit) {
-    await()
-        .atMost(LONG)
-        .pollInterval(Duration.ofMillis(100))
-        .untilAsserted(
-            () -> {
-              Map<String, Object> st = status();
-              assertThat(st.get("phase")).as("phase; status: %s", st).isEqualTo(phase);
-              if (commit != null) {
-                assertThat(st.get("currentCommit"))
-                    .as("current commit; status %s", st)
-                    .isEqualTo(commit);
-              }
-            });
-  }
-
-  private String runningVersion() {
-    Map<String, Object> h = Api.appJson("http://127.0.0.1:" + app.backendPort + "/api/health");
-    return h == null ? null : (String) h.get("version");
-  }
-
-  private long backendPid() throws Exception {
-    try (StateStore s = StateStore.open(agent.stateDir)) {
-      return s.processes(app.name).stream()
-          .filter(p -> p.service().equals("backend"))
-          .findFirst()
-          .orElseThrow()
-          .pid();
-    }
-  }
+class AgentIT extends AgentTestBase {
 
   private long rows(Path db) throws Exception {
     try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);

@@ -1,60 +1,18 @@
 package io.vtrack.agent.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Every check kind against the example app really running: one revision that passes and one that
  * fails for the right reason, each failure a real commit.
  */
 @SuppressWarnings("unchecked")
-class HealthPolicyIT {
-  static final Duration LONG = Duration.ofSeconds(90);
-
-  @TempDir Path tmp;
-  TestApp app;
-  InProcessAgent agent;
-
-  @BeforeEach
-  void setUp() throws Exception {
-    app = new TestApp(tmp);
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (agent != null) {
-      agent.close();
-    }
-    app.close();
-  }
-
-  private String v1() throws Exception {
-    return app.app.getRepository().resolve("v1^{commit}").getName();
-  }
-
-  private void awaitPhase(String name, String phase, String commit) {
-    await()
-        .atMost(LONG)
-        .pollInterval(Duration.ofMillis(100))
-        .untilAsserted(
-            () -> {
-              Map<String, Object> st = agent.api.status(name);
-              assertThat(st.get("phase")).as("status %s", st).isEqualTo(phase);
-              if (commit != null) {
-                assertThat(st.get("currentCommit")).isEqualTo(commit);
-              }
-            });
-  }
+class HealthPolicyIT extends AgentTestBase {
 
   private Map<String, Object> check(String name) {
     return ((List<Map<String, Object>>) agent.api.status("vtrack").get("checks"))
@@ -69,12 +27,12 @@ class HealthPolicyIT {
       throws Exception {
     app.extraChecks = checks;
     app.deploy("v1");
-    agent = new InProcessAgent(tmp, app, "300ms");
-    awaitPhase("vtrack", "Healthy", v1());
+    start("300ms");
+    awaitPhase("vtrack", "Healthy", commitOf("v1"));
     app.edit(file, change);
     app.commitApp("v2", "v2");
     app.deploy("v2");
-    awaitPhase("vtrack", "RolledBack", v1());
+    awaitPhase("vtrack", "RolledBack", commitOf("v1"));
     return ((Map<String, Object>) agent.api.status("vtrack").get("lastRollout"))
         .get("message")
         .toString();
@@ -110,8 +68,8 @@ class HealthPolicyIT {
         """
             .formatted(app.backendPort);
     app.deploy("v1");
-    agent = new InProcessAgent(tmp, app, "300ms");
-    awaitPhase("vtrack", "Healthy", v1());
+    start("300ms");
+    awaitPhase("vtrack", "Healthy", commitOf("v1"));
     String v2 = app.goodUpgrade("2.0.0", "v2");
     app.deploy("v2");
     awaitPhase("vtrack", "Healthy", v2);
@@ -277,9 +235,9 @@ class HealthPolicyIT {
             "  promotion: {requireHealthyIn: vtrack-dev}\n"));
     app.deploy.add().addFilepattern(".").call();
     app.deploy.commit().setMessage("dev and prod at v1").setAuthor("t", "t@example.com").call();
-    agent = new InProcessAgent(tmp, app, "300ms");
-    awaitPhase("vtrack-dev", "Healthy", v1());
-    awaitPhase("vtrack", "Healthy", v1());
+    start("300ms");
+    awaitPhase("vtrack-dev", "Healthy", commitOf("v1"));
+    awaitPhase("vtrack", "Healthy", commitOf("v1"));
 
     // v2 breaks the contract: dev rolls it back, so prod never takes it.
     app.edit(
@@ -299,7 +257,7 @@ class HealthPolicyIT {
             "  promotion: {requireHealthyIn: vtrack-dev}\n"));
     app.deploy.add().addFilepattern(".").call();
     app.deploy.commit().setMessage("dev and prod at v2").setAuthor("t", "t@example.com").call();
-    awaitPhase("vtrack", "Pending", v1());
+    awaitPhase("vtrack", "Pending", commitOf("v1"));
     Map<String, Object> prod = agent.api.status("vtrack");
     assertThat(prod.get("desiredCommit")).isEqualTo(bad);
     assertThat(((List<Map<String, Object>>) prod.get("conditions")))
@@ -308,7 +266,7 @@ class HealthPolicyIT {
               assertThat(c.get("type")).isEqualTo("Ready");
               assertThat(c.get("reason")).isEqualTo("AwaitingPromotion");
             });
-    awaitPhase("vtrack-dev", "RolledBack", v1());
+    awaitPhase("vtrack-dev", "RolledBack", commitOf("v1"));
     assertThat(agent.api.status("vtrack").get("phase")).isEqualTo("Pending");
     assertThat(agent.api.history("vtrack")).hasSize(1);
 

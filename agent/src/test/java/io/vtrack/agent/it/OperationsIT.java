@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.vtrack.agent.cli.VtrackCli;
 import io.vtrack.agent.runtime.ProcStat;
-import io.vtrack.agent.store.StateStore;
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -22,64 +21,11 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The day-to-day tools: plan, diff, suspend and resume, the event stream, watch, the record. */
 @SuppressWarnings("unchecked")
-class OperationsIT {
-  static final Duration LONG = Duration.ofSeconds(90);
-
-  @TempDir Path tmp;
-  TestApp app;
-  InProcessAgent agent;
-
-  @BeforeEach
-  void setUp() throws Exception {
-    app = new TestApp(tmp);
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (agent != null) {
-      agent.close();
-    }
-    app.close();
-  }
-
-  private String commit(String tag) throws Exception {
-    return app.app.getRepository().resolve(tag + "^{commit}").getName();
-  }
-
-  private Map<String, Object> status() {
-    return agent.api.status("vtrack");
-  }
-
-  private void awaitPhase(String phase, String commit) {
-    await()
-        .atMost(LONG)
-        .pollInterval(Duration.ofMillis(100))
-        .untilAsserted(
-            () -> {
-              Map<String, Object> st = status();
-              assertThat(st.get("phase")).as("status %s", st).isEqualTo(phase);
-              if (commit != null) {
-                assertThat(st.get("currentCommit")).isEqualTo(commit);
-              }
-            });
-  }
-
-  private long backendPid() throws Exception {
-    try (StateStore s = StateStore.open(agent.stateDir)) {
-      return s.processes("vtrack").stream()
-          .filter(p -> p.service().equals("backend"))
-          .findFirst()
-          .orElseThrow()
-          .pid();
-    }
-  }
+class OperationsIT extends AgentTestBase {
 
   /** A fingerprint of everything in the state store and of what runs. */
   private String fingerprint() throws Exception {
@@ -125,18 +71,18 @@ class OperationsIT {
   @Test
   void planAndDiffSayWhatWouldHappenAndChangeNothing() throws Exception {
     app.deploy("v1");
-    agent = new InProcessAgent(tmp, app, "300ms");
-    awaitPhase("Healthy", commit("v1"));
+    start("300ms");
+    awaitPhase("Healthy", commitOf("v1"));
     Api.Answer idle = agent.api.get("/api/v1/deployments/vtrack/plan");
     assertThat(idle.json()).containsEntry("action", "Idle");
 
     // Suspend first so the new revision is only planned, never rolled out.
     assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/suspend", "").status())
         .isEqualTo(200);
-    awaitPhase("Suspended", commit("v1"));
+    awaitPhase("Suspended", commitOf("v1"));
     assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/resume", "").status())
         .isEqualTo(200);
-    awaitPhase("Healthy", commit("v1"));
+    awaitPhase("Healthy", commitOf("v1"));
     // A document change the agent will see only at its next poll: plan and diff read it as it is.
     app.edit(
         "backend/app.py",
@@ -147,7 +93,7 @@ class OperationsIT {
     // Hold the agent back with the API-level suspend so the rollout does not start.
     assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/suspend", "").status())
         .isEqualTo(200);
-    awaitPhase("Suspended", commit("v1"));
+    awaitPhase("Suspended", commitOf("v1"));
     app.extraSpec = "  releases: {keep: 4}\n";
     app.deploy("v2");
     await().atMost(LONG).until(() -> "v2".equals(status().get("desiredRevision")));
@@ -157,7 +103,7 @@ class OperationsIT {
     assertThat(plan.get("action")).isEqualTo("Hold");
     Map<String, Object> diff = agent.api.get("/api/v1/deployments/vtrack/diff").json();
     assertThat(diff)
-        .containsEntry("currentCommit", commit("v1"))
+        .containsEntry("currentCommit", commitOf("v1"))
         .containsEntry("desiredCommit", v2);
     assertThat((List<Map<String, Object>>) diff.get("commits"))
         .singleElement()
@@ -182,8 +128,8 @@ class OperationsIT {
   @Test
   void thePlanOfANewRevisionListsItsStepsAndBackups() throws Exception {
     app.deploy("v1");
-    agent = new InProcessAgent(tmp, app, "300ms");
-    awaitPhase("Healthy", commit("v1"));
+    start("300ms");
+    awaitPhase("Healthy", commitOf("v1"));
     assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/suspend", "").status())
         .isEqualTo(200);
     awaitPhase("Suspended", null);
@@ -193,7 +139,7 @@ class OperationsIT {
     // While suspended the plan holds, and says what resume would run.
     Map<String, Object> plan = agent.api.get("/api/v1/deployments/vtrack/plan").json();
     assertThat(plan).containsEntry("action", "Hold");
-    String v1 = commit("v1").substring(0, 7);
+    String v1 = commitOf("v1").substring(0, 7);
     Map<String, Object> pending = (Map<String, Object>) plan.get("pendingRollout");
     assertThat(pending).containsEntry("to", v2);
     assertThat((List<String>) pending.get("steps"))
@@ -220,16 +166,16 @@ class OperationsIT {
   @Test
   void suspendHoldsThroughAnAgentRestartAndAProcessCrash() throws Exception {
     app.deploy("v1");
-    agent = new InProcessAgent(tmp, app, "300ms");
-    awaitPhase("Healthy", commit("v1"));
+    start("300ms");
+    awaitPhase("Healthy", commitOf("v1"));
     assertThat(agent.api.post("/api/v1/deployments/vtrack/suspend", "", Map.of()).status())
         .isEqualTo(401);
     assertThat(cli("suspend", "vtrack", server(), tokenFile()).code).isZero();
-    awaitPhase("Suspended", commit("v1"));
+    awaitPhase("Suspended", commitOf("v1"));
     agent.stopAgent();
     long pid = backendPid();
-    agent = new InProcessAgent(tmp, app, "300ms");
-    awaitPhase("Suspended", commit("v1"));
+    start("300ms");
+    awaitPhase("Suspended", commitOf("v1"));
     // A crash is not healed while suspended: nothing changes what runs.
     new ProcessBuilder("kill", "-KILL", Long.toString(pid)).start().waitFor();
     await().atMost(LONG).until(() -> ProcStat.read(pid).map(s -> !s.alive()).orElse(true));
@@ -255,8 +201,8 @@ class OperationsIT {
   @Test
   void theEventStreamAndWatchFollowARolloutAndTheRecordHoldsEverything() throws Exception {
     app.deploy("v1");
-    agent = new InProcessAgent(tmp, app, "300ms");
-    awaitPhase("Healthy", commit("v1"));
+    start("300ms");
+    awaitPhase("Healthy", commitOf("v1"));
     List<String> events = new CopyOnWriteArrayList<>();
     HttpClient http = HttpClient.newHttpClient();
     CompletableFuture<HttpResponse<Stream<String>>> stream =
@@ -357,8 +303,8 @@ class OperationsIT {
   @Test
   void theStatusPageIsServedWithoutABuildStep() throws Exception {
     app.deploy("v1");
-    agent = new InProcessAgent(tmp, app, "300ms");
-    awaitPhase("Healthy", commit("v1"));
+    start("300ms");
+    awaitPhase("Healthy", commitOf("v1"));
     Api.Answer page = agent.api.get("/");
     assertThat(page.status()).isEqualTo(200);
     assertThat(page.body())
@@ -368,7 +314,7 @@ class OperationsIT {
     assertThat(agent.api.get("/static/app.js").body()).contains("EventSource");
     assertThat(agent.api.get("/static/style.css").status()).isEqualTo(200);
     Map<String, Object> d = agent.api.get("/api/v1/deployments/vtrack").json();
-    assertThat((Map<String, Object>) d.get("commits")).containsKey(commit("v1"));
+    assertThat((Map<String, Object>) d.get("commits")).containsKey(commitOf("v1"));
   }
 
   record Run(int code, String out, String err) {}

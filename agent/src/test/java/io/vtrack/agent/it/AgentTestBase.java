@@ -1,0 +1,83 @@
+package io.vtrack.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.vtrack.agent.store.StateStore;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The example app in git and an in-process agent for it, with the waits every IT needs. */
+abstract class AgentTestBase {
+  static final Duration LONG = Duration.ofSeconds(90);
+
+  @TempDir Path tmp;
+  TestApp app;
+  InProcessAgent agent;
+
+  @BeforeEach
+  void createApp() throws Exception {
+    app = new TestApp(tmp);
+  }
+
+  @AfterEach
+  void closeAll() throws Exception {
+    if (agent != null) {
+      agent.close();
+    }
+    app.close();
+  }
+
+  InProcessAgent start(String pollInterval) throws Exception {
+    agent = new InProcessAgent(tmp, app, pollInterval);
+    return agent;
+  }
+
+  String commitOf(String revision) throws Exception {
+    return app.app.getRepository().resolve(revision + "^{commit}").getName();
+  }
+
+  Map<String, Object> status() {
+    return agent.api.status(app.name);
+  }
+
+  void awaitPhase(String phase, String commit) {
+    awaitPhase(app.name, phase, commit);
+  }
+
+  void awaitPhase(String name, String phase, String commit) {
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              Map<String, Object> st = agent.api.status(name);
+              assertThat(st.get("phase")).as("phase; status: %s", st).isEqualTo(phase);
+              if (commit != null) {
+                assertThat(st.get("currentCommit"))
+                    .as("current commit; status %s", st)
+                    .isEqualTo(commit);
+              }
+            });
+  }
+
+  long backendPid() throws Exception {
+    try (StateStore s = StateStore.open(agent.stateDir)) {
+      return s.processes(app.name).stream()
+          .filter(p -> p.service().equals("backend"))
+          .findFirst()
+          .orElseThrow()
+          .pid();
+    }
+  }
+
+  /** The version the running backend reports, or null when it does not answer. */
+  String runningVersion() {
+    Map<String, Object> h = Api.appJson("http://127.0.0.1:" + app.backendPort + "/api/health");
+    return h == null ? null : (String) h.get("version");
+  }
+}
