@@ -323,8 +323,10 @@ class AgentIT extends AgentTestBase {
         .contains("vtrack_rollouts_total")
         .contains("vtrack_check_results_total")
         .contains("vtrack_reconcile_queue_depth");
-    assertThat(Files.getPosixFilePermissions(agent.stateDir.resolve("api-token")).toString())
-        .isEqualTo("[OWNER_READ, OWNER_WRITE]");
+    assertThat(Files.getPosixFilePermissions(agent.stateDir.resolve("api-token")))
+        .containsExactlyInAnyOrder(
+            java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+            java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
   }
 
   @Test
@@ -423,6 +425,15 @@ class AgentIT extends AgentTestBase {
           .containsEntry("currentCommit", v1)
           .containsEntry("desiredCommit", bad);
       assertThat(rb.get("text").toString()).contains("RolledBack");
+      // Each delivery's outcome is part of the rollout's record.
+      await()
+          .atMost(LONG)
+          .untilAsserted(
+              () ->
+                  assertThat(
+                          (List<Map<String, Object>>)
+                              agent.api.history("vtrack").get(0).get("events"))
+                      .anySatisfy(e -> assertThat(e.get("type")).isEqualTo("NotificationSent")));
       assertThat((Map<String, Object>) rb.get("rollout"))
           .containsEntry("reason", "ServiceExited")
           .containsEntry("to", bad);
