@@ -16,7 +16,7 @@ import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.release.RevisionNotFoundException;
 import io.vtrack.agent.release.SourceUnavailableException;
-import io.vtrack.agent.runtime.ProcessRuntime;
+import io.vtrack.agent.runtime.AppRuntime;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.source.DocumentReader;
@@ -62,7 +62,7 @@ public final class Reconciler {
       DesiredStateRegistry registry,
       GitRepositories repos,
       ReleaseBuilder releases,
-      ProcessRuntime runtime,
+      AppRuntime runtime,
       BackupManager backups,
       CheckFactory checks,
       AgentMetrics metrics,
@@ -287,9 +287,9 @@ public final class Reconciler {
         && active == null
         && doc != null
         && doc.spec() != null) {
-      Map<String, ProcessRuntime.ServiceState> states = d.runtime().observe(name);
+      Map<String, AppRuntime.ServiceState> states = d.runtime().observe(name);
       for (RuntimeSpec.ServiceSpec s : doc.spec().runtime().services()) {
-        ProcessRuntime.ServiceState st = states.get(s.name());
+        AppRuntime.ServiceState st = states.get(s.name());
         if (st == null || !st.alive() || !current.equals(st.commit())) {
           dead.add(s.name());
         }
@@ -733,15 +733,11 @@ public final class Reconciler {
           Map<String, String> env =
               RolloutExecutor.serviceEnv(name, commit, snap.desired().revision());
           if (all) {
-            d.runtime().stopAll(name, spec.runtime().services());
-            d.runtime().start(name, commit, release, spec.runtime().services(), paths.logs(), env);
+            d.runtime().stopAll(name, spec.runtime());
+            d.runtime().start(name, commit, release, spec.runtime(), paths.logs(), env);
           } else {
-            for (RuntimeSpec.ServiceSpec s : spec.runtime().services()) {
-              if (heal.services().contains(s.name())) {
-                d.runtime().stopService(name, s);
-                d.runtime().startService(name, commit, release, s, paths.logs(), env);
-              }
-            }
+            d.runtime()
+                .restart(name, commit, release, spec.runtime(), heal.services(), paths.logs(), env);
           }
           return null;
         });
@@ -1076,15 +1072,15 @@ public final class Reconciler {
                 return null;
               }
               String policy = "Stop";
-              List<RuntimeSpec.ServiceSpec> services = List.of();
+              RuntimeSpec runtime = null;
               if (row.specJson() != null) {
                 DeploymentSpec spec =
                     DocumentReader.CANONICAL.readValue(row.specJson(), DeploymentSpec.class);
                 policy = spec.deletionPolicy().name();
-                services = spec.runtime().services();
+                runtime = spec.runtime();
               }
               if ("Stop".equals(policy)) {
-                d.runtime().stopAll(name, services);
+                d.runtime().stopAll(name, runtime);
                 LOG.info("{}: document removed: services stopped, data and backups kept", name);
               } else {
                 LOG.info("{}: document removed: left running (deletionPolicy Retain)", name);

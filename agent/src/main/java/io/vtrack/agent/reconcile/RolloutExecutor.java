@@ -430,7 +430,7 @@ final class RolloutExecutor {
           r,
           "stop",
           () -> {
-            d.runtime().stopAll(name, spec.runtime().services());
+            d.runtime().stopAll(name, spec.runtime());
             return "stopped " + StatusBuilder.short7(snap.row().currentCommit());
           });
       if (RolloutRecord.KIND_MANUAL_ROLLBACK.equals(r.kind())
@@ -451,7 +451,7 @@ final class RolloutExecutor {
                       name,
                       r.toCommit(),
                       release,
-                      spec.runtime().services(),
+                      spec.runtime(),
                       paths.logs(),
                       serviceEnv(name, r.toCommit(), r.revision()));
             } catch (java.io.IOException e) {
@@ -709,7 +709,7 @@ final class RolloutExecutor {
                   r,
                   "rollback-stop",
                   () -> {
-                    d.runtime().stopAll(name, spec.runtime().services());
+                    d.runtime().stopAll(name, spec.runtime());
                     return "stopped " + StatusBuilder.short7(r.toCommit());
                   });
               if (r.restoreData()
@@ -752,7 +752,7 @@ final class RolloutExecutor {
                             name,
                             target,
                             release,
-                            spec.runtime().services(),
+                            spec.runtime(),
                             paths.logs(),
                             serviceEnv(name, target, null));
                     return "started " + StatusBuilder.short7(target);

@@ -26,12 +26,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>All methods block (process control and JDBC): call them from a worker.
  */
-public final class ProcessRuntime {
+public final class ProcessRuntime implements AppRuntime {
   private static final Logger LOG = LoggerFactory.getLogger(ProcessRuntime.class);
-
-  /** What runs for one service right now. */
-  public record ServiceState(
-      String service, String commit, long pid, boolean alive, Integer exitCode) {}
 
   private record Key(String deployment, String service) {}
 
@@ -50,6 +46,42 @@ public final class ProcessRuntime {
   public ProcessRuntime(StateStore store, BiConsumer<String, String> onUnexpectedExit) {
     this.store = store;
     this.onUnexpectedExit = onUnexpectedExit;
+  }
+
+  @Override
+  public void start(
+      String deployment,
+      String commit,
+      Path releaseDir,
+      io.vtrack.agent.model.RuntimeSpec spec,
+      Path logsDir,
+      Map<String, String> env)
+      throws IOException, SQLException {
+    start(deployment, commit, releaseDir, spec.services(), logsDir, env);
+  }
+
+  @Override
+  public void restart(
+      String deployment,
+      String commit,
+      Path releaseDir,
+      io.vtrack.agent.model.RuntimeSpec spec,
+      List<String> services,
+      Path logsDir,
+      Map<String, String> env)
+      throws IOException, SQLException {
+    for (ServiceSpec s : spec.services()) {
+      if (services.contains(s.name())) {
+        stopService(deployment, s);
+        startService(deployment, commit, releaseDir, s, logsDir, env);
+      }
+    }
+  }
+
+  @Override
+  public void stopAll(String deployment, io.vtrack.agent.model.RuntimeSpec spec)
+      throws SQLException {
+    stopAll(deployment, spec == null ? List.of() : spec.services());
   }
 
   /** Starts every service of {@code commit} from {@code releaseDir}; logs go to {@code logsDir}. */
@@ -164,6 +196,7 @@ public final class ProcessRuntime {
    * Services of a deployment that exited without being asked to since they were started, with a
    * description each. In memory and cheap: safe to call from the event loop.
    */
+  @Override
   public List<String> unexpectedExits(String deployment) {
     List<String> out = new ArrayList<>();
     exits.forEach(
@@ -201,6 +234,7 @@ public final class ProcessRuntime {
   }
 
   /** The state of each recorded service of a deployment. */
+  @Override
   public Map<String, ServiceState> observe(String deployment) throws SQLException {
     Map<String, ServiceState> out = new LinkedHashMap<>();
     for (ProcessRow row : store.processes(deployment)) {
@@ -273,6 +307,7 @@ public final class ProcessRuntime {
   }
 
   /** Resident memory in bytes of a service's whole process group, or -1 when it is not running. */
+  @Override
   public long residentBytes(String deployment, String service) throws SQLException {
     for (ProcessRow row : store.processes(deployment)) {
       if (row.service().equals(service) && ProcStat.isAlive(row.pid(), row.startTicks())) {
