@@ -75,16 +75,20 @@ wait_for() {
   tail -n 40 "$work/agent.log" >&2
   return 1
 }
+# A signed push webhook, as GitHub would send it (python3 only: no curl needed).
 push_webhook() {
-  local body='{"ref":"refs/heads/main"}' sig
-  sig=$(python3 -c 'import hmac,hashlib,sys; print("sha256="+hmac.new(open(sys.argv[1]).read().strip().encode(), sys.argv[2].encode(), hashlib.sha256).hexdigest())' "$work/webhook-secret" "$body")
-  curl -s -o /dev/null -w '   webhook answered %{http_code}\n' -X POST -H "X-GitHub-Event: push" \
-    -H "X-Hub-Signature-256: $sig" -d "$body" "http://127.0.0.1:$port/api/v1/hooks/git"
+  python3 - "$work/webhook-secret" "http://127.0.0.1:$port/api/v1/hooks/git" <<'PY'
+import hashlib, hmac, sys, urllib.request
+body = b'{"ref":"refs/heads/main"}'
+sig = "sha256=" + hmac.new(open(sys.argv[1]).read().strip().encode(), body, hashlib.sha256).hexdigest()
+req = urllib.request.Request(sys.argv[2], data=body, method="POST",
+                             headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": sig})
+with urllib.request.urlopen(req, timeout=10) as r:
+    print(f"   webhook answered {r.status}")
+PY
 }
 rows() {
-  sqlite3 "$work/state/deployments/vtrack/shared/backend/database/events.db" \
-    "SELECT COUNT(*) FROM video_sources" 2>/dev/null || python3 -c '
-import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM video_sources").fetchone()[0])' \
+  python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM video_sources").fetchone()[0])' \
     "$work/state/deployments/vtrack/shared/backend/database/events.db"
 }
 
