@@ -91,9 +91,18 @@ class StatusPageIT {
     }
   }
 
+  /** The text of the first match; the page re-renders on every event, so a stale read retries. */
   private String text(String css) {
-    List<WebElement> els = browser.findElements(By.cssSelector(css));
-    return els.isEmpty() ? "" : els.get(0).getText();
+    for (int attempt = 0; ; attempt++) {
+      try {
+        List<WebElement> els = browser.findElements(By.cssSelector(css));
+        return els.isEmpty() ? "" : els.get(0).getText();
+      } catch (org.openqa.selenium.StaleElementReferenceException e) {
+        if (attempt >= 50) {
+          throw e;
+        }
+      }
+    }
   }
 
   @Test
@@ -114,6 +123,7 @@ class StatusPageIT {
     assertThat(text("section[data-deployment=vtrack] table.commits")).contains("V_Track 1.0.0");
     await()
         .atMost(Duration.ofSeconds(10))
+        .ignoreExceptions()
         .until(
             () ->
                 text("#live").equals("live")
