@@ -1,5 +1,6 @@
 package io.vtrack.agent.model;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
@@ -11,6 +12,7 @@ public record BackupSpec(List<String> sqlite, List<String> files, Integer keep) 
     keep = keep == null ? 3 : keep;
   }
 
+  @JsonIgnore
   public boolean isEmpty() {
     return sqlite.isEmpty() && files.isEmpty();
   }

@@ -2,6 +2,10 @@ package io.vtrack.agent.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import io.fabric8.crd.generator.annotation.SchemaFrom;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.kubernetes.api.model.IntOrString;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -9,8 +13,8 @@ import java.util.Map;
 /** One health check: a name, exactly one kind, and an optional timeout (default 5s). */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record CheckSpec(
-    String name,
-    Interval timeout,
+    @Required String name,
+    @Pattern(SchemaPatterns.DURATION) Interval timeout,
     Http http,
     Sqlite sqlite,
     Log log,
@@ -49,7 +53,7 @@ public record CheckSpec(
       String contentType,
       List<String> jsonKeys,
       Map<String, Object> json,
-      ByteSize maxBodyBytes) {
+      @SchemaFrom(type = IntOrString.class) ByteSize maxBodyBytes) {
     public Http {
       status = status == null ? List.of(200) : List.copyOf(status);
       jsonKeys = jsonKeys == null ? List.of() : List.copyOf(jsonKeys);
@@ -83,7 +87,11 @@ public record CheckSpec(
   }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record Latency(String url, Integer samples, Percent maxIncrease, Interval minDelta) {
+  public record Latency(
+      String url,
+      Integer samples,
+      @Pattern(SchemaPatterns.PERCENT) Percent maxIncrease,
+      @Pattern(SchemaPatterns.DURATION) Interval minDelta) {
     public Latency {
       samples = samples == null ? 10 : samples;
       maxIncrease = maxIncrease == null ? new Percent(0.10) : maxIncrease;
@@ -92,7 +100,10 @@ public record CheckSpec(
   }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record Memory(String service, Percent maxIncrease, ByteSize max) {}
+  public record Memory(
+      String service,
+      @Pattern(SchemaPatterns.PERCENT) Percent maxIncrease,
+      @SchemaFrom(type = IntOrString.class) ByteSize max) {}
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Command(List<String> command, String cwd) {

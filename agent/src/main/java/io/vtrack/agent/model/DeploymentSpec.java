@@ -2,13 +2,14 @@ package io.vtrack.agent.model;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.fabric8.generator.annotation.Required;
 import java.util.List;
 
 /** The spec of a {@link VTrackDeployment}; absent sections are filled with their defaults. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record DeploymentSpec(
     Boolean suspend,
-    SourceSpec source,
+    @Required SourceSpec source,
     RuntimeSpec runtime,
     List<CommandStep> prepare,
     List<CommandStep> validate,

@@ -1,13 +1,14 @@
 package io.vtrack.agent.model;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import io.fabric8.generator.annotation.Pattern;
 import java.util.List;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record HealthPolicy(
-    Interval startupTimeout,
-    Interval interval,
-    Interval window,
+    @Pattern(SchemaPatterns.DURATION) Interval startupTimeout,
+    @Pattern(SchemaPatterns.DURATION) Interval interval,
+    @Pattern(SchemaPatterns.DURATION) Interval window,
     Integer failureThreshold,
     List<CheckSpec> checks) {
   public HealthPolicy {

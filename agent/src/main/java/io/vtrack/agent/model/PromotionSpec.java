@@ -1,3 +1,6 @@
 package io.vtrack.agent.model;
 
-public record PromotionSpec(String requireHealthyIn) {}
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
+
+public record PromotionSpec(@Required @Pattern(SchemaPatterns.DNS_LABEL) String requireHealthyIn) {}

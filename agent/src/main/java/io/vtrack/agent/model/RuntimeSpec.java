@@ -1,6 +1,8 @@
 package io.vtrack.agent.model;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
 import java.util.List;
 import java.util.Map;
 
@@ -20,7 +22,11 @@ public record RuntimeSpec(
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record ServiceSpec(
-      String name, String cwd, List<String> command, Map<String, String> env, StopSpec stop) {
+      @Required @Pattern(SchemaPatterns.DNS_LABEL) String name,
+      String cwd,
+      @Required List<String> command,
+      Map<String, String> env,
+      StopSpec stop) {
     public ServiceSpec {
       cwd = cwd == null || cwd.isBlank() ? "." : cwd;
       command = command == null ? List.of() : List.copyOf(command);
@@ -30,7 +36,7 @@ public record RuntimeSpec(
   }
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
-  public record StopSpec(String signal, Interval timeout) {
+  public record StopSpec(String signal, @Pattern(SchemaPatterns.DURATION) Interval timeout) {
     public StopSpec {
       signal = signal == null ? "TERM" : signal;
       timeout = timeout == null ? Interval.parse("10s") : timeout;
