@@ -133,15 +133,30 @@ class SourcesIT {
     await()
         .atMost(Duration.ofSeconds(60))
         .until(() -> "Healthy".equals(status("vtrack").get("phase")));
-    long pid = backendPid();
-    app.removeDocument();
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .until(() -> api.get("/api/v1/deployments/vtrack").status() == 404);
-    assertThat(io.vtrack.agent.runtime.ProcStat.read(pid))
-        .get()
-        .matches(io.vtrack.agent.runtime.ProcStat::alive);
-    new ProcessBuilder("kill", "-TERM", "--", "-" + pid).start().waitFor();
+    List<Long> groups;
+    try (io.vtrack.agent.store.StateStore s = io.vtrack.agent.store.StateStore.open(stateDir)) {
+      groups =
+          s.processes("vtrack").stream()
+              .map(io.vtrack.agent.store.StateStore.ProcessRow::pgid)
+              .toList();
+    }
+    assertThat(groups).hasSize(2);
+    try {
+      app.removeDocument();
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> api.get("/api/v1/deployments/vtrack").status() == 404);
+      for (long pgid : groups) {
+        assertThat(io.vtrack.agent.runtime.ProcStat.read(pgid))
+            .get()
+            .matches(io.vtrack.agent.runtime.ProcStat::alive);
+      }
+    } finally {
+      // Forgotten by the agent, so the test cleans up what Retain left running.
+      for (long pgid : groups) {
+        new ProcessBuilder("kill", "-KILL", "--", "-" + pgid).start().waitFor();
+      }
+    }
   }
 
   @Test
