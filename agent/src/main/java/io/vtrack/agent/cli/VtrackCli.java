@@ -142,6 +142,21 @@ public final class VtrackCli implements Runnable {
 
     abstract int run(ApiClient api) throws Exception;
 
+    /**
+     * Ends the command when the answer is an error (its exit code) or JSON was asked for (printed
+     * whole); returns null when the caller renders the answer itself.
+     */
+    Integer errorOrJson(ApiClient.Response r, String output) throws Exception {
+      if (!r.ok()) {
+        return failure(r);
+      }
+      if ("json".equals(output)) {
+        out().println(PRETTY.writeValueAsString(r.body()));
+        return ExitCodes.OK;
+      }
+      return null;
+    }
+
     int failure(ApiClient.Response r) {
       err().println("error: " + r.errorMessage());
       return r.status() == 404 ? ExitCodes.NOT_FOUND : ExitCodes.FAILED;
@@ -209,12 +224,9 @@ public final class VtrackCli implements Runnable {
     int run(ApiClient api) throws Exception {
       ApiClient.Response r =
           api.get(name == null ? "/api/v1/deployments" : "/api/v1/deployments/" + name);
-      if (!r.ok()) {
-        return failure(r);
-      }
-      if ("json".equals(output)) {
-        out().println(PRETTY.writeValueAsString(r.body()));
-        return ExitCodes.OK;
+      Integer done = errorOrJson(r, output);
+      if (done != null) {
+        return done;
       }
       if (name == null) {
         List<Map<String, Object>> items = (List<Map<String, Object>>) r.body().get("items");
@@ -369,12 +381,9 @@ public final class VtrackCli implements Runnable {
     @SuppressWarnings("unchecked")
     int run(ApiClient api) throws Exception {
       ApiClient.Response r = api.get("/api/v1/deployments/" + name + "/plan");
-      if (!r.ok()) {
-        return failure(r);
-      }
-      if ("json".equals(output)) {
-        out().println(PRETTY.writeValueAsString(r.body()));
-        return ExitCodes.OK;
+      Integer done = errorOrJson(r, output);
+      if (done != null) {
+        return done;
       }
       Map<String, Object> p = r.body();
       out().println("Deployment:   " + name);
@@ -429,12 +438,9 @@ public final class VtrackCli implements Runnable {
     @SuppressWarnings("unchecked")
     int run(ApiClient api) throws Exception {
       ApiClient.Response r = api.get("/api/v1/deployments/" + name + "/diff");
-      if (!r.ok()) {
-        return failure(r);
-      }
-      if ("json".equals(output)) {
-        out().println(PRETTY.writeValueAsString(r.body()));
-        return ExitCodes.OK;
+      Integer done = errorOrJson(r, output);
+      if (done != null) {
+        return done;
       }
       Map<String, Object> d = r.body();
       out()

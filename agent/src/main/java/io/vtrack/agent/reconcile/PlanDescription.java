@@ -92,30 +92,8 @@ final class PlanDescription {
     DeploymentSpec spec = snap.doc().spec();
     String rel = paths.release(to).toString();
     steps.add((Files.isDirectory(paths.release(to)) ? "reuse release " : "export release ") + rel);
-    for (CommandStep c : spec.prepare()) {
-      steps.add(
-          "prepare "
-              + c.name()
-              + ": "
-              + String.join(" ", c.command())
-              + " (in "
-              + c.cwd()
-              + ", timeout "
-              + c.timeout().text()
-              + ")");
-    }
-    for (CommandStep c : spec.validate()) {
-      steps.add(
-          "validate "
-              + c.name()
-              + ": "
-              + String.join(" ", c.command())
-              + " (in "
-              + c.cwd()
-              + ", timeout "
-              + c.timeout().text()
-              + ")");
-    }
+    spec.prepare().forEach(c -> steps.add(command("prepare", c)));
+    spec.validate().forEach(c -> steps.add(command("validate", c)));
     for (String db : spec.backup().sqlite()) {
       backups.add("sqlite " + paths.shared().resolve(db));
     }
