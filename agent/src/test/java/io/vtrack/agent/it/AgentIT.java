@@ -50,10 +50,7 @@ class AgentIT extends AgentTestBase {
 
   @Test
   void firstDeployThenAGoodUpgrade() throws Exception {
-    String v1 =
-        app.deploy("v1").isEmpty()
-            ? null
-            : app.app.getRepository().resolve("v1^{commit}").getName();
+    String v1 = app.deploy("v1").isEmpty() ? null : commitOf("v1");
     start("500ms");
     awaitPhase("Healthy", v1);
     assertThat(runningVersion()).isEqualTo("1.0.0");
@@ -90,7 +87,7 @@ class AgentIT extends AgentTestBase {
   @Test
   void aCrashAtStartupIsRolledBackAndQuarantined() throws Exception {
     app.deploy("v1");
-    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    String v1 = commitOf("v1");
     start("300ms");
     awaitPhase("Healthy", v1);
     long pidBefore = backendPid();
@@ -140,7 +137,7 @@ class AgentIT extends AgentTestBase {
   @Test
   void aBrokenApiContractIsRolledBack() throws Exception {
     app.deploy("v1");
-    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    String v1 = commitOf("v1");
     start("300ms");
     awaitPhase("Healthy", v1);
     app.edit(
@@ -161,7 +158,7 @@ class AgentIT extends AgentTestBase {
   @Test
   void aValidationFailureTouchesNothing() throws Exception {
     app.deploy("v1");
-    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    String v1 = commitOf("v1");
     start("300ms");
     awaitPhase("Healthy", v1);
     long pid = backendPid();
@@ -191,7 +188,7 @@ class AgentIT extends AgentTestBase {
   @Test
   void aMigrationThatDeletesRowsIsRolledBackWithTheDataRestored() throws Exception {
     app.deploy("v1");
-    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    String v1 = commitOf("v1");
     start("300ms");
     awaitPhase("Healthy", v1);
     assertThat(rows(sharedDb())).isEqualTo(3);
@@ -226,7 +223,7 @@ class AgentIT extends AgentTestBase {
   @Test
   void aServiceKilledByHandIsRestarted() throws Exception {
     app.deploy("v1");
-    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    String v1 = commitOf("v1");
     start("300ms");
     awaitPhase("Healthy", v1);
     long pid = backendPid();
@@ -246,7 +243,7 @@ class AgentIT extends AgentTestBase {
   @Test
   void theWebhookNeedsAValidSignature() throws Exception {
     app.deploy("v1");
-    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    String v1 = commitOf("v1");
     start("1h");
     awaitPhase("Healthy", v1);
     String v2 = app.goodUpgrade("2.0.0", "v2");
@@ -296,7 +293,7 @@ class AgentIT extends AgentTestBase {
   @Test
   void mutatingCallsNeedTheToken() throws Exception {
     app.deploy("v1");
-    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    String v1 = commitOf("v1");
     start("300ms");
     awaitPhase("Healthy", v1);
     String p = "/api/v1/deployments/vtrack/reconcile";
@@ -332,7 +329,7 @@ class AgentIT extends AgentTestBase {
   @Test
   void aManualRollbackQuarantinesWhatRunsAndCanRestoreData() throws Exception {
     app.deploy("v1");
-    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    String v1 = commitOf("v1");
     start("300ms");
     awaitPhase("Healthy", v1);
     String v2 = app.goodUpgrade("2.0.0", "v2");
@@ -355,7 +352,7 @@ class AgentIT extends AgentTestBase {
   @Test
   void removingTheDocumentStopsTheAppAndKeepsItsData() throws Exception {
     app.deploy("v1");
-    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    String v1 = commitOf("v1");
     start("300ms");
     awaitPhase("Healthy", v1);
     long pid = backendPid();
@@ -398,7 +395,7 @@ class AgentIT extends AgentTestBase {
           """
               .formatted(server.actualPort());
       app.deploy("v1");
-      String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+      String v1 = commitOf("v1");
       start("300ms");
       awaitPhase("Healthy", v1);
       await()
@@ -446,7 +443,7 @@ class AgentIT extends AgentTestBase {
   void branchesShortShasUnknownRevisionsAndReleasePruning() throws Exception {
     app.extraSpec = "  releases: {keep: 2}\n";
     app.deploy("main");
-    String v1 = app.app.getRepository().resolve("main^{commit}").getName();
+    String v1 = commitOf("main");
     start("300ms");
     awaitPhase("Healthy", v1);
     // A branch revision follows its head: each new head rolls out.
@@ -485,7 +482,7 @@ class AgentIT extends AgentTestBase {
   @Test
   void anUnreachableAppRepositoryLeavesWhatRunsAlone() throws Exception {
     app.deploy("v1");
-    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    String v1 = commitOf("v1");
     start("300ms");
     awaitPhase("Healthy", v1);
     long pid = backendPid();
