@@ -3,8 +3,15 @@
 # starts the agent on it, deploys v1, commits a good v2, then a broken v3, and shows the status
 # after each: the good rollout, the automatic rollback, the data intact.
 # Needs Java 17, Maven, python3, node and git. Leaves everything under one temporary folder.
+# VTRACK_DEMO_RUNTIME=compose runs the same story as a docker-compose project
+# (examples/compose/vtrack.yaml): as root, with scripts/docker-setup.sh providing the engine.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+runtime="${VTRACK_DEMO_RUNTIME:-process}"
+case "$runtime" in
+  process | compose) ;;
+  *) echo "VTRACK_DEMO_RUNTIME: '$runtime' is not process or compose" >&2; exit 2 ;;
+esac
 work="${VTRACK_DEMO_DIR:-$(mktemp -d /tmp/vtrack-demo.XXXXXX)}"
 port="${VTRACK_DEMO_PORT:-18787}"
 vtrack() { "$root/bin/vtrack" "$@"; }
@@ -17,6 +24,11 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+
+if [ "$runtime" = compose ]; then
+  say "Making sure a Docker Engine runs (scripts/docker-setup.sh)"
+  bash "$root/scripts/docker-setup.sh"
+fi
 
 say "Building the agent"
 (cd "$root" && mvn -B -q -DskipTests package)
@@ -34,7 +46,7 @@ mkdir -p "$work/deploy"
 git -C "$work/deploy" init -q -b main
 write_doc() {
   sed -e "s#repoURL: .*#repoURL: file://$work/app#" -e "s#revision: .*#revision: $1#" \
-    "$root/examples/process/vtrack.yaml" > "$work/deploy/vtrack.yaml"
+    "$root/examples/$runtime/vtrack.yaml" > "$work/deploy/vtrack.yaml"
 }
 write_doc v1
 git_commit "$work/deploy" "Deploy v1"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine (run as root): Java 17, Maven,
-# git, python3, node/npm, and Chromium with its driver for the status-page test. Packages already
-# present are left alone.
+# git, python3, node/npm, Chromium with its driver for the status-page test, and a running Docker
+# Engine with docker-compose and the compose example's runtime image (scripts/docker-setup.sh).
+# What is already present is left alone.
 set -euo pipefail
 missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
@@ -19,4 +20,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
+bash "$(dirname "$0")/docker-setup.sh"
 echo "test-setup: $(/usr/bin/chromium --version 2>/dev/null), java $(java -version 2>&1 | head -1), $(python3 --version), node $(node --version), $(git --version)"

@@ -14,7 +14,9 @@ import io.vtrack.agent.notify.Notifier;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.release.ReleaseBuilder;
+import io.vtrack.agent.runtime.ComposeRuntime;
 import io.vtrack.agent.runtime.ProcessRuntime;
+import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.source.FileSource;
@@ -42,6 +44,7 @@ public final class Agent extends VerticleBase {
   private StateStore store;
   private GitRepositories repos;
   private ProcessRuntime runtime;
+  private Runtimes runtimes;
   private DesiredStateRegistry registry;
   private Reconciler reconciler;
   private ApiServer api;
@@ -89,6 +92,22 @@ public final class Agent extends VerticleBase {
                   new ProcessRuntime(
                       store, (dep, svc) -> ctx.runOnContext(v -> reconciler.enqueue(dep)));
               runtime.adopt();
+              runtimes =
+                  new Runtimes(
+                      runtime,
+                      () ->
+                          ComposeRuntime.open(
+                              null,
+                              (dep, svc) -> ctx.runOnContext(v -> reconciler.enqueue(dep)),
+                              () ->
+                                  ctx.runOnContext(
+                                      v -> {
+                                        // The engine (re)connected: whatever happened meanwhile
+                                        // is read afresh by a reconcile of every deployment.
+                                        for (String n : registry.names()) {
+                                          reconciler.enqueue(n);
+                                        }
+                                      })));
               return null;
             })
         .compose(
@@ -103,7 +122,7 @@ public final class Agent extends VerticleBase {
                           registry,
                           repos,
                           new ReleaseBuilder(repos),
-                          runtime,
+                          runtimes,
                           new BackupManager(store, Duration.ofMinutes(5)),
                           new CheckFactory(vertx, http),
                           metrics,
@@ -394,6 +413,9 @@ public final class Agent extends VerticleBase {
         v ->
             vertx.executeBlocking(
                 () -> {
+                  if (runtimes != null && runtimes.composeIfStarted() != null) {
+                    runtimes.composeIfStarted().close();
+                  }
                   if (store != null) {
                     store.close();
                   }

@@ -4,11 +4,14 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.model.HealthPolicy;
+import io.vtrack.agent.runtime.ComposeRuntime;
+import io.vtrack.agent.runtime.LogSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.ToLongFunction;
 
 /**
@@ -37,10 +40,22 @@ public final class CheckFactory {
       Map<String, Double> backupValues,
       ToLongFunction<String> residentBytes,
       Map<String, String> env,
-      Map<String, Long> logOffsets) {
+      Map<String, Long> logOffsets,
+      Function<String, LogSource> serviceLogs) {
     public static Inputs none(ToLongFunction<String> residentBytes) {
-      return new Inputs(Map.of(), Map.of(), residentBytes, Map.of(), Map.of());
+      return new Inputs(Map.of(), Map.of(), residentBytes, Map.of(), Map.of(), s -> null);
     }
+  }
+
+  /** The containers check every round of a compose deployment includes. */
+  public HealthCheck containers(
+      ComposeRuntime runtime,
+      String deployment,
+      List<String> services,
+      String commit,
+      HealthPolicy policy) {
+    List<String> names = policy.checks().stream().map(CheckSpec::name).toList();
+    return ContainersCheck.of(vertx, runtime, deployment, services, commit, names);
   }
 
   public List<HealthCheck> build(HealthPolicy policy, CheckContext ctx, Inputs in) {
@@ -68,6 +83,15 @@ public final class CheckFactory {
           ctx.verifying());
     }
     if (c.log() != null) {
+      LogSource source = c.log().file() == null ? in.serviceLogs().apply(c.log().service()) : null;
+      if (source != null) {
+        try {
+          return new LogCheck(
+              c, vertx, source, ctx.verifying(), in.logOffsets().getOrDefault(c.name(), -1L));
+        } catch (java.io.IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+      }
       Path file =
           c.log().file() != null
               ? release.resolve(subst.apply(c.log().file())).normalize()
@@ -106,10 +130,17 @@ public final class CheckFactory {
    * The current size of every log a policy's log checks read, by check name: taken before the
    * switch so that verification counts every line the new revision writes, from its first.
    */
-  public static Map<String, Long> logMarks(HealthPolicy policy, Path newRelease, Path logsDir) {
+  public static Map<String, Long> logMarks(
+      HealthPolicy policy, Path newRelease, Path logsDir, Function<String, LogSource> serviceLogs)
+      throws java.io.IOException {
     Map<String, Long> out = new HashMap<>();
     for (CheckSpec c : policy.checks()) {
       if (c.log() == null) {
+        continue;
+      }
+      LogSource source = c.log().file() == null ? serviceLogs.apply(c.log().service()) : null;
+      if (source != null) {
+        out.put(c.name(), source.markNow());
         continue;
       }
       Path file =

@@ -2,6 +2,7 @@ package io.vtrack.agent.check;
 
 import io.vertx.core.Vertx;
 import io.vtrack.agent.model.CheckSpec;
+import io.vtrack.agent.runtime.LogSource;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
@@ -18,6 +19,7 @@ final class LogCheck extends BlockingCheck {
   private static final int MAX_READ = 8 << 20;
 
   private final Path file;
+  private final LogSource source;
   private final Pattern pattern;
   private final boolean verifying;
   private long offset;
@@ -31,9 +33,35 @@ final class LogCheck extends BlockingCheck {
   LogCheck(CheckSpec spec, Vertx vertx, Path file, boolean verifying, long startOffset) {
     super(spec, vertx);
     this.file = file;
+    this.source = null;
     this.pattern = Pattern.compile(spec.log().pattern());
     this.verifying = verifying;
     this.offset = startOffset >= 0 ? startOffset : sizeOf(file);
+  }
+
+  /**
+   * A service's output from its runtime (containers: the engine's log API); {@code startMark} as
+   * the source's marks, or -1 for now.
+   */
+  LogCheck(CheckSpec spec, Vertx vertx, LogSource source, boolean verifying, long startMark)
+      throws IOException {
+    super(spec, vertx);
+    this.file = null;
+    this.source = source;
+    this.pattern = Pattern.compile(spec.log().pattern());
+    this.verifying = verifying;
+    this.offset = startMark >= 0 ? startMark : source.markNow();
+  }
+
+  private int count(String text) {
+    int matches = 0;
+    for (String line : text.split("\n")) {
+      if (!line.isEmpty() && pattern.matcher(line).find()) {
+        matches++;
+        lastMatch = line;
+      }
+    }
+    return matches;
   }
 
   static long sizeOf(Path f) {
@@ -46,6 +74,18 @@ final class LogCheck extends BlockingCheck {
 
   @Override
   protected synchronized CheckResult check(long start) throws IOException {
+    int matches = 0;
+    if (source != null) {
+      LogSource.Chunk chunk = source.readAfter(offset);
+      matches = count(chunk.text());
+      offset = chunk.nextMark();
+    } else {
+      matches = readFile();
+    }
+    return judge(matches, start);
+  }
+
+  private int readFile() throws IOException {
     long size = sizeOf(file);
     if (size < offset) {
       offset = 0;
@@ -64,15 +104,13 @@ final class LogCheck extends BlockingCheck {
       while (end > 0 && buf[end - 1] != '\n') {
         end--;
       }
-      String text = new String(buf, 0, end, StandardCharsets.UTF_8);
-      for (String line : text.split("\n")) {
-        if (!line.isEmpty() && pattern.matcher(line).find()) {
-          matches++;
-          lastMatch = line;
-        }
-      }
+      matches = count(new String(buf, 0, end, StandardCharsets.UTF_8));
       offset = from + end;
     }
+    return matches;
+  }
+
+  private CheckResult judge(int matches, long start) {
     long counted = verifying ? (total += matches) : matches;
     String where = verifying ? "since the switch" : "in the last round";
     int max = spec.log().max();

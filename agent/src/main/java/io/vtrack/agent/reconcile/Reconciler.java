@@ -17,6 +17,7 @@ import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.release.RevisionNotFoundException;
 import io.vtrack.agent.release.SourceUnavailableException;
 import io.vtrack.agent.runtime.AppRuntime;
+import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.source.DocumentReader;
@@ -62,7 +63,7 @@ public final class Reconciler {
       DesiredStateRegistry registry,
       GitRepositories repos,
       ReleaseBuilder releases,
-      AppRuntime runtime,
+      Runtimes runtime,
       BackupManager backups,
       CheckFactory checks,
       AgentMetrics metrics,
@@ -220,6 +221,7 @@ public final class Reconciler {
     if (readOnly) {
       // Nothing is written: a deployment never reconciled reads as an empty row.
     } else if (doc != null && src.valid()) {
+      d.runtime().bind(name, doc.spec().runtime());
       d.store()
           .upsertDeployment(
               name,
@@ -285,13 +287,15 @@ public final class Reconciler {
     if (current != null
         && verified.contains(current)
         && active == null
+        && blocker == null
         && doc != null
         && doc.spec() != null) {
       Map<String, AppRuntime.ServiceState> states = d.runtime().observe(name);
-      for (RuntimeSpec.ServiceSpec s : doc.spec().runtime().services()) {
-        AppRuntime.ServiceState st = states.get(s.name());
+      Path release = DeploymentPaths.of(d.stateDir(), name).release(current);
+      for (String s : d.runtime().services(name, doc.spec().runtime(), release)) {
+        AppRuntime.ServiceState st = states.get(s);
         if (st == null || !st.alive() || !current.equals(st.commit())) {
-          dead.add(s.name());
+          dead.add(s);
         }
       }
     }
@@ -335,10 +339,9 @@ public final class Reconciler {
           Reason.InvalidSpec, src.source().file() + ": " + String.join("; ", errs));
     }
     DeploymentSpec spec = src.document().spec();
-    if (spec.runtime().type() == RuntimeSpec.RuntimeType.compose) {
-      return new Desired.Problem(
-          Reason.UnsupportedRuntime,
-          "spec.runtime.type: compose is not available in this agent yet; use type: process");
+    String unavailable = d.runtime().unavailable(spec.runtime().type());
+    if (unavailable != null) {
+      return new Desired.Problem(Reason.UnsupportedRuntime, unavailable);
     }
     String denied = deniedCommand(spec);
     if (denied != null) {
@@ -731,7 +734,8 @@ public final class Reconciler {
                   heal.why() + " (attempt " + l.healAttempts + ")");
           Path release = rollouts.ensureRelease(name, snap.source(), commit, spec);
           Map<String, String> env =
-              RolloutExecutor.serviceEnv(name, commit, snap.desired().revision());
+              RolloutExecutor.serviceEnv(
+                  name, commit, snap.desired().revision(), rollouts.paths(name));
           if (all) {
             d.runtime().stopAll(name, spec.runtime());
             d.runtime().start(name, commit, release, spec.runtime(), paths.logs(), env);

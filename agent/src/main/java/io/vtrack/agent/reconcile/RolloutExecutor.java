@@ -17,6 +17,7 @@ import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.release.SharedPathMissingException;
 import io.vtrack.agent.runtime.CommandRunner;
+import io.vtrack.agent.runtime.ComposeConfigException;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
@@ -84,10 +85,18 @@ final class RolloutExecutor {
     return DeploymentPaths.of(d.stateDir(), name);
   }
 
-  static Map<String, String> serviceEnv(String name, String commit, String revision) {
+  /**
+   * The environment every service, command and compose call gets: VTRACK_DEPLOYMENT, VTRACK_COMMIT,
+   * VTRACK_REVISION, VTRACK_SHARED (the deployment's shared/ folder, which compose files
+   * bind-mount) and VTRACK_RELEASE (the release folder of the commit).
+   */
+  static Map<String, String> serviceEnv(
+      String name, String commit, String revision, DeploymentPaths paths) {
     Map<String, String> env = new HashMap<>();
     env.put("VTRACK_DEPLOYMENT", name);
     env.put("VTRACK_COMMIT", commit);
+    env.put("VTRACK_SHARED", paths.shared().toAbsolutePath().toString());
+    env.put("VTRACK_RELEASE", paths.release(commit).toAbsolutePath().toString());
     if (revision != null) {
       env.put("VTRACK_REVISION", revision);
     }
@@ -287,6 +296,9 @@ final class RolloutExecutor {
               throw new StepFailed(Reason.SharedPathMissing, e.getMessage());
             }
           });
+      if (spec.runtime().type() == RuntimeSpec.RuntimeType.compose) {
+        buildImages(name, r, paths, spec);
+      }
       for (CommandStep c : spec.prepare()) {
         step(
             r,
@@ -294,9 +306,9 @@ final class RolloutExecutor {
             () -> command(name, r, paths, c, Reason.PrepareFailed, "prepare"));
       }
     } catch (StepFailed e) {
-      if (e.reason == Reason.SharedPathMissing) {
+      if (e.reason == Reason.SharedPathMissing || e.reason == Reason.InvalidSpec) {
         LiveState l = live(name);
-        l.buildProblem = new Desired.Problem(Reason.SharedPathMissing, e.getMessage());
+        l.buildProblem = new Desired.Problem(e.reason, e.getMessage());
         l.buildProblemGeneration = r.generation();
         d.store().setRolloutOutcome(r.id(), e.reason.name(), e.getMessage());
         finish(name, r, RolloutResult.Failed, e.reason, e.getMessage());
@@ -309,6 +321,30 @@ final class RolloutExecutor {
     return advance(name, r, Stage.Preparing);
   }
 
+  /** Compose: the images of the release, built and tagged per commit before anything is touched. */
+  private void buildImages(String name, RolloutRecord r, DeploymentPaths paths, DeploymentSpec spec)
+      throws Exception {
+    step(
+        r,
+        "build",
+        () -> {
+          Path release = paths.release(r.toCommit());
+          try {
+            return d.runtime()
+                .build(
+                    name,
+                    r.toCommit(),
+                    release,
+                    spec.runtime(),
+                    serviceEnv(name, r.toCommit(), r.revision(), paths));
+          } catch (ComposeConfigException e) {
+            throw new StepFailed(Reason.InvalidSpec, e.getMessage());
+          } catch (java.io.IOException e) {
+            throw new StepFailed(Reason.PrepareFailed, e.getMessage());
+          }
+        });
+  }
+
   private String command(
       String name,
       RolloutRecord r,
@@ -318,7 +354,7 @@ final class RolloutExecutor {
       String what)
       throws StepFailed {
     Path cwd = paths.release(r.toCommit()).resolve(c.cwd()).normalize();
-    Map<String, String> env = serviceEnv(name, r.toCommit(), r.revision());
+    Map<String, String> env = serviceEnv(name, r.toCommit(), r.revision(), paths);
     env.putAll(c.env());
     CommandRunner.Result res = CommandRunner.run(c.command(), cwd, env, c.timeout().duration());
     if (!res.ok()) {
@@ -423,7 +459,10 @@ final class RolloutExecutor {
                   Map.of(
                       "logOffsets",
                       CheckFactory.logMarks(
-                          spec.health(), paths.release(r.toCommit()), paths.logs()))));
+                          spec.health(),
+                          paths.release(r.toCommit()),
+                          paths.logs(),
+                          svc -> d.runtime().serviceLog(name, svc)))));
     }
     try {
       step(
@@ -453,12 +492,11 @@ final class RolloutExecutor {
                       release,
                       spec.runtime(),
                       paths.logs(),
-                      serviceEnv(name, r.toCommit(), r.revision()));
+                      serviceEnv(name, r.toCommit(), r.revision(), paths));
             } catch (java.io.IOException e) {
               throw new StepFailed(Reason.StartFailed, "cannot start services: " + e.getMessage());
             }
-            return "started "
-                + spec.runtime().services().stream().map(RuntimeSpec.ServiceSpec::name).toList();
+            return "started " + d.runtime().services(name, spec.runtime(), release);
           });
     } catch (StepFailed e) {
       return fail(name, snap, r, Stage.Deploying, e.reason, e.getMessage());
@@ -559,7 +597,7 @@ final class RolloutExecutor {
                       out ->
                           blocking(
                               () -> {
-                                String message = withServiceOutput(spec, paths, out);
+                                String message = withServiceOutput(name, spec, paths, commit, out);
                                 d.store()
                                     .finishStep(
                                         stepId,
@@ -584,19 +622,27 @@ final class RolloutExecutor {
   }
 
   /** A service that exited says why in its last output: the failure message carries it. */
-  private static String withServiceOutput(
-      DeploymentSpec spec, DeploymentPaths paths, Verification.Outcome out) {
+  private String withServiceOutput(
+      String name,
+      DeploymentSpec spec,
+      DeploymentPaths paths,
+      String commit,
+      Verification.Outcome out) {
     if (out.healthy() || out.reason() != Reason.ServiceExited) {
       return out.message();
     }
     StringBuilder sb = new StringBuilder(out.message());
-    for (RuntimeSpec.ServiceSpec s : spec.runtime().services()) {
-      if (out.message().contains(s.name() + " (pid")) {
-        String tail =
-            io.vtrack.agent.runtime.LogFiles.tail(paths.logs().resolve(s.name() + ".log"), 600)
-                .strip();
+    List<String> services;
+    try {
+      services = d.runtime().services(name, spec.runtime(), paths.release(commit));
+    } catch (Exception e) {
+      return out.message();
+    }
+    for (String s : services) {
+      if (out.message().contains(s + " (")) {
+        String tail = d.runtime().lastOutput(name, s, paths.logs()).strip();
         if (!tail.isEmpty()) {
-          sb.append("; last output of ").append(s.name()).append(":\n").append(tail);
+          sb.append("; last output of ").append(s).append(":\n").append(tail);
         }
       }
     }
@@ -676,9 +722,23 @@ final class RolloutExecutor {
                 return -1;
               }
             },
-            serviceEnv(name, commit, snap.desired().revision()),
-            logOffsets(r, commit, verifying));
-    return d.checks().build(spec.health(), ctx, in);
+            serviceEnv(name, commit, snap.desired().revision(), paths),
+            logOffsets(r, commit, verifying),
+            svc -> d.runtime().serviceLog(name, svc));
+    List<HealthCheck> checks = new ArrayList<>(d.checks().build(spec.health(), ctx, in));
+    if (spec.runtime().type() == RuntimeSpec.RuntimeType.compose
+        && d.runtime().composeIfStarted() != null) {
+      checks.add(
+          0,
+          d.checks()
+              .containers(
+                  d.runtime().composeIfStarted(),
+                  name,
+                  d.runtime().services(name, spec.runtime(), release),
+                  commit,
+                  spec.health()));
+    }
+    return checks;
   }
 
   @SuppressWarnings("unchecked")
@@ -754,7 +814,7 @@ final class RolloutExecutor {
                             release,
                             spec.runtime(),
                             paths.logs(),
-                            serviceEnv(name, target, null));
+                            serviceEnv(name, target, null, paths));
                     return "started " + StatusBuilder.short7(target);
                   });
               return true;

@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Runs one revision of a deployment on this host: plain processes, or (later) a compose project.
- * The reconciler and the rollout steps only talk to this interface. Every method but {@link
+ * Runs one revision of a deployment on this host: plain processes or a compose project. The
+ * reconciler and the rollout steps only talk to this interface. Every method but {@link
  * #unexpectedExits} blocks: call them from a worker.
  */
 public interface AppRuntime {
@@ -52,4 +52,33 @@ public interface AppRuntime {
 
   /** Resident memory of a service in bytes, or -1 when it does not run. */
   long residentBytes(String deployment, String service) throws Exception;
+
+  /**
+   * Builds what a release needs before anything running is touched (compose: the images, tagged per
+   * commit); returns what it did. Processes need nothing.
+   */
+  default String build(
+      String deployment, String commit, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
+      throws Exception {
+    return null;
+  }
+
+  /** The services a release runs: the spec's for processes, the compose files' for compose. */
+  default List<String> services(String deployment, RuntimeSpec spec, Path releaseDir)
+      throws Exception {
+    return spec.services().stream().map(RuntimeSpec.ServiceSpec::name).toList();
+  }
+
+  /** The last output of a service, for the message of a rollout it failed. */
+  default String lastOutput(String deployment, String service, Path logsDir) {
+    return LogFiles.tail(logsDir.resolve(service + ".log"), 600);
+  }
+
+  /**
+   * Where a log check that names a service reads its output, or null for {@code
+   * logs/<service>.log}.
+   */
+  default LogSource serviceLog(String deployment, String service) {
+    return null;
+  }
 }

@@ -92,12 +92,7 @@ class AgentIT extends AgentTestBase {
     awaitPhase("Healthy", v1);
     long pidBefore = backendPid();
 
-    app.edit(
-        "backend/app.py",
-        s ->
-            s.replace(
-                "def main():\n", "def main():\n    raise SystemExit('boom: missing setting')\n"));
-    String bad = app.commitApp("Crash at startup", "v2");
+    String bad = app.crashAtStartup("v2");
     app.deploy("v2");
     awaitPhase("RolledBack", v1);
     Map<String, Object> st = status();
@@ -128,10 +123,15 @@ class AgentIT extends AgentTestBase {
     assertThat(a.json()).containsKey("rolloutId");
     await()
         .atMost(LONG)
-        .until(
-            () ->
-                agent.api.history("vtrack").size() == rollouts + 1
-                    && "RolledBack".equals(agent.api.history("vtrack").get(0).get("result")));
+        .pollInterval(Duration.ofMillis(200))
+        .untilAsserted(
+            () -> {
+              List<Map<String, Object>> h = agent.api.history("vtrack");
+              assertThat(h).as("history; status %s", status()).hasSize(rollouts + 1);
+              assertThat(h.get(0).get("result"))
+                  .as("retried rollout %s; status %s", h.get(0), status())
+                  .isEqualTo("RolledBack");
+            });
   }
 
   @Test
@@ -140,12 +140,7 @@ class AgentIT extends AgentTestBase {
     String v1 = commitOf("v1");
     start("300ms");
     awaitPhase("Healthy", v1);
-    app.edit(
-        "backend/app.py",
-        s ->
-            s.replace(
-                "{\"success\": True, \"data\": data}", "{\"success\": True, \"items\": data}"));
-    app.commitApp("Rename data to items", "v2");
+    app.breakContract("v2");
     app.deploy("v2");
     awaitPhase("RolledBack", v1);
     Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
@@ -193,13 +188,7 @@ class AgentIT extends AgentTestBase {
     awaitPhase("Healthy", v1);
     assertThat(rows(sharedDb())).isEqualTo(3);
     // Every endpoint still answers 200: only the data check can catch this.
-    app.edit(
-        "backend/app.py",
-        s ->
-            s.replace(
-                "    conn.close()\n\n\ndef record_events",
-                "    with conn:\n        conn.execute(\"DELETE FROM video_sources WHERE id > 1\")\n    conn.close()\n\n\ndef record_events"));
-    app.commitApp("Cleanup migration", "v2");
+    app.deleteRowsInMigration("v2");
     app.deploy("v2");
     awaitPhase("RolledBack", v1);
     Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");

@@ -37,6 +37,17 @@ abstract class AgentTestBase {
     return agent;
   }
 
+  /**
+   * Deploys {@code revision} with an agent polling every 300ms; returns its commit once Healthy.
+   */
+  String deployHealthy(String revision) throws Exception {
+    app.deploy(revision);
+    String commit = commitOf(revision);
+    start("300ms");
+    awaitPhase("Healthy", commit);
+    return commit;
+  }
+
   String commitOf(String revision) throws Exception {
     return app.app.getRepository().resolve(revision + "^{commit}").getName();
   }

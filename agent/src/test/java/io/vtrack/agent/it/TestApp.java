@@ -41,6 +41,25 @@ public final class TestApp implements AutoCloseable {
             command: [python3, -m, py_compile, backend/app.py]
             timeout: 30s
       """;
+
+  /** The body of {@code spec.runtime}, with the backend and frontend ports as %1$d and %2$d. */
+  public String runtime =
+      """
+          type: process
+          sharedPaths: [backend/database/, backend/logs/]
+          services:
+            - name: backend
+              cwd: backend
+              command: [python3, app.py]
+              env: {BACKEND_PORT: "%1$d"}
+              stop: {signal: TERM, timeout: 5s}
+            - name: frontend
+              cwd: frontend
+              command: [npm, start]
+              env: {FRONTEND_PORT: "%2$d", BACKEND_PORT: "%1$d"}
+              stop: {signal: TERM, timeout: 5s}
+      """;
+
   public String timings = "startupTimeout: 15s\n    interval: 200ms\n    window: 1500ms";
 
   public TestApp(Path root) throws Exception {
@@ -83,6 +102,38 @@ public final class TestApp implements AutoCloseable {
     return commitApp("V_Track " + version, tag);
   }
 
+  /** A commit whose backend exits at startup with "boom: missing setting". */
+  public String crashAtStartup(String tag) throws Exception {
+    edit(
+        "backend/app.py",
+        s ->
+            s.replace(
+                "def main():\n", "def main():\n    raise SystemExit('boom: missing setting')\n"));
+    return commitApp("Crash at startup", tag);
+  }
+
+  /** A commit that renames {@code data} to {@code items} in the sources API: a contract break. */
+  public String breakContract(String tag) throws Exception {
+    edit(
+        "backend/app.py",
+        s ->
+            s.replace(
+                "{\"success\": True, \"data\": data}", "{\"success\": True, \"items\": data}"));
+    return commitApp("Rename data to items", tag);
+  }
+
+  /** A commit whose migration deletes user rows while every endpoint still answers 200. */
+  public String deleteRowsInMigration(String tag) throws Exception {
+    edit(
+        "backend/app.py",
+        s ->
+            s.replace(
+                "    conn.close()\n\n\ndef record_events",
+                "    with conn:\n        conn.execute(\"DELETE FROM video_sources WHERE id > 1\")\n"
+                    + "    conn.close()\n\n\ndef record_events"));
+    return commitApp("Cleanup migration", tag);
+  }
+
   public String document(String revision) {
     return document(name, revision, backendPort, frontendPort, extraSpec);
   }
@@ -100,19 +151,7 @@ public final class TestApp implements AutoCloseable {
             repoURL: %2$s
             revision: %3$s
           runtime:
-            type: process
-            sharedPaths: [backend/database/, backend/logs/]
-            services:
-              - name: backend
-                cwd: backend
-                command: [python3, app.py]
-                env: {BACKEND_PORT: "%4$d"}
-                stop: {signal: TERM, timeout: 5s}
-              - name: frontend
-                cwd: frontend
-                command: [npm, start]
-                env: {FRONTEND_PORT: "%5$d", BACKEND_PORT: "%4$d"}
-                stop: {signal: TERM, timeout: 5s}
+        %10$s
         %6$s
           backup:
             sqlite: [backend/database/events.db]
@@ -146,7 +185,8 @@ public final class TestApp implements AutoCloseable {
             validate,
             timings,
             extraChecks,
-            extraSpec);
+            extraSpec,
+            runtime.formatted(backendPort, frontendPort));
   }
 
   /** Commits the desired-state document pointing at {@code revision}. */

@@ -1,0 +1,85 @@
+package io.vtrack.agent.check;
+
+import io.vertx.core.Vertx;
+import io.vtrack.agent.model.CheckSpec;
+import io.vtrack.agent.runtime.ComposeRuntime;
+import io.vtrack.agent.runtime.ComposeRuntime.ContainerState;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * Part of every round of a compose deployment: each service of the release has a container of the
+ * checked commit, running, and not {@code unhealthy} by its Docker healthcheck. Reported as kind
+ * {@code containers}.
+ */
+final class ContainersCheck extends BlockingCheck {
+  private final Supplier<List<ContainerState>> states;
+  private final List<String> services;
+  private final String commit;
+
+  ContainersCheck(
+      String name,
+      Vertx vertx,
+      Supplier<List<ContainerState>> states,
+      List<String> services,
+      String commit) {
+    super(new CheckSpec(name, null, null, null, null, null, null, null), vertx);
+    this.states = states;
+    this.services = List.copyOf(services);
+    this.commit = commit;
+  }
+
+  @Override
+  protected CheckResult result(CheckStatus status, String value, String message, long startNanos) {
+    CheckResult r = super.result(status, value, message, startNanos);
+    return new CheckResult(
+        r.name(), "containers", r.status(), r.value(), r.message(), r.durationMs(), r.lastRun());
+  }
+
+  @Override
+  protected CheckResult check(long start) {
+    List<ContainerState> all = states.get();
+    List<String> problems = new ArrayList<>();
+    int ok = 0;
+    for (String svc : services) {
+      List<ContainerState> mine =
+          all.stream().filter(c -> c.service().equals(svc) && commit.equals(c.commit())).toList();
+      if (mine.isEmpty()) {
+        problems.add(svc + ": no container of " + commit.substring(0, 7));
+        continue;
+      }
+      for (ContainerState c : mine) {
+        if (!"running".equals(c.state())) {
+          problems.add(svc + ": " + c.status());
+        } else if ("unhealthy".equals(c.health())) {
+          problems.add(svc + ": unhealthy (Docker healthcheck)");
+        } else {
+          ok++;
+        }
+      }
+    }
+    String value = ok + "/" + (ok + problems.size());
+    if (!problems.isEmpty()) {
+      return result(CheckStatus.Failing, value, String.join("; ", problems), start);
+    }
+    return result(
+        CheckStatus.Passing,
+        value,
+        ok + " containers running (" + String.join(", ", services) + ")",
+        start);
+  }
+
+  /** The containers check of a compose deployment's commit. */
+  static ContainersCheck of(
+      Vertx vertx,
+      ComposeRuntime runtime,
+      String deployment,
+      List<String> services,
+      String commit,
+      List<String> takenNames) {
+    String name = takenNames.contains("containers") ? "vtrack-containers" : "containers";
+    return new ContainersCheck(
+        name, vertx, () -> runtime.containerStates(deployment), services, commit);
+  }
+}

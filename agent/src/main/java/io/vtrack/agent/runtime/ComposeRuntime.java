@@ -1,0 +1,602 @@
+package io.vtrack.agent.runtime;
+
+import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.async.ResultCallback;
+import com.github.dockerjava.api.command.InspectContainerResponse;
+import com.github.dockerjava.api.exception.NotFoundException;
+import com.github.dockerjava.api.exception.NotModifiedException;
+import com.github.dockerjava.api.model.Container;
+import com.github.dockerjava.api.model.Event;
+import com.github.dockerjava.api.model.Frame;
+import com.github.dockerjava.core.DefaultDockerClientConfig;
+import com.github.dockerjava.core.DockerClientImpl;
+import com.github.dockerjava.zerodep.ZerodepDockerHttpClient;
+import io.vtrack.agent.model.RuntimeSpec;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.dataformat.yaml.YAMLMapper;
+
+/**
+ * Runs a deployment as a docker-compose project: the release's compose files plus a generated
+ * override that tags every image built from the release per commit (so a rollback runs the old
+ * commit's images, never the new ones) and labels every container with its deployment and commit.
+ * The compose CLI applies it; the engine is observed through docker-java (containers by label,
+ * their state and health, their logs) and its event stream ({@link DockerEvents}).
+ *
+ * <p>All methods but {@link #unexpectedExits} and {@link #onEvent} block: call them from a worker.
+ */
+public final class ComposeRuntime implements AppRuntime {
+  private static final Logger LOG = LoggerFactory.getLogger(ComposeRuntime.class);
+
+  public static final String LABEL_DEPLOYMENT = "io.vtrack.deployment";
+  public static final String LABEL_COMMIT = "io.vtrack.commit";
+  public static final String LABEL_PROJECT = "com.docker.compose.project";
+  public static final String LABEL_SERVICE = "com.docker.compose.service";
+
+  /** The generated override, written into the release next to the compose files. */
+  public static final String OVERRIDE_FILE = ".vtrack-compose.override.yml";
+
+  private static final YAMLMapper YAML = new YAMLMapper();
+  private static final Duration CONFIG_TIMEOUT = Duration.ofMinutes(1);
+  private static final Duration BUILD_TIMEOUT = Duration.ofMinutes(30);
+  private static final Duration UP_TIMEOUT = Duration.ofMinutes(10);
+
+  /** What {@code compose config} says of a release: its file version and services. */
+  record Model(String version, Map<String, Boolean> buildsByService) {
+    List<String> services() {
+      return List.copyOf(buildsByService.keySet());
+    }
+  }
+
+  private final DockerClient docker;
+  private final ComposeCli cli;
+  private final BiConsumer<String, String> onChange;
+  private final Map<Path, Model> models = new ConcurrentHashMap<>();
+  private final Map<String, Map<String, String>> exits = new ConcurrentHashMap<>();
+
+  /** Containers the agent itself stops or replaces: their die and destroy events are expected. */
+  private final Set<String> expectedGone = ConcurrentHashMap.newKeySet();
+
+  private DockerEvents events;
+
+  /**
+   * @param onChange called with (deployment, service) when the engine reports something about a
+   *     container of a deployment that the agent did not cause (it died, turned unhealthy, was
+   *     removed); it runs on the events thread and must only hand the event on.
+   */
+  public ComposeRuntime(DockerClient docker, ComposeCli cli, BiConsumer<String, String> onChange) {
+    this.docker = docker;
+    this.cli = cli;
+    this.onChange = onChange;
+  }
+
+  public ComposeCli cli() {
+    return cli;
+  }
+
+  /**
+   * Connects to the engine ({@code DOCKER_HOST} or the default socket), finds the compose CLI (v2,
+   * else v1, unless {@code cli} is given) and follows the engine's events; {@code onReconnect} runs
+   * each time the event stream (re)connects, for a resync.
+   */
+  public static ComposeRuntime open(
+      ComposeCli cli, BiConsumer<String, String> onChange, Runnable onReconnect)
+      throws Runtimes.RuntimeUnavailableException {
+    var config = DefaultDockerClientConfig.createDefaultConfigBuilder().build();
+    DockerClient docker = client(config, Duration.ofMinutes(2));
+    try {
+      docker.pingCmd().exec();
+    } catch (RuntimeException e) {
+      throw new Runtimes.RuntimeUnavailableException(
+          "spec.runtime.type: compose needs a Docker Engine; none answers at "
+              + config.getDockerHost()
+              + " ("
+              + e.getMessage()
+              + ")");
+    }
+    ComposeCli found = cli != null ? cli : ComposeCli.detect();
+    if (found == null) {
+      throw new Runtimes.RuntimeUnavailableException(
+          "spec.runtime.type: compose needs the compose CLI; neither 'docker compose' nor"
+              + " 'docker-compose' runs on this host");
+    }
+    ComposeRuntime rt = new ComposeRuntime(docker, found, onChange);
+    rt.events = new DockerEvents(client(config, null), rt::onEvent, onReconnect).start();
+    LOG.info("compose runtime: {} against {}", found.describe(), config.getDockerHost());
+    return rt;
+  }
+
+  private static DockerClient client(DefaultDockerClientConfig config, Duration responseTimeout) {
+    var http =
+        new ZerodepDockerHttpClient.Builder()
+            .dockerHost(config.getDockerHost())
+            .sslConfig(config.getSSLConfig())
+            .connectionTimeout(Duration.ofSeconds(10));
+    if (responseTimeout != null) {
+      http = http.responseTimeout(responseTimeout);
+    }
+    return DockerClientImpl.getInstance(config, http.build());
+  }
+
+  /** Whether the engine's event stream is connected now. */
+  public boolean eventsConnected() {
+    return events != null && events.connected();
+  }
+
+  public void close() {
+    if (events != null) {
+      events.close();
+    }
+  }
+
+  public static String project(String deployment, RuntimeSpec spec) {
+    RuntimeSpec.ComposeSpec c = spec.compose();
+    return c != null && c.project() != null && !c.project().isBlank() ? c.project() : deployment;
+  }
+
+  private static List<Path> files(Path releaseDir, RuntimeSpec spec) {
+    List<String> names =
+        spec.compose() == null ? List.of("docker-compose.yml") : spec.compose().files();
+    return names.stream().map(f -> releaseDir.resolve(f).normalize()).toList();
+  }
+
+  /** The image a service built from the release gets: one tag per commit. */
+  public static String imageFor(String project, String service, String commit) {
+    return ("vtrack/" + project + "-" + service).toLowerCase(Locale.ROOT) + ":" + commit;
+  }
+
+  /**
+   * Reads the release's compose files through {@code compose config}: a file the CLI rejects (a
+   * syntax error, an unknown key) throws {@link ComposeConfigException} with the CLI's message.
+   */
+  Model model(String deployment, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
+      throws ComposeConfigException {
+    Model cached = models.get(releaseDir);
+    if (cached != null) {
+      return cached;
+    }
+    List<Path> files = files(releaseDir, spec);
+    for (Path f : files) {
+      if (!Files.isRegularFile(f)) {
+        throw new ComposeConfigException(
+            "spec.runtime.compose.files: " + releaseDir.relativize(f) + " is not in the release");
+      }
+    }
+    CommandRunner.Result r =
+        cli.run(
+            project(deployment, spec), releaseDir, files, List.of("config"), env, CONFIG_TIMEOUT);
+    if (!r.ok()) {
+      throw new ComposeConfigException(
+          cli.describe() + " config rejected the compose files: " + r.output().strip());
+    }
+    JsonNode root;
+    try {
+      root = YAML.readTree(r.output());
+    } catch (RuntimeException e) {
+      throw new ComposeConfigException(
+          cli.describe() + " config printed what is not YAML: " + e.getMessage());
+    }
+    Map<String, Boolean> builds = new TreeMap<>();
+    JsonNode services = root.path("services");
+    for (var e : services.properties()) {
+      builds.put(e.getKey(), e.getValue().has("build"));
+    }
+    if (builds.isEmpty()) {
+      throw new ComposeConfigException("the compose files define no services");
+    }
+    JsonNode v = root.get("version");
+    Model m = new Model(v == null || v.isNull() ? null : v.asString(), builds);
+    models.put(releaseDir, m);
+    return m;
+  }
+
+  /**
+   * The override: per-commit image tags for built services, the deployment and commit labels and
+   * the VTRACK_* environment on every service. Rewritten each time (it is derived, never edited).
+   */
+  private Path writeOverride(
+      String deployment,
+      String commit,
+      Path releaseDir,
+      RuntimeSpec spec,
+      Model model,
+      Map<String, String> env)
+      throws IOException {
+    String project = project(deployment, spec);
+    Map<String, Object> services = new LinkedHashMap<>();
+    for (var e : model.buildsByService().entrySet()) {
+      Map<String, Object> svc = new LinkedHashMap<>();
+      if (e.getValue()) {
+        svc.put("image", imageFor(project, e.getKey(), commit));
+      }
+      svc.put("labels", Map.of(LABEL_DEPLOYMENT, deployment, LABEL_COMMIT, commit));
+      Map<String, String> environment = new TreeMap<>();
+      env.forEach(
+          (k, val) -> {
+            if (k.startsWith("VTRACK_")) {
+              environment.put(k, val);
+            }
+          });
+      svc.put("environment", environment);
+      services.put(e.getKey(), svc);
+    }
+    Map<String, Object> doc = new LinkedHashMap<>();
+    if (model.version() != null) {
+      doc.put("version", model.version());
+    }
+    doc.put("services", services);
+    Path out = releaseDir.resolve(OVERRIDE_FILE);
+    Files.writeString(
+        out,
+        "# Generated by vtrack-agent for "
+            + deployment
+            + " at "
+            + commit
+            + "; rewritten before every use.\n"
+            + YAML.writeValueAsString(doc));
+    return out;
+  }
+
+  private List<Path> withOverride(Path releaseDir, RuntimeSpec spec) {
+    List<Path> all = new ArrayList<>(files(releaseDir, spec));
+    all.add(releaseDir.resolve(OVERRIDE_FILE));
+    return all;
+  }
+
+  @Override
+  public List<String> services(String deployment, RuntimeSpec spec, Path releaseDir)
+      throws ComposeConfigException {
+    return model(deployment, releaseDir, spec, Map.of()).services();
+  }
+
+  @Override
+  public String build(
+      String deployment, String commit, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
+      throws Exception {
+    models.remove(releaseDir);
+    Model m = model(deployment, releaseDir, spec, env);
+    writeOverride(deployment, commit, releaseDir, spec, m, env);
+    if (!m.buildsByService().containsValue(true)) {
+      return "no service builds from the release";
+    }
+    CommandRunner.Result r =
+        cli.run(
+            project(deployment, spec),
+            releaseDir,
+            withOverride(releaseDir, spec),
+            List.of("build"),
+            env,
+            BUILD_TIMEOUT);
+    if (!r.ok()) {
+      throw new IOException(
+          cli.describe() + " build failed (" + r.describe() + "): " + tail(r.output()));
+    }
+    List<String> images = new ArrayList<>();
+    m.buildsByService()
+        .forEach(
+            (svc, builds) -> {
+              if (builds) {
+                images.add(imageFor(project(deployment, spec), svc, commit));
+              }
+            });
+    return "built " + images + " in " + r.durationMs() + " ms";
+  }
+
+  @Override
+  public void start(
+      String deployment,
+      String commit,
+      Path releaseDir,
+      RuntimeSpec spec,
+      Path logsDir,
+      Map<String, String> env)
+      throws Exception {
+    Model m = model(deployment, releaseDir, spec, env);
+    writeOverride(deployment, commit, releaseDir, spec, m, env);
+    exits.remove(deployment);
+    up(deployment, releaseDir, spec, env, List.of("up", "-d", "--remove-orphans"));
+    LOG.info(
+        "{}: compose project {} up with {} at {}",
+        deployment,
+        project(deployment, spec),
+        m.services(),
+        commit.substring(0, Math.min(7, commit.length())));
+  }
+
+  private void up(
+      String deployment,
+      Path releaseDir,
+      RuntimeSpec spec,
+      Map<String, String> env,
+      List<String> args)
+      throws IOException {
+    CommandRunner.Result r =
+        cli.run(
+            project(deployment, spec),
+            releaseDir,
+            withOverride(releaseDir, spec),
+            args,
+            env,
+            UP_TIMEOUT);
+    if (!r.ok()) {
+      throw new IOException(
+          cli.describe()
+              + " "
+              + args.get(0)
+              + " failed ("
+              + r.describe()
+              + "): "
+              + tail(r.output()));
+    }
+  }
+
+  @Override
+  public void restart(
+      String deployment,
+      String commit,
+      Path releaseDir,
+      RuntimeSpec spec,
+      List<String> services,
+      Path logsDir,
+      Map<String, String> env)
+      throws Exception {
+    Model m = model(deployment, releaseDir, spec, env);
+    writeOverride(deployment, commit, releaseDir, spec, m, env);
+    for (Container c : containers(deployment)) {
+      if (services.contains(c.getLabels().get(LABEL_SERVICE))) {
+        expectedGone.add(c.getId());
+      }
+    }
+    Map<String, String> ex = exits.get(deployment);
+    if (ex != null) {
+      services.forEach(ex::remove);
+    }
+    List<String> args = new ArrayList<>(List.of("up", "-d", "--no-deps", "--force-recreate"));
+    args.addAll(services.isEmpty() ? m.services() : services);
+    up(deployment, releaseDir, spec, env, args);
+  }
+
+  @Override
+  public void stopAll(String deployment, RuntimeSpec spec) {
+    Map<String, Container> all = new LinkedHashMap<>();
+    containers(deployment).forEach(c -> all.put(c.getId(), c));
+    if (spec != null) {
+      docker
+          .listContainersCmd()
+          .withShowAll(true)
+          .withLabelFilter(Map.of(LABEL_PROJECT, project(deployment, spec)))
+          .exec()
+          .forEach(c -> all.put(c.getId(), c));
+    }
+    for (Container c : all.values()) {
+      expectedGone.add(c.getId());
+      String svc = c.getLabels().getOrDefault(LABEL_SERVICE, c.getId());
+      try {
+        if ("running".equals(c.getState()) || "restarting".equals(c.getState())) {
+          LOG.info("{}: stopping container {} ({})", deployment, shortId(c.getId()), svc);
+          // The container's own stop timeout (compose: stop_grace_period) applies.
+          docker.stopContainerCmd(c.getId()).exec();
+        }
+      } catch (NotModifiedException | NotFoundException e) {
+        // Already stopped or gone.
+      }
+      try {
+        docker.removeContainerCmd(c.getId()).withForce(true).exec();
+      } catch (NotFoundException e) {
+        // Already gone.
+      }
+    }
+    exits.remove(deployment);
+  }
+
+  /** Every container of a deployment, running or not, by the label the override puts on them. */
+  List<Container> containers(String deployment) {
+    return docker
+        .listContainersCmd()
+        .withShowAll(true)
+        .withLabelFilter(Map.of(LABEL_DEPLOYMENT, deployment))
+        .exec();
+  }
+
+  @Override
+  public Map<String, ServiceState> observe(String deployment) {
+    Map<String, ServiceState> out = new TreeMap<>();
+    for (Container c : containers(deployment)) {
+      String svc = c.getLabels().get(LABEL_SERVICE);
+      if (svc == null) {
+        continue;
+      }
+      boolean running = "running".equals(c.getState());
+      ServiceState prev = out.get(svc);
+      if (prev != null && !prev.alive()) {
+        continue; // one dead replica makes the service dead
+      }
+      out.put(svc, new ServiceState(svc, c.getLabels().get(LABEL_COMMIT), 0, running, null));
+    }
+    return out;
+  }
+
+  /**
+   * The state and Docker health of each container of a deployment, for the containers check: a
+   * container not running, or {@code unhealthy}, fails the round.
+   */
+  public List<ContainerState> containerStates(String deployment) {
+    List<ContainerState> out = new ArrayList<>();
+    for (Container c : containers(deployment)) {
+      String status = c.getStatus() == null ? "" : c.getStatus();
+      String health =
+          status.contains("(unhealthy)")
+              ? "unhealthy"
+              : status.contains("(healthy)")
+                  ? "healthy"
+                  : status.contains("(health: starting)") ? "starting" : null;
+      out.add(
+          new ContainerState(
+              c.getLabels().getOrDefault(LABEL_SERVICE, "?"),
+              c.getId(),
+              c.getLabels().get(LABEL_COMMIT),
+              c.getState(),
+              health,
+              status));
+    }
+    out.sort(Comparator.comparing(ContainerState::service));
+    return out;
+  }
+
+  /** One container as the containers check sees it. */
+  public record ContainerState(
+      String service, String id, String commit, String state, String health, String status) {}
+
+  @Override
+  public List<String> unexpectedExits(String deployment) {
+    Map<String, String> ex = exits.get(deployment);
+    return ex == null ? List.of() : List.copyOf(ex.values());
+  }
+
+  /** Resident memory of a service's containers: every process in them, read from /proc. */
+  @Override
+  public long residentBytes(String deployment, String service) {
+    long total = -1;
+    for (Container c : containers(deployment)) {
+      if (!service.equals(c.getLabels().get(LABEL_SERVICE)) || !"running".equals(c.getState())) {
+        continue;
+      }
+      InspectContainerResponse.ContainerState st;
+      try {
+        st = docker.inspectContainerCmd(c.getId()).exec().getState();
+      } catch (NotFoundException e) {
+        continue;
+      }
+      Long pid = st.getPidLong();
+      if (pid == null || pid <= 0) {
+        continue;
+      }
+      long pages = ProcStat.read(pid).map(ProcStat::rssPages).orElse(0L);
+      pages +=
+          ProcessHandle.of(pid)
+              .map(
+                  h ->
+                      h.descendants()
+                          .mapToLong(d -> ProcStat.read(d.pid()).map(ProcStat::rssPages).orElse(0L))
+                          .sum())
+              .orElse(0L);
+      total = Math.max(total, 0) + pages * 4096L;
+    }
+    return total;
+  }
+
+  @Override
+  public String lastOutput(String deployment, String service, Path logsDir) {
+    Container newest = null;
+    for (Container c : containers(deployment)) {
+      if (service.equals(c.getLabels().get(LABEL_SERVICE))
+          && (newest == null || c.getCreated() > newest.getCreated())) {
+        newest = c;
+      }
+    }
+    if (newest == null) {
+      return "";
+    }
+    return tail(logs(newest.getId(), null, 30, false));
+  }
+
+  @Override
+  public LogSource serviceLog(String deployment, String service) {
+    return new ContainerLogSource(this, deployment, service);
+  }
+
+  /** Log lines of one container, stdout and stderr, optionally since a time and with timestamps. */
+  String logs(String containerId, Integer sinceSeconds, Integer tailLines, boolean timestamps) {
+    StringBuilder sb = new StringBuilder();
+    var cmd =
+        docker
+            .logContainerCmd(containerId)
+            .withStdOut(true)
+            .withStdErr(true)
+            .withTimestamps(timestamps);
+    if (sinceSeconds != null) {
+      cmd = cmd.withSince(sinceSeconds);
+    }
+    if (tailLines != null) {
+      cmd = cmd.withTail(tailLines);
+    }
+    try {
+      cmd.exec(
+              new ResultCallback.Adapter<Frame>() {
+                @Override
+                public void onNext(Frame f) {
+                  sb.append(new String(f.getPayload(), StandardCharsets.UTF_8));
+                }
+              })
+          .awaitCompletion(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (NotFoundException e) {
+      return "";
+    }
+    return sb.toString();
+  }
+
+  /**
+   * Hands on an engine event about a container of a deployment: a death the agent did not cause is
+   * an unexpected exit (with its exit code and last output); every event asks for a reconcile.
+   */
+  public void onEvent(Event e) {
+    Map<String, String> attrs =
+        e.getActor() == null || e.getActor().getAttributes() == null
+            ? Map.of()
+            : e.getActor().getAttributes();
+    String deployment = attrs.get(LABEL_DEPLOYMENT);
+    if (deployment == null) {
+      return;
+    }
+    String service = attrs.getOrDefault(LABEL_SERVICE, "?");
+    String action = e.getAction() == null ? String.valueOf(e.getStatus()) : e.getAction();
+    String id = e.getId();
+    boolean expected = id != null && expectedGone.contains(id);
+    if ("destroy".equals(action) && id != null) {
+      expectedGone.remove(id);
+    }
+    if (!expected && ("die".equals(action) || "oom".equals(action))) {
+      String code = attrs.get("exitCode");
+      String what =
+          service
+              + " (container "
+              + shortId(id)
+              + ") "
+              + ("oom".equals(action) ? "was killed for lack of memory" : "exited")
+              + (code == null ? "" : " with code " + code);
+      exits.computeIfAbsent(deployment, k -> new ConcurrentHashMap<>()).put(service, what);
+      LOG.warn("{}: {}", deployment, what);
+    }
+    if (!expected) {
+      onChange.accept(deployment, service);
+    }
+  }
+
+  static String shortId(String id) {
+    return id == null ? "?" : id.substring(0, Math.min(12, id.length()));
+  }
+
+  private static String tail(String s) {
+    String t = s.strip();
+    return t.length() > 2000 ? "…" + t.substring(t.length() - 2000) : t;
+  }
+}

@@ -1,0 +1,59 @@
+package io.vtrack.agent.runtime;
+
+import com.github.dockerjava.api.model.Container;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+
+/**
+ * A compose service's output, read through the engine's log API with timestamps. The mark is the
+ * timestamp (epoch nanoseconds) of the last line read, so a container replaced in between is read
+ * from its first line and nothing is counted twice.
+ */
+final class ContainerLogSource implements LogSource {
+  private final ComposeRuntime runtime;
+  private final String deployment;
+  private final String service;
+
+  ContainerLogSource(ComposeRuntime runtime, String deployment, String service) {
+    this.runtime = runtime;
+    this.deployment = deployment;
+    this.service = service;
+  }
+
+  @Override
+  public long markNow() {
+    Instant now = Instant.now();
+    return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+  }
+
+  @Override
+  public Chunk readAfter(long mark) {
+    StringBuilder out = new StringBuilder();
+    long next = mark;
+    int since = (int) Math.max(0, mark / 1_000_000_000L);
+    for (Container c : runtime.containers(deployment)) {
+      if (!service.equals(c.getLabels().get(ComposeRuntime.LABEL_SERVICE))) {
+        continue;
+      }
+      String text = runtime.logs(c.getId(), since, null, true);
+      for (String line : text.split("\n")) {
+        int sp = line.indexOf(' ');
+        if (sp <= 0) {
+          continue;
+        }
+        long ts;
+        try {
+          Instant t = Instant.parse(line.substring(0, sp));
+          ts = t.getEpochSecond() * 1_000_000_000L + t.getNano();
+        } catch (DateTimeParseException e) {
+          continue;
+        }
+        if (ts > mark) {
+          out.append(line, sp + 1, line.length()).append('\n');
+          next = Math.max(next, ts);
+        }
+      }
+    }
+    return new Chunk(out.toString(), next);
+  }
+}

@@ -1,0 +1,316 @@
+package io.vtrack.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.github.dockerjava.api.DockerClient;
+import com.github.dockerjava.api.model.Container;
+import com.github.dockerjava.core.DefaultDockerClientConfig;
+import com.github.dockerjava.core.DockerClientImpl;
+import com.github.dockerjava.zerodep.ZerodepDockerHttpClient;
+import io.vtrack.agent.model.RuntimeSpec;
+import io.vtrack.agent.runtime.ComposeCli;
+import io.vtrack.agent.runtime.ComposeRuntime;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Compose deployments of the example app on the real Docker Engine (scripts/docker-setup.sh starts
+ * one): images built from each release and tagged per commit, containers on host networking bound
+ * to 127.0.0.1, observed through docker-java. With CI=true these tests may not skip.
+ */
+class ComposeIT extends AgentTestBase {
+  static DockerClient docker;
+  String project;
+
+  @BeforeAll
+  static void engine() {
+    var config = DefaultDockerClientConfig.createDefaultConfigBuilder().build();
+    docker =
+        DockerClientImpl.getInstance(
+            config,
+            new ZerodepDockerHttpClient.Builder()
+                .dockerHost(config.getDockerHost())
+                .responseTimeout(Duration.ofMinutes(2))
+                .build());
+    try {
+      docker.pingCmd().exec();
+    } catch (RuntimeException e) {
+      if ("true".equals(System.getenv("CI"))) {
+        fail("CI=true but no Docker Engine answers (scripts/docker-setup.sh starts one): " + e);
+      }
+      Assumptions.abort("no Docker Engine: " + e.getMessage());
+    }
+  }
+
+  /** The example app as a compose project, on this test's ports, at tag {@code c1}. */
+  @BeforeEach
+  void composeApp() throws Exception {
+    project = "vtit-" + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT);
+    app.runtime =
+        """
+            type: compose
+            sharedPaths: [backend/database/, backend/logs/]
+            compose: {files: [docker-compose.yml], project: %s}
+        """
+            .formatted(project);
+    Files.writeString(
+        app.appDir.resolve(".env"),
+        "BACKEND_PORT=" + app.backendPort + "\nFRONTEND_PORT=" + app.frontendPort + "\n");
+    app.commitApp("Ports for this host", "c1");
+  }
+
+  @AfterEach
+  void removeContainers() throws Exception {
+    if (agent != null) {
+      agent.close(); // first, so that it does not heal what is removed here
+    }
+    if (project == null) {
+      return;
+    }
+    for (Container c : projectContainers(true)) {
+      docker.removeContainerCmd(c.getId()).withForce(true).exec();
+    }
+  }
+
+  List<Container> projectContainers(boolean all) {
+    return docker
+        .listContainersCmd()
+        .withShowAll(all)
+        .withLabelFilter(Map.of(ComposeRuntime.LABEL_PROJECT, project))
+        .exec();
+  }
+
+  Container container(String service) {
+    return projectContainers(false).stream()
+        .filter(c -> service.equals(c.getLabels().get(ComposeRuntime.LABEL_SERVICE)))
+        .findFirst()
+        .orElse(null);
+  }
+
+  /** The commits of the running containers, by service. */
+  Map<String, String> runningCommits() {
+    Map<String, String> out = new java.util.TreeMap<>();
+    for (Container c : projectContainers(false)) {
+      out.put(
+          c.getLabels().get(ComposeRuntime.LABEL_SERVICE),
+          c.getLabels().get(ComposeRuntime.LABEL_COMMIT));
+    }
+    return out;
+  }
+
+  long rows(String table) throws Exception {
+    Path db = agent.stateDir.resolve("deployments/vtrack/shared/backend/database/events.db");
+    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
+        ResultSet rs = c.createStatement().executeQuery("SELECT COUNT(*) FROM " + table)) {
+      return rs.getLong(1);
+    }
+  }
+
+  @Test
+  void firstDeployAndAGoodUpgradeRunImagesBuiltPerCommit() throws Exception {
+    String c1 = deployHealthy("c1");
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+    assertThat(container("backend").getImage())
+        .isEqualTo(ComposeRuntime.imageFor(project, "backend", c1));
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+    // The data is in the deployment's shared/ folder, bind-mounted into the container.
+    assertThat(rows("video_sources")).isGreaterThan(0);
+    Map<String, Object> st = status();
+    assertThat(st.get("checks").toString()).contains("containers");
+
+    String c2 = app.goodUpgrade("1.1.0", "c2");
+    app.deploy("c2");
+    awaitPhase("Healthy", c2);
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c2), Map.entry("frontend", c2));
+    assertThat(runningVersion()).isEqualTo("1.1.0");
+    // The old commit's image stays for a rollback; the new one is its own.
+    assertThat(docker.inspectImageCmd(ComposeRuntime.imageFor(project, "backend", c1)).exec())
+        .isNotNull();
+    assertThat(container("backend").getImage())
+        .isEqualTo(ComposeRuntime.imageFor(project, "backend", c2));
+  }
+
+  @Test
+  void aContainerThatExitsAtStartupIsRolledBackToTheOldImages() throws Exception {
+    String c1 = deployHealthy("c1");
+    String before = container("backend").getId();
+    String bad = app.crashAtStartup("c2");
+    app.deploy("c2");
+    awaitPhase("RolledBack", c1);
+    Map<String, Object> st = status();
+    assertThat((List<Object>) st.get("quarantinedCommits")).containsExactly(bad);
+    Map<?, ?> last = (Map<?, ?>) st.get("lastRollout");
+    assertThat(last.get("reason")).isEqualTo("ServiceExited");
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+    assertThat(container("backend").getId()).isNotEqualTo(before);
+    assertThat(container("backend").getImage())
+        .isEqualTo(ComposeRuntime.imageFor(project, "backend", c1));
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+    // The failure names the container's last output, read from the engine.
+    List<Map<String, Object>> history = agent.api.history("vtrack");
+    assertThat(history.get(0).toString()).contains("boom: missing setting");
+  }
+
+  @Test
+  void aDockerHealthcheckTurningUnhealthyIsRolledBack() throws Exception {
+    app.timings = "startupTimeout: 20s\n    interval: 500ms\n    window: 12s";
+    String c1 = deployHealthy("c1");
+    // Every endpoint still answers; only the container's own healthcheck fails.
+    app.edit(
+        "docker-compose.yml",
+        s ->
+            s.replace(
+                "    healthcheck:\n      test: [\"CMD\", \"python3\", \"-c\",",
+                "    healthcheck:\n      test: [\"CMD\", \"false\", \"-c\","));
+    String bad = app.commitApp("A healthcheck that fails", "c2");
+    app.deploy("c2");
+    awaitPhase("RolledBack", c1);
+    Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
+    assertThat(last.get("reason")).isEqualTo("WindowFailed");
+    assertThat(String.valueOf(last.get("message"))).contains("unhealthy");
+    assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(bad);
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+  }
+
+  @Test
+  void aBrokenApiContractIsRolledBack() throws Exception {
+    String c1 = deployHealthy("c1");
+    app.breakContract("c2");
+    app.deploy("c2");
+    awaitPhase("RolledBack", c1);
+    Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
+    assertThat(last.get("reason")).isEqualTo("StartupTimeout");
+    assertThat(String.valueOf(last.get("message"))).contains("sources");
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+  }
+
+  @Test
+  void theDataIsRestoredAfterAFailedRollout() throws Exception {
+    String c1 = deployHealthy("c1");
+    long before = rows("video_sources");
+    assertThat(before).isGreaterThan(1);
+    app.deleteRowsInMigration("c2");
+    app.deploy("c2");
+    awaitPhase("RolledBack", c1);
+    Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
+    assertThat(String.valueOf(last.get("message"))).contains("sources-kept");
+    assertThat(rows("video_sources")).isEqualTo(before);
+    Path failed =
+        agent.stateDir.resolve(
+            "deployments/vtrack/backups/" + last.get("id") + "/failed/backend/database/events.db");
+    assertThat(failed).exists();
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+  }
+
+  @Test
+  void aContainerKilledByHandIsRecreatedAndContainersOfOtherProjectsAreLeftAlone()
+      throws Exception {
+    String c1 = deployHealthy("c1");
+    String killed = container("backend").getId();
+    docker.killContainerCmd(killed).exec();
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              Container c = container("backend");
+              return c != null && !c.getId().equals(killed) && "1.0.0".equals(runningVersion());
+            });
+    awaitPhase("Healthy", c1);
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+  }
+
+  @Test
+  void aComposeFileWithASyntaxErrorStallsAndTouchesNothing() throws Exception {
+    String c1 = deployHealthy("c1");
+    String backend = container("backend").getId();
+    app.edit("docker-compose.yml", s -> s.replace("services:\n", "services: [\n"));
+    app.commitApp("Broken compose file", "c2");
+    app.deploy("c2");
+    awaitPhase("Stalled", c1);
+    Map<String, Object> st = status();
+    assertThat(st.toString()).contains("InvalidSpec").contains("config rejected the compose files");
+    assertThat(container("backend").getId()).isEqualTo(backend);
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
+  @Test
+  void theAgentRidesOutADaemonRestart() throws Exception {
+    String c1 = deployHealthy("c1");
+    String before = container("backend").getId();
+    DockerDaemon.restart(docker);
+    // The engine stopped the containers; the agent reconnects to its events, sees them dead and
+    // brings the same commit back.
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              Container c = container("backend");
+              return c != null
+                  && c1.equals(c.getLabels().get(ComposeRuntime.LABEL_COMMIT))
+                  && "1.0.0".equals(runningVersion());
+            });
+    awaitPhase("Healthy", c1);
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+    assertThat(agent.api.history("vtrack")).hasSize(1);
+    assertThat(before).isNotNull();
+  }
+
+  @ParameterizedTest(name = "compose v{0}")
+  @ValueSource(ints = {1, 2})
+  void theComposeCliBuildsStartsObservesAndStops(int version) throws Exception {
+    ComposeCli cli = version == 1 ? ComposeCli.v1() : ComposeCli.v2();
+    if (!cli.available()) {
+      if (version == 1 && "true".equals(System.getenv("CI"))) {
+        fail("CI=true but docker-compose (v1) is not installed");
+      }
+      Assumptions.abort(cli.describe() + " is not installed here");
+    }
+    ComposeRuntime rt = new ComposeRuntime(docker, cli, (d, s) -> {});
+    String commit = commitOf("c1");
+    Path shared = tmp.resolve("cli-shared");
+    Files.createDirectories(shared.resolve("backend/database"));
+    Files.createDirectories(shared.resolve("backend/logs"));
+    var spec =
+        new RuntimeSpec(
+            RuntimeSpec.RuntimeType.compose,
+            List.of("backend/database/", "backend/logs/"),
+            List.of(),
+            new RuntimeSpec.ComposeSpec(List.of("docker-compose.yml"), project));
+    Map<String, String> env = Map.of("VTRACK_COMMIT", commit, "VTRACK_SHARED", shared.toString());
+    assertThat(rt.services("cli", spec, app.appDir)).containsExactly("backend", "frontend");
+    assertThat(rt.build("cli", commit, app.appDir, spec, env)).contains("built");
+    rt.start("cli", commit, app.appDir, spec, tmp.resolve("logs"), env);
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> "1.0.0".equals(runningVersion()));
+    assertThat(rt.observe("cli")).containsOnlyKeys("backend", "frontend");
+    assertThat(rt.observe("cli").get("backend").alive()).isTrue();
+    assertThat(rt.residentBytes("cli", "backend")).isGreaterThan(1 << 20);
+    assertThat(rt.lastOutput("cli", "backend", tmp)).contains("listening on 127.0.0.1");
+    assertThat(shared.resolve("backend/database/events.db")).exists();
+    rt.stopAll("cli", spec);
+    assertThat(projectContainers(true)).isEmpty();
+    assertThat(rt.unexpectedExits("cli")).isEmpty();
+  }
+}

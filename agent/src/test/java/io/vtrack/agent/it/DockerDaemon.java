@@ -1,0 +1,39 @@
+package io.vtrack.agent.it;
+
+import static org.awaitility.Awaitility.await;
+
+import com.github.dockerjava.api.DockerClient;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Restarts the Docker daemon that scripts/docker-setup.sh started (its pid is in
+ * /var/run/docker.pid), the way the engine goes away under a running agent in production.
+ */
+final class DockerDaemon {
+  private DockerDaemon() {}
+
+  static void restart(DockerClient docker) throws Exception {
+    long pid = Long.parseLong(Files.readString(Path.of("/var/run/docker.pid")).strip());
+    ProcessHandle h = ProcessHandle.of(pid).orElseThrow();
+    h.destroy(); // SIGTERM: the daemon stops its containers and exits
+    h.onExit().get(2, TimeUnit.MINUTES);
+    new ProcessBuilder("setsid", "dockerd", "--bridge=none", "--iptables=false")
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(new File("/var/log/vtrack-dockerd.log")))
+        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+        .start();
+    await()
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofMillis(250))
+        .ignoreExceptions()
+        .until(
+            () -> {
+              docker.pingCmd().exec();
+              return true;
+            });
+  }
+}
