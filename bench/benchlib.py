@@ -38,8 +38,9 @@ def free_port():
 
 
 class Bench:
-    def __init__(self, doc_filter=None):
+    def __init__(self, doc_filter=None, runtime="process"):
         self.doc_filter = doc_filter
+        self.runtime = runtime
         self.work = tempfile.mkdtemp(prefix="vtrack-bench.")
         self.app = os.path.join(self.work, "app")
         self.deploy = os.path.join(self.work, "deploy")
@@ -47,6 +48,10 @@ class Bench:
         self.backend = free_port()
         self.frontend = free_port()
         shutil.copytree(os.path.join(ROOT, "examples", "vtrack-app"), self.app)
+        # Compose reads the ports from .env in the release root.
+        self.project = "vtbench" + os.path.basename(self.work).split(".")[-1].lower()
+        with open(os.path.join(self.app, ".env"), "w") as f:
+            f.write(f"BACKEND_PORT={self.backend}\nFRONTEND_PORT={self.frontend}\n")
         sh("git", "init", "-q", "-b", "main", cwd=self.app)
         commit(self.app, "v1")
         os.makedirs(self.deploy)
@@ -65,8 +70,9 @@ class Bench:
                                       os.path.join(self.work, "agent.yaml")], stdout=self.log, stderr=self.log)
 
     def write_doc(self, revision):
-        with open(os.path.join(ROOT, "examples", "process", "vtrack.yaml")) as f:
+        with open(os.path.join(ROOT, "examples", self.runtime, "vtrack.yaml")) as f:
             doc = f.read()
+        doc = doc.replace("project: vtrack", "project: " + self.project)
         doc = doc.replace("file:///srv/git/V_Track.git", "file://" + self.app)
         doc = doc.replace("revision: v1", "revision: " + revision)
         doc = doc.replace("18080", str(self.backend)).replace("13000", str(self.frontend))
@@ -131,5 +137,9 @@ class Bench:
         for (pgid,) in db.execute("SELECT pgid FROM processes"):
             subprocess.run(["kill", "-TERM", "--", f"-{pgid}"], capture_output=True)
         db.close()
+        if self.runtime == "compose":
+            ids = sh("docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}").split()
+            if ids:
+                subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
 
 

@@ -1,7 +1,12 @@
 package io.vtrack.agent;
 
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.vertx5.Vertx5HttpClientFactory;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClientOptions;
 import io.vtrack.agent.api.ApiServer;
@@ -9,6 +14,8 @@ import io.vtrack.agent.api.DeploymentViews;
 import io.vtrack.agent.backup.BackupManager;
 import io.vtrack.agent.check.CheckFactory;
 import io.vtrack.agent.config.AgentConfig;
+import io.vtrack.agent.kube.KubeSource;
+import io.vtrack.agent.kube.KubeStatusWriter;
 import io.vtrack.agent.metrics.AgentMetrics;
 import io.vtrack.agent.notify.Notifier;
 import io.vtrack.agent.reconcile.Reconciler;
@@ -22,12 +29,14 @@ import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.source.FileSource;
 import io.vtrack.agent.source.GitSource;
 import io.vtrack.agent.store.StateStore;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,6 +53,7 @@ public final class Agent extends VerticleBase {
   private StateStore store;
   private GitRepositories repos;
   private ProcessRuntime runtime;
+  private final List<KubeSource> kubeSources = new ArrayList<>();
   private Runtimes runtimes;
   private DesiredStateRegistry registry;
   private Reconciler reconciler;
@@ -53,6 +63,7 @@ public final class Agent extends VerticleBase {
   private final Set<String> syncing = new HashSet<>();
   private final Set<String> syncAgain = new HashSet<>();
   private final List<Long> timers = new ArrayList<>();
+  private volatile boolean stopping;
   private volatile boolean ready;
   private String token;
 
@@ -141,9 +152,7 @@ public final class Agent extends VerticleBase {
                 } else if (s.file() != null) {
                   fileSources.add(new FileSource(i, s.file(), baseDir));
                 } else {
-                  LOG.error(
-                      "sources[{}]: the kubernetes source is not available in this agent build; ignored",
-                      i);
+                  kubeSources.add(kubeSource(i, s.kubernetes()));
                 }
               }
               api =
@@ -208,6 +217,9 @@ public final class Agent extends VerticleBase {
     for (FileSource f : fileSources) {
       all.add(syncFile(f, "startup", null));
     }
+    for (KubeSource k : kubeSources) {
+      all.add(startKube(k));
+    }
     return Future.join(all)
         .transform(
             ar -> {
@@ -259,8 +271,9 @@ public final class Agent extends VerticleBase {
                 vertx.executeBlocking(
                     () -> ProcessRuntime.rotateLogs(config.statePath().resolve("deployments")),
                     false)));
-    if (!fileSources.isEmpty()) {
-      // App repositories of file-sourced documents are refreshed on their own schedule.
+    if (!fileSources.isEmpty() || !kubeSources.isEmpty()) {
+      // App repositories of file- and kubernetes-sourced documents are refreshed on their own
+      // schedule (git sources fetch them with every poll).
       timers.add(vertx.setPeriodic(Duration.ofSeconds(30).toMillis(), id -> refreshApps("poll")));
     }
   }
@@ -385,6 +398,78 @@ public final class Agent extends VerticleBase {
         .onComplete(ar -> syncing.remove(f.id()));
   }
 
+  /** A kubernetes source: a client from the kubeconfig given, else in-cluster or ~/.kube/config. */
+  private KubeSource kubeSource(int index, AgentConfig.KubernetesSourceConfig k) {
+    Config cfg;
+    if (k.kubeconfig() != null) {
+      Path file = baseDir.resolve(k.kubeconfig());
+      try {
+        cfg = Config.fromKubeconfig(Files.readString(file));
+      } catch (java.io.IOException | RuntimeException e) {
+        throw new IllegalArgumentException(
+            "sources[" + index + "].kubernetes.kubeconfig: cannot read " + file + ": " + e, e);
+      }
+    } else {
+      cfg = Config.autoConfigure(null);
+    }
+    KubernetesClient client =
+        new KubernetesClientBuilder()
+            .withConfig(cfg)
+            .withHttpClientFactory(new Vertx5HttpClientFactory(vertx))
+            .build();
+    String[] holder = new String[1];
+    KubeSource src =
+        new KubeSource(
+            index,
+            client,
+            k.namespace(),
+            config.agentName(),
+            Duration.ofMinutes(5).toMillis(),
+            (docs, trigger) ->
+                // App repositories first, so a new revision resolves as soon as it is seen.
+                vertx
+                    .executeBlocking(
+                        () -> {
+                          fetchApps(docs);
+                          return null;
+                        },
+                        true)
+                    .onComplete(ar -> ctx.runOnContext(v -> apply(holder[0], docs, trigger))));
+    holder[0] = src.id();
+    KubeStatusWriter writer =
+        new KubeStatusWriter(vertx, src, config.agentName(), n -> reconciler.status(n));
+    reconciler.onStatus(writer::onStatus);
+    return src;
+  }
+
+  /**
+   * Starts a kubernetes source's informer; true once its first list is in. An API server that does
+   * not answer is retried every 10 s (nothing that runs changes meanwhile).
+   */
+  private Future<Boolean> startKube(KubeSource k) {
+    Promise<Boolean> done = Promise.promise();
+    vertx
+        .executeBlocking(
+            () -> {
+              k.start().toCompletableFuture().get(2, TimeUnit.MINUTES);
+              return true;
+            },
+            false)
+        .onSuccess(v -> done.complete(true))
+        .onFailure(
+            err -> {
+              LOG.error(
+                  "{}: cannot list VTrackDeployments ({}); retrying in 10s",
+                  k.id(),
+                  err.getCause() != null ? err.getCause().getMessage() : err.getMessage());
+              done.complete(false);
+              if (!stopping) {
+                timers.add(vertx.setTimer(10_000, id -> startKube(k)));
+              }
+            });
+    return done.future();
+  }
+
   private void apply(String sourceId, List<DesiredDocument> docs, String trigger) {
     for (DesiredDocument d : docs) {
       if (d.name() == null) {
@@ -404,6 +489,8 @@ public final class Agent extends VerticleBase {
   @Override
   public Future<?> stop() {
     ready = false;
+    stopping = true;
+    kubeSources.forEach(KubeSource::close);
     timers.forEach(vertx::cancelTimer);
     if (reconciler != null) {
       reconciler.stop();

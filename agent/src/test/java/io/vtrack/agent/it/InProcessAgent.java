@@ -18,26 +18,27 @@ public final class InProcessAgent implements AutoCloseable {
   public final Path secretFile;
 
   public InProcessAgent(Path root, TestApp app, String pollInterval) throws Exception {
+    this(
+        root,
+        List.of(
+            new AgentConfig.SourceConfig(
+                new AgentConfig.GitSourceConfig(
+                    app.deployUrl(),
+                    "main",
+                    ".",
+                    Interval.parse(pollInterval),
+                    root.resolve("webhook-secret").toString()),
+                null,
+                null)));
+  }
+
+  /** An agent named it-agent on the sources given, its state under {@code root/state}. */
+  public InProcessAgent(Path root, List<AgentConfig.SourceConfig> sources) throws Exception {
     stateDir = root.resolve("state");
     secretFile = root.resolve("webhook-secret");
     Files.writeString(secretFile, "it-secret\n");
     AgentConfig cfg =
-        new AgentConfig(
-            "it-agent",
-            stateDir.toString(),
-            "127.0.0.1:0",
-            null,
-            List.of(),
-            List.of(
-                new AgentConfig.SourceConfig(
-                    new AgentConfig.GitSourceConfig(
-                        app.deployUrl(),
-                        "main",
-                        ".",
-                        Interval.parse(pollInterval),
-                        secretFile.toString()),
-                    null,
-                    null)));
+        new AgentConfig("it-agent", stateDir.toString(), "127.0.0.1:0", null, List.of(), sources);
     agent = new Agent(cfg, root);
     vertx.deployVerticle(agent).await();
     api = new Api(agent.port(), agent.token());

@@ -1,0 +1,290 @@
+package io.vtrack.agent.kube;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.MixedOperation;
+import io.fabric8.kubernetes.client.dsl.Resource;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.vtrack.agent.model.DocumentParser;
+import io.vtrack.agent.model.SpecValidator;
+import io.vtrack.agent.model.VTrackDeployment;
+import io.vtrack.agent.source.DesiredDocument;
+import io.vtrack.agent.source.DocumentReader;
+import io.vtrack.agent.source.SourceRef;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code kubernetes} source: an informer on {@code VTrackDeployment} resources in one namespace
+ * or all. Every resource is read as raw JSON and goes through the same strict parser and validator
+ * as a git document (so the agent enforces the schema even where the API server does not), with
+ * {@code metadata.generation} as its generation. Resources addressed to this agent carry a
+ * finalizer, so that a deletion waits until the reconciler has applied {@code deletionPolicy}.
+ *
+ * <p>Informer callbacks run on fabric8's threads; {@code onChange} must hand the documents on.
+ */
+public final class KubeSource implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(KubeSource.class);
+  public static final String FINALIZER = "vtrack.io/finalizer";
+  public static final ResourceDefinitionContext CONTEXT =
+      ResourceDefinitionContext.fromResourceType(VTrackDeploymentResource.class);
+
+  private final String id;
+  private final KubernetesClient client;
+  private final String namespace;
+  private final String agentName;
+  private final long resyncMillis;
+  private final BiConsumer<List<DesiredDocument>, String> onChange;
+
+  /** Resources being deleted, by deployment name: their finalizer comes off once it is handled. */
+  private final Map<String, GenericKubernetesResource> deleting = new ConcurrentHashMap<>();
+
+  /** Where each document of this source lives, by deployment name. */
+  private final Map<String, ObjectRef> refs = new ConcurrentHashMap<>();
+
+  private SharedIndexInformer<GenericKubernetesResource> informer;
+
+  /** A resource's namespace and name. */
+  public record ObjectRef(String namespace, String name) {}
+
+  public KubeSource(
+      int index,
+      KubernetesClient client,
+      String namespace,
+      String agentName,
+      long resyncMillis,
+      BiConsumer<List<DesiredDocument>, String> onChange) {
+    this.id = "kubernetes[" + index + "]:" + (namespace == null ? "*" : namespace);
+    this.client = client;
+    this.namespace = namespace;
+    this.agentName = agentName;
+    this.resyncMillis = resyncMillis;
+    this.onChange = onChange;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  public KubernetesClient client() {
+    return client;
+  }
+
+  private MixedOperation<
+          GenericKubernetesResource,
+          io.fabric8.kubernetes.api.model.GenericKubernetesResourceList,
+          Resource<GenericKubernetesResource>>
+      resources() {
+    return client.genericKubernetesResources(CONTEXT);
+  }
+
+  /**
+   * Starts the informer: it lists, then watches, and re-lists by itself after losing the API
+   * server. Completes once the first list is in; fails (and can be started again) when the API
+   * server cannot be reached.
+   */
+  public synchronized java.util.concurrent.CompletionStage<Void> start() {
+    if (informer != null) {
+      informer.close();
+    }
+    var op = resources();
+    var scoped = namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace);
+    informer = scoped.runnableInformer(resyncMillis);
+    informer.addEventHandler(
+        new ResourceEventHandler<>() {
+          @Override
+          public void onAdd(GenericKubernetesResource r) {
+            changed("added " + describe(r));
+          }
+
+          @Override
+          public void onUpdate(GenericKubernetesResource before, GenericKubernetesResource r) {
+            if (!sameContent(before, r)) {
+              changed("updated " + describe(r));
+            }
+          }
+
+          @Override
+          public void onDelete(GenericKubernetesResource r, boolean unknownFinalState) {
+            changed("deleted " + describe(r));
+          }
+        });
+    return informer.start();
+  }
+
+  /** A status write or a resync changes neither generation, labels, finalizers nor deletion. */
+  private static boolean sameContent(GenericKubernetesResource a, GenericKubernetesResource b) {
+    ObjectMeta x = a.getMetadata();
+    ObjectMeta y = b.getMetadata();
+    return java.util.Objects.equals(x.getGeneration(), y.getGeneration())
+        && java.util.Objects.equals(x.getLabels(), y.getLabels())
+        && java.util.Objects.equals(x.getFinalizers(), y.getFinalizers())
+        && java.util.Objects.equals(x.getDeletionTimestamp(), y.getDeletionTimestamp())
+        && java.util.Objects.equals(
+            a.getAdditionalProperties().get("spec"), b.getAdditionalProperties().get("spec"));
+  }
+
+  /** Whether the informer has listed at least once and watches now. */
+  public boolean synced() {
+    return informer != null && informer.hasSynced() && informer.isWatching();
+  }
+
+  private static String describe(GenericKubernetesResource r) {
+    ObjectMeta m = r.getMetadata();
+    return m.getNamespace() + "/" + m.getName() + " generation " + m.getGeneration();
+  }
+
+  /** Re-reads every resource from the informer's cache and hands the documents on. */
+  private synchronized void changed(String why) {
+    List<DesiredDocument> docs = new ArrayList<>();
+    Map<String, ObjectRef> seen = new LinkedHashMap<>();
+    for (GenericKubernetesResource r : informer.getStore().list()) {
+      ObjectMeta m = r.getMetadata();
+      DesiredDocument doc = toDocument(r);
+      boolean mine = addressedHere(m);
+      if (m.getDeletionTimestamp() != null) {
+        if (mine && m.getFinalizers() != null && m.getFinalizers().contains(FINALIZER)) {
+          // Left out: the reconciler applies deletionPolicy, then the finalizer comes off.
+          deleting.put(m.getName(), r);
+        }
+        continue;
+      }
+      if (mine && (m.getFinalizers() == null || !m.getFinalizers().contains(FINALIZER))) {
+        addFinalizer(r);
+      }
+      seen.put(m.getName(), new ObjectRef(m.getNamespace(), m.getName()));
+      docs.add(doc);
+    }
+    refs.keySet().retainAll(seen.keySet());
+    refs.putAll(seen);
+    onChange.accept(docs, "kubernetes: " + why);
+  }
+
+  private boolean addressedHere(ObjectMeta m) {
+    String label = m.getLabels() == null ? null : m.getLabels().get(VTrackDeployment.AGENT_LABEL);
+    return label == null || label.equals(agentName);
+  }
+
+  /** Where the document of {@code name} lives, when this source holds it. */
+  public ObjectRef ref(String name) {
+    return refs.get(name);
+  }
+
+  /**
+   * One resource as a desired-state document: apiVersion, kind, the metadata that matters and the
+   * spec exactly as stored, parsed and validated like a file; the generation is {@code
+   * metadata.generation}.
+   */
+  static DesiredDocument toDocument(GenericKubernetesResource r) {
+    ObjectMeta m = r.getMetadata();
+    Map<String, Object> meta = new LinkedHashMap<>();
+    meta.put("name", m.getName());
+    meta.put("namespace", m.getNamespace());
+    if (m.getLabels() != null && !m.getLabels().isEmpty()) {
+      meta.put("labels", m.getLabels());
+    }
+    if (m.getGeneration() != null) {
+      meta.put("generation", m.getGeneration());
+    }
+    Map<String, Object> doc = new LinkedHashMap<>();
+    doc.put("apiVersion", r.getApiVersion());
+    doc.put("kind", r.getKind());
+    doc.put("metadata", meta);
+    doc.put("spec", r.getAdditionalProperties().get("spec"));
+    String origin = "kubernetes " + m.getNamespace() + "/" + m.getName();
+    String text = DocumentParser.YAML.writeValueAsString(doc);
+    DocumentParser.Parsed parsed =
+        DocumentParser.parseOne(text, origin, 0, SpecValidator.Context.FILE);
+    SourceRef ref =
+        new SourceRef(
+            "kubernetes",
+            "kubernetes",
+            null,
+            m.getNamespace() + "/" + m.getName(),
+            null,
+            m.getResourceVersion(),
+            null,
+            "generation " + m.getGeneration());
+    DesiredDocument d = DocumentReader.of(parsed, ref, null);
+    String generation = m.getGeneration() == null ? d.generation() : "g" + m.getGeneration();
+    // The resource's name is the deployment's, even when the spec cannot be bound.
+    return new DesiredDocument(
+        m.getName(), d.document(), d.errors(), d.source(), generation, d.effectiveRepoUrl());
+  }
+
+  private void addFinalizer(GenericKubernetesResource r) {
+    try {
+      resources()
+          .inNamespace(r.getMetadata().getNamespace())
+          .withName(r.getMetadata().getName())
+          .edit(
+              x -> {
+                List<String> f =
+                    x.getMetadata().getFinalizers() == null
+                        ? new ArrayList<>()
+                        : new ArrayList<>(x.getMetadata().getFinalizers());
+                if (!f.contains(FINALIZER)) {
+                  f.add(FINALIZER);
+                }
+                x.getMetadata().setFinalizers(f);
+                return x;
+              });
+    } catch (KubernetesClientException e) {
+      LOG.warn("{}: cannot add the finalizer to {}: {}", id, describe(r), e.getMessage());
+    }
+  }
+
+  /**
+   * Called once the reconciler has handled the removal of {@code name}: takes the finalizer off, so
+   * the API server deletes the resource. Blocking.
+   */
+  public void removalHandled(String name) {
+    GenericKubernetesResource r = deleting.remove(name);
+    if (r == null) {
+      return;
+    }
+    try {
+      resources()
+          .inNamespace(r.getMetadata().getNamespace())
+          .withName(name)
+          .edit(
+              x -> {
+                List<String> f =
+                    x.getMetadata().getFinalizers() == null
+                        ? new ArrayList<>()
+                        : new ArrayList<>(x.getMetadata().getFinalizers());
+                f.remove(FINALIZER);
+                x.getMetadata().setFinalizers(f);
+                return x;
+              });
+      LOG.info("{}: {} deletion handled; finalizer removed", id, describe(r));
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        deleting.put(name, r);
+        LOG.warn("{}: cannot remove the finalizer of {}: {}", id, describe(r), e.getMessage());
+      }
+    }
+  }
+
+  /** Whether the resource of {@code name} waits for its deletion to be handled. */
+  public boolean deleting(String name) {
+    return deleting.containsKey(name);
+  }
+
+  @Override
+  public void close() {
+    if (informer != null) {
+      informer.close();
+    }
+  }
+}

@@ -1,0 +1,235 @@
+package io.vtrack.agent.it;
+
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.client.NamespacedKubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.dsl.HttpMethod;
+import io.fabric8.mockwebserver.http.Buffer;
+import io.fabric8.mockwebserver.http.Dispatcher;
+import io.fabric8.mockwebserver.http.Headers;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * fabric8's Kubernetes mock API server in CRUD mode on 127.0.0.1, with the committed CRD from
+ * {@code crd/} installed, answering discovery ({@code /api}, {@code /apis}, ...) from the stored
+ * CRDs as well, so that the real {@code kubectl} works against it.
+ */
+final class KubeApiServer implements AutoCloseable {
+  static final Path CRD =
+      Path.of("..", "crd", "vtrackdeployments.vtrack.io-v1.yml").toAbsolutePath().normalize();
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  final KubernetesMockServer server;
+  final NamespacedKubernetesClient client;
+  private final KubernetesMixedDispatcher crud;
+  private volatile boolean down;
+
+  KubeApiServer() throws Exception {
+    this(0);
+  }
+
+  KubeApiServer(int port) throws Exception {
+    crud = new KubernetesMixedDispatcher(new HashMap<>());
+    Dispatcher d =
+        new Dispatcher() {
+          @Override
+          public MockResponse dispatch(RecordedRequest req) {
+            if (down) {
+              return new MockResponse().setResponseCode(503).setBody("{\"kind\":\"Status\"}");
+            }
+            MockResponse disco = discovery(req);
+            return disco != null ? disco : crud.dispatch(req);
+          }
+        };
+    server =
+        new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), d, false);
+    server.init(InetAddress.getByName("127.0.0.1"), port);
+    client = server.createClient();
+    try (InputStream in = Files.newInputStream(CRD)) {
+      client.apiextensions().v1().customResourceDefinitions().load(in).create();
+    }
+  }
+
+  int port() {
+    return server.getPort();
+  }
+
+  String url() {
+    return "http://127.0.0.1:" + port();
+  }
+
+  /** Makes every request fail with 503 (true) or answer again (false): an API server outage. */
+  void setDown(boolean down) {
+    this.down = down;
+  }
+
+  /** A kubeconfig for this server, written to {@code file}. */
+  Path kubeconfig(Path file) throws Exception {
+    Files.writeString(
+        file,
+        """
+        apiVersion: v1
+        kind: Config
+        clusters:
+          - name: mock
+            cluster: {server: "%s"}
+        users:
+          - name: test
+            user: {token: test-token}
+        contexts:
+          - name: mock
+            context: {cluster: mock, user: test, namespace: default}
+        current-context: mock
+        """
+            .formatted(url()));
+    return file;
+  }
+
+  private MockResponse json(Object body) {
+    return new MockResponse()
+        .setResponseCode(200)
+        .setHeader("Content-Type", "application/json")
+        .setBody(JSON.writeValueAsString(body));
+  }
+
+  /** Discovery documents, built from the CRDs stored in the mock (query strings ignored). */
+  private MockResponse discovery(RecordedRequest req) {
+    if (!"GET".equals(req.getMethod())) {
+      return null;
+    }
+    String path = req.getPath();
+    int q = path.indexOf('?');
+    if (q >= 0) {
+      path = path.substring(0, q);
+    }
+    if (path.equals("/api")) {
+      return json(Map.of("kind", "APIVersions", "versions", List.of("v1")));
+    }
+    if (path.equals("/api/v1")) {
+      return json(
+          resources(
+              "v1",
+              List.of(
+                  resource("namespaces", "Namespace", false, List.of("ns")),
+                  resource("events", "Event", true, List.of("ev")),
+                  resource("configmaps", "ConfigMap", true, List.of("cm")),
+                  resource("secrets", "Secret", true, List.of()))));
+    }
+    if (!path.equals("/apis") && !path.matches("/apis/[^/]+/[^/]+")) {
+      return null;
+    }
+    Map<String, List<Map<String, Object>>> groups = groups();
+    if (path.equals("/apis")) {
+      List<Map<String, Object>> list = new ArrayList<>();
+      for (String gv : groups.keySet()) {
+        String group = gv.substring(0, gv.indexOf('/'));
+        Map<String, Object> v =
+            Map.of("groupVersion", gv, "version", gv.substring(gv.indexOf('/') + 1));
+        list.add(Map.of("name", group, "versions", List.of(v), "preferredVersion", v));
+      }
+      return json(Map.of("kind", "APIGroupList", "apiVersion", "v1", "groups", list));
+    }
+    if (path.startsWith("/apis/")) {
+      String gv = path.substring("/apis/".length());
+      if (groups.containsKey(gv)) {
+        return json(resources(gv, groups.get(gv)));
+      }
+    }
+    return null;
+  }
+
+  private Map<String, List<Map<String, Object>>> groups() {
+    Map<String, List<Map<String, Object>>> out = new LinkedHashMap<>();
+    out.put(
+        "apiextensions.k8s.io/v1",
+        List.of(
+            resource(
+                "customresourcedefinitions", "CustomResourceDefinition", false, List.of("crd"))));
+    out.put("coordination.k8s.io/v1", List.of(resource("leases", "Lease", true, List.of())));
+    for (CustomResourceDefinition crd : storedCrds()) {
+      var spec = crd.getSpec();
+      for (var v : spec.getVersions()) {
+        String gv = spec.getGroup() + "/" + v.getName();
+        List<Map<String, Object>> rs = new ArrayList<>();
+        Map<String, Object> r =
+            resource(
+                spec.getNames().getPlural(),
+                spec.getNames().getKind(),
+                "Namespaced".equals(spec.getScope()),
+                spec.getNames().getShortNames() == null
+                    ? List.of()
+                    : spec.getNames().getShortNames());
+        r.put("singularName", spec.getNames().getSingular());
+        rs.add(r);
+        Map<String, Object> status =
+            resource(
+                spec.getNames().getPlural() + "/status",
+                spec.getNames().getKind(),
+                "Namespaced".equals(spec.getScope()),
+                List.of());
+        status.put("verbs", List.of("get", "patch", "update"));
+        rs.add(status);
+        out.put(gv, rs);
+      }
+    }
+    return out;
+  }
+
+  /** The CRDs in the mock's store, read through its own dispatcher (never a request to itself). */
+  private List<CustomResourceDefinition> storedCrds() {
+    MockResponse r =
+        crud.dispatch(
+            new RecordedRequest(
+                "HTTP/1.1",
+                HttpMethod.GET,
+                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                Headers.builder().build(),
+                new Buffer()));
+    String body = r.getBody() == null ? "{}" : r.getBody().readUtf8();
+    return io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
+            body,
+            io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionList.class)
+        .getItems();
+  }
+
+  private static Map<String, Object> resource(
+      String name, String kind, boolean namespaced, List<String> shortNames) {
+    Map<String, Object> r = new LinkedHashMap<>();
+    r.put("name", name);
+    r.put("singularName", "");
+    r.put("namespaced", namespaced);
+    r.put("kind", kind);
+    r.put(
+        "verbs",
+        List.of("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"));
+    if (!shortNames.isEmpty()) {
+      r.put("shortNames", shortNames);
+    }
+    return r;
+  }
+
+  private static Map<String, Object> resources(String gv, List<Map<String, Object>> list) {
+    return Map.of(
+        "kind", "APIResourceList", "apiVersion", "v1", "groupVersion", gv, "resources", list);
+  }
+
+  @Override
+  public void close() {
+    client.close();
+    server.destroy();
+  }
+}

@@ -1,0 +1,214 @@
+package io.vtrack.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.dsl.Resource;
+import io.vtrack.agent.config.AgentConfig;
+import io.vtrack.agent.kube.KubeSource;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The kubernetes source against fabric8's mock API server (CRUD mode): a VTrackDeployment created
+ * in the API is rolled out as real processes, its status written to the status subresource, spec
+ * changes roll out, a bad commit is quarantined, a deletion waits for deletionPolicy behind the
+ * finalizer, and an API server outage changes nothing that runs.
+ */
+class KubernetesIT extends AgentTestBase {
+  static final String NS = "apps";
+  KubeApiServer api;
+
+  @BeforeEach
+  void apiServer() throws Exception {
+    api = new KubeApiServer();
+  }
+
+  @AfterEach
+  void stopApiServer() throws Exception {
+    if (agent != null) {
+      agent.close();
+    }
+    api.close();
+  }
+
+  void startAgent() throws Exception {
+    var kubeconfig = api.kubeconfig(tmp.resolve("kubeconfig"));
+    agent =
+        new InProcessAgent(
+            tmp,
+            List.of(
+                new AgentConfig.SourceConfig(
+                    null,
+                    new AgentConfig.KubernetesSourceConfig(NS, kubeconfig.toString()),
+                    null)));
+  }
+
+  Resource<GenericKubernetesResource> resource() {
+    return api.client
+        .genericKubernetesResources(KubeSource.CONTEXT)
+        .inNamespace(NS)
+        .withName("vtrack");
+  }
+
+  /** What {@code kubectl apply} of the document for {@code revision} would store. */
+  void apply(String revision) {
+    String doc = app.document(revision);
+    GenericKubernetesResource r =
+        api.client
+            .genericKubernetesResources(KubeSource.CONTEXT)
+            .inNamespace(NS)
+            .load(new ByteArrayInputStream(doc.getBytes(StandardCharsets.UTF_8)))
+            .item();
+    GenericKubernetesResource existing = resource().get();
+    if (existing == null) {
+      api.client
+          .genericKubernetesResources(KubeSource.CONTEXT)
+          .inNamespace(NS)
+          .resource(r)
+          .create();
+    } else {
+      resource()
+          .edit(
+              x -> {
+                x.setAdditionalProperty("spec", r.getAdditionalProperties().get("spec"));
+                return x;
+              });
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  Map<String, Object> crStatus() {
+    GenericKubernetesResource r = resource().get();
+    Object st = r == null ? null : r.getAdditionalProperties().get("status");
+    return st == null ? Map.of() : (Map<String, Object>) st;
+  }
+
+  void awaitCrStatus(String phase, String commit) {
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(200))
+        .untilAsserted(
+            () -> {
+              Map<String, Object> st = crStatus();
+              assertThat(st.get("phase")).as("status %s", st).isEqualTo(phase);
+              assertThat(st.get("currentCommit")).as("status %s", st).isEqualTo(commit);
+            });
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void aResourceIsRolledOutItsStatusWrittenAndItsDeletionWaitsForThePolicy() throws Exception {
+    startAgent();
+    apply("v1");
+    String v1 = commitOf("v1");
+    awaitPhase("Healthy", v1);
+    awaitCrStatus("Healthy", v1);
+    GenericKubernetesResource r = resource().get();
+    assertThat(r.getMetadata().getFinalizers()).contains(KubeSource.FINALIZER);
+    Map<String, Object> st = crStatus();
+    assertThat(((Number) st.get("observedGeneration")).longValue())
+        .isEqualTo(r.getMetadata().getGeneration());
+    assertThat((List<Map<String, Object>>) st.get("conditions"))
+        .anySatisfy(
+            c -> {
+              assertThat(c.get("type")).isEqualTo("Ready");
+              assertThat(c.get("status")).isEqualTo("True");
+              assertThat(c.get("lastTransitionTime")).isNotNull();
+            });
+    // Check rounds keep running every 200ms; the status subresource is not rewritten for them.
+    String rv = resource().get().getMetadata().getResourceVersion();
+    await()
+        .during(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> rv.equals(resource().get().getMetadata().getResourceVersion()));
+    assertThat(api.client.v1().events().inNamespace(NS).list().getItems())
+        .anySatisfy(
+            e -> {
+              assertThat(e.getInvolvedObject().getName()).isEqualTo("vtrack");
+              assertThat(e.getReason()).isEqualTo("Healthy");
+            });
+
+    // A spec change is a new generation: a new rollout.
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    apply("v2");
+    awaitCrStatus("Healthy", v2);
+    assertThat(((Number) crStatus().get("observedGeneration")).longValue())
+        .isEqualTo(resource().get().getMetadata().getGeneration());
+    assertThat(runningVersion()).isEqualTo("2.0.0");
+
+    // A commit that fails is quarantined, and the status says why.
+    String bad = app.crashAtStartup("v3");
+    apply("v3");
+    awaitCrStatus("RolledBack", v2);
+    assertThat((List<Object>) crStatus().get("quarantinedCommits")).containsExactly(bad);
+    assertThat(((Map<String, Object>) crStatus().get("lastRollout")).get("reason"))
+        .isEqualTo("ServiceExited");
+    assertThat(api.client.v1().events().inNamespace(NS).list().getItems())
+        .anySatisfy(
+            e -> {
+              assertThat(e.getReason()).isEqualTo("RolledBack");
+              assertThat(e.getType()).isEqualTo("Warning");
+            });
+
+    // Deletion: the finalizer holds the resource until deletionPolicy Stop has stopped the app.
+    resource().delete();
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              GenericKubernetesResource gone = resource().get();
+              return runningVersion() == null
+                  && (gone == null
+                      || gone.getMetadata().getFinalizers() == null
+                      || !gone.getMetadata().getFinalizers().contains(KubeSource.FINALIZER));
+            });
+    assertThat(agent.api.get("/api/v1/deployments/vtrack").status()).isEqualTo(404);
+  }
+
+  @Test
+  void anInvalidResourceStallsWithTheFieldNamed() throws Exception {
+    startAgent();
+    app.timings = "startupTimeout: 15s\n    interval: 2x\n    window: 1500ms";
+    apply("v1");
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(200))
+        .untilAsserted(
+            () -> {
+              Map<String, Object> st = crStatus();
+              assertThat(st.get("phase")).isEqualTo("Stalled");
+              assertThat(st.toString()).contains("InvalidSpec").contains("spec.health.interval");
+            });
+    assertThat(runningVersion()).isNull();
+  }
+
+  @Test
+  void anApiServerOutageChangesNothingThatRunsAndTheInformerCatchesUp() throws Exception {
+    startAgent();
+    apply("v1");
+    String v1 = commitOf("v1");
+    awaitCrStatus("Healthy", v1);
+    long pid = backendPid();
+    api.setDown(true);
+    // While the API server answers nothing, the app runs on and stays Healthy.
+    await()
+        .during(Duration.ofSeconds(3))
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> "Healthy".equals(status().get("phase")) && "1.0.0".equals(runningVersion()));
+    assertThat(backendPid()).isEqualTo(pid);
+    api.setDown(false);
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    apply("v2");
+    awaitCrStatus("Healthy", v2);
+    assertThat(runningVersion()).isEqualTo("2.0.0");
+  }
+}
