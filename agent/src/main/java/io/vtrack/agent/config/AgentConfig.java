@@ -19,7 +19,11 @@ public record AgentConfig(
   public static final String DEFAULT_LISTEN = "127.0.0.1:8787";
 
   public AgentConfig {
-    agentName = agentName == null || agentName.isBlank() ? hostName() : agentName;
+    if (agentName == null || agentName.isBlank()) {
+      // In a DaemonSet, VTRACK_AGENT_NAME carries the node's name (the pod's host name is its own).
+      String env = System.getenv("VTRACK_AGENT_NAME");
+      agentName = env != null && !env.isBlank() ? env.strip() : hostName();
+    }
     stateDir = stateDir == null || stateDir.isBlank() ? DEFAULT_STATE_DIR : stateDir;
     listen = listen == null || listen.isBlank() ? DEFAULT_LISTEN : listen;
     auth = auth == null ? new Auth(null) : auth;

@@ -28,6 +28,17 @@ class CrdIsCurrentTest {
   }
 
   @Test
+  void theManifestsAndTheChartCarryTheSameCrd() throws Exception {
+    String crd = Files.readString(COMMITTED);
+    assertThat(Files.readString(Path.of("..", "manifests", "crd.yaml")))
+        .as("manifests/crd.yaml is stale: cp crd/%s manifests/crd.yaml", FILE)
+        .isEqualTo(crd);
+    assertThat(Files.readString(Path.of("..", "helm", "vtrack-agent", "crds", FILE)))
+        .as("helm/vtrack-agent/crds/%s is stale: cp crd/%s helm/vtrack-agent/crds/", FILE, FILE)
+        .isEqualTo(crd);
+  }
+
+  @Test
   void theCrdDescribesTheResource() throws Exception {
     CustomResourceDefinition crd =
         Serialization.unmarshal(Files.readString(COMMITTED), CustomResourceDefinition.class);
