@@ -34,4 +34,9 @@ const server = http.createServer((req, res) => {
 });
 
 server.listen(port, '127.0.0.1', () => console.log(`frontend listening on 127.0.0.1:${port}`));
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+process.on('SIGTERM', () => {
+  // Stop accepting, drop idle keep-alive connections (node 18 keeps them), exit when done.
+  server.close(() => process.exit(0));
+  if (server.closeIdleConnections) server.closeIdleConnections();
+  setTimeout(() => process.exit(0), 3000).unref();
+});

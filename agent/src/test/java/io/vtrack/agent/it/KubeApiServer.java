@@ -39,10 +39,11 @@ final class KubeApiServer implements AutoCloseable {
   private volatile boolean down;
 
   KubeApiServer() throws Exception {
-    this(0);
+    this(0, true);
   }
 
-  KubeApiServer(int port) throws Exception {
+  /** On {@code port} (0: any), with the CRD installed or not (for kubectl to install it). */
+  KubeApiServer(int port, boolean installCrd) throws Exception {
     crud = new KubernetesMixedDispatcher(new HashMap<>());
     Dispatcher d =
         new Dispatcher() {
@@ -59,8 +60,10 @@ final class KubeApiServer implements AutoCloseable {
         new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), d, false);
     server.init(InetAddress.getByName("127.0.0.1"), port);
     client = server.createClient();
-    try (InputStream in = Files.newInputStream(CRD)) {
-      client.apiextensions().v1().customResourceDefinitions().load(in).create();
+    if (installCrd) {
+      try (InputStream in = Files.newInputStream(CRD)) {
+        client.apiextensions().v1().customResourceDefinitions().load(in).create();
+      }
     }
   }
 
