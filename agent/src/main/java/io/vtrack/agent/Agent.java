@@ -417,7 +417,7 @@ public final class Agent extends VerticleBase {
             .withConfig(cfg)
             .withHttpClientFactory(new Vertx5HttpClientFactory(vertx))
             .build();
-    String[] holder = new String[1];
+    KubeSource[] holder = new KubeSource[1];
     KubeSource src =
         new KubeSource(
             index,
@@ -425,17 +425,18 @@ public final class Agent extends VerticleBase {
             k.namespace(),
             config.agentName(),
             Duration.ofMinutes(5).toMillis(),
-            (docs, trigger) ->
+            KubeSource.Leases.DEFAULT,
+            update ->
                 // App repositories first, so a new revision resolves as soon as it is seen.
                 vertx
                     .executeBlocking(
                         () -> {
-                          fetchApps(docs);
+                          fetchApps(update.docs());
                           return null;
                         },
                         true)
-                    .onComplete(ar -> ctx.runOnContext(v -> apply(holder[0], docs, trigger))));
-    holder[0] = src.id();
+                    .onComplete(ar -> ctx.runOnContext(v -> applyKube(holder[0], update))));
+    holder[0] = src;
     KubeStatusWriter writer =
         new KubeStatusWriter(vertx, src, config.agentName(), n -> reconciler.status(n));
     reconciler.onStatus(writer::onStatus);
@@ -452,10 +453,18 @@ public final class Agent extends VerticleBase {
         .executeBlocking(
             () -> {
               k.start().toCompletableFuture().get(2, TimeUnit.MINUTES);
-              return true;
+              // The first list is applied before startup goes on: a deployment another agent
+              // holds must be known as such before documents gone while down are looked for.
+              KubeSource.Update first = k.snapshot("synced");
+              fetchApps(first.docs());
+              return first;
             },
             false)
-        .onSuccess(v -> done.complete(true))
+        .onSuccess(
+            first -> {
+              applyKube(k, first);
+              done.complete(true);
+            })
         .onFailure(
             err -> {
               LOG.error(
@@ -470,7 +479,18 @@ public final class Agent extends VerticleBase {
     return done.future();
   }
 
-  private void apply(String sourceId, List<DesiredDocument> docs, String trigger) {
+  /** On the event loop: what a kubernetes source says this agent acts on, and what it must not. */
+  private void applyKube(KubeSource k, KubeSource.Update update) {
+    // Both first, then the reconciles: a lease changing hands must never look like a removal.
+    Set<String> changed = new HashSet<>(registry.setHeldElsewhere(k.id(), update.heldElsewhere()));
+    changed.removeAll(apply(k.id(), update.docs(), update.trigger()));
+    for (String n : changed) {
+      reconciler.enqueue(n, update.trigger());
+    }
+  }
+
+  /** Hands a source's documents to the registry and reconciles what changed; returns those. */
+  private Set<String> apply(String sourceId, List<DesiredDocument> docs, String trigger) {
     for (DesiredDocument d : docs) {
       if (d.name() == null) {
         LOG.error(
@@ -481,9 +501,11 @@ public final class Agent extends VerticleBase {
             d.errors());
       }
     }
-    for (String name : registry.update(sourceId, docs)) {
+    Set<String> changed = registry.update(sourceId, docs);
+    for (String name : changed) {
       reconciler.enqueue(name, trigger + " " + sourceId);
     }
+    return changed;
   }
 
   @Override

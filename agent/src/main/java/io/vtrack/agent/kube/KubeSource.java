@@ -20,7 +20,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,7 +43,15 @@ public final class KubeSource implements AutoCloseable {
   private final String namespace;
   private final String agentName;
   private final long resyncMillis;
-  private final BiConsumer<List<DesiredDocument>, String> onChange;
+  private final java.util.function.Consumer<Update> onChange;
+  private final String identity;
+  private final Leases leases;
+
+  /** Deployments whose Lease this agent holds, and the elector of each one it competes for. */
+  private final java.util.Set<String> held = ConcurrentHashMap.newKeySet();
+
+  private final Map<String, java.util.concurrent.CompletableFuture<?>> electors =
+      new ConcurrentHashMap<>();
 
   /** Resources being deleted, by deployment name: their finalizer comes off once it is handled. */
   private final Map<String, GenericKubernetesResource> deleting = new ConcurrentHashMap<>();
@@ -57,19 +64,45 @@ public final class KubeSource implements AutoCloseable {
   /** A resource's namespace and name. */
   public record ObjectRef(String namespace, String name) {}
 
+  /**
+   * What the source says after a change: the documents this agent acts on, and the names of those
+   * addressed to it whose Lease another agent holds (or that are not decided yet): those must be
+   * left alone, never treated as removed.
+   */
+  public record Update(
+      List<DesiredDocument> docs, java.util.Set<String> heldElsewhere, String trigger) {}
+
+  /** Lease timings: how long a lease lasts, the holder's renew deadline, the retry period. */
+  public record Leases(
+      java.time.Duration duration, java.time.Duration renewDeadline, java.time.Duration retry) {
+    public static final Leases DEFAULT =
+        new Leases(
+            java.time.Duration.ofSeconds(15),
+            java.time.Duration.ofSeconds(10),
+            java.time.Duration.ofSeconds(2));
+  }
+
   public KubeSource(
       int index,
       KubernetesClient client,
       String namespace,
       String agentName,
       long resyncMillis,
-      BiConsumer<List<DesiredDocument>, String> onChange) {
+      Leases leases,
+      java.util.function.Consumer<Update> onChange) {
     this.id = "kubernetes[" + index + "]:" + (namespace == null ? "*" : namespace);
     this.client = client;
     this.namespace = namespace;
     this.agentName = agentName;
     this.resyncMillis = resyncMillis;
+    this.leases = leases;
     this.onChange = onChange;
+    this.identity = agentName + "_" + java.util.UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  /** This agent's identity in the Leases: its name and a per-process suffix. */
+  public String identity() {
+    return identity;
   }
 
   public String id() {
@@ -144,30 +177,118 @@ public final class KubeSource implements AutoCloseable {
     return m.getNamespace() + "/" + m.getName() + " generation " + m.getGeneration();
   }
 
+  /**
+   * Re-reads every resource from the informer's cache and returns what this agent acts on, without
+   * handing it on: for the first sync, which the caller applies before anything else. Blocking.
+   */
+  public Update snapshot(String why) {
+    return compute(why);
+  }
+
   /** Re-reads every resource from the informer's cache and hands the documents on. */
-  private synchronized void changed(String why) {
+  private void changed(String why) {
+    Update u = compute(why);
+    if (u != null) {
+      onChange.accept(u);
+    }
+  }
+
+  private synchronized Update compute(String why) {
+    if (informer == null) {
+      return null;
+    }
     List<DesiredDocument> docs = new ArrayList<>();
+    java.util.Set<String> elsewhere = new java.util.TreeSet<>();
     Map<String, ObjectRef> seen = new LinkedHashMap<>();
+    java.util.Set<String> competing = new java.util.HashSet<>();
     for (GenericKubernetesResource r : informer.getStore().list()) {
       ObjectMeta m = r.getMetadata();
-      DesiredDocument doc = toDocument(r);
       boolean mine = addressedHere(m);
+      if (!mine) {
+        // Not for this agent: the registry's addressing rule leaves it out.
+        docs.add(toDocument(r));
+        continue;
+      }
+      competing.add(m.getNamespace() + "/" + m.getName());
+      compete(m.getNamespace(), m.getName());
+      if (!held.contains(m.getName())) {
+        elsewhere.add(m.getName());
+        continue;
+      }
       if (m.getDeletionTimestamp() != null) {
-        if (mine && m.getFinalizers() != null && m.getFinalizers().contains(FINALIZER)) {
+        if (m.getFinalizers() != null && m.getFinalizers().contains(FINALIZER)) {
           // Left out: the reconciler applies deletionPolicy, then the finalizer comes off.
           deleting.put(m.getName(), r);
         }
         continue;
       }
-      if (mine && (m.getFinalizers() == null || !m.getFinalizers().contains(FINALIZER))) {
+      if (m.getFinalizers() == null || !m.getFinalizers().contains(FINALIZER)) {
         addFinalizer(r);
       }
       seen.put(m.getName(), new ObjectRef(m.getNamespace(), m.getName()));
-      docs.add(doc);
+      docs.add(toDocument(r));
+    }
+    // Resources gone from the API: stop competing for their Leases (after their deletion ran).
+    for (String key : new ArrayList<>(electors.keySet())) {
+      String name = key.substring(key.indexOf('/') + 1);
+      if (!competing.contains(key) && !deleting.containsKey(name)) {
+        stopCompeting(key);
+      }
     }
     refs.keySet().retainAll(seen.keySet());
     refs.putAll(seen);
-    onChange.accept(docs, "kubernetes: " + why);
+    return new Update(docs, elsewhere, "kubernetes: " + why);
+  }
+
+  /**
+   * Competes for the Lease {@code vtrack-<name>} in the resource's namespace: at most one agent
+   * acts on a deployment, even when two claim the same agentName (old and new pods of a DaemonSet
+   * overlapping); the other takes over when the holder goes away and its lease expires.
+   */
+  private void compete(String ns, String name) {
+    String key = ns + "/" + name;
+    if (electors.containsKey(key)) {
+      return;
+    }
+    var config =
+        new io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfigBuilder()
+            .withName("vtrack-" + name)
+            .withLock(
+                new io.fabric8.kubernetes.client.extended.leaderelection.resourcelock.LeaseLock(
+                    ns, "vtrack-" + name, identity))
+            .withLeaseDuration(leases.duration())
+            .withRenewDeadline(leases.renewDeadline())
+            .withRetryPeriod(leases.retry())
+            .withReleaseOnCancel(true)
+            .withLeaderCallbacks(
+                new io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks(
+                    () -> {
+                      LOG.info("{}: {} holds the lease of {}", id, identity, key);
+                      held.add(name);
+                      changed("lease of " + key + " acquired");
+                    },
+                    () -> {
+                      if (held.remove(name)) {
+                        LOG.warn("{}: {} lost the lease of {}", id, identity, key);
+                        changed("lease of " + key + " lost");
+                      }
+                    },
+                    leader -> LOG.info("{}: the lease of {} is held by {}", id, key, leader)))
+            .build();
+    electors.put(key, client.leaderElector().withConfig(config).build().start());
+  }
+
+  private void stopCompeting(String key) {
+    var f = electors.remove(key);
+    if (f != null) {
+      f.cancel(true);
+    }
+    held.remove(key.substring(key.indexOf('/') + 1));
+  }
+
+  /** Whether this agent holds the Lease of {@code name}. */
+  public boolean holds(String name) {
+    return held.contains(name);
   }
 
   private boolean addressedHere(ObjectMeta m) {
@@ -282,9 +403,13 @@ public final class KubeSource implements AutoCloseable {
   }
 
   @Override
-  public void close() {
+  public synchronized void close() {
     if (informer != null) {
       informer.close();
+      informer = null;
+    }
+    for (String key : new ArrayList<>(electors.keySet())) {
+      stopCompeting(key);
     }
   }
 }

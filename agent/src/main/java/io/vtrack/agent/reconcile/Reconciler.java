@@ -1067,8 +1067,17 @@ public final class Reconciler {
     LiveState l = live.remove(name);
     if (l != null) {
       stopMonitor(l);
+      if (l.healTimer != null) {
+        vertx.cancelTimer(l.healTimer);
+      }
     }
     published.remove(name);
+    if (d.registry().heldElsewhere(name)) {
+      // Another agent holds its Lease: it acts on what runs now; this one only lets go.
+      LOG.info("{}: held by another agent now; leaving what runs to it", name);
+      listeners.forEach(x -> x.accept(name));
+      return Future.succeededFuture();
+    }
     return blocking(
             () -> {
               StateStore.DeploymentRow row = d.store().deployment(name).orElse(null);

@@ -19,6 +19,7 @@ public final class DesiredStateRegistry {
   private final String agentName;
   private final Map<String, List<DesiredDocument>> bySource = new LinkedHashMap<>();
   private final Map<String, List<String>> unattributed = new HashMap<>();
+  private final Map<String, Set<String>> elsewhereBySource = new HashMap<>();
 
   public DesiredStateRegistry(String agentName) {
     this.agentName = agentName;
@@ -52,6 +53,28 @@ public final class DesiredStateRegistry {
     Set<String> changed = new TreeSet<>(before);
     changed.addAll(names(mine));
     return changed;
+  }
+
+  /**
+   * Names addressed to this agent that another agent acts on now (it holds their Lease), as a
+   * source reports them: when one leaves the registry it is forgotten, never treated as removed.
+   */
+  public Set<String> setHeldElsewhere(String sourceId, Set<String> names) {
+    Set<String> before = elsewhereBySource.getOrDefault(sourceId, Set.of());
+    elsewhereBySource.put(sourceId, Set.copyOf(names));
+    Set<String> changed = new TreeSet<>(before);
+    changed.addAll(names);
+    return changed;
+  }
+
+  /** Whether another agent acts on {@code name} (and this one must leave what runs alone). */
+  public boolean heldElsewhere(String name) {
+    for (Set<String> s : elsewhereBySource.values()) {
+      if (s.contains(name)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static Set<String> names(List<DesiredDocument> docs) {

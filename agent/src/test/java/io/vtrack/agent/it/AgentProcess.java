@@ -20,8 +20,20 @@ public final class AgentProcess implements AutoCloseable {
   private int starts;
 
   public AgentProcess(Path root, String deployUrl, String pollInterval) throws Exception {
+    this(
+        root,
+        root.resolve("state"),
+        "  - git: {repoURL: \"%s\", branch: main, path: ., interval: %s, webhookSecretFile: %s}"
+            .formatted(deployUrl, pollInterval, root.resolve("webhook-secret")));
+  }
+
+  /**
+   * An agent named it-agent with its own folder {@code root} (config, logs) on the state folder
+   * given (two agents of one host share it) and the {@code sources:} entries given.
+   */
+  public AgentProcess(Path root, Path stateDir, String sources) throws Exception {
     this.root = root;
-    this.stateDir = root.resolve("state");
+    this.stateDir = stateDir;
     this.port = TestApp.freePort();
     Files.createDirectories(root);
     Files.writeString(root.resolve("webhook-secret"), "it-secret\n");
@@ -33,9 +45,9 @@ public final class AgentProcess implements AutoCloseable {
         stateDir: %s
         listen: 127.0.0.1:%d
         sources:
-          - git: {repoURL: "%s", branch: main, path: ., interval: %s, webhookSecretFile: %s}
+        %s
         """
-            .formatted(stateDir, port, deployUrl, pollInterval, root.resolve("webhook-secret")));
+            .formatted(stateDir, port, sources));
   }
 
   public void start() throws Exception {

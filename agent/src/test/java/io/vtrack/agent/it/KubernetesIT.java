@@ -9,6 +9,7 @@ import io.vtrack.agent.config.AgentConfig;
 import io.vtrack.agent.kube.KubeSource;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -210,5 +211,68 @@ class KubernetesIT extends AgentTestBase {
     apply("v2");
     awaitCrStatus("Healthy", v2);
     assertThat(runningVersion()).isEqualTo("2.0.0");
+  }
+
+  String leaseHolder() {
+    var lease = api.client.leases().inNamespace(NS).withName("vtrack-vtrack").get();
+    return lease == null ? null : lease.getSpec().getHolderIdentity();
+  }
+
+  @Test
+  void twoAgentsClaimingOneNameOnlyOneActsAndTheOtherTakesOverWhenTheHolderIsKilled()
+      throws Exception {
+    Path state = tmp.resolve("state");
+    String sources =
+        "  - kubernetes: {namespace: %s, kubeconfig: %s}"
+            .formatted(NS, api.kubeconfig(tmp.resolve("kubeconfig")));
+    apply("v1");
+    String v1 = commitOf("v1");
+    try (AgentProcess a = new AgentProcess(tmp.resolve("agent-a"), state, sources);
+        AgentProcess b = new AgentProcess(tmp.resolve("agent-b"), state, sources)) {
+      a.start();
+      awaitCrStatus("Healthy", v1);
+      String holderA = leaseHolder();
+      assertThat(holderA).startsWith("it-agent_");
+      // The same agentName on the same host (an old and a new DaemonSet pod): B stays out.
+      b.start();
+      await()
+          .during(Duration.ofSeconds(3))
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  holderA.equals(leaseHolder())
+                      && b.api().get("/api/v1/deployments/vtrack").status() == 404
+                      && a.api().get("/api/v1/deployments/vtrack").status() == 200);
+      long pid;
+      try (var store = io.vtrack.agent.store.StateStore.open(state)) {
+        assertThat(store.processes("vtrack")).as("%s\n%s", a.log(), b.log()).isNotEmpty();
+        pid = store.processes("vtrack").get(0).pid();
+      }
+
+      a.kill();
+      // Once A's lease expires, B takes it and adopts what runs: no restart, no rollout.
+      await()
+          .atMost(LONG)
+          .pollInterval(Duration.ofMillis(300))
+          .until(
+              () ->
+                  leaseHolder() != null
+                      && !holderA.equals(leaseHolder())
+                      && "Healthy".equals(b.api().status("vtrack").get("phase")));
+      assertThat(leaseHolder()).startsWith("it-agent_");
+      try (var store = io.vtrack.agent.store.StateStore.open(state)) {
+        assertThat(store.processes("vtrack").get(0).pid()).isEqualTo(pid);
+      }
+      assertThat(runningVersion()).as("%s", b.log()).isEqualTo("1.0.0");
+      assertThat(b.api().history("vtrack")).hasSize(1);
+
+      // B acts on the next change.
+      String v2 = app.goodUpgrade("2.0.0", "v2");
+      apply("v2");
+      awaitCrStatus("Healthy", v2);
+      assertThat(runningVersion()).isEqualTo("2.0.0");
+    } finally {
+      InProcessAgent.killApp(state);
+    }
   }
 }
