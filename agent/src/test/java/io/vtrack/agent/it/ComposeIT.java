@@ -222,19 +222,48 @@ class ComposeIT extends AgentTestBase {
   @Test
   void aContainerKilledByHandIsRecreatedAndContainersOfOtherProjectsAreLeftAlone()
       throws Exception {
-    String c1 = deployHealthy("c1");
-    String killed = container("backend").getId();
-    docker.killContainerCmd(killed).exec();
-    await()
-        .atMost(LONG)
-        .pollInterval(Duration.ofMillis(200))
-        .until(
-            () -> {
-              Container c = container("backend");
-              return c != null && !c.getId().equals(killed) && "1.0.0".equals(runningVersion());
-            });
-    awaitPhase("Healthy", c1);
-    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+    // A container of another compose project, which the agent must never touch.
+    String other =
+        docker
+            .createContainerCmd("vtrack/runtime:bookworm")
+            .withCmd("sleep", "600")
+            .withLabels(Map.of(ComposeRuntime.LABEL_PROJECT, project + "-other"))
+            .withHostConfig(
+                com.github.dockerjava.api.model.HostConfig.newHostConfig().withNetworkMode("host"))
+            .exec()
+            .getId();
+    try {
+      docker.startContainerCmd(other).exec();
+      String c1 = deployHealthy("c1");
+      String killed = container("backend").getId();
+      docker.killContainerCmd(killed).exec();
+      await()
+          .atMost(LONG)
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () -> {
+                Container c = container("backend");
+                return c != null && !c.getId().equals(killed) && "1.0.0".equals(runningVersion());
+              });
+      awaitPhase("Healthy", c1);
+
+      // Removed by hand: put back as well.
+      String removed = container("frontend").getId();
+      docker.removeContainerCmd(removed).withForce(true).exec();
+      await()
+          .atMost(LONG)
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () ->
+                  container("frontend") != null && !container("frontend").getId().equals(removed));
+      awaitPhase("Healthy", c1);
+      assertThat(runningCommits())
+          .containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+      assertThat(agent.api.get("/api/v1/deployments/vtrack/history").status()).isEqualTo(200);
+      assertThat(docker.inspectContainerCmd(other).exec().getState().getRunning()).isTrue();
+    } finally {
+      docker.removeContainerCmd(other).withForce(true).exec();
+    }
   }
 
   @Test
