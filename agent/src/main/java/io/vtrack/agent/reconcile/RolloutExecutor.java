@@ -670,6 +670,7 @@ final class RolloutExecutor {
     List<String> pruned = ReleaseBuilder.prune(paths, snap.doc().spec().releases().keep(), keep);
     if (!pruned.isEmpty()) {
       LOG.info("{}: pruned releases {}", name, pruned);
+      d.runtime().pruned(name, snap.doc().spec().runtime(), pruned);
     }
     LiveState l = live(name);
     l.healAttempts = 0;

@@ -74,6 +74,9 @@ public interface AppRuntime {
     return LogFiles.tail(logsDir.resolve(service + ".log"), 600);
   }
 
+  /** Releases of these commits were pruned: drop what the runtime kept for them (images). */
+  default void pruned(String deployment, RuntimeSpec spec, List<String> commits) {}
+
   /**
    * Where a log check that names a service reads its output, or null for {@code
    * logs/<service>.log}.

@@ -502,6 +502,28 @@ public final class ComposeRuntime implements AppRuntime {
     return total;
   }
 
+  /** Removes the per-commit images of pruned releases (an image a container still uses stays). */
+  @Override
+  public void pruned(String deployment, RuntimeSpec spec, List<String> commits) {
+    String prefix = ("vtrack/" + project(deployment, spec) + "-").toLowerCase(Locale.ROOT);
+    for (var image : docker.listImagesCmd().withReferenceFilter(prefix + "*").exec()) {
+      if (image.getRepoTags() == null) {
+        continue;
+      }
+      for (String tag : image.getRepoTags()) {
+        String t = tag.substring(tag.lastIndexOf(':') + 1);
+        if (tag.startsWith(prefix) && commits.contains(t)) {
+          try {
+            docker.removeImageCmd(tag).exec();
+            LOG.info("{}: removed image {} of a pruned release", deployment, tag);
+          } catch (RuntimeException e) {
+            LOG.warn("{}: image {} kept: {}", deployment, tag, e.getMessage());
+          }
+        }
+      }
+    }
+  }
+
   @Override
   public String lastOutput(String deployment, String service, Path logsDir) {
     Container newest = null;

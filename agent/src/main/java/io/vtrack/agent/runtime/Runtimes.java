@@ -163,6 +163,15 @@ public final class Runtimes implements AppRuntime {
   }
 
   @Override
+  public void pruned(String deployment, RuntimeSpec spec, List<String> commits) {
+    try {
+      of(deployment, spec).pruned(deployment, spec, commits);
+    } catch (RuntimeUnavailableException e) {
+      // Nothing was kept for them here.
+    }
+  }
+
+  @Override
   public String lastOutput(String deployment, String service, Path logsDir) {
     return known(deployment).lastOutput(deployment, service, logsDir);
   }

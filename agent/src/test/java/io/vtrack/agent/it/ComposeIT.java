@@ -145,6 +145,28 @@ class ComposeIT extends AgentTestBase {
         .isNotNull();
     assertThat(container("backend").getImage())
         .isEqualTo(ComposeRuntime.imageFor(project, "backend", c2));
+
+    // With releases.keep 2, the release of c1 goes when c3 is verified, and its images with it.
+    app.extraSpec = "  releases: {keep: 2}";
+    String c3 = app.goodUpgrade("1.2.0", "c3");
+    app.deploy("c3");
+    awaitPhase("Healthy", c3);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () ->
+                docker
+                    .listImagesCmd()
+                    .withReferenceFilter(ComposeRuntime.imageFor(project, "backend", c1))
+                    .exec()
+                    .isEmpty());
+    assertThat(
+            docker
+                .listImagesCmd()
+                .withReferenceFilter(ComposeRuntime.imageFor(project, "backend", c2))
+                .exec())
+        .isNotEmpty();
   }
 
   @Test
