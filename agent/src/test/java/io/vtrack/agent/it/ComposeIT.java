@@ -304,6 +304,40 @@ class ComposeIT extends AgentTestBase {
   }
 
   @Test
+  @SuppressWarnings("unchecked")
+  void logAndMemoryChecksReadTheContainersThroughTheEngine() throws Exception {
+    app.extraChecks =
+        """
+              - name: no-errors
+                log: {service: backend, pattern: "ERROR", max: 0}
+              - name: memory
+                memory: {service: backend, max: 1Gi}
+        """;
+    String c1 = deployHealthy("c1");
+    List<Map<String, Object>> checks = (List<Map<String, Object>>) status().get("checks");
+    assertThat(checks)
+        .anySatisfy(
+            c -> {
+              assertThat(c.get("name")).isEqualTo("memory");
+              assertThat(c.get("status")).isEqualTo("Passing");
+              assertThat(String.valueOf(c.get("message"))).matches("resident [1-9]\\d*Mi");
+            });
+    // A revision that logs an ERROR line to its output: only the container's log shows it.
+    app.edit(
+        "backend/app.py",
+        s ->
+            s.replace(
+                "    migrate()\n", "    migrate()\n    log.error(\"ERROR cannot load plugin\")\n"));
+    app.commitApp("Logs an error", "c2");
+    app.deploy("c2");
+    awaitPhase("RolledBack", c1);
+    Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
+    assertThat(String.valueOf(last.get("message")))
+        .contains("no-errors")
+        .contains("ERROR cannot load plugin");
+  }
+
+  @Test
   void theAgentRidesOutADaemonRestart() throws Exception {
     String c1 = deployHealthy("c1");
     String before = container("backend").getId();
