@@ -30,6 +30,24 @@ def ts(s):
     return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
 
+def report(title, runs):
+    """Prints the median, min and max in ms of every measure of a list of runs."""
+    import statistics
+    print(f"\n{title} ({len(runs)} runs; median, min, max in ms)")
+    for key in runs[0]:
+        vals = [r[key] * 1000 for r in runs]
+        print(f"  {key:30s} {statistics.median(vals):9.0f} {min(vals):9.0f} {max(vals):9.0f}")
+
+
+def save_results(name, data):
+    """Writes the raw runs to bench/results/<name>-<time>.json and says where."""
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    out = os.path.join(ROOT, "bench", "results", time.strftime(f"{name}-%Y%m%dT%H%M%S.json"))
+    with open(out, "w") as f:
+        json.dump(data, f, indent=2)
+    print("\nraw results:", out)
+
+
 def free_port():
     import socket
     with socket.socket() as s:

@@ -7,8 +7,7 @@ import sqlite3
 import sys
 import time
 
-from benchlib import ROOT, Bench, commit, sh, ts
-from rollout_timing import report
+from benchlib import Bench, commit, report, save_results, sh, ts
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 
@@ -119,11 +118,7 @@ def main():
               f"{sh('docker', 'version', '--format', '{{.Server.Version}}')}")
         report("container killed by hand -> backend answering again", kills)
         report("container crashing at startup -> old images running healthy (RolledBack)", crashes)
-        os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-        out = os.path.join(ROOT, "bench", "results", time.strftime("compose-timing-%Y%m%dT%H%M%S.json"))
-        with open(out, "w") as f:
-            json.dump({"kill": kills, "crash": crashes}, f, indent=2)
-        print("\nraw results:", out)
+        save_results("compose-timing", {"kill": kills, "crash": crashes})
     finally:
         b.stop()
 

@@ -1,12 +1,9 @@
 """Rollout timing benchmark for vtrack-agent on the example app (see rollout-timing.sh)."""
 
-import json
 import os
-import statistics
 import sys
-import time
 
-from benchlib import ROOT, Bench, commit, sh
+from benchlib import ROOT, Bench, commit, report, save_results, sh
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 
@@ -51,13 +48,6 @@ def failed(b, i, healthy_sha):
             "agent overhead": total - app_start - checks, "failure detected after start": failed_at - steps["start"][1]}
 
 
-def report(title, runs):
-    print(f"\n{title} ({len(runs)} runs; median, min, max in ms)")
-    for key in runs[0]:
-        vals = [r[key] * 1000 for r in runs]
-        print(f"  {key:30s} {statistics.median(vals):9.0f} {min(vals):9.0f} {max(vals):9.0f}")
-
-
 def main():
     b = Bench()
     try:
@@ -79,11 +69,7 @@ def main():
         print(f"example app, health policy {window}")
         report("webhook push -> new revision Healthy", goods)
         report("failed start -> old revision healthy again (RolledBack)", fails)
-        os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-        out = os.path.join(ROOT, "bench", "results", time.strftime("rollout-timing-%Y%m%dT%H%M%S.json"))
-        with open(out, "w") as f:
-            json.dump({"good": goods, "failed": fails}, f, indent=2)
-        print("\nraw results:", out)
+        save_results("rollout-timing", {"good": goods, "failed": fails})
     finally:
         b.stop()
 

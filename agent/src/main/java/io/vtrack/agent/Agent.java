@@ -108,6 +108,7 @@ public final class Agent extends VerticleBase {
                       runtime,
                       () ->
                           ComposeRuntime.open(
+                              vertx,
                               null,
                               (dep, svc) -> ctx.runOnContext(v -> reconciler.enqueue(dep)),
                               () ->
@@ -427,15 +428,15 @@ public final class Agent extends VerticleBase {
             Duration.ofMinutes(5).toMillis(),
             KubeSource.Leases.DEFAULT,
             update ->
-                // App repositories first, so a new revision resolves as soon as it is seen.
-                vertx
-                    .executeBlocking(
+                // App repositories first, so a new revision resolves as soon as it is seen; on the
+                // agent's context and ordered, so updates are applied in the order they came.
+                ctx.executeBlocking(
                         () -> {
                           fetchApps(update.docs());
                           return null;
                         },
                         true)
-                    .onComplete(ar -> ctx.runOnContext(v -> applyKube(holder[0], update))));
+                    .onComplete(ar -> applyKube(holder[0], update)));
     holder[0] = src;
     KubeStatusWriter writer =
         new KubeStatusWriter(vertx, src, config.agentName(), n -> reconciler.status(n));

@@ -68,7 +68,7 @@ public final class KubeStatusWriter {
               source.removalHandled(name);
               return null;
             },
-            false);
+            true);
       }
       return;
     }
@@ -92,7 +92,7 @@ public final class KubeStatusWriter {
               }
               return null;
             },
-            false)
+            true) // in order: an older status never lands after a newer one
         .onFailure(
             err -> {
               // Written again with the next status change or resync.

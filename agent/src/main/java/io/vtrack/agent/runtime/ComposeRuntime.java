@@ -94,10 +94,14 @@ public final class ComposeRuntime implements AppRuntime {
   /**
    * Connects to the engine ({@code DOCKER_HOST} or the default socket), finds the compose CLI (v2,
    * else v1, unless {@code cli} is given) and follows the engine's events; {@code onReconnect} runs
-   * each time the event stream (re)connects, for a resync.
+   * each time the event stream (re)connects, for a resync; reconnecting runs on {@code vertx}'s
+   * timers.
    */
   public static ComposeRuntime open(
-      ComposeCli cli, BiConsumer<String, String> onChange, Runnable onReconnect)
+      io.vertx.core.Vertx vertx,
+      ComposeCli cli,
+      BiConsumer<String, String> onChange,
+      Runnable onReconnect)
       throws Runtimes.RuntimeUnavailableException {
     var config = DefaultDockerClientConfig.createDefaultConfigBuilder().build();
     DockerClient docker = client(config, Duration.ofMinutes(2));
@@ -118,7 +122,7 @@ public final class ComposeRuntime implements AppRuntime {
               + " 'docker-compose' runs on this host");
     }
     ComposeRuntime rt = new ComposeRuntime(docker, found, onChange);
-    rt.events = new DockerEvents(client(config, null), rt::onEvent, onReconnect).start();
+    rt.events = new DockerEvents(vertx, client(config, null), rt::onEvent, onReconnect).start();
     LOG.info("compose runtime: {} against {}", found.describe(), config.getDockerHost());
     return rt;
   }
@@ -505,6 +509,7 @@ public final class ComposeRuntime implements AppRuntime {
   /** Removes the per-commit images of pruned releases (an image a container still uses stays). */
   @Override
   public void pruned(String deployment, RuntimeSpec spec, List<String> commits) {
+    models.keySet().removeIf(release -> commits.contains(release.getFileName().toString()));
     String prefix = ("vtrack/" + project(deployment, spec) + "-").toLowerCase(Locale.ROOT);
     for (var image : docker.listImagesCmd().withReferenceFilter(prefix + "*").exec()) {
       if (image.getRepoTags() == null) {

@@ -4,40 +4,45 @@ import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.model.Event;
 import com.github.dockerjava.api.model.EventType;
+import io.vertx.core.Vertx;
 import java.io.Closeable;
-import java.time.Duration;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Follows the engine's event stream for containers the agent labelled ({@code die}, {@code oom},
- * {@code health_status}, {@code destroy}, {@code stop}, {@code kill}) on a thread of its own. When
- * the stream ends (the daemon restarted or went away) it reconnects with a capped backoff and then
- * calls {@code onConnected}, so the caller resyncs: nothing that happened while disconnected is
- * lost, because every reconcile reads the whole observed state.
+ * {@code health_status}, {@code destroy}, {@code stop}, {@code kill}, {@code start}); docker-java
+ * delivers them on its stream thread. When the stream ends (the daemon restarted or went away) a
+ * Vert.x timer reconnects with a capped backoff, and {@code onConnected} runs after every
+ * (re)connection so the caller resyncs: nothing that happened while disconnected is lost, because
+ * every reconcile reads the whole observed state.
  */
 public final class DockerEvents implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(DockerEvents.class);
+  private static final long FIRST_BACKOFF_MS = 250;
+  private static final long MAX_BACKOFF_MS = 5_000;
 
+  private final Vertx vertx;
   private final DockerClient docker;
   private final Consumer<Event> onEvent;
   private final Runnable onConnected;
-  private final Thread thread;
   private volatile boolean closed;
-  private volatile ResultCallback.Adapter<Event> current;
   private volatile boolean connected;
+  private volatile ResultCallback.Adapter<Event> current;
+  private long backoffMs = FIRST_BACKOFF_MS;
+  private boolean wasDown;
 
-  public DockerEvents(DockerClient docker, Consumer<Event> onEvent, Runnable onConnected) {
+  public DockerEvents(
+      Vertx vertx, DockerClient docker, Consumer<Event> onEvent, Runnable onConnected) {
+    this.vertx = vertx;
     this.docker = docker;
     this.onEvent = onEvent;
     this.onConnected = onConnected;
-    this.thread = new Thread(this::run, "vtrack-docker-events");
-    this.thread.setDaemon(true);
   }
 
   public DockerEvents start() {
-    thread.start();
+    connect();
     return this;
   }
 
@@ -45,60 +50,82 @@ public final class DockerEvents implements Closeable {
     return connected;
   }
 
-  private void run() {
-    Duration backoff = Duration.ofMillis(250);
-    boolean wasDown = false;
-    while (!closed) {
-      try {
-        docker.pingCmd().exec();
-        ResultCallback.Adapter<Event> cb =
-            new ResultCallback.Adapter<>() {
-              @Override
-              public void onNext(Event e) {
-                try {
-                  onEvent.accept(e);
-                } catch (RuntimeException ex) {
-                  LOG.warn("docker event {} not handled: {}", e.getAction(), ex.toString());
-                }
+  /** Pings and subscribes off the event loop; a failure or the stream's end schedules a retry. */
+  private void connect() {
+    if (closed) {
+      return;
+    }
+    vertx
+        .executeBlocking(
+            () -> {
+              docker.pingCmd().exec();
+              ResultCallback.Adapter<Event> cb = new Stream();
+              current = cb;
+              docker
+                  .eventsCmd()
+                  .withEventTypeFilter(EventType.CONTAINER)
+                  .withLabelFilter(ComposeRuntime.LABEL_DEPLOYMENT)
+                  .withEventFilter(
+                      "die", "oom", "health_status", "destroy", "stop", "kill", "start")
+                  .exec(cb);
+              return null;
+            },
+            false)
+        .onSuccess(
+            v -> {
+              connected = true;
+              if (wasDown) {
+                LOG.info("docker: event stream reconnected; resyncing");
               }
-            };
-        current = cb;
-        docker
-            .eventsCmd()
-            .withEventTypeFilter(EventType.CONTAINER)
-            .withLabelFilter(ComposeRuntime.LABEL_DEPLOYMENT)
-            .withEventFilter("die", "oom", "health_status", "destroy", "stop", "kill", "start")
-            .exec(cb);
-        connected = true;
-        if (wasDown) {
-          LOG.info("docker: event stream reconnected; resyncing");
-        }
-        backoff = Duration.ofMillis(250);
-        onConnected.run();
-        cb.awaitCompletion();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      } catch (RuntimeException e) {
-        if (!closed && !wasDown) {
-          LOG.warn("docker: engine not reachable ({}); retrying", e.toString());
-        }
-      }
-      connected = false;
-      if (closed) {
-        return;
-      }
-      wasDown = true;
+              wasDown = false;
+              backoffMs = FIRST_BACKOFF_MS;
+              onConnected.run();
+            })
+        .onFailure(err -> lost(err));
+  }
+
+  /** The stream failed or ended: retry after the backoff, on a Vert.x timer. */
+  private void lost(Throwable err) {
+    connected = false;
+    if (closed) {
+      return;
+    }
+    if (!wasDown) {
+      LOG.warn("docker: engine not reachable ({}); retrying", err == null ? "stream ended" : err);
+    }
+    wasDown = true;
+    long delay = backoffMs;
+    backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+    vertx.setTimer(delay, id -> connect());
+  }
+
+  /** One subscription: hands events on, and reports its end to {@link #lost}. */
+  private final class Stream extends ResultCallback.Adapter<Event> {
+    @Override
+    public void onNext(Event e) {
       try {
-        Thread.sleep(backoff.toMillis());
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
+        onEvent.accept(e);
+      } catch (RuntimeException ex) {
+        LOG.warn("docker event {} not handled: {}", e.getAction(), ex.toString());
       }
-      backoff =
-          backoff.multipliedBy(2).compareTo(Duration.ofSeconds(5)) > 0
-              ? Duration.ofSeconds(5)
-              : backoff.multipliedBy(2);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      super.onError(t);
+      ended(t);
+    }
+
+    @Override
+    public void onComplete() {
+      super.onComplete();
+      ended(null);
+    }
+
+    private void ended(Throwable t) {
+      if (current == this && !closed) {
+        vertx.runOnContext(v -> lost(t));
+      }
     }
   }
 
@@ -113,6 +140,5 @@ public final class DockerEvents implements Closeable {
         // Closing reports ClosedByInterruptException to onError: a normal stop.
       }
     }
-    thread.interrupt();
   }
 }

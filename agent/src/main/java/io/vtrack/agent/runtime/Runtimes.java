@@ -32,6 +32,8 @@ public final class Runtimes implements AppRuntime {
   private final Map<String, RuntimeType> types = new ConcurrentHashMap<>();
   private volatile ComposeRuntime compose;
   private volatile String composeProblem;
+  private long lastAttempt;
+  private static final long RETRY_NANOS = 10_000_000_000L;
 
   public Runtimes(ProcessRuntime process, ComposeFactory composeFactory) {
     this.process = process;
@@ -50,13 +52,19 @@ public final class Runtimes implements AppRuntime {
   }
 
   /**
-   * Why {@code type} cannot run on this host, or null when it can. Tries to make the compose
-   * runtime again each time until it succeeds (Docker may be installed or started later).
+   * Why {@code type} cannot run on this host, or null when it can. Every reconcile and status
+   * refresh asks, so after a failure the compose runtime is tried again at most every {@link
+   * #RETRY_NANOS} (Docker may be installed or started later), not on every call.
    */
   public synchronized String unavailable(RuntimeType type) {
     if (type != RuntimeType.compose || compose != null) {
       return null;
     }
+    long now = System.nanoTime();
+    if (composeProblem != null && now - lastAttempt < RETRY_NANOS) {
+      return composeProblem;
+    }
+    lastAttempt = now;
     try {
       compose = composeFactory.create();
       composeProblem = null;

@@ -86,10 +86,7 @@ class AgentIT extends AgentTestBase {
 
   @Test
   void aCrashAtStartupIsRolledBackAndQuarantined() throws Exception {
-    app.deploy("v1");
-    String v1 = commitOf("v1");
-    start("300ms");
-    awaitPhase("Healthy", v1);
+    String v1 = deployHealthy("v1");
     long pidBefore = backendPid();
 
     String bad = app.crashAtStartup("v2");
@@ -136,10 +133,7 @@ class AgentIT extends AgentTestBase {
 
   @Test
   void aBrokenApiContractIsRolledBack() throws Exception {
-    app.deploy("v1");
-    String v1 = commitOf("v1");
-    start("300ms");
-    awaitPhase("Healthy", v1);
+    String v1 = deployHealthy("v1");
     app.breakContract("v2");
     app.deploy("v2");
     awaitPhase("RolledBack", v1);
@@ -152,10 +146,7 @@ class AgentIT extends AgentTestBase {
 
   @Test
   void aValidationFailureTouchesNothing() throws Exception {
-    app.deploy("v1");
-    String v1 = commitOf("v1");
-    start("300ms");
-    awaitPhase("Healthy", v1);
+    String v1 = deployHealthy("v1");
     long pid = backendPid();
     app.edit("backend/app.py", s -> s + "\ndef broken(:\n");
     String bad = app.commitApp("Syntax error", "v2");
@@ -182,10 +173,7 @@ class AgentIT extends AgentTestBase {
 
   @Test
   void aMigrationThatDeletesRowsIsRolledBackWithTheDataRestored() throws Exception {
-    app.deploy("v1");
-    String v1 = commitOf("v1");
-    start("300ms");
-    awaitPhase("Healthy", v1);
+    String v1 = deployHealthy("v1");
     assertThat(rows(sharedDb())).isEqualTo(3);
     // Every endpoint still answers 200: only the data check can catch this.
     app.deleteRowsInMigration("v2");
@@ -211,10 +199,7 @@ class AgentIT extends AgentTestBase {
 
   @Test
   void aServiceKilledByHandIsRestarted() throws Exception {
-    app.deploy("v1");
-    String v1 = commitOf("v1");
-    start("300ms");
-    awaitPhase("Healthy", v1);
+    String v1 = deployHealthy("v1");
     long pid = backendPid();
     new ProcessBuilder("kill", "-KILL", Long.toString(pid)).start().waitFor();
     await()
@@ -281,10 +266,7 @@ class AgentIT extends AgentTestBase {
 
   @Test
   void mutatingCallsNeedTheToken() throws Exception {
-    app.deploy("v1");
-    String v1 = commitOf("v1");
-    start("300ms");
-    awaitPhase("Healthy", v1);
+    String v1 = deployHealthy("v1");
     String p = "/api/v1/deployments/vtrack/reconcile";
     Api.Answer none = agent.api.post(p, "", Map.of());
     assertThat(none.status()).isEqualTo(401);
@@ -317,10 +299,7 @@ class AgentIT extends AgentTestBase {
 
   @Test
   void aManualRollbackQuarantinesWhatRunsAndCanRestoreData() throws Exception {
-    app.deploy("v1");
-    String v1 = commitOf("v1");
-    start("300ms");
-    awaitPhase("Healthy", v1);
+    String v1 = deployHealthy("v1");
     String v2 = app.goodUpgrade("2.0.0", "v2");
     app.deploy("v2");
     awaitPhase("Healthy", v2);
@@ -340,10 +319,7 @@ class AgentIT extends AgentTestBase {
 
   @Test
   void removingTheDocumentStopsTheAppAndKeepsItsData() throws Exception {
-    app.deploy("v1");
-    String v1 = commitOf("v1");
-    start("300ms");
-    awaitPhase("Healthy", v1);
+    String v1 = deployHealthy("v1");
     long pid = backendPid();
     app.removeDocument();
     await().atMost(LONG).until(() -> agent.api.get("/api/v1/deployments/vtrack").status() == 404);
@@ -431,10 +407,7 @@ class AgentIT extends AgentTestBase {
   @Test
   void branchesShortShasUnknownRevisionsAndReleasePruning() throws Exception {
     app.extraSpec = "  releases: {keep: 2}\n";
-    app.deploy("main");
-    String v1 = commitOf("main");
-    start("300ms");
-    awaitPhase("Healthy", v1);
+    String v1 = deployHealthy("main");
     // A branch revision follows its head: each new head rolls out.
     String v2 = app.goodUpgrade("2.0.0", null);
     awaitPhase("Healthy", v2);
@@ -470,10 +443,7 @@ class AgentIT extends AgentTestBase {
 
   @Test
   void anUnreachableAppRepositoryLeavesWhatRunsAlone() throws Exception {
-    app.deploy("v1");
-    String v1 = commitOf("v1");
-    start("300ms");
-    awaitPhase("Healthy", v1);
+    String v1 = deployHealthy("v1");
     long pid = backendPid();
     Path moved = tmp.resolve("app-moved");
     Files.move(app.appDir, moved);
