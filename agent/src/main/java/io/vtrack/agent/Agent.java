@@ -381,6 +381,8 @@ public final class Agent extends VerticleBase {
               if (lastFingerprint != null) {
                 lastFingerprint[0] = fp;
               }
+              // As for git and kubernetes: a new revision resolves as soon as its document is seen.
+              fetchApps(docs);
               return docs;
             },
             false)

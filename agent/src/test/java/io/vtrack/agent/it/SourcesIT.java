@@ -228,20 +228,46 @@ class SourcesIT {
   }
 
   @Test
+  void aFileDocumentNamingANewRevisionFetchesTheAppRepositoryAtOnce() throws Exception {
+    Path files2 = Files.createDirectories(tmp.resolve("files2"));
+    Path state2 = tmp.resolve("state-files2");
+    AgentConfig cfg = fileSourceOnly(state2, files2, List.of());
+    int backend = TestApp.freePort();
+    int frontend = TestApp.freePort();
+    Path doc = files2.resolve("filed.yaml");
+    Files.writeString(doc, app.document("filed", "v1", backend, frontend, ""));
+    Vertx v = Vertx.vertx();
+    try {
+      Agent filed = new Agent(cfg, tmp);
+      v.deployVerticle(filed).await();
+      Api api2 = new Api(filed.port(), filed.token());
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> "Healthy".equals(api2.status("filed").get("phase")));
+
+      // v2 is tagged after the agent fetched the app repository: the document naming it makes the
+      // agent fetch it then, not at the next periodic refresh of app repositories.
+      String v2 = app.goodUpgrade("2.0.0", "v2");
+      Files.writeString(doc, app.document("filed", "v2", backend, frontend, ""));
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () -> {
+                Map<String, Object> st = api2.status("filed");
+                return "Healthy".equals(st.get("phase")) && v2.equals(st.get("currentCommit"));
+              });
+      Map<?, ?> trigger = (Map<?, ?>) api2.history("filed").get(0).get("trigger");
+      assertThat(trigger.get("by").toString()).as("trigger %s", trigger).startsWith("file-change");
+    } finally {
+      v.close().await();
+      InProcessAgent.killApp(state2);
+    }
+  }
+
+  @Test
   void commandsOutsideAllowedCommandsStallTheDeployment() throws Exception {
     Path state2 = tmp.resolve("state2");
-    AgentConfig cfg =
-        new AgentConfig(
-            "edge-01",
-            state2.toString(),
-            "127.0.0.1:0",
-            null,
-            List.of("python3", "/usr/bin/"),
-            List.of(
-                new AgentConfig.SourceConfig(
-                    null,
-                    null,
-                    new AgentConfig.FileSourceConfig(files.toString(), Interval.parse("200ms")))));
+    AgentConfig cfg = fileSourceOnly(state2, files, List.of("python3", "/usr/bin/"));
     Files.writeString(
         files.resolve("restricted.yaml"),
         app.document("restricted", "v1", TestApp.freePort(), TestApp.freePort(), ""));
@@ -266,5 +292,20 @@ class SourcesIT {
       v2.close().await();
       Files.delete(files.resolve("restricted.yaml"));
     }
+  }
+
+  /** A second agent's configuration: one file source, polled every 200 ms. */
+  private static AgentConfig fileSourceOnly(Path state, Path folder, List<String> allowed) {
+    return new AgentConfig(
+        "edge-01",
+        state.toString(),
+        "127.0.0.1:0",
+        null,
+        allowed,
+        List.of(
+            new AgentConfig.SourceConfig(
+                null,
+                null,
+                new AgentConfig.FileSourceConfig(folder.toString(), Interval.parse("200ms")))));
   }
 }
