@@ -37,14 +37,23 @@ public final class LogFiles {
 
   /** The last {@code maxBytes} of a file as text (for status and history). */
   public static String tail(Path file, int maxBytes) {
+    return tail(file, maxBytes, 0);
+  }
+
+  /**
+   * The last {@code maxBytes} of a file written at or after byte {@code since} (e.g. where a
+   * process started appending); the whole tail when the file has since been truncated.
+   */
+  public static String tail(Path file, int maxBytes, long since) {
     try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
       long len = raf.length();
-      long from = Math.max(0, len - maxBytes);
+      long floor = since <= len ? since : 0;
+      long from = Math.max(floor, len - maxBytes);
       byte[] buf = new byte[(int) (len - from)];
       raf.seek(from);
       raf.readFully(buf);
       String s = new String(buf, java.nio.charset.StandardCharsets.UTF_8);
-      return from > 0 ? "…" + s : s;
+      return from > floor ? "…" + s : s;
     } catch (IOException e) {
       return "";
     }

@@ -39,6 +39,9 @@ public final class ProcessRuntime implements AppRuntime {
   private final Map<Key, Integer> exitCodes = new ConcurrentHashMap<>();
   private final Map<Key, String> exits = new ConcurrentHashMap<>();
 
+  /** Where each service's log file ended when it was started: its own output follows. */
+  private final Map<Key, Long> logOffsets = new ConcurrentHashMap<>();
+
   /**
    * @param onUnexpectedExit called with (deployment, service) when a service exits without being
    *     asked to; it runs on a JDK thread and must only hand the event on.
@@ -109,6 +112,7 @@ public final class ProcessRuntime implements AppRuntime {
     Files.createDirectories(logsDir);
     Path log = logsDir.resolve(s.name() + ".log");
     LogFiles.rotateIfNeeded(log, LogFiles.DEFAULT_MAX_BYTES, LogFiles.DEFAULT_KEEP);
+    long logOffset = Files.exists(log) ? Files.size(log) : 0;
     List<String> cmd = new ArrayList<>();
     cmd.add("setsid");
     cmd.addAll(s.command());
@@ -128,10 +132,18 @@ public final class ProcessRuntime implements AppRuntime {
     Key key = new Key(deployment, s.name());
     exitCodes.remove(key);
     exits.remove(key);
+    logOffsets.put(key, logOffset);
     watched.put(key, new Watched(pid, ticks));
     store.putProcess(new ProcessRow(deployment, s.name(), commit, pid, pid, ticks, null));
     LOG.info("{}: started {} (pid {}) of {}", deployment, s.name(), pid, short7(commit));
     p.onExit().thenAccept(done -> exited(key, pid, done.exitValue()));
+  }
+
+  /** The output of the service's latest start only, not earlier runs' lines in the same log. */
+  @Override
+  public String lastOutput(String deployment, String service, Path logsDir) {
+    Long since = logOffsets.get(new Key(deployment, service));
+    return LogFiles.tail(logsDir.resolve(service + ".log"), 600, since == null ? 0 : since);
   }
 
   private void exited(Key key, long pid, Integer code) {

@@ -97,6 +97,10 @@ class AgentIT extends AgentTestBase {
     Map<?, ?> last = (Map<?, ?>) st.get("lastRollout");
     assertThat(last.get("result")).isEqualTo("RolledBack");
     assertThat(last.get("reason")).isEqualTo("ServiceExited");
+    // The message quotes the crashed process's own output, not v1's earlier lines in the log.
+    assertThat(last.get("message").toString())
+        .contains("boom: missing setting")
+        .doesNotContain("listening on");
     assertThat(runningVersion()).isEqualTo("1.0.0");
     assertThat(backendPid()).isNotEqualTo(pidBefore);
     assertThat(Files.readString(agent.stateDir.resolve("deployments/vtrack/logs/backend.log")))
