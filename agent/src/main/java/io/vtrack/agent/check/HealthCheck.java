@@ -13,4 +13,13 @@ public interface HealthCheck {
 
   /** Runs one round of this check; the future fails only on bugs, never on a failing check. */
   Future<CheckResult> run();
+
+  /**
+   * Whether this check's last result was a failure that cannot clear before verification ends (a
+   * log count since the switch is already over {@code max}): startup need not wait for {@code
+   * startupTimeout} to fail the rollout.
+   */
+  default boolean failedForGood() {
+    return false;
+  }
 }

@@ -33,6 +33,7 @@ public enum Reason {
   ReleaseFailed,
   StartFailed,
   StartupTimeout,
+  StartupFailed,
   ServiceExited,
   WindowFailed,
   RollbackFailed,

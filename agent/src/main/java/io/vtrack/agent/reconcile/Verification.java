@@ -14,7 +14,8 @@ import java.util.function.Supplier;
  * Proves a revision healthy (DESIGN.md §2, check semantics): rounds every {@code interval} until
  * one passes (at most {@code startupTimeout}), then every round must pass for {@code window}; any
  * failing round in the window fails it, and the window never restarts. A service that exits fails
- * it at once. Runs on the event loop with timers; checks do their own I/O off it.
+ * it at once, and so does a check that cannot pass any more (errors logged since the switch). Runs
+ * on the event loop with timers; checks do their own I/O off it.
  */
 public final class Verification {
   /** The outcome; {@code reason} and {@code message} say why it failed. */
@@ -79,6 +80,16 @@ public final class Verification {
                     return;
                   }
                   next(done, n + 1, true, startupDeadline, end);
+                } else if (checks.stream().anyMatch(HealthCheck::failedForGood)) {
+                  done.tryComplete(
+                      new Outcome(
+                          false,
+                          Reason.StartupFailed,
+                          "checks cannot pass within startupTimeout "
+                              + policy.startupTimeout().text()
+                              + ": "
+                              + r.failures(),
+                          n));
                 } else if (now >= startupDeadline) {
                   done.tryComplete(
                       new Outcome(

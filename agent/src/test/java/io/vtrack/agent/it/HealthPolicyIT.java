@@ -182,6 +182,9 @@ class HealthPolicyIT extends AgentTestBase {
     assertThat(msg)
         .contains("no-errors: 1 matching lines since the switch")
         .contains("plugin cameras.so");
+    // A count since the switch never falls: the rollout fails without waiting for startupTimeout.
+    Map<?, ?> last = (Map<?, ?>) agent.api.status("vtrack").get("lastRollout");
+    assertThat(last.get("reason")).isEqualTo("StartupFailed");
   }
 
   @Test
