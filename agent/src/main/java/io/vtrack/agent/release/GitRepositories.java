@@ -41,6 +41,15 @@ public final class GitRepositories {
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
   private final Map<String, String> fetchErrors = new ConcurrentHashMap<>();
 
+  /** Commits never change: their subjects and authors are read from the mirror once. */
+  private final Map<String, CommitInfo> commitInfos =
+      new java.util.LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, CommitInfo> eldest) {
+          return size() > 1024;
+        }
+      };
+
   public GitRepositories(Path root) {
     this.root = root;
   }
@@ -164,12 +173,24 @@ public final class GitRepositories {
   }
 
   public CommitInfo commitInfo(String url, String sha) throws IOException {
+    String key = url + "@" + sha;
+    synchronized (commitInfos) {
+      CommitInfo known = commitInfos.get(key);
+      if (known != null) {
+        return known;
+      }
+    }
+    CommitInfo info;
     synchronized (lock(url)) {
       try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
           RevWalk walk = new RevWalk(repo)) {
-        return CommitInfo.of(walk.parseCommit(ObjectId.fromString(sha)));
+        info = CommitInfo.of(walk.parseCommit(ObjectId.fromString(sha)));
       }
     }
+    synchronized (commitInfos) {
+      commitInfos.put(key, info);
+    }
+    return info;
   }
 
   /** Commits reachable from {@code to} but not from {@code from} (null: all), newest first. */
