@@ -265,6 +265,58 @@ class SourcesIT {
   }
 
   @Test
+  void aDocumentWithoutRepoUrlDeploysFromTheRepositoryThatHoldsIt() throws Exception {
+    // The document lives in the app repository itself, next to the code it deploys.
+    int backend = TestApp.freePort();
+    int frontend = TestApp.freePort();
+    String withoutRepo =
+        app.document("inrepo", "v2", backend, frontend, "")
+            .lines()
+            .filter(l -> !l.trim().startsWith("repoURL:"))
+            .collect(java.util.stream.Collectors.joining("\n", "", "\n"));
+    assertThat(withoutRepo).doesNotContain("repoURL");
+    Files.createDirectories(app.appDir.resolve("deploy"));
+    Files.writeString(app.appDir.resolve("deploy/inrepo.yaml"), withoutRepo);
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    Path state2 = tmp.resolve("state-inrepo");
+    AgentConfig cfg =
+        new AgentConfig(
+            "edge-01",
+            state2.toString(),
+            "127.0.0.1:0",
+            null,
+            List.of(),
+            List.of(
+                new AgentConfig.SourceConfig(
+                    new AgentConfig.GitSourceConfig(
+                        app.appDir.toUri().toString(),
+                        "main",
+                        "deploy",
+                        Interval.parse("300ms"),
+                        null),
+                    null,
+                    null)));
+    Vertx v = Vertx.vertx();
+    try {
+      Agent inRepo = new Agent(cfg, tmp);
+      v.deployVerticle(inRepo).await();
+      Api api2 = new Api(inRepo.port(), inRepo.token());
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () -> {
+                Map<String, Object> st = api2.status("inrepo");
+                return "Healthy".equals(st.get("phase")) && v2.equals(st.get("currentCommit"));
+              });
+      Map<String, Object> d = api2.get("/api/v1/deployments/inrepo").json();
+      assertThat(d.get("source").toString()).contains(app.appDir.toUri().toString());
+    } finally {
+      v.close().await();
+      InProcessAgent.killApp(state2);
+    }
+  }
+
+  @Test
   void commandsOutsideAllowedCommandsStallTheDeployment() throws Exception {
     Path state2 = tmp.resolve("state2");
     AgentConfig cfg = fileSourceOnly(state2, files, List.of("python3", "/usr/bin/"));
