@@ -236,32 +236,23 @@ class SourcesIT {
     int frontend = TestApp.freePort();
     Path doc = files2.resolve("filed.yaml");
     Files.writeString(doc, app.document("filed", "v1", backend, frontend, ""));
-    Vertx v = Vertx.vertx();
-    try {
-      Agent filed = new Agent(cfg, tmp);
-      v.deployVerticle(filed).await();
-      Api api2 = new Api(filed.port(), filed.token());
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .until(() -> "Healthy".equals(api2.status("filed").get("phase")));
+    withAgent(
+        cfg,
+        api2 -> {
+          await()
+              .atMost(Duration.ofSeconds(60))
+              .until(() -> "Healthy".equals(api2.status("filed").get("phase")));
 
-      // v2 is tagged after the agent fetched the app repository: the document naming it makes the
-      // agent fetch it then, not at the next periodic refresh of app repositories.
-      String v2 = app.goodUpgrade("2.0.0", "v2");
-      Files.writeString(doc, app.document("filed", "v2", backend, frontend, ""));
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .until(
-              () -> {
-                Map<String, Object> st = api2.status("filed");
-                return "Healthy".equals(st.get("phase")) && v2.equals(st.get("currentCommit"));
-              });
-      Map<?, ?> trigger = (Map<?, ?>) api2.history("filed").get(0).get("trigger");
-      assertThat(trigger.get("by").toString()).as("trigger %s", trigger).startsWith("file-change");
-    } finally {
-      v.close().await();
-      InProcessAgent.killApp(state2);
-    }
+          // v2 is tagged after the agent fetched the app repository: the document naming it makes
+          // the agent fetch it then, not at the next periodic refresh of app repositories.
+          String v2 = app.goodUpgrade("2.0.0", "v2");
+          Files.writeString(doc, app.document("filed", "v2", backend, frontend, ""));
+          awaitHealthyAt(api2, "filed", v2);
+          Map<?, ?> trigger = (Map<?, ?>) api2.history("filed").get(0).get("trigger");
+          assertThat(trigger.get("by").toString())
+              .as("trigger %s", trigger)
+              .startsWith("file-change");
+        });
   }
 
   @Test
@@ -296,24 +287,13 @@ class SourcesIT {
                         null),
                     null,
                     null)));
-    Vertx v = Vertx.vertx();
-    try {
-      Agent inRepo = new Agent(cfg, tmp);
-      v.deployVerticle(inRepo).await();
-      Api api2 = new Api(inRepo.port(), inRepo.token());
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .until(
-              () -> {
-                Map<String, Object> st = api2.status("inrepo");
-                return "Healthy".equals(st.get("phase")) && v2.equals(st.get("currentCommit"));
-              });
-      Map<String, Object> d = api2.get("/api/v1/deployments/inrepo").json();
-      assertThat(d.get("source").toString()).contains(app.appDir.toUri().toString());
-    } finally {
-      v.close().await();
-      InProcessAgent.killApp(state2);
-    }
+    withAgent(
+        cfg,
+        api2 -> {
+          awaitHealthyAt(api2, "inrepo", v2);
+          Map<String, Object> d = api2.get("/api/v1/deployments/inrepo").json();
+          assertThat(d.get("source").toString()).contains(app.appDir.toUri().toString());
+        });
   }
 
   @Test
@@ -344,6 +324,33 @@ class SourcesIT {
       v2.close().await();
       Files.delete(files.resolve("restricted.yaml"));
     }
+  }
+
+  interface AgentBody {
+    void run(Api api) throws Exception;
+  }
+
+  /** Runs {@code body} against a second agent on {@code cfg}, then stops it and its apps. */
+  private void withAgent(AgentConfig cfg, AgentBody body) throws Exception {
+    Vertx v = Vertx.vertx();
+    try {
+      Agent second = new Agent(cfg, tmp);
+      v.deployVerticle(second).await();
+      body.run(new Api(second.port(), second.token()));
+    } finally {
+      v.close().await();
+      InProcessAgent.killApp(Path.of(cfg.stateDir()));
+    }
+  }
+
+  private static void awaitHealthyAt(Api api, String name, String commit) {
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> {
+              Map<String, Object> st = api.status(name);
+              return "Healthy".equals(st.get("phase")) && commit.equals(st.get("currentCommit"));
+            });
   }
 
   /** A second agent's configuration: one file source, polled every 200 ms. */
