@@ -248,11 +248,12 @@ public final class Reconciler {
         if (!d.repos().hasMirror(url) && !readOnly) {
           d.repos().fetch(url, doc.spec().source().credentials());
         }
-        commit = d.repos().resolve(url, revision);
+        // A failed fetch is the cause, even when the stale mirror cannot resolve the revision.
         String fetchError = d.repos().fetchError(url);
         if (fetchError != null) {
           resolution = new Desired.Problem(Reason.SourceUnavailable, fetchError);
-          commit = null;
+        } else {
+          commit = d.repos().resolve(url, revision);
         }
       } catch (SourceUnavailableException e) {
         resolution = new Desired.Problem(Reason.SourceUnavailable, e.getMessage());

@@ -27,7 +27,9 @@ import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.revwalk.RevCommit;
 import org.eclipse.jgit.revwalk.RevWalk;
 import org.eclipse.jgit.transport.RefSpec;
+import org.eclipse.jgit.transport.SshTransport;
 import org.eclipse.jgit.transport.UsernamePasswordCredentialsProvider;
+import org.eclipse.jgit.transport.sshd.SshdSessionFactory;
 import org.eclipse.jgit.treewalk.TreeWalk;
 import org.eclipse.jgit.treewalk.filter.PathFilter;
 
@@ -40,6 +42,7 @@ public final class GitRepositories {
   private final Path root;
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
   private final Map<String, String> fetchErrors = new ConcurrentHashMap<>();
+  private final Map<Path, SshdSessionFactory> sshFactories = new ConcurrentHashMap<>();
 
   /** Commits never change: their subjects and authors are read from the mirror once. */
   private final Map<String, CommitInfo> commitInfos =
@@ -121,6 +124,12 @@ public final class GitRepositories {
         fetchErrors.remove(url);
       } catch (GitAPIException | IOException | RuntimeException e) {
         String msg = "cannot fetch " + redact(url) + ": " + rootMessage(e);
+        if (msg.contains("Server key did not validate")) {
+          msg +=
+              " (its host key is not the one recorded in "
+                  + root.resolve("known_hosts")
+                  + " or ~/.ssh/known_hosts)";
+        }
         fetchErrors.put(url, msg);
         throw new SourceUnavailableException(msg, e);
       }
@@ -324,15 +333,29 @@ public final class GitRepositories {
     return f;
   }
 
-  private static <C extends TransportCommand<C, ?>> C auth(
-      C cmd, SourceSpec.Credentials credentials) throws IOException {
+  private <C extends TransportCommand<C, ?>> C auth(C cmd, SourceSpec.Credentials credentials)
+      throws IOException {
     if (credentials != null && credentials.tokenFile() != null) {
       String token = Files.readString(Path.of(credentials.tokenFile())).trim();
       cmd.setCredentialsProvider(new UsernamePasswordCredentialsProvider("x-access-token", token));
     }
     if (credentials != null && credentials.sshKeyFile() != null) {
-      throw new IOException(
-          "sshKeyFile credentials are not supported by this build; use an https token");
+      Path key = Path.of(credentials.sshKeyFile()).toAbsolutePath();
+      if (!Files.isReadable(key)) {
+        throw new IOException("spec.source.credentials.sshKeyFile: cannot read " + key);
+      }
+      SshdSessionFactory factory = sshFactories.get(key);
+      if (factory == null) {
+        factory = GitSsh.factory(key, root.resolve("known_hosts"));
+        sshFactories.put(key, factory);
+      }
+      SshdSessionFactory chosen = factory;
+      cmd.setTransportConfigCallback(
+          t -> {
+            if (t instanceof SshTransport ssh) {
+              ssh.setSshSessionFactory(chosen);
+            }
+          });
     }
     return cmd;
   }

@@ -76,6 +76,10 @@ class SourcesIT {
     return api.status(name);
   }
 
+  private String commitOf(String tag) throws Exception {
+    return app.app.getRepository().resolve(tag + "^{commit}").getName();
+  }
+
   private Map<String, Object> condition(Map<String, Object> st, String type) {
     return ((List<Map<String, Object>>) st.get("conditions"))
         .stream().filter(c -> type.equals(c.get("type"))).findFirst().orElseThrow();
@@ -294,6 +298,66 @@ class SourcesIT {
           Map<String, Object> d = api2.get("/api/v1/deployments/inrepo").json();
           assertThat(d.get("source").toString()).contains(app.appDir.toUri().toString());
         });
+  }
+
+  @Test
+  void anSshRepositoryIsFetchedWithTheKeyFileAndItsHostKeyIsPinned() throws Exception {
+    Path ssh = Files.createDirectories(tmp.resolve("ssh"));
+    Path key = ssh.resolve("id_ed25519");
+    Process keygen =
+        new ProcessBuilder("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key.toString())
+            .redirectErrorStream(true)
+            .start();
+    assertThat(keygen.waitFor()).isZero();
+    Path authorized = Files.copy(ssh.resolve("id_ed25519.pub"), ssh.resolve("authorized_keys"));
+    Path files2 = Files.createDirectories(tmp.resolve("files-ssh"));
+    Path state2 = tmp.resolve("state-ssh");
+    int backend = TestApp.freePort();
+    int frontend = TestApp.freePort();
+    Path doc = files2.resolve("viassh.yaml");
+    GitSshServer server = new GitSshServer(0, ssh.resolve("host-key-1"), authorized);
+    int port = server.port();
+    String url = "ssh://git@127.0.0.1:" + port + app.appDir;
+    java.util.function.Function<String, String> document =
+        rev ->
+            app.document("viassh", rev, backend, frontend, "")
+                .replace(
+                    "repoURL: " + app.appDir.toUri(),
+                    "repoURL: " + url + "\n    credentials: {sshKeyFile: " + key + "}");
+    Files.writeString(doc, document.apply("v1"));
+    assertThat(Files.readString(doc)).contains("sshKeyFile");
+    try {
+      withAgent(
+          fileSourceOnly(state2, files2, List.of()),
+          api2 -> {
+            awaitHealthyAt(api2, "viassh", commitOf("v1"));
+            // The host was new: its key is now pinned in the agent's known_hosts.
+            assertThat(Files.readString(state2.resolve("repos/known_hosts")))
+                .contains("[127.0.0.1]:" + port);
+
+            // The same address now answers with another host key: refused, what runs stays.
+            server.close();
+            try (GitSshServer impostor =
+                new GitSshServer(port, ssh.resolve("host-key-2"), authorized)) {
+              String v2 = app.goodUpgrade("2.0.0", "v2");
+              Files.writeString(doc, document.apply("v2"));
+              await()
+                  .atMost(Duration.ofSeconds(60))
+                  .until(
+                      () ->
+                          "SourceUnavailable"
+                              .equals(condition(api2.status("viassh"), "Ready").get("reason")));
+              Map<String, Object> st = api2.status("viassh");
+              assertThat(condition(st, "Ready").get("message").toString())
+                  .contains("127.0.0.1")
+                  .contains("host key is not the one recorded");
+              assertThat(st.get("currentCommit")).isEqualTo(commitOf("v1"));
+              assertThat(st.get("currentCommit")).isNotEqualTo(v2);
+            }
+          });
+    } finally {
+      server.close();
+    }
   }
 
   @Test
