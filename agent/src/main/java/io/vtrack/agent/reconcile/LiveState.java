@@ -30,6 +30,9 @@ final class LiveState {
   Monitor monitor;
   String trigger;
 
+  /** Why the last reconcile failed, or null: the same failure is logged once, not every round. */
+  String lastFailure;
+
   /** The post-Healthy check loop of one deployment. */
   static final class Monitor {
     String commit;

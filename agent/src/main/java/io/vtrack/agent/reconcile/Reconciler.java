@@ -137,7 +137,9 @@ public final class Reconciler {
         .onComplete(
             ar -> {
               if (ar.failed()) {
-                LOG.error("{}: reconcile failed", name, ar.cause());
+                logFailure(name, l, ar.cause());
+              } else {
+                l.lastFailure = null;
               }
               l.running = false;
               if (l.dirty) {
@@ -149,6 +151,28 @@ public final class Reconciler {
                 waiters.forEach(Promise::tryComplete);
               }
             });
+  }
+
+  /**
+   * An I/O failure (an engine or repository away) is logged once per distinct message, without a
+   * stack trace, until a reconcile succeeds; anything else is a bug and logged in full.
+   */
+  private static void logFailure(String name, LiveState l, Throwable cause) {
+    boolean io = false;
+    Throwable root = cause;
+    for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      io |= t instanceof java.io.IOException;
+      root = t;
+    }
+    if (!io) {
+      LOG.error("{}: reconcile failed", name, cause);
+      return;
+    }
+    String msg = root.getClass().getSimpleName() + ": " + root.getMessage();
+    if (!msg.equals(l.lastFailure)) {
+      LOG.warn("{}: reconcile failed, retried on the next event or round: {}", name, msg);
+    }
+    l.lastFailure = msg;
   }
 
   public void stop() {
