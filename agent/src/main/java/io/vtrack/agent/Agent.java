@@ -113,13 +113,9 @@ public final class Agent extends VerticleBase {
                               (dep, svc) -> ctx.runOnContext(v -> reconciler.enqueue(dep)),
                               () ->
                                   ctx.runOnContext(
-                                      v -> {
-                                        // The engine (re)connected: whatever happened meanwhile
-                                        // is read afresh by a reconcile of every deployment.
-                                        for (String n : registry.names()) {
-                                          reconciler.enqueue(n);
-                                        }
-                                      })));
+                                      // The engine (re)connected: whatever happened meanwhile
+                                      // is read afresh by a reconcile of every deployment.
+                                      v -> reconciler.engineReconnected())));
               return null;
             })
         .compose(

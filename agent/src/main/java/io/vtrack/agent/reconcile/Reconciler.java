@@ -154,6 +154,29 @@ public final class Reconciler {
   }
 
   /**
+   * The Docker engine's event stream (re)connected: every compose deployment heals now if it needs
+   * to, instead of waiting out a backoff that grew while the engine was away.
+   */
+  public void engineReconnected() {
+    for (String name : d.registry().names()) {
+      DesiredStateRegistry.Entry e = d.registry().get(name);
+      VTrackDeployment doc = e == null ? null : e.document().document();
+      boolean compose =
+          doc != null
+              && doc.spec() != null
+              && doc.spec().runtime() != null
+              && doc.spec().runtime().type()
+                  == io.vtrack.agent.model.RuntimeSpec.RuntimeType.compose;
+      if (compose) {
+        LiveState l = live(name);
+        l.healAttempts = 0;
+        l.healNotBefore = null;
+      }
+      enqueue(name, compose ? "docker-reconnect" : null);
+    }
+  }
+
+  /**
    * An I/O failure (an engine or repository away) is logged once per distinct message, without a
    * stack trace, until a reconcile succeeds; anything else is a bug and logged in full.
    */
