@@ -350,14 +350,7 @@ public final class KubeSource implements AutoCloseable {
           .withName(r.getMetadata().getName())
           .edit(
               x -> {
-                List<String> f =
-                    x.getMetadata().getFinalizers() == null
-                        ? new ArrayList<>()
-                        : new ArrayList<>(x.getMetadata().getFinalizers());
-                if (!f.contains(FINALIZER)) {
-                  f.add(FINALIZER);
-                }
-                x.getMetadata().setFinalizers(f);
+                x.addFinalizer(FINALIZER);
                 return x;
               });
     } catch (KubernetesClientException e) {
@@ -380,12 +373,7 @@ public final class KubeSource implements AutoCloseable {
           .withName(name)
           .edit(
               x -> {
-                List<String> f =
-                    x.getMetadata().getFinalizers() == null
-                        ? new ArrayList<>()
-                        : new ArrayList<>(x.getMetadata().getFinalizers());
-                f.remove(FINALIZER);
-                x.getMetadata().setFinalizers(f);
+                x.removeFinalizer(FINALIZER);
                 return x;
               });
       LOG.info("{}: {} deletion handled; finalizer removed", id, describe(r));

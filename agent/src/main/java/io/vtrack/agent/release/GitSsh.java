@@ -46,12 +46,11 @@ final class GitSsh {
                 List.of(keyFile.toString()),
                 SshConstants.USER_KNOWN_HOSTS_FILE,
                 List.of(knownHosts.toString(), userKnownHosts.toString())));
+    // The config below names the key and the known_hosts files for every host, so the builder's
+    // defaults for them are never consulted.
     return new SshdSessionFactoryBuilder()
         .setHomeDirectory(home)
         .setSshDirectory(home.toPath().resolve(".ssh").toFile())
-        .setPreferredAuthentications("publickey")
-        .setDefaultIdentities(dir -> List.of(keyFile))
-        .setDefaultKnownHostsFiles(dir -> List.of(knownHosts, userKnownHosts))
         .setConfigStoreFactory((h, f, user) -> config)
         .build(null);
   }

@@ -104,34 +104,44 @@ public final class TestApp implements AutoCloseable {
 
   /** A commit whose backend exits at startup with "boom: missing setting". */
   public String crashAtStartup(String tag) throws Exception {
-    edit(
-        "backend/app.py",
-        s ->
-            s.replace(
-                "def main():\n", "def main():\n    raise SystemExit('boom: missing setting')\n"));
-    return commitApp("Crash at startup", tag);
+    return changeBackend(
+        "def main():\n",
+        "def main():\n    raise SystemExit('boom: missing setting')\n",
+        "Crash at startup",
+        tag);
   }
 
   /** A commit that renames {@code data} to {@code items} in the sources API: a contract break. */
   public String breakContract(String tag) throws Exception {
-    edit(
-        "backend/app.py",
-        s ->
-            s.replace(
-                "{\"success\": True, \"data\": data}", "{\"success\": True, \"items\": data}"));
-    return commitApp("Rename data to items", tag);
+    return changeBackend(
+        "{\"success\": True, \"data\": data}",
+        "{\"success\": True, \"items\": data}",
+        "Rename data to items",
+        tag);
   }
 
   /** A commit whose migration deletes user rows while every endpoint still answers 200. */
   public String deleteRowsInMigration(String tag) throws Exception {
+    return changeBackend(
+        "    conn.close()\n\n\ndef record_events",
+        "    with conn:\n        conn.execute(\"DELETE FROM video_sources WHERE id > 1\")\n"
+            + "    conn.close()\n\n\ndef record_events",
+        "Cleanup migration",
+        tag);
+  }
+
+  /** Replaces {@code from} (which must be there) by {@code to} in the backend and commits it. */
+  private String changeBackend(String from, String to, String message, String tag)
+      throws Exception {
     edit(
         "backend/app.py",
-        s ->
-            s.replace(
-                "    conn.close()\n\n\ndef record_events",
-                "    with conn:\n        conn.execute(\"DELETE FROM video_sources WHERE id > 1\")\n"
-                    + "    conn.close()\n\n\ndef record_events"));
-    return commitApp("Cleanup migration", tag);
+        s -> {
+          if (!s.contains(from)) {
+            throw new IllegalStateException("backend/app.py no longer contains: " + from);
+          }
+          return s.replace(from, to);
+        });
+    return commitApp(message, tag);
   }
 
   public String document(String revision) {
