@@ -8,6 +8,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpClientOptions;
 import io.vtrack.agent.api.ApiServer;
 import io.vtrack.agent.api.DeploymentViews;
@@ -21,6 +22,7 @@ import io.vtrack.agent.notify.Notifier;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.release.ReleaseBuilder;
+import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.ComposeRuntime;
 import io.vtrack.agent.runtime.ProcessRuntime;
 import io.vtrack.agent.runtime.Runtimes;
@@ -66,6 +68,8 @@ public final class Agent extends VerticleBase {
   private volatile boolean stopping;
   private volatile boolean ready;
   private String token;
+  private Watchdog watchdog;
+  private WorkerExecutor checkPool;
 
   /**
    * @param baseDir the folder relative {@code file:} source paths are resolved against (the folder
@@ -91,6 +95,11 @@ public final class Agent extends VerticleBase {
   @Override
   public Future<?> start() {
     ctx = vertx.getOrCreateContext();
+    watchdog = new Watchdog(vertx);
+    CommandPolicy policy = CommandPolicy.of(config.allowedCommands());
+    // Checks run on their own bounded pool: a slow or stuck check never holds the workers that
+    // serve the API and reconciles.
+    checkPool = vertx.createSharedWorkerExecutor("vtrack-checks", 8, 5, TimeUnit.MINUTES);
     Path stateDir = config.statePath();
     AgentMetrics metrics = new AgentMetrics();
     return vertx
@@ -101,7 +110,7 @@ public final class Agent extends VerticleBase {
               repos = new GitRepositories(stateDir.resolve("repos"));
               runtime =
                   new ProcessRuntime(
-                      store, (dep, svc) -> ctx.runOnContext(v -> reconciler.enqueue(dep)));
+                      store, (dep, svc) -> ctx.runOnContext(v -> reconciler.enqueue(dep)), policy);
               runtime.adopt();
               runtimes =
                   new Runtimes(
@@ -132,7 +141,7 @@ public final class Agent extends VerticleBase {
                           new ReleaseBuilder(repos),
                           runtimes,
                           new BackupManager(store, Duration.ofMinutes(5)),
-                          new CheckFactory(vertx, http),
+                          new CheckFactory(checkPool, http, policy),
                           metrics,
                           new Notifier(
                               vertx,
@@ -141,7 +150,7 @@ public final class Agent extends VerticleBase {
                               config.agentName(),
                               "http://" + config.listen() + "/"),
                           stateDir,
-                          config.allowedCommands()));
+                          policy));
               for (int i = 0; i < config.sources().size(); i++) {
                 AgentConfig.SourceConfig s = config.sources().get(i);
                 if (s.git() != null) {
@@ -182,7 +191,7 @@ public final class Agent extends VerticleBase {
                           ctx.runOnContext(x -> refreshEverything(delivery));
                         }
                       },
-                      () -> ready,
+                      () -> !ready ? "starting" : watchdog.stuck(),
                       config::agentName);
               return api.listen(config.host(), config.port());
             })
@@ -199,6 +208,7 @@ public final class Agent extends VerticleBase {
         .onSuccess(
             v -> {
               ready = true;
+              watchdog.start();
               scheduleSources();
             });
   }
@@ -511,6 +521,9 @@ public final class Agent extends VerticleBase {
   public Future<?> stop() {
     ready = false;
     stopping = true;
+    if (watchdog != null) {
+      watchdog.stop();
+    }
     kubeSources.forEach(KubeSource::close);
     timers.forEach(vertx::cancelTimer);
     if (reconciler != null) {

@@ -19,7 +19,6 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -45,7 +44,7 @@ public final class ApiServer {
   private final AgentMetrics metrics;
   private final String token;
   private final Webhooks webhooks;
-  private final BooleanSupplier ready;
+  private final Supplier<String> notReady;
   private final Supplier<String> agentName;
   private HttpServer server;
 
@@ -57,7 +56,7 @@ public final class ApiServer {
       AgentMetrics metrics,
       String token,
       Webhooks webhooks,
-      BooleanSupplier ready,
+      Supplier<String> notReady,
       Supplier<String> agentName) {
     this.vertx = vertx;
     this.registry = registry;
@@ -66,7 +65,7 @@ public final class ApiServer {
     this.metrics = metrics;
     this.token = token;
     this.webhooks = webhooks;
-    this.ready = ready;
+    this.notReady = notReady;
     this.agentName = agentName;
   }
 
@@ -77,8 +76,13 @@ public final class ApiServer {
         .get("/readyz")
         .handler(
             rc -> {
-              boolean ok = ready.getAsBoolean();
-              json(rc, ok ? 200 : 503, Map.of("status", ok ? "ready" : "starting"));
+              String why = notReady.get();
+              json(
+                  rc,
+                  why == null ? 200 : 503,
+                  why == null
+                      ? Map.of("status", "ready")
+                      : Map.of("status", "notReady", "reason", why));
             });
     router
         .get("/metrics")

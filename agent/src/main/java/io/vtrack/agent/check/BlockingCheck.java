@@ -1,18 +1,25 @@
 package io.vtrack.agent.check;
 
 import io.vertx.core.Future;
-import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import io.vtrack.agent.model.CheckSpec;
 import java.time.Instant;
+import java.util.concurrent.atomic.AtomicBoolean;
 
-/** Base for checks whose work blocks (JDBC, files, child processes): it runs on a worker. */
+/**
+ * Base for checks whose work blocks (JDBC, files, child processes): it runs on the agent's bounded
+ * check pool, never on the workers that serve the API and reconciles. One run at a time: when a run
+ * overstays its timeout, later rounds report it instead of queueing behind it, so a stuck check can
+ * never take the pool.
+ */
 abstract class BlockingCheck implements HealthCheck {
   protected final CheckSpec spec;
-  private final Vertx vertx;
+  private final WorkerExecutor pool;
+  private final AtomicBoolean running = new AtomicBoolean();
 
-  BlockingCheck(CheckSpec spec, Vertx vertx) {
+  BlockingCheck(CheckSpec spec, WorkerExecutor pool) {
     this.spec = spec;
-    this.vertx = vertx;
+    this.pool = pool;
   }
 
   @Override
@@ -23,8 +30,18 @@ abstract class BlockingCheck implements HealthCheck {
   @Override
   public Future<CheckResult> run() {
     long start = System.nanoTime();
+    if (!running.compareAndSet(false, true)) {
+      return Future.succeededFuture(
+          result(
+              CheckStatus.Failing,
+              null,
+              "the previous run of this check has not finished (over its timeout "
+                  + spec.effectiveTimeout().text()
+                  + ")",
+              start));
+    }
     // Not ordered: checks of one round run concurrently with each other.
-    return vertx.executeBlocking(
+    return pool.executeBlocking(
         () -> {
           try {
             return check(start);
@@ -32,8 +49,10 @@ abstract class BlockingCheck implements HealthCheck {
             return result(
                 CheckStatus.Failing,
                 null,
-                e.getMessage() == null ? e.toString() : e.getMessage(),
+                e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(),
                 start);
+          } finally {
+            running.set(false);
           }
         },
         false);

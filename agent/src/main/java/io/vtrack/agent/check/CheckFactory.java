@@ -1,9 +1,11 @@
 package io.vtrack.agent.check;
 
-import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpClient;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.model.HealthPolicy;
+import io.vtrack.agent.release.ConfinedPath;
+import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.ComposeRuntime;
 import io.vtrack.agent.runtime.LogSource;
 import java.nio.file.Path;
@@ -19,12 +21,18 @@ import java.util.function.ToLongFunction;
  * attached. Reads release files: call it off the event loop.
  */
 public final class CheckFactory {
-  private final Vertx vertx;
+  private final WorkerExecutor pool;
   private final HttpClient http;
+  private final CommandPolicy policy;
 
-  public CheckFactory(Vertx vertx, HttpClient http) {
-    this.vertx = vertx;
+  /**
+   * @param pool the agent's bounded pool for blocking check work (JDBC, files, commands)
+   * @param policy allowedCommands for {@code command} checks
+   */
+  public CheckFactory(WorkerExecutor pool, HttpClient http, CommandPolicy policy) {
+    this.pool = pool;
     this.http = http;
+    this.policy = policy;
   }
 
   /**
@@ -55,21 +63,27 @@ public final class CheckFactory {
       String commit,
       HealthPolicy policy) {
     List<String> names = policy.checks().stream().map(CheckSpec::name).toList();
-    return ContainersCheck.of(vertx, runtime, deployment, services, commit, names);
+    return ContainersCheck.of(pool, runtime, deployment, services, commit, names);
   }
 
   public List<HealthCheck> build(HealthPolicy policy, CheckContext ctx, Inputs in) {
     Substitutions subst = new Substitutions(ctx.commit(), ctx.revision(), ctx.releaseDir());
     List<HealthCheck> checks = new ArrayList<>();
     for (CheckSpec c : policy.checks()) {
-      checks.add(build(c, ctx, in, subst));
+      try {
+        checks.add(build(c, ctx, in, subst));
+      } catch (ConfinedPath.UnsafePathException e) {
+        checks.add(new RefusedCheck(c, e.getMessage()));
+      }
     }
     return checks;
   }
 
   @SuppressWarnings("unchecked")
-  private HealthCheck build(CheckSpec c, CheckContext ctx, Inputs in, Substitutions subst) {
+  private HealthCheck build(CheckSpec c, CheckContext ctx, Inputs in, Substitutions subst)
+      throws ConfinedPath.UnsafePathException {
     Path release = ctx.releaseDir();
+    Path shared = ctx.paths().shared();
     if (c.http() != null) {
       Map<String, Object> expected = (Map<String, Object>) subst.applyDeep(c.http().json());
       return new HttpCheck(c, subst.apply(c.http().url()), expected, http);
@@ -77,8 +91,8 @@ public final class CheckFactory {
     if (c.sqlite() != null) {
       return new SqliteCheck(
           c,
-          vertx,
-          release.resolve(c.sqlite().database()).normalize(),
+          pool,
+          inside(release, c.sqlite().database(), shared),
           in.backupValues().get(c.name()),
           ctx.verifying());
     }
@@ -87,17 +101,17 @@ public final class CheckFactory {
       if (source != null) {
         try {
           return new LogCheck(
-              c, vertx, source, ctx.verifying(), in.logOffsets().getOrDefault(c.name(), -1L));
+              c, pool, source, ctx.verifying(), in.logOffsets().getOrDefault(c.name(), -1L));
         } catch (java.io.IOException e) {
           throw new java.io.UncheckedIOException(e);
         }
       }
       Path file =
           c.log().file() != null
-              ? release.resolve(subst.apply(c.log().file())).normalize()
+              ? inside(release, subst.apply(c.log().file()), shared)
               : ctx.paths().logs().resolve(c.log().service() + ".log");
       return new LogCheck(
-          c, vertx, file, ctx.verifying(), in.logOffsets().getOrDefault(c.name(), -1L));
+          c, pool, file, ctx.verifying(), in.logOffsets().getOrDefault(c.name(), -1L));
     }
     if (c.latency() != null) {
       return new LatencyCheck(
@@ -109,7 +123,7 @@ public final class CheckFactory {
     }
     if (c.memory() != null) {
       return new MemoryCheck(
-          c, vertx, in.residentBytes(), in.lastHealthy().get(baselineKey(c)), ctx.verifying());
+          c, pool, in.residentBytes(), in.lastHealthy().get(baselineKey(c)), ctx.verifying());
     }
     List<String> argv = c.command().command().stream().map(subst::apply).toList();
     CheckSpec withArgs =
@@ -123,7 +137,19 @@ public final class CheckFactory {
             null,
             new CheckSpec.Command(argv, c.command().cwd()));
     return new CommandCheck(
-        withArgs, vertx, release.resolve(c.command().cwd()).normalize(), in.env());
+        withArgs, pool, inside(release, c.command().cwd(), shared), in.env(), policy);
+  }
+
+  /** A file of the release (or of shared/ through its link), never through a link out of both. */
+  private static Path inside(Path release, String rel, Path shared)
+      throws ConfinedPath.UnsafePathException {
+    try {
+      return ConfinedPath.realInside(release, rel, shared);
+    } catch (ConfinedPath.UnsafePathException e) {
+      throw e;
+    } catch (java.io.IOException e) {
+      return release.resolve(rel).normalize();
+    }
   }
 
   /**

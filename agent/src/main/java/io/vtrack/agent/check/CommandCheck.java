@@ -1,7 +1,8 @@
 package io.vtrack.agent.check;
 
-import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import io.vtrack.agent.model.CheckSpec;
+import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.CommandRunner;
 import java.nio.file.Path;
 import java.util.Map;
@@ -11,16 +12,25 @@ final class CommandCheck extends BlockingCheck {
   private final Path cwd;
   private final Map<String, String> env;
 
-  CommandCheck(CheckSpec spec, Vertx vertx, Path cwd, Map<String, String> env) {
-    super(spec, vertx);
+  private final CommandPolicy policy;
+
+  CommandCheck(
+      CheckSpec spec,
+      WorkerExecutor pool,
+      Path cwd,
+      Map<String, String> env,
+      CommandPolicy policy) {
+    super(spec, pool);
     this.cwd = cwd;
     this.env = env;
+    this.policy = policy;
   }
 
   @Override
   protected CheckResult check(long start) {
     CommandRunner.Result r =
-        CommandRunner.run(spec.command().command(), cwd, env, spec.effectiveTimeout().duration());
+        CommandRunner.run(
+            policy, spec.command().command(), cwd, env, spec.effectiveTimeout().duration());
     // The last line of output is what a failing command usually says about itself.
     String[] lines = r.output().strip().split("\n");
     String tail = lines[lines.length - 1].strip();

@@ -1,6 +1,6 @@
 package io.vtrack.agent.check;
 
-import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.runtime.ComposeRuntime;
 import io.vtrack.agent.runtime.ComposeRuntime.ContainerState;
@@ -20,11 +20,11 @@ final class ContainersCheck extends BlockingCheck {
 
   ContainersCheck(
       String name,
-      Vertx vertx,
+      WorkerExecutor pool,
       Supplier<List<ContainerState>> states,
       List<String> services,
       String commit) {
-    super(new CheckSpec(name, null, null, null, null, null, null, null), vertx);
+    super(new CheckSpec(name, null, null, null, null, null, null, null), pool);
     this.states = states;
     this.services = List.copyOf(services);
     this.commit = commit;
@@ -72,7 +72,7 @@ final class ContainersCheck extends BlockingCheck {
 
   /** The containers check of a compose deployment's commit. */
   static ContainersCheck of(
-      Vertx vertx,
+      WorkerExecutor pool,
       ComposeRuntime runtime,
       String deployment,
       List<String> services,
@@ -80,6 +80,6 @@ final class ContainersCheck extends BlockingCheck {
       List<String> takenNames) {
     String name = takenNames.contains("containers") ? "vtrack-containers" : "containers";
     return new ContainersCheck(
-        name, vertx, () -> runtime.containerStates(deployment), services, commit);
+        name, pool, () -> runtime.containerStates(deployment), services, commit);
   }
 }

@@ -1,6 +1,6 @@
 package io.vtrack.agent.check;
 
-import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.runtime.LogSource;
 import java.io.IOException;
@@ -20,7 +20,9 @@ final class LogCheck extends BlockingCheck {
 
   private final Path file;
   private final LogSource source;
-  private final Pattern pattern;
+  private final LineMatcher matcher;
+  private long skipped;
+  private String lastSkipped;
   private final boolean verifying;
   private long offset;
   private long total;
@@ -33,11 +35,11 @@ final class LogCheck extends BlockingCheck {
    * @param startOffset where to start reading (the file's size at the switch), or -1 for its size
    *     now
    */
-  LogCheck(CheckSpec spec, Vertx vertx, Path file, boolean verifying, long startOffset) {
-    super(spec, vertx);
+  LogCheck(CheckSpec spec, WorkerExecutor pool, Path file, boolean verifying, long startOffset) {
+    super(spec, pool);
     this.file = file;
     this.source = null;
-    this.pattern = Pattern.compile(spec.log().pattern());
+    this.matcher = new LineMatcher(Pattern.compile(spec.log().pattern()));
     this.verifying = verifying;
     this.offset = startOffset >= 0 ? startOffset : sizeOf(file);
   }
@@ -46,25 +48,14 @@ final class LogCheck extends BlockingCheck {
    * A service's output from its runtime (containers: the engine's log API); {@code startMark} as
    * the source's marks, or -1 for now.
    */
-  LogCheck(CheckSpec spec, Vertx vertx, LogSource source, boolean verifying, long startMark)
+  LogCheck(CheckSpec spec, WorkerExecutor pool, LogSource source, boolean verifying, long startMark)
       throws IOException {
-    super(spec, vertx);
+    super(spec, pool);
     this.file = null;
     this.source = source;
-    this.pattern = Pattern.compile(spec.log().pattern());
+    this.matcher = new LineMatcher(Pattern.compile(spec.log().pattern()));
     this.verifying = verifying;
     this.offset = startMark >= 0 ? startMark : source.markNow();
-  }
-
-  private int count(String text) {
-    int matches = 0;
-    for (String line : text.split("\n")) {
-      if (!line.isEmpty() && pattern.matcher(line).find()) {
-        matches++;
-        lastMatch = line;
-      }
-    }
-    return matches;
   }
 
   static long sizeOf(Path f) {
@@ -75,42 +66,65 @@ final class LogCheck extends BlockingCheck {
     }
   }
 
-  @Override
-  protected synchronized CheckResult check(long start) throws IOException {
-    int matches = 0;
-    if (source != null) {
-      LogSource.Chunk chunk = source.readAfter(offset);
-      matches = count(chunk.text());
-      offset = chunk.nextMark();
-    } else {
-      matches = readFile();
-    }
-    return judge(matches, start);
+  /**
+   * How long one round may spend matching: most of the check's timeout. What is not examined in
+   * time is examined next round (files) or counted as not examined (container output).
+   */
+  private long deadline(long start) {
+    return start + spec.effectiveTimeout().millis() * 800_000L;
   }
 
-  private int readFile() throws IOException {
+  @Override
+  protected synchronized CheckResult check(long start) throws IOException {
+    LineMatcher.Count c;
+    if (source != null) {
+      LogSource.Chunk chunk = source.readAfter(offset);
+      byte[] bytes = chunk.text().getBytes(StandardCharsets.UTF_8);
+      int[] stopped = {0};
+      c = matcher.count(bytes, 0, bytes.length, deadline(start), stopped);
+      offset = chunk.nextMark();
+      if (stopped[0] < bytes.length) {
+        c =
+            new LineMatcher.Count(
+                c.matches(), c.skipped() + 1, c.lastMatch(), "(the rest of the output)");
+      }
+    } else {
+      c = readFile(start);
+    }
+    if (c.lastMatch() != null) {
+      lastMatch = c.lastMatch();
+    }
+    if (c.skipped() > 0) {
+      skipped += c.skipped();
+      lastSkipped = c.lastSkipped();
+    }
+    return judge(c.matches(), start);
+  }
+
+  private LineMatcher.Count readFile(long start) throws IOException {
     long size = sizeOf(file);
     if (size < offset) {
       offset = 0;
     }
-    int matches = 0;
-    if (size > offset) {
-      long from = Math.max(offset, size - MAX_READ);
-      byte[] buf;
-      try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
-        buf = new byte[(int) (size - from)];
-        raf.seek(from);
-        raf.readFully(buf);
-      }
-      // Only whole lines count; a partial last line is read again next round.
-      int end = buf.length;
-      while (end > 0 && buf[end - 1] != '\n') {
-        end--;
-      }
-      matches = count(new String(buf, 0, end, StandardCharsets.UTF_8));
-      offset = from + end;
+    if (size <= offset) {
+      return new LineMatcher.Count(0, 0, null, null);
     }
-    return matches;
+    long from = Math.max(offset, size - MAX_READ);
+    byte[] buf;
+    try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
+      buf = new byte[(int) (size - from)];
+      raf.seek(from);
+      raf.readFully(buf);
+    }
+    // Only whole lines count; a partial last line is read again next round.
+    int end = buf.length;
+    while (end > 0 && buf[end - 1] != '\n') {
+      end--;
+    }
+    int[] stopped = {0};
+    LineMatcher.Count c = matcher.count(buf, 0, end, deadline(start), stopped);
+    offset = from + stopped[0];
+    return c;
   }
 
   /** During verification the count runs from the switch and never falls. */
@@ -138,7 +152,24 @@ final class LogCheck extends BlockingCheck {
           start);
     }
     return result(
-        CheckStatus.Passing, Long.toString(counted), counted + " matching lines " + where, start);
+        CheckStatus.Passing,
+        Long.toString(counted),
+        counted + " matching lines " + where + skippedNote(),
+        start);
+  }
+
+  /** Lines the pattern could not be run on in time are said, never counted against the app. */
+  private String skippedNote() {
+    if (skipped == 0) {
+      return "";
+    }
+    return "; "
+        + skipped
+        + " line(s) skipped: the pattern took over "
+        + LineMatcher.LINE_BUDGET_NANOS / 1_000_000
+        + "ms on them (last: "
+        + abbreviate(lastSkipped)
+        + ")";
   }
 
   private static String abbreviate(String s) {

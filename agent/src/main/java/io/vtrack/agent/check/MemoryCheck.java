@@ -1,6 +1,6 @@
 package io.vtrack.agent.check;
 
-import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.model.Quantities;
 import java.util.ArrayList;
@@ -19,11 +19,11 @@ final class MemoryCheck extends BlockingCheck implements Baselined {
 
   MemoryCheck(
       CheckSpec spec,
-      Vertx vertx,
+      WorkerExecutor pool,
       ToLongFunction<String> residentBytes,
       Double baselineBytes,
       boolean verifying) {
-    super(spec, vertx);
+    super(spec, pool);
     this.residentBytes = residentBytes;
     this.baselineBytes = baselineBytes;
     this.verifying = verifying;

@@ -1,6 +1,6 @@
 package io.vtrack.agent.check;
 
-import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import io.vtrack.agent.backup.SqliteBackup;
 import io.vtrack.agent.model.CheckSpec;
 import java.math.BigDecimal;
@@ -26,8 +26,9 @@ final class SqliteCheck extends BlockingCheck {
   /**
    * @param backupValue the query's value on this rollout's backup (null: no baseline)
    */
-  SqliteCheck(CheckSpec spec, Vertx vertx, Path database, Double backupValue, boolean verifying) {
-    super(spec, vertx);
+  SqliteCheck(
+      CheckSpec spec, WorkerExecutor pool, Path database, Double backupValue, boolean verifying) {
+    super(spec, pool);
     this.sql = spec.sqlite();
     this.database = database;
     this.backupValue = backupValue;

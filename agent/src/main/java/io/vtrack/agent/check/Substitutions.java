@@ -1,5 +1,6 @@
 package io.vtrack.agent.check;
 
+import io.vtrack.agent.release.ConfinedPath;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,10 +35,11 @@ public final class Substitutions {
     while (m.find()) {
       String v;
       if (m.group(2) != null) {
-        Path f = releaseDir.resolve(m.group(2)).normalize();
         try {
+          // Only a file of the release: never through a link out of it.
+          Path f = ConfinedPath.realInside(releaseDir, m.group(2));
           v = f.startsWith(releaseDir) ? Files.readString(f).trim() : "";
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
           v = "";
         }
       } else {

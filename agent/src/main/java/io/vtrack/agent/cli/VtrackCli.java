@@ -4,9 +4,7 @@ import io.vertx.core.Vertx;
 import io.vtrack.agent.Agent;
 import io.vtrack.agent.config.AgentConfig;
 import io.vtrack.agent.config.AgentConfigLoader;
-import io.vtrack.agent.model.DocumentParser;
 import io.vtrack.agent.model.SpecError;
-import io.vtrack.agent.model.SpecValidator;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -527,7 +525,7 @@ public final class VtrackCli implements Runnable {
   @Command(name = "validate", description = "Lint desired-state documents (no agent needed).")
   static class Validate implements java.util.concurrent.Callable<Integer> {
     @Parameters(arity = "1..*", description = "YAML files")
-    List<Path> files = new ArrayList<>();
+    List<String> files = new ArrayList<>();
 
     @Option(
         names = "--git-sourced",
@@ -537,37 +535,48 @@ public final class VtrackCli implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
       PrintWriter err = spec.commandLine().getErr();
       boolean ok = true;
-      for (Path f : files) {
-        if (!Files.isRegularFile(f)) {
-          err.println(f + ": no such file");
+      for (String name : files) {
+        String shown = name.replace("\0", "\\0");
+        byte[] bytes;
+        try {
+          Path f = Path.of(name);
+          if (!Files.isRegularFile(f)) {
+            err.println(shown + ": no such file");
+            ok = false;
+            continue;
+          }
+          bytes = Files.readAllBytes(f);
+        } catch (java.nio.file.InvalidPathException e) {
+          err.println(shown + ": not a valid path (" + e.getReason() + ")");
+          ok = false;
+          continue;
+        } catch (java.io.IOException e) {
+          err.println(shown + ": cannot read: " + e.getMessage());
           ok = false;
           continue;
         }
+        var where =
+            new io.vtrack.agent.source.SourceRef("file", "cli", null, name, null, null, null, null);
         var docs =
-            DocumentParser.parseAll(
-                Files.readString(f),
-                f.toString(),
-                gitSourced ? SpecValidator.Context.GIT : SpecValidator.Context.FILE);
-        if (docs.isEmpty()) {
-          err.println(f + ": no document");
-          ok = false;
-        }
-        for (DocumentParser.Parsed p : docs) {
-          if (p.valid()) {
-            out.println(f + ":" + p.line() + ": " + p.name() + ": valid");
+            io.vtrack.agent.source.DocumentReader.read(
+                bytes, where, gitSourced ? "git-sourced" : null);
+        for (var d : docs) {
+          int line = d.source().line() == null ? 1 : d.source().line();
+          if (d.valid()) {
+            out.println(name + ":" + line + ": " + d.name() + ": valid");
           } else {
             ok = false;
-            for (SpecError e : p.errors()) {
+            for (SpecError e : d.errors()) {
               err.println(
-                  f
+                  name
                       + ":"
-                      + (e.line() == null ? p.line() : e.line())
+                      + (e.line() == null ? line : e.line())
                       + ": "
-                      + (p.name() == null ? "" : p.name() + ": ")
+                      + (d.name() == null ? "" : d.name() + ": ")
                       + (e.field() == null || e.field().isEmpty() ? "" : e.field() + ": ")
                       + e.message());
             }

@@ -3,6 +3,7 @@ package io.vtrack.agent.model;
 import java.util.ArrayList;
 import java.util.List;
 import tools.jackson.core.JacksonException;
+import tools.jackson.core.StreamReadFeature;
 import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.exc.UnrecognizedPropertyException;
 import tools.jackson.dataformat.yaml.YAMLMapper;
@@ -17,6 +18,8 @@ public final class DocumentParser {
           .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
           .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
           .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          // A key given twice (two `name:` lines) is an error, never "the last one wins".
+          .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
           .build();
 
   /**
@@ -119,6 +122,12 @@ public final class DocumentParser {
           "unknown field '" + u.getPropertyName() + "' (allowed: " + u.getKnownPropertyIds() + ")";
     } else {
       message = rootMessage(e);
+      if (message.startsWith("Duplicate Object property ")) {
+        message =
+            "key "
+                + message.substring("Duplicate Object property ".length())
+                + " is given twice (a key may appear once)";
+      }
     }
     return new SpecError(path.toString(), line, message);
   }

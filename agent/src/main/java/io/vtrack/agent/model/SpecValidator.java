@@ -141,8 +141,38 @@ public final class SpecValidator {
     for (int i = 0; i < runtime.sharedPaths().size(); i++) {
       String p = runtime.sharedPaths().get(i);
       String f = "spec.runtime.sharedPaths[" + i + "]";
-      if (relativePath(f, p, true) && !shared.add(stripSlash(p))) {
+      if (!relativePath(f, p, true)) {
+        continue;
+      }
+      String norm = Path.of(stripSlash(p)).normalize().toString();
+      if (norm.isEmpty() || norm.equals(".")) {
+        // shared/ would cover the whole release: every release would become a link to the data.
+        fail(f, "'" + p + "' is the release root itself; name the folders or files to share");
+      } else if (norm.equals(".git") || norm.startsWith(".git/")) {
+        fail(f, "'" + p + "' is inside .git, which releases do not have");
+      } else if (!shared.add(norm)) {
         fail(f, "duplicate shared path '" + p + "'");
+      }
+    }
+    List<String> sharedNorm = new ArrayList<>(shared);
+    for (int i = 0; i < runtime.sharedPaths().size(); i++) {
+      String p = runtime.sharedPaths().get(i);
+      if (!safeText(p)) {
+        continue;
+      }
+      Path mine = Path.of(stripSlash(p)).normalize();
+      for (String other : sharedNorm) {
+        Path o = Path.of(other);
+        if (!o.equals(mine) && mine.startsWith(o)) {
+          fail(
+              "spec.runtime.sharedPaths[" + i + "]",
+              "'"
+                  + p
+                  + "' lies inside the shared path '"
+                  + other
+                  + "': shared paths must not"
+                  + " overlap");
+        }
       }
     }
     if (runtime.type() == RuntimeSpec.RuntimeType.process) {
@@ -237,8 +267,14 @@ public final class SpecValidator {
 
   /** True when {@code path} is a shared file or lies under a shared directory. */
   public static boolean isInsideShared(String path, List<String> sharedPaths) {
+    if (!safeText(path)) {
+      return false;
+    }
     Path p = Path.of(path).normalize();
     for (String s : sharedPaths) {
+      if (!safeText(s)) {
+        continue;
+      }
       Path sp = Path.of(stripSlash(s)).normalize();
       if (s.endsWith("/") ? p.startsWith(sp) && !p.equals(sp) : p.equals(sp)) {
         return true;
@@ -406,6 +442,10 @@ public final class SpecValidator {
       fail(field, "must not be empty");
       return false;
     }
+    if (!safeText(path)) {
+      fail(field, "contains a NUL byte or a control character");
+      return false;
+    }
     if (path.startsWith("/")) {
       fail(field, "'" + path + "' must be relative");
       return false;
@@ -416,6 +456,11 @@ public final class SpecValidator {
       return false;
     }
     return true;
+  }
+
+  /** A path with no NUL byte or control character (which no file name here needs). */
+  static boolean safeText(String p) {
+    return p != null && p.chars().noneMatch(c -> c < 0x20 || c == 0x7f);
   }
 
   static String stripSlash(String p) {

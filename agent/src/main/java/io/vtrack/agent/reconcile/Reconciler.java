@@ -17,6 +17,7 @@ import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.release.RevisionNotFoundException;
 import io.vtrack.agent.release.SourceUnavailableException;
 import io.vtrack.agent.runtime.AppRuntime;
+import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
@@ -69,7 +70,7 @@ public final class Reconciler {
       AgentMetrics metrics,
       io.vtrack.agent.notify.Notifier notifier,
       Path stateDir,
-      List<String> allowedCommands) {}
+      CommandPolicy commandPolicy) {}
 
   private final Deps d;
   private final Vertx vertx;
@@ -391,7 +392,7 @@ public final class Reconciler {
     if (unavailable != null) {
       return new Desired.Problem(Reason.UnsupportedRuntime, unavailable);
     }
-    String denied = deniedCommand(spec);
+    String denied = deniedCommand(entry.name(), spec, null);
     if (denied != null) {
       return new Desired.Problem(Reason.CommandNotAllowed, denied);
     }
@@ -401,36 +402,57 @@ public final class Reconciler {
     return null;
   }
 
-  private String deniedCommand(DeploymentSpec spec) {
-    List<String> allowed = d.allowedCommands();
-    if (allowed.isEmpty()) {
+  /**
+   * The first command of the document that {@code allowedCommands} refuses, as a message naming the
+   * field, or null. argv[0] is resolved as it will be when it runs (the agent's PATH, the release
+   * folder for relative paths); the runtime checks again at every start.
+   */
+  private String deniedCommand(String name, DeploymentSpec spec, String commit) {
+    CommandPolicy policy = d.commandPolicy();
+    if (!policy.restricts()) {
       return null;
     }
-    Map<String, List<String>> commands = new LinkedHashMap<>();
+    if (spec.runtime().type() == RuntimeSpec.RuntimeType.compose
+        && !policy.permitsAny(List.of("docker-compose", "docker"))) {
+      return "spec.runtime.type: compose needs the compose CLI (docker-compose or docker) in"
+          + " allowedCommands "
+          + policy.allowed();
+    }
+    Path release =
+        DeploymentPaths.of(d.stateDir(), name).release(commit == null ? "unresolved" : commit);
+    Map<String, CommandWhere> commands = new LinkedHashMap<>();
     for (int i = 0; i < spec.runtime().services().size(); i++) {
+      var s = spec.runtime().services().get(i);
       commands.put(
-          "spec.runtime.services[" + i + "].command", spec.runtime().services().get(i).command());
+          "spec.runtime.services[" + i + "].command", new CommandWhere(s.command(), s.cwd()));
     }
     for (int i = 0; i < spec.prepare().size(); i++) {
-      commands.put("spec.prepare[" + i + "].command", spec.prepare().get(i).command());
+      var c = spec.prepare().get(i);
+      commands.put("spec.prepare[" + i + "].command", new CommandWhere(c.command(), c.cwd()));
     }
     for (int i = 0; i < spec.validate().size(); i++) {
-      commands.put("spec.validate[" + i + "].command", spec.validate().get(i).command());
+      var c = spec.validate().get(i);
+      commands.put("spec.validate[" + i + "].command", new CommandWhere(c.command(), c.cwd()));
     }
     for (int i = 0; i < spec.health().checks().size(); i++) {
       CheckSpec c = spec.health().checks().get(i);
       if (c.command() != null) {
-        commands.put("spec.health.checks[" + i + "].command.command", c.command().command());
+        commands.put(
+            "spec.health.checks[" + i + "].command.command",
+            new CommandWhere(c.command().command(), c.command().cwd()));
       }
     }
-    for (Map.Entry<String, List<String>> e : commands.entrySet()) {
-      String argv0 = e.getValue().isEmpty() ? "" : e.getValue().get(0);
-      if (allowed.stream().noneMatch(argv0::startsWith)) {
-        return e.getKey() + ": '" + argv0 + "' is not allowed by allowedCommands " + allowed;
+    for (Map.Entry<String, CommandWhere> e : commands.entrySet()) {
+      try {
+        policy.approve(e.getValue().argv(), release.resolve(e.getValue().cwd()).normalize());
+      } catch (CommandPolicy.NotAllowedException ex) {
+        return e.getKey() + ": " + ex.getMessage();
       }
     }
     return null;
   }
+
+  private record CommandWhere(List<String> argv, String cwd) {}
 
   // ---------------------------------------------------------------- acting
 

@@ -13,6 +13,7 @@ import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.model.CommandStep;
 import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.model.RuntimeSpec;
+import io.vtrack.agent.release.ConfinedPath;
 import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.release.SharedPathMissingException;
@@ -353,7 +354,12 @@ final class RolloutExecutor {
       Reason reason,
       String what)
       throws StepFailed {
-    Path cwd = paths.release(r.toCommit()).resolve(c.cwd()).normalize();
+    Path cwd;
+    try {
+      cwd = ConfinedPath.realInside(paths.release(r.toCommit()), c.cwd(), paths.shared());
+    } catch (java.io.IOException e) {
+      throw new StepFailed(reason, what + " '" + c.name() + "': " + e.getMessage());
+    }
     Map<String, String> env = serviceEnv(name, r.toCommit(), r.revision(), paths);
     env.putAll(c.env());
     CommandRunner.Result res = CommandRunner.run(c.command(), cwd, env, c.timeout().duration());

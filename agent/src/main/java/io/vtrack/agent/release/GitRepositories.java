@@ -58,7 +58,12 @@ public final class GitRepositories {
   }
 
   /** A file read from a commit: its path relative to the requested folder, and its text. */
-  public record GitFile(String path, String text) {}
+  public record GitFile(String path, byte[] bytes) {
+    /** The text, with bytes that are not UTF-8 replaced. */
+    public String text() {
+      return new String(bytes, StandardCharsets.UTF_8);
+    }
+  }
 
   /** What a commit says about itself. */
   public record CommitInfo(String sha, String author, String email, String subject, Instant time) {
@@ -246,7 +251,7 @@ public final class GitRepositories {
           }
           String path = tw.getPathString();
           ObjectLoader loader = repo.open(tw.getObjectId(0));
-          out.put(path, new GitFile(path, new String(loader.getBytes(), StandardCharsets.UTF_8)));
+          out.put(path, new GitFile(path, loader.getBytes()));
         }
       }
     }

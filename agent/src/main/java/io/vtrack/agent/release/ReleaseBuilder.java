@@ -38,8 +38,12 @@ public final class ReleaseBuilder {
   public Release build(DeploymentPaths paths, String repoUrl, String commit, DeploymentSpec spec)
       throws IOException, SharedPathMissingException {
     Path dir = paths.release(commit);
+    if (Files.isSymbolicLink(dir)) {
+      // A release is always a real folder the agent exported; a link here was not made by it.
+      Files.delete(dir);
+    }
     List<String> tracked;
-    if (Files.isDirectory(dir)) {
+    if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
       tracked = List.of();
     } else {
       Files.createDirectories(paths.releases());
@@ -69,8 +73,9 @@ public final class ReleaseBuilder {
     for (String sp : sharedPaths) {
       boolean isDir = sp.endsWith("/");
       String rel = isDir ? sp.substring(0, sp.length() - 1) : sp;
-      Path inRelease = release.resolve(rel).normalize();
-      Path inShared = shared.resolve(rel).normalize().toAbsolutePath();
+      // Strictly inside the release and shared/, never through a link (DESIGN.md §2 sharedPaths).
+      Path inRelease = ConfinedPath.child(release, rel);
+      Path inShared = ConfinedPath.child(shared.toAbsolutePath(), rel);
       if (Files.isSymbolicLink(inRelease)) {
         if (Files.readSymbolicLink(inRelease).equals(inShared)) {
           continue;

@@ -34,8 +34,31 @@ public final class CommandRunner {
 
   private CommandRunner() {}
 
+  /** {@code setsid} as the agent's PATH finds it: a document's env PATH never chooses it. */
+  static final String SETSID = locateSetsid();
+
+  private static String locateSetsid() {
+    Path p = CommandPolicy.ANY.locate("setsid", Path.of("/"));
+    return p == null ? "setsid" : p.toString();
+  }
+
   public static Result run(List<String> argv, Path cwd, Map<String, String> env, Duration timeout) {
+    return run(CommandPolicy.ANY, argv, cwd, env, timeout);
+  }
+
+  /** Runs {@code argv} if {@code policy} allows it (as the absolute path it resolves to). */
+  public static Result run(
+      CommandPolicy policy,
+      List<String> argv,
+      Path cwd,
+      Map<String, String> env,
+      Duration timeout) {
     long start = System.nanoTime();
+    try {
+      argv = policy.approve(argv, cwd);
+    } catch (CommandPolicy.NotAllowedException e) {
+      return new Result(-1, false, e.getMessage(), 0);
+    }
     Path out;
     try {
       out = Files.createTempFile("vtrack-cmd-", ".log");
@@ -44,7 +67,7 @@ public final class CommandRunner {
     }
     try {
       List<String> cmd = new ArrayList<>();
-      cmd.add("setsid");
+      cmd.add(SETSID);
       cmd.addAll(argv);
       ProcessBuilder pb =
           new ProcessBuilder(cmd)

@@ -47,9 +47,20 @@ public final class ProcessRuntime implements AppRuntime {
    *     asked to; it runs on a JDK thread and must only hand the event on.
    */
   public ProcessRuntime(StateStore store, BiConsumer<String, String> onUnexpectedExit) {
+    this(store, onUnexpectedExit, CommandPolicy.ANY);
+  }
+
+  /**
+   * @param policy allowedCommands, enforced again at every start (the resolved path is what runs)
+   */
+  public ProcessRuntime(
+      StateStore store, BiConsumer<String, String> onUnexpectedExit, CommandPolicy policy) {
     this.store = store;
     this.onUnexpectedExit = onUnexpectedExit;
+    this.policy = policy;
   }
+
+  private final CommandPolicy policy;
 
   @Override
   public void start(
@@ -113,10 +124,13 @@ public final class ProcessRuntime implements AppRuntime {
     Path log = logsDir.resolve(s.name() + ".log");
     LogFiles.rotateIfNeeded(log, LogFiles.DEFAULT_MAX_BYTES, LogFiles.DEFAULT_KEEP);
     long logOffset = Files.exists(log) ? Files.size(log) : 0;
+    // Never through a link out of the release (or its shared/ folder, through the shared links).
+    Path cwd =
+        io.vtrack.agent.release.ConfinedPath.realInside(
+            releaseDir, s.cwd(), releaseDir.getParent().getParent().resolve("shared"));
     List<String> cmd = new ArrayList<>();
-    cmd.add("setsid");
-    cmd.addAll(s.command());
-    Path cwd = releaseDir.resolve(s.cwd()).normalize();
+    cmd.add(CommandRunner.SETSID);
+    cmd.addAll(policy.approve(s.command(), cwd));
     ProcessBuilder pb =
         new ProcessBuilder(cmd)
             .directory(cwd.toFile())

@@ -1,5 +1,6 @@
 package io.vtrack.agent.source;
 
+import io.vtrack.agent.model.SpecError;
 import io.vtrack.agent.model.VTrackDeployment;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -32,12 +33,24 @@ public final class DesiredStateRegistry {
     }
   }
 
-  /** Replaces the documents of a source; returns every name whose entry may have changed. */
+  /**
+   * Replaces the documents of a source; returns every name whose entry may have changed. A file
+   * that yields a document no deployment can be attributed to (empty, truncated, not YAML, no name)
+   * is never a removal: each deployment that file held before and does not name now stays, as an
+   * invalid document naming the file, until the file is readable again or really gone.
+   */
   public Set<String> update(String sourceId, List<DesiredDocument> docs) {
-    Set<String> before = names(bySource.getOrDefault(sourceId, List.of()));
+    List<DesiredDocument> previous = bySource.getOrDefault(sourceId, List.of());
+    Set<String> before = names(previous);
     List<DesiredDocument> mine = new ArrayList<>();
     List<String> orphans = new ArrayList<>();
+    Map<String, List<String>> unreadable = new LinkedHashMap<>();
     for (DesiredDocument d : docs) {
+      if (d.name() == null || d.document() == null) {
+        unreadable
+            .computeIfAbsent(d.source().file(), f -> new ArrayList<>())
+            .add(String.valueOf(d.errors()));
+      }
       String label = d.agentLabel();
       if (label != null && !label.equals(agentName)) {
         continue;
@@ -48,11 +61,37 @@ public final class DesiredStateRegistry {
       }
       mine.add(d);
     }
+    Set<String> present = names(mine);
+    for (DesiredDocument old : previous) {
+      List<String> why = unreadable.get(old.source().file());
+      if (why != null && !present.contains(old.name())) {
+        mine.add(keptUnreadable(old, why));
+        present.add(old.name());
+      }
+    }
     bySource.put(sourceId, List.copyOf(mine));
     unattributed.put(sourceId, List.copyOf(orphans));
     Set<String> changed = new TreeSet<>(before);
-    changed.addAll(names(mine));
+    changed.addAll(present);
     return changed;
+  }
+
+  /** The deployment {@code old} described, held while its file cannot be read. */
+  private static DesiredDocument keptUnreadable(DesiredDocument old, List<String> why) {
+    String what = why.size() == 1 ? why.get(0) : why.toString();
+    return new DesiredDocument(
+        old.name(),
+        null,
+        List.of(
+            new SpecError(
+                "",
+                null,
+                "cannot be read any more ("
+                    + what
+                    + "); what runs is left as it is until the file is fixed or removed")),
+        old.source(),
+        old.generation(),
+        old.effectiveRepoUrl());
   }
 
   /**

@@ -1,8 +1,12 @@
 package io.vtrack.agent.source;
 
 import io.vtrack.agent.model.DocumentParser;
+import io.vtrack.agent.model.SpecError;
 import io.vtrack.agent.model.SpecValidator;
 import io.vtrack.agent.model.VTrackDeployment;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -30,7 +34,35 @@ public final class DocumentReader {
    * @param defaultRepoUrl the repository that holds the file (git sources), used when {@code
    *     spec.source.repoURL} is omitted; null for other sources
    */
+  public static List<DesiredDocument> read(byte[] bytes, SourceRef where, String defaultRepoUrl) {
+    String text;
+    try {
+      text =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(ByteBuffer.wrap(bytes))
+              .toString();
+    } catch (CharacterCodingException e) {
+      return List.of(unreadable(where, "not valid UTF-8 text"));
+    }
+    return read(text, where, defaultRepoUrl);
+  }
+
+  /**
+   * A file that yields no document a deployment can be attributed to (empty, not YAML, not valid
+   * UTF-8, unreadable): never a removal of the deployments it held before (DESIGN.md §4).
+   */
+  public static DesiredDocument unreadable(SourceRef where, String why) {
+    return new DesiredDocument(
+        null, null, List.of(new SpecError("", null, why)), where, hash(where.file() + why), null);
+  }
+
   public static List<DesiredDocument> read(String text, SourceRef where, String defaultRepoUrl) {
+    if (text.isBlank()) {
+      return List.of(unreadable(where, "the file is empty"));
+    }
     SpecValidator.Context ctx =
         defaultRepoUrl != null ? SpecValidator.Context.GIT : SpecValidator.Context.FILE;
     List<DesiredDocument> out = new ArrayList<>();
@@ -46,6 +78,9 @@ public final class DocumentReader {
               where.author(),
               where.subject());
       out.add(of(p, ref, defaultRepoUrl));
+    }
+    if (out.isEmpty()) {
+      out.add(unreadable(where, "the file holds no document (only comments or separators)"));
     }
     return out;
   }

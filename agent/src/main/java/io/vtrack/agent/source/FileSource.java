@@ -61,11 +61,22 @@ public final class FileSource {
     return sb.toString();
   }
 
+  /**
+   * Every document of every file. A file that cannot be read (permissions, vanished while read) is
+   * reported as unreadable on its own: the other files, and the documents it held, go on.
+   */
   public List<DesiredDocument> read() throws IOException {
     List<DesiredDocument> docs = new ArrayList<>();
     for (Path p : files()) {
       SourceRef ref = new SourceRef("file", id, null, p.toString(), null, null, null, null);
-      docs.addAll(DocumentReader.read(Files.readString(p), ref, null));
+      byte[] bytes;
+      try {
+        bytes = Files.readAllBytes(p);
+      } catch (IOException e) {
+        docs.add(DocumentReader.unreadable(ref, "cannot read the file: " + e.getMessage()));
+        continue;
+      }
+      docs.addAll(DocumentReader.read(bytes, ref, null));
     }
     return docs;
   }

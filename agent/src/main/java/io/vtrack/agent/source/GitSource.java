@@ -73,7 +73,7 @@ public final class GitSource {
               head,
               info.author() + " <" + info.email() + ">",
               info.subject());
-      docs.addAll(DocumentReader.read(f.getValue().text(), ref, config.repoURL()));
+      docs.addAll(DocumentReader.read(f.getValue().bytes(), ref, config.repoURL()));
     }
     return docs;
   }

@@ -253,7 +253,37 @@ class DocumentParserTest {
             v.replace("type: process", "type: systemd"),
             "spec.runtime.type",
             "type: systemd",
-            ""));
+            ""),
+        Arguments.of(
+            "shared path covering the release",
+            v.replace("      - .env\n", "      - ./\n"),
+            "spec.runtime.sharedPaths[1]",
+            "- ./",
+            "is the release root itself"),
+        Arguments.of(
+            "shared path '.'",
+            v.replace("      - .env\n", "      - .\n"),
+            "spec.runtime.sharedPaths[1]",
+            "- .",
+            "is the release root itself"),
+        Arguments.of(
+            "shared path inside another",
+            v.replace("      - .env\n", "      - backend/database/sub/\n"),
+            "spec.runtime.sharedPaths[1]",
+            "- backend/database/sub/",
+            "must not overlap"),
+        Arguments.of(
+            "shared path with a NUL byte",
+            v.replace("      - .env\n", "      - \"a\\0b\"\n"),
+            "spec.runtime.sharedPaths[1]",
+            "a\\0b",
+            "NUL byte"),
+        Arguments.of(
+            "a key given twice",
+            v.replace("  name: vtrack\n", "  name: vtrack\n  name: other\n"),
+            "metadata",
+            "name: other",
+            "key \"name\" is given twice"));
   }
 
   @ParameterizedTest(name = "{0}")
