@@ -55,13 +55,19 @@ function renderRollout(r, live) {
   const failingChecks = r.result && r.result !== 'Succeeded' && lastRound
     ? verifyRounds.filter((c) => c.stage === lastRound.stage && c.round === lastRound.round && c.status === 'Failing')
     : [];
+  // Which rule ended each verification (DESIGN.md §2): the verify steps say it in their output.
+  const endedBy = steps
+    .filter((s) => s.name === 'verify' || s.name === 'verify-rollback')
+    .map((s) => ({ step: s.name, rule: ((s.output || '').match(/ended by: ([^)]*)\)/) || [])[1] }))
+    .filter((e) => e.rule);
   return `<div class="rollout ${r.result ? 'result-' + esc(r.result) : 'active'}" data-rollout="${r.id}">
     <div><b>#${r.id}</b> ${esc(r.kind)} <span class="sha">${esc(short(r.from))}</span> → <span class="sha">${esc(short(r.to))}</span>
       ${r.revision ? '<code>' + esc(r.revision) + '</code>' : ''}
       <span class="${esc(r.result || 'Started')}">${esc(r.result || r.stage)}</span>
       ${r.reason && r.reason !== 'Succeeded' ? ' — ' + esc(r.reason) : ''} <span class="muted">${esc(r.startedAt)} ${r.durationMs != null ? '(' + ms(r.durationMs) + ')' : ''}</span></div>
     ${r.message && r.result !== 'Succeeded' ? `<pre class="reason">${esc(r.message)}</pre>` : ''}
-    ${failingChecks.map((c) => `<div class="failing-check">failing check: <b>${esc(c.name)}</b> — ${esc(c.message)}</div>`).join('')}
+    ${failingChecks.map((c) => `<div class="failing-check">failing check: <b>${esc(c.name)}</b> — ${esc(c.message)}${c.failure ? ' <span class="muted">(' + (c.failure === 'Wrong' ? 'wrong answer' : 'not ready') + ')</span>' : ''}</div>`).join('')}
+    ${endedBy.map((e) => `<div class="ended-by">${esc(e.step)} ended by: <b>${esc(e.rule)}</b></div>`).join('')}
     <table class="steps"><tr><th>step</th><th>result</th><th>at</th><th>took</th><th>timeline</th></tr>${stepRows}${liveRows}</table>
   </div>`;
 }

@@ -135,6 +135,9 @@ public final class DeploymentViews {
       cm.put("status", c.status());
       cm.put("value", c.value());
       cm.put("message", c.message());
+      if (c.failure() != null) {
+        cm.put("failure", c.failure());
+      }
       cm.put("durationMs", c.durationMs());
       cm.put("at", c.at());
       checks.add(cm);

@@ -33,12 +33,13 @@ abstract class BlockingCheck implements HealthCheck {
     if (!running.compareAndSet(false, true)) {
       return Future.succeededFuture(
           result(
-              CheckStatus.Failing,
-              null,
-              "the previous run of this check has not finished (over its timeout "
-                  + spec.effectiveTimeout().text()
-                  + ")",
-              start));
+                  CheckStatus.Failing,
+                  null,
+                  "the previous run of this check has not finished (over its timeout "
+                      + spec.effectiveTimeout().text()
+                      + ")",
+                  start)
+              .as(Failure.NotReady));
     }
     // Not ordered: checks of one round run concurrently with each other.
     return pool.executeBlocking(
@@ -47,10 +48,11 @@ abstract class BlockingCheck implements HealthCheck {
             return check(start);
           } catch (Exception e) {
             return result(
-                CheckStatus.Failing,
-                null,
-                e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(),
-                start);
+                    CheckStatus.Failing,
+                    null,
+                    e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(),
+                    start)
+                .as(Failure.NotReady);
           } finally {
             running.set(false);
           }

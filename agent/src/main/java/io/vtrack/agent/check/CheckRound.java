@@ -45,7 +45,8 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
                         null,
                         "timed out after " + c.spec().effectiveTimeout().text(),
                         (System.nanoTime() - start) / 1_000_000,
-                        Instant.now().toString())));
+                        Instant.now().toString(),
+                        Failure.NotReady)));
     c.run()
         .onComplete(
             ar -> {
@@ -61,7 +62,8 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
                         null,
                         "check error: " + ar.cause(),
                         (System.nanoTime() - start) / 1_000_000,
-                        Instant.now().toString()));
+                        Instant.now().toString(),
+                        Failure.NotReady));
               }
             });
     return p.future();

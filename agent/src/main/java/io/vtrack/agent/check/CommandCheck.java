@@ -37,10 +37,12 @@ final class CommandCheck extends BlockingCheck {
     if (tail.length() > 300) {
       tail = tail.substring(0, 300) + "…";
     }
-    return result(
-        r.ok() ? CheckStatus.Passing : CheckStatus.Failing,
-        Integer.toString(r.exitCode()),
-        r.describe() + (tail.isEmpty() ? "" : ": " + tail),
-        start);
+    CheckResult res =
+        result(
+            r.ok() ? CheckStatus.Passing : CheckStatus.Failing,
+            Integer.toString(r.exitCode()),
+            r.describe() + (tail.isEmpty() ? "" : ": " + tail),
+            start);
+    return r.timedOut() ? res.as(Failure.NotReady) : res;
   }
 }

@@ -34,13 +34,21 @@ final class ContainersCheck extends BlockingCheck {
   protected CheckResult result(CheckStatus status, String value, String message, long startNanos) {
     CheckResult r = super.result(status, value, message, startNanos);
     return new CheckResult(
-        r.name(), "containers", r.status(), r.value(), r.message(), r.durationMs(), r.lastRun());
+        r.name(),
+        "containers",
+        r.status(),
+        r.value(),
+        r.message(),
+        r.durationMs(),
+        r.lastRun(),
+        r.failure());
   }
 
   @Override
   protected CheckResult check(long start) {
     List<ContainerState> all = states.get();
     List<String> problems = new ArrayList<>();
+    boolean unhealthy = false;
     int ok = 0;
     for (String svc : services) {
       List<ContainerState> mine =
@@ -53,6 +61,7 @@ final class ContainersCheck extends BlockingCheck {
         if (!"running".equals(c.state())) {
           problems.add(svc + ": " + c.status());
         } else if ("unhealthy".equals(c.health())) {
+          unhealthy = true;
           problems.add(svc + ": unhealthy (Docker healthcheck)");
         } else {
           ok++;
@@ -61,7 +70,10 @@ final class ContainersCheck extends BlockingCheck {
     }
     String value = ok + "/" + (ok + problems.size());
     if (!problems.isEmpty()) {
-      return result(CheckStatus.Failing, value, String.join("; ", problems), start);
+      CheckResult r = result(CheckStatus.Failing, value, String.join("; ", problems), start);
+      // Only a Docker healthcheck that says unhealthy is an answer; missing or starting
+      // containers are not ready yet (an exit is seen as such through the engine's events).
+      return unhealthy ? r : r.as(Failure.NotReady);
     }
     return result(
         CheckStatus.Passing,

@@ -29,6 +29,9 @@ public final class HttpCheck implements HealthCheck {
   private final Map<String, Object> expected;
   private final HttpClient client;
 
+  /** Whether this check has passed since it was built (one build per verification). */
+  private volatile boolean passedOnce;
+
   /** {@code url} and {@code expected} come with substitutions already applied. */
   public HttpCheck(CheckSpec spec, String url, Map<String, Object> expected, HttpClient client) {
     this.spec = spec;
@@ -61,8 +64,10 @@ public final class HttpCheck implements HealthCheck {
         .compose(req -> req.send())
         .onFailure(
             err ->
+                // Refused, reset or timed out before any response: nothing answered yet.
                 done.tryComplete(
-                    result(CheckStatus.Failing, null, "request failed: " + describe(err), start)))
+                    result(CheckStatus.Failing, null, "request failed: " + describe(err), start)
+                        .as(Failure.NotReady)))
         .onSuccess(
             resp -> {
               Buffer body = Buffer.buffer();
@@ -105,11 +110,15 @@ public final class HttpCheck implements HealthCheck {
     String value = Integer.toString(status);
     long ms = elapsedMs(start);
     if (!http.status().contains(status)) {
-      return result(
-          CheckStatus.Failing,
-          value,
-          "status " + status + ", expected " + http.status() + snippet(body),
-          start);
+      CheckResult r =
+          result(
+              CheckStatus.Failing,
+              value,
+              "status " + status + ", expected " + http.status() + snippet(body),
+              start);
+      // A proxy or an app still warming up answers 502/503/504 until it can serve.
+      boolean warmingUp = !passedOnce && (status == 502 || status == 503 || status == 504);
+      return warmingUp ? r.as(Failure.NotReady) : r;
     }
     if (http.contentType() != null
         && (contentType == null
@@ -156,6 +165,7 @@ public final class HttpCheck implements HealthCheck {
         }
       }
     }
+    passedOnce = true;
     return new CheckResult(
         spec.name(),
         "http",

@@ -57,10 +57,11 @@ final class LatencyCheck implements HealthCheck, Baselined {
             err ->
                 Future.succeededFuture(
                     result(
-                        CheckStatus.Failing,
-                        null,
-                        "request failed: " + HttpCheck.describe(err),
-                        start)));
+                            CheckStatus.Failing,
+                            null,
+                            "request failed: " + HttpCheck.describe(err),
+                            start)
+                        .as(Failure.NotReady)));
   }
 
   private Future<Void> sample(List<Double> times) {

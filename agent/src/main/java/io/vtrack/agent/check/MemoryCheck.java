@@ -39,7 +39,8 @@ final class MemoryCheck extends BlockingCheck implements Baselined {
     CheckSpec.Memory m = spec.memory();
     long rss = residentBytes.applyAsLong(m.service());
     if (rss < 0) {
-      return result(CheckStatus.Failing, null, "service " + m.service() + " is not running", start);
+      return result(CheckStatus.Failing, null, "service " + m.service() + " is not running", start)
+          .as(Failure.NotReady);
     }
     synchronized (this) {
       seen.add((double) rss);

@@ -39,8 +39,19 @@ final class SqliteCheck extends BlockingCheck {
   protected CheckResult check(long start) throws Exception {
     if (!database.toFile().exists()) {
       return result(
-          CheckStatus.Failing, null, "database " + sql.database() + " does not exist", start);
+              CheckStatus.Failing, null, "database " + sql.database() + " does not exist", start)
+          .as(Failure.NotReady);
     }
+    try {
+      return query(start);
+    } catch (java.sql.SQLException e) {
+      // No table yet (a migration still to run) or the app holding a lock: not ready, not wrong.
+      String m = String.valueOf(e.getMessage());
+      return result(CheckStatus.Failing, null, m, start).as(Failure.NotReady);
+    }
+  }
+
+  private CheckResult query(long start) throws Exception {
     try (Connection c = SqliteBackup.readOnly(database);
         Statement st = c.createStatement()) {
       st.execute("PRAGMA busy_timeout=" + Math.min(1000, spec.effectiveTimeout().millis()));

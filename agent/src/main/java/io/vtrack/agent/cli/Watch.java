@@ -102,7 +102,8 @@ final class Watch extends VtrackCli.ApiCommand {
                         + e.get("step")
                         + ": "
                         + ("Started".equals(state) ? "started" : state));
-            if ("Failed".equals(state) && e.get("output") != null) {
+            boolean verify = String.valueOf(e.get("step")).startsWith("verify");
+            if (("Failed".equals(state) || verify) && e.get("output") != null) {
               out()
                   .println(
                       "    " + String.valueOf(e.get("output")).strip().replace("\n", "\n    "));
@@ -121,7 +122,11 @@ final class Watch extends VtrackCli.ApiCommand {
                     .append(failing.length() == 0 ? "" : "; ")
                     .append(c.get("name"))
                     .append(": ")
-                    .append(c.get("message"));
+                    .append(c.get("message"))
+                    .append(
+                        "NotReady".equals(c.get("failure"))
+                            ? " (not ready)"
+                            : "Wrong".equals(c.get("failure")) ? " (wrong)" : "");
               }
             }
             out()

@@ -27,7 +27,7 @@ public record DeploymentSpec(
     validate = validate == null ? List.of() : List.copyOf(validate);
     backup = backup == null ? new BackupSpec(null, null, null) : backup;
     releases = releases == null ? new ReleasesSpec(null) : releases;
-    health = health == null ? new HealthPolicy(null, null, null, null, null) : health;
+    health = health == null ? new HealthPolicy(null, null, null, null, null, null) : health;
     rollback = rollback == null ? new RollbackSpec(null, null) : rollback;
     notifications = notifications == null ? List.of() : List.copyOf(notifications);
     deletionPolicy = deletionPolicy == null ? DeletionPolicy.Stop : deletionPolicy;

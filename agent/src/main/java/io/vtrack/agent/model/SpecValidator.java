@@ -292,6 +292,9 @@ public final class SpecValidator {
     if (health.failureThreshold() < 1) {
       fail("spec.health.failureThreshold", "must be at least 1");
     }
+    if (health.startupFailureThreshold() < 1) {
+      fail("spec.health.startupFailureThreshold", "must be at least 1");
+    }
     Set<String> names = new HashSet<>();
     for (int i = 0; i < health.checks().size(); i++) {
       CheckSpec c = health.checks().get(i);

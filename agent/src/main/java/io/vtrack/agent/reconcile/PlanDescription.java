@@ -112,15 +112,20 @@ final class PlanDescription {
     steps.add("start " + names + " of " + StatusBuilder.short7(to));
     List<String> checks =
         spec.health().checks().stream().map(c -> c.name() + " (" + c.kind() + ")").toList();
+    int wrong = spec.health().startupFailureThreshold();
     steps.add(
         "verify "
             + checks
-            + ": startup within "
-            + spec.health().startupTimeout().text()
-            + ", then every "
+            + " every "
             + spec.health().interval().text()
-            + " for "
-            + spec.health().window().text());
+            + ": fails at once when a service exits or a log count passes its max, after "
+            + wrong
+            + (wrong == 1 ? " round" : " rounds in a row")
+            + " with a wrong answer (startupFailureThreshold), or when nothing passes within "
+            + spec.health().startupTimeout().text()
+            + " (startupTimeout); then every round must pass for "
+            + spec.health().window().text()
+            + " (window)");
     steps.add(
         spec.rollback().automatic()
             ? "on failure: quarantine "
@@ -128,6 +133,7 @@ final class PlanDescription {
                 + ", roll back to "
                 + StatusBuilder.short7(snap.row().lastHealthyCommit())
                 + (spec.rollback().restoreData() ? " and restore the backup" : "")
+                + "; done when it passes one full round (within startupTimeout)"
             : "on failure: stop at Failed (rollback.automatic is false)");
     return steps;
   }

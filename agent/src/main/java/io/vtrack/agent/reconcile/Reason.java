@@ -34,6 +34,7 @@ public enum Reason {
   StartFailed,
   StartupTimeout,
   StartupFailed,
+  ChecksFailed,
   ServiceExited,
   WindowFailed,
   RollbackFailed,

@@ -544,6 +544,16 @@ final class RolloutExecutor {
               long stepId =
                   d.store()
                       .startStep(r.id(), stage == Stage.Verifying ? "verify" : "verify-rollback");
+              emit(
+                  event(
+                      "step",
+                      name,
+                      "rolloutId",
+                      r.id(),
+                      "step",
+                      stage == Stage.Verifying ? "verify" : "verify-rollback",
+                      "state",
+                      "Started"));
               List<HealthCheck> checks = buildChecks(name, snap, commit, paths, r, true);
               return Map.entry(stepId, checks);
             })
@@ -557,6 +567,9 @@ final class RolloutExecutor {
                       vertx,
                       checks,
                       spec.health(),
+                      stage == Stage.Verifying
+                          ? Verification.Mode.VERIFY
+                          : Verification.Mode.KNOWN_GOOD,
                       () -> d.runtime().unexpectedExits(name),
                       round -> {
                         l.checks = round.result().results();
@@ -589,7 +602,8 @@ final class RolloutExecutor {
                                   c.value(),
                                   c.message(),
                                   c.durationMs(),
-                                  c.lastRun()));
+                                  c.lastRun(),
+                                  c.failure() == null ? null : c.failure().name()));
                         }
                         return blocking(
                                 () -> {
@@ -604,11 +618,27 @@ final class RolloutExecutor {
                           blocking(
                               () -> {
                                 String message = withServiceOutput(name, spec, paths, commit, out);
-                                d.store()
-                                    .finishStep(
-                                        stepId,
-                                        out.healthy() ? "Succeeded" : "Failed",
-                                        message + " (" + out.rounds() + " rounds)");
+                                String output =
+                                    message
+                                        + " ("
+                                        + out.rounds()
+                                        + " rounds; ended by: "
+                                        + out.rule()
+                                        + ")";
+                                String result = out.healthy() ? "Succeeded" : "Failed";
+                                d.store().finishStep(stepId, result, output);
+                                emit(
+                                    event(
+                                        "step",
+                                        name,
+                                        "rolloutId",
+                                        r.id(),
+                                        "step",
+                                        stage == Stage.Verifying ? "verify" : "verify-rollback",
+                                        "state",
+                                        result,
+                                        "output",
+                                        tail(output, 2000)));
                                 if (stage == Stage.Verifying) {
                                   if (out.healthy()) {
                                     verified(name, snap, r, commit, checks, paths);

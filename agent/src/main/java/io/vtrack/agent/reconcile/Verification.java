@@ -4,134 +4,221 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vtrack.agent.check.CheckRound;
+import io.vtrack.agent.check.CheckStatus;
 import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.model.HealthPolicy;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * Proves a revision healthy (DESIGN.md §2, check semantics): rounds every {@code interval} until
- * one passes (at most {@code startupTimeout}), then every round must pass for {@code window}; any
- * failing round in the window fails it, and the window never restarts. A service that exits fails
- * it at once, and so does a check that cannot pass any more (errors logged since the switch). Runs
- * on the event loop with timers; checks do their own I/O off it.
+ * Proves a revision healthy (DESIGN.md §2, check semantics), failing as soon as a failure is
+ * certain. Startup ends at the first round where every check passes; then every round must pass for
+ * {@code window} (any failing round fails it; the window never restarts). During startup:
+ *
+ * <ul>
+ *   <li>a service that exits fails at once ({@link Reason#ServiceExited});
+ *   <li>a check that cannot pass any more (a log count since the switch over its max) fails at once
+ *       ({@link Reason#StartupFailed});
+ *   <li>{@code startupFailureThreshold} rounds in a row with a wrong answer fail ({@link
+ *       Reason#ChecksFailed}), naming the checks and what they answered;
+ *   <li>only rounds that are merely not ready wait, at most {@code startupTimeout} ({@link
+ *       Reason#StartupTimeout}).
+ * </ul>
+ *
+ * A {@link Mode#KNOWN_GOOD known-good} revision (a rollback target, verified before) needs one
+ * passing round within {@code startupTimeout}. Runs on the event loop with timers; checks do their
+ * own I/O off it.
  */
 public final class Verification {
-  /** The outcome; {@code reason} and {@code message} say why it failed. */
-  public record Outcome(boolean healthy, Reason reason, String message, int rounds) {}
+  /** What is being proved. */
+  public enum Mode {
+    /** A new revision: startup, fail-fast rules, then the window. */
+    VERIFY,
+    /** The last healthy revision coming back: one passing round. */
+    KNOWN_GOOD
+  }
+
+  /**
+   * The outcome; {@code reason} and {@code message} say which rule ended verification and why.
+   *
+   * @param rule the rule that ended it, in words ("2 rounds in a row answered wrong", ...)
+   */
+  public record Outcome(boolean healthy, Reason reason, String message, int rounds, String rule) {}
+
+  /** A finished round, classified, handed to the caller for recording. */
+  public record Round(int number, String phase, CheckRound result) {}
 
   private final Vertx vertx;
   private final List<HealthCheck> checks;
   private final HealthPolicy policy;
+  private final Mode mode;
   private final Supplier<List<String>> exitedServices;
   private final Function<Round, Future<Void>> onRound;
-
-  /** A finished round, handed to the caller for recording. */
-  public record Round(int number, String phase, CheckRound result) {}
+  private final Set<String> passedOnce = new HashSet<>();
+  private int wrongInARow;
+  private long startupDeadline;
+  private long windowEnd;
+  private boolean inWindow;
 
   public Verification(
       Vertx vertx,
       List<HealthCheck> checks,
       HealthPolicy policy,
+      Mode mode,
       Supplier<List<String>> exitedServices,
       Function<Round, Future<Void>> onRound) {
     this.vertx = vertx;
     this.checks = checks;
     this.policy = policy;
+    this.mode = mode;
     this.exitedServices = exitedServices;
     this.onRound = onRound;
   }
 
   public Future<Outcome> run() {
     Promise<Outcome> done = Promise.promise();
-    long startupDeadline = System.nanoTime() + policy.startupTimeout().millis() * 1_000_000;
-    round(done, 1, false, startupDeadline, 0);
+    startupDeadline = System.nanoTime() + policy.startupTimeout().millis() * 1_000_000;
+    round(done, 1);
     return done.future();
   }
 
-  private void round(
-      Promise<Outcome> done, int n, boolean inWindow, long startupDeadline, long windowEnd) {
+  private void round(Promise<Outcome> done, int n) {
     List<String> exited = exitedServices.get();
     if (!exited.isEmpty()) {
-      done.tryComplete(new Outcome(false, Reason.ServiceExited, String.join("; ", exited), n - 1));
+      done.tryComplete(exited(exited, n - 1));
       return;
     }
     CheckRound.run(vertx, checks)
-        .compose(r -> onRound.apply(new Round(n, inWindow ? "window" : "startup", r)).map(r))
+        .map(this::classify)
+        .compose(
+            j -> {
+              CheckRound r = new CheckRound(j.results(), j.status());
+              return onRound.apply(new Round(n, inWindow ? "window" : "startup", r)).map(j);
+            })
         .onFailure(
             err ->
                 done.tryComplete(
-                    new Outcome(false, Reason.WindowFailed, "recording failed: " + err, n)))
+                    new Outcome(
+                        false, Reason.WindowFailed, "recording failed: " + err, n, "recording")))
         .onSuccess(
-            r -> {
-              List<String> exitedNow = exitedServices.get();
-              if (!exitedNow.isEmpty()) {
-                done.tryComplete(
-                    new Outcome(false, Reason.ServiceExited, String.join("; ", exitedNow), n));
-                return;
-              }
-              long now = System.nanoTime();
-              if (!inWindow) {
-                if (r.passing()) {
-                  long end = now + policy.window().millis() * 1_000_000;
-                  if (policy.window().millis() == 0) {
-                    done.tryComplete(new Outcome(true, Reason.Verified, "checks passed", n));
-                    return;
-                  }
-                  next(done, n + 1, true, startupDeadline, end);
-                } else if (checks.stream().anyMatch(HealthCheck::failedForGood)) {
-                  done.tryComplete(
-                      new Outcome(
-                          false,
-                          Reason.StartupFailed,
-                          "checks cannot pass within startupTimeout "
-                              + policy.startupTimeout().text()
-                              + ": "
-                              + r.failures(),
-                          n));
-                } else if (now >= startupDeadline) {
-                  done.tryComplete(
-                      new Outcome(
-                          false,
-                          Reason.StartupTimeout,
-                          "checks did not pass within startupTimeout "
-                              + policy.startupTimeout().text()
-                              + ": "
-                              + r.failures(),
-                          n));
-                } else {
-                  next(done, n + 1, false, startupDeadline, 0);
-                }
-                return;
-              }
-              if (!r.passing()) {
-                done.tryComplete(
-                    new Outcome(
-                        false,
-                        Reason.WindowFailed,
-                        "a round failed during the "
-                            + policy.window().text()
-                            + " window: "
-                            + r.failures(),
-                        n));
-              } else if (now >= windowEnd) {
-                done.tryComplete(
-                    new Outcome(
-                        true,
-                        Reason.Verified,
-                        "checks passed for the whole " + policy.window().text() + " window",
-                        n));
+            j -> {
+              Outcome out = judge(j, n);
+              if (out != null) {
+                done.tryComplete(out);
               } else {
-                next(done, n + 1, true, startupDeadline, windowEnd);
+                vertx.setTimer(Math.max(1, policy.interval().millis()), id -> round(done, n + 1));
               }
             });
   }
 
-  private void next(
-      Promise<Outcome> done, int n, boolean inWindow, long startupDeadline, long windowEnd) {
-    vertx.setTimer(
-        Math.max(1, policy.interval().millis()),
-        id -> round(done, n, inWindow, startupDeadline, windowEnd));
+  /** A round after the fail-fast classification, with its status. */
+  private record Judged(
+      List<io.vtrack.agent.check.CheckResult> results,
+      CheckStatus status,
+      RoundJudgement judgement) {
+    boolean passing() {
+      return status == CheckStatus.Passing;
+    }
+  }
+
+  private Judged classify(CheckRound r) {
+    RoundJudgement j = RoundJudgement.of(r.results(), passedOnce);
+    for (var c : r.results()) {
+      if (c.passing()) {
+        passedOnce.add(c.name());
+      }
+    }
+    return new Judged(j.results(), r.status(), j);
+  }
+
+  /** The outcome once this round decides it, else null (another round follows). */
+  private Outcome judge(Judged j, int n) {
+    List<String> exitedNow = exitedServices.get();
+    if (!exitedNow.isEmpty()) {
+      return exited(exitedNow, n);
+    }
+    String failures = new CheckRound(j.results(), j.status()).failures();
+    long now = System.nanoTime();
+    if (inWindow) {
+      if (!j.passing()) {
+        return new Outcome(
+            false,
+            Reason.WindowFailed,
+            "a round failed during the " + policy.window().text() + " window: " + failures,
+            n,
+            "every round must pass for the window");
+      }
+      if (now >= windowEnd) {
+        return new Outcome(
+            true,
+            Reason.Verified,
+            "checks passed for the whole " + policy.window().text() + " window",
+            n,
+            "every round passed for the window");
+      }
+      return null;
+    }
+    if (j.passing()) {
+      if (mode == Mode.KNOWN_GOOD) {
+        return new Outcome(
+            true,
+            Reason.Verified,
+            "the last healthy revision passed a full round",
+            n,
+            "a known-good revision passed one round");
+      }
+      if (policy.window().millis() == 0) {
+        return new Outcome(true, Reason.Verified, "checks passed", n, "every check passed");
+      }
+      inWindow = true;
+      windowEnd = now + policy.window().millis() * 1_000_000;
+      return null;
+    }
+    if (mode == Mode.VERIFY) {
+      if (checks.stream().anyMatch(HealthCheck::failedForGood)) {
+        return new Outcome(
+            false,
+            Reason.StartupFailed,
+            "checks cannot pass any more: " + failures,
+            n,
+            "a log count since the switch is over its max and cannot fall");
+      }
+      wrongInARow = j.judgement().wrong() ? wrongInARow + 1 : 0;
+      int threshold = policy.startupFailureThreshold();
+      if (wrongInARow >= threshold) {
+        String rule =
+            threshold
+                + (threshold == 1 ? " round" : " rounds in a row")
+                + " answered wrong (startupFailureThreshold "
+                + threshold
+                + ")";
+        return new Outcome(
+            false, Reason.ChecksFailed, rule + ": " + j.judgement().wrongAnswers(), n, rule);
+      }
+    }
+    if (now >= startupDeadline) {
+      String rule =
+          mode == Mode.KNOWN_GOOD
+              ? "the last healthy revision did not pass a round within startupTimeout"
+              : "no passing round within startupTimeout";
+      return new Outcome(
+          false,
+          Reason.StartupTimeout,
+          "checks did not pass within startupTimeout "
+              + policy.startupTimeout().text()
+              + ": "
+              + failures,
+          n,
+          rule);
+    }
+    return null;
+  }
+
+  private static Outcome exited(List<String> exited, int rounds) {
+    return new Outcome(
+        false, Reason.ServiceExited, String.join("; ", exited), rounds, "a service exited");
   }
 }

@@ -127,6 +127,10 @@ public final class StateStore implements AutoCloseable {
           ALTER TABLE rollouts ADD COLUMN spec_json TEXT;
           ALTER TABLE deployments ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;
           ALTER TABLE events ADD COLUMN rollout_id INTEGER;
+          """,
+          // v3: whether a failing check was not ready or answered wrong (fail-fast verification).
+          """
+          ALTER TABLE check_results ADD COLUMN failure TEXT;
           """);
 
   private final Connection conn;
@@ -589,14 +593,15 @@ public final class StateStore implements AutoCloseable {
       String value,
       String message,
       long durationMs,
-      String at) {}
+      String at,
+      String failure) {}
 
   public synchronized void insertCheckResults(List<CheckRow> rows) throws SQLException {
     conn.setAutoCommit(false);
     try (PreparedStatement ps =
         conn.prepareStatement(
             "INSERT INTO check_results(deployment, rollout_id, stage, round, name, kind, status, value,"
-                + " message, duration_ms, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")) {
+                + " message, duration_ms, at, failure) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")) {
       for (CheckRow r : rows) {
         ps.setString(1, r.deployment());
         if (r.rolloutId() == null) {
@@ -613,6 +618,7 @@ public final class StateStore implements AutoCloseable {
         ps.setString(9, r.message());
         ps.setLong(10, r.durationMs());
         ps.setString(11, r.at());
+        ps.setString(12, r.failure());
         ps.addBatch();
       }
       ps.executeBatch();
@@ -627,8 +633,8 @@ public final class StateStore implements AutoCloseable {
 
   public synchronized List<CheckRow> checkResults(long rolloutId) throws SQLException {
     return query(
-        "SELECT deployment, rollout_id, stage, round, name, kind, status, value, message, duration_ms, at"
-            + " FROM check_results WHERE rollout_id = ? ORDER BY id",
+        "SELECT deployment, rollout_id, stage, round, name, kind, status, value, message, duration_ms, at,"
+            + " failure FROM check_results WHERE rollout_id = ? ORDER BY id",
         rs ->
             new CheckRow(
                 rs.getString(1),
@@ -641,7 +647,8 @@ public final class StateStore implements AutoCloseable {
                 rs.getString(8),
                 rs.getString(9),
                 rs.getLong(10),
-                rs.getString(11)),
+                rs.getString(11),
+                rs.getString(12)),
         rolloutId);
   }
 

@@ -169,7 +169,7 @@ class StatusPageIT {
         .untilAsserted(
             () -> {
               assertThat(text(".rollout.result-RolledBack"))
-                  .contains("StartupTimeout")
+                  .contains("ChecksFailed")
                   .contains("failing check: sources — missing JSON keys [data]")
                   .contains("rollback-start");
               assertThat(text("section[data-deployment=vtrack] table.commits").toLowerCase())

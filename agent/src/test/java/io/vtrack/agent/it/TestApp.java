@@ -130,16 +130,80 @@ public final class TestApp implements AutoCloseable {
         tag);
   }
 
+  /** A commit whose get-sources answers 150 ms slower: a performance regression. */
+  public String slowerEndpoint(String tag) throws Exception {
+    return changeBackend(
+        "        elif path == \"/api/config/get-sources\":\n",
+        "        elif path == \"/api/config/get-sources\":\n            time.sleep(0.15)\n",
+        "Slower sources",
+        tag);
+  }
+
+  /** A commit whose backend holds 300 MB more than before: a memory regression. */
+  public String memoryHog(String tag) throws Exception {
+    return changeBackend(
+        "def main():\n",
+        "CACHE = []\n\n\ndef main():\n    CACHE.append(b'x' * (300 * 1024 * 1024))\n",
+        "Cache everything",
+        tag);
+  }
+
+  /** A good commit that needs {@code seconds} before it binds its port. */
+  public String slowToBind(int seconds, String tag) throws Exception {
+    return changeBackend(
+        "    migrate()\n    stop = threading.Event()\n",
+        "    time.sleep(" + seconds + ")\n    migrate()\n    stop = threading.Event()\n",
+        "Slow start",
+        tag);
+  }
+
+  /** A good commit that answers 503 to everything for its first {@code seconds}. */
+  public String warmsUpWith503(int seconds, String tag) throws Exception {
+    return changeBackend(
+        "    def route(self, conn):\n",
+        "    def route(self, conn):\n"
+            + "        if time.time() - STARTED < "
+            + seconds
+            + ":\n"
+            + "            self.send_json(503, {\"success\": False, \"error\": \"warming up\"})\n"
+            + "            return\n",
+        "Warm-up",
+        tag,
+        "class Handler(BaseHTTPRequestHandler):\n",
+        "STARTED = time.time()\n\n\nclass Handler(BaseHTTPRequestHandler):\n");
+  }
+
+  /** A good commit whose first get-sources answer misses {@code data}; every later one is right. */
+  public String wrongOnceThenRight(String tag) throws Exception {
+    return changeBackend(
+        "            self.send_json(200, {\"success\": True, \"data\": data})\n",
+        "            if not ANSWERED:\n"
+            + "                ANSWERED.append(1)\n"
+            + "                self.send_json(200, {\"success\": True})\n"
+            + "                return\n"
+            + "            self.send_json(200, {\"success\": True, \"data\": data})\n",
+        "Flaky first answer",
+        tag,
+        "class Handler(BaseHTTPRequestHandler):\n",
+        "ANSWERED = []\n\n\nclass Handler(BaseHTTPRequestHandler):\n");
+  }
+
   /** Replaces {@code from} (which must be there) by {@code to} in the backend and commits it. */
-  private String changeBackend(String from, String to, String message, String tag)
+  private String changeBackend(String from, String to, String message, String tag, String... more)
       throws Exception {
     edit(
         "backend/app.py",
         s -> {
-          if (!s.contains(from)) {
-            throw new IllegalStateException("backend/app.py no longer contains: " + from);
+          String out = s;
+          for (int i = -2; i < more.length; i += 2) {
+            String a = i < 0 ? from : more[i];
+            String b = i < 0 ? to : more[i + 1];
+            if (!out.contains(a)) {
+              throw new IllegalStateException("backend/app.py no longer contains: " + a);
+            }
+            out = out.replace(a, b);
           }
-          return s.replace(from, to);
+          return out;
         });
     return commitApp(message, tag);
   }

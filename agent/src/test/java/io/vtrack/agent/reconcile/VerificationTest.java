@@ -1,0 +1,169 @@
+package io.vtrack.agent.reconcile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vtrack.agent.check.CheckResult;
+import io.vtrack.agent.check.CheckStatus;
+import io.vtrack.agent.check.Failure;
+import io.vtrack.agent.check.HealthCheck;
+import io.vtrack.agent.model.CheckSpec;
+import io.vtrack.agent.model.HealthPolicy;
+import io.vtrack.agent.model.Interval;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Fail-fast verification on scripted checks (DESIGN.md §2): wrong answers fail after {@code
+ * startupFailureThreshold} rounds, not-ready rounds wait for {@code startupTimeout}, a known-good
+ * revision needs one passing round.
+ */
+class VerificationTest {
+  private final Vertx vertx = Vertx.vertx();
+
+  @AfterEach
+  void close() {
+    vertx.close().await();
+  }
+
+  static final CheckResult PASS = result("api", "http", CheckStatus.Passing, null);
+  static final CheckResult WRONG = result("api", "http", CheckStatus.Failing, Failure.Wrong);
+  static final CheckResult NOT_READY = result("api", "http", CheckStatus.Failing, Failure.NotReady);
+
+  static CheckResult result(String name, String kind, CheckStatus s, Failure f) {
+    return new CheckResult(name, kind, s, "v", name + " " + s, 1, Instant.now().toString(), f);
+  }
+
+  /** A check that answers the scripted results in order, then the last one forever. */
+  static final class Scripted implements HealthCheck {
+    final List<CheckResult> script;
+    int calls;
+
+    Scripted(CheckResult... script) {
+      this.script = List.of(script);
+    }
+
+    @Override
+    public CheckSpec spec() {
+      return new CheckSpec(script.get(0).name(), null, null, null, null, null, null, null);
+    }
+
+    @Override
+    public Future<CheckResult> run() {
+      return Future.succeededFuture(script.get(Math.min(calls++, script.size() - 1)));
+    }
+  }
+
+  private Verification.Outcome verify(
+      Verification.Mode mode, String startupTimeout, String window, HealthCheck... checks)
+      throws Exception {
+    HealthPolicy policy =
+        new HealthPolicy(
+            Interval.parse(startupTimeout),
+            Interval.parse("10ms"),
+            Interval.parse(window),
+            3,
+            2,
+            List.of());
+    List<Verification.Round> rounds = new ArrayList<>();
+    return vertx
+        .<Verification.Outcome>executeBlocking(() -> null)
+        .compose(
+            x ->
+                new Verification(
+                        vertx,
+                        List.of(checks),
+                        policy,
+                        mode,
+                        List::of,
+                        r -> {
+                          rounds.add(r);
+                          return Future.succeededFuture();
+                        })
+                    .run())
+        .toCompletionStage()
+        .toCompletableFuture()
+        .get(60, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void twoWrongRoundsInARowFailAtOnce() throws Exception {
+    Verification.Outcome o =
+        verify(Verification.Mode.VERIFY, "1h", "0s", new Scripted(NOT_READY, WRONG, WRONG));
+    assertThat(o.healthy()).isFalse();
+    assertThat(o.reason()).isEqualTo(Reason.ChecksFailed);
+    assertThat(o.rounds()).isEqualTo(3);
+    assertThat(o.message()).contains("2 rounds in a row answered wrong").contains("api Failing");
+  }
+
+  @Test
+  void oneWrongRoundIsNotTwo() throws Exception {
+    Verification.Outcome o =
+        verify(Verification.Mode.VERIFY, "1h", "30ms", new Scripted(WRONG, NOT_READY, WRONG, PASS));
+    assertThat(o.healthy()).isTrue();
+  }
+
+  @Test
+  void notReadyWaitsUntilStartupTimeout() throws Exception {
+    Verification.Outcome o =
+        verify(Verification.Mode.VERIFY, "200ms", "0s", new Scripted(NOT_READY));
+    assertThat(o.reason()).isEqualTo(Reason.StartupTimeout);
+    assertThat(o.rounds()).isGreaterThan(2);
+  }
+
+  @Test
+  void anyFailureInTheWindowFails() throws Exception {
+    Verification.Outcome o =
+        verify(Verification.Mode.VERIFY, "1h", "1h", new Scripted(PASS, PASS, NOT_READY));
+    assertThat(o.reason()).isEqualTo(Reason.WindowFailed);
+  }
+
+  @Test
+  void slowWhileTheOthersWarmUpIsNotWrong() throws Exception {
+    CheckResult slow = result("latency", "latency", CheckStatus.Failing, Failure.Wrong);
+    CheckResult fastEnough = result("latency", "latency", CheckStatus.Passing, null);
+    Verification.Outcome o =
+        verify(
+            Verification.Mode.VERIFY,
+            "1h",
+            "0s",
+            new Scripted(NOT_READY, NOT_READY, PASS),
+            new Scripted(slow, slow, slow, fastEnough));
+    assertThat(o.healthy()).isTrue();
+    // Once the others passed, a slow round counts: two in a row fail.
+    o =
+        verify(
+            Verification.Mode.VERIFY,
+            "1h",
+            "0s",
+            new Scripted(PASS),
+            new Scripted(slow, slow, slow, slow));
+    assertThat(o.reason()).isEqualTo(Reason.ChecksFailed);
+    assertThat(o.rounds()).isEqualTo(3);
+  }
+
+  @Test
+  void aKnownGoodRevisionNeedsOnePassingRound() throws Exception {
+    Verification.Outcome o =
+        verify(Verification.Mode.KNOWN_GOOD, "1h", "1h", new Scripted(WRONG, WRONG, WRONG, PASS));
+    assertThat(o.healthy()).isTrue();
+    assertThat(o.rounds()).isEqualTo(4);
+    o = verify(Verification.Mode.KNOWN_GOOD, "100ms", "1h", new Scripted(WRONG));
+    assertThat(o.reason()).isEqualTo(Reason.StartupTimeout);
+  }
+
+  @Test
+  void aCommandFailingBeforeTheAppAnswersIsNotWrong() {
+    CheckResult smokeFails = result("smoke", "command", CheckStatus.Failing, Failure.Wrong);
+    RoundJudgement j = RoundJudgement.of(List.of(NOT_READY, smokeFails), java.util.Set.of());
+    assertThat(j.wrong()).isFalse();
+    j = RoundJudgement.of(List.of(PASS, smokeFails), java.util.Set.of());
+    assertThat(j.wrong()).isTrue();
+    assertThat(j.wrongAnswers()).startsWith("smoke: ");
+  }
+}
