@@ -24,8 +24,10 @@ import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.ComposeRuntime;
+import io.vtrack.agent.runtime.OrphanScan;
 import io.vtrack.agent.runtime.ProcessRuntime;
 import io.vtrack.agent.runtime.Runtimes;
+import io.vtrack.agent.runtime.Signaller;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.source.FileSource;
@@ -105,13 +107,22 @@ public final class Agent extends VerticleBase {
     return vertx
         .executeBlocking(
             () -> {
+              refuseSecondCopy(stateDir);
               store = StateStore.open(stateDir);
+              int interrupted = store.rollouts().interruptOpenSteps();
+              if (interrupted > 0) {
+                LOG.info(
+                    "{} rollout step(s) left open by a stop are closed as interrupted",
+                    interrupted);
+              }
               token = ApiToken.ensure(config.tokenPath());
-              repos = new GitRepositories(stateDir.resolve("repos"));
+              repos =
+                  new GitRepositories(stateDir.resolve("repos"), config.gitTimeout().duration());
               runtime =
                   new ProcessRuntime(
                       store, (dep, svc) -> ctx.runOnContext(v -> reconciler.enqueue(dep)), policy);
               runtime.adopt();
+              stopUnrecorded(stateDir);
               runtimes =
                   new Runtimes(
                       runtime,
@@ -133,7 +144,7 @@ public final class Agent extends VerticleBase {
               var http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(false));
               reconciler =
                   new Reconciler(
-                      new Reconciler.Deps(
+                      new Reconciler.Wiring(
                           vertx,
                           store,
                           registry,
@@ -150,7 +161,8 @@ public final class Agent extends VerticleBase {
                               config.agentName(),
                               "http://" + config.listen() + "/"),
                           stateDir,
-                          policy));
+                          policy,
+                          config.retention().rollouts()));
               for (int i = 0; i < config.sources().size(); i++) {
                 AgentConfig.SourceConfig s = config.sources().get(i);
                 if (s.git() != null) {
@@ -214,6 +226,57 @@ public final class Agent extends VerticleBase {
   }
 
   /**
+   * With no state store but app processes started from this state folder still running, starting
+   * afresh would start a second copy of each: refuse, and say what to do.
+   */
+  private static void refuseSecondCopy(Path stateDir) {
+    if (Files.exists(StateStore.file(stateDir))) {
+      return;
+    }
+    List<OrphanScan.Found> running = OrphanScan.find(stateDir);
+    if (!running.isEmpty()) {
+      throw new IllegalStateException(
+          "the state store "
+              + StateStore.file(stateDir)
+              + " is missing, but processes started from "
+              + stateDir
+              + " still run (pids "
+              + running.stream().map(f -> Long.toString(f.pid())).toList()
+              + " of "
+              + running.stream().map(OrphanScan.Found::deployment).distinct().toList()
+              + "). Starting with an empty store would start a second copy of each. Restore"
+              + " state.db from a copy, or stop those processes, then start the agent again;"
+              + " nothing was changed.");
+    }
+  }
+
+  /**
+   * A process started from this state folder for a deployment the store knows, but with no row of
+   * its own (the agent was killed between starting it and recording it): stopped, since the stage
+   * that started it runs again and the store must account for everything that runs.
+   */
+  private void stopUnrecorded(Path stateDir) throws Exception {
+    Set<String> known = new HashSet<>();
+    for (var d : store.deployments().all()) {
+      known.add(d.name());
+    }
+    Set<Long> recorded = new HashSet<>();
+    for (var p : store.processes().all()) {
+      recorded.add(p.pgid());
+    }
+    for (OrphanScan.Found f : OrphanScan.find(stateDir)) {
+      if (known.contains(f.deployment()) && !recorded.contains(f.pgid())) {
+        LOG.warn(
+            "{}: pid {} was started here but never recorded (the agent was killed meanwhile):"
+                + " stopping it",
+            f.deployment(),
+            f.pid());
+        Signaller.stopGroup(f.pgid(), "TERM", Duration.ofSeconds(10));
+      }
+    }
+  }
+
+  /**
    * Reads every source once, then applies deletions for documents gone while the agent was down.
    */
   private Future<Void> initialSync() {
@@ -235,7 +298,7 @@ public final class Agent extends VerticleBase {
                   .executeBlocking(
                       () -> {
                         List<String> known = new ArrayList<>();
-                        for (StateStore.DeploymentRow r : store.deployments()) {
+                        for (var r : store.deployments().all()) {
                           known.add(r.name());
                         }
                         return known;

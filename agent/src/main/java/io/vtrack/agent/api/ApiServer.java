@@ -247,7 +247,8 @@ public final class ApiServer {
   private void reconcile(RoutingContext rc) {
     DesiredStateRegistry.Entry e = entry(rc);
     reconciler
-        .requestReconcile(e.name(), caller(rc))
+        .commands()
+        .reconcile(e.name(), caller(rc))
         .onComplete(
             ar -> {
               if (ar.failed()) {
@@ -293,7 +294,8 @@ public final class ApiServer {
       restore = r != null && (Boolean) r;
     }
     reconciler
-        .requestRollback(e.name(), to, restore, caller(rc))
+        .commands()
+        .rollback(e.name(), to, restore, caller(rc))
         .onComplete(
             ar -> {
               if (ar.succeeded()) {
@@ -403,17 +405,18 @@ public final class ApiServer {
 
   private void plan(RoutingContext rc) {
     DesiredStateRegistry.Entry e = entry(rc);
-    reconciler.plan(e.name()).onComplete(ar -> reply(rc, 200, ar));
+    reconciler.commands().plan(e.name()).onComplete(ar -> reply(rc, 200, ar));
   }
 
   private void diff(RoutingContext rc) {
     DesiredStateRegistry.Entry e = entry(rc);
-    reconciler.diff(e.name()).onComplete(ar -> reply(rc, 200, ar));
+    reconciler.commands().diff(e.name()).onComplete(ar -> reply(rc, 200, ar));
   }
 
   private void suspend(RoutingContext rc, boolean suspended) {
     DesiredStateRegistry.Entry e = entry(rc);
     reconciler
+        .commands()
         .setSuspended(e.name(), suspended, caller(rc))
         .onComplete(
             ar -> {

@@ -3,7 +3,9 @@ package io.vtrack.agent.api;
 import io.vtrack.agent.reconcile.DeploymentStatus;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
+import io.vtrack.agent.store.DeploymentRepository;
 import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.RolloutRepository;
 import io.vtrack.agent.store.StateStore;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -38,8 +40,9 @@ public final class DeploymentViews {
     if (st == null) {
       st =
           store
-              .deployment(entry.name())
-              .map(StateStore.DeploymentRow::statusJson)
+              .deployments()
+              .get(entry.name())
+              .map(DeploymentRepository.DeploymentRow::statusJson)
               .map(j -> (Object) JSON.readValue(j, Map.class))
               .orElse(Map.of());
     }
@@ -76,7 +79,7 @@ public final class DeploymentViews {
   /** The rollout record: steps, check results, backup and trigger, newest first. */
   public List<Map<String, Object>> history(String name, int limit) throws SQLException {
     List<Map<String, Object>> items = new ArrayList<>();
-    for (RolloutRecord r : store.rollouts(name, limit)) {
+    for (RolloutRecord r : store.rollouts().list(name, limit)) {
       items.add(rollout(r));
     }
     return items;
@@ -85,7 +88,7 @@ public final class DeploymentViews {
   public Map<String, Object> rollout(RolloutRecord r) throws SQLException {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("id", r.id());
-    m.put("kind", r.kind());
+    m.put("kind", r.kind().text());
     m.put("from", r.fromCommit());
     m.put("to", r.toCommit());
     m.put("revision", r.revision());
@@ -108,7 +111,7 @@ public final class DeploymentViews {
       m.put("trigger", JSON.readValue(r.triggerJson(), Map.class));
     }
     List<Map<String, Object>> steps = new ArrayList<>();
-    for (StateStore.StepRecord s : store.steps(r.id())) {
+    for (RolloutRepository.StepRecord s : store.rollouts().steps(r.id())) {
       Map<String, Object> sm = new LinkedHashMap<>();
       sm.put("name", s.step());
       sm.put("result", s.result());
@@ -126,7 +129,7 @@ public final class DeploymentViews {
     }
     m.put("steps", steps);
     List<Map<String, Object>> checks = new ArrayList<>();
-    for (StateStore.CheckRow c : store.checkResults(r.id())) {
+    for (RolloutRepository.CheckRow c : store.rollouts().checkResults(r.id())) {
       Map<String, Object> cm = new LinkedHashMap<>();
       cm.put("stage", c.stage());
       cm.put("round", c.round());
@@ -143,9 +146,10 @@ public final class DeploymentViews {
       checks.add(cm);
     }
     m.put("checks", checks);
-    m.put("events", store.rolloutEvents(r.id()));
+    m.put("events", store.events().ofRollout(r.id()));
     store
-        .backup(r.id())
+        .backups()
+        .get(r.id())
         .ifPresent(
             b -> {
               Map<String, Object> bm = new LinkedHashMap<>();

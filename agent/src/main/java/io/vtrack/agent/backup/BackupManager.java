@@ -1,8 +1,10 @@
 package io.vtrack.agent.backup;
 
 import io.vtrack.agent.model.BackupSpec;
+import io.vtrack.agent.model.Quantities;
 import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.ReleaseBuilder;
+import io.vtrack.agent.store.BackupRepository;
 import io.vtrack.agent.store.StateStore;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -21,6 +23,10 @@ import java.util.List;
  * failure to {@code backups/<rollout-id>/failed/}, so nothing a user had is thrown away. Blocking.
  */
 public final class BackupManager {
+  private static final java.nio.file.attribute.FileAttribute<?> OWNER_ONLY_DIR =
+      java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+          java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+
   public static final String MISSING_MARKER = ".absent";
 
   private final StateStore store;
@@ -36,8 +42,20 @@ public final class BackupManager {
 
   /** Thrown when a backup cannot be taken; the rollout fails before anything is touched. */
   public static final class BackupFailedException extends Exception {
+    private final boolean insufficientDisk;
+
     public BackupFailedException(String message, Throwable cause) {
+      this(message, cause, false);
+    }
+
+    BackupFailedException(String message, Throwable cause, boolean insufficientDisk) {
       super(message, cause);
+      this.insufficientDisk = insufficientDisk;
+    }
+
+    /** The disk is too full to take it: the agent's problem, retried when space is free. */
+    public boolean insufficientDisk() {
+      return insufficientDisk;
     }
   }
 
@@ -48,7 +66,8 @@ public final class BackupManager {
     List<String> notes = new ArrayList<>();
     try {
       ReleaseBuilder.deleteTree(dir);
-      Files.createDirectories(dir);
+      // Backups hold the app's data: readable by the agent's user only.
+      Files.createDirectories(dir, OWNER_ONLY_DIR);
       long needed = 0;
       for (String rel : concat(spec.sqlite(), spec.files())) {
         Path src = paths.shared().resolve(rel);
@@ -61,15 +80,21 @@ public final class BackupManager {
         }
       }
       long free = Files.getFileStore(dir).getUsableSpace();
-      if (free < needed * 2 + (16L << 20)) {
+      // Room for the copy, for the database growing meanwhile (WAL), and a margin.
+      long threshold = needed * 2 + (16L << 20);
+      if (free < threshold) {
         throw new BackupFailedException(
-            "not enough free disk for the backup: need about "
-                + (needed * 2)
-                + " bytes, "
-                + free
-                + " free in "
-                + dir,
-            null);
+            "not enough free disk for the backup: "
+                + Quantities.human(threshold)
+                + " must be free in "
+                + dir.getParent()
+                + " (twice the data, "
+                + Quantities.human(needed)
+                + ", plus 16Mi), "
+                + Quantities.human(free)
+                + " is",
+            null,
+            true);
       }
       long size = 0;
       List<String> integrity = new ArrayList<>();
@@ -108,9 +133,11 @@ public final class BackupManager {
         size += Files.size(dest);
       }
       String integrityText = integrity.isEmpty() ? "n/a" : String.join(", ", integrity);
-      store.insertBackup(
-          new StateStore.BackupRow(
-              rolloutId, deployment, dir.toString(), size, integrityText, null, null));
+      store
+          .backups()
+          .insert(
+              new BackupRepository.BackupRow(
+                  rolloutId, deployment, dir.toString(), size, integrityText, null, null));
       prune(deployment, paths, spec.keep(), rolloutId);
       return new BackupResult(dir, size, integrityText, notes);
     } catch (BackupFailedException e) {
@@ -118,7 +145,8 @@ public final class BackupManager {
       throw e;
     } catch (SQLException | IOException | RuntimeException e) {
       cleanup(dir);
-      throw new BackupFailedException("backup failed: " + e.getMessage(), e);
+      boolean full = String.valueOf(e.getMessage()).contains("No space left");
+      throw new BackupFailedException("backup failed: " + e.getMessage(), e, full);
     }
   }
 
@@ -133,9 +161,9 @@ public final class BackupManager {
   /** Keeps the newest {@code keep} backups (the one just taken always). */
   private void prune(String deployment, DeploymentPaths paths, int keep, long current)
       throws SQLException, IOException {
-    List<StateStore.BackupRow> rows = store.backups(deployment);
+    List<BackupRepository.BackupRow> rows = store.backups().list(deployment);
     int kept = 0;
-    for (StateStore.BackupRow b : rows) {
+    for (BackupRepository.BackupRow b : rows) {
       if (b.rolloutId() == current || kept < keep) {
         kept++;
         continue;
@@ -153,7 +181,7 @@ public final class BackupManager {
       } else {
         ReleaseBuilder.deleteTree(dir);
       }
-      store.deleteBackup(b.rolloutId());
+      store.backups().delete(b.rolloutId());
     }
   }
 

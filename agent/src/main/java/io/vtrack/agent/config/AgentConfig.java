@@ -14,7 +14,9 @@ public record AgentConfig(
     String listen,
     Auth auth,
     List<String> allowedCommands,
-    List<SourceConfig> sources) {
+    List<SourceConfig> sources,
+    Retention retention,
+    Interval gitTimeout) {
   public static final String DEFAULT_STATE_DIR = "/var/lib/vtrack";
   public static final String DEFAULT_LISTEN = "127.0.0.1:8787";
 
@@ -29,6 +31,19 @@ public record AgentConfig(
     auth = auth == null ? new Auth(null) : auth;
     allowedCommands = allowedCommands == null ? List.of() : List.copyOf(allowedCommands);
     sources = sources == null ? List.of() : List.copyOf(sources);
+    retention = retention == null ? new Retention(null) : retention;
+    // A git remote that accepts a connection and never answers fails after this (connect, read).
+    gitTimeout = gitTimeout == null ? Interval.parse("30s") : gitTimeout;
+  }
+
+  public AgentConfig(
+      String agentName,
+      String stateDir,
+      String listen,
+      Auth auth,
+      List<String> allowedCommands,
+      List<SourceConfig> sources) {
+    this(agentName, stateDir, listen, auth, allowedCommands, sources, null, null);
   }
 
   public static AgentConfig defaults() {
@@ -68,6 +83,16 @@ public record AgentConfig(
   }
 
   public record Auth(String tokenFile) {}
+
+  /**
+   * How much history the state store keeps per deployment: the newest {@code rollouts} finished
+   * rollouts with their steps and check results (default 100), and ten times as many events.
+   */
+  public record Retention(Integer rollouts) {
+    public Retention {
+      rollouts = rollouts == null ? 100 : rollouts;
+    }
+  }
 
   /** One entry of {@code sources:}; exactly one of its fields is set. */
   @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -1,6 +1,7 @@
 package io.vtrack.agent.config;
 
 import io.vtrack.agent.model.DocumentParser;
+import io.vtrack.agent.model.Interval;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,6 +17,22 @@ public final class AgentConfigLoader {
   public static final class InvalidConfigException extends Exception {
     public InvalidConfigException(String message) {
       super(message);
+    }
+  }
+
+  private static final long DAY = 86_400_000L;
+
+  private static void bounded(List<String> errors, String field, Interval v, long min, long max) {
+    if (v.millis() < min || v.millis() > max) {
+      errors.add(
+          field
+              + ": "
+              + v.text()
+              + " is out of range ("
+              + Interval.ofMillis(min).text()
+              + " to "
+              + Interval.ofMillis(max).text()
+              + ")");
     }
   }
 
@@ -61,6 +78,29 @@ public final class AgentConfigLoader {
       }
       if (s.file() != null && (s.file().path() == null || s.file().path().isBlank())) {
         errors.add("sources[" + i + "].file.path: is required");
+      }
+      if (s.git() != null) {
+        bounded(errors, "sources[" + i + "].git.interval", s.git().interval(), 100, DAY);
+      }
+      if (s.file() != null) {
+        bounded(errors, "sources[" + i + "].file.interval", s.file().interval(), 100, DAY);
+      }
+    }
+    bounded(errors, "gitTimeout", cfg.gitTimeout(), 1_000, 3_600_000);
+    if (cfg.retention().rollouts() < 1) {
+      errors.add("retention.rollouts: must be at least 1, got " + cfg.retention().rollouts());
+    }
+    for (int i = 0; i < cfg.allowedCommands().size(); i++) {
+      String a = cfg.allowedCommands().get(i);
+      if (a == null || a.isBlank()) {
+        errors.add("allowedCommands[" + i + "]: must not be empty");
+      } else if (a.contains("/") && !a.startsWith("/")) {
+        errors.add(
+            "allowedCommands["
+                + i
+                + "]: '"
+                + a
+                + "' must be a program name (looked up on the agent's PATH) or an absolute path");
       }
     }
     if (!errors.isEmpty()) {

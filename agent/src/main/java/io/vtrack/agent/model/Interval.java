@@ -15,6 +15,10 @@ public record Interval(Duration duration) {
     return new Interval(Quantities.parseDuration(text));
   }
 
+  public static Interval ofMillis(long millis) {
+    return new Interval(Duration.ofMillis(millis));
+  }
+
   public static Interval of(Duration d) {
     return new Interval(d);
   }

@@ -16,6 +16,8 @@ public final class Quantities {
   /**
    * Parses {@code 500ms}, {@code 10s}, {@code 5m}, {@code 1h} or a sequence such as {@code 1m30s}.
    */
+  private static final double YEAR_MILLIS = 365.25 * 86_400_000L;
+
   public static Duration parseDuration(String text) {
     String s = text == null ? "" : text.trim();
     if (s.isEmpty()) {
@@ -37,6 +39,10 @@ public final class Quantities {
             default -> 3_600_000L;
           };
       millis += Math.round(value * unit);
+      if (value * unit > YEAR_MILLIS || millis > YEAR_MILLIS) {
+        throw new IllegalArgumentException(
+            "duration '" + text + "' is longer than a year: no setting needs that");
+      }
       end = m.end();
     }
     if (end != s.length() || end == 0) {
@@ -83,6 +89,21 @@ public final class Quantities {
           default -> 1L;
         };
     return Math.round(value * factor);
+  }
+
+  /** A size for people: {@code 106.9Mi}, {@code 7.6Gi}, {@code 512 bytes}. */
+  public static String human(long bytes) {
+    String[] units = {"Ki", "Mi", "Gi", "Ti"};
+    if (bytes < 1024) {
+      return bytes + " bytes";
+    }
+    double v = bytes;
+    int u = -1;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u++;
+    }
+    return String.format(java.util.Locale.ROOT, "%.1f%s", v, units[u]);
   }
 
   public static String formatSize(long bytes) {

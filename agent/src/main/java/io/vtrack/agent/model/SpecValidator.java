@@ -286,6 +286,11 @@ public final class SpecValidator {
   private void checkHealth(HealthPolicy health, List<String> services) {
     positive("spec.health.startupTimeout", health.startupTimeout());
     positive("spec.health.interval", health.interval());
+    // A round every millisecond would only load the app and the agent; a day-long window never
+    // ends.
+    within("spec.health.interval", health.interval(), 100, 3_600_000);
+    within("spec.health.startupTimeout", health.startupTimeout(), 1_000, 86_400_000);
+    within("spec.health.window", health.window(), 0, 86_400_000);
     if (health.window().millis() < 0) {
       fail("spec.health.window", "must not be negative");
     }
@@ -413,6 +418,19 @@ public final class SpecValidator {
   private void checkCommand(String field, List<String> command) {
     if (command.isEmpty() || command.get(0) == null || command.get(0).isBlank()) {
       fail(field, "must be a non-empty argv list");
+    }
+  }
+
+  private void within(String field, Interval value, long minMillis, long maxMillis) {
+    if (value.millis() > 0 && (value.millis() < minMillis || value.millis() > maxMillis)) {
+      fail(
+          field,
+          value.text()
+              + " is out of range ("
+              + Interval.ofMillis(minMillis).text()
+              + " to "
+              + Interval.ofMillis(maxMillis).text()
+              + ")");
     }
   }
 

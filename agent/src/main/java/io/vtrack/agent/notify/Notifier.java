@@ -9,8 +9,8 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import io.vtrack.agent.check.CheckResult;
 import io.vtrack.agent.model.NotifySpec;
+import io.vtrack.agent.model.Phase;
 import io.vtrack.agent.reconcile.DeploymentStatus;
-import io.vtrack.agent.reconcile.Phase;
 import io.vtrack.agent.store.StateStore;
 import java.time.Duration;
 import java.time.Instant;
@@ -164,7 +164,7 @@ public final class Notifier {
   private void record(String deployment, Long rollout, String type, String message) {
     vertx.executeBlocking(
         () -> {
-          store.addEvent(deployment, rollout, type, null, message);
+          store.events().add(deployment, rollout, type, null, message);
           return null;
         },
         false);

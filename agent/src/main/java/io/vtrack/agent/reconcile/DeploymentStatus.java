@@ -2,6 +2,7 @@ package io.vtrack.agent.reconcile;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.vtrack.agent.check.CheckResult;
+import io.vtrack.agent.model.Phase;
 import java.util.List;
 
 /**
@@ -43,6 +44,15 @@ public record DeploymentStatus(
       String startedAt,
       String finishedAt,
       Long durationMs) {}
+
+  /** Whether the phase and every condition's type, status and reason are the same as {@code o}. */
+  public boolean sameConditions(DeploymentStatus o) {
+    return phase == o.phase()
+        && conditions.stream()
+            .map(c -> c.type() + c.status() + c.reason())
+            .toList()
+            .equals(o.conditions().stream().map(c -> c.type() + c.status() + c.reason()).toList());
+  }
 
   public Condition condition(String type) {
     if (conditions == null) {

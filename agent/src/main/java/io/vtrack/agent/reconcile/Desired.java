@@ -1,5 +1,7 @@
 package io.vtrack.agent.reconcile;
 
+import io.vtrack.agent.model.Reason;
+
 /**
  * What the documents ask for, as far as the planner needs it.
  *

@@ -12,6 +12,7 @@ import java.util.Set;
  * @param deadServices services of the current commit that should run and do not
  * @param degraded the health monitor saw {@code failureThreshold} failing rounds in a row
  * @param healNotBefore self-heal backoff: no restart before this instant (null: any time)
+ * @param specChanged what runs was started with another runtime spec than the document's now
  */
 public record Observed(
     RolloutRecord active,
@@ -21,4 +22,5 @@ public record Observed(
     List<String> deadServices,
     boolean degraded,
     Instant healNotBefore,
+    boolean specChanged,
     Instant now) {}

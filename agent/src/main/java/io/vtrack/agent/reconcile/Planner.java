@@ -1,5 +1,7 @@
 package io.vtrack.agent.reconcile;
 
+import io.vtrack.agent.model.Reason;
+
 /**
  * Decides the next step from the whole desired and observed state. Pure: no I/O, no clock (the time
  * comes in {@link Observed#now()}), so it is tested from fixtures.
@@ -27,7 +29,7 @@ public final class Planner {
               p == null ? Reason.SourceUnavailable : p.reason(),
               p == null ? "revision not resolved yet" : p.message()));
     }
-    if (d.desiredCommit().equals(o.currentCommit())) {
+    if (d.desiredCommit().equals(o.currentCommit()) && !o.specChanged()) {
       return healOr(o, new Step.Idle());
     }
     if (o.quarantined().contains(d.desiredCommit())) {

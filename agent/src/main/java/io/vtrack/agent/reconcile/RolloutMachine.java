@@ -1,5 +1,7 @@
 package io.vtrack.agent.reconcile;
 
+import io.vtrack.agent.model.RolloutResult;
+import io.vtrack.agent.model.Stage;
 import io.vtrack.agent.store.RolloutRecord;
 
 /** The pure transitions of the rollout state machine (DESIGN.md §5). */
@@ -11,7 +13,7 @@ public final class RolloutMachine {
 
   /** The stage after {@code stage} succeeded. */
   public static Transition succeeded(RolloutRecord r, Stage stage) {
-    boolean manual = RolloutRecord.KIND_MANUAL_ROLLBACK.equals(r.kind());
+    boolean manual = r.manual();
     return switch (stage) {
       case Preparing -> new Transition(Stage.Validating, null, false);
       case Validating -> new Transition(Stage.BackingUp, null, false);
@@ -21,7 +23,7 @@ public final class RolloutMachine {
       case RollingBack ->
           new Transition(
               Stage.Done, manual ? RolloutResult.Failed : RolloutResult.RolledBack, false);
-      case Done -> new Transition(Stage.Done, RolloutResult.valueOf(r.result()), false);
+      case Done -> new Transition(Stage.Done, r.result(), false);
     };
   }
 
@@ -34,7 +36,7 @@ public final class RolloutMachine {
    */
   public static Transition failed(
       RolloutRecord r, Stage stage, boolean automatic, boolean haveHealthy) {
-    boolean manual = RolloutRecord.KIND_MANUAL_ROLLBACK.equals(r.kind());
+    boolean manual = r.manual();
     return switch (stage) {
       case Preparing, Validating, BackingUp ->
           new Transition(Stage.Done, RolloutResult.Failed, !manual);

@@ -1,14 +1,17 @@
 package io.vtrack.agent.reconcile;
 
+import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.model.VTrackDeployment;
 import io.vtrack.agent.source.DesiredDocument;
+import io.vtrack.agent.store.DeploymentRepository.DeploymentRow;
 import io.vtrack.agent.store.RolloutRecord;
-import io.vtrack.agent.store.StateStore.DeploymentRow;
 import java.util.List;
 
 /**
  * Everything one reconcile read, in one place: the document, the planner's inputs and what the
- * status needs besides.
+ * status needs besides. Immutable: made on a worker, used on the agent's context.
+ *
+ * @param runningSpec the spec what runs was started with (null when unknown)
  */
 record Snapshot(
     DesiredDocument source,
@@ -19,4 +22,11 @@ record Snapshot(
     List<String> verified,
     List<String> quarantined,
     String quarantineReason,
-    RolloutRecord lastRollout) {}
+    RolloutRecord lastRollout,
+    DeploymentSpec runningSpec) {
+
+  /** The spec to monitor and heal what runs with: the one it runs with, else the document's. */
+  DeploymentSpec specOfWhatRuns() {
+    return runningSpec != null ? runningSpec : doc == null ? null : doc.spec();
+  }
+}

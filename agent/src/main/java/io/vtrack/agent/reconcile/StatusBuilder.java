@@ -1,6 +1,10 @@
 package io.vtrack.agent.reconcile;
 
 import io.vtrack.agent.check.CheckResult;
+import io.vtrack.agent.model.Phase;
+import io.vtrack.agent.model.Reason;
+import io.vtrack.agent.model.RolloutResult;
+import io.vtrack.agent.model.Stage;
 import io.vtrack.agent.reconcile.DeploymentStatus.Condition;
 import io.vtrack.agent.reconcile.DeploymentStatus.LastRollout;
 import io.vtrack.agent.store.RolloutRecord;
@@ -29,6 +33,7 @@ public final class StatusBuilder {
       boolean degraded,
       Reason hold,
       List<String> warnings,
+      ReconcileError.Transient error,
       DeploymentStatus previous,
       Instant now) {}
 
@@ -44,7 +49,7 @@ public final class StatusBuilder {
     boolean desiredQuarantined =
         desiredCommit != null && in.quarantinedCommits().contains(desiredCommit);
     boolean lastFailed =
-        in.lastRollout() != null && RolloutResult.Failed.name().equals(in.lastRollout().result());
+        in.lastRollout() != null && in.lastRollout().result() == RolloutResult.Failed;
 
     Phase phase;
     String message;
@@ -55,7 +60,7 @@ public final class StatusBuilder {
       phase = Phase.Stalled;
       message = d.blocker().message();
     } else if (in.active() != null) {
-      Stage stage = Stage.valueOf(in.active().stage());
+      Stage stage = in.active().stage();
       phase = stage.phase() == null ? Phase.Deploying : stage.phase();
       message =
           "rollout " + in.active().id() + " to " + short7(in.active().toCommit()) + ": " + stage;
@@ -97,7 +102,13 @@ public final class StatusBuilder {
     List<Condition> conds = new ArrayList<>();
     Reason readyReason;
     String readyMessage = message;
-    if (d.resolutionProblem() != null && phase != Phase.Stalled && phase != Phase.Suspended) {
+    boolean acting = phase != Phase.Stalled && phase != Phase.Suspended;
+    if (in.error() != null && acting) {
+      // The agent's own failure: retried, what runs untouched, and said here, not only in a log.
+      readyReason = in.error().reason();
+      readyMessage = in.error().message() + " (retrying with backoff; what runs is untouched)";
+      message = message + "; retrying after: " + in.error().message();
+    } else if (d.resolutionProblem() != null && acting) {
       readyReason = d.resolutionProblem().reason();
       readyMessage = d.resolutionProblem().message();
     } else {
@@ -114,7 +125,7 @@ public final class StatusBuilder {
             default -> Reason.Progressing;
           };
     }
-    boolean ready = phase == Phase.Healthy && d.resolutionProblem() == null;
+    boolean ready = phase == Phase.Healthy && d.resolutionProblem() == null && in.error() == null;
     conds.add(cond(in, "Ready", ready, readyReason, readyMessage));
     conds.add(
         in.active() != null
@@ -213,12 +224,12 @@ public final class StatusBuilder {
     }
     return new LastRollout(
         r.id(),
-        r.kind(),
+        r.kind().text(),
         r.fromCommit(),
         r.toCommit(),
-        r.stage(),
-        r.result(),
-        r.reason(),
+        r.stage().name(),
+        r.result() == null ? null : r.result().name(),
+        r.reason() == null ? null : r.reason().name(),
         r.message(),
         r.startedAt(),
         r.finishedAt(),

@@ -1,5 +1,6 @@
 package io.vtrack.agent.reconcile;
 
+import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.store.RolloutRecord;
 import java.time.Instant;
 import java.util.List;

@@ -7,6 +7,7 @@ import io.vtrack.agent.check.CheckRound;
 import io.vtrack.agent.check.CheckStatus;
 import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.model.HealthPolicy;
+import io.vtrack.agent.model.Reason;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;

@@ -35,7 +35,8 @@ import org.eclipse.jgit.treewalk.filter.PathFilter;
 
 /**
  * Local bare mirrors of remote git repositories (jgit), kept under {@code <stateDir>/repos/}.
- * Fetching refreshes a mirror; resolving and reading work on the mirror alone, so an unreachable
+ * Fetching refreshes a mirror (one fetch per repository at a time, with connect and read timeouts);
+ * resolving and reading work on the mirror alone and never wait for a fetch, so an unreachable
  * remote never stops what already runs. All methods block: call them from a worker.
  */
 public final class GitRepositories {
@@ -53,8 +54,16 @@ public final class GitRepositories {
         }
       };
 
+  /** How long a remote may take to connect or to answer a read before a fetch fails. */
+  private final java.time.Duration timeout;
+
   public GitRepositories(Path root) {
+    this(root, java.time.Duration.ofSeconds(30));
+  }
+
+  public GitRepositories(Path root, java.time.Duration timeout) {
     this.root = root;
+    this.timeout = timeout;
   }
 
   /** A file read from a commit: its path relative to the requested folder, and its text. */
@@ -148,35 +157,32 @@ public final class GitRepositories {
   /** Resolves a tag, branch (its head) or full or short commit SHA to a full commit SHA. */
   public String resolve(String url, String revision)
       throws RevisionNotFoundException, SourceUnavailableException {
-    synchronized (lock(url)) {
-      if (!hasMirror(url)) {
-        String err = fetchErrors.get(url);
-        throw new SourceUnavailableException(
-            err != null ? err : "repository " + redact(url) + " has not been fetched yet", null);
+    if (!hasMirror(url)) {
+      String err = fetchErrors.get(url);
+      throw new SourceUnavailableException(
+          err != null ? err : "repository " + redact(url) + " has not been fetched yet", null);
+    }
+    try (Repository repo = Git.open(mirror(url).toFile()).getRepository()) {
+      for (String ref : List.of(Constants.R_TAGS + revision, Constants.R_HEADS + revision)) {
+        Ref r = repo.exactRef(ref);
+        if (r != null) {
+          return peel(repo, r.getObjectId()).name();
+        }
       }
-      try (Repository repo = Git.open(mirror(url).toFile()).getRepository()) {
-        for (String ref : List.of(Constants.R_TAGS + revision, Constants.R_HEADS + revision)) {
-          Ref r = repo.exactRef(ref);
-          if (r != null) {
-            return peel(repo, r.getObjectId()).name();
-          }
+      if (revision.matches("[0-9a-fA-F]{4,40}")) {
+        ObjectId id = repo.resolve(revision + "^{commit}");
+        if (id != null) {
+          return id.name();
         }
-        if (revision.matches("[0-9a-fA-F]{4,40}")) {
-          ObjectId id = repo.resolve(revision + "^{commit}");
-          if (id != null) {
-            return id.name();
-          }
-        }
+      }
+      throw new RevisionNotFoundException(
+          "revision '" + revision + "' is no tag, branch or commit of " + redact(url));
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof org.eclipse.jgit.errors.AmbiguousObjectException) {
         throw new RevisionNotFoundException(
-            "revision '" + revision + "' is no tag, branch or commit of " + redact(url));
-      } catch (IOException | RuntimeException e) {
-        if (e instanceof org.eclipse.jgit.errors.AmbiguousObjectException) {
-          throw new RevisionNotFoundException(
-              "revision '" + revision + "' is an ambiguous short SHA");
-        }
-        throw new SourceUnavailableException(
-            "cannot read " + redact(url) + ": " + rootMessage(e), e);
+            "revision '" + revision + "' is an ambiguous short SHA");
       }
+      throw new SourceUnavailableException("cannot read " + redact(url) + ": " + rootMessage(e), e);
     }
   }
 
@@ -195,11 +201,9 @@ public final class GitRepositories {
       }
     }
     CommitInfo info;
-    synchronized (lock(url)) {
-      try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
-          RevWalk walk = new RevWalk(repo)) {
-        info = CommitInfo.of(walk.parseCommit(ObjectId.fromString(sha)));
-      }
+    try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
+        RevWalk walk = new RevWalk(repo)) {
+      info = CommitInfo.of(walk.parseCommit(ObjectId.fromString(sha)));
     }
     synchronized (commitInfos) {
       commitInfos.put(key, info);
@@ -210,18 +214,16 @@ public final class GitRepositories {
   /** Commits reachable from {@code to} but not from {@code from} (null: all), newest first. */
   public List<CommitInfo> log(String url, String from, String to, int max) throws IOException {
     List<CommitInfo> out = new java.util.ArrayList<>();
-    synchronized (lock(url)) {
-      try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
-          RevWalk walk = new RevWalk(repo)) {
-        walk.markStart(walk.parseCommit(ObjectId.fromString(to)));
-        if (from != null) {
-          walk.markUninteresting(walk.parseCommit(ObjectId.fromString(from)));
-        }
-        for (RevCommit c : walk) {
-          out.add(CommitInfo.of(c));
-          if (out.size() >= max) {
-            break;
-          }
+    try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
+        RevWalk walk = new RevWalk(repo)) {
+      walk.markStart(walk.parseCommit(ObjectId.fromString(to)));
+      if (from != null) {
+        walk.markUninteresting(walk.parseCommit(ObjectId.fromString(from)));
+      }
+      for (RevCommit c : walk) {
+        out.add(CommitInfo.of(c));
+        if (out.size() >= max) {
+          break;
         }
       }
     }
@@ -235,24 +237,22 @@ public final class GitRepositories {
       throws IOException {
     Map<String, GitFile> out = new LinkedHashMap<>();
     String prefix = normalizeFolder(folder);
-    synchronized (lock(url)) {
-      try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
-          RevWalk walk = new RevWalk(repo);
-          TreeWalk tw = new TreeWalk(repo)) {
-        tw.addTree(walk.parseCommit(ObjectId.fromString(commit)).getTree());
-        tw.setRecursive(true);
-        if (!prefix.isEmpty()) {
-          tw.setFilter(PathFilter.create(prefix));
+    try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
+        RevWalk walk = new RevWalk(repo);
+        TreeWalk tw = new TreeWalk(repo)) {
+      tw.addTree(walk.parseCommit(ObjectId.fromString(commit)).getTree());
+      tw.setRecursive(true);
+      if (!prefix.isEmpty()) {
+        tw.setFilter(PathFilter.create(prefix));
+      }
+      while (tw.next()) {
+        if (tw.getFileMode(0).getObjectType() != Constants.OBJ_BLOB
+            || tw.getFileMode(0) == FileMode.SYMLINK) {
+          continue;
         }
-        while (tw.next()) {
-          if (tw.getFileMode(0).getObjectType() != Constants.OBJ_BLOB
-              || tw.getFileMode(0) == FileMode.SYMLINK) {
-            continue;
-          }
-          String path = tw.getPathString();
-          ObjectLoader loader = repo.open(tw.getObjectId(0));
-          out.put(path, new GitFile(path, loader.getBytes()));
-        }
+        String path = tw.getPathString();
+        ObjectLoader loader = repo.open(tw.getObjectId(0));
+        out.put(path, new GitFile(path, loader.getBytes()));
       }
     }
     return out;
@@ -261,15 +261,12 @@ public final class GitRepositories {
   /** The head commit of a branch in the mirror. */
   public String branchHead(String url, String branch)
       throws RevisionNotFoundException, IOException {
-    synchronized (lock(url)) {
-      try (Repository repo = Git.open(mirror(url).toFile()).getRepository()) {
-        Ref r = repo.exactRef(Constants.R_HEADS + branch);
-        if (r == null) {
-          throw new RevisionNotFoundException(
-              "branch '" + branch + "' not found in " + redact(url));
-        }
-        return r.getObjectId().name();
+    try (Repository repo = Git.open(mirror(url).toFile()).getRepository()) {
+      Ref r = repo.exactRef(Constants.R_HEADS + branch);
+      if (r == null) {
+        throw new RevisionNotFoundException("branch '" + branch + "' not found in " + redact(url));
       }
+      return r.getObjectId().name();
     }
   }
 
@@ -281,41 +278,39 @@ public final class GitRepositories {
       throws IOException {
     String prefix = normalizeFolder(subPath);
     List<String> written = new java.util.ArrayList<>();
-    synchronized (lock(url)) {
-      try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
-          RevWalk walk = new RevWalk(repo);
-          TreeWalk tw = new TreeWalk(repo)) {
-        tw.addTree(walk.parseCommit(ObjectId.fromString(commit)).getTree());
-        tw.setRecursive(true);
-        if (!prefix.isEmpty()) {
-          tw.setFilter(PathFilter.create(prefix));
+    try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
+        RevWalk walk = new RevWalk(repo);
+        TreeWalk tw = new TreeWalk(repo)) {
+      tw.addTree(walk.parseCommit(ObjectId.fromString(commit)).getTree());
+      tw.setRecursive(true);
+      if (!prefix.isEmpty()) {
+        tw.setFilter(PathFilter.create(prefix));
+      }
+      Files.createDirectories(dest);
+      while (tw.next()) {
+        String full = tw.getPathString();
+        String rel = prefix.isEmpty() ? full : full.substring(prefix.length() + 1);
+        Path target = dest.resolve(rel).normalize();
+        if (!target.startsWith(dest)) {
+          continue;
         }
-        Files.createDirectories(dest);
-        while (tw.next()) {
-          String full = tw.getPathString();
-          String rel = prefix.isEmpty() ? full : full.substring(prefix.length() + 1);
-          Path target = dest.resolve(rel).normalize();
-          if (!target.startsWith(dest)) {
-            continue;
-          }
-          FileMode mode = tw.getFileMode(0);
-          if (mode == FileMode.GITLINK) {
-            continue;
-          }
-          Files.createDirectories(target.getParent());
-          byte[] bytes = repo.open(tw.getObjectId(0)).getBytes();
-          if (mode == FileMode.SYMLINK) {
-            Files.createSymbolicLink(target, Path.of(new String(bytes, StandardCharsets.UTF_8)));
-          } else {
-            try (OutputStream os = Files.newOutputStream(target)) {
-              os.write(bytes);
-            }
-            if (mode == FileMode.EXECUTABLE_FILE) {
-              Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rwxr-xr-x"));
-            }
-          }
-          written.add(rel);
+        FileMode mode = tw.getFileMode(0);
+        if (mode == FileMode.GITLINK) {
+          continue;
         }
+        Files.createDirectories(target.getParent());
+        byte[] bytes = repo.open(tw.getObjectId(0)).getBytes();
+        if (mode == FileMode.SYMLINK) {
+          Files.createSymbolicLink(target, Path.of(new String(bytes, StandardCharsets.UTF_8)));
+        } else {
+          try (OutputStream os = Files.newOutputStream(target)) {
+            os.write(bytes);
+          }
+          if (mode == FileMode.EXECUTABLE_FILE) {
+            Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rwxr-xr-x"));
+          }
+        }
+        written.add(rel);
       }
     }
     return written;
@@ -340,6 +335,9 @@ public final class GitRepositories {
 
   private <C extends TransportCommand<C, ?>> C auth(C cmd, SourceSpec.Credentials credentials)
       throws IOException {
+    // Connect and read timeouts: a remote that accepts and never answers fails the fetch, which
+    // holds only this repository's fetch lock (reads of the mirror never wait for it).
+    cmd.setTimeout((int) Math.max(1, timeout.toSeconds()));
     if (credentials != null && credentials.tokenFile() != null) {
       String token = Files.readString(Path.of(credentials.tokenFile())).trim();
       cmd.setCredentialsProvider(new UsernamePasswordCredentialsProvider("x-access-token", token));

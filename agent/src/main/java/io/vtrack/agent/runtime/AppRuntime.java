@@ -74,6 +74,14 @@ public interface AppRuntime {
     return LogFiles.tail(logsDir.resolve(service + ".log"), 600);
   }
 
+  /**
+   * Whether what the runtime depends on (the Docker Engine) answers now; a failure while it does
+   * not is the host's, not the commit's. Processes need nothing.
+   */
+  default boolean reachable() {
+    return true;
+  }
+
   /** Releases of these commits were pruned: drop what the runtime kept for them (images). */
   default void pruned(String deployment, RuntimeSpec spec, List<String> commits) {}
 

@@ -76,6 +76,9 @@ public final class ComposeRuntime implements AppRuntime {
 
   private DockerEvents events;
 
+  /** A client with a short response timeout, for asking whether the engine answers at all. */
+  private DockerClient probe;
+
   /**
    * @param onChange called with (deployment, service) when the engine reports something about a
    *     container of a deployment that the agent did not cause (it died, turned unhealthy, was
@@ -122,6 +125,7 @@ public final class ComposeRuntime implements AppRuntime {
               + " 'docker-compose' runs on this host");
     }
     ComposeRuntime rt = new ComposeRuntime(docker, found, onChange);
+    rt.probe = client(config, Duration.ofSeconds(5));
     rt.events = new DockerEvents(vertx, client(config, null), rt::onEvent, onReconnect).start();
     LOG.info("compose runtime: {} against {}", found.describe(), config.getDockerHost());
     return rt;
@@ -137,6 +141,20 @@ public final class ComposeRuntime implements AppRuntime {
       http = http.responseTimeout(responseTimeout);
     }
     return DockerClientImpl.getInstance(config, http.build());
+  }
+
+  /**
+   * Whether the engine answers now (a ping, at most 5 s): a failure while it does not is the
+   * host's, never the commit's.
+   */
+  @Override
+  public boolean reachable() {
+    try {
+      (probe != null ? probe : docker).pingCmd().exec();
+      return true;
+    } catch (RuntimeException e) {
+      return false;
+    }
   }
 
   /** Whether the engine's event stream is connected now. */

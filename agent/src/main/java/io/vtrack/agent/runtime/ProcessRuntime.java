@@ -1,8 +1,8 @@
 package io.vtrack.agent.runtime;
 
 import io.vtrack.agent.model.RuntimeSpec.ServiceSpec;
+import io.vtrack.agent.store.ProcessRepository.ProcessRow;
 import io.vtrack.agent.store.StateStore;
-import io.vtrack.agent.store.StateStore.ProcessRow;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -148,7 +148,7 @@ public final class ProcessRuntime implements AppRuntime {
     exits.remove(key);
     logOffsets.put(key, logOffset);
     watched.put(key, new Watched(pid, ticks));
-    store.putProcess(new ProcessRow(deployment, s.name(), commit, pid, pid, ticks, null));
+    store.processes().put(new ProcessRow(deployment, s.name(), commit, pid, pid, ticks, null));
     LOG.info("{}: started {} (pid {}) of {}", deployment, s.name(), pid, short7(commit));
     p.onExit().thenAccept(done -> exited(key, pid, done.exitValue()));
   }
@@ -190,7 +190,7 @@ public final class ProcessRuntime implements AppRuntime {
     for (ServiceSpec s : specs) {
       bySpec.put(s.name(), s);
     }
-    List<ProcessRow> rows = store.processes(deployment);
+    List<ProcessRow> rows = store.processes().of(deployment);
     // Stop in parallel: each group gets its own grace period, not the sum of all of them.
     List<Thread> stoppers = new ArrayList<>();
     for (ProcessRow row : rows) {
@@ -214,7 +214,7 @@ public final class ProcessRuntime implements AppRuntime {
       }
     }
     for (ProcessRow row : rows) {
-      store.deleteProcess(deployment, row.service());
+      store.processes().delete(deployment, row.service());
     }
   }
 
@@ -236,12 +236,12 @@ public final class ProcessRuntime implements AppRuntime {
 
   /** Stops one service (for a restart). */
   public void stopService(String deployment, ServiceSpec spec) throws SQLException {
-    for (ProcessRow row : store.processes(deployment)) {
+    for (ProcessRow row : store.processes().of(deployment)) {
       if (row.service().equals(spec.name())) {
         watched.remove(new Key(deployment, row.service()));
         exits.remove(new Key(deployment, row.service()));
         stopRow(row, spec.stop().signal(), spec.stop().timeout().duration());
-        store.deleteProcess(deployment, row.service());
+        store.processes().delete(deployment, row.service());
       }
     }
   }
@@ -263,7 +263,7 @@ public final class ProcessRuntime implements AppRuntime {
   @Override
   public Map<String, ServiceState> observe(String deployment) throws SQLException {
     Map<String, ServiceState> out = new LinkedHashMap<>();
-    for (ProcessRow row : store.processes(deployment)) {
+    for (ProcessRow row : store.processes().of(deployment)) {
       boolean alive = ProcStat.isAlive(row.pid(), row.startTicks());
       out.put(
           row.service(),
@@ -283,7 +283,7 @@ public final class ProcessRuntime implements AppRuntime {
    */
   public List<ProcessRow> adopt() throws SQLException {
     List<ProcessRow> dead = new ArrayList<>();
-    for (ProcessRow row : store.allProcesses()) {
+    for (ProcessRow row : store.processes().all()) {
       Key key = new Key(row.deployment(), row.service());
       if (watched.containsKey(key)) {
         continue;
@@ -335,7 +335,7 @@ public final class ProcessRuntime implements AppRuntime {
   /** Resident memory in bytes of a service's whole process group, or -1 when it is not running. */
   @Override
   public long residentBytes(String deployment, String service) throws SQLException {
-    for (ProcessRow row : store.processes(deployment)) {
+    for (ProcessRow row : store.processes().of(deployment)) {
       if (row.service().equals(service) && ProcStat.isAlive(row.pid(), row.startTicks())) {
         long pages = 0;
         for (ProcStat m : ProcStat.groupMembers(row.pgid())) {

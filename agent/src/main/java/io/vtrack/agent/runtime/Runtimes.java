@@ -33,6 +33,7 @@ public final class Runtimes implements AppRuntime {
   private volatile ComposeRuntime compose;
   private volatile String composeProblem;
   private long lastAttempt;
+  private boolean connecting;
   private static final long RETRY_NANOS = 10_000_000_000L;
 
   public Runtimes(ProcessRuntime process, ComposeFactory composeFactory) {
@@ -54,24 +55,41 @@ public final class Runtimes implements AppRuntime {
   /**
    * Why {@code type} cannot run on this host, or null when it can. Every reconcile and status
    * refresh asks, so after a failure the compose runtime is tried again at most every {@link
-   * #RETRY_NANOS} (Docker may be installed or started later), not on every call.
+   * #RETRY_NANOS} (Docker may be installed or started later), not on every call. The attempt (a
+   * ping that may take its timeout) runs outside the lock: other callers are told that the agent is
+   * connecting instead of waiting behind it.
    */
-  public synchronized String unavailable(RuntimeType type) {
-    if (type != RuntimeType.compose || compose != null) {
+  public String unavailable(RuntimeType type) {
+    if (type != RuntimeType.compose) {
       return null;
     }
-    long now = System.nanoTime();
-    if (composeProblem != null && now - lastAttempt < RETRY_NANOS) {
-      return composeProblem;
+    synchronized (this) {
+      if (compose != null) {
+        return null;
+      }
+      long now = System.nanoTime();
+      if (connecting) {
+        return composeProblem != null ? composeProblem : "connecting to the Docker Engine";
+      }
+      if (composeProblem != null && now - lastAttempt < RETRY_NANOS) {
+        return composeProblem;
+      }
+      lastAttempt = now;
+      connecting = true;
     }
-    lastAttempt = now;
+    ComposeRuntime made = null;
+    String problem = null;
     try {
-      compose = composeFactory.create();
-      composeProblem = null;
-    } catch (RuntimeUnavailableException e) {
-      composeProblem = e.getMessage();
+      made = composeFactory.create();
+    } catch (RuntimeUnavailableException | RuntimeException e) {
+      problem = e.getMessage();
     }
-    return composeProblem;
+    synchronized (this) {
+      connecting = false;
+      compose = made;
+      composeProblem = problem;
+    }
+    return problem;
   }
 
   /** The compose runtime if it was made. */
@@ -187,6 +205,15 @@ public final class Runtimes implements AppRuntime {
   @Override
   public LogSource serviceLog(String deployment, String service) {
     return known(deployment).serviceLog(deployment, service);
+  }
+
+  /** Whether the runtime of {@code spec} answers now (compose: the engine answers a ping). */
+  public boolean reachable(RuntimeSpec spec) {
+    try {
+      return of(spec.type()).reachable();
+    } catch (RuntimeUnavailableException e) {
+      return false;
+    }
   }
 
   /** Supplies nothing: for hosts and tests where compose is never wanted. */

@@ -1,43 +1,53 @@
 package io.vtrack.agent.store;
 
-/** A persisted rollout: its kind, commits, the stage it is in, and how it ended. */
+import io.vtrack.agent.model.Reason;
+import io.vtrack.agent.model.RolloutKind;
+import io.vtrack.agent.model.RolloutResult;
+import io.vtrack.agent.model.Stage;
+
+/**
+ * A persisted rollout: its kind, commits, the stage it is in, how it ended, and the spec it started
+ * with (canonical JSON), which it resumes and rolls back with whatever the document says now.
+ */
 public record RolloutRecord(
     long id,
     String deployment,
-    String kind,
+    RolloutKind kind,
     String fromCommit,
     String toCommit,
     String revision,
     String generation,
-    String stage,
-    String result,
-    String reason,
+    Stage stage,
+    RolloutResult result,
+    Reason reason,
     String message,
     boolean restoreData,
     boolean dataRestored,
     String triggerJson,
     String startedAt,
-    String finishedAt) {
-  /** A rollout toward a new desired commit. */
-  public static final String KIND_ROLLOUT = "rollout";
-
-  /** A rollback asked for through the API or CLI. */
-  public static final String KIND_MANUAL_ROLLBACK = "rollback";
+    String finishedAt,
+    String specJson) {
 
   public boolean active() {
     return finishedAt == null;
   }
 
+  public boolean manual() {
+    return kind == RolloutKind.ManualRollback;
+  }
+
+  /** A new rollout to be created, at its first stage. */
   public static RolloutRecord create(
       String deployment,
-      String kind,
+      RolloutKind kind,
       String from,
       String to,
       String revision,
       String generation,
-      String stage,
+      Stage stage,
       boolean restoreData,
-      String triggerJson) {
+      String triggerJson,
+      String specJson) {
     return new RolloutRecord(
         0,
         deployment,
@@ -54,6 +64,7 @@ public record RolloutRecord(
         false,
         triggerJson,
         null,
-        null);
+        null,
+        specJson);
   }
 }

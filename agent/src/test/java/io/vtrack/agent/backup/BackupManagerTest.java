@@ -72,7 +72,7 @@ class BackupManagerTest {
       assertThat(b.integrity()).contains("ok");
       long inBackup = count(paths.backup(7).resolve("data/app.db"));
       assertThat(inBackup).isGreaterThanOrEqualTo(2000);
-      assertThat(store.backup(7)).isPresent();
+      assertThat(store.backups().get(7)).isPresent();
 
       // A "migration" deletes rows; the restore brings the backup back and keeps the damage aside.
       try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
@@ -105,8 +105,8 @@ class BackupManagerTest {
       Files.writeString(paths.shared().resolve("conf"), "x");
       mgr.take("dep", 2, paths, spec);
       mgr.take("dep", 3, paths, spec);
-      assertThat(store.backups("dep"))
-          .extracting(StateStore.BackupRow::rolloutId)
+      assertThat(store.backups().list("dep"))
+          .extracting(io.vtrack.agent.store.BackupRepository.BackupRow::rolloutId)
           .containsExactly(3L, 2L);
       assertThat(paths.backup(1).resolve("failed/conf")).exists();
       assertThat(paths.backup(1).resolve("conf")).doesNotExist();

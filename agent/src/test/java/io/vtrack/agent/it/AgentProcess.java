@@ -51,6 +51,23 @@ public final class AgentProcess implements AutoCloseable {
   }
 
   public void start() throws Exception {
+    start(java.util.Map.of());
+  }
+
+  /** Starts the agent with extra environment (e.g. {@code VTRACK_CRASH_AT}). */
+  public void start(java.util.Map<String, String> env) throws Exception {
+    startNoWait(env);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .ignoreExceptions()
+        .until(
+            () ->
+                Files.exists(stateDir.resolve("api-token"))
+                    && api().get("/readyz").status() == 200);
+  }
+
+  /** Starts the agent and returns at once (it may halt at a crash point before it is ready). */
+  public void startNoWait(java.util.Map<String, String> env) throws Exception {
     List<String> cmd =
         new ArrayList<>(
             List.of(
@@ -63,19 +80,22 @@ public final class AgentProcess implements AutoCloseable {
                 "--config",
                 config.toString()));
     starts++;
-    process =
+    ProcessBuilder pb =
         new ProcessBuilder(cmd)
             .redirectErrorStream(true)
             .redirectOutput(
-                ProcessBuilder.Redirect.appendTo(root.resolve("agent-" + starts + ".log").toFile()))
-            .start();
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .ignoreExceptions()
-        .until(
-            () ->
-                Files.exists(stateDir.resolve("api-token"))
-                    && api().get("/readyz").status() == 200);
+                ProcessBuilder.Redirect.appendTo(
+                    root.resolve("agent-" + starts + ".log").toFile()));
+    pb.environment().putAll(env);
+    process = pb.start();
+  }
+
+  /** Waits for the agent process to end by itself (a crash point halts it); its exit code. */
+  public int awaitExit(Duration timeout) throws Exception {
+    if (!process.waitFor(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+      throw new AssertionError("the agent did not stop within " + timeout + "\n" + log());
+    }
+    return process.exitValue();
   }
 
   public Api api() throws Exception {
@@ -84,6 +104,22 @@ public final class AgentProcess implements AutoCloseable {
             ? Files.readString(stateDir.resolve("api-token")).trim()
             : "";
     return new Api(port, token);
+  }
+
+  /** Waits until deployment {@code vtrack} is in {@code phase} with {@code commit} running. */
+  @SuppressWarnings("unchecked")
+  public void awaitState(String phase, String commit) {
+    await()
+        .atMost(Duration.ofSeconds(120))
+        .pollInterval(Duration.ofMillis(200))
+        .untilAsserted(
+            () -> {
+              java.util.Map<String, Object> st = api().status("vtrack");
+              org.assertj.core.api.Assertions.assertThat(st.get("phase"))
+                  .as("status %s\n%s", st, log())
+                  .isEqualTo(phase);
+              org.assertj.core.api.Assertions.assertThat(st.get("currentCommit")).isEqualTo(commit);
+            });
   }
 
   /** SIGKILL: no shutdown hook, no cleanup, as when the host's OOM killer strikes. */

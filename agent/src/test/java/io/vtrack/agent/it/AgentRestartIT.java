@@ -68,7 +68,7 @@ class AgentRestartIT {
 
       try (AgentProcess agent = new AgentProcess(tmp.resolve("agent"), app.deployUrl(), "300ms")) {
         agent.start();
-        awaitState(agent, "Healthy", v1);
+        agent.awaitState("Healthy", v1);
         Path db = agent.stateDir.resolve("deployments/vtrack/shared/backend/database/events.db");
         if (c == Case.BackingUp) {
           grow(db, 400);
@@ -97,7 +97,7 @@ class AgentRestartIT {
 
         String expectedPhase = c.badRevision ? "RolledBack" : "Healthy";
         String expectedCommit = c.badRevision ? v1 : v2;
-        awaitState(agent, expectedPhase, expectedCommit);
+        agent.awaitState(expectedPhase, expectedCommit);
         Map<String, Object> st = agent.api().status("vtrack");
         assertThat(st.get("lastHealthyCommit")).isEqualTo(expectedCommit);
         if (c.badRevision) {
@@ -107,11 +107,12 @@ class AgentRestartIT {
         // and no process of the other release is left anywhere on the host.
         String other = c.badRevision ? v2 : v1;
         try (StateStore s = StateStore.open(agent.stateDir)) {
-          List<StateStore.ProcessRow> rows = s.processes("vtrack");
+          List<io.vtrack.agent.store.ProcessRepository.ProcessRow> rows =
+              s.processes().of("vtrack");
           assertThat(rows)
-              .extracting(StateStore.ProcessRow::service)
+              .extracting(io.vtrack.agent.store.ProcessRepository.ProcessRow::service)
               .containsExactlyInAnyOrder("backend", "frontend");
-          for (StateStore.ProcessRow r : rows) {
+          for (io.vtrack.agent.store.ProcessRepository.ProcessRow r : rows) {
             assertThat(r.commit()).isEqualTo(expectedCommit);
             assertThat(ProcStat.isAlive(r.pid(), r.startTicks())).isTrue();
           }
@@ -129,19 +130,6 @@ class AgentRestartIT {
         assertThat(history).as("one rollout to v2, resumed, not restarted").hasSize(2);
       }
     }
-  }
-
-  @SuppressWarnings("unchecked")
-  private static void awaitState(AgentProcess agent, String phase, String commit) {
-    await()
-        .atMost(Duration.ofSeconds(120))
-        .pollInterval(Duration.ofMillis(200))
-        .untilAsserted(
-            () -> {
-              Map<String, Object> st = agent.api().status("vtrack");
-              assertThat(st.get("phase")).as("status %s", st).isEqualTo(phase);
-              assertThat(st.get("currentCommit")).isEqualTo(commit);
-            });
   }
 
   private static void commitDeploy(TestApp app, String message) throws Exception {

@@ -78,7 +78,7 @@ abstract class AgentTestBase {
 
   long backendPid() throws Exception {
     try (StateStore s = StateStore.open(agent.stateDir)) {
-      return s.processes(app.name).stream()
+      return s.processes().of(app.name).stream()
           .filter(p -> p.service().equals("backend"))
           .findFirst()
           .orElseThrow()

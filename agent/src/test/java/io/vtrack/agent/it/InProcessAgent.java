@@ -34,11 +34,25 @@ public final class InProcessAgent implements AutoCloseable {
 
   /** An agent named it-agent on the sources given, its state under {@code root/state}. */
   public InProcessAgent(Path root, List<AgentConfig.SourceConfig> sources) throws Exception {
+    this(root, sources, null);
+  }
+
+  /** As above, with a git timeout (null: the default). */
+  public InProcessAgent(Path root, List<AgentConfig.SourceConfig> sources, Interval gitTimeout)
+      throws Exception {
     stateDir = root.resolve("state");
     secretFile = root.resolve("webhook-secret");
     Files.writeString(secretFile, "it-secret\n");
     AgentConfig cfg =
-        new AgentConfig("it-agent", stateDir.toString(), "127.0.0.1:0", null, List.of(), sources);
+        new AgentConfig(
+            "it-agent",
+            stateDir.toString(),
+            "127.0.0.1:0",
+            null,
+            List.of(),
+            sources,
+            null,
+            gitTimeout);
     agent = new Agent(cfg, root);
     vertx.deployVerticle(agent).await();
     api = new Api(agent.port(), agent.token());
@@ -59,15 +73,25 @@ public final class InProcessAgent implements AutoCloseable {
     killApp(stateDir);
   }
 
-  /** Test cleanup: kills every process group the state store knows, so no test leaks processes. */
+  /**
+   * Test cleanup, and power loss: kills every process group the state store knows and every one
+   * started from this state folder, so no test leaks processes.
+   */
   public static void killApp(Path stateDir) throws Exception {
-    if (!Files.exists(stateDir.resolve("state.db"))) {
-      return;
-    }
-    try (StateStore store = StateStore.open(stateDir)) {
-      for (StateStore.ProcessRow p : store.allProcesses()) {
-        new ProcessBuilder("kill", "-KILL", "--", "-" + p.pgid()).start().waitFor();
+    java.util.Set<Long> groups = new java.util.TreeSet<>();
+    if (Files.exists(stateDir.resolve("state.db"))) {
+      try (StateStore store = StateStore.open(stateDir)) {
+        for (io.vtrack.agent.store.ProcessRepository.ProcessRow p : store.processes().all()) {
+          groups.add(p.pgid());
+        }
       }
+    }
+    for (io.vtrack.agent.runtime.OrphanScan.Found f :
+        io.vtrack.agent.runtime.OrphanScan.find(stateDir)) {
+      groups.add(f.pgid());
+    }
+    for (long g : groups) {
+      new ProcessBuilder("kill", "-KILL", "--", "-" + g).start().waitFor();
     }
   }
 }

@@ -245,8 +245,8 @@ class KubernetesIT extends AgentTestBase {
                       && a.api().get("/api/v1/deployments/vtrack").status() == 200);
       long pid;
       try (var store = io.vtrack.agent.store.StateStore.open(state)) {
-        assertThat(store.processes("vtrack")).as("%s\n%s", a.log(), b.log()).isNotEmpty();
-        pid = store.processes("vtrack").get(0).pid();
+        assertThat(store.processes().of("vtrack")).as("%s\n%s", a.log(), b.log()).isNotEmpty();
+        pid = store.processes().of("vtrack").get(0).pid();
       }
 
       a.kill();
@@ -261,7 +261,7 @@ class KubernetesIT extends AgentTestBase {
                       && "Healthy".equals(b.api().status("vtrack").get("phase")));
       assertThat(leaseHolder()).startsWith("it-agent_");
       try (var store = io.vtrack.agent.store.StateStore.open(state)) {
-        assertThat(store.processes("vtrack").get(0).pid()).isEqualTo(pid);
+        assertThat(store.processes().of("vtrack").get(0).pid()).isEqualTo(pid);
       }
       assertThat(runningVersion()).as("%s", b.log()).isEqualTo("1.0.0");
       assertThat(b.api().history("vtrack")).hasSize(1);

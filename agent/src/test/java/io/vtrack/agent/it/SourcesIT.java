@@ -140,8 +140,8 @@ class SourcesIT {
     List<Long> groups;
     try (io.vtrack.agent.store.StateStore s = io.vtrack.agent.store.StateStore.open(stateDir)) {
       groups =
-          s.processes("vtrack").stream()
-              .map(io.vtrack.agent.store.StateStore.ProcessRow::pgid)
+          s.processes().of("vtrack").stream()
+              .map(io.vtrack.agent.store.ProcessRepository.ProcessRow::pgid)
               .toList();
     }
     assertThat(groups).hasSize(2);
@@ -223,7 +223,7 @@ class SourcesIT {
 
   private long backendPid() throws Exception {
     try (io.vtrack.agent.store.StateStore s = io.vtrack.agent.store.StateStore.open(stateDir)) {
-      return s.processes("vtrack").stream()
+      return s.processes().of("vtrack").stream()
           .filter(p -> p.service().equals("backend"))
           .findFirst()
           .orElseThrow()

@@ -2,6 +2,9 @@ package io.vtrack.agent.reconcile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.vtrack.agent.model.Reason;
+import io.vtrack.agent.model.RolloutKind;
+import io.vtrack.agent.model.Stage;
 import io.vtrack.agent.store.RolloutRecord;
 import java.time.Instant;
 import java.util.List;
@@ -18,14 +21,14 @@ class PlannerTest {
   static final Instant NOW = Instant.parse("2026-11-29T12:00:00Z");
   static final RolloutRecord ACTIVE =
       RolloutRecord.create(
-          "app", RolloutRecord.KIND_ROLLOUT, A, B, "v2", "g1", "Verifying", true, null);
+          "app", RolloutKind.Rollout, A, B, "v2", "g1", Stage.Verifying, true, null, null);
 
   static Desired desired(String commit) {
     return new Desired("app", null, false, "g1", "v2", commit, null, true, true);
   }
 
   static Observed observed(String current) {
-    return new Observed(null, current, current, Set.of(), List.of(), false, null, NOW);
+    return new Observed(null, current, current, Set.of(), List.of(), false, null, false, NOW);
   }
 
   static Stream<Arguments> table() {
@@ -34,7 +37,7 @@ class PlannerTest {
         Arguments.of(
             "invalid document stalls, even mid-rollout",
             new Desired("app", invalid, false, "g1", "v2", B, null, true, true),
-            new Observed(ACTIVE, A, A, Set.of(), List.of(), false, null, NOW),
+            new Observed(ACTIVE, A, A, Set.of(), List.of(), false, null, false, NOW),
             Step.Stall.class),
         Arguments.of(
             "suspended holds",
@@ -44,15 +47,25 @@ class PlannerTest {
         Arguments.of(
             "an active rollout resumes first",
             desired(B),
-            new Observed(ACTIVE, A, A, Set.of(), List.of("backend"), false, null, NOW),
+            new Observed(ACTIVE, A, A, Set.of(), List.of("backend"), false, null, false, NOW),
             Step.Resume.class),
         Arguments.of("first deploy begins", desired(A), observed(null), Step.Begin.class),
         Arguments.of("new commit begins", desired(B), observed(A), Step.Begin.class),
         Arguments.of("desired runs: idle", desired(A), observed(A), Step.Idle.class),
         Arguments.of(
+            "the same commit with another runtime spec rolls out again",
+            desired(A),
+            new Observed(null, A, A, Set.of(), List.of(), false, null, true, NOW),
+            Step.Begin.class),
+        Arguments.of(
+            "a spec change that failed is not retried",
+            desired(A),
+            new Observed(null, A, A, Set.of(A), List.of(), false, null, true, NOW),
+            Step.Idle.class),
+        Arguments.of(
             "quarantined desired is not retried",
             desired(B),
-            new Observed(null, A, A, Set.of(B), List.of(), false, null, NOW),
+            new Observed(null, A, A, Set.of(B), List.of(), false, null, false, NOW),
             Step.Idle.class),
         Arguments.of(
             "unresolvable revision holds what runs",
@@ -76,27 +89,28 @@ class PlannerTest {
         Arguments.of(
             "a dead service is healed",
             desired(A),
-            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, NOW),
+            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, false, NOW),
             Step.Heal.class),
         Arguments.of(
             "failing checks past the threshold heal everything",
             desired(A),
-            new Observed(null, A, A, Set.of(), List.of(), true, null, NOW),
+            new Observed(null, A, A, Set.of(), List.of(), true, null, false, NOW),
             Step.Heal.class),
         Arguments.of(
             "healing backs off",
             desired(A),
-            new Observed(null, A, A, Set.of(), List.of("backend"), false, NOW.plusSeconds(5), NOW),
+            new Observed(
+                null, A, A, Set.of(), List.of("backend"), false, NOW.plusSeconds(5), false, NOW),
             Step.HealLater.class),
         Arguments.of(
             "heal what runs while the desired commit is quarantined",
             desired(B),
-            new Observed(null, A, A, Set.of(B), List.of("backend"), false, null, NOW),
+            new Observed(null, A, A, Set.of(B), List.of("backend"), false, null, false, NOW),
             Step.Heal.class),
         Arguments.of(
             "a new commit wins over healing the old one",
             desired(B),
-            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, NOW),
+            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, false, NOW),
             Step.Begin.class));
   }
 

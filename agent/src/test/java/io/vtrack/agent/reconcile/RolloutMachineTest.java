@@ -2,6 +2,9 @@ package io.vtrack.agent.reconcile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.vtrack.agent.model.RolloutKind;
+import io.vtrack.agent.model.RolloutResult;
+import io.vtrack.agent.model.Stage;
 import io.vtrack.agent.store.RolloutRecord;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -9,8 +12,9 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 class RolloutMachineTest {
-  static RolloutRecord rollout(String kind) {
-    return RolloutRecord.create("app", kind, "a", "b", "v2", "g", "Preparing", true, null);
+  static RolloutRecord rollout(RolloutKind kind) {
+    return RolloutRecord.create(
+        "app", kind, "a", "b", "v2", "g", Stage.Preparing, true, null, null);
   }
 
   static Stream<Arguments> successes() {
@@ -26,8 +30,7 @@ class RolloutMachineTest {
   @ParameterizedTest(name = "{0} succeeded -> {1}")
   @MethodSource("successes")
   void advances(Stage from, Stage next, RolloutResult result) {
-    RolloutMachine.Transition t =
-        RolloutMachine.succeeded(rollout(RolloutRecord.KIND_ROLLOUT), from);
+    RolloutMachine.Transition t = RolloutMachine.succeeded(rollout(RolloutKind.Rollout), from);
     assertThat(t.next()).isEqualTo(next);
     assertThat(t.result()).isEqualTo(result);
   }
@@ -55,7 +58,7 @@ class RolloutMachineTest {
       RolloutResult result,
       boolean quarantine) {
     RolloutMachine.Transition t =
-        RolloutMachine.failed(rollout(RolloutRecord.KIND_ROLLOUT), stage, automatic, haveHealthy);
+        RolloutMachine.failed(rollout(RolloutKind.Rollout), stage, automatic, haveHealthy);
     assertThat(t.next()).isEqualTo(next);
     assertThat(t.result()).isEqualTo(result);
     assertThat(t.quarantine()).isEqualTo(quarantine);
@@ -65,8 +68,7 @@ class RolloutMachineTest {
   @MethodSource("successes")
   void aManualRollbackThatFailsIsNotRolledBackAgain(Stage ignored) {
     RolloutMachine.Transition t =
-        RolloutMachine.failed(
-            rollout(RolloutRecord.KIND_MANUAL_ROLLBACK), Stage.Verifying, true, true);
+        RolloutMachine.failed(rollout(RolloutKind.ManualRollback), Stage.Verifying, true, true);
     assertThat(t.next()).isEqualTo(Stage.Done);
     assertThat(t.result()).isEqualTo(RolloutResult.Failed);
     assertThat(t.quarantine()).isFalse();

@@ -4,6 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vtrack.agent.check.CheckResult;
 import io.vtrack.agent.check.CheckStatus;
+import io.vtrack.agent.model.Phase;
+import io.vtrack.agent.model.Reason;
+import io.vtrack.agent.model.RolloutKind;
+import io.vtrack.agent.model.RolloutResult;
+import io.vtrack.agent.model.Stage;
 import io.vtrack.agent.store.RolloutRecord;
 import java.time.Instant;
 import java.util.List;
@@ -48,6 +53,7 @@ class StatusBuilderTest {
         hold,
         List.of(),
         null,
+        null,
         NOW);
   }
 
@@ -55,20 +61,21 @@ class StatusBuilderTest {
     return new RolloutRecord(
         1,
         "app",
-        "rollout",
+        RolloutKind.Rollout,
         A,
         B,
         "v2",
         "g1",
-        "Done",
-        result,
-        "StartupTimeout",
+        Stage.Done,
+        RolloutResult.valueOf(result),
+        Reason.StartupTimeout,
         null,
         true,
         false,
         null,
         NOW.toString(),
-        NOW.plusSeconds(5).toString());
+        NOW.plusSeconds(5).toString(),
+        null);
   }
 
   @Test
@@ -126,7 +133,8 @@ class StatusBuilderTest {
   @Test
   void anActiveRolloutShowsItsStep() {
     RolloutRecord r =
-        RolloutRecord.create("app", "rollout", A, B, "v2", "g1", "BackingUp", true, null);
+        RolloutRecord.create(
+            "app", RolloutKind.Rollout, A, B, "v2", "g1", Stage.BackingUp, true, null, null);
     DeploymentStatus s =
         StatusBuilder.build(
             in(desired(B), r, null, A, A, List.of(A), List.of(), List.of(), false, null));
@@ -264,6 +272,7 @@ class StatusBuilderTest {
             false,
             null,
             List.of(),
+            null,
             first,
             NOW.plusSeconds(60));
     DeploymentStatus second = StatusBuilder.build(later);

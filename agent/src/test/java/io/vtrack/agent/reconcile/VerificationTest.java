@@ -11,6 +11,7 @@ import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.model.HealthPolicy;
 import io.vtrack.agent.model.Interval;
+import io.vtrack.agent.model.Reason;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;

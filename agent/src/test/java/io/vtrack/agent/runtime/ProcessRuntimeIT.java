@@ -44,11 +44,11 @@ class ProcessRuntimeIT {
           List.of(sh("web", script, "USR1", "5s")),
           dir.resolve("logs"),
           Map.of());
-      long pgid = store.processes("app").get(0).pgid();
+      long pgid = store.processes().of("app").get(0).pgid();
       await().atMost(Duration.ofSeconds(10)).until(() -> ProcStat.groupMembers(pgid).size() >= 3);
       rt.stopAll("app", List.of(sh("web", script, "USR1", "5s")));
       assertThat(ProcStat.groupMembers(pgid)).isEmpty();
-      assertThat(store.processes("app")).isEmpty();
+      assertThat(store.processes().of("app")).isEmpty();
     }
   }
 
@@ -59,7 +59,7 @@ class ProcessRuntimeIT {
       ServiceSpec stubborn =
           sh("stubborn", "trap '' TERM; while :; do sleep 0.2; done", "TERM", "500ms");
       rt.start("app", "c1", dir, List.of(stubborn), dir.resolve("logs"), Map.of());
-      long pgid = store.processes("app").get(0).pgid();
+      long pgid = store.processes().of("app").get(0).pgid();
       long t0 = System.nanoTime();
       rt.stopAll("app", List.of(stubborn));
       assertThat(ProcStat.groupMembers(pgid)).isEmpty();
@@ -108,13 +108,23 @@ class ProcessRuntimeIT {
           .atMost(Duration.ofSeconds(5))
           .until(() -> ProcStat.read(pid).map(ProcStat::pgid).orElse(0L) == pid);
       long ticks = ProcStat.read(pid).orElseThrow().startTicks();
-      store.putProcess(new StateStore.ProcessRow("app", "loop", "c1", pid, pid, ticks, null));
+      store
+          .processes()
+          .put(
+              new io.vtrack.agent.store.ProcessRepository.ProcessRow(
+                  "app", "loop", "c1", pid, pid, ticks, null));
       // A row whose process is gone (or whose pid was reused) is reported dead, never adopted.
-      store.putProcess(new StateStore.ProcessRow("app", "gone", "c1", pid, pid, ticks + 1, null));
+      store
+          .processes()
+          .put(
+              new io.vtrack.agent.store.ProcessRepository.ProcessRow(
+                  "app", "gone", "c1", pid, pid, ticks + 1, null));
 
       List<String> exits = new CopyOnWriteArrayList<>();
       ProcessRuntime rt = new ProcessRuntime(store, (d, s) -> exits.add(s));
-      assertThat(rt.adopt()).extracting(StateStore.ProcessRow::service).containsExactly("gone");
+      assertThat(rt.adopt())
+          .extracting(io.vtrack.agent.store.ProcessRepository.ProcessRow::service)
+          .containsExactly("gone");
       assertThat(rt.observe("app").get("loop").alive()).isTrue();
       new ProcessBuilder("kill", "-KILL", Long.toString(pid)).start().waitFor();
       await().atMost(Duration.ofSeconds(15)).until(() -> exits.contains("loop"));

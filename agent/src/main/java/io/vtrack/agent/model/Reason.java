@@ -1,4 +1,4 @@
-package io.vtrack.agent.reconcile;
+package io.vtrack.agent.model;
 
 /** Reasons of conditions and rollout results; the names are public interface. */
 public enum Reason {
@@ -8,6 +8,11 @@ public enum Reason {
   DuplicateName,
   CommandNotAllowed,
   UnsupportedRuntime,
+  // The agent's own world (transient, retried; never a commit's fault).
+  InsufficientDisk,
+  RuntimeUnavailable,
+  StoreUnavailable,
+  AgentError,
   // The source.
   SourceUnavailable,
   RevisionNotFound,
@@ -38,6 +43,7 @@ public enum Reason {
   ServiceExited,
   WindowFailed,
   RollbackFailed,
+  PreviewFailed,
   ManualRollback,
   Succeeded
 }

@@ -1,4 +1,4 @@
-package io.vtrack.agent.reconcile;
+package io.vtrack.agent.model;
 
 /** The persisted steps of a rollout (DESIGN.md §5); each is written before it acts. */
 public enum Stage {

@@ -1,4 +1,4 @@
-package io.vtrack.agent.reconcile;
+package io.vtrack.agent.model;
 
 /** How a rollout ended. */
 public enum RolloutResult {

@@ -1,4 +1,4 @@
-package io.vtrack.agent.reconcile;
+package io.vtrack.agent.model;
 
 /** Where reconciliation of a deployment stands (DESIGN.md §3), in the order the rules apply. */
 public enum Phase {

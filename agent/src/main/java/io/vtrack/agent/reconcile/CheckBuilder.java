@@ -1,0 +1,114 @@
+package io.vtrack.agent.reconcile;
+
+import io.vtrack.agent.check.CheckContext;
+import io.vtrack.agent.check.CheckFactory;
+import io.vtrack.agent.check.HealthCheck;
+import io.vtrack.agent.model.DeploymentSpec;
+import io.vtrack.agent.model.RuntimeSpec;
+import io.vtrack.agent.release.DeploymentPaths;
+import io.vtrack.agent.runtime.Runtimes;
+import io.vtrack.agent.store.BackupRepository;
+import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.StateStore;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Builds the checks of a health policy for one commit, with what they compare against: the last
+ * healthy commit's baselines, this rollout's backup values and the log positions taken at the
+ * switch. Blocking (JDBC, files): call from a worker.
+ */
+final class CheckBuilder {
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  private final StateStore store;
+  private final Runtimes runtime;
+  private final CheckFactory checks;
+
+  CheckBuilder(StateStore store, Runtimes runtime, CheckFactory checks) {
+    this.store = store;
+    this.runtime = runtime;
+    this.checks = checks;
+  }
+
+  /**
+   * @param r the rollout verifying {@code commit}, or null when monitoring what runs
+   * @param verifying whether this is a verification (counts since the switch, compares baselines)
+   */
+  @SuppressWarnings("unchecked")
+  List<HealthCheck> build(
+      String name,
+      DeploymentSpec spec,
+      String revision,
+      String lastHealthyCommit,
+      String commit,
+      DeploymentPaths paths,
+      RolloutRecord r,
+      boolean verifying)
+      throws Exception {
+    Map<String, Double> lastHealthy = new HashMap<>();
+    if (lastHealthyCommit != null && !lastHealthyCommit.equals(commit)) {
+      String json = store.commits().baseline(name, lastHealthyCommit).orElse(null);
+      if (json != null) {
+        lastHealthy = JSON.readValue(json, Map.class);
+      }
+    }
+    Map<String, Double> backupValues = new HashMap<>();
+    if (r != null) {
+      BackupRepository.BackupRow b = store.backups().get(r.id()).orElse(null);
+      if (b != null && b.detailsJson() != null) {
+        Map<String, Object> details = JSON.readValue(b.detailsJson(), Map.class);
+        if (details.get("noDecrease") instanceof Map<?, ?> m) {
+          m.forEach((k, v) -> backupValues.put(String.valueOf(k), ((Number) v).doubleValue()));
+        }
+      }
+    }
+    Path release = paths.release(commit);
+    CheckContext ctx = new CheckContext(name, commit, revision, release, paths, verifying);
+    CheckFactory.Inputs in =
+        new CheckFactory.Inputs(
+            lastHealthy,
+            backupValues,
+            service -> {
+              try {
+                return runtime.residentBytes(name, service);
+              } catch (Exception e) {
+                return -1;
+              }
+            },
+            RolloutSteps.serviceEnv(name, commit, revision, paths),
+            logOffsets(r, commit, verifying),
+            svc -> runtime.serviceLog(name, svc));
+    List<HealthCheck> out = new ArrayList<>(checks.build(spec.health(), ctx, in));
+    if (spec.runtime().type() == RuntimeSpec.RuntimeType.compose
+        && runtime.composeIfStarted() != null) {
+      out.add(
+          0,
+          checks.containers(
+              runtime.composeIfStarted(),
+              name,
+              runtime.services(name, spec.runtime(), release),
+              commit,
+              spec.health()));
+    }
+    return out;
+  }
+
+  @SuppressWarnings("unchecked")
+  private Map<String, Long> logOffsets(RolloutRecord r, String commit, boolean verifying)
+      throws Exception {
+    Map<String, Long> out = new HashMap<>();
+    if (!verifying || r == null || !commit.equals(r.toCommit())) {
+      return out;
+    }
+    String json = store.rollouts().marks(r.id()).orElse(null);
+    if (json != null && JSON.readValue(json, Map.class).get("logOffsets") instanceof Map<?, ?> m) {
+      m.forEach((k, v) -> out.put(String.valueOf(k), ((Number) v).longValue()));
+    }
+    return out;
+  }
+}

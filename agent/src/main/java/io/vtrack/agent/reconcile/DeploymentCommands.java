@@ -1,0 +1,347 @@
+package io.vtrack.agent.reconcile;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vtrack.agent.model.DeploymentSpec;
+import io.vtrack.agent.model.RolloutKind;
+import io.vtrack.agent.model.Stage;
+import io.vtrack.agent.release.DeploymentPaths;
+import io.vtrack.agent.release.GitRepositories;
+import io.vtrack.agent.source.DesiredStateRegistry;
+import io.vtrack.agent.store.DeploymentRepository.DeploymentRow;
+import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.StateStore;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * What people ask for through the API and CLI (DESIGN.md §4): roll back, reconcile now (lifting the
+ * quarantine), suspend and resume. Each is a command in the deployment's slot of the {@link
+ * ReconcileQueue}, so it never races a reconcile or another command: of twenty rollbacks asked at
+ * once, one starts and the others are refused. {@code plan} and {@code diff} only read.
+ */
+public final class DeploymentCommands {
+  private static final Logger LOG = LoggerFactory.getLogger(DeploymentCommands.class);
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  /** The request conflicts with what the deployment is doing (HTTP 409). */
+  public static final class ConflictException extends IllegalStateException {
+    public ConflictException(String message) {
+      super(message);
+    }
+  }
+
+  /** The answer to a reconcile request: the rollout it started or joined, if any. */
+  public record ReconcileAnswer(Long rolloutId, String message) {}
+
+  private final Vertx vertx;
+  private final StateStore store;
+  private final DesiredStateRegistry registry;
+  private final GitRepositories repos;
+  private final ReconcileQueue queue;
+  private final StateReader reader;
+  private final RolloutTransitions transitions;
+  private final Function<String, DeploymentState> states;
+  private final Path stateDir;
+
+  DeploymentCommands(
+      Vertx vertx,
+      StateStore store,
+      DesiredStateRegistry registry,
+      GitRepositories repos,
+      ReconcileQueue queue,
+      StateReader reader,
+      RolloutTransitions transitions,
+      Function<String, DeploymentState> states,
+      Path stateDir) {
+    this.vertx = vertx;
+    this.store = store;
+    this.registry = registry;
+    this.repos = repos;
+    this.queue = queue;
+    this.reader = reader;
+    this.transitions = transitions;
+    this.states = states;
+    this.stateDir = stateDir;
+  }
+
+  private <T> Future<T> blocking(Callable<T> work) {
+    return vertx.executeBlocking(work, false);
+  }
+
+  /** Starts a rollout to {@code to} with the document's spec; blocking, inside the slot. */
+  long begin(Snapshot snap, String to, String trigger) throws Exception {
+    Map<String, Object> t = new LinkedHashMap<>();
+    t.put("source", snap.source().source());
+    t.put("by", trigger == null ? "reconcile" : trigger);
+    if (snap.source().effectiveRepoUrl() != null) {
+      try {
+        t.put("commit", repos.commitInfo(snap.source().effectiveRepoUrl(), to));
+      } catch (Exception e) {
+        // Commit details are informative only.
+      }
+    }
+    DeploymentSpec spec = snap.doc().spec();
+    long id =
+        transitions.begin(
+            RolloutRecord.create(
+                snap.desired().name(),
+                RolloutKind.Rollout,
+                snap.row().currentCommit(),
+                to,
+                snap.desired().revision(),
+                snap.desired().generation(),
+                Stage.Preparing,
+                spec.rollback().restoreData(),
+                JSON.writeValueAsString(t),
+                Specs.json(spec)));
+    LOG.info(
+        "{}: rollout {} to {} ({})",
+        snap.desired().name(),
+        id,
+        StatusBuilder.short7(to),
+        snap.desired().revision());
+    return id;
+  }
+
+  /**
+   * Manual rollback: quarantines what runs and deploys a verified commit (default the previous).
+   */
+  public Future<Long> rollback(String name, String to, boolean restoreData, String caller) {
+    // Refused at once while a rollout runs (its slot may be busy for a whole verification); the
+    // check that counts is repeated inside the slot.
+    return activeRollout(name)
+        .compose(
+            active ->
+                active == null
+                    ? submitRollback(name, to, restoreData, caller)
+                    : Future.failedFuture(inProgress(name, active)));
+  }
+
+  private Future<RolloutRecord> activeRollout(String name) {
+    return blocking(() -> store.rollouts().active(name).orElse(null));
+  }
+
+  private static ConflictException inProgress(String name, RolloutRecord active) {
+    return new ConflictException(
+        "rollout " + active.id() + " of " + name + " is in progress (" + active.stage() + ")");
+  }
+
+  private Future<Long> submitRollback(String name, String to, boolean restoreData, String caller) {
+    return queue.submit(
+        name,
+        () -> {
+          DesiredStateRegistry.Entry entry = registry.get(name);
+          if (entry == null || !entry.document().valid()) {
+            return Future.failedFuture(
+                new ConflictException("deployment " + name + " has no valid document"));
+          }
+          return blocking(() -> createRollback(entry, to, restoreData, caller));
+        });
+  }
+
+  private long createRollback(
+      DesiredStateRegistry.Entry entry, String to, boolean restoreData, String caller)
+      throws Exception {
+    String name = entry.name();
+    DeploymentRow row =
+        store
+            .deployments()
+            .get(name)
+            .orElseThrow(
+                () -> new ConflictException("deployment " + name + " has not been deployed"));
+    RolloutRecord active = store.rollouts().active(name).orElse(null);
+    if (active != null) {
+      throw inProgress(name, active);
+    }
+    String current = row.currentCommit();
+    List<String> verified = store.commits().verified(name);
+    String target;
+    if (to == null) {
+      target =
+          verified.stream()
+              .filter(c -> !c.equals(current))
+              .findFirst()
+              .orElseThrow(
+                  () ->
+                      new IllegalArgumentException(
+                          "no previously verified commit to roll back to"));
+    } else {
+      target =
+          verified.stream()
+              .filter(c -> c.startsWith(to))
+              .findFirst()
+              .orElseThrow(
+                  () ->
+                      new IllegalArgumentException(
+                          "'" + to + "' is not a commit verified healthy here: " + verified));
+    }
+    if (target.equals(current)) {
+      throw new IllegalArgumentException(StatusBuilder.short7(target) + " is already running");
+    }
+    // The last healthy commit comes back with the spec it was verified with.
+    String specJson =
+        target.equals(row.lastHealthyCommit()) && row.lastHealthySpecJson() != null
+            ? row.lastHealthySpecJson()
+            : Specs.json(entry.document().document().spec());
+    return transitions.requestRollback(
+        RolloutRecord.create(
+            name,
+            RolloutKind.ManualRollback,
+            current,
+            target,
+            null,
+            entry.document().generation(),
+            Stage.BackingUp,
+            restoreData,
+            JSON.writeValueAsString(Map.of("by", "api", "caller", caller)),
+            specJson),
+        caller);
+  }
+
+  /**
+   * Lifts the quarantine and reconciles now. The plan is made inside the slot, so the caller learns
+   * whether a rollout started.
+   */
+  public Future<ReconcileAnswer> reconcile(String name, String caller) {
+    String trigger = "api:" + caller;
+    return activeRollout(name)
+        .compose(
+            active -> {
+              Future<ReconcileAnswer> inSlot = submitReconcile(name, trigger);
+              // While a rollout runs, the answer does not wait for its slot to be free.
+              return active == null
+                  ? inSlot
+                  : Future.succeededFuture(
+                      new ReconcileAnswer(
+                          active.id(), "rollout " + active.id() + " is in progress"));
+            });
+  }
+
+  private Future<ReconcileAnswer> submitReconcile(String name, String trigger) {
+    return queue.submit(
+        name,
+        () -> {
+          DeploymentState s = states.apply(name);
+          s.buildProblem = null;
+          s.healNotBefore = null;
+          s.healAttempts = 0;
+          s.retryNotBefore = null;
+          s.transientAttempts = 0;
+          s.trigger = trigger;
+          DesiredStateRegistry.Entry entry = registry.get(name);
+          StateReader.LoopView view = StateReader.LoopView.of(s);
+          return blocking(() -> reconcileNow(name, entry, view, trigger));
+        });
+  }
+
+  private ReconcileAnswer reconcileNow(
+      String name, DesiredStateRegistry.Entry entry, StateReader.LoopView view, String trigger)
+      throws Exception {
+    int cleared = store.commits().clearQuarantine(name);
+    String lifted = cleared > 0 ? "quarantine lifted; " : "";
+    RolloutRecord active = store.rollouts().active(name).orElse(null);
+    if (active != null) {
+      return new ReconcileAnswer(
+          active.id(), lifted + "rollout " + active.id() + " is in progress");
+    }
+    if (entry == null) {
+      return new ReconcileAnswer(null, lifted + "reconcile queued");
+    }
+    Snapshot snap = reader.read(entry, view);
+    Step step = Planner.plan(snap.desired(), snap.observed());
+    if (step instanceof Step.Begin b) {
+      long id = begin(snap, b.toCommit(), trigger);
+      return new ReconcileAnswer(id, lifted + "rollout " + id + " to " + b.toCommit() + " started");
+    }
+    String what =
+        step instanceof Step.Stall st
+            ? "stalled: " + st.problem().message()
+            : step instanceof Step.Hold h
+                ? "holding (" + h.reason() + "): " + h.message()
+                : step instanceof Step.Heal
+                    ? "self-heal"
+                    : "nothing to do: "
+                        + StatusBuilder.short7(snap.row().currentCommit())
+                        + " is what is desired";
+    return new ReconcileAnswer(null, lifted + what);
+  }
+
+  /** Suspends or resumes through the API; persisted, so it holds across agent restarts. */
+  public Future<Void> setSuspended(String name, boolean suspended, String caller) {
+    return queue.submit(
+        name,
+        () -> {
+          states.apply(name).trigger = "api:" + caller;
+          return blocking(
+              () -> {
+                if (store.deployments().get(name).isEmpty()) {
+                  throw new ConflictException(
+                      "deployment " + name + " has not been reconciled yet");
+                }
+                store.transaction(
+                    () -> {
+                      store.deployments().setSuspended(name, suspended);
+                      store
+                          .events()
+                          .add(name, suspended ? "Suspended" : "Resumed", null, "by " + caller);
+                      return null;
+                    });
+                return (Void) null;
+              });
+        });
+  }
+
+  /**
+   * What the agent would do now, without doing anything: the commit the revision resolves to,
+   * whether it is quarantined or awaits promotion, the steps and the backups it would take.
+   */
+  public Future<Map<String, Object>> plan(String name) {
+    DesiredStateRegistry.Entry entry = registry.get(name);
+    StateReader.LoopView view = StateReader.LoopView.of(states.apply(name));
+    return blocking(
+        () -> {
+          Snapshot snap = reader.read(entry, view);
+          Step step = Planner.plan(snap.desired(), snap.observed());
+          return PlanDescription.describe(snap, step, DeploymentPaths.of(stateDir, name));
+        });
+  }
+
+  /** The spec changes and the commit log between what runs and what is desired. */
+  public Future<Map<String, Object>> diff(String name) {
+    DesiredStateRegistry.Entry entry = registry.get(name);
+    StateReader.LoopView view = StateReader.LoopView.of(states.apply(name));
+    return blocking(
+        () -> {
+          Snapshot snap = reader.read(entry, view);
+          Map<String, Object> out = new LinkedHashMap<>();
+          String current = snap.row().currentCommit();
+          String desired = snap.desired().desiredCommit();
+          out.put("currentCommit", current);
+          out.put("desiredRevision", snap.desired().revision());
+          out.put("desiredCommit", desired);
+          String desiredSpec =
+              snap.doc() == null || snap.doc().spec() == null
+                  ? null
+                  : Specs.json(snap.doc().spec());
+          out.put("specChanges", SpecDiff.changes(snap.row().runningSpecJson(), desiredSpec));
+          String url = snap.source().effectiveRepoUrl();
+          if (url != null && desired != null && !desired.equals(current)) {
+            out.put("commits", repos.log(url, current, desired, 100));
+            if (current != null) {
+              out.put("commitsLeaving", repos.log(url, desired, current, 100));
+            }
+          } else {
+            out.put("commits", List.of());
+          }
+          return out;
+        });
+  }
+}

@@ -1,0 +1,82 @@
+package io.vtrack.agent.reconcile;
+
+import io.vtrack.agent.check.CheckResult;
+import io.vtrack.agent.model.Reason;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * What the agent keeps in memory about one deployment between reconciles. Owned by the {@link
+ * Reconciler} and touched only on the agent's context; worker threads never see it (they get and
+ * return immutable records).
+ */
+final class DeploymentState {
+  /** What triggered the next rollout, for its record. */
+  String trigger;
+
+  /** Why the last plan held (suspended, a source problem, promotion), or null. */
+  Reason hold;
+
+  /** The latest check results: of the rollout's verification, or of the health monitor. */
+  List<CheckResult> checks = List.of();
+
+  /** The health monitor's view of what runs. */
+  int failingRounds;
+
+  boolean degraded;
+
+  /** Restarted by self-heal and not yet seen passing: reported Degraded, not re-healed. */
+  boolean recovering;
+
+  int healAttempts;
+  Instant healNotBefore;
+  Long healTimer;
+
+  /** A problem of the release the document describes (a shared file missing), per generation. */
+  ReconcileError.Stalled buildProblem;
+
+  String buildProblemGeneration;
+
+  /** The last transient failure, shown in status until a reconcile succeeds. */
+  ReconcileError.Transient transientError;
+
+  int transientAttempts;
+  Instant retryNotBefore;
+
+  /** The last failure logged, so that the same one is logged once. */
+  String lastLogged;
+
+  DeploymentStatus status;
+  StatusBuilder.Inputs lastInputs;
+
+  /**
+   * A reconcile failed for a reason of the agent's world: kept for the status, retried after a
+   * capped, jittered backoff. Returns the wait; a new cause is logged once (lastLogged cleared).
+   */
+  long failed(ReconcileError.Transient error, Instant now) {
+    if (transientError == null || !error.message().equals(transientError.message())) {
+      lastLogged = null;
+    }
+    transientError = error;
+    transientAttempts++;
+    long wait = ErrorMapping.backoffMillis(transientAttempts);
+    retryNotBefore = now.plusMillis(wait);
+    return wait;
+  }
+
+  /** A reconcile went through: whatever failed before is over. */
+  void succeeded() {
+    transientError = null;
+    transientAttempts = 0;
+    retryNotBefore = null;
+    lastLogged = null;
+  }
+
+  void clearHeal() {
+    healAttempts = 0;
+    healNotBefore = null;
+    degraded = false;
+    recovering = false;
+    failingRounds = 0;
+  }
+}

@@ -1,0 +1,304 @@
+package io.vtrack.agent.reconcile;
+
+import io.vtrack.agent.backup.BackupManager;
+import io.vtrack.agent.backup.SqliteBackup;
+import io.vtrack.agent.check.CheckFactory;
+import io.vtrack.agent.model.CheckSpec;
+import io.vtrack.agent.model.CommandStep;
+import io.vtrack.agent.model.DeploymentSpec;
+import io.vtrack.agent.model.Reason;
+import io.vtrack.agent.model.RuntimeSpec;
+import io.vtrack.agent.release.ConfinedPath;
+import io.vtrack.agent.release.DeploymentPaths;
+import io.vtrack.agent.release.ReleaseBuilder;
+import io.vtrack.agent.runtime.CommandPolicy;
+import io.vtrack.agent.runtime.CommandRunner;
+import io.vtrack.agent.runtime.Runtimes;
+import io.vtrack.agent.store.BackupRepository;
+import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.StateStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The stages of a rollout before verification (DESIGN.md §5): prepare the release, validate it,
+ * back up the data, switch. Each throws a {@link ReconcileError.Failed} for a failure of the commit
+ * and lets anything else (the host's failures) through for {@link ErrorMapping}. Every stage can
+ * run again from its start: a resumed stage repeats what it did, never more. Blocking: call from a
+ * worker.
+ */
+final class RolloutSteps {
+  private static final Logger LOG = LoggerFactory.getLogger(RolloutSteps.class);
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  private final StateStore store;
+  private final ReleaseBuilder releases;
+  private final Runtimes runtime;
+  private final BackupManager backups;
+  private final CommandPolicy policy;
+  private final StepRecorder steps;
+
+  RolloutSteps(
+      StateStore store,
+      ReleaseBuilder releases,
+      Runtimes runtime,
+      BackupManager backups,
+      CommandPolicy policy,
+      StepRecorder steps) {
+    this.store = store;
+    this.releases = releases;
+    this.runtime = runtime;
+    this.backups = backups;
+    this.policy = policy;
+    this.steps = steps;
+  }
+
+  static ReconcileError.Failed commitFailed(Reason reason, String message) {
+    return new ReconcileError.Failed(new ReconcileError.CommitFailure(reason, message));
+  }
+
+  /**
+   * The environment every service, command and compose call gets: VTRACK_DEPLOYMENT, VTRACK_COMMIT,
+   * VTRACK_REVISION, VTRACK_SHARED (the deployment's shared/ folder, which compose files
+   * bind-mount), VTRACK_RELEASE (the release folder of the commit) and VTRACK_STATE_DIR (which
+   * agent started it, so that a process no store row accounts for is found).
+   */
+  static Map<String, String> serviceEnv(
+      String name, String commit, String revision, DeploymentPaths paths) {
+    Map<String, String> env = new HashMap<>();
+    env.put("VTRACK_DEPLOYMENT", name);
+    env.put("VTRACK_COMMIT", commit);
+    env.put("VTRACK_SHARED", paths.shared().toAbsolutePath().toString());
+    env.put("VTRACK_RELEASE", paths.release(commit).toAbsolutePath().toString());
+    env.put("VTRACK_STATE_DIR", paths.root().toAbsolutePath().getParent().getParent().toString());
+    if (revision != null) {
+      env.put("VTRACK_REVISION", revision);
+    }
+    return env;
+  }
+
+  /** The release folder of {@code commit}, exported when missing. */
+  Path ensureRelease(StageInput in, String commit, DeploymentSpec spec) throws Exception {
+    return releases.build(in.paths(), in.source().effectiveRepoUrl(), commit, spec).dir();
+  }
+
+  void prepare(StageInput in) throws Exception {
+    RolloutRecord r = in.rollout();
+    DeploymentSpec spec = in.spec();
+    steps.run(
+        r,
+        "release",
+        () -> {
+          ReleaseBuilder.Release rel =
+              releases.build(in.paths(), in.source().effectiveRepoUrl(), r.toCommit(), spec);
+          return "exported "
+              + StatusBuilder.short7(r.toCommit())
+              + " to "
+              + rel.dir()
+              + (rel.warnings().isEmpty() ? "" : "; " + rel.warnings());
+        });
+    if (spec.runtime().type() == RuntimeSpec.RuntimeType.compose) {
+      steps.run(
+          r,
+          "build",
+          () -> {
+            try {
+              return runtime.build(
+                  in.name(),
+                  r.toCommit(),
+                  in.paths().release(r.toCommit()),
+                  spec.runtime(),
+                  serviceEnv(in.name(), r.toCommit(), r.revision(), in.paths()));
+            } catch (java.io.IOException e) {
+              throw hostOrCommit(spec, Reason.PrepareFailed, e);
+            }
+          });
+    }
+    for (CommandStep c : spec.prepare()) {
+      steps.run(r, "prepare:" + c.name(), () -> command(in, c, Reason.PrepareFailed, "prepare"));
+    }
+  }
+
+  void validate(StageInput in) throws Exception {
+    for (CommandStep c : in.spec().validate()) {
+      steps.run(
+          in.rollout(),
+          "validate:" + c.name(),
+          () -> command(in, c, Reason.ValidationFailed, "validate"));
+    }
+  }
+
+  private String command(StageInput in, CommandStep c, Reason reason, String what)
+      throws Exception {
+    RolloutRecord r = in.rollout();
+    Path cwd =
+        ConfinedPath.realInside(in.paths().release(r.toCommit()), c.cwd(), in.paths().shared());
+    Map<String, String> env = serviceEnv(in.name(), r.toCommit(), r.revision(), in.paths());
+    env.putAll(c.env());
+    // Refused before it runs: the document must change, the commit is not to blame.
+    policy.approve(c.command(), cwd);
+    CommandRunner.Result res =
+        CommandRunner.run(policy, c.command(), cwd, env, c.timeout().duration());
+    if (!res.ok()) {
+      throw commitFailed(
+          reason,
+          what + " '" + c.name() + "' failed (" + res.describe() + "): " + res.output().strip());
+    }
+    return res.output();
+  }
+
+  void backup(StageInput in) throws Exception {
+    RolloutRecord r = in.rollout();
+    DeploymentSpec spec = in.spec();
+    steps.run(
+        r,
+        "backup",
+        () -> {
+          if (spec.backup().isEmpty()) {
+            return "nothing to back up (spec.backup is empty)";
+          }
+          BackupManager.BackupResult b = backups.take(in.name(), r.id(), in.paths(), spec.backup());
+          Map<String, Double> baselines = noDecreaseBaselines(spec, b.dir());
+          store
+              .backups()
+              .insert(
+                  new BackupRepository.BackupRow(
+                      r.id(),
+                      in.name(),
+                      b.dir().toString(),
+                      b.sizeBytes(),
+                      b.integrity(),
+                      JSON.writeValueAsString(Map.of("noDecrease", baselines, "notes", b.notes())),
+                      null));
+          return "backup "
+              + b.dir()
+              + " ("
+              + b.sizeBytes()
+              + " bytes, integrity "
+              + b.integrity()
+              + ")"
+              + (b.notes().isEmpty() ? "" : "; " + String.join("; ", b.notes()));
+        });
+  }
+
+  /** The value of each {@code noDecrease} query on the backup: what verification compares with. */
+  private static Map<String, Double> noDecreaseBaselines(DeploymentSpec spec, Path backupDir) {
+    Map<String, Double> out = new HashMap<>();
+    for (CheckSpec c : spec.health().checks()) {
+      if (c.sqlite() == null || !c.sqlite().noDecrease() || c.sqlite().query() == null) {
+        continue;
+      }
+      Path copy = backupDir.resolve(c.sqlite().database()).normalize();
+      if (!Files.exists(copy)) {
+        continue;
+      }
+      try {
+        String v =
+            SqliteBackup.queryValue(copy, c.sqlite().query(), c.effectiveTimeout().duration());
+        if (v != null) {
+          out.put(c.name(), Double.parseDouble(v.trim()));
+        }
+      } catch (Exception e) {
+        LOG.warn("noDecrease baseline of check {} failed: {}", c.name(), e.getMessage());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Recreate: stops what runs (with the spec it runs with), then starts the new revision. What runs
+   * is recorded before the start, so an agent killed now knows which revision it was starting.
+   */
+  void deploy(StageInput in) throws Exception {
+    RolloutRecord r = in.rollout();
+    DeploymentSpec spec = in.spec();
+    if (store.rollouts().marks(r.id()).isEmpty()) {
+      // Kept from the first attempt when resumed: lines written since then still count.
+      store
+          .rollouts()
+          .setMarks(
+              r.id(),
+              JSON.writeValueAsString(
+                  Map.of(
+                      "logOffsets",
+                      CheckFactory.logMarks(
+                          spec.health(),
+                          in.paths().release(r.toCommit()),
+                          in.paths().logs(),
+                          svc -> runtime.serviceLog(in.name(), svc)))));
+    }
+    DeploymentSpec running = in.snap().runningSpec() != null ? in.snap().runningSpec() : in.spec();
+    steps.run(
+        r,
+        "stop",
+        () -> {
+          runtime.stopAll(in.name(), running.runtime());
+          return "stopped " + StatusBuilder.short7(in.snap().row().currentCommit());
+        });
+    if (r.manual() && r.restoreData() && !r.dataRestored()) {
+      steps.run(r, "restore", () -> restoreFor(in, r.fromCommit()));
+    }
+    store.deployments().setRunning(in.name(), r.toCommit(), Specs.json(spec));
+    steps.run(
+        r,
+        "start",
+        () -> {
+          Path release = ensureRelease(in, r.toCommit(), spec);
+          try {
+            runtime.start(
+                in.name(),
+                r.toCommit(),
+                release,
+                spec.runtime(),
+                in.paths().logs(),
+                serviceEnv(in.name(), r.toCommit(), r.revision(), in.paths()));
+          } catch (java.io.IOException e) {
+            throw hostOrCommit(spec, Reason.StartFailed, e);
+          }
+          return "started " + runtime.services(in.name(), spec.runtime(), release);
+        });
+  }
+
+  /**
+   * An I/O failure of the runtime is the commit's (a command that does not exist, an image that
+   * does not build) unless the runtime itself does not answer (the Docker Engine is away).
+   */
+  private Exception hostOrCommit(DeploymentSpec spec, Reason reason, Exception e) {
+    if (e instanceof CommandPolicy.NotAllowedException
+        || e instanceof ConfinedPath.UnsafePathException) {
+      return e;
+    }
+    if (!runtime.reachable(spec.runtime())) {
+      return new ReconcileError.Failed(
+          new ReconcileError.Transient(
+              Reason.RuntimeUnavailable,
+              "the Docker Engine does not answer (" + e.getMessage() + ")"));
+    }
+    return commitFailed(reason, e.getMessage());
+  }
+
+  /** Manual rollback with data: restore the backup taken before {@code commit} was deployed. */
+  private String restoreFor(StageInput in, String commit) throws Exception {
+    RolloutRecord brought =
+        commit == null ? null : store.rollouts().thatDeployed(in.name(), commit).orElse(null);
+    if (brought == null || store.backups().get(brought.id()).isEmpty()) {
+      return "no backup from before "
+          + StatusBuilder.short7(commit)
+          + " was deployed: data left as is";
+    }
+    List<String> done = backups.restore(in.paths(), brought.id(), in.spec().backup());
+    store.rollouts().setDataRestored(in.rollout().id());
+    return "restored backup "
+        + brought.id()
+        + ": "
+        + done
+        + "; data at rollback kept in "
+        + in.paths().backup(brought.id()).resolve("failed");
+  }
+}

@@ -1,0 +1,79 @@
+package io.vtrack.agent.reconcile;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vtrack.agent.model.DeploymentSpec;
+import io.vtrack.agent.model.Reason;
+import io.vtrack.agent.release.DeploymentPaths;
+import io.vtrack.agent.release.ReleaseBuilder;
+import io.vtrack.agent.runtime.Runtimes;
+import io.vtrack.agent.store.StateStore;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Restarts what runs when it died or its checks keep failing (DESIGN.md §2): never a rollback of a
+ * verified commit. Uses the spec the commit runs with. Blocking: call from a worker.
+ */
+final class SelfHeal {
+  private static final Logger LOG = LoggerFactory.getLogger(SelfHeal.class);
+
+  private final Vertx vertx;
+  private final StateStore store;
+  private final Runtimes runtime;
+  private final ReleaseBuilder releases;
+  private final Path stateDir;
+
+  SelfHeal(
+      Vertx vertx, StateStore store, Runtimes runtime, ReleaseBuilder releases, Path stateDir) {
+    this.vertx = vertx;
+    this.store = store;
+    this.runtime = runtime;
+    this.releases = releases;
+    this.stateDir = stateDir;
+  }
+
+  /**
+   * Restarts on the agent's context: the attempt and its backoff are counted in {@code s} first,
+   * then the restart runs on a worker. Degraded until a monitoring round passes.
+   */
+  Future<Void> heal(Snapshot snap, Step.Heal heal, DeploymentState s) {
+    String name = snap.desired().name();
+    s.healAttempts++;
+    s.healNotBefore = Instant.now().plusMillis(ErrorMapping.backoffMillis(s.healAttempts));
+    LOG.warn("{}: self-heal ({}), attempt {}", name, heal.why(), s.healAttempts);
+    s.degraded = false;
+    s.failingRounds = 0;
+    s.recovering = true;
+    int attempt = s.healAttempts;
+    DeploymentPaths paths = DeploymentPaths.of(stateDir, name);
+    return vertx.executeBlocking(
+        () -> {
+          restart(snap, heal, attempt, paths);
+          return null;
+        },
+        false);
+  }
+
+  private void restart(Snapshot snap, Step.Heal heal, int attempt, DeploymentPaths paths)
+      throws Exception {
+    String name = snap.desired().name();
+    String commit = snap.row().currentCommit();
+    DeploymentSpec spec = snap.specOfWhatRuns();
+    store
+        .events()
+        .add(name, "SelfHeal", Reason.Degraded.name(), heal.why() + " (attempt " + attempt + ")");
+    Path release = releases.build(paths, snap.source().effectiveRepoUrl(), commit, spec).dir();
+    Map<String, String> env =
+        RolloutSteps.serviceEnv(name, commit, snap.desired().revision(), paths);
+    if (heal.all()) {
+      runtime.stopAll(name, spec.runtime());
+      runtime.start(name, commit, release, spec.runtime(), paths.logs(), env);
+    } else {
+      runtime.restart(name, commit, release, spec.runtime(), heal.services(), paths.logs(), env);
+    }
+  }
+}

@@ -1,0 +1,164 @@
+package io.vtrack.agent.reconcile;
+
+import io.vtrack.agent.model.DeploymentSpec;
+import io.vtrack.agent.model.Reason;
+import io.vtrack.agent.model.VTrackDeployment;
+import io.vtrack.agent.release.DeploymentPaths;
+import io.vtrack.agent.release.GitRepositories;
+import io.vtrack.agent.release.RevisionNotFoundException;
+import io.vtrack.agent.release.SourceUnavailableException;
+import io.vtrack.agent.runtime.AppRuntime;
+import io.vtrack.agent.runtime.Runtimes;
+import io.vtrack.agent.source.DesiredDocument;
+import io.vtrack.agent.source.DesiredStateRegistry;
+import io.vtrack.agent.source.DocumentReader;
+import io.vtrack.agent.store.DeploymentRepository.DeploymentRow;
+import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.StateStore;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Reads the whole desired and observed state of one deployment into a {@link Snapshot}. Writes
+ * nothing: neither the store nor a repository mirror. Blocking (JDBC, jgit, process table): call it
+ * from a worker with immutable inputs.
+ */
+final class StateReader {
+  private final StateStore store;
+  private final GitRepositories repos;
+  private final Runtimes runtime;
+  private final AdmissionPolicy admission;
+  private final Path stateDir;
+
+  /** What the reader needs from the loop-owned state, copied for the worker. */
+  record LoopView(
+      boolean degraded,
+      Instant healNotBefore,
+      ReconcileError.Stalled buildProblem,
+      String buildProblemGeneration) {
+    static LoopView of(DeploymentState s) {
+      return new LoopView(
+          s.degraded || s.recovering, s.healNotBefore, s.buildProblem, s.buildProblemGeneration);
+    }
+  }
+
+  StateReader(
+      StateStore store,
+      GitRepositories repos,
+      Runtimes runtime,
+      AdmissionPolicy admission,
+      Path stateDir) {
+    this.store = store;
+    this.repos = repos;
+    this.runtime = runtime;
+    this.admission = admission;
+    this.stateDir = stateDir;
+  }
+
+  Snapshot read(DesiredStateRegistry.Entry entry, LoopView loop) throws Exception {
+    String name = entry.name();
+    DesiredDocument src = entry.document();
+    VTrackDeployment doc = src.document();
+    ReconcileError.Stalled blocker = admission.blocker(entry);
+    if (blocker == null
+        && loop.buildProblem() != null
+        && src.generation().equals(loop.buildProblemGeneration())) {
+      blocker = loop.buildProblem();
+    }
+    String revision =
+        doc != null && doc.spec() != null && doc.spec().source() != null
+            ? doc.spec().source().revision()
+            : null;
+    DeploymentRow row =
+        store.deployments().get(name).orElse(DeploymentRow.empty(name, src.generation()));
+    boolean suspended =
+        row.suspended() || (doc != null && doc.spec() != null && doc.spec().suspended());
+
+    String commit = null;
+    Desired.Problem resolution = null;
+    if (blocker == null && src.valid()) {
+      String url = src.effectiveRepoUrl();
+      try {
+        // A failed fetch is the cause, even when the stale mirror cannot resolve the revision.
+        String fetchError = repos.fetchError(url);
+        if (fetchError != null) {
+          resolution = new Desired.Problem(Reason.SourceUnavailable, fetchError);
+        } else {
+          commit = repos.resolve(url, revision);
+        }
+      } catch (SourceUnavailableException e) {
+        resolution = new Desired.Problem(Reason.SourceUnavailable, e.getMessage());
+      } catch (RevisionNotFoundException e) {
+        resolution = new Desired.Problem(Reason.RevisionNotFound, e.getMessage());
+      }
+    }
+    boolean promotionOk = true;
+    if (commit != null && doc.spec().promotion() != null) {
+      promotionOk =
+          store.commits().verified(doc.spec().promotion().requireHealthyIn()).contains(commit);
+    }
+    boolean automatic = doc == null || doc.spec() == null || doc.spec().rollback().automatic();
+    Desired desired =
+        new Desired(
+            name,
+            blocker == null ? null : new Desired.Problem(blocker.reason(), blocker.message()),
+            suspended,
+            src.generation(),
+            revision,
+            commit,
+            resolution,
+            promotionOk,
+            automatic);
+
+    List<String> verified = store.commits().verified(name);
+    List<String> quarantined = store.commits().quarantined(name, src.generation());
+    RolloutRecord active = store.rollouts().active(name).orElse(null);
+    RolloutRecord last = store.rollouts().lastFinished(name).orElse(null);
+    String current = row.currentCommit();
+    DeploymentSpec running = Specs.parse(row.runningSpecJson());
+    List<String> dead = new ArrayList<>();
+    if (current != null && verified.contains(current) && active == null && blocker == null) {
+      DeploymentSpec spec = running != null ? running : doc.spec();
+      Map<String, AppRuntime.ServiceState> states = runtime.observe(name);
+      Path release = DeploymentPaths.of(stateDir, name).release(current);
+      for (String s : runtime.services(name, spec.runtime(), release)) {
+        AppRuntime.ServiceState st = states.get(s);
+        if (st == null || !st.alive() || !current.equals(st.commit())) {
+          dead.add(s);
+        }
+      }
+    }
+    String qReason =
+        commit != null && quarantined.contains(commit)
+            ? store.commits().quarantineReason(name, commit).orElse(null)
+            : null;
+    boolean specChanged =
+        doc != null
+            && doc.spec() != null
+            && running != null
+            && !Objects.equals(Specs.runtimeIdentity(running), Specs.runtimeIdentity(doc.spec()));
+    Observed observed =
+        new Observed(
+            active,
+            current,
+            row.lastHealthyCommit(),
+            new HashSet<>(quarantined),
+            dead,
+            loop.degraded(),
+            loop.healNotBefore(),
+            specChanged,
+            Instant.now());
+    return new Snapshot(
+        src, doc, desired, observed, row, verified, quarantined, qReason, last, running);
+  }
+
+  /** The canonical JSON of a document's spec, as stored with the deployment and its rollouts. */
+  static String specJson(DeploymentSpec spec) {
+    return DocumentReader.CANONICAL.writeValueAsString(spec);
+  }
+}

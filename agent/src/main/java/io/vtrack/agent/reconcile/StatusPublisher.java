@@ -1,0 +1,173 @@
+package io.vtrack.agent.reconcile;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vtrack.agent.model.NotifySpec;
+import io.vtrack.agent.notify.Notifier;
+import io.vtrack.agent.store.StateStore;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The one writer of status (DESIGN.md §3): computes it with {@link StatusBuilder} on the agent's
+ * context, in the order reconciles and rounds happen, stores it (ordered: an older status never
+ * lands last), and tells the event stream, the notifier and the listeners (the custom resource's
+ * status writer) on transitions.
+ */
+final class StatusPublisher {
+  private static final Logger LOG = LoggerFactory.getLogger(StatusPublisher.class);
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  private final Vertx vertx;
+  private final StateStore store;
+  private final Notifier notifier;
+  private final EventStream events;
+  private final Map<String, DeploymentStatus> published = new ConcurrentHashMap<>();
+  private final List<Consumer<String>> listeners = new ArrayList<>();
+
+  StatusPublisher(Vertx vertx, StateStore store, Notifier notifier, EventStream events) {
+    this.vertx = vertx;
+    this.store = store;
+    this.notifier = notifier;
+    this.events = events;
+  }
+
+  void onStatus(Consumer<String> listener) {
+    listeners.add(listener);
+  }
+
+  /** The last published status, or null. Safe from any thread. */
+  DeploymentStatus status(String name) {
+    return published.get(name);
+  }
+
+  /** Publishes the status a full read gives; stored every time. */
+  Future<Void> publish(
+      String name,
+      Snapshot snap,
+      DeploymentState s,
+      List<String> warnings,
+      List<NotifySpec> notify) {
+    StatusBuilder.Inputs in =
+        new StatusBuilder.Inputs(
+            snap.desired(),
+            generationOf(snap),
+            snap.observed().active(),
+            snap.lastRollout(),
+            snap.row().currentCommit(),
+            snap.row().lastHealthyCommit(),
+            snap.verified(),
+            snap.quarantined(),
+            snap.quarantineReason(),
+            s.checks,
+            snap.observed().deadServices(),
+            s.degraded || s.recovering,
+            s.hold,
+            warnings,
+            s.transientError,
+            s.status,
+            Instant.now());
+    s.lastInputs = in;
+    DeploymentStatus st = StatusBuilder.build(in);
+    announce(name, s, st, notify);
+    return write(name, st);
+  }
+
+  /**
+   * Recomputes the status after a check round from what the last full read saw plus the new
+   * results: no git or database reads, and a store write only on a transition.
+   */
+  void refresh(String name, DeploymentState s, List<NotifySpec> notify) {
+    StatusBuilder.Inputs last = s.lastInputs;
+    if (last == null) {
+      return;
+    }
+    StatusBuilder.Inputs in =
+        new StatusBuilder.Inputs(
+            last.desired(),
+            last.observedGeneration(),
+            last.active(),
+            last.lastRollout(),
+            last.currentCommit(),
+            last.lastHealthyCommit(),
+            last.verifiedCommits(),
+            last.quarantinedCommits(),
+            last.quarantineReason(),
+            s.checks,
+            last.deadServices(),
+            s.degraded || s.recovering,
+            s.hold,
+            last.warnings(),
+            s.transientError,
+            s.status,
+            Instant.now());
+    DeploymentStatus st = StatusBuilder.build(in);
+    boolean transition = s.status == null || !st.sameConditions(s.status);
+    announce(name, s, st, notify);
+    if (transition) {
+      write(name, st);
+    }
+  }
+
+  /** A deployment is gone: its status with it. */
+  void forget(String name) {
+    published.remove(name);
+    listeners.forEach(l -> l.accept(name));
+  }
+
+  private Future<Void> write(String name, DeploymentStatus st) {
+    String json = JSON.writeValueAsString(st);
+    // Ordered on the agent's context: writes land in the order they were made.
+    return vertx.executeBlocking(
+        () -> {
+          store.deployments().setStatusJson(name, json);
+          return null;
+        },
+        true);
+  }
+
+  private void announce(
+      String name, DeploymentState s, DeploymentStatus st, List<NotifySpec> notify) {
+    DeploymentStatus prev = s.status;
+    events.emit(
+        "status",
+        name,
+        "phase",
+        st.phase().name(),
+        "message",
+        st.message(),
+        "desiredCommit",
+        st.desiredCommit(),
+        "currentCommit",
+        st.currentCommit(),
+        "lastRollout",
+        st.lastRollout());
+    s.status = st;
+    published.put(name, st);
+    if (prev == null || prev.phase() != st.phase()) {
+      LOG.info("{}: phase {} — {}", name, st.phase(), st.message());
+    }
+    if (prev != null && prev.phase() != st.phase() && notify != null && notifier != null) {
+      notifier.transition(name, prev.phase(), st, notify);
+    }
+    for (Consumer<String> listener : listeners) {
+      listener.accept(name);
+    }
+  }
+
+  private static Long generationOf(Snapshot snap) {
+    if (snap.doc() != null
+        && snap.doc().metadata() != null
+        && snap.doc().metadata().generation() != null) {
+      return snap.doc().metadata().generation();
+    }
+    return snap.row().generationSeq() == 0 ? null : snap.row().generationSeq();
+  }
+}

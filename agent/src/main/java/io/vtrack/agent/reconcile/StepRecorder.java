@@ -1,0 +1,70 @@
+package io.vtrack.agent.reconcile;
+
+import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.StateStore;
+
+/**
+ * Records one step of a rollout as it runs: its start, then its result and output, in the store and
+ * on the event stream. Blocking (JDBC): call from a worker.
+ */
+final class StepRecorder {
+  /** The work of a step; what it returns is the step's output. */
+  @FunctionalInterface
+  interface Work {
+    String run() throws Exception;
+  }
+
+  private final StateStore store;
+  private final EventStream events;
+
+  StepRecorder(StateStore store, EventStream events) {
+    this.store = store;
+    this.events = events;
+  }
+
+  /**
+   * Runs {@code work} as step {@code step} of {@code r}; its exception is recorded, then thrown.
+   */
+  String run(RolloutRecord r, String step, Work work) throws Exception {
+    long id = store.rollouts().startStep(r.id(), step);
+    events.emit("step", r.deployment(), "rolloutId", r.id(), "step", step, "state", "Started");
+    String result = "Failed";
+    String out = null;
+    try {
+      out = work.run();
+      result = "Succeeded";
+      return out;
+    } catch (ReconcileError.Failed e) {
+      out = e.getMessage();
+      throw e;
+    } catch (Exception e) {
+      out = String.valueOf(e.getMessage());
+      throw e;
+    } finally {
+      end(r, id, step, "Succeeded".equals(result), out);
+    }
+  }
+
+  /** Starts a step that ends later (verification); returns its id. */
+  long start(RolloutRecord r, String step) throws Exception {
+    long id = store.rollouts().startStep(r.id(), step);
+    events.emit("step", r.deployment(), "rolloutId", r.id(), "step", step, "state", "Started");
+    return id;
+  }
+
+  void end(RolloutRecord r, long id, String step, boolean ok, String output) throws Exception {
+    String result = ok ? "Succeeded" : "Failed";
+    store.rollouts().finishStep(id, result, output);
+    events.emit(
+        "step",
+        r.deployment(),
+        "rolloutId",
+        r.id(),
+        "step",
+        step,
+        "state",
+        result,
+        "output",
+        EventStream.tail(output, 2000));
+  }
+}

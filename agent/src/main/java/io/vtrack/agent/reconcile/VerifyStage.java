@@ -1,0 +1,244 @@
+package io.vtrack.agent.reconcile;
+
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vtrack.agent.check.CheckFactory;
+import io.vtrack.agent.check.CheckResult;
+import io.vtrack.agent.check.HealthCheck;
+import io.vtrack.agent.metrics.AgentMetrics;
+import io.vtrack.agent.model.DeploymentSpec;
+import io.vtrack.agent.model.Reason;
+import io.vtrack.agent.runtime.AppRuntime;
+import io.vtrack.agent.runtime.Runtimes;
+import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.RolloutRepository.CheckRow;
+import io.vtrack.agent.store.StateStore;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Verifies a commit of a rollout (DESIGN.md §2, check semantics): the new revision, or the last
+ * healthy one it rolls back to. First makes the world match the store (a service of the commit that
+ * should run and does not is started: after power loss, the agent resumes here with nothing
+ * running), then runs {@link Verification} on timers, recording every round.
+ */
+final class VerifyStage {
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  private final Vertx vertx;
+  private final StateStore store;
+  private final Runtimes runtime;
+  private final CheckBuilder checkBuilder;
+  private final RolloutSteps steps;
+  private final StepRecorder recorder;
+  private final AgentMetrics metrics;
+  private final EventStream events;
+  private final BiConsumer<String, List<CheckResult>> onRound;
+
+  /** How a verification ended, with its message and, when healthy, the baselines it measured. */
+  record Verdict(Verification.Outcome outcome, String message, String baselinesJson) {
+    boolean healthy() {
+      return outcome.healthy();
+    }
+
+    Reason reason() {
+      return outcome.reason();
+    }
+  }
+
+  /**
+   * @param onRound called on the agent's context with each round's results (status, metrics)
+   */
+  VerifyStage(
+      Vertx vertx,
+      StateStore store,
+      Runtimes runtime,
+      CheckBuilder checkBuilder,
+      RolloutSteps steps,
+      StepRecorder recorder,
+      AgentMetrics metrics,
+      EventStream events,
+      BiConsumer<String, List<CheckResult>> onRound) {
+    this.vertx = vertx;
+    this.store = store;
+    this.runtime = runtime;
+    this.checkBuilder = checkBuilder;
+    this.steps = steps;
+    this.recorder = recorder;
+    this.metrics = metrics;
+    this.events = events;
+    this.onRound = onRound;
+  }
+
+  /**
+   * Verifies {@code commit} run with {@code spec}; {@code mode} says whether it is new or known to
+   * be good. The future fails only for the host's failures (the store, the runtime).
+   *
+   * @param resumed the services were not started by this agent process just before (it restarted or
+   *     retries): first start those that do not run
+   */
+  Future<Verdict> verify(
+      StageInput in, String commit, DeploymentSpec spec, Verification.Mode mode, boolean resumed) {
+    RolloutRecord r = in.rollout();
+    String step = mode == Verification.Mode.VERIFY ? "verify" : "verify-rollback";
+    String stage = mode == Verification.Mode.VERIFY ? "Verifying" : "RollingBack";
+    return vertx
+        .executeBlocking(
+            () -> {
+              String restarted = resumed ? ensureRunning(in, commit, spec) : null;
+              long stepId = recorder.start(r, step);
+              List<HealthCheck> checks =
+                  checkBuilder.build(
+                      in.name(),
+                      spec,
+                      r.revision(),
+                      in.snap().row().lastHealthyCommit(),
+                      commit,
+                      in.paths(),
+                      r,
+                      true);
+              return new Prepared(stepId, checks, restarted);
+            },
+            false)
+        .compose(
+            p ->
+                new Verification(
+                        vertx,
+                        p.checks(),
+                        spec.health(),
+                        mode,
+                        () -> runtime.unexpectedExits(in.name()),
+                        round -> record(in.name(), r, stage, round))
+                    .run()
+                    .compose(
+                        out ->
+                            vertx.executeBlocking(
+                                () -> finish(in, commit, spec, p, step, out), false)));
+  }
+
+  private record Prepared(long stepId, List<HealthCheck> checks, String restarted) {}
+
+  private Verdict finish(
+      StageInput in,
+      String commit,
+      DeploymentSpec spec,
+      Prepared p,
+      String step,
+      Verification.Outcome out)
+      throws Exception {
+    String message = withServiceOutput(in, commit, spec, out);
+    String output =
+        (p.restarted() == null ? "" : p.restarted() + "; ")
+            + message
+            + " ("
+            + out.rounds()
+            + " rounds; ended by: "
+            + out.rule()
+            + ")";
+    recorder.end(in.rollout(), p.stepId(), step, out.healthy(), output);
+    Map<String, Double> baselines = CheckFactory.baselines(p.checks());
+    return new Verdict(
+        out, message, baselines.isEmpty() ? null : JSON.writeValueAsString(baselines));
+  }
+
+  /**
+   * Starts the services of {@code commit} that should run and do not (the agent resumed after power
+   * loss); says what it restarted, or null.
+   */
+  private String ensureRunning(StageInput in, String commit, DeploymentSpec spec) throws Exception {
+    Path release = in.paths().release(commit);
+    Map<String, AppRuntime.ServiceState> states = runtime.observe(in.name());
+    List<String> down = new ArrayList<>();
+    for (String s : runtime.services(in.name(), spec.runtime(), release)) {
+      AppRuntime.ServiceState st = states.get(s);
+      if (st == null || !st.alive() || !commit.equals(st.commit())) {
+        down.add(s);
+      }
+    }
+    if (down.isEmpty()) {
+      return null;
+    }
+    Path dir = steps.ensureRelease(in, commit, spec);
+    runtime.restart(
+        in.name(),
+        commit,
+        dir,
+        spec.runtime(),
+        down,
+        in.paths().logs(),
+        RolloutSteps.serviceEnv(in.name(), commit, in.rollout().revision(), in.paths()));
+    return "started " + down + " of " + StatusBuilder.short7(commit) + ", which did not run";
+  }
+
+  private Future<Void> record(
+      String name, RolloutRecord r, String stage, Verification.Round round) {
+    List<CheckResult> results = round.result().results();
+    results.forEach(c -> metrics.checkRan(name, c));
+    events.emit(
+        "round",
+        name,
+        "rolloutId",
+        r.id(),
+        "stage",
+        stage + ":" + round.phase(),
+        "round",
+        round.number(),
+        "status",
+        round.result().status().name(),
+        "checks",
+        results);
+    onRound.accept(name, results);
+    List<CheckRow> rows = new ArrayList<>();
+    for (CheckResult c : results) {
+      rows.add(
+          new CheckRow(
+              name,
+              r.id(),
+              stage + ":" + round.phase(),
+              round.number(),
+              c.name(),
+              c.kind(),
+              c.status().name(),
+              c.value(),
+              c.message(),
+              c.durationMs(),
+              c.lastRun(),
+              c.failure() == null ? null : c.failure().name()));
+    }
+    // Ordered: rounds land in the store in the order they ran.
+    return vertx.executeBlocking(
+        () -> {
+          store.rollouts().insertCheckResults(rows);
+          return null;
+        },
+        true);
+  }
+
+  /** A service that exited says why in its last output: the failure message carries it. */
+  private String withServiceOutput(
+      StageInput in, String commit, DeploymentSpec spec, Verification.Outcome out) {
+    if (out.healthy() || out.reason() != Reason.ServiceExited) {
+      return out.message();
+    }
+    StringBuilder sb = new StringBuilder(out.message());
+    List<String> services;
+    try {
+      services = runtime.services(in.name(), spec.runtime(), in.paths().release(commit));
+    } catch (Exception e) {
+      return out.message();
+    }
+    for (String s : services) {
+      if (out.message().contains(s + " (")) {
+        String tail = runtime.lastOutput(in.name(), s, in.paths().logs()).strip();
+        if (!tail.isEmpty()) {
+          sb.append("; last output of ").append(s).append(":\n").append(tail);
+        }
+      }
+    }
+    return sb.toString();
+  }
+}

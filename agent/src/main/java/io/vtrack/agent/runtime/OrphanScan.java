@@ -1,0 +1,89 @@
+package io.vtrack.agent.runtime;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Finds the group leaders of app processes that an agent with this state folder started, from
+ * {@code /proc}: those whose working folder lies in {@code <stateDir>/deployments/} or whose
+ * environment names this state folder ({@code VTRACK_STATE_DIR}). Used on start so that the agent
+ * never runs a second copy next to processes its store does not account for.
+ */
+public final class OrphanScan {
+  private static final Path PROC = Path.of("/proc");
+
+  private OrphanScan() {}
+
+  /** A process group leader started from this state folder, for {@code deployment}. */
+  public record Found(long pid, long pgid, String deployment, String cwd) {}
+
+  public static List<Found> find(Path stateDir) {
+    Path base = stateDir.toAbsolutePath().normalize();
+    try {
+      base = base.toRealPath();
+    } catch (IOException e) {
+      // Not there (yet): match the path as given.
+    }
+    Path deployments = base.resolve("deployments");
+    String marker = "VTRACK_STATE_DIR=" + base;
+    String marker2 = "VTRACK_STATE_DIR=" + stateDir.toAbsolutePath().normalize();
+    List<Found> out = new ArrayList<>();
+    long self = ProcessHandle.current().pid();
+    try (DirectoryStream<Path> dirs = Files.newDirectoryStream(PROC, "[0-9]*")) {
+      for (Path d : dirs) {
+        long pid = Long.parseLong(d.getFileName().toString());
+        if (pid == self) {
+          continue;
+        }
+        ProcStat st = ProcStat.read(pid).orElse(null);
+        if (st == null || !st.alive() || st.pgid() != pid) {
+          continue;
+        }
+        String cwd = cwd(d);
+        String name = null;
+        if (cwd != null && Path.of(cwd).startsWith(deployments)) {
+          Path rel = deployments.relativize(Path.of(cwd));
+          name = rel.getNameCount() > 0 ? rel.getName(0).toString() : null;
+        }
+        List<String> env = environ(d);
+        if (name == null && (env.contains(marker) || env.contains(marker2))) {
+          name =
+              env.stream()
+                  .filter(e -> e.startsWith("VTRACK_DEPLOYMENT="))
+                  .map(e -> e.substring("VTRACK_DEPLOYMENT=".length()))
+                  .findFirst()
+                  .orElse("");
+        }
+        if (name != null) {
+          out.add(new Found(pid, st.pgid(), name, cwd));
+        }
+      }
+    } catch (IOException e) {
+      // /proc unreadable: nothing can be said.
+    }
+    return out;
+  }
+
+  private static String cwd(Path procDir) {
+    try {
+      return Files.readSymbolicLink(procDir.resolve("cwd")).toString();
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  private static List<String> environ(Path procDir) {
+    try {
+      String env =
+          new String(Files.readAllBytes(procDir.resolve("environ")), StandardCharsets.UTF_8);
+      return List.of(env.split("\0"));
+    } catch (IOException | RuntimeException e) {
+      return List.of();
+    }
+  }
+}

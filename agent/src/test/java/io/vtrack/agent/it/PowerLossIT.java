@@ -1,0 +1,87 @@
+package io.vtrack.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.vtrack.agent.runtime.OrphanScan;
+import io.vtrack.agent.runtime.ProcStat;
+import io.vtrack.agent.store.ProcessRepository.ProcessRow;
+import io.vtrack.agent.store.StateStore;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Power loss: the agent halted at a named point of a rollout (a stage's start, or between the
+ * statements of a transition) and, at the same moment, every app process killed; then only the
+ * agent starts again. It must make the world match the store and finish: a good commit ends Healthy
+ * and is never quarantined, a bad one ends rolled back.
+ */
+class PowerLossIT {
+  @TempDir Path tmp;
+
+  @ParameterizedTest(name = "power lost at {0}")
+  @CsvSource({
+    "stage.Preparing, good",
+    "stage.Validating, good",
+    "stage.BackingUp, good",
+    "stage.Deploying, good",
+    "stage.Verifying, good",
+    "begin.mid, good",
+    "verified.mid, good",
+    "finish.mid, good",
+    "store.beforeCommit, good",
+    "stage.RollingBack, bad",
+    "fail.mid, bad",
+  })
+  @SuppressWarnings("unchecked")
+  void theRolloutFinishesCorrectly(String crashAt, String revision) throws Exception {
+    boolean good = revision.equals("good");
+    try (TestApp app = new TestApp(tmp.resolve("repos"));
+        AgentProcess agent = new AgentProcess(tmp.resolve("agent"), app.deployUrl(), "300ms")) {
+      app.timings = "startupTimeout: 20s\n    interval: 300ms\n    window: 1500ms";
+      String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+      app.deploy("v1");
+      agent.start();
+      agent.awaitState("Healthy", v1);
+
+      String v2 = good ? app.goodUpgrade("2.0.0", "v2") : app.breakContract("v2");
+      agent.kill();
+      app.deploy("v2");
+      // The same agent, told to halt at the point under test: nothing but the JVM's halt stops it.
+      agent.startNoWait(Map.of("VTRACK_CRASH_AT", crashAt));
+      assertThat(agent.awaitExit(Duration.ofSeconds(120))).as(agent.log()).isEqualTo(137);
+      // The power went: every app process dies with the agent.
+      InProcessAgent.killApp(agent.stateDir);
+      await().atMost(Duration.ofSeconds(30)).until(() -> OrphanScan.find(agent.stateDir).isEmpty());
+
+      agent.start();
+      String expected = good ? v2 : v1;
+      agent.awaitState(good ? "Healthy" : "RolledBack", expected);
+      Map<String, Object> st = agent.api().status("vtrack");
+      assertThat((List<Object>) st.getOrDefault("quarantinedCommits", List.of()))
+          .as("status %s\n%s", st, agent.log())
+          .isEqualTo(good ? List.of() : List.of(v2));
+      try (StateStore s = StateStore.open(agent.stateDir)) {
+        List<ProcessRow> rows = s.processes().of("vtrack");
+        assertThat(rows)
+            .extracting(ProcessRow::service)
+            .containsExactlyInAnyOrder("backend", "frontend");
+        for (ProcessRow r : rows) {
+          assertThat(r.commit()).isEqualTo(expected);
+          assertThat(ProcStat.isAlive(r.pid(), r.startTicks())).isTrue();
+        }
+        // Nothing runs that the store does not account for.
+        assertThat(OrphanScan.find(agent.stateDir))
+            .extracting(OrphanScan.Found::pgid)
+            .containsExactlyInAnyOrderElementsOf(rows.stream().map(ProcessRow::pgid).toList());
+      }
+      List<Map<String, Object>> history = agent.api().history("vtrack");
+      assertThat(history.get(0).get("result")).isEqualTo(good ? "Succeeded" : "RolledBack");
+    }
+  }
+}
