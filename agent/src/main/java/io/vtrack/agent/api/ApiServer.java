@@ -113,6 +113,7 @@ public final class ApiServer {
     router.get("/api/v1/deployments").handler(this::list);
     router.get("/api/v1/deployments/:name").handler(this::get);
     router.get("/api/v1/deployments/:name/history").handler(this::history);
+    router.get("/api/v1/deployments/:name/history/:id").handler(this::rollout);
     router
         .post("/api/v1/deployments/:name/reconcile")
         .handler(this::authenticated)
@@ -234,6 +235,30 @@ public final class ApiServer {
     vertx
         .executeBlocking(() -> Map.of("items", views.history(e.name(), limit)), false)
         .onComplete(ar -> reply(rc, 200, ar));
+  }
+
+  private void rollout(RoutingContext rc) {
+    DesiredStateRegistry.Entry e = entry(rc);
+    String raw = rc.pathParam("id");
+    long id;
+    try {
+      id = Long.parseLong(raw);
+    } catch (NumberFormatException ex) {
+      throw new ApiError(400, "BadRequest", "rollout id must be a number, got '" + raw + "'");
+    }
+    vertx
+        .executeBlocking(() -> views.rollout(e.name(), id), false)
+        .onComplete(
+            ar -> {
+              if (ar.succeeded() && ar.result().isEmpty()) {
+                error(
+                    rc,
+                    new ApiError(
+                        404, "NotFound", "no rollout " + id + " in the history of " + e.name()));
+              } else {
+                reply(rc, 200, ar.map(o -> o.orElseThrow()));
+              }
+            });
   }
 
   private static int parseLimit(String s) {

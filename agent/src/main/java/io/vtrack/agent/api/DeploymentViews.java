@@ -85,6 +85,14 @@ public final class DeploymentViews {
     return items;
   }
 
+  /** One rollout of a deployment by id, in full; empty when it has no such rollout. */
+  public java.util.Optional<Map<String, Object>> rollout(String name, long id) throws SQLException {
+    RolloutRecord r = store.rollouts().get(id).orElse(null);
+    return r == null || !r.deployment().equals(name)
+        ? java.util.Optional.empty()
+        : java.util.Optional.of(rollout(r));
+  }
+
   public Map<String, Object> rollout(RolloutRecord r) throws SQLException {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("id", r.id());

@@ -54,7 +54,7 @@ final class ContainersCheck extends BlockingCheck {
       List<ContainerState> mine =
           all.stream().filter(c -> c.service().equals(svc) && commit.equals(c.commit())).toList();
       if (mine.isEmpty()) {
-        problems.add(svc + ": no container of " + commit.substring(0, 7));
+        problems.add(svc + ": no container of " + io.vtrack.agent.model.Commits.short7(commit));
         continue;
       }
       for (ContainerState c : mine) {

@@ -265,30 +265,19 @@ public final class VtrackCli implements Runnable {
     @Override
     @SuppressWarnings("unchecked")
     int run(ApiClient api) throws Exception {
+      if (id != null) {
+        // Any rollout still kept, however old: asked for by id, not searched in a page.
+        ApiClient.Response one = api.get("/api/v1/deployments/" + name + "/history/" + id);
+        if (!one.ok()) {
+          return failure(one);
+        }
+        return printRollout(one.body());
+      }
       ApiClient.Response r = api.get("/api/v1/deployments/" + name + "/history");
       if (!r.ok()) {
         return failure(r);
       }
       List<Map<String, Object>> items = (List<Map<String, Object>>) r.body().get("items");
-      if (id != null) {
-        Map<String, Object> one =
-            items.stream()
-                .filter(i -> ((Number) i.get("id")).longValue() == id)
-                .findFirst()
-                .orElse(null);
-        if (one == null) {
-          err().println("error: no rollout " + id + " in the history of " + name);
-          return ExitCodes.NOT_FOUND;
-        }
-        if ("json".equals(output)) {
-          out().println(PRETTY.writeValueAsString(one));
-        } else if ("markdown".equals(output)) {
-          Reports.markdown(out(), name, one);
-        } else {
-          Reports.rollout(out(), one);
-        }
-        return ExitCodes.OK;
-      }
       if ("json".equals(output)) {
         out().println(PRETTY.writeValueAsString(r.body()));
         return ExitCodes.OK;
@@ -309,6 +298,17 @@ public final class VtrackCli implements Runnable {
             i.get("durationMs") == null ? "" : i.get("durationMs") + "ms");
       }
       t.print(out());
+      return ExitCodes.OK;
+    }
+
+    private int printRollout(Map<String, Object> one) throws Exception {
+      if ("json".equals(output)) {
+        out().println(PRETTY.writeValueAsString(one));
+      } else if ("markdown".equals(output)) {
+        Reports.markdown(out(), name, one);
+      } else {
+        Reports.rollout(out(), one);
+      }
       return ExitCodes.OK;
     }
   }
@@ -588,10 +588,6 @@ public final class VtrackCli implements Runnable {
   }
 
   static String short7(Object c) {
-    if (c == null) {
-      return "-";
-    }
-    String s = c.toString();
-    return s.substring(0, Math.min(7, s.length()));
+    return io.vtrack.agent.model.Commits.short7(c == null ? null : c.toString());
   }
 }

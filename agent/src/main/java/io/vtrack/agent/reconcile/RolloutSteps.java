@@ -238,7 +238,12 @@ final class RolloutSteps {
         r,
         "stop",
         () -> {
-          runtime.stopAll(in.name(), running.runtime());
+          try {
+            runtime.stopAll(in.name(), running.runtime());
+          } catch (Exception e) {
+            // Stopping what runs never fails because of the new commit.
+            throw hostFailure(running, e);
+          }
           return "stopped " + StatusBuilder.short7(in.snap().row().currentCommit());
         });
     if (r.manual() && r.restoreData() && !r.dataRestored()) {
@@ -275,12 +280,18 @@ final class RolloutSteps {
       return e;
     }
     if (!runtime.reachable(spec.runtime())) {
-      return new ReconcileError.Failed(
-          new ReconcileError.Transient(
-              Reason.RuntimeUnavailable,
-              "the Docker Engine does not answer (" + e.getMessage() + ")"));
+      return hostFailure(spec, e);
     }
     return commitFailed(reason, e.getMessage());
+  }
+
+  private ReconcileError.Failed hostFailure(DeploymentSpec spec, Exception e) {
+    boolean engine = !runtime.reachable(spec.runtime());
+    return new ReconcileError.Failed(
+        new ReconcileError.Transient(
+            engine ? Reason.RuntimeUnavailable : Reason.AgentError,
+            (engine ? "the Docker Engine does not answer: " : "")
+                + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage())));
   }
 
   /** Manual rollback with data: restore the backup taken before {@code commit} was deployed. */

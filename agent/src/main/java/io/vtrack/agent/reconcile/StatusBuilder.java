@@ -237,6 +237,6 @@ public final class StatusBuilder {
   }
 
   static String short7(String commit) {
-    return commit == null ? "(none)" : commit.substring(0, Math.min(7, commit.length()));
+    return io.vtrack.agent.model.Commits.short7(commit);
   }
 }

@@ -31,6 +31,7 @@ final class StatusPublisher {
   private final EventStream events;
   private final Map<String, DeploymentStatus> published = new ConcurrentHashMap<>();
   private final List<Consumer<String>> listeners = new ArrayList<>();
+  private String failedWrite;
 
   StatusPublisher(Vertx vertx, StateStore store, Notifier notifier, EventStream events) {
     this.vertx = vertx;
@@ -125,12 +126,24 @@ final class StatusPublisher {
   private Future<Void> write(String name, DeploymentStatus st) {
     String json = JSON.writeValueAsString(st);
     // Ordered on the agent's context: writes land in the order they were made.
-    return vertx.executeBlocking(
-        () -> {
-          store.deployments().setStatusJson(name, json);
-          return null;
-        },
-        true);
+    return vertx
+        .<Void>executeBlocking(
+            () -> {
+              store.deployments().setStatusJson(name, json);
+              return null;
+            },
+            true)
+        .onSuccess(v -> failedWrite = null)
+        .onFailure(
+            err -> {
+              // The status still serves from memory; a store that cannot take it (a full disk)
+              // is said once per cause, and shows in Ready through the next reconcile.
+              String why = String.valueOf(err.getMessage());
+              if (!why.equals(failedWrite)) {
+                LOG.warn("{}: cannot store the status: {}", name, why);
+              }
+              failedWrite = why;
+            });
   }
 
   private void announce(

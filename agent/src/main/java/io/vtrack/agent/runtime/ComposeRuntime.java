@@ -339,7 +339,7 @@ public final class ComposeRuntime implements AppRuntime {
         deployment,
         project(deployment, spec),
         m.services(),
-        commit.substring(0, Math.min(7, commit.length())));
+        io.vtrack.agent.model.Commits.short7(commit));
   }
 
   private void up(

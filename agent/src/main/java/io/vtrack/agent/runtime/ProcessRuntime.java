@@ -348,6 +348,6 @@ public final class ProcessRuntime implements AppRuntime {
   }
 
   static String short7(String commit) {
-    return commit == null ? "-" : commit.substring(0, Math.min(7, commit.length()));
+    return io.vtrack.agent.model.Commits.short7(commit);
   }
 }

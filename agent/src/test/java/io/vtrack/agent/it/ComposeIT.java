@@ -361,6 +361,40 @@ class ComposeIT extends AgentTestBase {
     assertThat(before).isNotNull();
   }
 
+  @Test
+  @SuppressWarnings("unchecked")
+  void theEngineAwayDuringTheSwitchIsNotTheCommitsFault() throws Exception {
+    // A validate step that lasts long enough to take the engine away before the switch.
+    app.validate =
+        """
+          validate:
+            - {name: slow, command: [sh, -c, "sleep 4"], timeout: 30s}
+        """;
+    String c1 = deployHealthy("c1");
+    String c2 = app.goodUpgrade("2.0.0", "c2");
+    app.deploy("c2");
+    await().atMost(LONG).until(() -> "Validating".equals(status().get("phase")));
+    DockerDaemon.stop();
+    try {
+      // The switch cannot happen: the rollout waits, saying why, and blames nobody.
+      await()
+          .atMost(LONG)
+          .untilAsserted(
+              () ->
+                  assertThat(String.valueOf(status().get("conditions")))
+                      .contains("Docker Engine")
+                      .doesNotContain("Quarantined"));
+      assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of())).isEmpty();
+    } finally {
+      DockerDaemon.start(docker);
+    }
+    awaitPhase("Healthy", c2);
+    assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of())).isEmpty();
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c2), Map.entry("frontend", c2));
+    assertThat(agent.api.history("vtrack").get(0).get("result")).isEqualTo("Succeeded");
+    assertThat(c1).isNotNull();
+  }
+
   @ParameterizedTest(name = "compose v{0}")
   @ValueSource(ints = {1, 2})
   void theComposeCliBuildsStartsObservesAndStops(int version) throws Exception {

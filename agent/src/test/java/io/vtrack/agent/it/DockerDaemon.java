@@ -17,10 +17,20 @@ final class DockerDaemon {
   private DockerDaemon() {}
 
   static void restart(DockerClient docker) throws Exception {
+    stop();
+    start(docker);
+  }
+
+  /** Stops the daemon: SIGTERM, then it stops its containers and exits. */
+  static void stop() throws Exception {
     long pid = Long.parseLong(Files.readString(Path.of("/var/run/docker.pid")).strip());
     ProcessHandle h = ProcessHandle.of(pid).orElseThrow();
-    h.destroy(); // SIGTERM: the daemon stops its containers and exits
+    h.destroy();
     h.onExit().get(2, TimeUnit.MINUTES);
+  }
+
+  /** Starts the daemon again and waits until it answers. */
+  static void start(DockerClient docker) throws Exception {
     new ProcessBuilder("setsid", "dockerd", "--bridge=none", "--iptables=false")
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(new File("/var/log/vtrack-dockerd.log")))

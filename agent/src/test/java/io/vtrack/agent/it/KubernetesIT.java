@@ -76,11 +76,22 @@ class KubernetesIT extends AgentTestBase {
           .resource(r)
           .create();
     } else {
-      resource()
-          .edit(
-              x -> {
-                x.setAdditionalProperty("spec", r.getAdditionalProperties().get("spec"));
-                return x;
+      // The agent writes the same object (status, finalizer): retry on a conflict, as kubectl does.
+      await()
+          .atMost(LONG)
+          .ignoreExceptionsMatching(
+              e ->
+                  e instanceof io.fabric8.kubernetes.client.KubernetesClientException k
+                      && k.getCode() == 409)
+          .until(
+              () -> {
+                resource()
+                    .edit(
+                        x -> {
+                          x.setAdditionalProperty("spec", r.getAdditionalProperties().get("spec"));
+                          return x;
+                        });
+                return true;
               });
     }
   }
