@@ -168,7 +168,14 @@ public final class Agent extends VerticleBase {
                 if (s.git() != null) {
                   gitSources.add(new GitSource(i, s.git(), repos));
                 } else if (s.file() != null) {
-                  fileSources.add(new FileSource(i, s.file(), baseDir));
+                  FileSource f = new FileSource(i, s.file(), baseDir);
+                  if (!f.exists()) {
+                    LOG.warn(
+                        "{}: {} does not exist (yet): no documents from it until it does",
+                        f.id(),
+                        s.file().path());
+                  }
+                  fileSources.add(f);
                 } else {
                   kubeSources.add(kubeSource(i, s.kubernetes()));
                 }
@@ -204,7 +211,8 @@ public final class Agent extends VerticleBase {
                         }
                       },
                       () -> !ready ? "starting" : watchdog.stuck(),
-                      config::agentName);
+                      config::agentName,
+                      config.allowedHosts());
               return api.listen(config.host(), config.port());
             })
         .compose(

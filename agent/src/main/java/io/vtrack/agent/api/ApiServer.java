@@ -46,6 +46,7 @@ public final class ApiServer {
   private final Webhooks webhooks;
   private final Supplier<String> notReady;
   private final Supplier<String> agentName;
+  private final AllowedHosts hosts;
   private HttpServer server;
 
   public ApiServer(
@@ -57,7 +58,8 @@ public final class ApiServer {
       String token,
       Webhooks webhooks,
       Supplier<String> notReady,
-      Supplier<String> agentName) {
+      Supplier<String> agentName,
+      List<String> allowedHosts) {
     this.vertx = vertx;
     this.registry = registry;
     this.reconciler = reconciler;
@@ -67,10 +69,20 @@ public final class ApiServer {
     this.webhooks = webhooks;
     this.notReady = notReady;
     this.agentName = agentName;
+    List<String> names = new ArrayList<>(allowedHosts);
+    names.add(agentName.get());
+    try {
+      names.add(java.net.InetAddress.getLocalHost().getHostName());
+    } catch (Exception e) {
+      // No host name: IP literals and localhost still work.
+    }
+    this.hosts = new AllowedHosts(names);
   }
 
   public Future<HttpServer> listen(String host, int port) {
     Router router = Router.router(vertx);
+    // Before anything else: a Host this agent does not answer to (DNS rebinding) is refused.
+    router.route().order(-1).handler(this::knownHost);
     router.get("/healthz").handler(rc -> json(rc, 200, Map.of("status", "ok")));
     router
         .get("/readyz")
@@ -100,8 +112,9 @@ public final class ApiServer {
                     .sendFile("webroot/index.html"));
     router.get("/static/*").handler(StaticHandler.create("webroot").setCachingEnabled(false));
     router.get("/api/v1/events").handler(this::events);
-    router.get("/api/v1/deployments/:name/plan").handler(this::plan);
-    router.get("/api/v1/deployments/:name/diff").handler(this::diff);
+    // The plan and the diff show commands and spec values: token holders only.
+    router.get("/api/v1/deployments/:name/plan").handler(this::authenticated).handler(this::plan);
+    router.get("/api/v1/deployments/:name/diff").handler(this::authenticated).handler(this::diff);
     router
         .post("/api/v1/deployments/:name/suspend")
         .handler(this::authenticated)
@@ -131,13 +144,30 @@ public final class ApiServer {
         .route()
         .last()
         .handler(
-            rc ->
+            rc -> {
+              String allow = Endpoints.allowed(rc.request().path());
+              if (allow != null) {
+                rc.response().putHeader("Allow", allow);
                 error(
                     rc,
                     new ApiError(
-                        404,
-                        "NotFound",
-                        "no such endpoint: " + rc.request().method() + " " + rc.request().path())));
+                        405,
+                        "MethodNotAllowed",
+                        rc.request().method()
+                            + " is not allowed on "
+                            + rc.request().path()
+                            + " (allowed: "
+                            + allow
+                            + ")"));
+                return;
+              }
+              error(
+                  rc,
+                  new ApiError(
+                      404,
+                      "NotFound",
+                      "no such endpoint: " + rc.request().method() + " " + rc.request().path()));
+            });
     router
         .route()
         .failureHandler(
@@ -156,8 +186,14 @@ public final class ApiServer {
                         f == null ? "internal error" : String.valueOf(f.getMessage())));
               }
             });
+    // A request that never finishes is dropped after a minute of silence (the event stream writes
+    // a comment every 15 s, so it stays open).
     return vertx
-        .createHttpServer()
+        .createHttpServer(
+            new io.vertx.core.http.HttpServerOptions()
+                .setIdleTimeout(60)
+                .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.SECONDS)
+                .setMaxHeaderSize(16 * 1024))
         .requestHandler(router)
         .listen(port, host)
         .onSuccess(s -> server = s);
@@ -171,12 +207,34 @@ public final class ApiServer {
     return server == null ? Future.succeededFuture() : server.close();
   }
 
-  private void authenticated(RoutingContext rc) {
+  /** Whether the request carries the agent's token (compared in constant time). */
+  private boolean hasToken(RoutingContext rc) {
     String h = rc.request().getHeader("Authorization");
     String expected = "Bearer " + token;
-    if (h == null
-        || !MessageDigest.isEqual(
-            h.trim().getBytes(StandardCharsets.UTF_8), expected.getBytes(StandardCharsets.UTF_8))) {
+    return h != null
+        && MessageDigest.isEqual(
+            h.trim().getBytes(StandardCharsets.UTF_8), expected.getBytes(StandardCharsets.UTF_8));
+  }
+
+  private void knownHost(RoutingContext rc) {
+    String host = rc.request().authority() == null ? null : rc.request().authority().host();
+    if (host != null && !hosts.allows(host)) {
+      error(
+          rc,
+          new ApiError(
+              403,
+              "ForbiddenHost",
+              "Host '"
+                  + host
+                  + "' is not one this agent answers to (an IP address, localhost, the agent's"
+                  + " name, or allowedHosts in agent.yaml)"));
+      return;
+    }
+    rc.next();
+  }
+
+  private void authenticated(RoutingContext rc) {
+    if (!hasToken(rc)) {
       rc.response().putHeader("WWW-Authenticate", "Bearer");
       error(
           rc,
@@ -205,6 +263,7 @@ public final class ApiServer {
   }
 
   private void list(RoutingContext rc) {
+    boolean withSpec = hasToken(rc);
     List<DesiredStateRegistry.Entry> entries = new ArrayList<>();
     for (String n : registry.names()) {
       entries.add(registry.get(n));
@@ -214,7 +273,7 @@ public final class ApiServer {
             () -> {
               List<Object> items = new ArrayList<>();
               for (DesiredStateRegistry.Entry e : entries) {
-                items.add(views.deployment(e, reconciler.status(e.name())));
+                items.add(views.deployment(e, reconciler.status(e.name()), withSpec));
               }
               return Map.of("items", items);
             },
@@ -224,8 +283,9 @@ public final class ApiServer {
 
   private void get(RoutingContext rc) {
     DesiredStateRegistry.Entry e = entry(rc);
+    boolean hasToken = hasToken(rc);
     vertx
-        .executeBlocking(() -> views.deployment(e, reconciler.status(e.name())), false)
+        .executeBlocking(() -> views.deployment(e, reconciler.status(e.name()), hasToken), false)
         .onComplete(ar -> reply(rc, 200, ar));
   }
 

@@ -27,13 +27,18 @@ public final class DeploymentViews {
   }
 
   /** D = {"name", "source", "spec", "status"} (DESIGN.md §4). */
-  public Map<String, Object> deployment(DesiredStateRegistry.Entry entry, DeploymentStatus status)
+  /**
+   * @param withSpec whether to include the spec (commands, env values): for token holders only
+   */
+  public Map<String, Object> deployment(
+      DesiredStateRegistry.Entry entry, DeploymentStatus status, boolean withSpec)
       throws SQLException {
     Map<String, Object> out = new LinkedHashMap<>();
     DesiredDocument doc = entry.document();
     out.put("name", entry.name());
     out.put("source", doc.source());
-    if (doc.document() != null && doc.document().spec() != null) {
+    // The spec holds commands and env values: shown to token holders only.
+    if (withSpec && doc.document() != null && doc.document().spec() != null) {
       out.put("spec", doc.document().spec());
     }
     Object st = status;

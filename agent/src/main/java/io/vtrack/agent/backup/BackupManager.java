@@ -190,13 +190,29 @@ public final class BackupManager {
    * {@code failed/} first; each database is written beside its target and renamed into place, with
    * no stale {@code -wal}/{@code -shm} left next to it.
    */
-  public List<String> restore(DeploymentPaths paths, long rolloutId, BackupSpec spec)
+  /** What a restore did, and where the data it replaced was kept. */
+  public record Restored(List<String> paths, Path failedDir) {
+    @Override
+    public String toString() {
+      return paths.toString();
+    }
+  }
+
+  /**
+   * Restores a backup into {@code shared/}; the data it replaces is moved into a new folder of the
+   * backup ({@code failed/}, or {@code failed-2/}, ... when restored again): a failure's data is
+   * never overwritten, not even by a second restore of the same backup.
+   */
+  public Restored restore(DeploymentPaths paths, long rolloutId, BackupSpec spec)
       throws IOException {
     Path dir = paths.backup(rolloutId);
     if (!Files.isDirectory(dir)) {
       throw new IOException("backup " + dir + " does not exist");
     }
     Path failed = dir.resolve("failed");
+    for (int n = 2; Files.exists(failed); n++) {
+      failed = dir.resolve("failed-" + n);
+    }
     List<String> done = new ArrayList<>();
     for (String rel : concat(spec.sqlite(), spec.files())) {
       boolean sqlite = spec.sqlite().contains(rel);
@@ -228,7 +244,7 @@ public final class BackupManager {
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       done.add(rel);
     }
-    return done;
+    return new Restored(done, failed);
   }
 
   private static List<String> concat(List<String> a, List<String> b) {

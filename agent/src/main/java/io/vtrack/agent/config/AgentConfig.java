@@ -16,7 +16,8 @@ public record AgentConfig(
     List<String> allowedCommands,
     List<SourceConfig> sources,
     Retention retention,
-    Interval gitTimeout) {
+    Interval gitTimeout,
+    List<String> allowedHosts) {
   public static final String DEFAULT_STATE_DIR = "/var/lib/vtrack";
   public static final String DEFAULT_LISTEN = "127.0.0.1:8787";
 
@@ -34,6 +35,8 @@ public record AgentConfig(
     retention = retention == null ? new Retention(null) : retention;
     // A git remote that accepts a connection and never answers fails after this (connect, read).
     gitTimeout = gitTimeout == null ? Interval.parse("30s") : gitTimeout;
+    // Host names the API answers to besides IP literals, localhost and the agent's name.
+    allowedHosts = allowedHosts == null ? List.of() : List.copyOf(allowedHosts);
   }
 
   public AgentConfig(
@@ -43,7 +46,7 @@ public record AgentConfig(
       Auth auth,
       List<String> allowedCommands,
       List<SourceConfig> sources) {
-    this(agentName, stateDir, listen, auth, allowedCommands, sources, null, null);
+    this(agentName, stateDir, listen, auth, allowedCommands, sources, null, null, null);
   }
 
   public static AgentConfig defaults() {

@@ -74,6 +74,10 @@ public final class DocumentParser {
     try {
       doc = YAML.readValue(text, VTrackDeployment.class);
     } catch (JacksonException e) {
+      SpecError tab = tabInIndentation(text, lineOffset);
+      if (tab != null) {
+        return new Parsed(null, guessName(text), origin, lineOffset + 1, List.of(tab));
+      }
       SpecError err = toError(e, lineOffset);
       if (err.line() == null || err.line() <= lineOffset) {
         err = new SpecError(err.field(), index.lineOf(err.field()), err.message());
@@ -93,6 +97,23 @@ public final class DocumentParser {
       errors.add(new SpecError(v.field(), index.lineOf(v.field()), v.message()));
     }
     return new Parsed(doc, doc.name(), origin, lineOffset + 1, List.copyOf(errors));
+  }
+
+  /** YAML indents with spaces: a tab there is named with its own line, not the parser's. */
+  private static SpecError tabInIndentation(String text, int lineOffset) {
+    String[] lines = text.split("\n", -1);
+    for (int i = 0; i < lines.length; i++) {
+      String l = lines[i];
+      int j = 0;
+      while (j < l.length() && (l.charAt(j) == ' ' || l.charAt(j) == '\t')) {
+        if (l.charAt(j) == '\t') {
+          return new SpecError(
+              "", lineOffset + i + 1, "a tab in the indentation (YAML indents with spaces only)");
+        }
+        j++;
+      }
+    }
+    return null;
   }
 
   /** A one-line description of a binding error: field, line and what was wrong. */
@@ -146,7 +167,14 @@ public final class DocumentParser {
     }
     // Jackson's messages name Java types; keep the first sentence, which says what was wrong.
     int nl = msg.indexOf('\n');
-    return nl > 0 ? msg.substring(0, nl) : msg;
+    String first = nl > 0 ? msg.substring(0, nl) : msg;
+    if (first.startsWith("while scanning") || first.startsWith("while parsing")) {
+      // SnakeYAML says where it was; the next line says what it found.
+      String rest = nl > 0 ? msg.substring(nl + 1).strip() : "";
+      int nl2 = rest.indexOf('\n');
+      return "not valid YAML: " + (nl2 > 0 ? rest.substring(0, nl2) : rest).strip();
+    }
+    return JacksonMessages.humanize(first);
   }
 
   private static String guessName(String text) {

@@ -26,14 +26,24 @@ public record RuntimeSpec(
       String cwd,
       @Required List<String> command,
       Map<String, String> env,
+      List<EnvFile> envFrom,
       StopSpec stop) {
     public ServiceSpec {
       cwd = cwd == null || cwd.isBlank() ? "." : cwd;
       command = command == null ? List.of() : List.copyOf(command);
       env = env == null ? Map.of() : Map.copyOf(env);
+      envFrom = envFrom == null ? List.of() : List.copyOf(envFrom);
       stop = stop == null ? new StopSpec(null, null) : stop;
     }
   }
+
+  /**
+   * Environment variables read from a file on the agent's host at each start ({@code KEY=VALUE}
+   * lines), for secrets that must not be in the document: their values are never stored, logged or
+   * shown. {@code env} of the document wins over a file's value.
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record EnvFile(@Required String file) {}
 
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record StopSpec(String signal, @Pattern(SchemaPatterns.DURATION) Interval timeout) {

@@ -13,6 +13,7 @@ import java.util.regex.PatternSyntaxException;
 /** The semantic rules of DESIGN.md §2 that binding alone cannot enforce. Pure. */
 public final class SpecValidator {
   private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+  private static final Pattern ENV_KEY = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   private static final Pattern SUBST =
       Pattern.compile("\\$\\{(commit|shortCommit|revision|file:[^}]+)}");
   private static final Set<String> NOTIFY_EVENTS =
@@ -221,6 +222,19 @@ public final class SpecValidator {
       }
       if (s.stop().timeout().millis() <= 0) {
         fail(f + ".stop.timeout", "must be positive");
+      }
+      within(f + ".stop.timeout", s.stop().timeout(), 1, 3_600_000);
+      for (String key : s.env().keySet()) {
+        if (!ENV_KEY.matcher(key).matches()) {
+          fail(f + ".env", "'" + key + "' is not a valid environment variable name");
+        }
+      }
+      for (int j = 0; j < s.envFrom().size(); j++) {
+        String file = s.envFrom().get(j).file();
+        String ef = f + ".envFrom[" + j + "].file";
+        if (file == null || !safeText(file) || !file.startsWith("/")) {
+          fail(ef, "must be an absolute path on the agent's host, got '" + file + "'");
+        }
       }
     }
     return names;

@@ -59,6 +59,22 @@ final class AdmissionPolicy {
     if (unavailable != null) {
       return new ReconcileError.Stalled(Reason.UnsupportedRuntime, unavailable);
     }
+    for (int i = 0; i < spec.runtime().services().size(); i++) {
+      var files = spec.runtime().services().get(i).envFrom();
+      for (int j = 0; j < files.size(); j++) {
+        if (!java.nio.file.Files.isReadable(java.nio.file.Path.of(files.get(j).file()))) {
+          return new ReconcileError.Stalled(
+              Reason.InvalidSpec,
+              "spec.runtime.services["
+                  + i
+                  + "].envFrom["
+                  + j
+                  + "].file: cannot read "
+                  + files.get(j).file()
+                  + " on this host");
+        }
+      }
+    }
     String denied = deniedCommand(entry.name(), spec);
     if (denied != null) {
       return new ReconcileError.Stalled(Reason.CommandNotAllowed, denied);

@@ -8,7 +8,6 @@ import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
-import java.util.List;
 
 /**
  * Rolling back is going back to a known-good state (DESIGN.md §2): stop the failed revision,
@@ -75,14 +74,15 @@ final class RollbackStage {
                     r,
                     "restore",
                     () -> {
-                      List<String> done = backups.restore(in.paths(), r.id(), spec.backup());
+                      BackupManager.Restored done =
+                          backups.restore(in.paths(), r.id(), spec.backup());
                       store.rollouts().setDataRestored(r.id());
-                      return "restored "
+                      return "data restored: "
                           + done
                           + " from "
                           + in.paths().backup(r.id())
                           + "; data at failure kept in "
-                          + in.paths().backup(r.id()).resolve("failed");
+                          + done.failedDir();
                     });
                 restored = true;
               }

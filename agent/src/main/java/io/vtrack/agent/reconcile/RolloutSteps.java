@@ -20,7 +20,6 @@ import io.vtrack.agent.store.StateStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -303,13 +302,13 @@ final class RolloutSteps {
           + StatusBuilder.short7(commit)
           + " was deployed: data left as is";
     }
-    List<String> done = backups.restore(in.paths(), brought.id(), in.spec().backup());
+    BackupManager.Restored done = backups.restore(in.paths(), brought.id(), in.spec().backup());
     store.rollouts().setDataRestored(in.rollout().id());
-    return "restored backup "
+    return "data restored from backup "
         + brought.id()
         + ": "
         + done
         + "; data at rollback kept in "
-        + in.paths().backup(brought.id()).resolve("failed");
+        + done.failedDir();
   }
 }

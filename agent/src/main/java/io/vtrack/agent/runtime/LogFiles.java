@@ -58,4 +58,34 @@ public final class LogFiles {
       return "";
     }
   }
+
+  /**
+   * The log file {@code name} in {@code dir}, both made readable by the agent's user only when they
+   * are created: a service's output may hold what its users sent.
+   */
+  public static Path ownerOnly(Path dir, String name) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      Files.createDirectories(dir);
+      restrict(dir, "rwx------");
+    }
+    Path log = dir.resolve(name);
+    if (!Files.exists(log)) {
+      try {
+        Files.createFile(log);
+        restrict(log, "rw-------");
+      } catch (java.nio.file.FileAlreadyExistsException e) {
+        // Made meanwhile: fine.
+      }
+    }
+    return log;
+  }
+
+  private static void restrict(Path p, String perms) {
+    try {
+      Files.setPosixFilePermissions(
+          p, java.nio.file.attribute.PosixFilePermissions.fromString(perms));
+    } catch (IOException | UnsupportedOperationException e) {
+      // Not a POSIX file system.
+    }
+  }
 }

@@ -120,8 +120,7 @@ public final class ProcessRuntime implements AppRuntime {
       Path logsDir,
       Map<String, String> extraEnv)
       throws IOException, SQLException {
-    Files.createDirectories(logsDir);
-    Path log = logsDir.resolve(s.name() + ".log");
+    Path log = LogFiles.ownerOnly(logsDir, s.name() + ".log");
     LogFiles.rotateIfNeeded(log, LogFiles.DEFAULT_MAX_BYTES, LogFiles.DEFAULT_KEEP);
     long logOffset = Files.exists(log) ? Files.size(log) : 0;
     // Never through a link out of the release (or its shared/ folder, through the shared links).
@@ -138,6 +137,7 @@ public final class ProcessRuntime implements AppRuntime {
             .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
             .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
     pb.environment().putAll(extraEnv);
+    pb.environment().putAll(EnvFiles.read(s.envFrom()));
     pb.environment().putAll(s.env());
     Process p = pb.start();
     long pid = p.pid();

@@ -28,6 +28,11 @@ public final class FileSource {
     return id;
   }
 
+  /** Whether the file or folder is there (a source whose path is missing reads nothing). */
+  public boolean exists() {
+    return Files.exists(root);
+  }
+
   public FileSourceConfig config() {
     return config;
   }

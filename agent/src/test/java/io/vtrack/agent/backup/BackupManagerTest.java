@@ -89,6 +89,17 @@ class BackupManagerTest {
       assertThat(count(failed.resolve("data/app.db"))).isEqualTo(10);
       assertThat(Files.readString(failed.resolve(".env"))).isEqualTo("A=broken\n");
       assertThat(SqliteBackup.integrityCheck(db)).isEqualTo("ok");
+
+      // Restored again (a resumed rollback): the data of the failure is never overwritten.
+      BackupManager.Restored again = mgr.restore(paths, 7, spec);
+      assertThat(again.failedDir()).isEqualTo(paths.backup(7).resolve("failed-2"));
+      assertThat(count(failed.resolve("data/app.db"))).isEqualTo(10);
+      assertThat(Files.readString(failed.resolve(".env"))).isEqualTo("A=broken\n");
+      // Backups hold the app's data: the agent's user only.
+      assertThat(
+              java.nio.file.attribute.PosixFilePermissions.toString(
+                  Files.getPosixFilePermissions(paths.backup(7))))
+          .isEqualTo("rwx------");
     }
   }
 

@@ -37,6 +37,16 @@ public final class InProcessAgent implements AutoCloseable {
     this(root, sources, null);
   }
 
+  /** An agent on the configuration given (its stateDir under {@code root}). */
+  public InProcessAgent(Path root, AgentConfig cfg) throws Exception {
+    stateDir = Path.of(cfg.stateDir());
+    secretFile = root.resolve("webhook-secret");
+    Files.writeString(secretFile, "it-secret\n");
+    agent = new Agent(cfg, root);
+    vertx.deployVerticle(agent).await();
+    api = new Api(agent.port(), agent.token());
+  }
+
   /** As above, with a git timeout (null: the default). */
   public InProcessAgent(Path root, List<AgentConfig.SourceConfig> sources, Interval gitTimeout)
       throws Exception {
@@ -52,7 +62,8 @@ public final class InProcessAgent implements AutoCloseable {
             List.of(),
             sources,
             null,
-            gitTimeout);
+            gitTimeout,
+            null);
     agent = new Agent(cfg, root);
     vertx.deployVerticle(agent).await();
     api = new Api(agent.port(), agent.token());

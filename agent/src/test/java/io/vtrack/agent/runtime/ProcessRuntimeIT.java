@@ -26,6 +26,7 @@ class ProcessRuntimeIT {
         ".",
         List.of("sh", "-c", script),
         Map.of(),
+        List.of(),
         new StopSpec(signal, Interval.parse(timeout)));
   }
 
