@@ -3,8 +3,8 @@
 # slower, rows deleted by a migration, log flooded with errors, memory hog) through a signed
 # webhook and reports, for each, what caught it, the time from the push until the failure was seen
 # and until the last healthy revision was healthy again, and the rows of the database afterwards.
-# Usage: bench/failure-modes.sh   (results also in bench/results/)
+# Usage: bench/failure-modes.sh [process|compose]   (results also in bench/results/)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 [ -f "$root/agent/target/vtrack-agent.jar" ] || (cd "$root" && mvn -B -q -DskipTests package)
-exec python3 "$root/bench/failure_modes.py"
+exec python3 "$root/bench/failure_modes.py" "$@"

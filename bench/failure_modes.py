@@ -42,7 +42,8 @@ def rows(b):
 
 
 def main():
-    b = Bench()
+    runtime = sys.argv[1] if len(sys.argv) > 1 else "process"
+    b = Bench(runtime=runtime)
     results = []
     try:
         v1 = sh("git", "rev-parse", "HEAD", cwd=b.app)
@@ -82,14 +83,14 @@ def main():
             })
     finally:
         b.stop()
-    print("\nfailure modes of the example app (examples/process/vtrack.yaml: startupTimeout 20s, window 5s)")
+    print(f"\nfailure modes of the example app (examples/{runtime}/vtrack.yaml)")
     print(f"  {'commit':26s} {'result':11s} {'reason':14s} {'v1 runs':8s} {'rows':6s} "
           f"{'failure seen':>13s} {'v1 healthy':>11s}")
     for r in results:
         print(f"  {r['mode']:26s} {r['phase']:11s} {r['reason']:14s} {str(r['current is v1']):8s} "
               f"{r['rows before/after']:6s} {r['push to failure seen ms']:>10d} ms {r['push to v1 healthy ms']:>8d} ms")
         print(f"  {'':26s} {r['message']}")
-    save_results("failure-modes", results)
+    save_results("failure-modes-" + runtime, results)
     if not all(r["current is v1"] and r["quarantined"] for r in results):
         sys.exit(1)
 
