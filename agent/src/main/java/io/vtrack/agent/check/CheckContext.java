@@ -7,6 +7,8 @@ import java.nio.file.Path;
  * What a check needs to know about the revision it checks.
  *
  * @param verifying true during a rollout's verification, false once the revision is Healthy
+ * @param ports the loopback port of each service in the instance checked (blue-green)
+ * @param logsDir where the instance's services write their output
  */
 public record CheckContext(
     String deployment,
@@ -14,4 +16,25 @@ public record CheckContext(
     String revision,
     Path releaseDir,
     DeploymentPaths paths,
-    boolean verifying) {}
+    boolean verifying,
+    java.util.Map<String, Integer> ports,
+    Path logsDir) {
+
+  public CheckContext(
+      String deployment,
+      String commit,
+      String revision,
+      Path releaseDir,
+      DeploymentPaths paths,
+      boolean verifying) {
+    this(
+        deployment,
+        commit,
+        revision,
+        releaseDir,
+        paths,
+        verifying,
+        java.util.Map.of(),
+        paths.logs());
+  }
+}

@@ -67,7 +67,8 @@ public final class CheckFactory {
   }
 
   public List<HealthCheck> build(HealthPolicy policy, CheckContext ctx, Inputs in) {
-    Substitutions subst = new Substitutions(ctx.commit(), ctx.revision(), ctx.releaseDir());
+    Substitutions subst =
+        new Substitutions(ctx.commit(), ctx.revision(), ctx.releaseDir(), ctx.ports());
     List<HealthCheck> checks = new ArrayList<>();
     for (CheckSpec c : policy.checks()) {
       try {
@@ -109,7 +110,7 @@ public final class CheckFactory {
       Path file =
           c.log().file() != null
               ? inside(release, subst.apply(c.log().file()), shared)
-              : ctx.paths().logs().resolve(c.log().service() + ".log");
+              : ctx.logsDir().resolve(c.log().service() + ".log");
       return new LogCheck(
           c, pool, file, ctx.verifying(), in.logOffsets().getOrDefault(c.name(), -1L));
     }

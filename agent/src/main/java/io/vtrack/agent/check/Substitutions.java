@@ -8,21 +8,31 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * {@code ${commit}}, {@code ${shortCommit}}, {@code ${revision}}, {@code ${file:PATH}} in check
- * strings.
+ * {@code ${commit}}, {@code ${shortCommit}}, {@code ${revision}}, {@code ${file:PATH}} and {@code
+ * ${port:NAME}} in check strings (and, for ports, in service env and commands).
  */
 public final class Substitutions {
   private static final Pattern VAR =
-      Pattern.compile("\\$\\{(commit|shortCommit|revision|file:([^}]+))}");
+      Pattern.compile("\\$\\{(commit|shortCommit|revision|file:([^}]+)|port:([^}]+))}");
 
   private final String commit;
   private final String revision;
   private final Path releaseDir;
+  private final java.util.Map<String, Integer> ports;
 
   public Substitutions(String commit, String revision, Path releaseDir) {
+    this(commit, revision, releaseDir, java.util.Map.of());
+  }
+
+  /**
+   * @param ports each service's loopback port in the instance checked ({@code ${port:NAME}})
+   */
+  public Substitutions(
+      String commit, String revision, Path releaseDir, java.util.Map<String, Integer> ports) {
     this.commit = commit;
     this.revision = revision;
     this.releaseDir = releaseDir;
+    this.ports = ports;
   }
 
   /** Applies the substitutions; reads release files, so call it off the event loop. */
@@ -42,6 +52,9 @@ public final class Substitutions {
         } catch (IOException | RuntimeException e) {
           v = "";
         }
+      } else if (m.group(3) != null) {
+        Integer port = ports.get(m.group(3));
+        v = port == null ? m.group(0) : Integer.toString(port);
       } else {
         v =
             switch (m.group(1)) {

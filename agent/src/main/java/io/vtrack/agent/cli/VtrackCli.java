@@ -29,6 +29,7 @@ import tools.jackson.databind.json.JsonMapper;
     description = "Health-gated deployments with data-aware rollback.",
     subcommands = {
       VtrackCli.Run.class,
+      VtrackCli.Proxy.class,
       VtrackCli.Status.class,
       VtrackCli.History.class,
       VtrackCli.Rollback.class,
@@ -202,6 +203,60 @@ public final class VtrackCli implements Runnable {
                     stopped.countDown();
                   },
                   "vtrack-shutdown"));
+      stopped.await();
+      return ExitCodes.OK;
+    }
+  }
+
+  @Command(
+      name = "proxy",
+      description =
+          "Run the switch proxy of blue-green deployments (the agent starts it; a DaemonSet runs"
+              + " it as a sidecar).")
+  static class Proxy implements java.util.concurrent.Callable<Integer> {
+    @Option(names = "--state-dir", required = true, description = "the agent's stateDir")
+    Path stateDir;
+
+    @Option(
+        names = "--token-file",
+        description = "the agent's API token (default: <state-dir>/api-token)")
+    Path tokenFile;
+
+    @Option(
+        names = "--admin-listen",
+        description = "host:port of the admin API (default: 127.0.0.1:0, any free port)")
+    String adminListen = "127.0.0.1:0";
+
+    @Override
+    public Integer call() throws Exception {
+      Path token = tokenFile != null ? tokenFile : stateDir.resolve("api-token");
+      Vertx vertx = Vertx.vertx();
+      try {
+        vertx
+            .deployVerticle(
+                new io.vtrack.agent.proxy.SwitchProxy(
+                    stateDir.toAbsolutePath(),
+                    io.vtrack.agent.proxy.SwitchProxy.readToken(token),
+                    adminListen))
+            .await();
+      } catch (Exception e) {
+        System.err.println("error: the switch proxy failed to start: " + e.getMessage());
+        vertx.close();
+        return ExitCodes.FAILED;
+      }
+      CountDownLatch stopped = new CountDownLatch(1);
+      Runtime.getRuntime()
+          .addShutdownHook(
+              new Thread(
+                  () -> {
+                    try {
+                      vertx.close().await(10, TimeUnit.SECONDS);
+                    } catch (Exception ignored) {
+                      // Exiting anyway.
+                    }
+                    stopped.countDown();
+                  },
+                  "vtrack-proxy-shutdown"));
       stopped.await();
       return ExitCodes.OK;
     }

@@ -19,7 +19,8 @@ public record DeploymentSpec(
     RollbackSpec rollback,
     PromotionSpec promotion,
     @JsonProperty("notify") List<NotifySpec> notifications,
-    DeletionPolicy deletionPolicy) {
+    DeletionPolicy deletionPolicy,
+    StrategySpec strategy) {
   public DeploymentSpec {
     suspend = suspend != null && suspend;
     runtime = runtime == null ? new RuntimeSpec(null, null, null, null) : runtime;
@@ -31,6 +32,11 @@ public record DeploymentSpec(
     rollback = rollback == null ? new RollbackSpec(null, null) : rollback;
     notifications = notifications == null ? List.of() : List.copyOf(notifications);
     deletionPolicy = deletionPolicy == null ? DeletionPolicy.Stop : deletionPolicy;
+  }
+
+  /** The blue-green settings, or null when the strategy is recreate. */
+  public StrategySpec.BlueGreen blueGreen() {
+    return strategy == null ? null : strategy.blueGreen();
   }
 
   public boolean suspended() {

@@ -1,8 +1,11 @@
 package io.vtrack.agent.model;
 
-public record RollbackSpec(Boolean automatic, Boolean restoreData) {
+import io.fabric8.crd.generator.annotation.SchemaFrom;
+
+public record RollbackSpec(
+    Boolean automatic, @SchemaFrom(type = Object.class) RestoreData restoreData) {
   public RollbackSpec {
     automatic = automatic == null || automatic;
-    restoreData = restoreData == null || restoreData;
+    restoreData = restoreData == null ? RestoreData.WhenDamaged : restoreData;
   }
 }

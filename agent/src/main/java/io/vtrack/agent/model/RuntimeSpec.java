@@ -27,7 +27,8 @@ public record RuntimeSpec(
       @Required List<String> command,
       Map<String, String> env,
       List<EnvFile> envFrom,
-      StopSpec stop) {
+      StopSpec stop,
+      Expose expose) {
     public ServiceSpec {
       cwd = cwd == null || cwd.isBlank() ? "." : cwd;
       command = command == null ? List.of() : List.copyOf(command);
@@ -36,6 +37,13 @@ public record RuntimeSpec(
       stop = stop == null ? new StopSpec(null, null) : stop;
     }
   }
+
+  /**
+   * Blue-green: the public address the switch proxy owns for this service ({@code host:port}); the
+   * service itself listens on {@code ${port:NAME}}.
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Expose(@Required String listen) {}
 
   /**
    * Environment variables read from a file on the agent's host at each start ({@code KEY=VALUE}

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -15,7 +16,8 @@ public final class SpecValidator {
   private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   private static final Pattern ENV_KEY = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
   private static final Pattern SUBST =
-      Pattern.compile("\\$\\{(commit|shortCommit|revision|file:[^}]+)}");
+      Pattern.compile("\\$\\{(commit|shortCommit|revision|file:[^}]+|port:[^}]+)}");
+  private static final Pattern PORT_REF = Pattern.compile("\\$\\{port:([^}]*)}");
   private static final Set<String> NOTIFY_EVENTS =
       Set.of(
           "Healthy",
@@ -83,6 +85,7 @@ public final class SpecValidator {
       fail("spec.releases.keep", "must be at least 2 (the running and the last healthy release)");
     }
     checkHealth(spec.health(), services);
+    checkStrategy(spec, services);
     if (spec.promotion() != null) {
       String other = spec.promotion().requireHealthyIn();
       if (other == null || !DNS_LABEL.matcher(other).matches()) {
@@ -238,6 +241,67 @@ public final class SpecValidator {
       }
     }
     return names;
+  }
+
+  /** Blue-green: public addresses, the ports services listen on, and the timings. */
+  private void checkStrategy(DeploymentSpec spec, List<String> services) {
+    StrategySpec.BlueGreen bg = spec.blueGreen();
+    RuntimeSpec runtime = spec.runtime();
+    Set<String> listens = new HashSet<>();
+    boolean anyExposed = false;
+    for (int i = 0; i < runtime.services().size(); i++) {
+      ServiceSpec s = runtime.services().get(i);
+      String f = "spec.runtime.services[" + i + "]";
+      List<String> texts = new ArrayList<>(s.command());
+      texts.addAll(s.env().values());
+      for (String t : texts) {
+        Matcher m = PORT_REF.matcher(t);
+        while (m.find()) {
+          if (bg == null) {
+            fail(f, "${port:" + m.group(1) + "} needs spec.strategy.blueGreen");
+          } else if (!services.contains(m.group(1))) {
+            fail(f, "${port:" + m.group(1) + "} names no service of spec.runtime.services");
+          }
+        }
+      }
+      if (s.expose() == null) {
+        continue;
+      }
+      anyExposed = true;
+      String ef = f + ".expose.listen";
+      if (bg == null) {
+        fail(f + ".expose", "is only for spec.strategy.blueGreen");
+        continue;
+      }
+      String listen = s.expose().listen();
+      if (listen == null
+          || !listen.matches("[^\\s:]+:\\d{1,5}")
+          || Integer.parseInt(listen.substring(listen.lastIndexOf(':') + 1)) == 0
+          || Integer.parseInt(listen.substring(listen.lastIndexOf(':') + 1)) > 65535) {
+        fail(ef, "expected host:port (e.g. 127.0.0.1:18080), got '" + listen + "'");
+      } else if (!listens.add(listen)) {
+        fail(ef, "'" + listen + "' is exposed twice");
+      }
+      boolean listensOnItsPort =
+          texts.stream().anyMatch(t -> t.contains("${port:" + s.name() + "}"));
+      if (!listensOnItsPort) {
+        fail(
+            f,
+            "an exposed service must listen on its own port ${port:"
+                + s.name()
+                + "} (in env or command): the proxy owns "
+                + listen);
+      }
+    }
+    if (bg != null) {
+      within("spec.strategy.blueGreen.keepWarm", bg.keepWarm(), 0, 86_400_000);
+      within("spec.strategy.blueGreen.drainTimeout", bg.drainTimeout(), 0, 600_000);
+      if (runtime.type() == RuntimeSpec.RuntimeType.process && !anyExposed) {
+        fail(
+            "spec.strategy.blueGreen",
+            "no service has expose.listen: there is nothing for the proxy to switch");
+      }
+    }
   }
 
   private void checkSteps(String field, List<CommandStep> steps) {

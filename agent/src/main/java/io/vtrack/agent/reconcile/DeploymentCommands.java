@@ -99,7 +99,7 @@ public final class DeploymentCommands {
                 snap.desired().revision(),
                 snap.desired().generation(),
                 Stage.Preparing,
-                spec.rollback().restoreData(),
+                spec.rollback().restoreData().enabled(),
                 JSON.writeValueAsString(t),
                 Specs.json(spec)));
     LOG.info(

@@ -132,7 +132,7 @@ final class PlanDescription {
                 + StatusBuilder.short7(to)
                 + ", roll back to "
                 + StatusBuilder.short7(snap.row().lastHealthyCommit())
-                + (spec.rollback().restoreData() ? " and restore the backup" : "")
+                + (spec.rollback().restoreData().enabled() ? " and restore the backup" : "")
                 + "; done when it passes one full round (within startupTimeout)"
             : "on failure: stop at Failed (rollback.automatic is false)");
     return steps;

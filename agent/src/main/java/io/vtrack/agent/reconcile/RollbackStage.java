@@ -67,7 +67,7 @@ final class RollbackStage {
                   });
               boolean restored = r.dataRestored();
               if (r.restoreData()
-                  && spec.rollback().restoreData()
+                  && spec.rollback().restoreData().enabled()
                   && !r.dataRestored()
                   && store.backups().get(r.id()).isPresent()) {
                 recorder.run(

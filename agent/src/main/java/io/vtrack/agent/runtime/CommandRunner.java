@@ -37,6 +37,11 @@ public final class CommandRunner {
   /** {@code setsid} as the agent's PATH finds it: a document's env PATH never chooses it. */
   static final String SETSID = locateSetsid();
 
+  /** The absolute path of {@code setsid} on the agent's PATH. */
+  public static String setsid() {
+    return SETSID;
+  }
+
   private static String locateSetsid() {
     Path p = CommandPolicy.ANY.locate("setsid", Path.of("/"));
     return p == null ? "setsid" : p.toString();

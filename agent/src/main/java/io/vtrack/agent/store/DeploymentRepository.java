@@ -117,7 +117,9 @@ public final class DeploymentRepository {
         () -> {
           db.update("DELETE FROM deployments WHERE name = ?", name);
           CrashPoints.reach("deployment.delete.mid");
-          db.update("DELETE FROM processes WHERE deployment = ?", name);
+          db.update(
+              "DELETE FROM processes WHERE deployment = ? OR deployment LIKE ?", name, name + "@%");
+          db.update("DELETE FROM instances WHERE deployment = ?", name);
           return null;
         });
   }

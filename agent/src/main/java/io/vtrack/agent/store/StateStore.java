@@ -133,6 +133,21 @@ public final class StateStore implements AutoCloseable {
           """
           ALTER TABLE deployments ADD COLUMN running_spec_json TEXT;
           ALTER TABLE deployments ADD COLUMN last_healthy_spec_json TEXT;
+          """,
+          // v5: blue-green instances (a commit started once in a colour, with its ports).
+          """
+          CREATE TABLE instances (
+            deployment TEXT NOT NULL,
+            colour TEXT NOT NULL,
+            commit_sha TEXT NOT NULL,
+            role TEXT NOT NULL,
+            ports_json TEXT NOT NULL,
+            spec_json TEXT,
+            rollout_id INTEGER,
+            started_at TEXT NOT NULL,
+            warm_until TEXT,
+            PRIMARY KEY (deployment, colour)
+          );
           """);
 
   /** Work done inside a transaction. */
@@ -148,6 +163,7 @@ public final class StateStore implements AutoCloseable {
   private final BackupRepository backups;
   private final ProcessRepository processes;
   private final EventRepository events;
+  private final InstanceRepository instances;
 
   private StateStore(Connection conn) {
     this.db = new Db(conn);
@@ -157,6 +173,7 @@ public final class StateStore implements AutoCloseable {
     this.backups = new BackupRepository(db);
     this.processes = new ProcessRepository(db);
     this.events = new EventRepository(db);
+    this.instances = new InstanceRepository(db);
   }
 
   /** The store's file in a state folder. */
@@ -280,6 +297,10 @@ public final class StateStore implements AutoCloseable {
 
   public EventRepository events() {
     return events;
+  }
+
+  public InstanceRepository instances() {
+    return instances;
   }
 
   @Override

@@ -76,7 +76,7 @@ class DocumentParserTest {
     assertThat(s.backup().keep()).isEqualTo(3);
     assertThat(s.releases().keep()).isEqualTo(5);
     assertThat(s.rollback().automatic()).isTrue();
-    assertThat(s.rollback().restoreData()).isTrue();
+    assertThat(s.rollback().restoreData()).isEqualTo(RestoreData.WhenDamaged);
     assertThat(s.runtime().services().get(0).stop().signal()).isEqualTo("TERM");
   }
 

@@ -27,7 +27,8 @@ class ProcessRuntimeIT {
         List.of("sh", "-c", script),
         Map.of(),
         List.of(),
-        new StopSpec(signal, Interval.parse(timeout)));
+        new StopSpec(signal, Interval.parse(timeout)),
+        null);
   }
 
   @Test

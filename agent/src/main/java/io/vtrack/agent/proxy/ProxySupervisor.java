@@ -1,0 +1,239 @@
+package io.vtrack.agent.proxy;
+
+import io.vtrack.agent.runtime.CommandRunner;
+import io.vtrack.agent.runtime.ProcStat;
+import java.io.File;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The agent's side of the switch proxy: starts it as a process of its own (in its own session, like
+ * a service, so that killing or restarting the agent never interrupts traffic), adopts the one
+ * already running, restarts one that died, and switches routes with an acknowledgement — the new
+ * routes are written to {@code routes.json}, then the proxy is told to load them and answers the
+ * version it now serves. With {@code external} (a sidecar in a DaemonSet) it never starts one.
+ * Blocking (processes, HTTP): call from a worker.
+ */
+public final class ProxySupervisor {
+  private static final Logger LOG = LoggerFactory.getLogger(ProxySupervisor.class);
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+  private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+
+  private final Path stateDir;
+  private final String token;
+  private final boolean external;
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+  /** A switch the proxy did not acknowledge: the agent's problem, retried, never the commit's. */
+  public static final class ProxyUnavailableException extends IOException {
+    public ProxyUnavailableException(String message) {
+      super(message);
+    }
+  }
+
+  public ProxySupervisor(Path stateDir, String token, boolean external) {
+    this.stateDir = stateDir.toAbsolutePath();
+    this.token = token;
+    this.external = external;
+  }
+
+  /** Whether a proxy answers now. */
+  public synchronized boolean healthy() {
+    ProxyState s = ProxyState.read(stateDir);
+    return s != null && answers(s);
+  }
+
+  private boolean answers(ProxyState s) {
+    try {
+      HttpResponse<String> r =
+          http.send(
+              HttpRequest.newBuilder(URI.create(s.adminUrl() + "/healthz"))
+                  .timeout(Duration.ofSeconds(2))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      return r.statusCode() == 200;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** Makes sure a proxy runs (adopting the one there is), when routes exist to serve. */
+  public synchronized ProxyState ensure() throws IOException {
+    ProxyState s = ProxyState.read(stateDir);
+    if (s != null && answers(s)) {
+      return s;
+    }
+    if (external) {
+      throw new ProxyUnavailableException(
+          "the switch proxy (a sidecar) does not answer at "
+              + (s == null ? ProxyState.file(stateDir) : s.adminUrl()));
+    }
+    if (s != null && ProcStat.read(s.pid()).map(ProcStat::alive).orElse(false)) {
+      // Alive but not answering (wedged): replace it.
+      io.vtrack.agent.runtime.Signaller.stopGroup(s.pid(), "KILL", Duration.ofSeconds(5));
+    }
+    Files.deleteIfExists(ProxyState.file(stateDir));
+    start();
+    long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+    while (System.nanoTime() < deadline) {
+      ProxyState started = ProxyState.read(stateDir);
+      if (started != null && answers(started)) {
+        LOG.info("switch proxy started (pid {}, admin {})", started.pid(), started.adminUrl());
+        return started;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    throw new ProxyUnavailableException(
+        "the switch proxy did not start within "
+            + START_TIMEOUT.toSeconds()
+            + "s; see "
+            + stateDir.resolve("proxy/proxy.log"));
+  }
+
+  private void start() throws IOException {
+    Path dir = stateDir.resolve("proxy");
+    Files.createDirectories(dir);
+    String java =
+        ProcessHandle.current()
+            .info()
+            .command()
+            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    List<String> cmd = new ArrayList<>();
+    cmd.add(CommandRunner.setsid());
+    cmd.add(java);
+    cmd.add("-XX:+UseSerialGC");
+    cmd.add("-Xss512k");
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add("io.vtrack.agent.cli.VtrackCli");
+    cmd.add("proxy");
+    cmd.add("--state-dir");
+    cmd.add(stateDir.toString());
+    ProcessBuilder pb =
+        new ProcessBuilder(cmd)
+            .directory(dir.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("proxy.log").toFile()))
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    pb.environment().put("VTRACK_STATE_DIR", stateDir.toString());
+    pb.start();
+  }
+
+  /**
+   * Serves {@code routes} (their version is made newer than what was served): written, loaded and
+   * acknowledged by the proxy, else an exception and nothing switched on the agent's side.
+   */
+  public synchronized Routes switchTo(List<Routes.Route> routes) throws IOException {
+    Path file = Routes.file(stateDir);
+    long next = Routes.read(file).version() + 1;
+    Routes r = new Routes(next, routes);
+    r.write(file);
+    ProxyState s = ensure();
+    long served = reload(s);
+    if (served < next) {
+      throw new ProxyUnavailableException(
+          "the switch proxy serves routes version " + served + ", not " + next);
+    }
+    return r;
+  }
+
+  /** The routes written last (what the proxy serves, or will once it runs). */
+  public Routes routes() throws IOException {
+    return Routes.read(Routes.file(stateDir));
+  }
+
+  private long reload(ProxyState s) throws IOException {
+    try {
+      HttpResponse<String> resp =
+          http.send(
+              HttpRequest.newBuilder(URI.create(s.adminUrl() + "/reload"))
+                  .header("Authorization", "Bearer " + token)
+                  .timeout(Duration.ofSeconds(10))
+                  .POST(HttpRequest.BodyPublishers.noBody())
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      if (resp.statusCode() != 200) {
+        throw new ProxyUnavailableException("the switch proxy refused the routes: " + resp.body());
+      }
+      return ((Number) JSON.readValue(resp.body(), Map.class).get("version")).longValue();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ProxyUnavailableException("interrupted while switching");
+    } catch (IOException e) {
+      if (e instanceof ProxyUnavailableException) {
+        throw e;
+      }
+      throw new ProxyUnavailableException("the switch proxy does not answer: " + e.getMessage());
+    }
+  }
+
+  /** What the proxy says of itself (routes, requests in flight by upstream), or null. */
+  @SuppressWarnings("unchecked")
+  public Map<String, Object> status() {
+    ProxyState s = ProxyState.read(stateDir);
+    if (s == null) {
+      return null;
+    }
+    try {
+      HttpResponse<String> resp =
+          http.send(
+              HttpRequest.newBuilder(URI.create(s.adminUrl() + "/status"))
+                  .header("Authorization", "Bearer " + token)
+                  .timeout(Duration.ofSeconds(2))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      return resp.statusCode() == 200 ? JSON.readValue(resp.body(), Map.class) : null;
+    } catch (IOException e) {
+      return null;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    }
+  }
+
+  /**
+   * Waits until the proxy has no request in flight to {@code upstream} (host:port), at most {@code
+   * timeout}: what drains an instance before it stops.
+   */
+  @SuppressWarnings("unchecked")
+  public void drain(String upstream, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      Map<String, Object> st = status();
+      if (st == null) {
+        return;
+      }
+      Object n = ((Map<String, Object>) st.getOrDefault("inflight", Map.of())).get(upstream);
+      if (n == null || ((Number) n).intValue() <= 0) {
+        return;
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,67 @@
+package io.vtrack.agent.proxy;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * What the switch proxy serves ({@code <stateDir>/proxy/routes.json}): for every public address,
+ * the instance that answers it. Written by the agent, replaced atomically (a reader sees the old
+ * file or the new one, never half of either), read by the proxy when told to and whenever it
+ * starts, so that a restarted proxy serves the same routes.
+ *
+ * @param version grows with every change: the proxy acknowledges a switch by answering it
+ */
+public record Routes(long version, List<Route> routes) {
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  public Routes {
+    routes = routes == null ? List.of() : List.copyOf(routes);
+  }
+
+  /**
+   * One public address.
+   *
+   * @param listen host:port the proxy owns
+   * @param upstream host:port of the live instance, or null while none is live (503)
+   * @param instance which instance that is (its colour and commit), for metrics and status
+   * @param drainMillis how long a stopped upstream's requests in flight may take
+   */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record Route(
+      String listen,
+      String deployment,
+      String service,
+      String upstream,
+      String instance,
+      long drainMillis) {}
+
+  public static Path file(Path stateDir) {
+    return stateDir.resolve("proxy").resolve("routes.json");
+  }
+
+  /** The routes in {@code file}; none when there is no file yet. */
+  public static Routes read(Path file) throws IOException {
+    if (!Files.exists(file)) {
+      return new Routes(0, List.of());
+    }
+    return JSON.readValue(Files.readAllBytes(file), Routes.class);
+  }
+
+  /** Replaces {@code file} atomically, flushed to disk before the rename. */
+  public void write(Path file) throws IOException {
+    Files.createDirectories(file.getParent());
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    Files.write(tmp, JSON.writeValueAsBytes(this));
+    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+      ch.force(true);
+    }
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+}
