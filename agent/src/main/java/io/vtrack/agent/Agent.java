@@ -19,6 +19,7 @@ import io.vtrack.agent.kube.KubeSource;
 import io.vtrack.agent.kube.KubeStatusWriter;
 import io.vtrack.agent.metrics.AgentMetrics;
 import io.vtrack.agent.notify.Notifier;
+import io.vtrack.agent.proxy.ProxySupervisor;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.release.ReleaseBuilder;
@@ -71,6 +72,8 @@ public final class Agent extends VerticleBase {
   private volatile boolean ready;
   private String token;
   private Watchdog watchdog;
+  private ProxySupervisor proxy;
+  private boolean proxyCheck;
   private WorkerExecutor checkPool;
 
   /**
@@ -120,7 +123,13 @@ public final class Agent extends VerticleBase {
                   new GitRepositories(stateDir.resolve("repos"), config.gitTimeout().duration());
               runtime =
                   new ProcessRuntime(
-                      store, (dep, svc) -> ctx.runOnContext(v -> reconciler.enqueue(dep)), policy);
+                      store,
+                      (dep, svc) ->
+                          ctx.runOnContext(
+                              v ->
+                                  reconciler.enqueue(
+                                      io.vtrack.agent.store.Instance.deploymentOf(dep))),
+                      policy);
               runtime.adopt();
               stopUnrecorded(stateDir);
               runtimes =
@@ -130,7 +139,11 @@ public final class Agent extends VerticleBase {
                           ComposeRuntime.open(
                               vertx,
                               null,
-                              (dep, svc) -> ctx.runOnContext(v -> reconciler.enqueue(dep)),
+                              (dep, svc) ->
+                                  ctx.runOnContext(
+                                      v ->
+                                          reconciler.enqueue(
+                                              io.vtrack.agent.store.Instance.deploymentOf(dep))),
                               () ->
                                   ctx.runOnContext(
                                       // The engine (re)connected: whatever happened meanwhile
@@ -141,6 +154,7 @@ public final class Agent extends VerticleBase {
         .compose(
             v -> {
               registry = new DesiredStateRegistry(config.agentName());
+              proxy = new ProxySupervisor(stateDir, token, config.proxy().external());
               var http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(false));
               reconciler =
                   new Reconciler(
@@ -162,7 +176,8 @@ public final class Agent extends VerticleBase {
                               "http://" + config.listen() + "/"),
                           stateDir,
                           policy,
-                          config.retention().rollouts()));
+                          config.retention().rollouts(),
+                          proxy));
               for (int i = 0; i < config.sources().size(); i++) {
                 AgentConfig.SourceConfig s = config.sources().get(i);
                 if (s.git() != null) {
@@ -331,7 +346,37 @@ public final class Agent extends VerticleBase {
             });
   }
 
+  /**
+   * The switch proxy of blue-green deployments runs in its own process; one that died (or never
+   * came back after a reboot) is started again at once, into the routes it served.
+   */
+  private void watchProxy() {
+    if (proxyCheck) {
+      return;
+    }
+    proxyCheck = true;
+    vertx
+        .executeBlocking(
+            () -> {
+              if (!proxy.routes().routes().isEmpty() && !proxy.healthy()) {
+                LOG.warn("the switch proxy does not answer: starting it again");
+                proxy.ensure();
+              }
+              return null;
+            },
+            false)
+        .onComplete(
+            ar -> {
+              proxyCheck = false;
+              if (ar.failed()) {
+                LOG.warn("switch proxy: {}", ar.cause().getMessage());
+              }
+            });
+  }
+
   private void scheduleSources() {
+    watchProxy();
+    timers.add(vertx.setPeriodic(1000, id -> watchProxy()));
     for (GitSource g : gitSources) {
       timers.add(vertx.setPeriodic(g.config().interval().millis(), id -> syncGit(g, "poll")));
     }

@@ -47,8 +47,13 @@ final class ApiClient {
     return server;
   }
 
+  /** A GET, with the token when there is one (the spec, plan and diff are for token holders). */
   Response get(String path) throws UnreachableException {
-    return send(HttpRequest.newBuilder(URI.create(server + path)).GET());
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server + path)).GET();
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
+    return send(b);
   }
 
   Response post(String path, Object body) throws UnreachableException {

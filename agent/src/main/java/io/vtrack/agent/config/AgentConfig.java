@@ -17,7 +17,8 @@ public record AgentConfig(
     List<SourceConfig> sources,
     Retention retention,
     Interval gitTimeout,
-    List<String> allowedHosts) {
+    List<String> allowedHosts,
+    Proxy proxy) {
   public static final String DEFAULT_STATE_DIR = "/var/lib/vtrack";
   public static final String DEFAULT_LISTEN = "127.0.0.1:8787";
 
@@ -37,6 +38,30 @@ public record AgentConfig(
     gitTimeout = gitTimeout == null ? Interval.parse("30s") : gitTimeout;
     // Host names the API answers to besides IP literals, localhost and the agent's name.
     allowedHosts = allowedHosts == null ? List.of() : List.copyOf(allowedHosts);
+    proxy = proxy == null ? new Proxy(null) : proxy;
+  }
+
+  public AgentConfig(
+      String agentName,
+      String stateDir,
+      String listen,
+      Auth auth,
+      List<String> allowedCommands,
+      List<SourceConfig> sources,
+      Retention retention,
+      Interval gitTimeout,
+      List<String> allowedHosts) {
+    this(
+        agentName,
+        stateDir,
+        listen,
+        auth,
+        allowedCommands,
+        sources,
+        retention,
+        gitTimeout,
+        allowedHosts,
+        null);
   }
 
   public AgentConfig(
@@ -46,7 +71,7 @@ public record AgentConfig(
       Auth auth,
       List<String> allowedCommands,
       List<SourceConfig> sources) {
-    this(agentName, stateDir, listen, auth, allowedCommands, sources, null, null, null);
+    this(agentName, stateDir, listen, auth, allowedCommands, sources, null, null, null, null);
   }
 
   public static AgentConfig defaults() {
@@ -86,6 +111,16 @@ public record AgentConfig(
   }
 
   public record Auth(String tokenFile) {}
+
+  /**
+   * The switch proxy of blue-green deployments: the agent starts and supervises it, unless {@code
+   * external} (a sidecar container runs {@code vtrack proxy} on the same state folder).
+   */
+  public record Proxy(Boolean external) {
+    public Proxy {
+      external = external != null && external;
+    }
+  }
 
   /**
    * How much history the state store keeps per deployment: the newest {@code rollouts} finished

@@ -11,6 +11,7 @@ public enum Reason {
   // The agent's own world (transient, retried; never a commit's fault).
   InsufficientDisk,
   RuntimeUnavailable,
+  ProxyUnavailable,
   StoreUnavailable,
   AgentError,
   // The source.

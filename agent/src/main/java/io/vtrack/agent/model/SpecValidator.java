@@ -524,7 +524,7 @@ public final class SpecValidator {
       return;
     }
     try {
-      URI uri = URI.create(SUBST.matcher(url).replaceAll("x"));
+      URI uri = URI.create(SUBST.matcher(PORT_REF.matcher(url).replaceAll("1")).replaceAll("x"));
       if (uri.getScheme() == null
           || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))
           || uri.getHost() == null) {

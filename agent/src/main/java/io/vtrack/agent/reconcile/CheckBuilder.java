@@ -47,6 +47,7 @@ final class CheckBuilder {
       String lastHealthyCommit,
       String commit,
       DeploymentPaths paths,
+      Target target,
       RolloutRecord r,
       boolean verifying)
       throws Exception {
@@ -68,21 +69,25 @@ final class CheckBuilder {
       }
     }
     Path release = paths.release(commit);
-    CheckContext ctx = new CheckContext(name, commit, revision, release, paths, verifying);
+    CheckContext ctx =
+        new CheckContext(
+            name, commit, revision, release, paths, verifying, target.ports(), target.logsDir());
+    Map<String, String> env = RolloutSteps.serviceEnv(name, commit, revision, paths);
+    env.putAll(target.portEnv());
     CheckFactory.Inputs in =
         new CheckFactory.Inputs(
             lastHealthy,
             backupValues,
             service -> {
               try {
-                return runtime.residentBytes(name, service);
+                return runtime.residentBytes(target.runtimeKey(), service);
               } catch (Exception e) {
                 return -1;
               }
             },
-            RolloutSteps.serviceEnv(name, commit, revision, paths),
+            env,
             logOffsets(r, commit, verifying),
-            svc -> runtime.serviceLog(name, svc));
+            svc -> runtime.serviceLog(target.runtimeKey(), svc));
     List<HealthCheck> out = new ArrayList<>(checks.build(spec.health(), ctx, in));
     if (spec.runtime().type() == RuntimeSpec.RuntimeType.compose
         && runtime.composeIfStarted() != null) {

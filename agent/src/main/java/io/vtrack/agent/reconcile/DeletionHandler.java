@@ -4,6 +4,7 @@ import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.model.RuntimeSpec;
 import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.DeploymentRepository.DeploymentRow;
+import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.StateStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,10 +20,12 @@ final class DeletionHandler {
 
   private final StateStore store;
   private final Runtimes runtime;
+  private final BlueGreenSteps blueGreen;
 
-  DeletionHandler(StateStore store, Runtimes runtime) {
+  DeletionHandler(StateStore store, Runtimes runtime, BlueGreenSteps blueGreen) {
     this.store = store;
     this.runtime = runtime;
+    this.blueGreen = blueGreen;
   }
 
   /** Applies the deletion policy the deployment's last known spec names; false if none known. */
@@ -38,6 +41,10 @@ final class DeletionHandler {
     RuntimeSpec runtimeSpec = spec == null ? null : spec.runtime();
     if ("Stop".equals(policy)) {
       runtime.stopAll(name, runtimeSpec);
+      for (Instance i : store.instances().of(name)) {
+        runtime.stopAll(i.runtimeKey(), runtimeSpec);
+      }
+      blueGreen.unroute(name);
       LOG.info("{}: document removed: services stopped, data and backups kept", name);
     } else {
       LOG.info("{}: document removed: left running (deletionPolicy Retain)", name);

@@ -23,7 +23,23 @@ public record DeploymentStatus(
     List<Condition> conditions,
     List<CheckResult> checks,
     LastRollout lastRollout,
-    List<String> warnings) {
+    List<String> warnings,
+    List<InstanceStatus> instances,
+    ProxyStatus proxy) {
+
+  /** Blue-green: one instance, its colour, commit, role, ports and how long it stays warm. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record InstanceStatus(
+      String colour,
+      String commit,
+      String role,
+      java.util.Map<String, Integer> ports,
+      String startedAt,
+      String warmUntil) {}
+
+  /** Blue-green: the switch proxy's own health and the routes version it serves. */
+  @JsonInclude(JsonInclude.Include.NON_NULL)
+  public record ProxyStatus(Boolean healthy, Long pid, Long routesVersion, String message) {}
 
   /** A Kubernetes-convention condition. */
   @JsonInclude(JsonInclude.Include.NON_EMPTY)

@@ -47,6 +47,9 @@ public final class ErrorMapping {
         return new ReconcileError.Transient(
             b.insufficientDisk() ? Reason.InsufficientDisk : Reason.BackupFailed, c.getMessage());
       }
+      if (c instanceof io.vtrack.agent.proxy.ProxySupervisor.ProxyUnavailableException) {
+        return new ReconcileError.Transient(Reason.ProxyUnavailable, c.getMessage());
+      }
       if (c instanceof Runtimes.RuntimeUnavailableException) {
         return new ReconcileError.Transient(Reason.RuntimeUnavailable, c.getMessage());
       }

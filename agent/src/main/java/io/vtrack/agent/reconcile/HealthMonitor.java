@@ -114,6 +114,7 @@ final class HealthMonitor {
                     snap.row().lastHealthyCommit(),
                     current,
                     DeploymentPaths.of(stateDir, name),
+                    Target.ofWhatRuns(snap, DeploymentPaths.of(stateDir, name)),
                     null,
                     false),
             false)

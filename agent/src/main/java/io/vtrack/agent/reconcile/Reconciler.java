@@ -9,6 +9,7 @@ import io.vtrack.agent.model.NotifySpec;
 import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.model.RuntimeSpec;
 import io.vtrack.agent.notify.Notifier;
+import io.vtrack.agent.proxy.ProxySupervisor;
 import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.release.ReleaseBuilder;
@@ -54,7 +55,8 @@ public final class Reconciler {
       Notifier notifier,
       Path stateDir,
       CommandPolicy commandPolicy,
-      int keepRollouts) {}
+      int keepRollouts,
+      ProxySupervisor proxy) {}
 
   private final Wiring w;
   private final Vertx vertx;
@@ -69,6 +71,8 @@ public final class Reconciler {
   private final ShadowWarnings warnings;
   private final DocumentRecorder recorder;
   private final DeploymentCommands commands;
+  private final BlueGreenSteps blueGreen;
+  private final WarmInstances warm;
   private boolean stopped;
 
   public Reconciler(Wiring wiring) {
@@ -81,51 +85,11 @@ public final class Reconciler {
     this.reader =
         new StateReader(
             wiring.store(), wiring.repos(), wiring.runtime(), admission, wiring.stateDir());
-    StepRecorder recorder = new StepRecorder(wiring.store(), events);
-    RolloutTransitions transitions = new RolloutTransitions(wiring.store());
-    RolloutSteps steps =
-        new RolloutSteps(
-            wiring.store(),
-            wiring.releases(),
-            wiring.runtime(),
-            wiring.backups(),
-            wiring.commandPolicy(),
-            recorder);
-    CheckBuilder checkBuilder = new CheckBuilder(wiring.store(), wiring.runtime(), wiring.checks());
-    VerifyStage verify =
-        new VerifyStage(
-            vertx,
-            wiring.store(),
-            wiring.runtime(),
-            checkBuilder,
-            steps,
-            recorder,
-            wiring.metrics(),
-            events,
-            this::verificationRound);
-    RollbackStage rollback =
-        new RollbackStage(
-            vertx,
-            wiring.store(),
-            wiring.runtime(),
-            wiring.backups(),
-            steps,
-            recorder,
-            transitions,
-            verify);
-    this.executor =
-        new RolloutExecutor(
-            vertx,
-            wiring.store(),
-            wiring.runtime(),
-            steps,
-            verify,
-            rollback,
-            transitions,
-            wiring.metrics(),
-            events,
-            wiring.stateDir(),
-            wiring.keepRollouts());
+    RolloutParts parts = new RolloutParts(wiring, events, this::verificationRound);
+    this.executor = parts.executor();
+    CheckBuilder checkBuilder = parts.checkBuilder();
+    RolloutTransitions transitions = parts.transitions();
+    this.blueGreen = parts.blueGreen();
     this.publisher = new StatusPublisher(vertx, wiring.store(), wiring.notifier(), events);
     this.monitor =
         new HealthMonitor(
@@ -138,7 +102,8 @@ public final class Reconciler {
             wiring.store(),
             wiring.metrics(),
             this::enqueue);
-    this.deletion = new DeletionHandler(wiring.store(), wiring.runtime());
+    this.deletion = new DeletionHandler(wiring.store(), wiring.runtime(), blueGreen);
+    this.warm = new WarmInstances(vertx, wiring.store(), blueGreen, this::enqueue);
     this.selfHeal =
         new SelfHeal(vertx, wiring.store(), wiring.runtime(), wiring.releases(), wiring.stateDir());
     this.warnings = new ShadowWarnings(wiring.repos());
@@ -215,6 +180,7 @@ public final class Reconciler {
     stopped = true;
     queue.stop();
     monitor.stopAll();
+    warm.stop();
     for (DeploymentState s : states.values()) {
       if (s.healTimer != null) {
         vertx.cancelTimer(s.healTimer);
@@ -249,7 +215,14 @@ public final class Reconciler {
             snap -> {
               Step step = Planner.plan(snap.desired(), snap.observed());
               LOG.debug("{}: {}", name, step);
-              return act(name, snap, step, s);
+              boolean steady = !(step instanceof Step.Begin || step instanceof Step.Resume);
+              return act(name, snap, step, s)
+                  .compose(
+                      next ->
+                          steady
+                              ? warm.retireDue(name, snap)
+                                  .map(stopped -> stopped ? new ReconcileQueue.Next.Again() : next)
+                              : Future.succeededFuture(next));
             })
         .transform(ar -> settle(name, entry, s, ar.succeeded() ? ar.result() : null, ar.cause()));
   }
@@ -350,9 +323,29 @@ public final class Reconciler {
     return blocking(
             () -> {
               Snapshot snap = reader.read(entry, view);
-              return Map.entry(snap, warnings.of(snap, paths));
+              return new Fresh(snap, warnings.of(snap, paths), proxyStatus(snap));
             })
-        .compose(e -> publisher.publish(name, e.getKey(), s, e.getValue(), notifications(entry)));
+        .compose(
+            f ->
+                publisher.publish(
+                    name, f.snap(), s, f.warnings(), f.proxy(), notifications(entry)));
+  }
+
+  private record Fresh(Snapshot snap, List<String> warnings, DeploymentStatus.ProxyStatus proxy) {}
+
+  /** Blue-green: what the switch proxy says of itself (blocking: a loopback HTTP call). */
+  @SuppressWarnings("unchecked")
+  private DeploymentStatus.ProxyStatus proxyStatus(Snapshot snap) {
+    if (snap.instances().isEmpty()) {
+      return null;
+    }
+    Map<String, Object> st = w.proxy().status();
+    if (st == null) {
+      return new DeploymentStatus.ProxyStatus(
+          false, null, null, "the switch proxy does not answer; the agent restarts it");
+    }
+    return new DeploymentStatus.ProxyStatus(
+        true, ((Number) st.get("pid")).longValue(), ((Number) st.get("version")).longValue(), null);
   }
 
   private static List<NotifySpec> notifications(DesiredStateRegistry.Entry entry) {

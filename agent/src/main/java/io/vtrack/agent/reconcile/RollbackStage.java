@@ -4,7 +4,9 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vtrack.agent.backup.BackupManager;
 import io.vtrack.agent.model.DeploymentSpec;
+import io.vtrack.agent.model.RestoreData;
 import io.vtrack.agent.runtime.Runtimes;
+import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
@@ -24,6 +26,7 @@ final class RollbackStage {
   private final StepRecorder recorder;
   private final RolloutTransitions transitions;
   private final VerifyStage verify;
+  private final BlueGreenSteps bg;
 
   RollbackStage(
       Vertx vertx,
@@ -33,7 +36,8 @@ final class RollbackStage {
       RolloutSteps steps,
       StepRecorder recorder,
       RolloutTransitions transitions,
-      VerifyStage verify) {
+      VerifyStage verify,
+      BlueGreenSteps bg) {
     this.vertx = vertx;
     this.store = store;
     this.runtime = runtime;
@@ -42,6 +46,7 @@ final class RollbackStage {
     this.recorder = recorder;
     this.transitions = transitions;
     this.verify = verify;
+    this.bg = bg;
   }
 
   /**
@@ -49,6 +54,9 @@ final class RollbackStage {
    * already ended Failed).
    */
   Future<VerifyStage.Verdict> run(StageInput in) {
+    if (in.spec().blueGreen() != null) {
+      return blueGreen(in);
+    }
     RolloutRecord r = in.rollout();
     DeploymentSpec spec = in.spec();
     String target = in.snap().row().lastHealthyCommit();
@@ -111,7 +119,112 @@ final class RollbackStage {
         .compose(
             started ->
                 started
-                    ? verify.verify(in, target, startWith, Verification.Mode.KNOWN_GOOD, false)
+                    ? verify.verify(
+                        in,
+                        target,
+                        startWith,
+                        Target.recreate(in.name(), in.paths()),
+                        Verification.Mode.KNOWN_GOOD,
+                        false)
                     : Future.succeededFuture(null));
+  }
+
+  /**
+   * Blue-green: the candidate stops; the live instance never stopped, so the rollback is over at
+   * once — unless the data must come back ({@code restoreData: true} and a {@code sqlite} check
+   * failed, or {@code Always}): then the live instance restarts on the restored data, on its own
+   * ports, and the rollback ends on its first passing round.
+   */
+  private Future<VerifyStage.Verdict> blueGreen(StageInput in) {
+    RolloutRecord r = in.rollout();
+    DeploymentSpec spec = in.spec();
+    Instance live = in.snap().live();
+    return vertx
+        .executeBlocking(
+            () -> {
+              Instance candidate = bg.candidate(in.name(), r.id());
+              recorder.run(
+                  r,
+                  "rollback-stop",
+                  () -> {
+                    if (candidate == null) {
+                      return "no candidate instance runs";
+                    }
+                    bg.stop(candidate, java.time.Duration.ZERO);
+                    return "stopped the "
+                        + candidate.colour()
+                        + " candidate "
+                        + StatusBuilder.short7(candidate.commit())
+                        + "; the live instance never stopped";
+                  });
+              RestoreData policy = spec.rollback().restoreData();
+              boolean restore =
+                  r.restoreData()
+                      && !r.dataRestored()
+                      && store.backups().get(r.id()).isPresent()
+                      && (policy == RestoreData.Always
+                          || (policy == RestoreData.WhenDamaged && bg.dataDamaged(r.id())));
+              if (live == null) {
+                transitions.nothingToReturnTo(r, false);
+                return null;
+              }
+              if (!restore) {
+                return "live";
+              }
+              DeploymentSpec liveSpec = Specs.parse(live.specJson());
+              DeploymentSpec with = liveSpec != null ? liveSpec : spec;
+              recorder.run(
+                  r,
+                  "restore",
+                  () -> {
+                    runtime.stopAll(live.runtimeKey(), with.runtime());
+                    BackupManager.Restored done =
+                        backups.restore(in.paths(), r.id(), spec.backup());
+                    store.rollouts().setDataRestored(r.id());
+                    return "data restored (a sqlite check failed, or restoreData: Always): "
+                        + done
+                        + "; data at failure kept in "
+                        + done.failedDir()
+                        + "; the live instance restarts on it";
+                  });
+              recorder.run(
+                  r,
+                  "rollback-start",
+                  () -> {
+                    steps.start(in, live.commit(), with, Target.of(live, in.paths()));
+                    return "restarted the live "
+                        + live.colour()
+                        + " instance on its ports "
+                        + live.ports();
+                  });
+              return "restarted";
+            },
+            false)
+        .compose(
+            how -> {
+              if (how == null) {
+                return Future.succeededFuture(null);
+              }
+              if (how.equals("live")) {
+                return Future.succeededFuture(
+                    new VerifyStage.Verdict(
+                        new Verification.Outcome(
+                            true,
+                            io.vtrack.agent.model.Reason.Verified,
+                            "the live instance never stopped serving",
+                            0,
+                            "blue-green: the last healthy revision kept serving"),
+                        "the live instance never stopped serving",
+                        null));
+              }
+              DeploymentSpec liveSpec = Specs.parse(live.specJson());
+              return verify.verify(
+                  in,
+                  live.commit(),
+                  liveSpec != null ? liveSpec : spec,
+                  Target.of(live, in.paths()),
+                  Verification.Mode.KNOWN_GOOD,
+                  false);
+            });
   }
 }

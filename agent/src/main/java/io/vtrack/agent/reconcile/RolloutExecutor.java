@@ -11,6 +11,7 @@ import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.CrashPoints;
+import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
@@ -50,6 +51,7 @@ final class RolloutExecutor {
   private final RolloutSteps steps;
   private final VerifyStage verify;
   private final RollbackStage rollback;
+  private final BlueGreenSteps blueGreen;
   private final RolloutTransitions transitions;
   private final AgentMetrics metrics;
   private final EventStream events;
@@ -66,6 +68,7 @@ final class RolloutExecutor {
       RolloutSteps steps,
       VerifyStage verify,
       RollbackStage rollback,
+      BlueGreenSteps blueGreen,
       RolloutTransitions transitions,
       AgentMetrics metrics,
       EventStream events,
@@ -77,6 +80,7 @@ final class RolloutExecutor {
     this.steps = steps;
     this.verify = verify;
     this.rollback = rollback;
+    this.blueGreen = blueGreen;
     this.transitions = transitions;
     this.metrics = metrics;
     this.events = events;
@@ -101,19 +105,36 @@ final class RolloutExecutor {
           case Deploying ->
               blocking(
                   () -> {
-                    Outcome o = moved(in, Stage.Deploying, () -> steps.deploy(in));
+                    Outcome o =
+                        moved(
+                            in,
+                            Stage.Deploying,
+                            () -> {
+                              if (in.spec().blueGreen() != null) {
+                                blueGreen.deploy(in);
+                              } else {
+                                steps.deploy(in);
+                              }
+                            });
                     deployedHere.add(r.id());
                     return o;
                   });
           case Verifying ->
-              verify
-                  .verify(
-                      in,
-                      r.toCommit(),
-                      in.spec(),
-                      Verification.Mode.VERIFY,
-                      !deployedHere.remove(r.id()))
-                  .compose(v -> blocking(() -> afterVerify(in, v)));
+              blocking(() -> candidateTarget(in))
+                  .compose(
+                      target ->
+                          verify
+                              .verify(
+                                  in,
+                                  r.toCommit(),
+                                  in.spec(),
+                                  target,
+                                  // A manual rollback's target was verified before: one round.
+                                  r.manual()
+                                      ? Verification.Mode.KNOWN_GOOD
+                                      : Verification.Mode.VERIFY,
+                                  !deployedHere.remove(r.id()))
+                              .compose(v -> blocking(() -> afterVerify(in, v))));
           case RollingBack -> rollback.run(in).compose(v -> blocking(() -> afterRollback(in, v)));
           case Done -> Future.succeededFuture(new Outcome.Moved());
         };
@@ -135,12 +156,39 @@ final class RolloutExecutor {
     return new Outcome.Moved();
   }
 
+  /** Where the commit under verification runs: the candidate instance, or the deployment. */
+  private Target candidateTarget(StageInput in) throws Exception {
+    if (in.spec().blueGreen() == null) {
+      return Target.recreate(in.name(), in.paths());
+    }
+    Instance c = blueGreen.candidate(in.name(), in.rollout().id());
+    if (c == null) {
+      throw new ReconcileError.Failed(
+          new ReconcileError.Transient(
+              Reason.AgentError,
+              "rollout " + in.rollout().id() + " has no candidate instance: deploying again"));
+    }
+    return Target.of(c, in.paths());
+  }
+
   private Outcome afterVerify(StageInput in, VerifyStage.Verdict v) throws Exception {
     RolloutRecord r = in.rollout();
     if (!v.healthy()) {
       return failed(in, Stage.Verifying, v.reason(), v.message(), true);
     }
-    transitions.succeeded(r, v.baselinesJson(), Specs.json(in.spec()));
+    if (in.spec().blueGreen() != null) {
+      Instance to = blueGreen.candidate(in.name(), r.id());
+      blueGreen.switchTo(in, to, in.spec());
+      Instance from = in.snap().live();
+      // The old one stays warm (a rollback is a switch back); a commit rolled back by hand goes.
+      String until =
+          java.time.Instant.now()
+              .plusMillis(r.manual() ? 0 : in.spec().blueGreen().keepWarm().millis())
+              .toString();
+      transitions.switched(r, to, from, until, v.baselinesJson(), Specs.json(in.spec()));
+    } else {
+      transitions.succeeded(r, v.baselinesJson(), Specs.json(in.spec()));
+    }
     ended(in, RolloutResult.Succeeded, null);
     pruneReleases(in, r.toCommit(), r.fromCommit());
     return new Outcome.Verified(r.toCommit());

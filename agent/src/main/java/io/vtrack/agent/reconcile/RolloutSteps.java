@@ -253,20 +253,28 @@ final class RolloutSteps {
         r,
         "start",
         () -> {
-          Path release = ensureRelease(in, r.toCommit(), spec);
-          try {
-            runtime.start(
-                in.name(),
-                r.toCommit(),
-                release,
-                spec.runtime(),
-                in.paths().logs(),
-                serviceEnv(in.name(), r.toCommit(), r.revision(), in.paths()));
-          } catch (java.io.IOException e) {
-            throw hostOrCommit(spec, Reason.StartFailed, e);
-          }
-          return "started " + runtime.services(in.name(), spec.runtime(), release);
+          start(in, r.toCommit(), spec, Target.recreate(in.name(), in.paths()));
+          return "started "
+              + runtime.services(in.name(), spec.runtime(), in.paths().release(r.toCommit()));
         });
+  }
+
+  /** Starts every service of {@code commit} at {@code target} (its key, logs and ports). */
+  void start(StageInput in, String commit, DeploymentSpec spec, Target target) throws Exception {
+    Path release = ensureRelease(in, commit, spec);
+    Map<String, String> env = serviceEnv(in.name(), commit, in.rollout().revision(), in.paths());
+    env.putAll(target.portEnv());
+    try {
+      runtime.start(
+          target.runtimeKey(),
+          commit,
+          release,
+          target.substitute(spec.runtime()),
+          target.logsDir(),
+          env);
+    } catch (java.io.IOException e) {
+      throw hostOrCommit(spec, Reason.StartFailed, e);
+    }
   }
 
   /**
@@ -294,7 +302,7 @@ final class RolloutSteps {
   }
 
   /** Manual rollback with data: restore the backup taken before {@code commit} was deployed. */
-  private String restoreFor(StageInput in, String commit) throws Exception {
+  String restoreFor(StageInput in, String commit) throws Exception {
     RolloutRecord brought =
         commit == null ? null : store.rollouts().thatDeployed(in.name(), commit).orElse(null);
     if (brought == null || store.backups().get(brought.id()).isEmpty()) {

@@ -4,6 +4,7 @@ import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.model.RolloutResult;
 import io.vtrack.agent.model.Stage;
 import io.vtrack.agent.store.CrashPoints;
+import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
 import java.sql.SQLException;
@@ -197,6 +198,34 @@ final class RolloutTransitions {
       throws SQLException {
     return store.transaction(
         () -> {
+          verified(r.deployment(), r.toCommit(), baselinesJson, specJson);
+          return advance(r, Stage.Verifying);
+        });
+  }
+
+  /**
+   * Blue-green: the proxy now sends the public addresses to {@code to}. In one transaction the
+   * candidate becomes live, the instance that was live stays warm until {@code warmUntil}, what
+   * runs is {@code to}'s commit and spec, and the rollout ends.
+   */
+  RolloutMachine.Transition switched(
+      RolloutRecord r,
+      Instance to,
+      Instance from,
+      String warmUntil,
+      String baselinesJson,
+      String specJson)
+      throws SQLException {
+    return store.transaction(
+        () -> {
+          store.instances().setRole(to.deployment(), to.colour(), Instance.Role.Live, null);
+          if (from != null && !from.colour().equals(to.colour())) {
+            store
+                .instances()
+                .setRole(from.deployment(), from.colour(), Instance.Role.Warm, warmUntil);
+          }
+          CrashPoints.reach("switched.mid");
+          store.deployments().setRunning(r.deployment(), to.commit(), specJson);
           verified(r.deployment(), r.toCommit(), baselinesJson, specJson);
           return advance(r, Stage.Verifying);
         });

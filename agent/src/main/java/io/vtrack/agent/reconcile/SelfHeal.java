@@ -67,13 +67,24 @@ final class SelfHeal {
         .events()
         .add(name, "SelfHeal", Reason.Degraded.name(), heal.why() + " (attempt " + attempt + ")");
     Path release = releases.build(paths, snap.source().effectiveRepoUrl(), commit, spec).dir();
+    // Blue-green: the live instance restarts on its own ports, behind the same public address.
+    Target target = Target.ofWhatRuns(snap, paths);
     Map<String, String> env =
         RolloutSteps.serviceEnv(name, commit, snap.desired().revision(), paths);
+    env.putAll(target.portEnv());
+    String key = target.runtimeKey();
     if (heal.all()) {
-      runtime.stopAll(name, spec.runtime());
-      runtime.start(name, commit, release, spec.runtime(), paths.logs(), env);
+      runtime.stopAll(key, spec.runtime());
+      runtime.start(key, commit, release, target.substitute(spec.runtime()), target.logsDir(), env);
     } else {
-      runtime.restart(name, commit, release, spec.runtime(), heal.services(), paths.logs(), env);
+      runtime.restart(
+          key,
+          commit,
+          release,
+          target.substitute(spec.runtime()),
+          heal.services(),
+          target.logsDir(),
+          env);
     }
   }
 }

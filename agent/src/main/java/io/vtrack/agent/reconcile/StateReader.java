@@ -13,6 +13,7 @@ import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.source.DocumentReader;
 import io.vtrack.agent.store.DeploymentRepository.DeploymentRow;
+import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
@@ -121,10 +122,14 @@ final class StateReader {
     RolloutRecord last = store.rollouts().lastFinished(name).orElse(null);
     String current = row.currentCommit();
     DeploymentSpec running = Specs.parse(row.runningSpecJson());
+    List<Instance> instances = store.instances().of(name);
+    Instance live =
+        instances.stream().filter(i -> i.role() == Instance.Role.Live).findFirst().orElse(null);
     List<String> dead = new ArrayList<>();
     if (current != null && verified.contains(current) && active == null && blocker == null) {
       DeploymentSpec spec = running != null ? running : doc.spec();
-      Map<String, AppRuntime.ServiceState> states = runtime.observe(name);
+      Map<String, AppRuntime.ServiceState> states =
+          runtime.observe(live == null ? name : live.runtimeKey());
       Path release = DeploymentPaths.of(stateDir, name).release(current);
       for (String s : runtime.services(name, spec.runtime(), release)) {
         AppRuntime.ServiceState st = states.get(s);
@@ -154,7 +159,7 @@ final class StateReader {
             specChanged,
             Instant.now());
     return new Snapshot(
-        src, doc, desired, observed, row, verified, quarantined, qReason, last, running);
+        src, doc, desired, observed, row, verified, quarantined, qReason, last, running, instances);
   }
 
   /** The canonical JSON of a document's spec, as stored with the deployment and its rollouts. */

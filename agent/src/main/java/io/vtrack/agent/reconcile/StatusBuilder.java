@@ -34,6 +34,8 @@ public final class StatusBuilder {
       Reason hold,
       List<String> warnings,
       ReconcileError.Transient error,
+      List<io.vtrack.agent.store.Instance> instances,
+      DeploymentStatus.ProxyStatus proxy,
       DeploymentStatus previous,
       Instant now) {}
 
@@ -164,7 +166,21 @@ public final class StatusBuilder {
         conds,
         in.checks(),
         lastRollout(in.active() != null ? in.active() : in.lastRollout()),
-        in.warnings());
+        in.warnings(),
+        in.instances() == null
+            ? List.of()
+            : in.instances().stream()
+                .map(
+                    i ->
+                        new DeploymentStatus.InstanceStatus(
+                            i.colour(),
+                            i.commit(),
+                            i.role().name(),
+                            i.ports(),
+                            i.startedAt(),
+                            i.warmUntil()))
+                .toList(),
+        in.proxy());
   }
 
   private static String failedMessage(Inputs in, String current) {

@@ -55,6 +55,7 @@ final class StatusPublisher {
       Snapshot snap,
       DeploymentState s,
       List<String> warnings,
+      DeploymentStatus.ProxyStatus proxy,
       List<NotifySpec> notify) {
     StatusBuilder.Inputs in =
         new StatusBuilder.Inputs(
@@ -73,6 +74,8 @@ final class StatusPublisher {
             s.hold,
             warnings,
             s.transientError,
+            snap.instances(),
+            proxy,
             s.status,
             Instant.now());
     s.lastInputs = in;
@@ -107,6 +110,8 @@ final class StatusPublisher {
             s.hold,
             last.warnings(),
             s.transientError,
+            last.instances(),
+            last.proxy(),
             s.status,
             Instant.now());
     DeploymentStatus st = StatusBuilder.build(in);

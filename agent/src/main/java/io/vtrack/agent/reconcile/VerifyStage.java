@@ -82,14 +82,19 @@ final class VerifyStage {
    *     retries): first start those that do not run
    */
   Future<Verdict> verify(
-      StageInput in, String commit, DeploymentSpec spec, Verification.Mode mode, boolean resumed) {
+      StageInput in,
+      String commit,
+      DeploymentSpec spec,
+      Target target,
+      Verification.Mode mode,
+      boolean resumed) {
     RolloutRecord r = in.rollout();
     String step = mode == Verification.Mode.VERIFY ? "verify" : "verify-rollback";
     String stage = mode == Verification.Mode.VERIFY ? "Verifying" : "RollingBack";
     return vertx
         .executeBlocking(
             () -> {
-              String restarted = resumed ? ensureRunning(in, commit, spec) : null;
+              String restarted = resumed ? ensureRunning(in, commit, spec, target) : null;
               long stepId = recorder.start(r, step);
               List<HealthCheck> checks =
                   checkBuilder.build(
@@ -99,6 +104,7 @@ final class VerifyStage {
                       in.snap().row().lastHealthyCommit(),
                       commit,
                       in.paths(),
+                      target,
                       r,
                       true);
               return new Prepared(stepId, checks, restarted);
@@ -111,13 +117,13 @@ final class VerifyStage {
                         p.checks(),
                         spec.health(),
                         mode,
-                        () -> runtime.unexpectedExits(in.name()),
+                        () -> runtime.unexpectedExits(target.runtimeKey()),
                         round -> record(in.name(), r, stage, round))
                     .run()
                     .compose(
                         out ->
                             vertx.executeBlocking(
-                                () -> finish(in, commit, spec, p, step, out), false)));
+                                () -> finish(in, commit, spec, target, p, step, out), false)));
   }
 
   private record Prepared(long stepId, List<HealthCheck> checks, String restarted) {}
@@ -126,11 +132,12 @@ final class VerifyStage {
       StageInput in,
       String commit,
       DeploymentSpec spec,
+      Target target,
       Prepared p,
       String step,
       Verification.Outcome out)
       throws Exception {
-    String message = withServiceOutput(in, commit, spec, out);
+    String message = withServiceOutput(in, commit, spec, target, out);
     String output =
         (p.restarted() == null ? "" : p.restarted() + "; ")
             + message
@@ -149,9 +156,10 @@ final class VerifyStage {
    * Starts the services of {@code commit} that should run and do not (the agent resumed after power
    * loss); says what it restarted, or null.
    */
-  private String ensureRunning(StageInput in, String commit, DeploymentSpec spec) throws Exception {
+  private String ensureRunning(StageInput in, String commit, DeploymentSpec spec, Target target)
+      throws Exception {
     Path release = in.paths().release(commit);
-    Map<String, AppRuntime.ServiceState> states = runtime.observe(in.name());
+    Map<String, AppRuntime.ServiceState> states = runtime.observe(target.runtimeKey());
     List<String> down = new ArrayList<>();
     for (String s : runtime.services(in.name(), spec.runtime(), release)) {
       AppRuntime.ServiceState st = states.get(s);
@@ -163,14 +171,17 @@ final class VerifyStage {
       return null;
     }
     Path dir = steps.ensureRelease(in, commit, spec);
+    java.util.Map<String, String> env =
+        RolloutSteps.serviceEnv(in.name(), commit, in.rollout().revision(), in.paths());
+    env.putAll(target.portEnv());
     runtime.restart(
-        in.name(),
+        target.runtimeKey(),
         commit,
         dir,
-        spec.runtime(),
+        target.substitute(spec.runtime()),
         down,
-        in.paths().logs(),
-        RolloutSteps.serviceEnv(in.name(), commit, in.rollout().revision(), in.paths()));
+        target.logsDir(),
+        env);
     return "started " + down + " of " + StatusBuilder.short7(commit) + ", which did not run";
   }
 
@@ -220,7 +231,7 @@ final class VerifyStage {
 
   /** A service that exited says why in its last output: the failure message carries it. */
   private String withServiceOutput(
-      StageInput in, String commit, DeploymentSpec spec, Verification.Outcome out) {
+      StageInput in, String commit, DeploymentSpec spec, Target target, Verification.Outcome out) {
     if (out.healthy() || out.reason() != Reason.ServiceExited) {
       return out.message();
     }
@@ -233,7 +244,7 @@ final class VerifyStage {
     }
     for (String s : services) {
       if (out.message().contains(s + " (")) {
-        String tail = runtime.lastOutput(in.name(), s, in.paths().logs()).strip();
+        String tail = runtime.lastOutput(target.runtimeKey(), s, target.logsDir()).strip();
         if (!tail.isEmpty()) {
           sb.append("; last output of ").append(s).append(":\n").append(tail);
         }

@@ -33,6 +33,14 @@ public final class Api {
     return send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).GET());
   }
 
+  /** A GET with the agent's token (the spec, the plan and the diff are for token holders). */
+  public Answer getAuthed(String path) throws Exception {
+    return send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+            .header("Authorization", "Bearer " + token)
+            .GET());
+  }
+
   public Answer post(String path, String body, Map<String, String> headers) throws Exception {
     HttpRequest.Builder b =
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))

@@ -73,7 +73,7 @@ class OperationsIT extends AgentTestBase {
     app.deploy("v1");
     start("300ms");
     awaitPhase("Healthy", commitOf("v1"));
-    Api.Answer idle = agent.api.get("/api/v1/deployments/vtrack/plan");
+    Api.Answer idle = agent.api.getAuthed("/api/v1/deployments/vtrack/plan");
     assertThat(idle.json()).containsEntry("action", "Idle");
 
     // Suspend first so the new revision is only planned, never rolled out.
@@ -98,10 +98,10 @@ class OperationsIT extends AgentTestBase {
     app.deploy("v2");
     await().atMost(LONG).until(() -> "v2".equals(status().get("desiredRevision")));
     String before = fingerprint();
-    Map<String, Object> plan = agent.api.get("/api/v1/deployments/vtrack/plan").json();
+    Map<String, Object> plan = agent.api.getAuthed("/api/v1/deployments/vtrack/plan").json();
     assertThat(plan).containsEntry("desiredCommit", v2).containsEntry("quarantined", false);
     assertThat(plan.get("action")).isEqualTo("Hold");
-    Map<String, Object> diff = agent.api.get("/api/v1/deployments/vtrack/diff").json();
+    Map<String, Object> diff = agent.api.getAuthed("/api/v1/deployments/vtrack/diff").json();
     assertThat(diff)
         .containsEntry("currentCommit", commitOf("v1"))
         .containsEntry("desiredCommit", v2);
@@ -137,7 +137,7 @@ class OperationsIT extends AgentTestBase {
     app.deploy("v2");
     await().atMost(LONG).until(() -> v2.equals(status().get("desiredCommit")));
     // While suspended the plan holds, and says what resume would run.
-    Map<String, Object> plan = agent.api.get("/api/v1/deployments/vtrack/plan").json();
+    Map<String, Object> plan = agent.api.getAuthed("/api/v1/deployments/vtrack/plan").json();
     assertThat(plan).containsEntry("action", "Hold");
     String v1 = commitOf("v1").substring(0, 7);
     Map<String, Object> pending = (Map<String, Object>) plan.get("pendingRollout");
@@ -153,7 +153,7 @@ class OperationsIT extends AgentTestBase {
         .singleElement()
         .asString()
         .endsWith("shared/backend/database/events.db");
-    Run cliPlan = cli("plan", "vtrack", server());
+    Run cliPlan = cli("plan", "vtrack", server(), tokenFile());
     assertThat(cliPlan.out)
         .contains("Action:       Hold")
         .contains("Suspended")

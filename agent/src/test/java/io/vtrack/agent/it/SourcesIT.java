@@ -175,8 +175,12 @@ class SourcesIT {
     assertThat(status.out).contains("Phase:         Healthy").contains("sources");
     Run json = cli("status", "vtrack", "-o", "json", server);
     assertThat(json.code).isZero();
+    // The spec (commands, env values) is shown to token holders only.
     assertThat(Api.JSON.readValue(json.out, Map.class))
-        .containsKeys("name", "source", "spec", "status");
+        .containsKeys("name", "source", "status")
+        .doesNotContainKey("spec");
+    Run withToken = cli("status", "vtrack", "-o", "json", server, tokenFile);
+    assertThat(Api.JSON.readValue(withToken.out, Map.class)).containsKey("spec");
     assertThat(cli("status", server).out).contains("NAME").contains("vtrack").contains("Healthy");
     assertThat(cli("status", "nope", server).code).isEqualTo(4);
     assertThat(cli("history", "vtrack", server).out).contains("Succeeded");

@@ -62,6 +62,37 @@ public final class TestApp implements AutoCloseable {
 
   public String timings = "startupTimeout: 15s\n    interval: 200ms\n    window: 1500ms";
 
+  /**
+   * Blue-green: the services listen on their own ports, the switch proxy owns the backend and
+   * frontend ports, and the checks ask the instance under verification.
+   */
+  public void blueGreen(String keepWarm) {
+    runtime =
+        """
+            type: process
+            sharedPaths: [backend/database/, backend/logs/]
+            services:
+              - name: backend
+                cwd: backend
+                command: [python3, app.py]
+                env: {BACKEND_PORT: "${port:backend}"}
+                expose: {listen: "127.0.0.1:%1$d"}
+                stop: {signal: TERM, timeout: 5s}
+              - name: frontend
+                cwd: frontend
+                command: [npm, start]
+                env: {FRONTEND_PORT: "${port:frontend}", BACKEND_PORT: "${port:backend}"}
+                expose: {listen: "127.0.0.1:%2$d"}
+                stop: {signal: TERM, timeout: 5s}
+        """;
+    extraSpec =
+        extraSpec + "  strategy:\n    blueGreen: {keepWarm: " + keepWarm + ", drainTimeout: 5s}\n";
+    instanceChecks = true;
+  }
+
+  /** Checks address the instance under verification (${port:NAME}), not the public address. */
+  public boolean instanceChecks;
+
   public TestApp(Path root) throws Exception {
     appDir = root.resolve("app");
     deployDir = root.resolve("deploy");
@@ -209,7 +240,13 @@ public final class TestApp implements AutoCloseable {
   }
 
   public String document(String revision) {
-    return document(name, revision, backendPort, frontendPort, extraSpec);
+    String doc = document(name, revision, backendPort, frontendPort, extraSpec);
+    if (instanceChecks) {
+      doc =
+          doc.replace("http://127.0.0.1:" + backendPort, "http://127.0.0.1:${port:backend}")
+              .replace("http://127.0.0.1:" + frontendPort, "http://127.0.0.1:${port:frontend}");
+    }
+    return doc;
   }
 
   /** A document for another deployment of the same app (e.g. a dev copy on other ports). */

@@ -53,6 +53,8 @@ class StatusBuilderTest {
         hold,
         List.of(),
         null,
+        List.of(),
+        null,
         null,
         NOW);
   }
@@ -270,6 +272,8 @@ class StatusBuilderTest {
             List.of(),
             List.of(),
             false,
+            null,
+            List.of(),
             null,
             List.of(),
             null,

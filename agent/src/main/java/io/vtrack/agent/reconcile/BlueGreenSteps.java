@@ -1,0 +1,271 @@
+package io.vtrack.agent.reconcile;
+
+import io.vtrack.agent.check.CheckFactory;
+import io.vtrack.agent.model.Commits;
+import io.vtrack.agent.model.DeploymentSpec;
+import io.vtrack.agent.model.RuntimeSpec;
+import io.vtrack.agent.proxy.ProxySupervisor;
+import io.vtrack.agent.proxy.Routes;
+import io.vtrack.agent.release.DeploymentPaths;
+import io.vtrack.agent.runtime.Runtimes;
+import io.vtrack.agent.store.Instance;
+import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.StateStore;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Blue-green (DESIGN.md §2, strategy): the new release starts beside the live one as a candidate
+ * instance in the other colour, on its own loopback ports; once verified, the switch proxy is told
+ * to send the public addresses to it (an acknowledged switch), and the old instance stays warm for
+ * {@code keepWarm}. A failure before the switch stops the candidate only: the live instance never
+ * stopped. Blocking: call from a worker.
+ */
+final class BlueGreenSteps {
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  private final StateStore store;
+  private final Runtimes runtime;
+  private final RolloutSteps steps;
+  private final StepRecorder recorder;
+  private final ProxySupervisor proxy;
+
+  BlueGreenSteps(
+      StateStore store,
+      Runtimes runtime,
+      RolloutSteps steps,
+      StepRecorder recorder,
+      ProxySupervisor proxy) {
+    this.store = store;
+    this.runtime = runtime;
+    this.steps = steps;
+    this.recorder = recorder;
+    this.proxy = proxy;
+  }
+
+  /** The candidate instance a rollout started (or reused), or null. */
+  Instance candidate(String name, long rolloutId) throws Exception {
+    for (Instance i : store.instances().of(name)) {
+      if (i.role() == Instance.Role.Candidate
+          && i.rolloutId() != null
+          && i.rolloutId() == rolloutId) {
+        return i;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Deploying: the candidate beside the live instance. A manual rollback to the commit that is
+   * still warm reuses it (a switch back, no restart); otherwise the other colour is cleared and the
+   * new revision started there on fresh ports.
+   */
+  void deploy(StageInput in) throws Exception {
+    RolloutRecord r = in.rollout();
+    String name = in.name();
+    if (candidate(name, r.id()) != null) {
+      // Resumed: the instance is recorded; verification starts what does not run.
+      return;
+    }
+    Instance live = in.snap().live();
+    Instance warm = in.snap().inRole(Instance.Role.Warm);
+    if (r.manual() && !r.restoreData() && warm != null && warm.commit().equals(r.toCommit())) {
+      recorder.run(
+          r,
+          "reuse-warm",
+          () -> {
+            store
+                .instances()
+                .put(
+                    new Instance(
+                        name,
+                        warm.colour(),
+                        warm.commit(),
+                        Instance.Role.Candidate,
+                        warm.ports(),
+                        warm.specJson(),
+                        r.id(),
+                        warm.startedAt(),
+                        null));
+            return "the "
+                + warm.colour()
+                + " instance of "
+                + Commits.short7(warm.commit())
+                + " is still warm: switching back to it, no restart";
+          });
+      return;
+    }
+    String colour = live == null ? "blue" : Instance.other(live.colour());
+    Instance leftover = store.instances().get(name, colour).orElse(null);
+    if (leftover != null) {
+      recorder.run(
+          r,
+          "clear-" + colour,
+          () -> {
+            stop(leftover, Duration.ZERO);
+            return "stopped the "
+                + leftover.role().name().toLowerCase()
+                + " "
+                + colour
+                + " instance of "
+                + Commits.short7(leftover.commit());
+          });
+    }
+    if (r.manual() && r.restoreData() && !r.dataRestored()) {
+      recorder.run(r, "restore", () -> steps.restoreFor(in, r.fromCommit()));
+    }
+    DeploymentSpec spec = in.spec();
+    Instance candidate =
+        new Instance(
+            name,
+            colour,
+            r.toCommit(),
+            Instance.Role.Candidate,
+            freePorts(spec.runtime()),
+            Specs.json(spec),
+            r.id(),
+            null,
+            null);
+    store.instances().put(candidate);
+    Target target = Target.of(candidate, in.paths());
+    if (store.rollouts().marks(r.id()).isEmpty()) {
+      store
+          .rollouts()
+          .setMarks(
+              r.id(),
+              JSON.writeValueAsString(
+                  Map.of(
+                      "logOffsets",
+                      CheckFactory.logMarks(
+                          spec.health(),
+                          in.paths().release(r.toCommit()),
+                          target.logsDir(),
+                          svc -> runtime.serviceLog(target.runtimeKey(), svc)))));
+    }
+    recorder.run(
+        r,
+        "start",
+        () -> {
+          steps.start(in, r.toCommit(), spec, target);
+          return "started the "
+              + colour
+              + " instance of "
+              + Commits.short7(r.toCommit())
+              + " beside "
+              + (live == null ? "nothing" : "the live " + live.colour() + " one")
+              + " on ports "
+              + candidate.ports();
+        });
+  }
+
+  /** A free loopback port for every service of the instance, recorded with it. */
+  private static Map<String, Integer> freePorts(RuntimeSpec spec) throws Exception {
+    Map<String, Integer> out = new LinkedHashMap<>();
+    for (RuntimeSpec.ServiceSpec s : spec.services()) {
+      try (ServerSocket socket =
+          new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        out.put(s.name(), socket.getLocalPort());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The switch: every public address of the deployment goes to {@code to}, acknowledged by the
+   * proxy before this returns. Nothing in the store changes here: the caller records the new roles.
+   */
+  String switchTo(StageInput in, Instance to, DeploymentSpec spec) throws Exception {
+    return recorder.run(
+        in.rollout(),
+        "switch",
+        () -> {
+          Routes served = proxy.switchTo(routesWith(in.name(), routes(in.name(), spec, to)));
+          return "the proxy serves "
+              + routes(in.name(), spec, to).stream()
+                  .map(x -> x.listen() + " -> " + x.upstream())
+                  .toList()
+              + " ("
+              + to.colour()
+              + " "
+              + Commits.short7(to.commit())
+              + ", routes version "
+              + served.version()
+              + ")";
+        });
+  }
+
+  /** The public addresses of {@code spec} served by {@code i}. */
+  static List<Routes.Route> routes(String name, DeploymentSpec spec, Instance i) {
+    List<Routes.Route> out = new ArrayList<>();
+    for (RuntimeSpec.ServiceSpec s : spec.runtime().services()) {
+      if (s.expose() == null) {
+        continue;
+      }
+      Integer port = i == null ? null : i.ports().get(s.name());
+      out.add(
+          new Routes.Route(
+              s.expose().listen(),
+              name,
+              s.name(),
+              port == null ? null : "127.0.0.1:" + port,
+              i == null ? null : i.colour() + "/" + Commits.short7(i.commit()),
+              spec.blueGreen() == null ? 0 : spec.blueGreen().drainTimeout().millis()));
+    }
+    return out;
+  }
+
+  /** Every route the proxy serves, with {@code name}'s replaced by {@code mine}. */
+  private List<Routes.Route> routesWith(String name, List<Routes.Route> mine) throws Exception {
+    List<Routes.Route> out = new ArrayList<>();
+    for (Routes.Route x : proxy.routes().routes()) {
+      if (!name.equals(x.deployment())) {
+        out.add(x);
+      }
+    }
+    out.addAll(mine);
+    return out;
+  }
+
+  /** Takes {@code name}'s addresses out of the proxy (its document was removed). */
+  void unroute(String name) throws Exception {
+    if (proxy.routes().routes().stream().anyMatch(x -> name.equals(x.deployment()))) {
+      proxy.switchTo(routesWith(name, List.of()));
+    }
+  }
+
+  /**
+   * Stops an instance: requests in flight to it first finish (at most {@code drain}), then its
+   * processes stop and it is forgotten.
+   */
+  void stop(Instance i, Duration drain) throws Exception {
+    DeploymentSpec spec = Specs.parse(i.specJson());
+    if (!drain.isZero()) {
+      for (Integer port : i.ports().values()) {
+        proxy.drain("127.0.0.1:" + port, drain);
+      }
+    }
+    runtime.stopAll(i.runtimeKey(), spec == null ? null : spec.runtime());
+    store.instances().delete(i.deployment(), i.colour());
+  }
+
+  /** Whether any {@code sqlite} check failed during this rollout's verification: proven damage. */
+  boolean dataDamaged(long rolloutId) throws Exception {
+    return store.rollouts().checkResults(rolloutId).stream()
+        .anyMatch(
+            c ->
+                "sqlite".equals(c.kind())
+                    && "Failing".equals(c.status())
+                    && String.valueOf(c.stage()).startsWith("Verifying"));
+  }
+
+  /** The logs folder of an instance, for people: {@code logs/<colour>/}. */
+  static Path logs(DeploymentPaths paths, Instance i) {
+    return paths.logs().resolve(i.colour());
+  }
+}

@@ -1,0 +1,150 @@
+package io.vtrack.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.vtrack.agent.store.StateStore;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Blue-green on the example app as real processes, with a user polling the public address every 20
+ * ms through each story: a good upgrade switches with no failed request, a bad revision is never
+ * served, and a rollback while the old release is warm is a switch back, no restart.
+ */
+@SuppressWarnings("unchecked")
+class BlueGreenIT extends AgentTestBase {
+
+  @BeforeEach
+  void blueGreen() {
+    app.blueGreen("10m");
+    app.timings = "startupTimeout: 20s\n    interval: 300ms\n    window: 1500ms";
+  }
+
+  PollingClient user() {
+    // Through the public frontend address: the frontend asks its own instance's backend.
+    return new PollingClient("http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources");
+  }
+
+  List<Map<String, Object>> instances() {
+    return (List<Map<String, Object>>) status().getOrDefault("instances", List.of());
+  }
+
+  Map<String, Object> instance(String role) {
+    return instances().stream().filter(i -> role.equals(i.get("role"))).findFirst().orElse(null);
+  }
+
+  long pidOf(String colour, String service) throws Exception {
+    try (StateStore s = StateStore.open(agent.stateDir)) {
+      return s.processes().of(app.name + "@" + colour).stream()
+          .filter(p -> p.service().equals(service))
+          .findFirst()
+          .orElseThrow()
+          .pid();
+    }
+  }
+
+  @Test
+  void aGoodUpgradeSwitchesWithNoFailedRequestAndTheOldOneStaysWarm() throws Exception {
+    String v1 = deployHealthy("v1");
+    Map<String, Object> live = instance("Live");
+    assertThat(live.get("commit")).isEqualTo(v1);
+    String blue = (String) live.get("colour");
+    try (PollingClient user = user()) {
+      await().atMost(LONG).until(() -> user.ok.get() > 10);
+      String v2 = app.goodUpgrade("2.0.0", "v2");
+      app.deploy("v2");
+      awaitPhase("Healthy", v2);
+      await().atMost(LONG).until(() -> "2.0.0".equals(runningVersion()));
+      int okAfterSwitch = user.ok.get();
+      await().atMost(LONG).until(() -> user.ok.get() > okAfterSwitch + 10);
+      user.close();
+      System.out.println("upgrade v1 -> v2 under load: " + user);
+      assertThat(user.failures).as("failed requests during the upgrade").isEmpty();
+    }
+    assertThat(instance("Live").get("colour")).isNotEqualTo(blue);
+    Map<String, Object> warm = instance("Warm");
+    assertThat(warm).as("instances %s", instances()).isNotNull();
+    assertThat(warm.get("commit")).isEqualTo(v1);
+    assertThat(warm.get("warmUntil")).isNotNull();
+    Map<String, Object> proxy = (Map<String, Object>) status().get("proxy");
+    assertThat(proxy.get("healthy")).isEqualTo(true);
+    List<Map<String, Object>> steps =
+        (List<Map<String, Object>>) agent.api.history(app.name).get(0).get("steps");
+    assertThat(steps).anySatisfy(s -> assertThat(s.get("name")).isEqualTo("switch"));
+  }
+
+  @Test
+  void aBadRevisionIsNeverServed() throws Exception {
+    String v1 = deployHealthy("v1");
+    long livePid = pidOf((String) instance("Live").get("colour"), "backend");
+    try (PollingClient user = user()) {
+      await().atMost(LONG).until(() -> user.ok.get() > 10);
+      String bad = app.breakContract("v2");
+      app.deploy("v2");
+      awaitPhase("RolledBack", v1);
+      user.close();
+      System.out.println("broken contract under load: " + user);
+      assertThat(user.failures).as("failed requests while v2 was tried").isEmpty();
+      assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(bad);
+    }
+    // The live instance never stopped.
+    assertThat(pidOf((String) instance("Live").get("colour"), "backend")).isEqualTo(livePid);
+    assertThat(instance("Candidate")).isNull();
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
+  @Test
+  void aRollbackWhileWarmIsASwitchBack() throws Exception {
+    String v1 = deployHealthy("v1");
+    String v1Colour = (String) instance("Live").get("colour");
+    long v1Pid = pidOf(v1Colour, "backend");
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.deploy("v2");
+    awaitPhase("Healthy", v2);
+    try (PollingClient user = user()) {
+      await().atMost(LONG).until(() -> user.ok.get() > 10);
+      Api.Answer a = agent.api.postAuthed("/api/v1/deployments/" + app.name + "/rollback", "{}");
+      assertThat(a.status()).as(a.body()).isEqualTo(202);
+      await()
+          .atMost(LONG)
+          .untilAsserted(
+              () -> {
+                assertThat(status().get("currentCommit")).isEqualTo(v1);
+                assertThat(status().get("lastRollout").toString()).contains("result");
+              });
+      await().atMost(LONG).until(() -> "1.0.0".equals(runningVersion()));
+      user.close();
+      System.out.println("rollback while warm under load: " + user);
+      assertThat(user.failures).as("failed requests during the switch back").isEmpty();
+    }
+    // No restart: the same process serves v1 again.
+    assertThat(instance("Live").get("colour")).isEqualTo(v1Colour);
+    assertThat(pidOf(v1Colour, "backend")).isEqualTo(v1Pid);
+    List<Map<String, Object>> steps =
+        (List<Map<String, Object>>) agent.api.history(app.name).get(0).get("steps");
+    assertThat(steps).anySatisfy(s -> assertThat(s.get("name")).isEqualTo("reuse-warm"));
+    await().atMost(LONG).until(() -> instance("Warm") == null);
+    assertThat(v2).isNotNull();
+  }
+
+  @Test
+  void theSwitchProxyThatDiesIsStartedAgain() throws Exception {
+    deployHealthy("v1");
+    long pid = ((Number) ((Map<String, Object>) status().get("proxy")).get("pid")).longValue();
+    ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              var state = io.vtrack.agent.proxy.ProxyState.read(agent.stateDir);
+              assertThat(state).isNotNull();
+              assertThat(state.pid()).isNotEqualTo(pid);
+              assertThat(runningVersion()).isEqualTo("1.0.0");
+            });
+  }
+}
