@@ -62,8 +62,15 @@ final class PollingClient implements AutoCloseable {
     thread.join(10_000);
   }
 
+  /** "178 ok, 2 failed (502 x2)": the count of each kind of failure, not every one. */
   @Override
   public String toString() {
-    return ok.get() + " ok, " + failures.size() + " failed " + failures;
+    java.util.Map<String, Long> kinds =
+        failures.stream()
+            .map(f -> f.length() > 60 ? f.substring(0, 60) : f)
+            .collect(
+                java.util.stream.Collectors.groupingBy(
+                    f -> f, java.util.TreeMap::new, java.util.stream.Collectors.counting()));
+    return ok.get() + " ok, " + failures.size() + " failed " + kinds;
   }
 }

@@ -1,0 +1,61 @@
+package io.vtrack.agent.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The agent killed (SIGKILL, at a named point) while a blue-green rollout verifies its candidate
+ * and just after the proxy switched, with a user polling the public address: the rollout ends
+ * correctly after a restart, and the requests that failed are counted (the app and the proxy never
+ * stopped, so there should be none).
+ */
+class BlueGreenRestartIT {
+  @TempDir Path tmp;
+
+  @ParameterizedTest(name = "agent killed at {0}")
+  @ValueSource(strings = {"stage.Verifying", "switched.mid"})
+  @SuppressWarnings("unchecked")
+  void theRolloutEndsCorrectlyAndUsersNeverNotice(String crashAt) throws Exception {
+    try (TestApp app = new TestApp(tmp.resolve("repos"));
+        AgentProcess agent = new AgentProcess(tmp.resolve("agent"), app.deployUrl(), "300ms")) {
+      app.blueGreen("10m");
+      app.timings = "startupTimeout: 20s\n    interval: 300ms\n    window: 1500ms";
+      String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+      app.deploy("v1");
+      agent.start();
+      agent.awaitState("Healthy", v1);
+      try (PollingClient user =
+          new PollingClient("http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources")) {
+        await().atMost(Duration.ofSeconds(60)).until(() -> user.ok.get() > 10);
+        String v2 = app.goodUpgrade("2.0.0", "v2");
+        agent.kill();
+        app.deploy("v2");
+        agent.startNoWait(Map.of("VTRACK_CRASH_AT", crashAt));
+        assertThat(agent.awaitExit(Duration.ofSeconds(120))).as(agent.log()).isEqualTo(137);
+        agent.start();
+        agent.awaitState("Healthy", v2);
+        int ok = user.ok.get();
+        await().atMost(Duration.ofSeconds(60)).until(() -> user.ok.get() > ok + 10);
+        user.close();
+        System.out.println("agent killed at " + crashAt + " during a blue-green upgrade: " + user);
+        assertThat(user.failures).as("failed requests").isEmpty();
+        Map<String, Object> st = agent.api().status("vtrack");
+        assertThat((List<Object>) st.getOrDefault("quarantinedCommits", List.of())).isEmpty();
+        assertThat(((List<Map<String, Object>>) st.get("instances")))
+            .anySatisfy(
+                i -> {
+                  assertThat(i.get("role")).isEqualTo("Live");
+                  assertThat(i.get("commit")).isEqualTo(v2);
+                });
+      }
+    }
+  }
+}
