@@ -155,6 +155,7 @@ public final class Agent extends VerticleBase {
             v -> {
               registry = new DesiredStateRegistry(config.agentName());
               proxy = new ProxySupervisor(stateDir, token, config.proxy().external());
+              proxy.onDeath(() -> ctx.runOnContext(x -> watchProxy()));
               var http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(false));
               reconciler =
                   new Reconciler(

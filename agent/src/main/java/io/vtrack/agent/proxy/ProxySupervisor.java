@@ -36,6 +36,28 @@ public final class ProxySupervisor {
   private final boolean external;
   private final HttpClient http =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  private final java.util.Set<Long> watched = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private volatile Runnable onDeath = () -> {};
+
+  /** Called (on a JDK thread) as soon as a proxy process this agent knows of exits. */
+  public void onDeath(Runnable r) {
+    this.onDeath = r;
+  }
+
+  /** Follows the proxy's process so that its death is seen at once, not at the next check. */
+  private void watch(ProxyState s) {
+    if (s != null && watched.add(s.pid())) {
+      ProcessHandle.of(s.pid())
+          .ifPresent(
+              h ->
+                  h.onExit()
+                      .thenRun(
+                          () -> {
+                            watched.remove(s.pid());
+                            onDeath.run();
+                          }));
+    }
+  }
 
   /** A switch the proxy did not acknowledge: the agent's problem, retried, never the commit's. */
   public static final class ProxyUnavailableException extends IOException {
@@ -53,7 +75,11 @@ public final class ProxySupervisor {
   /** Whether a proxy answers now. */
   public synchronized boolean healthy() {
     ProxyState s = ProxyState.read(stateDir);
-    return s != null && answers(s);
+    boolean ok = s != null && answers(s);
+    if (ok) {
+      watch(s);
+    }
+    return ok;
   }
 
   private boolean answers(ProxyState s) {
@@ -77,6 +103,7 @@ public final class ProxySupervisor {
   public synchronized ProxyState ensure() throws IOException {
     ProxyState s = ProxyState.read(stateDir);
     if (s != null && answers(s)) {
+      watch(s);
       return s;
     }
     if (external) {
@@ -95,6 +122,7 @@ public final class ProxySupervisor {
       ProxyState started = ProxyState.read(stateDir);
       if (started != null && answers(started)) {
         LOG.info("switch proxy started (pid {}, admin {})", started.pid(), started.adminUrl());
+        watch(started);
         return started;
       }
       try {

@@ -99,6 +99,68 @@ class DocumentParserTest {
         .isEqualTo(offset + lineOf(second, "timeout: sixty"));
   }
 
+  static final String BLUE_GREEN =
+      Documents.VALID
+          .replace(
+              "env: {BACKEND_PORT: \"8080\"}",
+              "env: {BACKEND_PORT: \"${port:backend}\"}\n        expose: {listen: \"127.0.0.1:18080\"}")
+          .replace("http://127.0.0.1:8080", "http://127.0.0.1:${port:backend}")
+          .replace(
+              "  suspend: false", "  suspend: false\n  strategy:\n    blueGreen: {keepWarm: 5m}");
+
+  @Test
+  void aBlueGreenDocumentIsValid() {
+    DocumentParser.Parsed p = parse(BLUE_GREEN);
+    assertThat(p.errors()).isEmpty();
+    DeploymentSpec s = p.document().spec();
+    assertThat(s.blueGreen().keepWarm().millis()).isEqualTo(300_000);
+    assertThat(s.blueGreen().drainTimeout().millis()).isEqualTo(30_000);
+    assertThat(s.blueGreen().preview()).isEqualTo(StrategySpec.Preview.live);
+    assertThat(s.runtime().services().get(0).expose().listen()).isEqualTo("127.0.0.1:18080");
+  }
+
+  static Stream<Arguments> rejectedBlueGreen() {
+    return Stream.of(
+        Arguments.of(
+            "expose without blue-green",
+            BLUE_GREEN.replace("  strategy:\n    blueGreen: {keepWarm: 5m}\n", ""),
+            "spec.runtime.services[0].expose",
+            "is only for spec.strategy.blueGreen"),
+        Arguments.of(
+            "an exposed service that does not listen on its port",
+            BLUE_GREEN.replace("BACKEND_PORT: \"${port:backend}\"", "BACKEND_PORT: \"8080\""),
+            "spec.runtime.services[0]",
+            "must listen on its own port"),
+        Arguments.of(
+            "a port of a service that does not exist",
+            BLUE_GREEN.replace("BACKEND_PORT: \"${port:backend}\"", "BACKEND_PORT: \"${port:db}\""),
+            "spec.runtime.services[0]",
+            "names no service"),
+        Arguments.of(
+            "a listen address that is not host:port",
+            BLUE_GREEN.replace("listen: \"127.0.0.1:18080\"", "listen: \"18080\""),
+            "spec.runtime.services[0].expose.listen",
+            "expected host:port"),
+        Arguments.of(
+            "restoreData neither true, false nor Always",
+            BLUE_GREEN.replace("restoreData: true", "restoreData: sometimes"),
+            "spec.rollback.restoreData",
+            "must be true, false or Always"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("rejectedBlueGreen")
+  void rejectsBadBlueGreen(String what, String yaml, String field, String message) {
+    DocumentParser.Parsed p = parse(yaml);
+    assertThat(p.errors())
+        .as(what)
+        .anySatisfy(
+            e -> {
+              assertThat(e.field()).startsWith(field);
+              assertThat(e.message()).contains(message);
+            });
+  }
+
   static Stream<Arguments> rejected() {
     String v = Documents.VALID;
     return Stream.of(
