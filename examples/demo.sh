@@ -17,7 +17,11 @@ port="${VTRACK_DEMO_PORT:-18787}"
 vtrack() { "$root/bin/vtrack" "$@"; }
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 agent_pid=""
+client_pid=""
 cleanup() {
+  if [ -n "$client_pid" ] && kill -0 "$client_pid" 2>/dev/null; then
+    kill "$client_pid" 2>/dev/null || true
+  fi
   if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
     kill "$agent_pid" 2>/dev/null || true
     wait "$agent_pid" 2>/dev/null || true
@@ -104,10 +108,40 @@ rows() {
     "$work/state/deployments/vtrack/shared/backend/database/events.db"
 }
 
+# A user of the app: asks the public frontend address every 50 ms through the whole story and
+# counts the answers that were not a 200 (python3 only).
+start_client() {
+  python3 - "$work/client.txt" <<'PY' &
+import sys, time, urllib.request
+out, ok, failed = sys.argv[1], 0, 0
+while True:
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:13000/api/config/get-sources", timeout=5) as r:
+            ok, failed = (ok + 1, failed) if r.status == 200 else (ok, failed + 1)
+    except Exception:
+        failed += 1
+    with open(out, "w") as f:
+        f.write(f"{ok} {failed}\n")
+    time.sleep(0.05)
+PY
+  client_pid=$!
+}
+client_mark=(0 0)
+# Says how many of the user's requests failed since the last report.
+client_report() {
+  local ok failed
+  read -r ok failed < "$work/client.txt" || return 0
+  echo "   user polling the public address: $((ok - client_mark[0])) ok, $((failed - client_mark[1])) failed — $1"
+  client_mark=("$ok" "$failed")
+}
+
 say "Deploying v1"
 wait_for Healthy "$(git -C "$work/app" rev-parse v1)"
 vtrack status vtrack
 echo "   video_sources rows: $(rows)"
+start_client
+read -r -t 2 _ <> <(:) || true
+client_report "v1 serving"
 
 say "Committing a good v2 (version 2.0.0, a new yard camera) and pointing the document at it"
 echo "2.0.0" > "$work/app/VERSION"
@@ -133,6 +167,7 @@ vtrack watch vtrack --timeout 120
 wait_for Healthy "$(git -C "$work/app" rev-parse v2)"
 vtrack status vtrack
 echo "   video_sources rows: $(rows)"
+client_report "during the blue-green upgrade to v2 (v1 kept serving until v2 was proven)"
 before=$(rows)
 
 say "Committing a broken v3: a migration that deletes cameras and an API that drops the 'data' key"
@@ -155,6 +190,8 @@ vtrack watch vtrack --timeout 120 || echo "   (watch exited with $?: the rollout
 wait_for "RolledBack" "$(git -C "$work/app" rev-parse v2)"
 vtrack status vtrack
 echo "   video_sources rows: $(rows) (before v3: $before)"
+client_report "while v3 was tried: v3 never served; its migration ran on the live database, so the \
+live release restarted on the restored data (the only gap; preview: snapshot avoids it)"
 echo "   the database as v3 left it is kept in:"
 find "$work/state/deployments/vtrack/backups" -path '*failed*' -name '*.db' | sed 's/^/     /'
 

@@ -216,6 +216,22 @@ public final class ProxySupervisor {
     }
   }
 
+  /** Stops the proxy this agent started (nothing left to serve); a sidecar is left alone. */
+  public synchronized void stop() {
+    ProxyState s = ProxyState.read(stateDir);
+    if (external || s == null) {
+      return;
+    }
+    watched.remove(s.pid());
+    io.vtrack.agent.runtime.Signaller.stopGroup(s.pid(), "TERM", Duration.ofSeconds(10));
+    try {
+      Files.deleteIfExists(ProxyState.file(stateDir));
+    } catch (IOException e) {
+      LOG.debug("proxy.json: {}", e.getMessage());
+    }
+    LOG.info("switch proxy stopped: no address left to serve");
+  }
+
   /** What the proxy says of itself (routes, requests in flight by upstream), or null. */
   @SuppressWarnings("unchecked")
   public Map<String, Object> status() {

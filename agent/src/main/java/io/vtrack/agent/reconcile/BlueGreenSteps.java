@@ -232,10 +232,17 @@ final class BlueGreenSteps {
     return out;
   }
 
-  /** Takes {@code name}'s addresses out of the proxy (its document was removed). */
+  /**
+   * Takes {@code name}'s addresses out of the proxy (its document was removed); a proxy left with
+   * nothing to serve stops.
+   */
   void unroute(String name) throws Exception {
     if (proxy.routes().routes().stream().anyMatch(x -> name.equals(x.deployment()))) {
-      proxy.switchTo(routesWith(name, List.of()));
+      List<Routes.Route> rest = routesWith(name, List.of());
+      proxy.switchTo(rest);
+      if (rest.isEmpty()) {
+        proxy.stop();
+      }
     }
   }
 
