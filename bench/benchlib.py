@@ -48,6 +48,14 @@ def save_results(name, data):
     print("\nraw results:", out)
 
 
+def recreate(doc, backend, frontend):
+    """The example document without blue-green: the services bind the public ports themselves."""
+    import re
+    doc = re.sub(r"  strategy:\n    blueGreen:\n(      .*\n)+", "", doc)
+    doc = re.sub(r"\n +expose: \{listen: [^}]*\}", "", doc)
+    return doc.replace("${port:backend}", str(backend)).replace("${port:frontend}", str(frontend))
+
+
 def free_port():
     import socket
     with socket.socket() as s:
@@ -56,8 +64,9 @@ def free_port():
 
 
 class Bench:
-    def __init__(self, doc_filter=None, runtime="process"):
+    def __init__(self, doc_filter=None, runtime="process", strategy="blue-green"):
         self.doc_filter = doc_filter
+        self.strategy = strategy
         self.runtime = runtime
         self.work = tempfile.mkdtemp(prefix="vtrack-bench.")
         self.app = os.path.join(self.work, "app")
@@ -96,6 +105,8 @@ class Bench:
         doc = doc.replace("18080", str(self.backend)).replace("13000", str(self.frontend))
         if self.doc_filter:
             doc = self.doc_filter(doc)
+        if self.strategy == "recreate":
+            doc = recreate(doc, self.backend, self.frontend)
         with open(os.path.join(self.deploy, "vtrack.yaml"), "w") as f:
             f.write(doc)
 
@@ -155,6 +166,10 @@ class Bench:
         for (pgid,) in db.execute("SELECT pgid FROM processes"):
             subprocess.run(["kill", "-TERM", "--", f"-{pgid}"], capture_output=True)
         db.close()
+        proxy = os.path.join(self.work, "state", "proxy", "proxy.json")
+        if os.path.exists(proxy):
+            with open(proxy) as f:
+                subprocess.run(["kill", "-TERM", str(json.load(f)["pid"])], capture_output=True)
         if self.runtime == "compose":
             ids = sh("docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}").split()
             if ids:

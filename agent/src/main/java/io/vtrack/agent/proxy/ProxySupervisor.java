@@ -46,7 +46,7 @@ public final class ProxySupervisor {
 
   /** Follows the proxy's process so that its death is seen at once, not at the next check. */
   private void watch(ProxyState s) {
-    if (s != null && watched.add(s.pid())) {
+    if (s != null && s.pid() != ProcessHandle.current().pid() && watched.add(s.pid())) {
       ProcessHandle.of(s.pid())
           .ifPresent(
               h ->
