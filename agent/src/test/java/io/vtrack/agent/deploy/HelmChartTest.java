@@ -100,6 +100,16 @@ class HelmChartTest {
     assertThat(c.getEnv().get(0).getValueFrom().getFieldRef().getFieldPath())
         .isEqualTo("spec.nodeName");
     assertThat(ds.getSpec().getTemplate().getSpec().getHostNetwork()).isTrue();
+    // The switch proxy sidecar: same image, the agent's state folder and token.
+    var proxy = ds.getSpec().getTemplate().getSpec().getContainers().get(1);
+    var plainProxy = plain.getSpec().getTemplate().getSpec().getContainers().get(1);
+    assertThat(proxy.getName()).isEqualTo("proxy").isEqualTo(plainProxy.getName());
+    assertThat(proxy.getImage()).isEqualTo(c.getImage());
+    assertThat(proxy.getArgs())
+        .isEqualTo(plainProxy.getArgs())
+        .containsSubsequence("--state-dir", "/var/lib/vtrack");
+    assertThat(proxy.getResources()).isEqualTo(plainProxy.getResources());
+    assertThat(proxy.getVolumeMounts()).isEqualTo(plainProxy.getVolumeMounts());
     assertThat(find(rendered, ClusterRole.class).getRules())
         .isEqualTo(find(manifests, ClusterRole.class).getRules());
     assertThat(find(rendered, ConfigMap.class).getData().get("agent.yaml"))
