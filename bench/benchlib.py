@@ -78,7 +78,7 @@ class Bench:
         # Compose reads the ports from .env in the release root.
         self.project = "vtbench" + os.path.basename(self.work).split(".")[-1].lower()
         with open(os.path.join(self.app, ".env"), "w") as f:
-            f.write(f"BACKEND_PORT={self.backend}\nFRONTEND_PORT={self.frontend}\n")
+            f.write(f"VTRACK_PORT_BACKEND={self.backend}\nVTRACK_PORT_FRONTEND={self.frontend}\n")
         sh("git", "init", "-q", "-b", "main", cwd=self.app)
         commit(self.app, "v1")
         os.makedirs(self.deploy)

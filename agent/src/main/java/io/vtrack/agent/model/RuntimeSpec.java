@@ -24,7 +24,7 @@ public record RuntimeSpec(
   public record ServiceSpec(
       @Required @Pattern(SchemaPatterns.DNS_LABEL) String name,
       String cwd,
-      @Required List<String> command,
+      List<String> command,
       Map<String, String> env,
       List<EnvFile> envFrom,
       StopSpec stop,

@@ -204,8 +204,19 @@ public final class SpecValidator {
               "'" + project + "' is not a valid compose project name");
         }
       }
-      if (!runtime.services().isEmpty()) {
-        fail("spec.runtime.services", "is only for type: process");
+      // Compose services come from the compose files; blue-green names the ones it exposes.
+      for (int i = 0; i < runtime.services().size(); i++) {
+        ServiceSpec s = runtime.services().get(i);
+        if (!s.command().isEmpty()
+            || !".".equals(s.cwd())
+            || !s.env().isEmpty()
+            || !s.envFrom().isEmpty()) {
+          fail(
+              "spec.runtime.services[" + i + "]",
+              "with type: compose a service entry only names a compose service and its"
+                  + " expose.listen (blue-green); command, cwd, env and envFrom belong in the"
+                  + " compose files");
+        }
       }
     }
     for (int i = 0; i < runtime.services().size(); i++) {
@@ -218,7 +229,9 @@ public final class SpecValidator {
       } else {
         names.add(s.name());
       }
-      checkCommand(f + ".command", s.command());
+      if (runtime.type() == RuntimeSpec.RuntimeType.process) {
+        checkCommand(f + ".command", s.command());
+      }
       relativePath(f + ".cwd", s.cwd(), false);
       if (Signals.number(s.stop().signal()) < 0) {
         fail(f + ".stop.signal", "unknown signal '" + s.stop().signal() + "'");
@@ -283,7 +296,8 @@ public final class SpecValidator {
         fail(ef, "'" + listen + "' is exposed twice");
       }
       boolean listensOnItsPort =
-          texts.stream().anyMatch(t -> t.contains("${port:" + s.name() + "}"));
+          runtime.type() == RuntimeSpec.RuntimeType.compose
+              || texts.stream().anyMatch(t -> t.contains("${port:" + s.name() + "}"));
       if (!listensOnItsPort) {
         fail(
             f,
@@ -296,11 +310,19 @@ public final class SpecValidator {
     if (bg != null) {
       within("spec.strategy.blueGreen.keepWarm", bg.keepWarm(), 0, 86_400_000);
       within("spec.strategy.blueGreen.drainTimeout", bg.drainTimeout(), 0, 600_000);
-      if (runtime.type() == RuntimeSpec.RuntimeType.process && !anyExposed) {
+      if (!anyExposed) {
         fail(
             "spec.strategy.blueGreen",
-            "no service has expose.listen: there is nothing for the proxy to switch");
+            runtime.type() == RuntimeSpec.RuntimeType.compose
+                ? "no service has expose.listen: name the compose services the proxy serves in"
+                    + " spec.runtime.services ({name: backend, expose: {listen: ...}})"
+                : "no service has expose.listen: there is nothing for the proxy to switch");
       }
+    } else if (runtime.type() == RuntimeSpec.RuntimeType.compose && !runtime.services().isEmpty()) {
+      fail(
+          "spec.runtime.services",
+          "with type: compose it only names the services blue-green exposes: it needs"
+              + " spec.strategy.blueGreen");
     }
   }
 

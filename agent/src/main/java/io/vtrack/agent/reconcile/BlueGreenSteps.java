@@ -3,6 +3,7 @@ package io.vtrack.agent.reconcile;
 import io.vtrack.agent.check.CheckFactory;
 import io.vtrack.agent.model.Commits;
 import io.vtrack.agent.model.DeploymentSpec;
+import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.model.RuntimeSpec;
 import io.vtrack.agent.proxy.ProxySupervisor;
 import io.vtrack.agent.proxy.Routes;
@@ -127,7 +128,7 @@ final class BlueGreenSteps {
             colour,
             r.toCommit(),
             Instance.Role.Candidate,
-            freePorts(spec.runtime()),
+            freePorts(services(in, spec)),
             Specs.json(spec),
             r.id(),
             null,
@@ -164,13 +165,40 @@ final class BlueGreenSteps {
         });
   }
 
+  /**
+   * The services an instance runs: the document's for processes; for compose, the compose files'
+   * (each gets a port, {@code VTRACK_PORT_<NAME>}), every exposed one among them.
+   */
+  private List<String> services(StageInput in, DeploymentSpec spec) throws Exception {
+    if (spec.runtime().type() != RuntimeSpec.RuntimeType.compose) {
+      return spec.runtime().services().stream().map(RuntimeSpec.ServiceSpec::name).toList();
+    }
+    List<String> inFiles =
+        runtime.services(
+            in.name(), spec.runtime(), steps.ensureRelease(in, in.rollout().toCommit(), spec));
+    for (int i = 0; i < spec.runtime().services().size(); i++) {
+      String exposed = spec.runtime().services().get(i).name();
+      if (!inFiles.contains(exposed)) {
+        throw RolloutSteps.commitFailed(
+            Reason.StartFailed,
+            "spec.runtime.services["
+                + i
+                + "].name: '"
+                + exposed
+                + "' is no service of this commit's compose files "
+                + inFiles);
+      }
+    }
+    return inFiles;
+  }
+
   /** A free loopback port for every service of the instance, recorded with it. */
-  private static Map<String, Integer> freePorts(RuntimeSpec spec) throws Exception {
+  private static Map<String, Integer> freePorts(List<String> services) throws Exception {
     Map<String, Integer> out = new LinkedHashMap<>();
-    for (RuntimeSpec.ServiceSpec s : spec.services()) {
+    for (String s : services) {
       try (ServerSocket socket =
           new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-        out.put(s.name(), socket.getLocalPort());
+        out.put(s, socket.getLocalPort());
       }
     }
     return out;
@@ -185,6 +213,7 @@ final class BlueGreenSteps {
         in.rollout(),
         "switch",
         () -> {
+          String before = stopRecreated(in);
           Routes served = proxy.switchTo(routesWith(in.name(), routes(in.name(), spec, to)));
           return "the proxy serves "
               + routes(in.name(), spec, to).stream()
@@ -196,7 +225,45 @@ final class BlueGreenSteps {
               + Commits.short7(to.commit())
               + ", routes version "
               + served.version()
-              + ")";
+              + ")"
+              + before;
+        });
+  }
+
+  /**
+   * The first blue-green rollout after recreate: the release that runs under the deployment's own
+   * name holds the public ports, so it stops just before the proxy takes them (once, when the
+   * strategy changes).
+   */
+  private String stopRecreated(StageInput in) throws Exception {
+    if (in.snap().live() != null) {
+      return "";
+    }
+    boolean runs = runtime.observe(in.name()).values().stream().anyMatch(x -> x.alive());
+    if (!runs) {
+      return "";
+    }
+    DeploymentSpec was = in.snap().specOfWhatRuns();
+    runtime.stopAll(in.name(), was == null ? null : was.runtime());
+    return "; the release started with recreate was stopped first, to free the public addresses";
+  }
+
+  /**
+   * The first recreate rollout after blue-green: every instance stops and the proxy gives up the
+   * deployment's addresses, which the release now binds itself.
+   */
+  void retire(StageInput in) throws Exception {
+    recorder.run(
+        in.rollout(),
+        "retire-blue-green",
+        () -> {
+          List<String> stopped = new ArrayList<>();
+          for (Instance i : store.instances().of(in.name())) {
+            stop(i, Duration.ZERO);
+            stopped.add(i.colour() + " " + Commits.short7(i.commit()));
+          }
+          unroute(in.name());
+          return "the strategy is now recreate: stopped the blue-green instances " + stopped;
         });
   }
 

@@ -95,8 +95,8 @@ final class CheckBuilder {
           0,
           checks.containers(
               runtime.composeIfStarted(),
-              name,
-              runtime.services(name, spec.runtime(), release),
+              target.runtimeKey(),
+              runtime.services(target.runtimeKey(), spec.runtime(), release),
               commit,
               spec.health()));
     }

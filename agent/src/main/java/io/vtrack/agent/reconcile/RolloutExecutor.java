@@ -113,6 +113,9 @@ final class RolloutExecutor {
                               if (in.spec().blueGreen() != null) {
                                 blueGreen.deploy(in);
                               } else {
+                                if (!in.snap().instances().isEmpty()) {
+                                  blueGreen.retire(in);
+                                }
                                 steps.deploy(in);
                               }
                             });

@@ -168,9 +168,23 @@ public final class ComposeRuntime implements AppRuntime {
     }
   }
 
+  /**
+   * The compose project of a runtime key: the document's {@code compose.project} (default: the
+   * deployment's name), and with blue-green one per colour ({@code name@blue} → {@code
+   * <project>-blue}).
+   */
   public static String project(String deployment, RuntimeSpec spec) {
+    int at = deployment.indexOf('@');
+    String base = baseProject(at < 0 ? deployment : deployment.substring(0, at), spec);
+    return at < 0 ? base : base + "-" + deployment.substring(at + 1);
+  }
+
+  /** The project without a colour: what per-commit image names are made from. */
+  static String baseProject(String deployment, RuntimeSpec spec) {
+    int at = deployment.indexOf('@');
+    String name = at < 0 ? deployment : deployment.substring(0, at);
     RuntimeSpec.ComposeSpec c = spec.compose();
-    return c != null && c.project() != null && !c.project().isBlank() ? c.project() : deployment;
+    return c != null && c.project() != null && !c.project().isBlank() ? c.project() : name;
   }
 
   private static List<Path> files(Path releaseDir, RuntimeSpec spec) {
@@ -241,7 +255,7 @@ public final class ComposeRuntime implements AppRuntime {
       Model model,
       Map<String, String> env)
       throws IOException {
-    String project = project(deployment, spec);
+    String project = baseProject(deployment, spec);
     Map<String, Object> services = new LinkedHashMap<>();
     for (var e : model.buildsByService().entrySet()) {
       Map<String, Object> svc = new LinkedHashMap<>();
@@ -315,7 +329,7 @@ public final class ComposeRuntime implements AppRuntime {
         .forEach(
             (svc, builds) -> {
               if (builds) {
-                images.add(imageFor(project(deployment, spec), svc, commit));
+                images.add(imageFor(baseProject(deployment, spec), svc, commit));
               }
             });
     return "built " + images + " in " + r.durationMs() + " ms";
@@ -528,7 +542,7 @@ public final class ComposeRuntime implements AppRuntime {
   @Override
   public void pruned(String deployment, RuntimeSpec spec, List<String> commits) {
     models.keySet().removeIf(release -> commits.contains(release.getFileName().toString()));
-    String prefix = ("vtrack/" + project(deployment, spec) + "-").toLowerCase(Locale.ROOT);
+    String prefix = ("vtrack/" + baseProject(deployment, spec) + "-").toLowerCase(Locale.ROOT);
     for (var image : docker.listImagesCmd().withReferenceFilter(prefix + "*").exec()) {
       if (image.getRepoTags() == null) {
         continue;

@@ -48,8 +48,14 @@ public final class Runtimes implements AppRuntime {
   /** Notes the runtime type a deployment uses now; later calls without a spec route by it. */
   public void bind(String deployment, RuntimeSpec spec) {
     if (spec != null) {
-      types.put(deployment, spec.type());
+      types.put(base(deployment), spec.type());
     }
+  }
+
+  /** The deployment of a runtime key ({@code name@blue} → {@code name}): one type for all. */
+  private static String base(String deployment) {
+    int at = deployment.indexOf('@');
+    return at < 0 ? deployment : deployment.substring(0, at);
   }
 
   /**
@@ -113,12 +119,12 @@ public final class Runtimes implements AppRuntime {
       bind(deployment, spec);
       return of(spec.type());
     }
-    return of(types.getOrDefault(deployment, RuntimeType.process));
+    return of(types.getOrDefault(base(deployment), RuntimeType.process));
   }
 
   /** For calls that must not fail: the runtime when it is there, else the process runtime. */
   private AppRuntime known(String deployment) {
-    RuntimeType t = types.getOrDefault(deployment, RuntimeType.process);
+    RuntimeType t = types.getOrDefault(base(deployment), RuntimeType.process);
     return t == RuntimeType.compose && compose != null ? compose : process;
   }
 

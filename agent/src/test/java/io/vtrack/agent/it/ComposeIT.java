@@ -72,7 +72,11 @@ class ComposeIT extends AgentTestBase {
             .formatted(project);
     Files.writeString(
         app.appDir.resolve(".env"),
-        "BACKEND_PORT=" + app.backendPort + "\nFRONTEND_PORT=" + app.frontendPort + "\n");
+        "VTRACK_PORT_BACKEND="
+            + app.backendPort
+            + "\nVTRACK_PORT_FRONTEND="
+            + app.frontendPort
+            + "\n");
     app.commitApp("Ports for this host", "c1");
   }
 
@@ -84,8 +88,15 @@ class ComposeIT extends AgentTestBase {
     if (project == null) {
       return;
     }
-    for (Container c : projectContainers(true)) {
-      docker.removeContainerCmd(c.getId()).withForce(true).exec();
+    for (String p : List.of(project, project + "-blue", project + "-green")) {
+      for (Container c :
+          docker
+              .listContainersCmd()
+              .withShowAll(true)
+              .withLabelFilter(Map.of(ComposeRuntime.LABEL_PROJECT, p))
+              .exec()) {
+        docker.removeContainerCmd(c.getId()).withForce(true).exec();
+      }
     }
   }
 
@@ -393,6 +404,107 @@ class ComposeIT extends AgentTestBase {
     assertThat(runningCommits()).containsOnly(Map.entry("backend", c2), Map.entry("frontend", c2));
     assertThat(agent.api.history("vtrack").get(0).get("result")).isEqualTo("Succeeded");
     assertThat(c1).isNotNull();
+  }
+
+  /**
+   * Blue-green for the compose project: one project per colour, every service on its own loopback
+   * port (VTRACK_PORT_BACKEND, VTRACK_PORT_FRONTEND), the proxy owning the test's public ports.
+   */
+  void composeBlueGreen() {
+    app.runtime =
+        """
+            type: compose
+            sharedPaths: [backend/database/, backend/logs/]
+            compose: {files: [docker-compose.yml], project: %s}
+            services:
+              - {name: backend, expose: {listen: "127.0.0.1:%%1$d"}}
+              - {name: frontend, expose: {listen: "127.0.0.1:%%2$d"}}
+        """
+            .formatted(project);
+    app.extraSpec = "  strategy:\n    blueGreen: {keepWarm: 10m, drainTimeout: 5s}\n";
+    app.instanceChecks = true;
+    app.timings = "startupTimeout: 30s\n    interval: 300ms\n    window: 1500ms";
+  }
+
+  List<Container> colourContainers(String colour) {
+    return docker
+        .listContainersCmd()
+        .withLabelFilter(Map.of(ComposeRuntime.LABEL_PROJECT, project + "-" + colour))
+        .exec();
+  }
+
+  @SuppressWarnings("unchecked")
+  String liveColour() {
+    return ((List<Map<String, Object>>) status().get("instances"))
+        .stream()
+            .filter(i -> "Live".equals(i.get("role")))
+            .map(i -> (String) i.get("colour"))
+            .findFirst()
+            .orElseThrow();
+  }
+
+  @Test
+  void aBlueGreenComposeUpgradeSwitchesWithNoFailedRequestAndKeepsTheOldProjectWarm()
+      throws Exception {
+    composeBlueGreen();
+    String c1 = deployHealthy("c1");
+    String blue = liveColour();
+    assertThat(colourContainers(blue)).hasSize(2);
+    try (PollingClient user =
+        new PollingClient("http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources")) {
+      await().atMost(LONG).until(() -> user.ok.get() > 10);
+      String c2 = app.goodUpgrade("2.0.0", "c2");
+      app.deploy("c2");
+      awaitPhase("Healthy", c2);
+      await().atMost(LONG).until(() -> "2.0.0".equals(runningVersion()));
+      int after = user.ok.get();
+      await().atMost(LONG).until(() -> user.ok.get() > after + 10);
+      user.close();
+      System.out.println("compose blue-green upgrade under load: " + user);
+      assertThat(user.failures).as("failed requests during the upgrade").isEmpty();
+      String green = liveColour();
+      assertThat(green).isNotEqualTo(blue);
+      // The new project runs the new commit's image; the old one stays up, warm.
+      assertThat(colourContainers(green))
+          .allSatisfy(
+              c -> assertThat(c.getLabels().get(ComposeRuntime.LABEL_COMMIT)).isEqualTo(c2));
+      assertThat(colourContainers(blue))
+          .hasSize(2)
+          .allSatisfy(
+              c -> assertThat(c.getLabels().get(ComposeRuntime.LABEL_COMMIT)).isEqualTo(c1));
+      assertThat(
+              colourContainers(green).stream()
+                  .filter(c -> "backend".equals(c.getLabels().get(ComposeRuntime.LABEL_SERVICE)))
+                  .findFirst()
+                  .orElseThrow()
+                  .getImage())
+          .isEqualTo(ComposeRuntime.imageFor(project, "backend", c2));
+    }
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void aCrashingComposeRevisionIsNeverServedAndTheLiveProjectIsUntouched() throws Exception {
+    composeBlueGreen();
+    String c1 = deployHealthy("c1");
+    String live = liveColour();
+    List<String> liveIds = colourContainers(live).stream().map(Container::getId).sorted().toList();
+    try (PollingClient user =
+        new PollingClient("http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources")) {
+      await().atMost(LONG).until(() -> user.ok.get() > 10);
+      String bad = app.crashAtStartup("c2");
+      app.deploy("c2");
+      awaitPhase("RolledBack", c1);
+      user.close();
+      System.out.println("compose blue-green crash at startup under load: " + user);
+      assertThat(user.failures).as("failed requests while c2 was tried").isEmpty();
+      assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(bad);
+    }
+    assertThat(liveColour()).isEqualTo(live);
+    assertThat(colourContainers(live).stream().map(Container::getId).sorted().toList())
+        .isEqualTo(liveIds);
+    assertThat(colourContainers(live.equals("blue") ? "green" : "blue")).isEmpty();
+    assertThat(runningVersion()).isEqualTo("1.0.0");
   }
 
   @ParameterizedTest(name = "compose v{0}")

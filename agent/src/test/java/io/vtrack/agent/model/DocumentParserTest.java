@@ -161,6 +161,54 @@ class DocumentParserTest {
             });
   }
 
+  static String composeExample() throws java.io.IOException {
+    return java.nio.file.Files.readString(
+        java.nio.file.Path.of("..", "examples", "compose", "vtrack.yaml"));
+  }
+
+  @Test
+  void theComposeExampleIsBlueGreenWithItsExposedServicesNamed() throws Exception {
+    DocumentParser.Parsed p = parse(composeExample());
+    assertThat(p.errors()).isEmpty();
+    DeploymentSpec s = p.document().spec();
+    assertThat(s.blueGreen()).isNotNull();
+    assertThat(s.runtime().services())
+        .extracting(x -> x.name() + " " + x.expose().listen())
+        .containsExactly("backend 127.0.0.1:18080", "frontend 127.0.0.1:13000");
+  }
+
+  @Test
+  void composeServiceEntriesOnlyNameWhatBlueGreenExposes() throws Exception {
+    String example = composeExample();
+    DocumentParser.Parsed withCommand =
+        parse(
+            example.replace(
+                "{name: backend, expose:", "{name: backend, command: [python3, app.py], expose:"));
+    assertThat(withCommand.errors())
+        .anySatisfy(
+            e -> {
+              assertThat(e.field()).isEqualTo("spec.runtime.services[0]");
+              assertThat(e.message()).contains("belong in the compose files");
+            });
+    String recreate =
+        example.replaceAll("(?s)  strategy:\n    blueGreen:\n.*?drainTimeout: 30s\n", "");
+    assertThat(recreate).doesNotContain("blueGreen");
+    assertThat(parse(recreate).errors())
+        .anySatisfy(e -> assertThat(e.message()).contains("needs spec.strategy.blueGreen"));
+    DocumentParser.Parsed nothingExposed =
+        parse(
+            example.replace(
+                "      - {name: backend, expose: {listen: \"127.0.0.1:18080\"}}\n"
+                    + "      - {name: frontend, expose: {listen: \"127.0.0.1:13000\"}}\n",
+                ""));
+    assertThat(nothingExposed.errors())
+        .anySatisfy(
+            e -> {
+              assertThat(e.field()).isEqualTo("spec.strategy.blueGreen");
+              assertThat(e.message()).contains("no service has expose.listen");
+            });
+  }
+
   static Stream<Arguments> rejected() {
     String v = Documents.VALID;
     return Stream.of(
