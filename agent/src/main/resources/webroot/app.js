@@ -50,14 +50,14 @@ function renderRollout(r, live) {
   const liveRows = (live || []).filter((e) => !steps.some((s) => s.name === e.step)).map((e) =>
     `<tr class="step" data-step="${esc(e.step)}"><td>${esc(e.step)}</td><td class="${esc(e.state)}">${esc(e.state === 'Started' ? 'running' : e.state)}</td><td></td><td></td><td></td></tr>`).join('');
   // The checks that failed the rollout: the failing ones of the last round of its verification.
-  const verifyRounds = (r.checks || []).filter((c) => String(c.stage).startsWith('Verifying'));
+  const verifyRounds = (r.checks || []).filter((c) => /^(Verifying|Previewing)/.test(String(c.stage)));
   const lastRound = verifyRounds.length ? verifyRounds[verifyRounds.length - 1] : null;
   const failingChecks = r.result && r.result !== 'Succeeded' && lastRound
     ? verifyRounds.filter((c) => c.stage === lastRound.stage && c.round === lastRound.round && c.status === 'Failing')
     : [];
   // Which rule ended each verification (DESIGN.md §2): the verify steps say it in their output.
   const endedBy = steps
-    .filter((s) => s.name === 'verify' || s.name === 'verify-rollback')
+    .filter((s) => s.name === 'verify' || s.name === 'verify-rollback' || s.name === 'preview-verify')
     .map((s) => ({ step: s.name, rule: ((s.output || '').match(/ended by: ([^)]*)\)/) || [])[1] }))
     .filter((e) => e.rule);
   return `<div class="rollout ${r.result ? 'result-' + esc(r.result) : 'active'}" data-rollout="${r.id}">

@@ -187,10 +187,11 @@ public final class ApiServer {
               }
             });
     // A request that never finishes is dropped after a minute of silence (the event stream writes
-    // a comment every 15 s, so it stays open).
+    // a comment every 15 s, so it stays open). HTTP/1.1 only: a client's h2c upgrade is ignored.
     return vertx
         .createHttpServer(
             new io.vertx.core.http.HttpServerOptions()
+                .setHttp2ClearTextEnabled(false)
                 .setIdleTimeout(60)
                 .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.SECONDS)
                 .setMaxHeaderSize(16 * 1024))

@@ -79,23 +79,7 @@ public final class BackupManager {
           }
         }
       }
-      long free = Files.getFileStore(dir).getUsableSpace();
-      // Room for the copy, for the database growing meanwhile (WAL), and a margin.
-      long threshold = needed * 2 + (16L << 20);
-      if (free < threshold) {
-        throw new BackupFailedException(
-            "not enough free disk for the backup: "
-                + Quantities.human(threshold)
-                + " must be free in "
-                + dir.getParent()
-                + " (twice the data, "
-                + Quantities.human(needed)
-                + ", plus 16Mi), "
-                + Quantities.human(free)
-                + " is",
-            null,
-            true);
-      }
+      requireFree(dir, needed, "the backup");
       long size = 0;
       List<String> integrity = new ArrayList<>();
       for (String rel : spec.sqlite()) {
@@ -147,6 +131,32 @@ public final class BackupManager {
       cleanup(dir);
       boolean full = String.valueOf(e.getMessage()).contains("No space left");
       throw new BackupFailedException("backup failed: " + e.getMessage(), e, full);
+    }
+  }
+
+  /**
+   * Refuses a copy of {@code needed} bytes into {@code dir} unless twice that plus 16Mi is free:
+   * room for the copy, for the data growing meanwhile (WAL), and a margin.
+   */
+  static void requireFree(Path dir, long needed, String what)
+      throws IOException, BackupFailedException {
+    long free = Files.getFileStore(dir).getUsableSpace();
+    long threshold = needed * 2 + (16L << 20);
+    if (free < threshold) {
+      throw new BackupFailedException(
+          "not enough free disk for "
+              + what
+              + ": "
+              + Quantities.human(threshold)
+              + " must be free in "
+              + dir.getParent()
+              + " (twice the data, "
+              + Quantities.human(needed)
+              + ", plus 16Mi), "
+              + Quantities.human(free)
+              + " is",
+          null,
+          true);
     }
   }
 

@@ -27,7 +27,14 @@ import tools.jackson.databind.json.JsonMapper;
 final class Watch extends VtrackCli.ApiCommand {
   private static final JsonMapper JSON = JsonMapper.builder().build();
   private static final Set<String> ROLLING =
-      Set.of("Preparing", "Validating", "BackingUp", "Deploying", "Verifying", "RollingBack");
+      Set.of(
+          "Preparing",
+          "Validating",
+          "BackingUp",
+          "Previewing",
+          "Deploying",
+          "Verifying",
+          "RollingBack");
 
   @Parameters(index = "0", description = "deployment name")
   String name;
@@ -66,7 +73,11 @@ final class Watch extends VtrackCli.ApiCommand {
       }
     }
     out().flush();
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    HttpClient http =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
     HttpRequest req =
         HttpRequest.newBuilder(URI.create(api.server() + "/api/v1/events?deployment=" + name))
             .header("Accept", "text/event-stream")
@@ -102,7 +113,8 @@ final class Watch extends VtrackCli.ApiCommand {
                         + e.get("step")
                         + ": "
                         + ("Started".equals(state) ? "started" : state));
-            boolean verify = String.valueOf(e.get("step")).startsWith("verify");
+            String step = String.valueOf(e.get("step"));
+            boolean verify = step.startsWith("verify") || step.startsWith("preview-");
             if (("Failed".equals(state) || verify) && e.get("output") != null) {
               out()
                   .println(

@@ -7,6 +7,7 @@ public enum Phase {
   Preparing,
   Validating,
   BackingUp,
+  Previewing,
   Deploying,
   Verifying,
   RollingBack,

@@ -308,6 +308,12 @@ public final class SpecValidator {
       }
     }
     if (bg != null) {
+      if (bg.preview() == StrategySpec.Preview.snapshot && runtime.sharedPaths().isEmpty()) {
+        fail(
+            "spec.strategy.blueGreen.preview",
+            "snapshot runs the revision on a copy of spec.runtime.sharedPaths, and there are none:"
+                + " use preview: live");
+      }
       within("spec.strategy.blueGreen.keepWarm", bg.keepWarm(), 0, 86_400_000);
       within("spec.strategy.blueGreen.drainTimeout", bg.drainTimeout(), 0, 600_000);
       if (!anyExposed) {

@@ -5,6 +5,8 @@ public enum Stage {
   Preparing(Phase.Preparing),
   Validating(Phase.Validating),
   BackingUp(Phase.BackingUp),
+  /** Blue-green with {@code preview: snapshot}: the revision proven on a copy of the data. */
+  Previewing(Phase.Previewing),
   Deploying(Phase.Deploying),
   Verifying(Phase.Verifying),
   RollingBack(Phase.RollingBack),

@@ -76,7 +76,12 @@ final class Forwarder extends VerticleBase {
     int colon = listen.lastIndexOf(':');
     HttpServer server =
         vertx.createHttpServer(
-            new HttpServerOptions().setIdleTimeout(300).setTcpNoDelay(true).setReuseAddress(true));
+            new HttpServerOptions()
+                .setIdleTimeout(300)
+                .setTcpNoDelay(true)
+                .setReuseAddress(true)
+                // HTTP/1.1 to the app: a client's h2c upgrade is answered in HTTP/1.1.
+                .setHttp2ClearTextEnabled(false));
     server.requestHandler(
         req -> {
           Routes.Route r = table.route(listen);

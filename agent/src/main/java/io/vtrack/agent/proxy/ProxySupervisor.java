@@ -35,7 +35,10 @@ public final class ProxySupervisor {
   private final String token;
   private final boolean external;
   private final HttpClient http =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(2))
+          .build();
   private final java.util.Set<Long> watched = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private volatile Runnable onDeath = () -> {};
 

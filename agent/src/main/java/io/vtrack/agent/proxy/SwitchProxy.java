@@ -107,7 +107,8 @@ public final class SwitchProxy extends VerticleBase {
   private Future<Void> startAdmin() {
     Promise<Void> p = Promise.promise();
     vertx
-        .createHttpServer()
+        .createHttpServer(
+            new io.vertx.core.http.HttpServerOptions().setHttp2ClearTextEnabled(false))
         .requestHandler(this::admin)
         .listen(adminPort, adminHost)
         .onSuccess(

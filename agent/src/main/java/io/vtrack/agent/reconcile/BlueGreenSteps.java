@@ -1,6 +1,5 @@
 package io.vtrack.agent.reconcile;
 
-import io.vtrack.agent.check.CheckFactory;
 import io.vtrack.agent.model.Commits;
 import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.model.Reason;
@@ -136,18 +135,7 @@ final class BlueGreenSteps {
     store.instances().put(candidate);
     Target target = Target.of(candidate, in.paths());
     if (store.rollouts().marks(r.id()).isEmpty()) {
-      store
-          .rollouts()
-          .setMarks(
-              r.id(),
-              JSON.writeValueAsString(
-                  Map.of(
-                      "logOffsets",
-                      CheckFactory.logMarks(
-                          spec.health(),
-                          in.paths().release(r.toCommit()),
-                          target.logsDir(),
-                          svc -> runtime.serviceLog(target.runtimeKey(), svc)))));
+      steps.markLogs(r, spec, in.paths().release(r.toCommit()), target);
     }
     recorder.run(
         r,
@@ -193,7 +181,7 @@ final class BlueGreenSteps {
   }
 
   /** A free loopback port for every service of the instance, recorded with it. */
-  private static Map<String, Integer> freePorts(List<String> services) throws Exception {
+  static Map<String, Integer> freePorts(List<String> services) throws Exception {
     Map<String, Integer> out = new LinkedHashMap<>();
     for (String s : services) {
       try (ServerSocket socket =

@@ -2,7 +2,9 @@ package io.vtrack.agent.reconcile;
 
 import io.vtrack.agent.model.CommandStep;
 import io.vtrack.agent.model.DeploymentSpec;
+import io.vtrack.agent.model.RestoreData;
 import io.vtrack.agent.model.RuntimeSpec;
+import io.vtrack.agent.model.StrategySpec;
 import io.vtrack.agent.release.DeploymentPaths;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -106,10 +108,43 @@ final class PlanDescription {
             : "back up " + backups.size() + " path(s) into " + paths.backups() + "/<rollout-id>/");
     List<String> names =
         spec.runtime().services().stream().map(RuntimeSpec.ServiceSpec::name).toList();
-    if (snap.row().currentCommit() != null) {
-      steps.add("stop " + names + " of " + StatusBuilder.short7(snap.row().currentCommit()));
+    StrategySpec.BlueGreen bg = spec.blueGreen();
+    String what = names.isEmpty() ? "the compose project" : names.toString();
+    if (bg != null && bg.preview() == StrategySpec.Preview.snapshot) {
+      steps.add(
+          "preview on a copy of the data: copy "
+              + spec.runtime().sharedPaths()
+              + " from this rollout's backup into "
+              + paths.previews()
+              + "/<rollout-id>/shared/, start "
+              + what
+              + " of "
+              + StatusBuilder.short7(to)
+              + " there on ports of its own and verify it there by the rules below; on failure"
+              + " quarantine it (PreviewFailed) with nothing live touched; then stop the preview"
+              + " and delete its copy");
     }
-    steps.add("start " + names + " of " + StatusBuilder.short7(to));
+    if (bg != null) {
+      io.vtrack.agent.store.Instance live = snap.live();
+      steps.add(
+          "start "
+              + what
+              + " of "
+              + StatusBuilder.short7(to)
+              + " beside "
+              + (live == null
+                  ? "nothing"
+                  : "the live "
+                      + live.colour()
+                      + " instance of "
+                      + StatusBuilder.short7(live.commit()))
+              + ", on ports of its own");
+    } else {
+      if (snap.row().currentCommit() != null) {
+        steps.add("stop " + what + " of " + StatusBuilder.short7(snap.row().currentCommit()));
+      }
+      steps.add("start " + what + " of " + StatusBuilder.short7(to));
+    }
     List<String> checks =
         spec.health().checks().stream().map(c -> c.name() + " (" + c.kind() + ")").toList();
     int wrong = spec.health().startupFailureThreshold();
@@ -126,6 +161,28 @@ final class PlanDescription {
             + " (startupTimeout); then every round must pass for "
             + spec.health().window().text()
             + " (window)");
+    if (bg != null) {
+      steps.add(
+          "switch the proxy's addresses "
+              + spec.runtime().services().stream()
+                  .filter(x -> x.expose() != null)
+                  .map(x -> x.expose().listen())
+                  .toList()
+              + " to it; the previous instance stays warm for "
+              + bg.keepWarm().text()
+              + " (a rollback meanwhile is a switch back)");
+      steps.add(
+          "on failure before the switch: quarantine "
+              + StatusBuilder.short7(to)
+              + " and stop it; the live instance never stopped"
+              + (spec.rollback().restoreData() == RestoreData.Always
+                  ? "; restore the backup and restart the live instance on it"
+                  : spec.rollback().restoreData().enabled()
+                      ? "; restore the backup (and restart the live instance on it) only if a"
+                          + " sqlite check failed"
+                      : ""));
+      return steps;
+    }
     steps.add(
         spec.rollback().automatic()
             ? "on failure: quarantine "

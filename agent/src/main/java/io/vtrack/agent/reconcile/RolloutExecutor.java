@@ -52,6 +52,7 @@ final class RolloutExecutor {
   private final VerifyStage verify;
   private final RollbackStage rollback;
   private final BlueGreenSteps blueGreen;
+  private final PreviewStage preview;
   private final RolloutTransitions transitions;
   private final AgentMetrics metrics;
   private final EventStream events;
@@ -69,6 +70,7 @@ final class RolloutExecutor {
       VerifyStage verify,
       RollbackStage rollback,
       BlueGreenSteps blueGreen,
+      PreviewStage preview,
       RolloutTransitions transitions,
       AgentMetrics metrics,
       EventStream events,
@@ -81,6 +83,7 @@ final class RolloutExecutor {
     this.verify = verify;
     this.rollback = rollback;
     this.blueGreen = blueGreen;
+    this.preview = preview;
     this.transitions = transitions;
     this.metrics = metrics;
     this.events = events;
@@ -102,6 +105,7 @@ final class RolloutExecutor {
           case Preparing -> blocking(() -> moved(in, Stage.Preparing, () -> steps.prepare(in)));
           case Validating -> blocking(() -> moved(in, Stage.Validating, () -> steps.validate(in)));
           case BackingUp -> blocking(() -> moved(in, Stage.BackingUp, () -> steps.backup(in)));
+          case Previewing -> preview.run(in).compose(v -> blocking(() -> afterPreview(in, v)));
           case Deploying ->
               blocking(
                   () -> {
@@ -197,6 +201,19 @@ final class RolloutExecutor {
     return new Outcome.Verified(r.toCommit());
   }
 
+  /** A preview that failed quarantines the commit; nothing live was touched, nothing goes back. */
+  private Outcome afterPreview(StageInput in, VerifyStage.Verdict v) throws Exception {
+    if (!v.healthy()) {
+      return failed(
+          in,
+          Stage.Previewing,
+          Reason.PreviewFailed,
+          "on a copy of the data: " + v.reason() + ": " + v.message(),
+          true);
+    }
+    return moved(in, Stage.Previewing, () -> {});
+  }
+
   private Outcome afterRollback(StageInput in, VerifyStage.Verdict v) throws Exception {
     RolloutRecord r = in.rollout();
     if (v == null) {
@@ -234,6 +251,16 @@ final class RolloutExecutor {
     ReconcileError e = ErrorMapping.classify(err);
     RolloutRecord r = in.rollout();
     if (e instanceof ReconcileError.CommitFailure c) {
+      if (stage == Stage.Previewing) {
+        return blocking(
+            () ->
+                failed(
+                    in,
+                    stage,
+                    Reason.PreviewFailed,
+                    "on a copy of the data: " + c.reason() + ": " + c.message(),
+                    true));
+      }
       return blocking(() -> failed(in, stage, c.reason(), c.message(), true));
     }
     if (e instanceof ReconcileError.Stalled s) {

@@ -17,7 +17,14 @@ public final class RolloutMachine {
     return switch (stage) {
       case Preparing -> new Transition(Stage.Validating, null, false);
       case Validating -> new Transition(Stage.BackingUp, null, false);
-      case BackingUp -> new Transition(Stage.Deploying, null, false);
+      case BackingUp ->
+          new Transition(
+              PreviewStage.wanted(Specs.parse(r.specJson()), r)
+                  ? Stage.Previewing
+                  : Stage.Deploying,
+              null,
+              false);
+      case Previewing -> new Transition(Stage.Deploying, null, false);
       case Deploying -> new Transition(Stage.Verifying, null, false);
       case Verifying -> new Transition(Stage.Done, RolloutResult.Succeeded, false);
       case RollingBack ->
@@ -38,7 +45,8 @@ public final class RolloutMachine {
       RolloutRecord r, Stage stage, boolean automatic, boolean haveHealthy) {
     boolean manual = r.manual();
     return switch (stage) {
-      case Preparing, Validating, BackingUp ->
+      // A preview ran on a copy: nothing live was touched, so nothing is rolled back.
+      case Preparing, Validating, BackingUp, Previewing ->
           new Transition(Stage.Done, RolloutResult.Failed, !manual);
       case Deploying, Verifying -> {
         if (manual || !automatic) {

@@ -51,6 +51,7 @@ final class RolloutParts {
             verify,
             rollback,
             blueGreen,
+            new PreviewStage(w.vertx(), w.store(), w.runtime(), steps, recorder, verify),
             transitions,
             w.metrics(),
             events,

@@ -75,11 +75,19 @@ final class RolloutSteps {
     env.put("VTRACK_COMMIT", commit);
     env.put("VTRACK_SHARED", paths.shared().toAbsolutePath().toString());
     env.put("VTRACK_RELEASE", paths.release(commit).toAbsolutePath().toString());
-    env.put("VTRACK_STATE_DIR", paths.root().toAbsolutePath().getParent().getParent().toString());
+    env.put("VTRACK_STATE_DIR", paths.stateDir().toAbsolutePath().toString());
     if (revision != null) {
       env.put("VTRACK_REVISION", revision);
     }
     return env;
+  }
+
+  /** A copy of {@code commit}'s prepared release for a preview on {@code preview}'s data. */
+  Path previewRelease(StageInput in, DeploymentPaths preview, String commit, DeploymentSpec spec)
+      throws Exception {
+    return releases
+        .copyForPreview(in.paths(), preview, in.source().effectiveRepoUrl(), commit, spec)
+        .dir();
   }
 
   /** The release folder of {@code commit}, exported when missing. */
@@ -211,6 +219,26 @@ final class RolloutSteps {
   }
 
   /**
+   * Where each log check of the rollout starts counting: what {@code target} writes from now on,
+   * never what its files already held.
+   */
+  void markLogs(RolloutRecord r, DeploymentSpec spec, Path release, Target target)
+      throws Exception {
+    store
+        .rollouts()
+        .setMarks(
+            r.id(),
+            JSON.writeValueAsString(
+                Map.of(
+                    "logOffsets",
+                    CheckFactory.logMarks(
+                        spec.health(),
+                        release,
+                        target.logsDir(),
+                        svc -> runtime.serviceLog(target.runtimeKey(), svc)))));
+  }
+
+  /**
    * Recreate: stops what runs (with the spec it runs with), then starts the new revision. What runs
    * is recorded before the start, so an agent killed now knows which revision it was starting.
    */
@@ -219,18 +247,7 @@ final class RolloutSteps {
     DeploymentSpec spec = in.spec();
     if (store.rollouts().marks(r.id()).isEmpty()) {
       // Kept from the first attempt when resumed: lines written since then still count.
-      store
-          .rollouts()
-          .setMarks(
-              r.id(),
-              JSON.writeValueAsString(
-                  Map.of(
-                      "logOffsets",
-                      CheckFactory.logMarks(
-                          spec.health(),
-                          in.paths().release(r.toCommit()),
-                          in.paths().logs(),
-                          svc -> runtime.serviceLog(in.name(), svc)))));
+      markLogs(r, spec, in.paths().release(r.toCommit()), Target.recreate(in.name(), in.paths()));
     }
     DeploymentSpec running = in.snap().runningSpec() != null ? in.snap().runningSpec() : in.spec();
     steps.run(

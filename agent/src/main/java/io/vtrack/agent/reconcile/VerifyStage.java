@@ -88,9 +88,30 @@ final class VerifyStage {
       Target target,
       Verification.Mode mode,
       boolean resumed) {
+    return mode == Verification.Mode.VERIFY
+        ? verify(in, commit, spec, target, mode, resumed, "verify", "Verifying")
+        : verify(in, commit, spec, target, mode, resumed, "verify-rollback", "RollingBack");
+  }
+
+  /**
+   * Verifies a new revision on a copy of the data ({@code in} carries the preview's paths): the
+   * same rules, recorded as the step {@code preview-verify} and the stage {@code Previewing}.
+   */
+  Future<Verdict> preview(StageInput in, String commit, DeploymentSpec spec, Target target) {
+    return verify(
+        in, commit, spec, target, Verification.Mode.VERIFY, false, "preview-verify", "Previewing");
+  }
+
+  private Future<Verdict> verify(
+      StageInput in,
+      String commit,
+      DeploymentSpec spec,
+      Target target,
+      Verification.Mode mode,
+      boolean resumed,
+      String step,
+      String stage) {
     RolloutRecord r = in.rollout();
-    String step = mode == Verification.Mode.VERIFY ? "verify" : "verify-rollback";
-    String stage = mode == Verification.Mode.VERIFY ? "Verifying" : "RollingBack";
     return vertx
         .executeBlocking(
             () -> {

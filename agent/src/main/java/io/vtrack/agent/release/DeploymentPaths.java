@@ -5,9 +5,21 @@ import java.nio.file.Path;
 /**
  * The on-disk layout of one deployment under {@code <stateDir>/deployments/<name>/} (DESIGN.md §4).
  */
-public record DeploymentPaths(Path root) {
+public record DeploymentPaths(Path root, Path stateDir) {
   public static DeploymentPaths of(Path stateDir, String deployment) {
-    return new DeploymentPaths(stateDir.resolve("deployments").resolve(deployment));
+    return new DeploymentPaths(stateDir.resolve("deployments").resolve(deployment), stateDir);
+  }
+
+  /**
+   * The layout of a snapshot preview ({@code preview/<rollout-id>/}): its own {@code releases/},
+   * {@code shared/} (the copy of the data) and {@code logs/}, inside the deployment's folder.
+   */
+  public DeploymentPaths preview(long rolloutId) {
+    return new DeploymentPaths(previews().resolve(Long.toString(rolloutId)), stateDir);
+  }
+
+  public Path previews() {
+    return root.resolve("preview");
   }
 
   public Path releases() {

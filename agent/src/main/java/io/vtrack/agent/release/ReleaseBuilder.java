@@ -63,6 +63,27 @@ public final class ReleaseBuilder {
   }
 
   /**
+   * A copy of {@code commit}'s release as it was prepared (dependencies and build output included)
+   * for a snapshot preview, with its shared paths linked into the preview's {@code shared/} instead
+   * of the live one.
+   */
+  public Release copyForPreview(
+      DeploymentPaths live,
+      DeploymentPaths preview,
+      String repoUrl,
+      String commit,
+      DeploymentSpec spec)
+      throws IOException, SharedPathMissingException {
+    Path from = build(live, repoUrl, commit, spec).dir();
+    Path dir = preview.release(commit);
+    deleteTree(dir);
+    Files.createDirectories(preview.releases());
+    copyTree(from, dir);
+    return new Release(
+        dir, linkShared(dir, preview.shared(), spec.runtime().sharedPaths(), List.of()));
+  }
+
+  /**
    * Replaces each shared path in {@code release} by a link into {@code shared}; returns warnings.
    */
   static List<String> linkShared(

@@ -244,6 +244,39 @@ public final class ComposeRuntime implements AppRuntime {
   }
 
   /**
+   * The host paths the release's services bind-mount, as {@code compose config} resolves them with
+   * {@code env} (a preview checks that none of them is the live data).
+   */
+  public List<String> bindSources(
+      String deployment, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
+      throws ComposeConfigException {
+    CommandRunner.Result r =
+        cli.run(
+            project(deployment, spec),
+            releaseDir,
+            files(releaseDir, spec),
+            List.of("config"),
+            env,
+            CONFIG_TIMEOUT);
+    if (!r.ok()) {
+      throw new ComposeConfigException(
+          cli.describe() + " config rejected the compose files: " + r.output().strip());
+    }
+    List<String> out = new ArrayList<>();
+    for (var svc : YAML.readTree(r.output()).path("services").properties()) {
+      for (JsonNode v : svc.getValue().path("volumes")) {
+        // v1 prints "source:target[:mode]", v2 {type, source, target}.
+        String source =
+            v.isString() ? v.asString().split(":", 2)[0] : v.path("source").asString("");
+        if (source.startsWith("/") || source.startsWith(".")) {
+          out.add(svc.getKey() + "=" + releaseDir.resolve(source).normalize());
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
    * The override: per-commit image tags for built services, the deployment and commit labels and
    * the VTRACK_* environment on every service. Rewritten each time (it is derived, never edited).
    */

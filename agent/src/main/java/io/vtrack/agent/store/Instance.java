@@ -6,7 +6,8 @@ import java.util.Map;
  * Blue-green: one commit of a deployment started once, in a colour, with a loopback port per
  * service (DESIGN.md §2). The live instance serves the public addresses through the switch proxy; a
  * candidate is being verified beside it; a warm one served until the last switch and keeps running
- * until {@code warmUntil}, so that a rollback is a switch back.
+ * until {@code warmUntil}, so that a rollback is a switch back. A preview runs the new revision on
+ * a copy of the data (colour {@code preview}) before any of that.
  */
 public record Instance(
     String deployment,
@@ -23,7 +24,9 @@ public record Instance(
   public enum Role {
     Candidate,
     Live,
-    Warm
+    Warm,
+    /** {@code preview: snapshot}: the new revision on a copy of the data, never served. */
+    Preview
   }
 
   public Instance {

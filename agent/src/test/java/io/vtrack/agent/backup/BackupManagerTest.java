@@ -32,7 +32,7 @@ class BackupManagerTest {
 
   @Test
   void backsUpWhileTheAppWritesAndRestoresKeepingTheFailedCopy() throws Exception {
-    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"));
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
     Path db = paths.shared().resolve("data/app.db");
     Files.createDirectories(db.getParent());
     Files.writeString(paths.shared().resolve(".env"), "A=1\n");
@@ -105,7 +105,7 @@ class BackupManagerTest {
 
   @Test
   void keepsTheNewestBackupsAndNeverTheFailedCopies() throws Exception {
-    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"));
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
     Files.createDirectories(paths.shared());
     Files.writeString(paths.shared().resolve("conf"), "x");
     try (StateStore store = StateStore.open(dir.resolve("state"))) {
@@ -126,7 +126,7 @@ class BackupManagerTest {
 
   @Test
   void aDatabaseThatDidNotExistIsMovedAsideOnRestore() throws Exception {
-    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"));
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
     Files.createDirectories(paths.shared());
     try (StateStore store = StateStore.open(dir.resolve("state"))) {
       BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));

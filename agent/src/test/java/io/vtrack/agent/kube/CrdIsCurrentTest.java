@@ -74,6 +74,6 @@ class CrdIsCurrentTest {
             .get("status")
             .getProperties()
             .get("phase");
-    assertThat(status.getEnum()).hasSize(13);
+    assertThat(status.getEnum()).hasSize(14);
   }
 }

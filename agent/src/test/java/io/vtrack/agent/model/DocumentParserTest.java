@@ -142,6 +142,16 @@ class DocumentParserTest {
             "spec.runtime.services[0].expose.listen",
             "expected host:port"),
         Arguments.of(
+            "a snapshot preview with no data to copy",
+            BLUE_GREEN
+                .replace(
+                    "blueGreen: {keepWarm: 5m}", "blueGreen: {keepWarm: 5m, preview: snapshot}")
+                .replace("    sharedPaths:\n      - backend/database/\n      - .env\n", "")
+                .replace("    sqlite: [backend/database/events.db]\n", "")
+                .replace("    files: [.env]\n", ""),
+            "spec.strategy.blueGreen.preview",
+            "there are none"),
+        Arguments.of(
             "restoreData neither true, false nor Always",
             BLUE_GREEN.replace("restoreData: true", "restoreData: sometimes"),
             "spec.rollback.restoreData",
