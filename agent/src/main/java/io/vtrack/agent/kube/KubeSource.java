@@ -47,6 +47,9 @@ public final class KubeSource implements AutoCloseable {
   private final String identity;
   private final Leases leases;
 
+  /** The key prefix of the agent-name Lease in {@link #electors} and {@link #held}. */
+  private static final String AGENT_KEY = "agent:";
+
   /** Deployments whose Lease this agent holds, and the elector of each one it competes for. */
   private final java.util.Set<String> held = ConcurrentHashMap.newKeySet();
 
@@ -75,11 +78,15 @@ public final class KubeSource implements AutoCloseable {
   /** Lease timings: how long a lease lasts, the holder's renew deadline, the retry period. */
   public record Leases(
       java.time.Duration duration, java.time.Duration renewDeadline, java.time.Duration retry) {
+    /**
+     * The holder renews every 6 s (one write: 0.17 per second per Lease); another agent takes over
+     * at most 30 s after the holder went away.
+     */
     public static final Leases DEFAULT =
         new Leases(
-            java.time.Duration.ofSeconds(15),
-            java.time.Duration.ofSeconds(10),
-            java.time.Duration.ofSeconds(2));
+            java.time.Duration.ofSeconds(30),
+            java.time.Duration.ofSeconds(20),
+            java.time.Duration.ofSeconds(6));
   }
 
   public KubeSource(
@@ -209,9 +216,10 @@ public final class KubeSource implements AutoCloseable {
         docs.add(toDocument(r));
         continue;
       }
-      competing.add(m.getNamespace() + "/" + m.getName());
-      compete(m.getNamespace(), m.getName());
-      if (!held.contains(m.getName())) {
+      String key = leaseKey(m);
+      competing.add(key);
+      compete(key);
+      if (!held.contains(key)) {
         elsewhere.add(m.getName());
         continue;
       }
@@ -231,7 +239,7 @@ public final class KubeSource implements AutoCloseable {
     // Resources gone from the API: stop competing for their Leases (after their deletion ran).
     for (String key : new ArrayList<>(electors.keySet())) {
       String name = key.substring(key.indexOf('/') + 1);
-      if (!competing.contains(key) && !deleting.containsKey(name)) {
+      if (!competing.contains(key) && (key.startsWith(AGENT_KEY) || !deleting.containsKey(name))) {
         stopCompeting(key);
       }
     }
@@ -241,21 +249,55 @@ public final class KubeSource implements AutoCloseable {
   }
 
   /**
-   * Competes for the Lease {@code vtrack-<name>} in the resource's namespace: at most one agent
-   * acts on a deployment, even when two claim the same agentName (old and new pods of a DaemonSet
-   * overlapping); the other takes over when the holder goes away and its lease expires.
+   * The Lease that decides whether this agent acts on a resource. One per agent name for the
+   * resources labelled with it ({@code vtrack-agent-<agentName>}): an agent renews one Lease
+   * however many deployments it runs. One per deployment ({@code vtrack-<name>} in its namespace)
+   * for an unlabelled resource, which any agent could take: at most one does.
    */
-  private void compete(String ns, String name) {
-    String key = ns + "/" + name;
+  private String leaseKey(ObjectMeta m) {
+    String label = m.getLabels() == null ? null : m.getLabels().get(VTrackDeployment.AGENT_LABEL);
+    if (label != null) {
+      return AGENT_KEY + leaseNamespace(m) + "/vtrack-agent-" + leaseName(agentName);
+    }
+    return m.getNamespace() + "/" + m.getName();
+  }
+
+  /** The watched namespace, else the agent's own (POD_NAMESPACE, as the DaemonSet sets it). */
+  private String leaseNamespace(ObjectMeta m) {
+    if (namespace != null) {
+      return namespace;
+    }
+    String own = System.getenv("POD_NAMESPACE");
+    return own != null && !own.isBlank() ? own : m.getNamespace();
+  }
+
+  /** An agent name as a Lease name: lower case, DNS characters only. */
+  static String leaseName(String agentName) {
+    String s = agentName.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9.-]", "-");
+    return s.length() > 200 ? s.substring(0, 200) : s;
+  }
+
+  /**
+   * Competes for a Lease (see {@link #leaseKey}): at most one agent acts on a deployment, even when
+   * two claim the same agentName (old and new pods of a DaemonSet overlapping); the other takes
+   * over when the holder goes away and its lease expires.
+   */
+  private void compete(String key) {
     if (electors.containsKey(key)) {
       return;
     }
+    String bare = key.startsWith(AGENT_KEY) ? key.substring(AGENT_KEY.length()) : key;
+    String ns = bare.substring(0, bare.indexOf('/'));
+    String leaseName =
+        key.startsWith(AGENT_KEY)
+            ? bare.substring(bare.indexOf('/') + 1)
+            : "vtrack-" + bare.substring(bare.indexOf('/') + 1);
     var config =
         new io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfigBuilder()
-            .withName("vtrack-" + name)
+            .withName(leaseName)
             .withLock(
                 new io.fabric8.kubernetes.client.extended.leaderelection.resourcelock.LeaseLock(
-                    ns, "vtrack-" + name, identity))
+                    ns, leaseName, identity))
             .withLeaseDuration(leases.duration())
             .withRenewDeadline(leases.renewDeadline())
             .withRetryPeriod(leases.retry())
@@ -264,11 +306,11 @@ public final class KubeSource implements AutoCloseable {
                 new io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks(
                     () -> {
                       LOG.info("{}: {} holds the lease of {}", id, identity, key);
-                      held.add(name);
+                      held.add(key);
                       changed("lease of " + key + " acquired");
                     },
                     () -> {
-                      if (held.remove(name)) {
+                      if (held.remove(key)) {
                         LOG.warn("{}: {} lost the lease of {}", id, identity, key);
                         changed("lease of " + key + " lost");
                       }
@@ -283,12 +325,7 @@ public final class KubeSource implements AutoCloseable {
     if (f != null) {
       f.cancel(true);
     }
-    held.remove(key.substring(key.indexOf('/') + 1));
-  }
-
-  /** Whether this agent holds the Lease of {@code name}. */
-  public boolean holds(String name) {
-    return held.contains(name);
+    held.remove(key);
   }
 
   private boolean addressedHere(ObjectMeta m) {

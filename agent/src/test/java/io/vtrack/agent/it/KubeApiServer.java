@@ -49,6 +49,7 @@ final class KubeApiServer implements AutoCloseable {
         new Dispatcher() {
           @Override
           public MockResponse dispatch(RecordedRequest req) {
+            count(req);
             if (down) {
               return new MockResponse().setResponseCode(503).setBody("{\"kind\":\"Status\"}");
             }
@@ -69,6 +70,59 @@ final class KubeApiServer implements AutoCloseable {
 
   int port() {
     return server.getPort();
+  }
+
+  /** Requests the server answered, by "VERB resource" (list and watch apart from get). */
+  final Map<String, java.util.concurrent.atomic.AtomicLong> requests =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  private void count(RecordedRequest req) {
+    String path = req.getPath();
+    String query = path.contains("?") ? path.substring(path.indexOf('?') + 1) : "";
+    String[] parts = (path.contains("?") ? path.substring(0, path.indexOf('?')) : path).split("/");
+    // .../namespaces/<ns>/<resource>[/<name>[/status]]
+    String resource = "?";
+    boolean named = false;
+    for (int i = 0; i < parts.length; i++) {
+      if ("namespaces".equals(parts[i]) && i + 2 < parts.length) {
+        resource = parts[i + 2];
+        named = i + 3 < parts.length;
+        if (i + 4 < parts.length) {
+          resource = resource + "/" + parts[i + 4];
+        }
+      }
+    }
+    if ("?".equals(resource) && parts.length > 0) {
+      resource = parts[parts.length - 1];
+    }
+    String verb = req.getMethod();
+    if ("GET".equals(verb) && !named) {
+      verb = query.contains("watch=true") ? "WATCH" : "LIST";
+    }
+    requests
+        .computeIfAbsent(verb + " " + resource, k -> new java.util.concurrent.atomic.AtomicLong())
+        .incrementAndGet();
+  }
+
+  /** The counts so far, and from now on from zero. */
+  Map<String, Long> takeCounts() {
+    Map<String, Long> out = new java.util.TreeMap<>();
+    requests.forEach((k, v) -> out.put(k, v.getAndSet(0)));
+    out.values().removeIf(v -> v == 0);
+    return out;
+  }
+
+  /** Writes among {@code counts}: every verb that changes something. */
+  static long writes(Map<String, Long> counts) {
+    return counts.entrySet().stream()
+        .filter(
+            e ->
+                e.getKey().startsWith("PUT ")
+                    || e.getKey().startsWith("PATCH ")
+                    || e.getKey().startsWith("POST ")
+                    || e.getKey().startsWith("DELETE "))
+        .mapToLong(Map.Entry::getValue)
+        .sum();
   }
 
   String url() {
