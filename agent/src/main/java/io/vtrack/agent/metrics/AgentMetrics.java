@@ -14,6 +14,18 @@ public final class AgentMetrics {
   private final PrometheusMeterRegistry registry =
       new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
 
+  private final Timer roundLateness =
+      Timer.builder("vtrack_check_round_lateness")
+          .description(
+              "How much later than its interval a monitoring round starts: the agent's own load")
+          .publishPercentiles(0.5, 0.99)
+          .register(registry);
+
+  /** A monitoring round started {@code nanos} after it was due. */
+  public void roundLate(long nanos) {
+    roundLateness.record(Math.max(0, nanos), java.util.concurrent.TimeUnit.NANOSECONDS);
+  }
+
   public PrometheusMeterRegistry registry() {
     return registry;
   }

@@ -48,6 +48,7 @@ final class HealthMonitor {
     final List<NotifySpec> notify;
     List<HealthCheck> checks;
     long timer = -1;
+    long due;
     boolean inFlight;
 
     Watch(String commit, String generation, DeploymentSpec spec) {
@@ -148,6 +149,7 @@ final class HealthMonitor {
   }
 
   private void schedule(String name, Watch w) {
+    w.due = System.nanoTime() + Math.max(1, w.intervalMs) * 1_000_000;
     w.timer = vertx.setTimer(Math.max(1, w.intervalMs), id -> round(name, w));
   }
 
@@ -159,6 +161,7 @@ final class HealthMonitor {
       schedule(name, w);
       return;
     }
+    metrics.roundLate(System.nanoTime() - w.due);
     w.inFlight = true;
     CheckRound.run(vertx, w.checks)
         .onComplete(
