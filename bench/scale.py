@@ -159,6 +159,29 @@ def one(n):
         t2 = time.time()
         sh(os.path.join(ROOT, "bin", "vtrack"), "status", "--server", f"http://127.0.0.1:{port}", "s0")
         r["vtrack status ms"] = round((time.time() - t2) * 1000)
+        # The agent restarted: what runs is adopted, nothing restarts.
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        t3 = time.time()
+        proc = subprocess.Popen([os.path.join(ROOT, "bin", "vtrack"), "run", "--config",
+                                 os.path.join(work, "agent.yaml")], stdout=log, stderr=log)
+        while True:
+            try:
+                if get(f"http://127.0.0.1:{port}/readyz")[0] == 200:
+                    break
+            except Exception:
+                pass
+            time.sleep(0.02)
+        r["restart -> /readyz ms"] = round((time.time() - t3) * 1000)
+        while True:
+            try:
+                st = deployments(port)
+                if len(st) == n and all(s.get("phase") == "Healthy" for s in st.values()):
+                    break
+            except Exception:
+                pass
+            time.sleep(0.1)
+        r["restart -> all adopted Healthy ms"] = round((time.time() - t3) * 1000)
         return r
     finally:
         proc.send_signal(signal.SIGTERM)

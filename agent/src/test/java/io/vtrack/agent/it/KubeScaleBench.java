@@ -1,0 +1,207 @@
+package io.vtrack.agent.it;
+
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.vertx5.Vertx5HttpClientFactory;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vtrack.agent.kube.KubeSource;
+import io.vtrack.agent.kube.KubeStatusWriter;
+import io.vtrack.agent.model.Phase;
+import io.vtrack.agent.reconcile.DeploymentStatus;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A benchmark, not a test (run by {@code bench/kube-scale.sh}; Failsafe never picks it up on its
+ * own): M simulated agents — each its own agentName, client, informer, Leases and status writer,
+ * the parts of the agent that talk to the API server — against fabric8's mock API server, with two
+ * deployments each. Counts the requests by verb and resource at idle and while 10% of the
+ * deployments roll out (six phase changes each), for M = 10, 100, 1000 ({@code -Dscale.agents}).
+ */
+class KubeScaleBench {
+  static final String NS = "apps";
+  static final int PER_AGENT = 2;
+  static final List<Phase> ROLLOUT =
+      List.of(
+          Phase.Preparing,
+          Phase.Validating,
+          Phase.BackingUp,
+          Phase.Deploying,
+          Phase.Verifying,
+          Phase.Healthy);
+
+  @Test
+  void agentsAgainstOneApiServer() throws Exception {
+    String sizes = System.getProperty("scale.agents", "10,100,1000");
+    long window = Long.getLong("scale.window", 30);
+    List<String> rows = new ArrayList<>();
+    for (String m : sizes.split(",")) {
+      rows.add(run(Integer.parseInt(m.trim()), window));
+      System.out.println(rows.get(rows.size() - 1));
+    }
+    System.out.println("\nM agents x " + PER_AGENT + " deployments, " + window + " s windows:");
+    rows.forEach(System.out::println);
+  }
+
+  static DeploymentStatus status(Phase phase) {
+    return new DeploymentStatus(
+        1L,
+        phase,
+        phase.name(),
+        "v1",
+        "c1",
+        "c1",
+        "c1",
+        List.of("c1"),
+        List.of(),
+        List.of(),
+        List.of(),
+        null,
+        List.of(),
+        List.of(),
+        null);
+  }
+
+  String run(int agents, long window) throws Exception {
+    Vertx vertx = Vertx.vertx();
+    List<KubernetesClient> clients = new ArrayList<>();
+    List<KubeSource> sources = new ArrayList<>();
+    try (KubeApiServer api = new KubeApiServer()) {
+      for (int a = 0; a < agents; a++) {
+        for (int d = 0; d < PER_AGENT; d++) {
+          GenericKubernetesResource r =
+              new GenericKubernetesResourceBuilder()
+                  .withApiVersion("vtrack.io/v1alpha1")
+                  .withKind("VTrackDeployment")
+                  .withNewMetadata()
+                  .withName("node-" + a + "-app-" + d)
+                  .withNamespace(NS)
+                  .addToLabels("vtrack.io/agent", "node-" + a)
+                  .endMetadata()
+                  .addToAdditionalProperties(
+                      "spec", Map.of("source", Map.of("repoURL", "file:///x", "revision", "v1")))
+                  .build();
+          api.client
+              .genericKubernetesResources(KubeSource.CONTEXT)
+              .inNamespace(NS)
+              .resource(r)
+              .create();
+        }
+      }
+      Map<String, Phase> phases = new ConcurrentHashMap<>();
+      Context ctx = vertx.getOrCreateContext();
+      List<KubeStatusWriter> writers = new ArrayList<>();
+      long t0 = System.nanoTime();
+      for (int a = 0; a < agents; a++) {
+        KubernetesClient client =
+            new KubernetesClientBuilder()
+                .withConfig(new ConfigBuilder().withMasterUrl(api.url()).withNamespace(NS).build())
+                .withHttpClientFactory(new Vertx5HttpClientFactory(vertx))
+                .build();
+        clients.add(client);
+        KubeStatusWriter[] writer = new KubeStatusWriter[1];
+        String mine = "node-" + a + "-app-";
+        KubeSource src =
+            new KubeSource(
+                a,
+                client,
+                NS,
+                "node-" + a,
+                Duration.ofMinutes(5).toMillis(),
+                KubeSource.Leases.DEFAULT,
+                update ->
+                    ctx.runOnContext(
+                        v -> {
+                          for (var doc : update.docs()) {
+                            String name = doc.name();
+                            if (name.startsWith(mine) && writer[0] != null) {
+                              phases.putIfAbsent(name, Phase.Healthy);
+                              writer[0].onStatus(name);
+                            }
+                          }
+                        }));
+        writer[0] =
+            new KubeStatusWriter(
+                vertx,
+                src,
+                "node-" + a,
+                n -> {
+                  Phase p = phases.get(n);
+                  return p == null ? null : status(p);
+                });
+        writers.add(writer[0]);
+        sources.add(src);
+        src.start();
+      }
+      // Synced: every resource has its status from its own agent.
+      await()
+          .atMost(Duration.ofMinutes(10))
+          .pollInterval(Duration.ofSeconds(1))
+          .until(
+              () ->
+                  api
+                          .client
+                          .genericKubernetesResources(KubeSource.CONTEXT)
+                          .inNamespace(NS)
+                          .list()
+                          .getItems()
+                          .stream()
+                          .filter(r -> r.getAdditionalProperties().get("status") != null)
+                          .count()
+                      == (long) agents * PER_AGENT);
+      double syncSeconds = (System.nanoTime() - t0) / 1e9;
+      Map<String, Long> sync = api.takeCounts();
+      long idleStart = System.nanoTime();
+      Thread.sleep(window * 1000);
+      double idleSeconds = (System.nanoTime() - idleStart) / 1e9;
+      Map<String, Long> idle = api.takeCounts();
+      // 10% of the deployments roll out: six status changes each, a second apart.
+      List<String> rolling = new ArrayList<>();
+      for (int a = 0; a < agents; a += 10) {
+        rolling.add("node-" + a + "-app-0");
+      }
+      long busyStart = System.nanoTime();
+      for (Phase p : ROLLOUT) {
+        ctx.runOnContext(
+            v -> {
+              for (String name : rolling) {
+                phases.put(name, p);
+                writers.get(Integer.parseInt(name.split("-")[1])).onStatus(name);
+              }
+            });
+        Thread.sleep(1000);
+      }
+      Thread.sleep(Math.max(0, window * 1000 - ROLLOUT.size() * 1000L));
+      double busySeconds = (System.nanoTime() - busyStart) / 1e9;
+      Map<String, Long> busy = api.takeCounts();
+      return String.format(
+          "M=%d: first sync %.1f s %s%n  idle %.3f writes/s per agent, %d lists: %s%n"
+              + "  10%% rolling out %.3f writes/s per agent: %s",
+          agents,
+          syncSeconds,
+          sync,
+          KubeApiServer.writes(idle) / idleSeconds / agents,
+          idle.entrySet().stream()
+              .filter(e -> e.getKey().startsWith("LIST "))
+              .mapToLong(Map.Entry::getValue)
+              .sum(),
+          idle,
+          KubeApiServer.writes(busy) / busySeconds / agents,
+          busy);
+    } finally {
+      sources.forEach(KubeSource::close);
+      clients.forEach(KubernetesClient::close);
+      vertx.close();
+    }
+  }
+}
