@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine (run as root): Java 17, Maven,
 # git, python3, node/npm, Chromium with its driver for the status-page test, and a running Docker
-# Engine with docker-compose and the compose example's runtime image (scripts/docker-setup.sh).
+# Engine with docker-compose and the compose example's runtime image (scripts/docker-setup.sh),
+# Debian's Prometheus (promtool) for the metrics tests.
 # What is already present is left alone.
 set -euo pipefail
 missing=()
@@ -15,6 +16,9 @@ command -v setsid >/dev/null || missing+=(util-linux)
 command -v kill >/dev/null || missing+=(procps)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+# Prometheus (and promtool) for the metrics and alert-rule tests; dpkg for the package test.
+command -v prometheus >/dev/null || missing+=(prometheus)
+command -v dpkg-deb >/dev/null || missing+=(dpkg)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test-setup: installing ${missing[*]}"
   apt-get update -q

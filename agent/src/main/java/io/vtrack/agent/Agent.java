@@ -179,6 +179,11 @@ public final class Agent extends VerticleBase {
                           policy,
                           config.retention().rollouts(),
                           proxy));
+              reconciler.onStatus(
+                  n -> {
+                    var st = reconciler.status(n);
+                    metrics.phase(n, st == null ? null : st.phase().name());
+                  });
               for (int i = 0; i < config.sources().size(); i++) {
                 AgentConfig.SourceConfig s = config.sources().get(i);
                 if (s.git() != null) {

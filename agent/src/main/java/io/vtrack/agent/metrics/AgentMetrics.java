@@ -21,6 +21,49 @@ public final class AgentMetrics {
           .publishPercentiles(0.5, 0.99)
           .register(registry);
 
+  private final java.util.Map<
+          String, java.util.Map<String, java.util.concurrent.atomic.AtomicInteger>>
+      phases = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * The phase of a deployment as a state set: {@code vtrack_deployment_phase{phase=...}} is 1 for
+   * the phase it is in and 0 for every other (null: the deployment is gone, all 0).
+   */
+  public void phase(String deployment, String phase) {
+    var gauges =
+        phases.computeIfAbsent(
+            deployment,
+            d -> {
+              var m =
+                  new java.util.LinkedHashMap<String, java.util.concurrent.atomic.AtomicInteger>();
+              for (io.vtrack.agent.model.Phase p : io.vtrack.agent.model.Phase.values()) {
+                var v = new java.util.concurrent.atomic.AtomicInteger();
+                Gauge.builder(
+                        "vtrack_deployment_phase",
+                        v,
+                        java.util.concurrent.atomic.AtomicInteger::get)
+                    .description("1 for the phase a deployment is in, 0 for the others")
+                    .tag("deployment", d)
+                    .tag("phase", p.name())
+                    .register(registry);
+                m.put(p.name(), v);
+              }
+              return m;
+            });
+    gauges.forEach((p, v) -> v.set(p.equals(phase) ? 1 : 0));
+  }
+
+  /** A step of a rollout ended (backup, switch, ...): counted by step and result. */
+  public void stepEnded(String deployment, String step, String result) {
+    Counter.builder("vtrack_rollout_steps_total")
+        .description("Rollout steps by step and result")
+        .tag("deployment", deployment)
+        .tag("step", step)
+        .tag("result", result)
+        .register(registry)
+        .increment();
+  }
+
   /** A monitoring round started {@code nanos} after it was due. */
   public void roundLate(long nanos) {
     roundLateness.record(Math.max(0, nanos), java.util.concurrent.TimeUnit.NANOSECONDS);

@@ -13,7 +13,7 @@ final class RolloutParts {
 
   RolloutParts(
       Reconciler.Wiring w, EventStream events, BiConsumer<String, List<CheckResult>> onRound) {
-    StepRecorder recorder = new StepRecorder(w.store(), events);
+    StepRecorder recorder = new StepRecorder(w.store(), events, w.metrics());
     transitions = new RolloutTransitions(w.store());
     RolloutSteps steps =
         new RolloutSteps(

@@ -16,10 +16,12 @@ final class StepRecorder {
 
   private final StateStore store;
   private final EventStream events;
+  private final io.vtrack.agent.metrics.AgentMetrics metrics;
 
-  StepRecorder(StateStore store, EventStream events) {
+  StepRecorder(StateStore store, EventStream events, io.vtrack.agent.metrics.AgentMetrics metrics) {
     this.store = store;
     this.events = events;
+    this.metrics = metrics;
   }
 
   /**
@@ -55,6 +57,9 @@ final class StepRecorder {
   void end(RolloutRecord r, long id, String step, boolean ok, String output) throws Exception {
     String result = ok ? "Succeeded" : "Failed";
     store.rollouts().finishStep(id, result, output);
+    if (metrics != null) {
+      metrics.stepEnded(r.deployment(), step, result);
+    }
     events.emit(
         "step",
         r.deployment(),

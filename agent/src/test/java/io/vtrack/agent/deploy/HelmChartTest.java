@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Stream;
@@ -138,6 +139,37 @@ class HelmChartTest {
             v ->
                 assertThat(v.getSecret() == null ? null : v.getSecret().getSecretName())
                     .isEqualTo("my-token"));
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void thePrometheusRuleAndTheDashboardAreOffByDefaultAndRenderTheShippedFiles() throws Exception {
+    assertThat(kindsAndNames(parse(render())))
+        .noneMatch(n -> n.startsWith("PrometheusRule/") || n.endsWith("-dashboard"));
+    List<HasMetadata> on =
+        parse(render("prometheusRule.enabled", "true", "grafanaDashboard.enabled", "true"));
+    var rule =
+        (io.fabric8.kubernetes.api.model.GenericKubernetesResource)
+            on.stream().filter(o -> "PrometheusRule".equals(o.getKind())).findFirst().orElseThrow();
+    Map<String, Object> shipped =
+        Serialization.unmarshal(
+            Files.readString(
+                Path.of("..", "packaging", "prometheus", "vtrack-alerts.yml")
+                    .toAbsolutePath()
+                    .normalize()),
+            Map.class);
+    assertThat(rule.getAdditionalProperties().get("spec")).isEqualTo(shipped);
+    ConfigMap dashboard =
+        on.stream()
+            .filter(o -> o instanceof ConfigMap && o.getMetadata().getName().endsWith("-dashboard"))
+            .map(ConfigMap.class::cast)
+            .findFirst()
+            .orElseThrow();
+    assertThat(dashboard.getMetadata().getLabels()).containsEntry("grafana_dashboard", "1");
+    Map<String, Object> json =
+        Serialization.unmarshal(dashboard.getData().get("vtrack-agent.json"), Map.class);
+    assertThat(json.get("uid")).isEqualTo("vtrack-agent");
+    assertThat(String.valueOf(json.get("panels"))).contains("vtrack_deployment_phase");
   }
 
   @Test
