@@ -178,6 +178,7 @@ public final class VtrackCli implements Runnable {
         System.err.println("error: " + e.getMessage());
         return ExitCodes.FAILED;
       }
+      io.vtrack.agent.LogSetup.apply(cfg.logFormat());
       Path base =
           config == null ? Path.of(".").toAbsolutePath() : config.toAbsolutePath().getParent();
       Vertx vertx = Vertx.vertx();

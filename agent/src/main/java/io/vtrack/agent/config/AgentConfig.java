@@ -18,7 +18,8 @@ public record AgentConfig(
     Retention retention,
     Interval gitTimeout,
     List<String> allowedHosts,
-    Proxy proxy) {
+    Proxy proxy,
+    String logFormat) {
   public static final String DEFAULT_STATE_DIR = "/var/lib/vtrack";
   public static final String DEFAULT_LISTEN = "127.0.0.1:8787";
 
@@ -39,6 +40,33 @@ public record AgentConfig(
     // Host names the API answers to besides IP literals, localhost and the agent's name.
     allowedHosts = allowedHosts == null ? List.of() : List.copyOf(allowedHosts);
     proxy = proxy == null ? new Proxy(null) : proxy;
+    // How the agent writes its log: lines of text, or one JSON object per line.
+    logFormat = logFormat == null || logFormat.isBlank() ? "text" : logFormat;
+  }
+
+  public AgentConfig(
+      String agentName,
+      String stateDir,
+      String listen,
+      Auth auth,
+      List<String> allowedCommands,
+      List<SourceConfig> sources,
+      Retention retention,
+      Interval gitTimeout,
+      List<String> allowedHosts,
+      Proxy proxy) {
+    this(
+        agentName,
+        stateDir,
+        listen,
+        auth,
+        allowedCommands,
+        sources,
+        retention,
+        gitTimeout,
+        allowedHosts,
+        proxy,
+        null);
   }
 
   public AgentConfig(
@@ -71,7 +99,7 @@ public record AgentConfig(
       Auth auth,
       List<String> allowedCommands,
       List<SourceConfig> sources) {
-    this(agentName, stateDir, listen, auth, allowedCommands, sources, null, null, null, null);
+    this(agentName, stateDir, listen, auth, allowedCommands, sources, null, null, null, null, null);
   }
 
   public static AgentConfig defaults() {

@@ -65,6 +65,9 @@ public final class AgentConfigLoader {
     } catch (NumberFormatException e) {
       errors.add("listen: expected host:port, got '" + cfg.listen() + "'");
     }
+    if (!List.of("text", "json").contains(cfg.logFormat())) {
+      errors.add("logFormat: must be text or json, got '" + cfg.logFormat() + "'");
+    }
     for (int i = 0; i < cfg.sources().size(); i++) {
       AgentConfig.SourceConfig s = cfg.sources().get(i);
       int set =

@@ -2,6 +2,7 @@ package io.vtrack.agent.reconcile;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.model.RolloutKind;
 import io.vtrack.agent.model.Stage;
@@ -19,6 +20,7 @@ import java.util.concurrent.Callable;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -102,12 +104,13 @@ public final class DeploymentCommands {
                 spec.rollback().restoreData().enabled(),
                 JSON.writeValueAsString(t),
                 Specs.json(spec)));
-    LOG.info(
-        "{}: rollout {} to {} ({})",
-        snap.desired().name(),
-        id,
-        StatusBuilder.short7(to),
-        snap.desired().revision());
+    LogSetup.about(LOG, Level.INFO, snap.desired().name(), id, to)
+        .log(
+            "{}: rollout {} to {} ({})",
+            snap.desired().name(),
+            id,
+            StatusBuilder.short7(to),
+            snap.desired().revision());
     return id;
   }
 

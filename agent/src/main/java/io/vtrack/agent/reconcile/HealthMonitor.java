@@ -1,6 +1,7 @@
 package io.vtrack.agent.reconcile;
 
 import io.vertx.core.Vertx;
+import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.check.CheckRound;
 import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.metrics.AgentMetrics;
@@ -18,6 +19,7 @@ import java.util.function.Function;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 /**
  * After Healthy, checks keep running every {@code interval} on what runs (DESIGN.md §2): one watch
@@ -207,7 +209,7 @@ final class HealthMonitor {
           s.degraded
               ? "checks failed " + s.failingRounds + " rounds in a row: " + round.failures()
               : "checks pass again";
-      LOG.warn("{}: {}", name, msg);
+      LogSetup.about(LOG, Level.WARN, name, null, w.commit).log("{}: {}", name, msg);
       boolean degraded = s.degraded;
       vertx.executeBlocking(
           () -> {

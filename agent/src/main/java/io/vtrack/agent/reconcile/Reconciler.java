@@ -2,6 +2,7 @@ package io.vtrack.agent.reconcile;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.backup.BackupManager;
 import io.vtrack.agent.check.CheckFactory;
 import io.vtrack.agent.metrics.AgentMetrics;
@@ -28,6 +29,7 @@ import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -305,7 +307,8 @@ public final class Reconciler {
       ReconcileError e = ErrorMapping.classify(failure);
       long wait = s.failed(new ReconcileError.Transient(e.reason(), e.message()), Instant.now());
       if (s.lastLogged == null) {
-        LOG.warn("{}: reconcile failed, retrying with backoff: {}", name, e.message());
+        LogSetup.about(LOG, Level.WARN, name, null, null)
+            .log("{}: reconcile failed, retrying with backoff: {}", name, e.message());
         s.lastLogged = e.message();
       }
       result = new ReconcileQueue.Next.After(wait);

@@ -2,6 +2,7 @@ package io.vtrack.agent.reconcile;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.metrics.AgentMetrics;
 import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.model.Reason;
@@ -23,6 +24,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 /**
  * Runs the stage a rollout is in (DESIGN.md §5) and moves it on through {@link RolloutTransitions}.
@@ -237,7 +239,8 @@ final class RolloutExecutor {
     DeploymentSpec spec = in.spec();
     String lastHealthy = in.snap().row().lastHealthyCommit();
     boolean haveHealthy = lastHealthy != null && !lastHealthy.equals(r.toCommit());
-    LOG.warn("{}: rollout {} failed in {}: {} {}", in.name(), r.id(), stage, reason, message);
+    LogSetup.about(LOG, Level.WARN, in.name(), r.id(), r.toCommit())
+        .log("{}: rollout {} failed in {}: {} {}", in.name(), r.id(), stage, reason, message);
     RolloutMachine.Transition t =
         transitions.fail(
             r, stage, reason, message, spec.rollback().automatic(), haveHealthy, quarantine);
@@ -294,7 +297,8 @@ final class RolloutExecutor {
         reason == null ? null : reason.name(),
         "durationMs",
         took.toMillis());
-    LOG.info("{}: rollout {} {} in {} ms", in.name(), r.id(), result, took.toMillis());
+    LogSetup.about(LOG, Level.INFO, in.name(), r.id(), r.toCommit())
+        .log("{}: rollout {} {} in {} ms", in.name(), r.id(), result, took.toMillis());
     try {
       int pruned = store.rollouts().prune(in.name(), keepRollouts);
       store.events().prune(in.name(), keepRollouts * 10);

@@ -2,6 +2,7 @@ package io.vtrack.agent.reconcile;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.release.DeploymentPaths;
@@ -13,6 +14,7 @@ import java.time.Instant;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 /**
  * Restarts what runs when it died or its checks keep failing (DESIGN.md §2): never a rollback of a
@@ -44,7 +46,8 @@ final class SelfHeal {
     String name = snap.desired().name();
     s.healAttempts++;
     s.healNotBefore = Instant.now().plusMillis(ErrorMapping.backoffMillis(s.healAttempts));
-    LOG.warn("{}: self-heal ({}), attempt {}", name, heal.why(), s.healAttempts);
+    LogSetup.about(LOG, Level.WARN, name, null, snap.row().currentCommit())
+        .log("{}: self-heal ({}), attempt {}", name, heal.why(), s.healAttempts);
     s.degraded = false;
     s.failingRounds = 0;
     s.recovering = true;

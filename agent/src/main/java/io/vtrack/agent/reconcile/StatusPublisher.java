@@ -2,6 +2,7 @@ package io.vtrack.agent.reconcile;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.model.NotifySpec;
 import io.vtrack.agent.notify.Notifier;
 import io.vtrack.agent.store.StateStore;
@@ -13,6 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -170,7 +172,13 @@ final class StatusPublisher {
     s.status = st;
     published.put(name, st);
     if (prev == null || prev.phase() != st.phase()) {
-      LOG.info("{}: phase {} — {}", name, st.phase(), st.message());
+      LogSetup.about(
+              LOG,
+              Level.INFO,
+              name,
+              st.lastRollout() == null ? null : st.lastRollout().id(),
+              st.currentCommit())
+          .log("{}: phase {} — {}", name, st.phase(), st.message());
     }
     if (prev != null && prev.phase() != st.phase() && notify != null && notifier != null) {
       notifier.transition(name, prev.phase(), st, notify);
