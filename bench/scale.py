@@ -89,6 +89,21 @@ def deployments(port):
     return {d["name"]: d.get("status", {}) for d in json.loads(body)["items"]}
 
 
+def app_ports(n):
+    """Ports for the apps below the ephemeral range, so that no outgoing connection holds one."""
+    import socket
+    out, p = [], 21000
+    while len(out) < n:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+                out.append(p)
+            except OSError:
+                pass
+        p += 1
+    return out
+
+
 def one(n):
     work = tempfile.mkdtemp(prefix="vtrack-scale.")
     repo, docs = os.path.join(work, "app"), os.path.join(work, "docs")
@@ -98,7 +113,7 @@ def one(n):
         f.write("<p>v1</p>\n")
     sh("git", "init", "-q", "-b", "main", cwd=repo)
     v1 = commit(repo, "v1")
-    ports = [free_port() for _ in range(n)]
+    ports = app_ports(n)
     for i in range(n):
         with open(os.path.join(docs, f"s{i}.yaml"), "w") as f:
             f.write(DOC.format(name=f"s{i}", repo=repo, rev=v1, port=ports[i]))

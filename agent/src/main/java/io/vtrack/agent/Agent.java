@@ -416,7 +416,10 @@ public final class Agent extends VerticleBase {
     Future.join(all).onComplete(ar -> refreshApps(trigger));
   }
 
-  /** Fetches every app repository, then asks every deployment to look again. */
+  /**
+   * Fetches every app repository, then asks the deployments to look again: on a poll those whose
+   * repository changed, else all.
+   */
   private void refreshApps(String trigger) {
     if (!syncing.add("apps")) {
       syncAgain.add("apps");
@@ -427,17 +430,19 @@ public final class Agent extends VerticleBase {
       docs.add(registry.get(n).document());
     }
     vertx
-        .executeBlocking(
-            () -> {
-              fetchApps(docs);
-              return null;
-            },
-            false)
+        .executeBlocking(() -> fetchApps(docs), false)
         .onComplete(
             ar -> {
               syncing.remove("apps");
+              // A poll asks only deployments whose repository moved (one that finds nothing new
+              // is quiet); a refresh someone asked for asks every deployment.
+              Set<String> changed = ar.succeeded() && trigger.equals("poll") ? ar.result() : null;
               for (String n : registry.names()) {
-                reconciler.enqueue(n, trigger);
+                DesiredStateRegistry.Entry e = registry.get(n);
+                String url = e == null ? null : e.document().effectiveRepoUrl();
+                if (changed == null || url == null || changed.contains(url)) {
+                  reconciler.enqueue(n, trigger);
+                }
               }
               if (syncAgain.remove("apps")) {
                 refreshApps(trigger);
@@ -445,20 +450,30 @@ public final class Agent extends VerticleBase {
             });
   }
 
-  /** Fetches the app repositories of {@code docs}, each once; failures show in their status. */
-  private void fetchApps(List<DesiredDocument> docs) {
+  /**
+   * Fetches the app repositories of {@code docs}, each once; failures show in their status. Returns
+   * the repositories where something changed (or that failed): their deployments need a look, the
+   * others do not.
+   */
+  private Set<String> fetchApps(List<DesiredDocument> docs) {
     Set<String> done = new HashSet<>();
+    Set<String> changed = new HashSet<>();
     for (DesiredDocument d : docs) {
       String url = d.effectiveRepoUrl();
       if (url == null || !done.add(url)) {
         continue;
       }
       try {
-        repos.fetch(url, d.document() == null ? null : d.document().spec().source().credentials());
+        if (repos.fetch(
+            url, d.document() == null ? null : d.document().spec().source().credentials())) {
+          changed.add(url);
+        }
       } catch (Exception e) {
+        changed.add(url);
         LOG.warn("{}", e.getMessage());
       }
     }
+    return changed;
   }
 
   private Future<Boolean> syncGit(GitSource g, String trigger) {

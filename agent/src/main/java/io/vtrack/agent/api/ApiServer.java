@@ -3,6 +3,7 @@ package io.vtrack.agent.api;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -83,6 +84,16 @@ public final class ApiServer {
     Router router = Router.router(vertx);
     // Before anything else: a Host this agent does not answer to (DNS rebinding) is refused.
     router.route().order(-1).handler(this::knownHost);
+    // A list made before a command answered is not served after it: read your own writes.
+    router
+        .route()
+        .handler(
+            rc -> {
+              if (rc.request().method() != HttpMethod.GET) {
+                rc.addEndHandler(v -> forgetLists());
+              }
+              rc.next();
+            });
     router.get("/healthz").handler(rc -> json(rc, 200, Map.of("status", "ok")));
     router
         .get("/readyz")
@@ -263,23 +274,59 @@ public final class ApiServer {
     return e;
   }
 
+  /**
+   * How long a list, as served, is served again: with hundreds of deployments a list costs
+   * milliseconds to make, and what it shows changes once a check round anyway.
+   */
+  private static final long LIST_TTL_NANOS = 200_000_000L;
+
+  /** The last list made without and with specs, and when (touched on the API's context only). */
+  @SuppressWarnings("unchecked")
+  private final Future<String>[] lists = new Future[2];
+
+  private final long[] listMadeAt = new long[2];
+
+  private void forgetLists() {
+    lists[0] = null;
+    lists[1] = null;
+  }
+
   private void list(RoutingContext rc) {
     boolean withSpec = hasToken(rc);
-    List<DesiredStateRegistry.Entry> entries = new ArrayList<>();
-    for (String n : registry.names()) {
-      entries.add(registry.get(n));
+    int view = withSpec ? 1 : 0;
+    long now = System.nanoTime();
+    Future<String> made = lists[view];
+    if (made == null || now - listMadeAt[view] > LIST_TTL_NANOS) {
+      List<DesiredStateRegistry.Entry> entries = new ArrayList<>();
+      for (String n : registry.names()) {
+        entries.add(registry.get(n));
+      }
+      made =
+          vertx.executeBlocking(
+              () -> {
+                List<Object> items = new ArrayList<>();
+                for (DesiredStateRegistry.Entry e : entries) {
+                  items.add(views.deployment(e, reconciler.status(e.name()), withSpec));
+                }
+                // Serialized here, on the worker, once for every request it answers.
+                return JSON.writeValueAsString(Map.of("items", items));
+              },
+              false);
+      lists[view] = made;
+      listMadeAt[view] = now;
     }
-    vertx
-        .executeBlocking(
-            () -> {
-              List<Object> items = new ArrayList<>();
-              for (DesiredStateRegistry.Entry e : entries) {
-                items.add(views.deployment(e, reconciler.status(e.name()), withSpec));
-              }
-              return Map.of("items", items);
-            },
-            false)
-        .onComplete(ar -> reply(rc, 200, ar));
+    made.onComplete(
+        ar -> {
+          if (ar.failed()) {
+            lists[view] = null;
+            reply(rc, 200, ar);
+          } else if (!rc.response().ended()) {
+            rc.response()
+                .setStatusCode(200)
+                .putHeader("Content-Type", "application/json")
+                .end(ar.result());
+          }
+        });
   }
 
   private void get(RoutingContext rc) {

@@ -99,11 +99,16 @@ public final class GitRepositories {
     return fetchErrors.get(url);
   }
 
-  /** Clones the mirror when missing, else fetches every branch and tag (pruning deleted ones). */
-  public void fetch(String url, SourceSpec.Credentials credentials)
+  /**
+   * Clones the mirror when missing, else fetches every branch and tag (pruning deleted ones).
+   * Returns whether anything changed: a clone, a ref that moved, appeared or went, or a failure
+   * before this one that is over.
+   */
+  public boolean fetch(String url, SourceSpec.Credentials credentials)
       throws SourceUnavailableException {
     synchronized (lock(url)) {
       Path dir = mirror(url);
+      boolean changed = true;
       try {
         if (!Files.exists(dir.resolve("HEAD"))) {
           Files.createDirectories(root);
@@ -124,18 +129,21 @@ public final class GitRepositories {
           Files.move(tmp, dir);
         } else {
           try (Git git = Git.open(dir.toFile())) {
-            auth(
-                    git.fetch()
-                        .setRemote("origin")
-                        .setRefSpecs(
-                            new RefSpec("+refs/heads/*:refs/heads/*"),
-                            new RefSpec("+refs/tags/*:refs/tags/*"))
-                        .setRemoveDeletedRefs(true),
-                    credentials)
-                .call();
+            changed =
+                !auth(
+                        git.fetch()
+                            .setRemote("origin")
+                            .setRefSpecs(
+                                new RefSpec("+refs/heads/*:refs/heads/*"),
+                                new RefSpec("+refs/tags/*:refs/tags/*"))
+                            .setRemoveDeletedRefs(true),
+                        credentials)
+                    .call()
+                    .getTrackingRefUpdates()
+                    .isEmpty();
           }
         }
-        fetchErrors.remove(url);
+        return fetchErrors.remove(url) != null || changed;
       } catch (GitAPIException | IOException | RuntimeException e) {
         String msg = "cannot fetch " + redact(url) + ": " + rootMessage(e);
         if (msg.contains("Server key did not validate")) {

@@ -204,11 +204,14 @@ public final class TestApp implements AutoCloseable {
         "STARTED = time.time()\n\n\nclass Handler(BaseHTTPRequestHandler):\n");
   }
 
-  /** A good commit whose first get-sources answer misses {@code data}; every later one is right. */
+  /**
+   * A good commit whose first get-sources answer (to a request without a {@code probe=} query)
+   * misses {@code data}; every later one is right.
+   */
   public String wrongOnceThenRight(String tag) throws Exception {
     return changeBackend(
         "            self.send_json(200, {\"success\": True, \"data\": data})\n",
-        "            if not ANSWERED:\n"
+        "            if not ANSWERED and \"probe=\" not in self.path:\n"
             + "                ANSWERED.append(1)\n"
             + "                self.send_json(200, {\"success\": True})\n"
             + "                return\n"
