@@ -1,13 +1,15 @@
-# The agent image for the DaemonSet (manifests/, helm/): the shaded jar on a Java 17 runtime, with
-# docker-compose (v1, which talks to the engine through DOCKER_HOST) for the compose runtime. Git
-# work is jgit's, inside the jar. Runs as root: it needs the node's Docker socket.
-#   mvn -B -q -DskipTests package && docker build -t vtrack/agent:0.1.0 .
-FROM debian:bookworm-slim
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      openjdk-17-jre-headless docker-compose ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+# The agent image for the DaemonSet (manifests/, helm/): the shaded jar on vtrack/agent-base
+# (Debian bookworm with a Java 17 runtime and docker-compose, made without any registry by
+# packaging/image/agent-base-image.sh). Git work is jgit's, inside the jar. Runs as root: it needs
+# the node's Docker socket.
+#   mvn -B -q -DskipTests package && bash packaging/image/agent-base-image.sh \
+#     && docker build -t vtrack/agent:0.1.0 .
+FROM vtrack/agent-base:bookworm
 COPY agent/target/vtrack-agent.jar /opt/vtrack/vtrack-agent.jar
+# jgit keeps a small cache of its own under $XDG_CONFIG_HOME: on /tmp, as the root is read-only.
+ENV XDG_CONFIG_HOME=/tmp
+# No docker CLI in the image: docker-compose builds through the engine's API itself.
+ENV COMPOSE_DOCKER_CLI_BUILD=0
 EXPOSE 8787
-ENTRYPOINT ["java", "-XX:MaxRAMPercentage=75", "-Djava.io.tmpdir=/tmp", "-jar", "/opt/vtrack/vtrack-agent.jar"]
+ENTRYPOINT ["java", "-XX:MaxRAMPercentage=75", "-XX:+UseSerialGC", "-Djava.io.tmpdir=/tmp", "-jar", "/opt/vtrack/vtrack-agent.jar"]
 CMD ["run", "--config", "/etc/vtrack/agent.yaml"]

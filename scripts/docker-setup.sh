@@ -3,7 +3,8 @@
 # root): installs docker.io, docker-compose (v1) and busybox-static when missing, starts dockerd
 # without a bridge (host networking only, nothing on a private range) when no engine answers, and
 # builds the local runtime image the compose example's Dockerfiles start FROM (no registry is
-# reachable: the image is a Debian root filesystem made with debootstrap, python3 and nodejs in it).
+# reachable: the image is a Debian root filesystem made with debootstrap, python3 and nodejs in it)
+# and the base of the agent image (packaging/image/agent-base-image.sh: a JRE and docker-compose).
 # Idempotent: what is there already is left alone.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -30,4 +31,5 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 bash "$here/../examples/compose/runtime-image.sh"
+bash "$here/../packaging/image/agent-base-image.sh"
 echo "docker-setup: engine $(docker version --format '{{.Server.Version}}'), $(docker-compose version --short 2>/dev/null | sed 's/^/docker-compose /')"

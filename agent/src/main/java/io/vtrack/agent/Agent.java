@@ -97,6 +97,19 @@ public final class Agent extends VerticleBase {
     return ready;
   }
 
+  /**
+   * SQLite's native library is unpacked and loaded from a folder: by default /tmp, which hardened
+   * hosts and containers ({@code --read-only --tmpfs /tmp}) mount noexec, so loading fails. The
+   * state folder is the agent's own and must be writable anyway: {@code <stateDir>/tmp/} unless
+   * {@code org.sqlite.tmpdir} is set.
+   */
+  private static void nativeLibraryFolder(Path stateDir) throws java.io.IOException {
+    if (System.getProperty("org.sqlite.tmpdir") == null) {
+      Path dir = Files.createDirectories(stateDir.resolve("tmp"));
+      System.setProperty("org.sqlite.tmpdir", dir.toString());
+    }
+  }
+
   @Override
   public Future<?> start() {
     ctx = vertx.getOrCreateContext();
@@ -111,6 +124,7 @@ public final class Agent extends VerticleBase {
         .executeBlocking(
             () -> {
               refuseSecondCopy(stateDir);
+              nativeLibraryFolder(stateDir);
               store = StateStore.open(stateDir);
               int interrupted = store.rollouts().interruptOpenSteps();
               if (interrupted > 0) {

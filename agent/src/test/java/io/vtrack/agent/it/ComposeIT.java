@@ -63,21 +63,7 @@ class ComposeIT extends AgentTestBase {
   @BeforeEach
   void composeApp() throws Exception {
     project = "vtit-" + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT);
-    app.runtime =
-        """
-            type: compose
-            sharedPaths: [backend/database/, backend/logs/]
-            compose: {files: [docker-compose.yml], project: %s}
-        """
-            .formatted(project);
-    Files.writeString(
-        app.appDir.resolve(".env"),
-        "VTRACK_PORT_BACKEND="
-            + app.backendPort
-            + "\nVTRACK_PORT_FRONTEND="
-            + app.frontendPort
-            + "\n");
-    app.commitApp("Ports for this host", "c1");
+    app.asCompose(project);
   }
 
   @AfterEach

@@ -110,6 +110,24 @@ public final class TestApp implements AutoCloseable {
     }
   }
 
+  /**
+   * Makes the app a compose project named {@code project} (recreate) on this app's ports, committed
+   * and tagged {@code c1}; returns the commit.
+   */
+  public String asCompose(String project) throws Exception {
+    runtime =
+        """
+            type: compose
+            sharedPaths: [backend/database/, backend/logs/]
+            compose: {files: [docker-compose.yml], project: %s}
+        """
+            .formatted(project);
+    Files.writeString(
+        appDir.resolve(".env"),
+        "VTRACK_PORT_BACKEND=" + backendPort + "\nVTRACK_PORT_FRONTEND=" + frontendPort + "\n");
+    return commitApp("Ports for this host", "c1");
+  }
+
   /** Commits the app's working tree (after {@code edit}) and tags it; returns the commit SHA. */
   public String commitApp(String message, String tag) throws Exception {
     app.add().addFilepattern(".").call();
