@@ -180,7 +180,8 @@ public final class Agent extends VerticleBase {
                           repos,
                           new ReleaseBuilder(repos),
                           runtimes,
-                          new BackupManager(store, Duration.ofMinutes(5)),
+                          new BackupManager(
+                              store, Duration.ofMinutes(5), config.retention().failedCopies()),
                           new CheckFactory(checkPool, http, policy),
                           metrics,
                           new Notifier(

@@ -16,6 +16,8 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Takes the data backup before every switch and restores it on rollback. A backup lives in {@code
@@ -23,6 +25,7 @@ import java.util.List;
  * failure to {@code backups/<rollout-id>/failed/}, so nothing a user had is thrown away. Blocking.
  */
 public final class BackupManager {
+  private static final Logger LOG = LoggerFactory.getLogger(BackupManager.class);
   private static final java.nio.file.attribute.FileAttribute<?> OWNER_ONLY_DIR =
       java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
           java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
@@ -31,10 +34,20 @@ public final class BackupManager {
 
   private final StateStore store;
   private final Duration timeout;
+  private final int failedCopies;
 
   public BackupManager(StateStore store, Duration timeout) {
+    this(store, timeout, 10);
+  }
+
+  /**
+   * {@code failedCopies}: how many copies of the data as it was at a failure ({@code failed/}) are
+   * kept per deployment, newest first; they outlive their backup until newer failures replace them.
+   */
+  public BackupManager(StateStore store, Duration timeout, int failedCopies) {
     this.store = store;
     this.timeout = timeout;
+    this.failedCopies = failedCopies;
   }
 
   /** What a backup holds, for status and history. */
@@ -192,6 +205,56 @@ public final class BackupManager {
         ReleaseBuilder.deleteTree(dir);
       }
       store.backups().delete(b.rolloutId());
+    }
+    pruneFailedCopies(deployment, paths);
+  }
+
+  /**
+   * Keeps the newest {@code failedCopies} folders holding data as it was at a failure ({@code
+   * failed/}, {@code failed-2/}...): bounded by the setting, never all of them forever.
+   */
+  private void pruneFailedCopies(String deployment, DeploymentPaths paths) throws IOException {
+    Path root = paths.backups();
+    if (!Files.isDirectory(root)) {
+      return;
+    }
+    List<Path> withFailed = new ArrayList<>();
+    try (var s = Files.list(root)) {
+      for (Path dir : s.toList()) {
+        if (dir.getFileName().toString().matches("\\d{1,18}") && !failedIn(dir).isEmpty()) {
+          withFailed.add(dir);
+        }
+      }
+    }
+    withFailed.sort(
+        java.util.Comparator.comparingLong((Path d) -> Long.parseLong(d.getFileName().toString()))
+            .reversed());
+    for (Path dir :
+        withFailed.subList(Math.min(failedCopies, withFailed.size()), withFailed.size())) {
+      for (Path f : failedIn(dir)) {
+        ReleaseBuilder.deleteTree(f);
+      }
+      LOG.info(
+          "{}: removed the failed-data copy in {} (retention.failedCopies {})",
+          deployment,
+          dir,
+          failedCopies);
+      try (var left = Files.list(dir)) {
+        if (left.findAny().isEmpty()) {
+          Files.delete(dir);
+        }
+      }
+    }
+  }
+
+  private static List<Path> failedIn(Path dir) throws IOException {
+    try (var s = Files.list(dir)) {
+      return s.filter(
+              p -> {
+                String n = p.getFileName().toString();
+                return n.equals("failed") || n.startsWith("failed-");
+              })
+          .toList();
     }
   }
 

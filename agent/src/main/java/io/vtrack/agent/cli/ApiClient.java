@@ -83,13 +83,27 @@ final class ApiClient {
           r.body() == null || r.body().isBlank() ? Map.of() : JSON.readValue(r.body(), Map.class);
       return new Response(r.statusCode(), body);
     } catch (IOException e) {
-      throw new UnreachableException(
-          "cannot reach the vtrack API at " + server + ": " + e.getMessage());
+      throw new UnreachableException("cannot reach the vtrack API at " + server + ": " + why(e));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new UnreachableException("interrupted");
     } catch (RuntimeException e) {
       throw new UnreachableException("bad answer from " + server + ": " + e.getMessage());
     }
+  }
+
+  /**
+   * What went wrong, readably: the JDK's client throws a bare {@link java.net.ConnectException} (no
+   * message) for a refused connection.
+   */
+  static String why(IOException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t.getMessage() != null && !t.getMessage().isBlank()) {
+        return t.getMessage();
+      }
+    }
+    return e instanceof java.net.ConnectException
+        ? "connection refused"
+        : e.getClass().getSimpleName();
   }
 }

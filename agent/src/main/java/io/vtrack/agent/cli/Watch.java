@@ -89,7 +89,8 @@ final class Watch extends VtrackCli.ApiCommand {
     try {
       resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
     } catch (java.io.IOException e) {
-      throw new ApiClient.UnreachableException("cannot reach the event stream: " + e.getMessage());
+      throw new ApiClient.UnreachableException(
+          "cannot reach the event stream: " + ApiClient.why(e));
     }
     String lastPhase = phase;
     String lastRound = "";

@@ -34,7 +34,7 @@ public record AgentConfig(
     auth = auth == null ? new Auth(null) : auth;
     allowedCommands = allowedCommands == null ? List.of() : List.copyOf(allowedCommands);
     sources = sources == null ? List.of() : List.copyOf(sources);
-    retention = retention == null ? new Retention(null) : retention;
+    retention = retention == null ? new Retention(null, null) : retention;
     // A git remote that accepts a connection and never answers fails after this (connect, read).
     gitTimeout = gitTimeout == null ? Interval.parse("30s") : gitTimeout;
     // Host names the API answers to besides IP literals, localhost and the agent's name.
@@ -154,9 +154,14 @@ public record AgentConfig(
    * How much history the state store keeps per deployment: the newest {@code rollouts} finished
    * rollouts with their steps and check results (default 100), and ten times as many events.
    */
-  public record Retention(Integer rollouts) {
+  /**
+   * What the agent keeps per deployment: finished rollouts (steps, check results), and the copies
+   * of the data as it was when a rollout failed ({@code backups/<id>/failed/}), newest first.
+   */
+  public record Retention(Integer rollouts, Integer failedCopies) {
     public Retention {
       rollouts = rollouts == null ? 100 : rollouts;
+      failedCopies = failedCopies == null ? 10 : failedCopies;
     }
   }
 

@@ -93,6 +93,10 @@ public final class AgentConfigLoader {
     if (cfg.retention().rollouts() < 1) {
       errors.add("retention.rollouts: must be at least 1, got " + cfg.retention().rollouts());
     }
+    if (cfg.retention().failedCopies() < 1) {
+      errors.add(
+          "retention.failedCopies: must be at least 1, got " + cfg.retention().failedCopies());
+    }
     for (int i = 0; i < cfg.allowedCommands().size(); i++) {
       String a = cfg.allowedCommands().get(i);
       if (a == null || a.isBlank()) {

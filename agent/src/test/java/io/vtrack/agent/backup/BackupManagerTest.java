@@ -125,6 +125,29 @@ class BackupManagerTest {
   }
 
   @Test
+  void failedCopiesAreBoundedByRetentionNewestKept() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
+    Files.createDirectories(paths.shared());
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30), 2);
+      BackupSpec spec = new BackupSpec(List.of(), List.of("conf"), 1);
+      for (long id = 1; id <= 5; id++) {
+        Files.writeString(paths.shared().resolve("conf"), "v" + id);
+        mgr.take("dep", id, paths, spec);
+        Files.writeString(paths.shared().resolve("conf"), "written by failed rollout " + id);
+        mgr.restore(paths, id, spec);
+      }
+      mgr.take("dep", 6, paths, spec);
+      // The two newest failures keep their data; older folders went with their backups.
+      assertThat(paths.backup(5).resolve("failed/conf")).hasContent("written by failed rollout 5");
+      assertThat(paths.backup(4).resolve("failed/conf")).hasContent("written by failed rollout 4");
+      assertThat(paths.backup(3)).doesNotExist();
+      assertThat(paths.backup(1)).doesNotExist();
+      assertThat(paths.backup(6).resolve("conf")).hasContent("v5");
+    }
+  }
+
+  @Test
   void aDatabaseThatDidNotExistIsMovedAsideOnRestore() throws Exception {
     DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
     Files.createDirectories(paths.shared());

@@ -176,7 +176,7 @@ class BlueGreenIT extends AgentTestBase {
     app.extraChecks =
         """
               - name: latency
-                latency: {url: "http://127.0.0.1:%d/api/config/get-sources", samples: 5, maxIncrease: 50%%, minDelta: 30ms}
+                latency: {url: "http://127.0.0.1:%d/api/config/get-sources", samples: 5, maxIncrease: 50%%, minDelta: 100ms}
         """
             .formatted(app.backendPort);
     neverServed("a slower revision", () -> app.slowerEndpoint("v2"));

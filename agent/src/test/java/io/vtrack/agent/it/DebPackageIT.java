@@ -71,8 +71,10 @@ class DebPackageIT {
     Run install = run("dpkg", "-i", DEB.toString());
     assertThat(install.code()).as(install.output()).isZero();
 
+    // The CLI's class-data archive, made by postinst with this Java, is used without a word.
+    assertThat(Path.of("/var/cache/vtrack/cli.jsa")).isRegularFile();
     Run version = run("vtrack", "--version");
-    assertThat(version.output()).contains("0.1.0");
+    assertThat(version.output().strip()).isEqualTo("vtrack 0.1.0");
     Run validate =
         run("vtrack", "validate", Path.of("..", "examples", "process", "vtrack.yaml").toString());
     assertThat(validate.code()).as(validate.output()).isZero();
@@ -148,6 +150,7 @@ class DebPackageIT {
     assertThat(remove.code()).as(remove.output()).isZero();
     assertThat(Path.of("/usr/bin/vtrack")).doesNotExist();
     assertThat(Path.of("/var/lib/vtrack/state.db")).exists();
+    assertThat(Path.of("/var/cache/vtrack")).doesNotExist();
 
     // Purge: the state folder, the configuration and the user go too.
     Run purge = run("dpkg", "-P", "vtrack-agent");

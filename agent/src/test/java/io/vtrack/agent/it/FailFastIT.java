@@ -22,7 +22,7 @@ class FailFastIT extends AgentTestBase {
     app.extraChecks =
         """
               - name: latency
-                latency: {url: "http://127.0.0.1:%1$d/api/config/get-sources?probe=latency", samples: 5, maxIncrease: 50%%, minDelta: 30ms}
+                latency: {url: "http://127.0.0.1:%1$d/api/config/get-sources?probe=latency", samples: 5, maxIncrease: 50%%, minDelta: 100ms}
               - name: memory
                 memory: {service: backend, maxIncrease: 50%%}
         """

@@ -59,7 +59,7 @@ class HealthPolicyIT extends AgentTestBase {
               - name: no-errors-captured
                 log: {service: backend, pattern: "Traceback", max: 0}
               - name: latency
-                latency: {url: "http://127.0.0.1:%1$d/api/config/get-sources", samples: 20, maxIncrease: 50%%, minDelta: 30ms}
+                latency: {url: "http://127.0.0.1:%1$d/api/config/get-sources", samples: 20, maxIncrease: 50%%, minDelta: 100ms}
               - name: memory
                 memory: {service: backend, maxIncrease: 50%%, max: 256Mi}
               - name: smoke
@@ -119,7 +119,7 @@ class HealthPolicyIT extends AgentTestBase {
         rolloutFails(
             """
               - name: latency
-                latency: {url: "http://127.0.0.1:%d/api/config/get-sources", samples: 5, maxIncrease: 50%%, minDelta: 30ms}
+                latency: {url: "http://127.0.0.1:%d/api/config/get-sources", samples: 5, maxIncrease: 50%%, minDelta: 100ms}
         """
                 .formatted(app.backendPort),
             "backend/app.py",
