@@ -2,6 +2,7 @@ package io.vtrack.agent.api;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
@@ -282,7 +283,7 @@ public final class ApiServer {
 
   /** The last list made without and with specs, and when (touched on the API's context only). */
   @SuppressWarnings("unchecked")
-  private final Future<String>[] lists = new Future[2];
+  private final Future<Buffer>[] lists = new Future[2];
 
   private final long[] listMadeAt = new long[2];
 
@@ -295,7 +296,7 @@ public final class ApiServer {
     boolean withSpec = hasToken(rc);
     int view = withSpec ? 1 : 0;
     long now = System.nanoTime();
-    Future<String> made = lists[view];
+    Future<Buffer> made = lists[view];
     if (made == null || now - listMadeAt[view] > LIST_TTL_NANOS) {
       List<DesiredStateRegistry.Entry> entries = new ArrayList<>();
       for (String n : registry.names()) {
@@ -308,8 +309,8 @@ public final class ApiServer {
                 for (DesiredStateRegistry.Entry e : entries) {
                   items.add(views.deployment(e, reconciler.status(e.name()), withSpec));
                 }
-                // Serialized here, on the worker, once for every request it answers.
-                return JSON.writeValueAsString(Map.of("items", items));
+                // Serialized and encoded here, on the worker, once for every request it answers.
+                return Buffer.buffer(JSON.writeValueAsBytes(Map.of("items", items)));
               },
               false);
       lists[view] = made;
