@@ -62,7 +62,13 @@ public final class KubeSource implements AutoCloseable {
   /** Where each document of this source lives, by deployment name. */
   private final Map<String, ObjectRef> refs = new ConcurrentHashMap<>();
 
-  private SharedIndexInformer<GenericKubernetesResource> informer;
+  /**
+   * What this agent can act on, watched through label selectors so that the API server sends it
+   * only that: the resources labelled with its name, and the unlabelled ones. (One unfiltered
+   * informer per agent made every status change of every resource an event for every agent: with a
+   * thousand nodes, a thousand times the watch traffic.)
+   */
+  private List<SharedIndexInformer<GenericKubernetesResource>> informers = List.of();
 
   /** A resource's namespace and name. */
   public record ObjectRef(String namespace, String name) {}
@@ -134,12 +140,31 @@ public final class KubeSource implements AutoCloseable {
    * server cannot be reached.
    */
   public synchronized java.util.concurrent.CompletionStage<Void> start() {
-    if (informer != null) {
-      informer.close();
-    }
+    informers.forEach(SharedIndexInformer::close);
     var op = resources();
     var scoped = namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace);
-    informer = scoped.runnableInformer(resyncMillis);
+    List<SharedIndexInformer<GenericKubernetesResource>> started = new ArrayList<>();
+    started.add(scoped.withoutLabel(VTrackDeployment.AGENT_LABEL).runnableInformer(resyncMillis));
+    if (LABEL_VALUE.matcher(agentName).matches()) {
+      // A name that cannot be a label value is on no resource: the unlabelled ones are all.
+      started.add(
+          scoped.withLabel(VTrackDeployment.AGENT_LABEL, agentName).runnableInformer(resyncMillis));
+    }
+    informers = List.copyOf(started);
+    List<java.util.concurrent.CompletableFuture<Void>> all = new ArrayList<>();
+    for (SharedIndexInformer<GenericKubernetesResource> informer : informers) {
+      handle(informer);
+      all.add(informer.start().toCompletableFuture());
+    }
+    return java.util.concurrent.CompletableFuture.allOf(
+        all.toArray(java.util.concurrent.CompletableFuture[]::new));
+  }
+
+  /** A Kubernetes label value: at most 63 characters, alphanumeric at both ends. */
+  private static final java.util.regex.Pattern LABEL_VALUE =
+      java.util.regex.Pattern.compile("(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
+
+  private void handle(SharedIndexInformer<GenericKubernetesResource> informer) {
     informer.addEventHandler(
         new ResourceEventHandler<>() {
           @Override
@@ -159,7 +184,6 @@ public final class KubeSource implements AutoCloseable {
             changed("deleted " + describe(r));
           }
         });
-    return informer.start();
   }
 
   /** A status write or a resync changes neither generation, labels, finalizers nor deletion. */
@@ -174,9 +198,10 @@ public final class KubeSource implements AutoCloseable {
             a.getAdditionalProperties().get("spec"), b.getAdditionalProperties().get("spec"));
   }
 
-  /** Whether the informer has listed at least once and watches now. */
+  /** Whether the informers have listed at least once and watch now. */
   public boolean synced() {
-    return informer != null && informer.hasSynced() && informer.isWatching();
+    return !informers.isEmpty()
+        && informers.stream().allMatch(i -> i.hasSynced() && i.isWatching());
   }
 
   private static String describe(GenericKubernetesResource r) {
@@ -201,14 +226,18 @@ public final class KubeSource implements AutoCloseable {
   }
 
   private synchronized Update compute(String why) {
-    if (informer == null) {
+    if (informers.isEmpty()) {
       return null;
     }
     List<DesiredDocument> docs = new ArrayList<>();
     java.util.Set<String> elsewhere = new java.util.TreeSet<>();
     Map<String, ObjectRef> seen = new LinkedHashMap<>();
     java.util.Set<String> competing = new java.util.HashSet<>();
-    for (GenericKubernetesResource r : informer.getStore().list()) {
+    List<GenericKubernetesResource> all = new ArrayList<>();
+    for (SharedIndexInformer<GenericKubernetesResource> informer : informers) {
+      all.addAll(informer.getStore().list());
+    }
+    for (GenericKubernetesResource r : all) {
       ObjectMeta m = r.getMetadata();
       boolean mine = addressedHere(m);
       if (!mine) {
@@ -429,10 +458,8 @@ public final class KubeSource implements AutoCloseable {
 
   @Override
   public synchronized void close() {
-    if (informer != null) {
-      informer.close();
-      informer = null;
-    }
+    informers.forEach(SharedIndexInformer::close);
+    informers = List.of();
     for (String key : new ArrayList<>(electors.keySet())) {
       stopCompeting(key);
     }
