@@ -104,6 +104,32 @@ def app_ports(n):
     return out
 
 
+def start_agent(work, log):
+    return subprocess.Popen([os.path.join(ROOT, "bin", "vtrack"), "run", "--config",
+                             os.path.join(work, "agent.yaml")], stdout=log, stderr=log)
+
+
+def await_ready(port):
+    while True:
+        try:
+            if get(f"http://127.0.0.1:{port}/readyz")[0] == 200:
+                return
+        except Exception:
+            pass
+        time.sleep(0.02)
+
+
+def await_all_healthy(port, n):
+    while True:
+        try:
+            st = deployments(port)
+            if len(st) == n and all(s.get("phase") == "Healthy" for s in st.values()):
+                return
+        except Exception:
+            pass
+        time.sleep(0.1)
+
+
 def one(n):
     work = tempfile.mkdtemp(prefix="vtrack-scale.")
     repo, docs = os.path.join(work, "app"), os.path.join(work, "docs")
@@ -123,26 +149,12 @@ def one(n):
                 f"sources:\n  - file: {{path: {docs}, interval: 1s}}\n")
     log = open(os.path.join(work, "agent.log"), "w")
     t0 = time.time()
-    proc = subprocess.Popen([os.path.join(ROOT, "bin", "vtrack"), "run", "--config", os.path.join(work, "agent.yaml")],
-                            stdout=log, stderr=log)
+    proc = start_agent(work, log)
     r = {"deployments": n}
     try:
-        while True:
-            try:
-                if get(f"http://127.0.0.1:{port}/readyz")[0] == 200:
-                    break
-            except Exception:
-                pass
-            time.sleep(0.02)
+        await_ready(port)
         r["start -> /readyz ms"] = round((time.time() - t0) * 1000)
-        while True:
-            try:
-                st = deployments(port)
-                if len(st) == n and all(s.get("phase") == "Healthy" for s in st.values()):
-                    break
-            except Exception:
-                pass
-            time.sleep(0.2)
+        await_all_healthy(port, n)
         r["start -> all Healthy ms"] = round((time.time() - t0) * 1000)
         time.sleep(20)
         c0, w0 = cpu_ticks(proc.pid), time.time()
@@ -178,24 +190,10 @@ def one(n):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         t3 = time.time()
-        proc = subprocess.Popen([os.path.join(ROOT, "bin", "vtrack"), "run", "--config",
-                                 os.path.join(work, "agent.yaml")], stdout=log, stderr=log)
-        while True:
-            try:
-                if get(f"http://127.0.0.1:{port}/readyz")[0] == 200:
-                    break
-            except Exception:
-                pass
-            time.sleep(0.02)
+        proc = start_agent(work, log)
+        await_ready(port)
         r["restart -> /readyz ms"] = round((time.time() - t3) * 1000)
-        while True:
-            try:
-                st = deployments(port)
-                if len(st) == n and all(s.get("phase") == "Healthy" for s in st.values()):
-                    break
-            except Exception:
-                pass
-            time.sleep(0.1)
+        await_all_healthy(port, n)
         r["restart -> all adopted Healthy ms"] = round((time.time() - t3) * 1000)
         return r
     finally:

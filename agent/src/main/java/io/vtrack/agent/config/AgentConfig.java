@@ -53,31 +53,6 @@ public record AgentConfig(
       List<SourceConfig> sources,
       Retention retention,
       Interval gitTimeout,
-      List<String> allowedHosts,
-      Proxy proxy) {
-    this(
-        agentName,
-        stateDir,
-        listen,
-        auth,
-        allowedCommands,
-        sources,
-        retention,
-        gitTimeout,
-        allowedHosts,
-        proxy,
-        null);
-  }
-
-  public AgentConfig(
-      String agentName,
-      String stateDir,
-      String listen,
-      Auth auth,
-      List<String> allowedCommands,
-      List<SourceConfig> sources,
-      Retention retention,
-      Interval gitTimeout,
       List<String> allowedHosts) {
     this(
         agentName,
@@ -89,6 +64,7 @@ public record AgentConfig(
         retention,
         gitTimeout,
         allowedHosts,
+        null,
         null);
   }
 
@@ -151,12 +127,10 @@ public record AgentConfig(
   }
 
   /**
-   * How much history the state store keeps per deployment: the newest {@code rollouts} finished
-   * rollouts with their steps and check results (default 100), and ten times as many events.
-   */
-  /**
-   * What the agent keeps per deployment: finished rollouts (steps, check results), and the copies
-   * of the data as it was when a rollout failed ({@code backups/<id>/failed/}), newest first.
+   * What the agent keeps per deployment: the newest {@code rollouts} finished rollouts with their
+   * steps and check results (default 100) and ten times as many events, and the newest {@code
+   * failedCopies} copies of the data as a failed rollout left it ({@code backups/<id>/failed/},
+   * default 10).
    */
   public record Retention(Integer rollouts, Integer failedCopies) {
     public Retention {

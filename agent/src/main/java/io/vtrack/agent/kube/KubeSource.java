@@ -62,6 +62,9 @@ public final class KubeSource implements AutoCloseable {
   /** Where each document of this source lives, by deployment name. */
   private final Map<String, ObjectRef> refs = new ConcurrentHashMap<>();
 
+  /** The resources of {@code refs} as last seen (touched under this object's lock). */
+  private final Map<String, GenericKubernetesResource> lastSeen = new java.util.HashMap<>();
+
   /**
    * What this agent can act on, watched through label selectors so that the API server sends it
    * only that: the resources labelled with its name, and the unlabelled ones. (One unfiltered
@@ -234,17 +237,25 @@ public final class KubeSource implements AutoCloseable {
     Map<String, ObjectRef> seen = new LinkedHashMap<>();
     java.util.Set<String> competing = new java.util.HashSet<>();
     List<GenericKubernetesResource> all = new ArrayList<>();
+    java.util.Set<String> inStores = new java.util.HashSet<>();
     for (SharedIndexInformer<GenericKubernetesResource> informer : informers) {
-      all.addAll(informer.getStore().list());
-    }
-    for (GenericKubernetesResource r : all) {
-      ObjectMeta m = r.getMetadata();
-      boolean mine = addressedHere(m);
-      if (!mine) {
-        // Not for this agent: the registry's addressing rule leaves it out.
-        docs.add(toDocument(r));
-        continue;
+      for (GenericKubernetesResource r : informer.getStore().list()) {
+        all.add(r);
+        inStores.add(r.getMetadata().getName());
       }
+    }
+    for (ObjectRef ref : refs.values()) {
+      if (!inStores.contains(ref.name()) && !deleting.containsKey(ref.name())) {
+        GenericKubernetesResource moving = stillHere(ref);
+        if (moving != null) {
+          all.add(moving);
+        }
+      }
+    }
+    Map<String, GenericKubernetesResource> seenNow = new LinkedHashMap<>();
+    for (GenericKubernetesResource r : all) {
+      // Addressed here: the informers' label selectors let only those through.
+      ObjectMeta m = r.getMetadata();
       String key = leaseKey(m);
       competing.add(key);
       compete(key);
@@ -263,6 +274,7 @@ public final class KubeSource implements AutoCloseable {
         addFinalizer(r);
       }
       seen.put(m.getName(), new ObjectRef(m.getNamespace(), m.getName()));
+      seenNow.put(m.getName(), r);
       docs.add(toDocument(r));
     }
     // Resources gone from the API: stop competing for their Leases (after their deletion ran).
@@ -274,7 +286,32 @@ public final class KubeSource implements AutoCloseable {
     }
     refs.keySet().retainAll(seen.keySet());
     refs.putAll(seen);
+    lastSeen.keySet().retainAll(seenNow.keySet());
+    lastSeen.putAll(seenNow);
     return new Update(docs, elsewhere, "kubernetes: " + why);
+  }
+
+  /**
+   * A resource this agent acts on that left both informers' views: relabelled between unlabelled
+   * and this agent's name, it leaves one selector before the other informer has it. Gone only when
+   * the API server says so; while it cannot be asked, it is kept as last seen.
+   */
+  private GenericKubernetesResource stillHere(ObjectRef ref) {
+    try {
+      GenericKubernetesResource r =
+          resources().inNamespace(ref.namespace()).withName(ref.name()).get();
+      if (r == null) {
+        return null;
+      }
+      String label =
+          r.getMetadata().getLabels() == null
+              ? null
+              : r.getMetadata().getLabels().get(VTrackDeployment.AGENT_LABEL);
+      return label == null || label.equals(agentName) ? r : null;
+    } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+      LOG.warn("{}: cannot tell whether {} is still there, kept: {}", id, ref, e.getMessage());
+      return lastSeen.get(ref.name());
+    }
   }
 
   /**
@@ -355,11 +392,6 @@ public final class KubeSource implements AutoCloseable {
       f.cancel(true);
     }
     held.remove(key);
-  }
-
-  private boolean addressedHere(ObjectMeta m) {
-    String label = m.getLabels() == null ? null : m.getLabels().get(VTrackDeployment.AGENT_LABEL);
-    return label == null || label.equals(agentName);
   }
 
   /** Where the document of {@code name} lives, when this source holds it. */

@@ -68,6 +68,27 @@ final class KubeApiServer implements AutoCloseable {
     }
   }
 
+  /** The VTrackDeployment resources of {@code namespace}, through the test's own client. */
+  io.fabric8.kubernetes.client.dsl.NonNamespaceOperation<
+          io.fabric8.kubernetes.api.model.GenericKubernetesResource,
+          io.fabric8.kubernetes.api.model.GenericKubernetesResourceList,
+          io.fabric8.kubernetes.client.dsl.Resource<
+              io.fabric8.kubernetes.api.model.GenericKubernetesResource>>
+      deployments(String namespace) {
+    return client
+        .genericKubernetesResources(io.vtrack.agent.kube.KubeSource.CONTEXT)
+        .inNamespace(namespace);
+  }
+
+  /** A desired-state document (YAML) as the resource {@code kubectl apply} would send. */
+  io.fabric8.kubernetes.api.model.GenericKubernetesResource load(String namespace, String yaml) {
+    return deployments(namespace)
+        .load(
+            new java.io.ByteArrayInputStream(
+                yaml.getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+        .item();
+  }
+
   int port() {
     return server.getPort();
   }

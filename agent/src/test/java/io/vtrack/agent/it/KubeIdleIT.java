@@ -5,9 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.vtrack.agent.config.AgentConfig;
-import io.vtrack.agent.kube.KubeSource;
-import java.io.ByteArrayInputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -48,17 +45,7 @@ class KubeIdleIT {
                       "  suspend: true\n")
                   .replace(
                       "metadata:\n", "metadata:\n  labels: {vtrack.io/agent: node-" + a + "}\n");
-          GenericKubernetesResource r =
-              api.client
-                  .genericKubernetesResources(KubeSource.CONTEXT)
-                  .inNamespace(NS)
-                  .load(new ByteArrayInputStream(doc.getBytes(StandardCharsets.UTF_8)))
-                  .item();
-          api.client
-              .genericKubernetesResources(KubeSource.CONTEXT)
-              .inNamespace(NS)
-              .resource(r)
-              .create();
+          api.deployments(NS).resource(api.load(NS, doc)).create();
         }
       }
       for (int a = 0; a < AGENTS; a++) {
@@ -77,11 +64,7 @@ class KubeIdleIT {
                         new AgentConfig.SourceConfig(
                             null,
                             new AgentConfig.KubernetesSourceConfig(NS, kubeconfig.toString()),
-                            null)),
-                    null,
-                    null,
-                    null,
-                    null)));
+                            null)))));
       }
       // Every resource has its status (Suspended: observed, nothing run) from its own agent.
       await()
@@ -89,12 +72,7 @@ class KubeIdleIT {
           .pollInterval(Duration.ofMillis(500))
           .untilAsserted(
               () -> {
-                for (GenericKubernetesResource r :
-                    api.client
-                        .genericKubernetesResources(KubeSource.CONTEXT)
-                        .inNamespace(NS)
-                        .list()
-                        .getItems()) {
+                for (GenericKubernetesResource r : api.deployments(NS).list().getItems()) {
                   Object st = r.getAdditionalProperties().get("status");
                   assertThat(st == null ? null : ((Map<?, ?>) st).get("phase"))
                       .as(r.getMetadata().getName())

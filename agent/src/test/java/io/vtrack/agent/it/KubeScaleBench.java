@@ -58,6 +58,12 @@ class KubeScaleBench {
     rows.forEach(System.out::println);
   }
 
+  /** Status writes the API server answered since the last {@code takeCounts}. */
+  static long statusWrites(KubeApiServer api) {
+    var n = api.requests.get("PATCH vtrackdeployments/status");
+    return n == null ? 0 : n.get();
+  }
+
   static DeploymentStatus status(Phase phase) {
     return new DeploymentStatus(
         1L,
@@ -96,11 +102,7 @@ class KubeScaleBench {
                   .addToAdditionalProperties(
                       "spec", Map.of("source", Map.of("repoURL", "file:///x", "revision", "v1")))
                   .build();
-          api.client
-              .genericKubernetesResources(KubeSource.CONTEXT)
-              .inNamespace(NS)
-              .resource(r)
-              .create();
+          api.deployments(NS).resource(r).create();
         }
       }
       Map<String, Phase> phases = new ConcurrentHashMap<>();
@@ -148,8 +150,11 @@ class KubeScaleBench {
         sources.add(src);
         src.start();
         if (a % 10 == 9) {
-          // A DaemonSet starts its pods a few at a time, not a thousand in the same millisecond.
-          Thread.sleep(200);
+          // A DaemonSet starts its pods a few at a time: the next ten once these ten watch.
+          List<KubeSource> batch = sources.subList(a - 9, a + 1);
+          await()
+              .atMost(Duration.ofMinutes(5))
+              .until(() -> batch.stream().allMatch(KubeSource::synced));
         }
       }
       // Synced: every resource has its status from its own agent. Counted, not listed: a list
@@ -157,24 +162,23 @@ class KubeScaleBench {
       await()
           .atMost(Duration.ofMinutes(10))
           .pollInterval(Duration.ofSeconds(1))
-          .until(
-              () -> {
-                var n = api.requests.get("PATCH vtrackdeployments/status");
-                return n != null && n.get() >= (long) agents * PER_AGENT;
-              });
+          .until(() -> statusWrites(api) >= (long) agents * PER_AGENT);
       double syncSeconds = (System.nanoTime() - t0) / 1e9;
       Map<String, Long> sync = api.takeCounts();
       long idleStart = System.nanoTime();
+      // The measurement itself: what M quiet agents send in a window of this length.
       Thread.sleep(window * 1000);
       double idleSeconds = (System.nanoTime() - idleStart) / 1e9;
       Map<String, Long> idle = api.takeCounts();
-      // 10% of the deployments roll out: six status changes each, a second apart.
+      // 10% of the deployments roll out: six status changes each, the next once the last is
+      // written.
       List<String> rolling = new ArrayList<>();
       for (int a = 0; a < agents; a += 10) {
         rolling.add("node-" + a + "-app-0");
       }
       long busyStart = System.nanoTime();
       for (Phase p : ROLLOUT) {
+        long written = statusWrites(api) + rolling.size();
         ctx.runOnContext(
             v -> {
               for (String name : rolling) {
@@ -182,9 +186,11 @@ class KubeScaleBench {
                 writers.get(Integer.parseInt(name.split("-")[1])).onStatus(name);
               }
             });
-        Thread.sleep(1000);
+        await().atMost(Duration.ofMinutes(2)).until(() -> statusWrites(api) >= written);
       }
-      Thread.sleep(Math.max(0, window * 1000 - ROLLOUT.size() * 1000L));
+      // The rest of the window, as for idle: the measurement is the window.
+      long left = window * 1000 - (System.nanoTime() - busyStart) / 1_000_000;
+      Thread.sleep(Math.max(0, left));
       double busySeconds = (System.nanoTime() - busyStart) / 1e9;
       Map<String, Long> busy = api.takeCounts();
       return String.format(

@@ -7,8 +7,6 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.dsl.Resource;
 import io.vtrack.agent.config.AgentConfig;
 import io.vtrack.agent.kube.KubeSource;
-import java.io.ByteArrayInputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -53,28 +51,16 @@ class KubernetesIT extends AgentTestBase {
   }
 
   Resource<GenericKubernetesResource> resource() {
-    return api.client
-        .genericKubernetesResources(KubeSource.CONTEXT)
-        .inNamespace(NS)
-        .withName("vtrack");
+    return api.deployments(NS).withName("vtrack");
   }
 
   /** What {@code kubectl apply} of the document for {@code revision} would store. */
   void apply(String revision) {
     String doc = app.document(revision);
-    GenericKubernetesResource r =
-        api.client
-            .genericKubernetesResources(KubeSource.CONTEXT)
-            .inNamespace(NS)
-            .load(new ByteArrayInputStream(doc.getBytes(StandardCharsets.UTF_8)))
-            .item();
+    GenericKubernetesResource r = api.load(NS, doc);
     GenericKubernetesResource existing = resource().get();
     if (existing == null) {
-      api.client
-          .genericKubernetesResources(KubeSource.CONTEXT)
-          .inNamespace(NS)
-          .resource(r)
-          .create();
+      api.deployments(NS).resource(r).create();
     } else {
       // The agent writes the same object (status, finalizer): retry on a conflict, as kubectl does.
       await()
