@@ -110,13 +110,27 @@ def wrk(url, conns, secs=8):
     return {"p50 ms": ms("50"), "p99 ms": ms("99"), "rps": rps}
 
 
-def proxies():
-    work = tempfile.mkdtemp(prefix="vtrack-proxybench.")
-    upstream, direct_port = free_port(), None
-    node = subprocess.Popen(["node", "-e", f"""
+UPSTREAMS = {
+    # Costs nothing per request: what is left is the proxy's own cost.
+    "trivial node server": lambda port, work: (["node", "-e", f"""
 require('http').createServer((q, s) => {{ s.writeHead(200, {{'Content-Type': 'text/plain'}}); s.end('ok'); }})
-  .listen({upstream}, '127.0.0.1');"""])
-    procs = [node]
+  .listen({port}, '127.0.0.1');"""], {}, "/"),
+    # The example backend (Python, a SQLite query per request): what the proxy fronts in practice.
+    "example backend": lambda port, work: (
+        ["python3", os.path.join(ROOT, "examples", "vtrack-app", "backend", "app.py")],
+        {"BACKEND_PORT": str(port), "VTRACK_DB": os.path.join(work, "events.db"),
+         "VTRACK_LOG": os.path.join(work, "app.log")},
+        "/api/config/get-sources"),
+}
+
+
+def proxies(upstream_name):
+    work = tempfile.mkdtemp(prefix="vtrack-proxybench.")
+    upstream = free_port()
+    argv, env, path = UPSTREAMS[upstream_name](upstream, work)
+    app = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    procs = [app]
     ports = {"direct": upstream}
     try:
         # vtrack proxy
@@ -175,7 +189,7 @@ http {{
             deadline = time.time() + 60
             while True:
                 try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2).read()
                     break
                 except Exception:
                     if time.time() > deadline:
@@ -184,10 +198,10 @@ http {{
         out = []
         for conns in (1, 32):
             for name, port in ports.items():
-                wrk(f"http://127.0.0.1:{port}/", conns, 3)  # warm up (the JIT, the pools)
+                wrk(f"http://127.0.0.1:{port}{path}", conns, 3)  # warm up (the JIT, the pools)
             for name, port in ports.items():
-                r = wrk(f"http://127.0.0.1:{port}/", conns)
-                r.update({"path": name, "connections": conns})
+                r = wrk(f"http://127.0.0.1:{port}{path}", conns)
+                r.update({"upstream": upstream_name, "path": name, "connections": conns})
                 out.append(r)
                 print(f"  c={conns:2d} {name:13s} p50 {r['p50 ms']:7.3f} ms  p99 {r['p99 ms']:7.3f} ms"
                       f"  {r['rps']:9.0f} req/s", flush=True)
@@ -209,8 +223,11 @@ def main():
         print("\npush -> old revision serving again, and a user's failed requests (polling every 20 ms)")
         results["scenarios"] = scenarios("recreate") + scenarios("blue-green")
     if only != "--scenarios-only":
-        print("\nthe switch proxy against a direct connection, haproxy and nginx (wrk, 8 s each)")
-        results["proxy"] = proxies()
+        results["proxy"] = []
+        for upstream in UPSTREAMS:
+            print(f"\nthe switch proxy against a direct connection, haproxy and nginx (wrk, 8 s each),"
+                  f" in front of the {upstream}")
+            results["proxy"] += proxies(upstream)
     save_results("switch", results)
 
 

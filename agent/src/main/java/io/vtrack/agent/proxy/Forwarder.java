@@ -1,9 +1,11 @@
 package io.vtrack.agent.proxy;
 
 import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
@@ -44,7 +46,9 @@ final class Forwarder extends VerticleBase {
   public Future<?> start() {
     client =
         vertx.createHttpClient(
-            new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true),
+            // Quick ACKs (epoll): an app that writes its head and body apart under Nagle (Python's
+            // http.server) would otherwise wait for the proxy's delayed ACK on every answer.
+            new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true).setTcpQuickAck(true),
             new PoolOptions().setHttp1MaxSize(128));
     proxy =
         HttpProxy.reverseProxy(new ProxyOptions().setSupportWebSocket(true), client)
@@ -79,9 +83,14 @@ final class Forwarder extends VerticleBase {
             new HttpServerOptions()
                 .setIdleTimeout(300)
                 .setTcpNoDelay(true)
+                .setTcpQuickAck(true)
                 .setReuseAddress(true)
                 // HTTP/1.1 to the app: a client's h2c upgrade is answered in HTTP/1.1.
-                .setHttp2ClearTextEnabled(false));
+                .setHttp2ClearTextEnabled(false)
+                // A WebSocket is tunnelled as bytes between client and app, which negotiate any
+                // compression themselves: no extension handler in every connection's pipeline.
+                .setPerMessageWebSocketCompressionSupported(false)
+                .setPerFrameWebSocketCompressionSupported(false));
     server.requestHandler(
         req -> {
           Routes.Route r = table.route(listen);
@@ -89,8 +98,9 @@ final class Forwarder extends VerticleBase {
             unavailable(req, r);
             return;
           }
-          if (req.headers().contains("Upgrade")) {
-            // WebSocket (and other upgrades): the library's tunnel.
+          if ("websocket".equalsIgnoreCase(req.getHeader("Upgrade"))) {
+            // WebSocket: the library's tunnel. Any other upgrade (h2c from Java's HTTP client,
+            // say) is declined by forwarding the request as HTTP/1.1 without it.
             proxy.handle(req);
           } else {
             forward(req, r);
@@ -144,6 +154,7 @@ final class Forwarder extends VerticleBase {
         .request(
             new io.vertx.core.http.RequestOptions()
                 .setMethod(req.method())
+                .setServer(upstreamAddress(up))
                 .setHost(up.substring(0, colon))
                 .setPort(Integer.parseInt(up.substring(colon + 1)))
                 .setURI(req.uri()))
@@ -151,13 +162,7 @@ final class Forwarder extends VerticleBase {
         .onSuccess(
             creq -> {
               var h = creq.headers();
-              req.headers()
-                  .forEach(
-                      e -> {
-                        if (!HOP_BY_HOP.contains(e.getKey().toLowerCase(java.util.Locale.ROOT))) {
-                          h.add(e.getKey(), e.getValue());
-                        }
-                      });
+              copyEndToEnd(req.headers(), h);
               String client =
                   req.remoteAddress() == null ? null : req.remoteAddress().hostAddress();
               String prior = req.getHeader("X-Forwarded-For");
@@ -169,32 +174,87 @@ final class Forwarder extends VerticleBase {
                 h.set("X-Forwarded-Host", req.authority().toString());
                 h.set("Host", req.authority().toString());
               }
-              if (req.getHeader("Content-Length") == null
-                  && "chunked".equalsIgnoreCase(req.getHeader("Transfer-Encoding"))) {
+              // A request without a body goes without one: a chunked terminator after a GET
+              // is left unread by an HTTP/1.0 app, whose close then resets the connection.
+              Future<HttpClientResponse> sent;
+              if (req.getHeader("Content-Length") != null) {
+                sent = creq.send(req);
+              } else if ("chunked".equalsIgnoreCase(req.getHeader("Transfer-Encoding"))) {
                 creq.setChunked(true);
+                sent = creq.send(req);
+              } else {
+                req.resume();
+                sent = creq.send();
               }
-              creq.send(req)
-                  .onFailure(err -> badGateway(req, r, err))
+              sent.onFailure(err -> badGateway(req, r, err))
                   .onSuccess(
                       cresp -> {
                         resp.setStatusCode(cresp.statusCode());
                         resp.setStatusMessage(cresp.statusMessage());
-                        cresp
-                            .headers()
-                            .forEach(
-                                e -> {
-                                  if (!HOP_BY_HOP.contains(
-                                      e.getKey().toLowerCase(java.util.Locale.ROOT))) {
-                                    resp.headers().add(e.getKey(), e.getValue());
-                                  }
-                                });
-                        if (cresp.getHeader("Content-Length") == null) {
+                        copyEndToEnd(cresp.headers(), resp.headers());
+                        if (cresp.getHeader("Content-Length") == null
+                            && hasBody(req, cresp.statusCode())) {
                           resp.setChunked(true);
                         }
                         table.answered(r, cresp.statusCode()).increment();
                         cresp.pipeTo(resp);
                       });
             });
+  }
+
+  private final Map<String, SocketAddress> addresses = new HashMap<>();
+
+  /**
+   * The upstream's socket address, made once: an IP literal (what the agent writes) is connected to
+   * as it is, with no resolver in the way; a name is resolved by Vert.x at each connect.
+   */
+  private SocketAddress upstreamAddress(String up) {
+    return addresses.computeIfAbsent(
+        up,
+        k -> {
+          int colon = k.lastIndexOf(':');
+          String host = k.substring(0, colon);
+          int port = Integer.parseInt(k.substring(colon + 1));
+          byte[] ip = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+          if (ip == null) {
+            return SocketAddress.inetSocketAddress(port, host);
+          }
+          try {
+            return SocketAddress.inetSocketAddress(
+                new java.net.InetSocketAddress(java.net.InetAddress.getByAddress(host, ip), port));
+          } catch (java.net.UnknownHostException e) {
+            return SocketAddress.inetSocketAddress(port, host);
+          }
+        });
+  }
+
+  /**
+   * Copies the end-to-end headers: not the hop-by-hop ones, nor those the sender's {@code
+   * Connection} header names (RFC 9110 §7.6.1), e.g. the {@code HTTP2-Settings} of an h2c upgrade.
+   */
+  private static void copyEndToEnd(MultiMap from, MultiMap to) {
+    String connection = from.get("Connection");
+    java.util.Set<String> named = java.util.Set.of();
+    if (connection != null) {
+      named = new java.util.HashSet<>();
+      for (String token : connection.split(",")) {
+        named.add(token.trim().toLowerCase(java.util.Locale.ROOT));
+      }
+    }
+    for (Map.Entry<String, String> e : from) {
+      String key = e.getKey().toLowerCase(java.util.Locale.ROOT);
+      if (!HOP_BY_HOP.contains(key) && !named.contains(key)) {
+        to.add(e.getKey(), e.getValue());
+      }
+    }
+  }
+
+  /** Whether an answer carries a body (RFC 9110 §6.4.1): not to HEAD, not 1xx, 204 or 304. */
+  private static boolean hasBody(HttpServerRequest req, int status) {
+    return req.method() != io.vertx.core.http.HttpMethod.HEAD
+        && status >= 200
+        && status != 204
+        && status != 304;
   }
 
   private void badGateway(HttpServerRequest req, Routes.Route r, Throwable err) {
