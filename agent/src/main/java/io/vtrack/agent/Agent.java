@@ -98,15 +98,18 @@ public final class Agent extends VerticleBase {
   }
 
   /**
-   * SQLite's native library is unpacked and loaded from a folder: by default /tmp, which hardened
-   * hosts and containers ({@code --read-only --tmpfs /tmp}) mount noexec, so loading fails. The
-   * state folder is the agent's own and must be writable anyway: {@code <stateDir>/tmp/} unless
-   * {@code org.sqlite.tmpdir} is set.
+   * SQLite's native library (and the switch proxy's epoll) is unpacked and loaded from a folder: by
+   * default /tmp, which hardened hosts and containers ({@code --read-only --tmpfs /tmp}) mount
+   * noexec, so loading fails. The state folder is the agent's own and must be writable anyway:
+   * {@code <stateDir>/tmp/} unless {@code org.sqlite.tmpdir} or {@code io.netty.native.workdir} is
+   * set.
    */
-  private static void nativeLibraryFolder(Path stateDir) throws java.io.IOException {
-    if (System.getProperty("org.sqlite.tmpdir") == null) {
-      Path dir = Files.createDirectories(stateDir.resolve("tmp"));
-      System.setProperty("org.sqlite.tmpdir", dir.toString());
+  public static void nativeLibraryFolder(Path stateDir) throws java.io.IOException {
+    for (String property : List.of("org.sqlite.tmpdir", "io.netty.native.workdir")) {
+      if (System.getProperty(property) == null) {
+        Path dir = Files.createDirectories(stateDir.resolve("tmp"));
+        System.setProperty(property, dir.toString());
+      }
     }
   }
 

@@ -22,4 +22,27 @@ public interface HealthCheck {
   default boolean failedForGood() {
     return false;
   }
+
+  /**
+   * The TCP address this check asks (an http check's host and port), if any: a revision cannot
+   * answer it before something listens there.
+   */
+  default java.util.Optional<java.net.InetSocketAddress> asks() {
+    return java.util.Optional.empty();
+  }
+
+  /** The host and port of an http(s) URL, if it has them. */
+  static java.util.Optional<java.net.InetSocketAddress> addressOf(String url) {
+    try {
+      java.net.URI u = java.net.URI.create(url);
+      if (u.getHost() == null || u.getScheme() == null) {
+        return java.util.Optional.empty();
+      }
+      int port =
+          u.getPort() >= 0 ? u.getPort() : "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
+      return java.util.Optional.of(java.net.InetSocketAddress.createUnresolved(u.getHost(), port));
+    } catch (IllegalArgumentException e) {
+      return java.util.Optional.empty();
+    }
+  }
 }

@@ -47,6 +47,11 @@ public final class HttpCheck implements HealthCheck {
   }
 
   @Override
+  public java.util.Optional<java.net.InetSocketAddress> asks() {
+    return HealthCheck.addressOf(url);
+  }
+
+  @Override
   public Future<CheckResult> run() {
     long start = System.nanoTime();
     long timeout = spec.effectiveTimeout().millis();

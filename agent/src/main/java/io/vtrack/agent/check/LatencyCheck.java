@@ -39,6 +39,11 @@ final class LatencyCheck implements HealthCheck, Baselined {
   }
 
   @Override
+  public java.util.Optional<java.net.InetSocketAddress> asks() {
+    return HealthCheck.addressOf(url);
+  }
+
+  @Override
   public synchronized Double baselineValue() {
     return medians.isEmpty() ? null : percentile(medians, 50);
   }

@@ -232,6 +232,11 @@ public final class VtrackCli implements Runnable {
     public Integer call() throws Exception {
       Path token = tokenFile != null ? tokenFile : stateDir.resolve("api-token");
       // epoll where Netty has it (Linux x86-64): fewer copies and system calls per request.
+      try {
+        io.vtrack.agent.Agent.nativeLibraryFolder(stateDir.toAbsolutePath());
+      } catch (java.io.IOException e) {
+        // Netty tries /tmp and falls back to Java NIO.
+      }
       Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true));
       try {
         vertx

@@ -75,9 +75,10 @@ public final class SwitchProxy extends VerticleBase {
         .onSuccess(
             v ->
                 LOG.info(
-                    "switch proxy: {} route(s) on {} forwarders, admin on {}:{}",
+                    "switch proxy: {} route(s) on {} forwarders ({}), admin on {}:{}",
                     table.routes().size(),
                     forwarders,
+                    vertx.isNativeTransportEnabled() ? "epoll" : "Java NIO",
                     adminHost,
                     admin.actualPort()));
   }

@@ -3,6 +3,8 @@ package io.vtrack.agent.reconcile;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
 import io.vtrack.agent.check.CheckRound;
 import io.vtrack.agent.check.CheckStatus;
 import io.vtrack.agent.check.HealthCheck;
@@ -29,7 +31,10 @@ import java.util.function.Supplier;
  *       Reason#StartupTimeout}).
  * </ul>
  *
- * A {@link Mode#KNOWN_GOOD known-good} revision (a rollback target, verified before) needs one
+ * The first round waits until the addresses the checks ask accept connections (at most one {@code
+ * interval}): a revision that is still binding its port is not asked yet.
+ *
+ * <p>A {@link Mode#KNOWN_GOOD known-good} revision (a rollback target, verified before) needs one
  * passing round within {@code startupTimeout}. Runs on the event loop with timers; checks do their
  * own I/O off it.
  */
@@ -82,8 +87,59 @@ public final class Verification {
   public Future<Outcome> run() {
     Promise<Outcome> done = Promise.promise();
     startupDeadline = System.nanoTime() + policy.startupTimeout().millis() * 1_000_000;
-    round(done, 1);
+    listening().onComplete(v -> round(done, 1));
     return done.future();
+  }
+
+  /** How often the addresses the checks ask are tried before the first round. */
+  private static final long LISTEN_POLL_MILLIS = 25;
+
+  /**
+   * Completes when every address the checks ask (http checks' host and port) accepts a TCP
+   * connection, a service exits, or one {@code interval} has passed, whichever comes first: the
+   * first round asks a revision that can answer, instead of finding it not ready and waiting a
+   * whole interval for the next. Never later than the first round would have run without it plus
+   * one interval; a revision that never listens is judged by its rounds as before.
+   */
+  private Future<Void> listening() {
+    Set<java.net.InetSocketAddress> waiting = new HashSet<>();
+    checks.forEach(c -> c.asks().ifPresent(waiting::add));
+    if (waiting.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    NetClient client = vertx.createNetClient(new NetClientOptions().setConnectTimeout(1000));
+    long bound = System.nanoTime() + policy.interval().millis() * 1_000_000;
+    Promise<Void> ready = Promise.promise();
+    tryConnect(client, waiting, bound, ready);
+    return ready.future().onComplete(v -> client.close());
+  }
+
+  private void tryConnect(
+      NetClient client, Set<java.net.InetSocketAddress> waiting, long bound, Promise<Void> ready) {
+    if (waiting.isEmpty() || !exitedServices.get().isEmpty() || System.nanoTime() >= bound) {
+      ready.tryComplete();
+      return;
+    }
+    List<Future<?>> tries = new java.util.ArrayList<>();
+    for (java.net.InetSocketAddress a : List.copyOf(waiting)) {
+      tries.add(
+          client
+              .connect(a.getPort(), a.getHostString())
+              .onSuccess(
+                  socket -> {
+                    socket.close();
+                    waiting.remove(a);
+                  }));
+    }
+    Future.join(tries)
+        .onComplete(
+            v -> {
+              if (waiting.isEmpty()) {
+                ready.tryComplete();
+              } else {
+                vertx.setTimer(LISTEN_POLL_MILLIS, id -> tryConnect(client, waiting, bound, ready));
+              }
+            });
   }
 
   private void round(Promise<Outcome> done, int n) {

@@ -63,10 +63,21 @@ class VerificationTest {
   private Verification.Outcome verify(
       Verification.Mode mode, String startupTimeout, String window, HealthCheck... checks)
       throws Exception {
+    return verify(mode, startupTimeout, "10ms", window, List::of, checks);
+  }
+
+  private Verification.Outcome verify(
+      Verification.Mode mode,
+      String startupTimeout,
+      String interval,
+      String window,
+      java.util.function.Supplier<List<String>> exited,
+      HealthCheck... checks)
+      throws Exception {
     HealthPolicy policy =
         new HealthPolicy(
             Interval.parse(startupTimeout),
-            Interval.parse("10ms"),
+            Interval.parse(interval),
             Interval.parse(window),
             3,
             2,
@@ -81,7 +92,7 @@ class VerificationTest {
                         List.of(checks),
                         policy,
                         mode,
-                        List::of,
+                        exited,
                         r -> {
                           rounds.add(r);
                           return Future.succeededFuture();
@@ -107,6 +118,80 @@ class VerificationTest {
     Verification.Outcome o =
         verify(Verification.Mode.VERIFY, "1h", "30ms", new Scripted(WRONG, NOT_READY, WRONG, PASS));
     assertThat(o.healthy()).isTrue();
+  }
+
+  /** An http-like check on a real port: passing once something listens there, else not ready. */
+  final class Listening implements HealthCheck {
+    final int port;
+
+    Listening(int port) {
+      this.port = port;
+    }
+
+    @Override
+    public CheckSpec spec() {
+      return new CheckSpec("api", null, null, null, null, null, null, null);
+    }
+
+    @Override
+    public java.util.Optional<java.net.InetSocketAddress> asks() {
+      return java.util.Optional.of(java.net.InetSocketAddress.createUnresolved("127.0.0.1", port));
+    }
+
+    @Override
+    public Future<CheckResult> run() {
+      return vertx
+          .createNetClient()
+          .connect(port, "127.0.0.1")
+          .map(
+              so -> {
+                so.close();
+                return PASS;
+              })
+          .otherwise(NOT_READY);
+    }
+  }
+
+  static int freePort() throws Exception {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  @Test
+  void theFirstRoundAsksOnceTheAppListens() throws Exception {
+    int port = freePort();
+    // The app binds its port 300 ms after verification begins; rounds are 1 h apart.
+    vertx.setTimer(
+        300,
+        id -> vertx.createNetServer().connectHandler(so -> so.close()).listen(port, "127.0.0.1"));
+    Verification.Outcome o =
+        verify(Verification.Mode.VERIFY, "2h", "1h", "0s", List::of, new Listening(port));
+    assertThat(o.healthy()).isTrue();
+    assertThat(o.rounds()).isEqualTo(1);
+  }
+
+  @Test
+  void waitingForTheAppToListenEndsWhenAServiceExits() throws Exception {
+    Verification.Outcome o =
+        verify(
+            Verification.Mode.VERIFY,
+            "2h",
+            "1h",
+            "0s",
+            () -> List.of("backend exited with status 1"),
+            new Listening(freePort()));
+    assertThat(o.reason()).isEqualTo(Reason.ServiceExited);
+    assertThat(o.message()).contains("backend exited with status 1");
+  }
+
+  @Test
+  void anAppThatNeverListensIsAskedAfterOneInterval() throws Exception {
+    Verification.Outcome o =
+        verify(
+            Verification.Mode.VERIFY, "300ms", "50ms", "0s", List::of, new Listening(freePort()));
+    assertThat(o.reason()).isEqualTo(Reason.StartupTimeout);
+    assertThat(o.rounds()).isGreaterThanOrEqualTo(1);
   }
 
   @Test
