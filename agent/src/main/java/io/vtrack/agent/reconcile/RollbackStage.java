@@ -143,27 +143,49 @@ final class RollbackStage {
         .executeBlocking(
             () -> {
               Instance candidate = bg.candidate(in.name(), r.id());
-              recorder.run(
-                  r,
-                  "rollback-stop",
-                  () -> {
-                    if (candidate == null) {
-                      return "no candidate instance runs";
-                    }
-                    bg.stop(candidate, java.time.Duration.ZERO);
-                    return "stopped the "
-                        + candidate.colour()
-                        + " candidate "
-                        + StatusBuilder.short7(candidate.commit())
-                        + "; the live instance never stopped";
-                  });
               RestoreData policy = spec.rollback().restoreData();
               boolean restore =
-                  r.restoreData()
+                  live != null
+                      && r.restoreData()
                       && !r.dataRestored()
                       && store.backups().get(r.id()).isPresent()
                       && (policy == RestoreData.Always
                           || (policy == RestoreData.WhenDamaged && bg.dataDamaged(r.id())));
+              DeploymentSpec liveSpec = live == null ? null : Specs.parse(live.specJson());
+              DeploymentSpec with = liveSpec != null ? liveSpec : spec;
+              // The data comes back only once nothing writes it: the live instance stops at the
+              // same time as the candidate, not after it.
+              Future<Object> liveStopped =
+                  restore
+                      ? vertx.executeBlocking(
+                          () -> {
+                            runtime.stopAll(live.runtimeKey(), with.runtime());
+                            return null;
+                          },
+                          false)
+                      : Future.succeededFuture();
+              recorder.run(
+                  r,
+                  "rollback-stop",
+                  () -> {
+                    String stopped = "no candidate instance runs";
+                    if (candidate != null) {
+                      bg.stop(candidate, java.time.Duration.ZERO);
+                      stopped =
+                          "stopped the "
+                              + candidate.colour()
+                              + " candidate "
+                              + StatusBuilder.short7(candidate.commit());
+                    }
+                    // A worker waiting for a worker: Future.await is for virtual threads only.
+                    liveStopped.toCompletionStage().toCompletableFuture().get();
+                    return stopped
+                        + (restore
+                            ? "; the live "
+                                + live.colour()
+                                + " instance stopped with it, for the data to come back"
+                            : "; the live instance never stopped");
+                  });
               if (live == null) {
                 transitions.nothingToReturnTo(r, false);
                 return null;
@@ -171,13 +193,10 @@ final class RollbackStage {
               if (!restore) {
                 return "live";
               }
-              DeploymentSpec liveSpec = Specs.parse(live.specJson());
-              DeploymentSpec with = liveSpec != null ? liveSpec : spec;
               recorder.run(
                   r,
                   "restore",
                   () -> {
-                    runtime.stopAll(live.runtimeKey(), with.runtime());
                     BackupManager.Restored done =
                         backups.restore(in.paths(), r.id(), spec.backup());
                     store.rollouts().setDataRestored(r.id());
