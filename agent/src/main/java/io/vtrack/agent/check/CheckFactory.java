@@ -42,6 +42,8 @@ public final class CheckFactory {
    * @param backupValues values of {@code noDecrease} queries on this rollout's backup, by check
    * @param residentBytes resident memory of a service, -1 when it does not run
    * @param env environment for command checks
+   * @param live substitutions for the live instance of the last healthy commit, beside the one
+   *     being verified (blue-green), or null: latency is then sampled on both, side by side
    */
   public record Inputs(
       Map<String, Double> lastHealthy,
@@ -49,9 +51,10 @@ public final class CheckFactory {
       ToLongFunction<String> residentBytes,
       Map<String, String> env,
       Map<String, Long> logOffsets,
-      Function<String, LogSource> serviceLogs) {
+      Function<String, LogSource> serviceLogs,
+      Substitutions live) {
     public static Inputs none(ToLongFunction<String> residentBytes) {
-      return new Inputs(Map.of(), Map.of(), residentBytes, Map.of(), Map.of(), s -> null);
+      return new Inputs(Map.of(), Map.of(), residentBytes, Map.of(), Map.of(), s -> null, null);
     }
   }
 
@@ -115,12 +118,18 @@ public final class CheckFactory {
           c, pool, file, ctx.verifying(), in.logOffsets().getOrDefault(c.name(), -1L));
     }
     if (c.latency() != null) {
+      // Side by side with the live instance when the URL names the instance's ports.
+      String liveUrl =
+          in.live() != null && c.latency().url().contains("${port:")
+              ? in.live().apply(c.latency().url())
+              : null;
       return new LatencyCheck(
           c,
           subst.apply(c.latency().url()),
           http,
           in.lastHealthy().get(baselineKey(c)),
-          ctx.verifying());
+          ctx.verifying(),
+          liveUrl);
     }
     if (c.memory() != null) {
       return new MemoryCheck(

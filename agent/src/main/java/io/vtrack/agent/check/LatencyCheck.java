@@ -15,6 +15,12 @@ import java.util.Locale;
  * {@code samples} sequential requests; the median (and p95 from 20 samples) is compared with the
  * baseline the last healthy commit recorded. It fails only above both {@code maxIncrease} and
  * {@code minDelta}, so a few milliseconds of noise on a fast endpoint are not a regression.
+ *
+ * <p>With blue-green the last healthy commit is still running beside the candidate: each sample of
+ * the candidate is followed by one of the live instance (the same URL on its ports), and the
+ * candidate is compared with the live median of the same round instead of the stored baseline. A
+ * host that got busy slows both alike, so its load is not taken for a regression; a live instance
+ * that does not answer leaves the stored baseline in charge.
  */
 final class LatencyCheck implements HealthCheck, Baselined {
   private final CheckSpec spec;
@@ -22,15 +28,26 @@ final class LatencyCheck implements HealthCheck, Baselined {
   private final HttpClient client;
   private final Double baselineMs;
   private final boolean verifying;
+  private final String liveUrl;
   private final List<Double> medians = new ArrayList<>();
 
+  /**
+   * @param liveUrl the same URL on the live instance of the last healthy commit, sampled side by
+   *     side during verification; null without one
+   */
   LatencyCheck(
-      CheckSpec spec, String url, HttpClient client, Double baselineMs, boolean verifying) {
+      CheckSpec spec,
+      String url,
+      HttpClient client,
+      Double baselineMs,
+      boolean verifying,
+      String liveUrl) {
     this.spec = spec;
     this.url = url;
     this.client = client;
     this.baselineMs = baselineMs;
     this.verifying = verifying;
+    this.liveUrl = verifying ? liveUrl : null;
   }
 
   @Override
@@ -52,16 +69,26 @@ final class LatencyCheck implements HealthCheck, Baselined {
   public Future<CheckResult> run() {
     long start = System.nanoTime();
     List<Double> times = new ArrayList<>();
+    List<Double> live = new ArrayList<>();
     Future<Void> chain = Future.succeededFuture();
     int n = spec.latency().samples();
     for (int i = 0; i < n; i++) {
       // Fail as soon as it is certain: once the median is over the limit even if every sample
       // still to come took no time at all, the rest cannot change the verdict.
       chain =
-          chain.compose(v -> certainlyOver(times, n) ? Future.succeededFuture() : sample(times));
+          chain.compose(
+              v ->
+                  certainlyOver(times, live, n)
+                      ? Future.succeededFuture()
+                      : sample(url, times)
+                          .compose(
+                              x ->
+                                  liveUrl == null
+                                      ? Future.succeededFuture()
+                                      : sample(liveUrl, live).otherwiseEmpty()));
     }
     return chain
-        .map(v -> judge(times, start))
+        .map(v -> judge(times, live, start))
         .recover(
             err ->
                 Future.succeededFuture(
@@ -73,12 +100,15 @@ final class LatencyCheck implements HealthCheck, Baselined {
                         .as(Failure.NotReady)));
   }
 
-  private Future<Void> sample(List<Double> times) {
+  private Future<Void> sample(String target, List<Double> times) {
     long t0 = System.nanoTime();
     long timeout = spec.effectiveTimeout().millis();
     return client
         .request(
-            new RequestOptions().setMethod(HttpMethod.GET).setAbsoluteURI(url).setTimeout(timeout))
+            new RequestOptions()
+                .setMethod(HttpMethod.GET)
+                .setAbsoluteURI(target)
+                .setTimeout(timeout))
         .compose(req -> req.send())
         .compose(HttpClientResponse::body)
         .compose(
@@ -88,19 +118,28 @@ final class LatencyCheck implements HealthCheck, Baselined {
             });
   }
 
+  /**
+   * What the candidate is compared with: the live instance's median in this round when it answered,
+   * else the stored baseline (null: nothing to compare with).
+   */
+  private Double reference(List<Double> live) {
+    // Boxed on both sides: a conditional with one primitive side would unbox a null baseline.
+    return live.isEmpty() ? baselineMs : Double.valueOf(percentile(live, 50));
+  }
+
   /** The limit a median must stay under during verification, or +infinity when none applies. */
-  private double limitMs() {
-    if (!verifying || baselineMs == null) {
+  private double limitMs(Double reference) {
+    if (!verifying || reference == null) {
       return Double.POSITIVE_INFINITY;
     }
     return Math.max(
-        baselineMs * (1 + spec.latency().maxIncrease().fraction()),
-        baselineMs + spec.latency().minDelta().millis());
+        reference * (1 + spec.latency().maxIncrease().fraction()),
+        reference + spec.latency().minDelta().millis());
   }
 
   /** Whether the median of {@code n} samples is over the limit whatever the missing ones are. */
-  boolean certainlyOver(List<Double> times, int n) {
-    double limit = limitMs();
+  boolean certainlyOver(List<Double> times, List<Double> live, int n) {
+    double limit = limitMs(reference(live));
     if (Double.isInfinite(limit) || times.isEmpty() || times.size() >= n) {
       return false;
     }
@@ -111,7 +150,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
     return percentile(best, 50) > limit;
   }
 
-  private CheckResult judge(List<Double> times, long start) {
+  private CheckResult judge(List<Double> times, List<Double> live, long start) {
     double median = percentile(times, 50);
     synchronized (this) {
       medians.add(median);
@@ -119,17 +158,20 @@ final class LatencyCheck implements HealthCheck, Baselined {
     String value = String.format(Locale.ROOT, "%.1fms", median);
     String p95 =
         times.size() >= 20 ? String.format(Locale.ROOT, ", p95 %.1fms", percentile(times, 95)) : "";
-    if (!verifying || baselineMs == null) {
+    Double reference = reference(live);
+    if (!verifying || reference == null) {
       return result(
           CheckStatus.Passing,
           value,
           "median " + value + p95 + (baselineMs == null ? " (no baseline yet)" : ""),
           start);
     }
-    double limitPct = baselineMs * (1 + spec.latency().maxIncrease().fraction());
-    double limitDelta = baselineMs + spec.latency().minDelta().millis();
-    String vs = String.format(Locale.ROOT, " vs baseline %.1fms", baselineMs);
-    if (median > limitPct && median > limitDelta) {
+    String vs =
+        live.isEmpty()
+            ? String.format(Locale.ROOT, " vs baseline %.1fms", reference)
+            : String.format(
+                Locale.ROOT, " vs %.1fms on the live instance, side by side", reference);
+    if (median > limitMs(reference)) {
       return result(
           CheckStatus.Failing,
           value,

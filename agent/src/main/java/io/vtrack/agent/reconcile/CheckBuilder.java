@@ -38,6 +38,7 @@ final class CheckBuilder {
   /**
    * @param r the rollout verifying {@code commit}, or null when monitoring what runs
    * @param verifying whether this is a verification (counts since the switch, compares baselines)
+   * @param live the live instance beside the one verified (blue-green), or null
    */
   @SuppressWarnings("unchecked")
   List<HealthCheck> build(
@@ -49,7 +50,8 @@ final class CheckBuilder {
       DeploymentPaths paths,
       Target target,
       RolloutRecord r,
-      boolean verifying)
+      boolean verifying,
+      io.vtrack.agent.store.Instance live)
       throws Exception {
     Map<String, Double> lastHealthy = new HashMap<>();
     if (lastHealthyCommit != null && !lastHealthyCommit.equals(commit)) {
@@ -87,7 +89,8 @@ final class CheckBuilder {
             },
             env,
             logOffsets(r, commit, verifying),
-            svc -> runtime.serviceLog(target.runtimeKey(), svc));
+            svc -> runtime.serviceLog(target.runtimeKey(), svc),
+            sideBySide(live, lastHealthyCommit, commit, target, paths));
     List<HealthCheck> out = new ArrayList<>(checks.build(spec.health(), ctx, in));
     if (spec.runtime().type() == RuntimeSpec.RuntimeType.compose
         && runtime.composeIfStarted() != null) {
@@ -115,5 +118,28 @@ final class CheckBuilder {
       m.forEach((k, v) -> out.put(String.valueOf(k), ((Number) v).longValue()));
     }
     return out;
+  }
+
+  /**
+   * Substitutions for the live instance when it runs the last healthy commit on ports of its own
+   * beside a different instance being verified: the instance latency is compared with side by side.
+   */
+  private static io.vtrack.agent.check.Substitutions sideBySide(
+      io.vtrack.agent.store.Instance live,
+      String lastHealthyCommit,
+      String commit,
+      Target target,
+      DeploymentPaths paths) {
+    if (live == null
+        || live.ports() == null
+        || live.ports().isEmpty()
+        || !live.commit().equals(lastHealthyCommit)
+        || live.commit().equals(commit)
+        || target.ports().isEmpty()
+        || target.ports().equals(live.ports())) {
+      return null;
+    }
+    return new io.vtrack.agent.check.Substitutions(
+        live.commit(), live.commit(), paths.release(live.commit()), live.ports());
   }
 }

@@ -119,7 +119,8 @@ final class HealthMonitor {
                     DeploymentPaths.of(stateDir, name),
                     Target.ofWhatRuns(snap, DeploymentPaths.of(stateDir, name)),
                     null,
-                    false),
+                    false,
+                    null),
             false)
         .onSuccess(
             checks -> {

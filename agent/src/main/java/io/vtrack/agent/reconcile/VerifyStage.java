@@ -127,7 +127,8 @@ final class VerifyStage {
                       in.paths(),
                       target,
                       r,
-                      true);
+                      true,
+                      in.snap().live());
               return new Prepared(stepId, checks, restarted);
             },
             false)

@@ -180,6 +180,10 @@ class BlueGreenIT extends AgentTestBase {
         """
             .formatted(app.backendPort);
     neverServed("a slower revision", () -> app.slowerEndpoint("v2"));
+    // Judged against the live instance sampled beside it, not only the stored baseline.
+    @SuppressWarnings("unchecked")
+    Map<String, Object> last = (Map<String, Object>) status().get("lastRollout");
+    assertThat(String.valueOf(last.get("message"))).contains("on the live instance, side by side");
   }
 
   @Test

@@ -1,0 +1,101 @@
+package io.vtrack.agent.check;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpServer;
+import io.vtrack.agent.model.CheckSpec;
+import io.vtrack.agent.model.Interval;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The latency check on real HTTP servers that answer after a set delay: against the stored
+ * baseline, and side by side with the live instance (blue-green), where a host that slows both
+ * alike is not a regression and a slower candidate still is.
+ */
+class LatencyCheckTest {
+  private final Vertx vertx = Vertx.vertx();
+  private final HttpClient client = vertx.createHttpClient();
+
+  @AfterEach
+  void close() {
+    vertx.close().await();
+  }
+
+  /** A server answering every request after {@code delayMs}; returns its URL. */
+  private String server(long delayMs) {
+    HttpServer s =
+        vertx
+            .createHttpServer()
+            .requestHandler(
+                req -> {
+                  if (delayMs == 0) {
+                    req.response().end("ok");
+                  } else {
+                    vertx.setTimer(delayMs, id -> req.response().end("ok"));
+                  }
+                })
+            .listen(0, "127.0.0.1")
+            .await();
+    return "http://127.0.0.1:" + s.actualPort() + "/";
+  }
+
+  private static CheckSpec spec(String url) {
+    return new CheckSpec(
+        "latency",
+        Interval.parse("5s"),
+        null,
+        null,
+        null,
+        new CheckSpec.Latency(url, 5, null, Interval.parse("50ms")),
+        null,
+        null);
+  }
+
+  private CheckResult run(String url, Double baselineMs, String liveUrl) throws Exception {
+    return new LatencyCheck(spec(url), url, client, baselineMs, true, liveUrl)
+        .run()
+        .toCompletionStage()
+        .toCompletableFuture()
+        .get(60, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void aBusyHostIsNotTakenForARegressionWhenTheLiveInstanceIsSampledBeside() throws Exception {
+    // Stored baseline 2 ms; now the host is busy and both instances answer in 120 ms.
+    String candidate = server(120);
+    String live = server(120);
+    CheckResult againstStored = run(candidate, 2.0, null);
+    assertThat(againstStored.passing()).isFalse();
+    assertThat(againstStored.message()).contains("vs baseline 2.0ms");
+
+    CheckResult sideBySide = run(candidate, 2.0, live);
+    assertThat(sideBySide.passing()).as(sideBySide.message()).isTrue();
+    assertThat(sideBySide.message()).contains("on the live instance, side by side");
+  }
+
+  @Test
+  void aSlowerCandidateFailsSideBySide() throws Exception {
+    CheckResult r = run(server(150), 2.0, server(0));
+    assertThat(r.passing()).isFalse();
+    assertThat(r.failure()).isEqualTo(Failure.Wrong);
+    assertThat(r.message()).contains("on the live instance, side by side");
+  }
+
+  @Test
+  void theFirstRevisionHasNoBaselineAndPasses() throws Exception {
+    CheckResult r = run(server(1), null, null);
+    assertThat(r.passing()).as(r.message()).isTrue();
+    assertThat(r.message()).contains("no baseline yet");
+  }
+
+  @Test
+  void aLiveInstanceThatDoesNotAnswerLeavesTheStoredBaselineInCharge() throws Exception {
+    CheckResult r = run(server(150), 2.0, "http://127.0.0.1:1/");
+    assertThat(r.passing()).isFalse();
+    assertThat(r.message()).contains("vs baseline 2.0ms");
+  }
+}
