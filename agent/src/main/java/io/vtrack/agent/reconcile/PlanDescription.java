@@ -148,12 +148,15 @@ final class PlanDescription {
     List<String> checks =
         spec.health().checks().stream().map(c -> c.name() + " (" + c.kind() + ")").toList();
     int wrong = spec.health().startupFailureThreshold();
+    boolean latency = spec.health().checks().stream().anyMatch(c -> c.latency() != null);
     steps.add(
         "verify "
             + checks
             + " every "
             + spec.health().interval().text()
-            + ": fails at once when a service exits or a log count passes its max, after "
+            + " (the first round once the checked addresses accept connections"
+            + (bg != null && latency ? "; latency side by side with the live instance" : "")
+            + "): fails at once when a service exits or a log count passes its max, after "
             + wrong
             + (wrong == 1 ? " round" : " rounds in a row")
             + " with a wrong answer (startupFailureThreshold), or when nothing passes within "

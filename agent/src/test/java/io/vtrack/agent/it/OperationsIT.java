@@ -148,6 +148,7 @@ class OperationsIT extends AgentTestBase {
             s -> s.startsWith("validate backend-syntax: python3 -m py_compile backend/app.py"))
         .anyMatch(s -> s.startsWith("stop [backend, frontend] of " + v1))
         .anyMatch(s -> s.startsWith("verify [sources (http), cameras (http)"))
+        .anyMatch(s -> s.contains("the first round once the checked addresses accept connections"))
         .anyMatch(s -> s.contains("roll back to " + v1 + " and restore the backup"));
     assertThat((List<String>) pending.get("backups"))
         .singleElement()
