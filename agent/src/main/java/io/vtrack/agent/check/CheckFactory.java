@@ -118,16 +118,18 @@ public final class CheckFactory {
           c, pool, file, ctx.verifying(), in.logOffsets().getOrDefault(c.name(), -1L));
     }
     if (c.latency() != null) {
-      String url = subst.apply(c.latency().url());
-      // Side by side with the live instance when its URL differs (the URL names the ports).
-      String liveUrl = in.live() == null ? null : in.live().apply(c.latency().url());
+      // Side by side with the live instance when the URL names the instance's ports.
+      String liveUrl =
+          in.live() != null && c.latency().url().contains("${port:")
+              ? in.live().apply(c.latency().url())
+              : null;
       return new LatencyCheck(
           c,
-          url,
+          subst.apply(c.latency().url()),
           http,
           in.lastHealthy().get(baselineKey(c)),
           ctx.verifying(),
-          url.equals(liveUrl) ? null : liveUrl);
+          liveUrl);
     }
     if (c.memory() != null) {
       return new MemoryCheck(
