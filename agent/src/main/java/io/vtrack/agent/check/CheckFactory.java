@@ -118,18 +118,16 @@ public final class CheckFactory {
           c, pool, file, ctx.verifying(), in.logOffsets().getOrDefault(c.name(), -1L));
     }
     if (c.latency() != null) {
-      // Side by side with the live instance when the URL names the instance's ports.
-      String liveUrl =
-          in.live() != null && c.latency().url().contains("${port:")
-              ? in.live().apply(c.latency().url())
-              : null;
+      String url = subst.apply(c.latency().url());
+      // Side by side with the live instance when its URL differs (the URL names the ports).
+      String liveUrl = in.live() == null ? null : in.live().apply(c.latency().url());
       return new LatencyCheck(
           c,
-          subst.apply(c.latency().url()),
+          url,
           http,
           in.lastHealthy().get(baselineKey(c)),
           ctx.verifying(),
-          liveUrl);
+          url.equals(liveUrl) ? null : liveUrl);
     }
     if (c.memory() != null) {
       return new MemoryCheck(

@@ -303,11 +303,7 @@ public final class KubeSource implements AutoCloseable {
       if (r == null) {
         return null;
       }
-      String label =
-          r.getMetadata().getLabels() == null
-              ? null
-              : r.getMetadata().getLabels().get(VTrackDeployment.AGENT_LABEL);
-      return label == null || label.equals(agentName) ? r : null;
+      return addressedHere(r.getMetadata()) ? r : null;
     } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
       LOG.warn("{}: cannot tell whether {} is still there, kept: {}", id, ref, e.getMessage());
       return lastSeen.get(ref.name());
@@ -392,6 +388,12 @@ public final class KubeSource implements AutoCloseable {
       f.cancel(true);
     }
     held.remove(key);
+  }
+
+  /** Whether a resource is for this agent: labelled with its name, or not labelled. */
+  private boolean addressedHere(ObjectMeta m) {
+    String label = m.getLabels() == null ? null : m.getLabels().get(VTrackDeployment.AGENT_LABEL);
+    return label == null || label.equals(agentName);
   }
 
   /** Where the document of {@code name} lives, when this source holds it. */

@@ -154,7 +154,6 @@ final class Forwarder extends VerticleBase {
         .request(
             new io.vertx.core.http.RequestOptions()
                 .setMethod(req.method())
-                .setServer(upstreamAddress(up))
                 .setHost(up.substring(0, colon))
                 .setPort(Integer.parseInt(up.substring(colon + 1)))
                 .setURI(req.uri()))
@@ -200,32 +199,6 @@ final class Forwarder extends VerticleBase {
                         cresp.pipeTo(resp);
                       });
             });
-  }
-
-  private final Map<String, SocketAddress> addresses = new HashMap<>();
-
-  /**
-   * The upstream's socket address, made once: an IP literal (what the agent writes) is connected to
-   * as it is, with no resolver in the way; a name is resolved by Vert.x at each connect.
-   */
-  private SocketAddress upstreamAddress(String up) {
-    return addresses.computeIfAbsent(
-        up,
-        k -> {
-          int colon = k.lastIndexOf(':');
-          String host = k.substring(0, colon);
-          int port = Integer.parseInt(k.substring(colon + 1));
-          byte[] ip = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
-          if (ip == null) {
-            return SocketAddress.inetSocketAddress(port, host);
-          }
-          try {
-            return SocketAddress.inetSocketAddress(
-                new java.net.InetSocketAddress(java.net.InetAddress.getByAddress(host, ip), port));
-          } catch (java.net.UnknownHostException e) {
-            return SocketAddress.inetSocketAddress(port, host);
-          }
-        });
   }
 
   /**
