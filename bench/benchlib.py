@@ -56,11 +56,19 @@ def recreate(doc, backend, frontend):
     return doc.replace("${port:backend}", str(backend)).replace("${port:frontend}", str(frontend))
 
 
+_HANDED_OUT = set()
+
+
 def free_port():
+    """A port free now and not handed out before by this run (the kernel may repeat one)."""
     import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 class Bench:

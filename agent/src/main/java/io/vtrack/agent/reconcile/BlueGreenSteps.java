@@ -11,13 +11,17 @@ import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
+import java.io.IOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -127,7 +131,7 @@ final class BlueGreenSteps {
             colour,
             r.toCommit(),
             Instance.Role.Candidate,
-            freePorts(services(in, spec)),
+            freePorts(services(in, spec), spec, store),
             Specs.json(spec),
             r.id(),
             null,
@@ -180,16 +184,49 @@ final class BlueGreenSteps {
     return inFiles;
   }
 
-  /** A free loopback port for every service of the instance, recorded with it. */
-  static Map<String, Integer> freePorts(List<String> services) throws Exception {
+  /**
+   * A free loopback port for every service of the instance, recorded with it: distinct from each
+   * other (every socket stays bound until all are chosen, so the kernel cannot hand out one port
+   * twice) and from every port an instance in the store already holds, which may not be listening
+   * yet (a candidate of another deployment between its allocation and its start), and from the
+   * public ports of {@code spec}, which the proxy does not hold before the first switch.
+   */
+  static Map<String, Integer> freePorts(
+      List<String> services, DeploymentSpec spec, StateStore store) throws Exception {
+    Set<Integer> recorded = new HashSet<>();
+    for (Instance i : store.instances().all()) {
+      recorded.addAll(i.ports().values());
+    }
+    for (RuntimeSpec.ServiceSpec s : spec.runtime().services()) {
+      if (s.expose() != null) {
+        String listen = s.expose().listen();
+        recorded.add(Integer.parseInt(listen.substring(listen.lastIndexOf(':') + 1)));
+      }
+    }
     Map<String, Integer> out = new LinkedHashMap<>();
-    for (String s : services) {
-      try (ServerSocket socket =
-          new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-        out.put(s, socket.getLocalPort());
+    List<ServerSocket> held = new ArrayList<>();
+    try {
+      for (String s : services) {
+        out.put(s, unrecordedPort(recorded, held));
+      }
+    } finally {
+      for (ServerSocket socket : held) {
+        socket.close();
       }
     }
     return out;
+  }
+
+  private static int unrecordedPort(Set<Integer> recorded, List<ServerSocket> held)
+      throws IOException {
+    for (int attempt = 0; attempt < 64; attempt++) {
+      ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+      held.add(socket);
+      if (!recorded.contains(socket.getLocalPort())) {
+        return socket.getLocalPort();
+      }
+    }
+    throw new IOException("no free loopback port outside the " + recorded.size() + " recorded");
   }
 
   /**

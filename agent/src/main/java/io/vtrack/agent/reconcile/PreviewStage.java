@@ -109,7 +109,7 @@ final class PreviewStage {
         });
     Path release = steps.previewRelease(in, previewIn.paths(), r.toCommit(), spec);
     Map<String, Integer> ports =
-        BlueGreenSteps.freePorts(runtime.services(in.name(), spec.runtime(), release));
+        BlueGreenSteps.freePorts(runtime.services(in.name(), spec.runtime(), release), spec, store);
     refuseLiveMounts(in, previewIn, release, ports);
     Instance preview =
         new Instance(

@@ -104,11 +104,23 @@ public final class TestApp implements AutoCloseable {
     commitApp("V_Track 1.0.0", "v1");
   }
 
-  public static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
+  /**
+   * A port free now and never handed out before in this JVM: the kernel may give one port twice to
+   * consecutive binds of port 0, and two services of one test on one port fail in ways that look
+   * like anything but that.
+   */
+  public static synchronized int freePort() throws IOException {
+    for (int attempt = 0; attempt < 64; attempt++) {
+      try (ServerSocket s = new ServerSocket(0)) {
+        if (HANDED_OUT.add(s.getLocalPort())) {
+          return s.getLocalPort();
+        }
+      }
     }
+    throw new IOException("no port left that was not handed out already: " + HANDED_OUT.size());
   }
+
+  private static final java.util.Set<Integer> HANDED_OUT = new java.util.HashSet<>();
 
   /**
    * Makes the app a compose project named {@code project} (recreate) on this app's ports, committed

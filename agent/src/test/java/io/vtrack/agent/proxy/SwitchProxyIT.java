@@ -37,9 +37,7 @@ class SwitchProxyIT {
   int publicPort;
 
   static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
+    return io.vtrack.agent.it.TestApp.freePort();
   }
 
   /** An upstream that names itself and echoes the forwarded headers; /ws echoes its name. */

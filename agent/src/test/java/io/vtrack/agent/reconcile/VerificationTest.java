@@ -153,9 +153,7 @@ class VerificationTest {
   }
 
   static int freePort() throws Exception {
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-      return s.getLocalPort();
-    }
+    return io.vtrack.agent.it.TestApp.freePort();
   }
 
   @Test
