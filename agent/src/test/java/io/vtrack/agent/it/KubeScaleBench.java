@@ -27,10 +27,17 @@ import org.junit.jupiter.api.Test;
  * the parts of the agent that talk to the API server — against fabric8's mock API server, with two
  * deployments each. Counts the requests by verb and resource at idle and while 10% of the
  * deployments roll out (six phase changes each), for M = 10, 100, 1000 ({@code -Dscale.agents}).
+ *
+ * <p>The mock server answers every request with a linear scan of everything it stores on one event
+ * loop: past about a hundred agents it, not the agents, is what is measured. Agents are therefore
+ * spread over mock servers of at most {@code -Dscale.perServer} (100) agents each; what an agent
+ * sends does not depend on the others, since it watches only its own resources and renews only its
+ * own Lease, and the counts are summed over the servers.
  */
 class KubeScaleBench {
   static final String NS = "apps";
   static final int PER_AGENT = 2;
+  static final int PER_SERVER = Integer.getInteger("scale.perServer", 100);
   static final List<Phase> ROLLOUT =
       List.of(
           Phase.Preparing,
@@ -58,10 +65,23 @@ class KubeScaleBench {
     rows.forEach(System.out::println);
   }
 
-  /** Status writes the API server answered since the last {@code takeCounts}. */
-  static long statusWrites(KubeApiServer api) {
-    var n = api.requests.get("PATCH vtrackdeployments/status");
-    return n == null ? 0 : n.get();
+  /** Status writes the API servers answered since the last {@code takeCounts}. */
+  static long statusWrites(List<KubeApiServer> apis) {
+    long sum = 0;
+    for (KubeApiServer api : apis) {
+      var n = api.requests.get("PATCH vtrackdeployments/status");
+      sum += n == null ? 0 : n.get();
+    }
+    return sum;
+  }
+
+  /** The requests of every server since the last call, summed by verb and resource. */
+  static Map<String, Long> takeCounts(List<KubeApiServer> apis) {
+    Map<String, Long> out = new java.util.TreeMap<>();
+    for (KubeApiServer api : apis) {
+      api.takeCounts().forEach((k, v) -> out.merge(k, v, Long::sum));
+    }
+    return out;
   }
 
   static DeploymentStatus status(Phase phase) {
@@ -87,8 +107,13 @@ class KubeScaleBench {
     Vertx vertx = Vertx.vertx();
     List<KubernetesClient> clients = new ArrayList<>();
     List<KubeSource> sources = new ArrayList<>();
-    try (KubeApiServer api = new KubeApiServer()) {
+    List<KubeApiServer> apis = new ArrayList<>();
+    try {
+      for (int i = 0; i < (agents + PER_SERVER - 1) / PER_SERVER; i++) {
+        apis.add(new KubeApiServer());
+      }
       for (int a = 0; a < agents; a++) {
+        KubeApiServer api = apis.get(a / PER_SERVER);
         for (int d = 0; d < PER_AGENT; d++) {
           GenericKubernetesResource r =
               new GenericKubernetesResourceBuilder()
@@ -110,6 +135,7 @@ class KubeScaleBench {
       List<KubeStatusWriter> writers = new ArrayList<>();
       long t0 = System.nanoTime();
       for (int a = 0; a < agents; a++) {
+        KubeApiServer api = apis.get(a / PER_SERVER);
         KubernetesClient client =
             new KubernetesClientBuilder()
                 .withConfig(new ConfigBuilder().withMasterUrl(api.url()).withNamespace(NS).build())
@@ -162,14 +188,14 @@ class KubeScaleBench {
       await()
           .atMost(Duration.ofMinutes(10))
           .pollInterval(Duration.ofSeconds(1))
-          .until(() -> statusWrites(api) >= (long) agents * PER_AGENT);
+          .until(() -> statusWrites(apis) >= (long) agents * PER_AGENT);
       double syncSeconds = (System.nanoTime() - t0) / 1e9;
-      Map<String, Long> sync = api.takeCounts();
+      Map<String, Long> sync = takeCounts(apis);
       long idleStart = System.nanoTime();
       // The measurement itself: what M quiet agents send in a window of this length.
       Thread.sleep(window * 1000);
       double idleSeconds = (System.nanoTime() - idleStart) / 1e9;
-      Map<String, Long> idle = api.takeCounts();
+      Map<String, Long> idle = takeCounts(apis);
       // 10% of the deployments roll out: six status changes each, the next once the last is
       // written.
       List<String> rolling = new ArrayList<>();
@@ -178,7 +204,7 @@ class KubeScaleBench {
       }
       long busyStart = System.nanoTime();
       for (Phase p : ROLLOUT) {
-        long written = statusWrites(api) + rolling.size();
+        long written = statusWrites(apis) + rolling.size();
         ctx.runOnContext(
             v -> {
               for (String name : rolling) {
@@ -186,17 +212,18 @@ class KubeScaleBench {
                 writers.get(Integer.parseInt(name.split("-")[1])).onStatus(name);
               }
             });
-        await().atMost(Duration.ofMinutes(2)).until(() -> statusWrites(api) >= written);
+        await().atMost(Duration.ofMinutes(2)).until(() -> statusWrites(apis) >= written);
       }
       // The rest of the window, as for idle: the measurement is the window.
       long left = window * 1000 - (System.nanoTime() - busyStart) / 1_000_000;
       Thread.sleep(Math.max(0, left));
       double busySeconds = (System.nanoTime() - busyStart) / 1e9;
-      Map<String, Long> busy = api.takeCounts();
+      Map<String, Long> busy = takeCounts(apis);
       return String.format(
-          "M=%d: first sync %.1f s %s%n  idle %.3f writes/s per agent, %d lists: %s%n"
+          "M=%d on %d mock API server(s): first sync %.1f s %s%n  idle %.3f writes/s per agent, %d lists: %s%n"
               + "  10%% rolling out %.3f writes/s per agent: %s",
           agents,
+          apis.size(),
           syncSeconds,
           sync,
           KubeApiServer.writes(idle) / idleSeconds / agents,
@@ -211,6 +238,7 @@ class KubeScaleBench {
       sources.forEach(KubeSource::close);
       clients.forEach(KubernetesClient::close);
       vertx.close();
+      apis.forEach(KubeApiServer::close);
     }
   }
 }
