@@ -191,7 +191,8 @@ wait_for "RolledBack" "$(git -C "$work/app" rev-parse v2)"
 vtrack status vtrack
 echo "   video_sources rows: $(rows) (before v3: $before)"
 client_report "while v3 was tried: v3 never served; its migration ran on the live database, so the \
-live release restarted on the restored data (the only gap; preview: snapshot avoids it)"
+live release restarted on the restored data, its requests held in the proxy meanwhile (preview: \
+snapshot avoids the restart)"
 echo "   the database as v3 left it is kept in:"
 find "$work/state/deployments/vtrack/backups" -path '*failed*' -name '*.db' | sed 's/^/     /'
 

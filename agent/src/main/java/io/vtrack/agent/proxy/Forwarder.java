@@ -38,6 +38,11 @@ final class Forwarder extends VerticleBase {
   private HttpClient client;
   private HttpProxy proxy;
 
+  /** A request waiting on a held route, on this forwarder's event loop. */
+  private record Waiting(HttpServerRequest req, String listen, long timer) {}
+
+  private final List<Waiting> waiting = new ArrayList<>();
+
   Forwarder(RouteTable table) {
     this.table = table;
   }
@@ -60,8 +65,18 @@ final class Forwarder extends VerticleBase {
     return sync();
   }
 
-  /** Binds the addresses the table lists and closes the others. */
+  /**
+   * Binds the addresses the table lists and closes the others; requests held on a route that is no
+   * longer held go on to what it names now.
+   */
   Future<Void> sync() {
+    for (Waiting w : List.copyOf(waiting)) {
+      Routes.Route r = table.route(w.listen());
+      if (r == null || !r.held()) {
+        forget(w);
+        dispatch(w.req(), w.listen());
+      }
+    }
     List<Future<?>> all = new ArrayList<>();
     for (String listen : table.routes().keySet()) {
       if (!servers.containsKey(listen)) {
@@ -91,21 +106,7 @@ final class Forwarder extends VerticleBase {
                 // compression themselves: no extension handler in every connection's pipeline.
                 .setPerMessageWebSocketCompressionSupported(false)
                 .setPerFrameWebSocketCompressionSupported(false));
-    server.requestHandler(
-        req -> {
-          Routes.Route r = table.route(listen);
-          if (r == null || r.upstream() == null) {
-            unavailable(req, r);
-            return;
-          }
-          if ("websocket".equalsIgnoreCase(req.getHeader("Upgrade"))) {
-            // WebSocket: the library's tunnel. Any other upgrade (h2c from Java's HTTP client,
-            // say) is declined by forwarding the request as HTTP/1.1 without it.
-            proxy.handle(req);
-          } else {
-            forward(req, r);
-          }
-        });
+    server.requestHandler(req -> dispatch(req, listen));
     servers.put(listen, server);
     return server
         .listen(Integer.parseInt(listen.substring(colon + 1)), listen.substring(0, colon))
@@ -114,6 +115,73 @@ final class Forwarder extends VerticleBase {
               servers.remove(listen);
               LOG.error("switch proxy: cannot listen on {}: {}", listen, err.getMessage());
             });
+  }
+
+  /** Sends a request where the route of {@code listen} says now, or holds it there. */
+  private void dispatch(HttpServerRequest req, String listen) {
+    Routes.Route r = table.route(listen);
+    boolean webSocket = "websocket".equalsIgnoreCase(req.getHeader("Upgrade"));
+    if (r != null && r.held() && !webSocket && !req.response().closed()) {
+      hold(req, listen);
+      return;
+    }
+    if (r == null || r.upstream() == null) {
+      unavailable(req, r);
+      return;
+    }
+    if (webSocket) {
+      // WebSocket: the library's tunnel. Any other upgrade (h2c from Java's HTTP client,
+      // say) is declined by forwarding the request as HTTP/1.1 without it.
+      proxy.handle(req);
+    } else {
+      forward(req, r);
+    }
+  }
+
+  /**
+   * Keeps a request here, its body unread, until the route is let through (then it goes on as if it
+   * had just arrived) or {@link Routes.Route#HOLD_MILLIS} pass (503 with {@code Retry-After}). A
+   * client that gives up is forgotten.
+   */
+  private void hold(HttpServerRequest req, String listen) {
+    req.pause();
+    long[] timer = new long[1];
+    timer[0] =
+        vertx.setTimer(
+            Routes.Route.HOLD_MILLIS,
+            id -> {
+              Waiting w = waitingFor(req);
+              if (w != null) {
+                forget(w);
+                unavailable(req, table.route(listen));
+              }
+            });
+    waiting.add(new Waiting(req, listen, timer[0]));
+    table.held.incrementAndGet();
+    req.response()
+        .closeHandler(
+            v -> {
+              Waiting w = waitingFor(req);
+              if (w != null) {
+                forget(w);
+              }
+            });
+  }
+
+  private Waiting waitingFor(HttpServerRequest req) {
+    for (Waiting w : waiting) {
+      if (w.req() == req) {
+        return w;
+      }
+    }
+    return null;
+  }
+
+  private void forget(Waiting w) {
+    if (waiting.remove(w)) {
+      vertx.cancelTimer(w.timer());
+      table.held.decrementAndGet();
+    }
   }
 
   /** Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1). */

@@ -18,6 +18,10 @@ final class RouteTable {
   private volatile Map<String, Routes.Route> byListen = Map.of();
   private volatile long version = -1;
   private final Map<String, AtomicInteger> inflight = new ConcurrentHashMap<>();
+
+  /** Requests waiting on held routes, over every forwarder. */
+  final AtomicInteger held = new AtomicInteger();
+
   private final Map<String, Counter> counters = new ConcurrentHashMap<>();
   final PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
 

@@ -32,6 +32,8 @@ public record Routes(long version, List<Route> routes) {
    * @param upstream host:port of the live instance, or null while none is live (503)
    * @param instance which instance that is (its colour and commit), for metrics and status
    * @param drainMillis how long a stopped upstream's requests in flight may take
+   * @param held requests wait in the proxy instead of going upstream (the live instance restarts on
+   *     restored data), until the route changes or {@link #HOLD_MILLIS} pass (then 503)
    */
   @JsonInclude(JsonInclude.Include.NON_NULL)
   public record Route(
@@ -40,7 +42,16 @@ public record Routes(long version, List<Route> routes) {
       String service,
       String upstream,
       String instance,
-      long drainMillis) {}
+      long drainMillis,
+      boolean held) {
+    /** The longest a request waits on a held route before it is answered 503. */
+    public static final long HOLD_MILLIS = 10_000;
+
+    /** This route with requests held, or let through again. */
+    public Route held(boolean hold) {
+      return new Route(listen, deployment, service, upstream, instance, drainMillis, hold);
+    }
+  }
 
   public static Path file(Path stateDir) {
     return stateDir.resolve("proxy").resolve("routes.json");

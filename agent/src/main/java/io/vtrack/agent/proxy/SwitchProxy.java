@@ -167,10 +167,12 @@ public final class SwitchProxy extends VerticleBase {
       r.put("service", route.service());
       r.put("upstream", route.upstream());
       r.put("instance", route.instance());
+      r.put("held", route.held());
       routes.add(r);
     }
     out.put("routes", routes);
     out.put("inflight", table.inflightCounts());
+    out.put("held", table.held.get());
     return out;
   }
 

@@ -307,9 +307,29 @@ final class BlueGreenSteps {
               s.name(),
               port == null ? null : "127.0.0.1:" + port,
               i == null ? null : i.colour() + "/" + Commits.short7(i.commit()),
-              spec.blueGreen() == null ? 0 : spec.blueGreen().drainTimeout().millis()));
+              spec.blueGreen() == null ? 0 : spec.blueGreen().drainTimeout().millis(),
+              false));
     }
     return out;
+  }
+
+  /**
+   * Holds the requests to {@code name}'s public addresses in the proxy while its live instance
+   * restarts on restored data: they wait there instead of failing, and go on to {@code live} once
+   * {@link #letThrough let through} (or are answered 503 after {@link Routes.Route#HOLD_MILLIS}).
+   */
+  void hold(String name, DeploymentSpec spec, Instance live) throws Exception {
+    proxy.switchTo(
+        routesWith(name, routes(name, spec, live).stream().map(x -> x.held(true)).toList()));
+  }
+
+  /** Lets the requests held for {@code name} go on; nothing when none of its routes is held. */
+  void letThrough(String name) throws Exception {
+    List<Routes.Route> mine =
+        proxy.routes().routes().stream().filter(x -> name.equals(x.deployment())).toList();
+    if (mine.stream().anyMatch(Routes.Route::held)) {
+      proxy.switchTo(routesWith(name, mine.stream().map(x -> x.held(false)).toList()));
+    }
   }
 
   /** Every route the proxy serves, with {@code name}'s replaced by {@code mine}. */

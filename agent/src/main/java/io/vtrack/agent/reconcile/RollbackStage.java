@@ -18,6 +18,9 @@ import java.nio.file.Path;
  * its first passing round. Every step can run again: a resumed rollback repeats only what is left.
  */
 final class RollbackStage {
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(RollbackStage.class);
+
   private final Vertx vertx;
   private final StateStore store;
   private final Runtimes runtime;
@@ -154,7 +157,11 @@ final class RollbackStage {
               DeploymentSpec liveSpec = live == null ? null : Specs.parse(live.specJson());
               DeploymentSpec with = liveSpec != null ? liveSpec : spec;
               // The data comes back only once nothing writes it: the live instance stops at the
-              // same time as the candidate, not after it.
+              // same time as the candidate, not after it. Its users' requests wait in the proxy
+              // meanwhile, and go on once it passes a round on the restored data.
+              if (restore) {
+                bg.hold(in.name(), with, live);
+              }
               Future<Object> liveStopped =
                   restore
                       ? vertx.executeBlocking(
@@ -183,7 +190,8 @@ final class RollbackStage {
                         + (restore
                             ? "; the live "
                                 + live.colour()
-                                + " instance stopped with it, for the data to come back"
+                                + " instance stopped with it, for the data to come back (its"
+                                + " requests wait in the switch proxy)"
                             : "; the live instance never stopped");
                   });
               if (live == null) {
@@ -191,6 +199,8 @@ final class RollbackStage {
                 return null;
               }
               if (!restore) {
+                // An agent that stopped while the requests were held lets them through here.
+                letThrough(in.name());
                 return "live";
               }
               recorder.run(
@@ -237,13 +247,30 @@ final class RollbackStage {
                         null));
               }
               DeploymentSpec liveSpec = Specs.parse(live.specJson());
-              return verify.verify(
-                  in,
-                  live.commit(),
-                  liveSpec != null ? liveSpec : spec,
-                  Target.of(live, in.paths()),
-                  Verification.Mode.KNOWN_GOOD,
-                  false);
+              return verify
+                  .verify(
+                      in,
+                      live.commit(),
+                      liveSpec != null ? liveSpec : spec,
+                      Target.of(live, in.paths()),
+                      Verification.Mode.KNOWN_GOOD,
+                      false)
+                  // Passed or not, the held requests go on to what runs now.
+                  .eventually(() -> vertx.executeBlocking(() -> letThrough(in.name()), false));
             });
+  }
+
+  /**
+   * Lets held requests through; a proxy that cannot be told answers them 503 after its hold limit,
+   * which must not turn a rollback that worked into one that failed.
+   */
+  private Void letThrough(String name) {
+    try {
+      bg.letThrough(name);
+    } catch (Exception e) {
+      LOG.warn(
+          "{}: could not let the held requests through the switch proxy: {}", name, e.toString());
+    }
+    return null;
   }
 }

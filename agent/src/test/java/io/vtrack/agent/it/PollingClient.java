@@ -16,6 +16,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class PollingClient implements AutoCloseable {
   final AtomicInteger ok = new AtomicInteger();
   final List<String> failures = new CopyOnWriteArrayList<>();
+
+  /** The longest any answer took, in milliseconds. */
+  volatile long slowestMillis;
+
   private final Thread thread;
   private volatile boolean stop;
 
@@ -41,6 +45,7 @@ final class PollingClient implements AutoCloseable {
                 } catch (Exception e) {
                   failures.add(e.getClass().getSimpleName() + ": " + e.getMessage());
                 }
+                slowestMillis = Math.max(slowestMillis, (System.nanoTime() - t0) / 1_000_000);
                 long left = 20 - (System.nanoTime() - t0) / 1_000_000;
                 if (left > 0) {
                   try {
@@ -71,6 +76,13 @@ final class PollingClient implements AutoCloseable {
             .collect(
                 java.util.stream.Collectors.groupingBy(
                     f -> f, java.util.TreeMap::new, java.util.stream.Collectors.counting()));
-    return ok.get() + " ok, " + failures.size() + " failed " + kinds;
+    return ok.get()
+        + " ok, "
+        + failures.size()
+        + " failed "
+        + kinds
+        + ", slowest "
+        + slowestMillis
+        + " ms";
   }
 }

@@ -86,7 +86,8 @@ class SwitchProxyIT {
         "web",
         upstream == null ? null : "127.0.0.1:" + upstream,
         instance,
-        1000);
+        1000,
+        false);
   }
 
   HttpResponse<String> get(String path) throws Exception {
@@ -120,6 +121,46 @@ class SwitchProxyIT {
     assertThat(get("/").body()).startsWith("green");
     assertThat(Routes.read(Routes.file(dir)).version()).isEqualTo(3);
     assertThat(supervisor.status().get("version")).isEqualTo(3);
+  }
+
+  @Test
+  void aHeldRouteKeepsRequestsUntilLetThroughThenTheyGoOnWithTheirBodies() throws Exception {
+    java.util.concurrent.atomic.AtomicInteger hits =
+        new java.util.concurrent.atomic.AtomicInteger();
+    int port = freePort();
+    vertx
+        .createHttpServer()
+        .requestHandler(
+            req -> {
+              hits.incrementAndGet();
+              req.body().onSuccess(b -> req.response().end("restarted, got " + b));
+            })
+        .listen(port, "127.0.0.1")
+        .await();
+    // The live instance restarts on restored data: its requests wait in the proxy.
+    supervisor.switchTo(List.of(route(port, "blue").held(true)));
+    var pending =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .build()
+            .sendAsync(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + publicPort + "/rows"))
+                    .POST(HttpRequest.BodyPublishers.ofString("row=1"))
+                    .timeout(Duration.ofSeconds(10))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> Integer.valueOf(1).equals(supervisor.status().get("held")));
+    assertThat(hits).hasValue(0);
+    assertThat(pending).isNotDone();
+
+    supervisor.switchTo(List.of(route(port, "blue")));
+    HttpResponse<String> r = pending.get(10, TimeUnit.SECONDS);
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo("restarted, got row=1");
+    assertThat(hits).hasValue(1);
+    assertThat(supervisor.status().get("held")).isEqualTo(0);
   }
 
   @Test
