@@ -5,6 +5,7 @@ import io.vertx.core.Vertx;
 import io.vtrack.agent.backup.BackupManager;
 import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.model.RestoreData;
+import io.vtrack.agent.runtime.AppRuntime;
 import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
@@ -156,14 +157,18 @@ final class RollbackStage {
                           || (policy == RestoreData.WhenDamaged && bg.dataDamaged(r.id())));
               DeploymentSpec liveSpec = live == null ? null : Specs.parse(live.specJson());
               DeploymentSpec with = liveSpec != null ? liveSpec : spec;
+              // A live instance that does not run (this rollback stopped it for the data and the
+              // agent died before it started again, or the host lost power) starts again and is
+              // proved, instead of being taken as still serving.
+              boolean restart = live != null && (restore || !running(live));
               // The data comes back only once nothing writes it: the live instance stops at the
               // same time as the candidate, not after it. Its users' requests wait in the proxy
               // meanwhile, and go on once it passes a round on the restored data.
-              if (restore) {
+              if (restart) {
                 bg.hold(in.name(), with, live);
               }
               Future<Object> liveStopped =
-                  restore
+                  restart
                       ? vertx.executeBlocking(
                           () -> {
                             runtime.stopAll(live.runtimeKey(), with.runtime());
@@ -192,30 +197,36 @@ final class RollbackStage {
                                 + live.colour()
                                 + " instance stopped with it, for the data to come back (its"
                                 + " requests wait in the switch proxy)"
-                            : "; the live instance never stopped");
+                            : restart
+                                ? "; the live instance was not running: it starts again (its"
+                                    + " requests wait in the switch proxy)"
+                                : "; the live instance never stopped");
                   });
               if (live == null) {
                 transitions.nothingToReturnTo(r, false);
                 return null;
               }
-              if (!restore) {
+              if (!restart) {
                 // An agent that stopped while the requests were held lets them through here.
                 letThrough(in.name());
                 return "live";
               }
-              recorder.run(
-                  r,
-                  "restore",
-                  () -> {
-                    BackupManager.Restored done =
-                        backups.restore(in.paths(), r.id(), spec.backup());
-                    store.rollouts().setDataRestored(r.id());
-                    return "data restored (a sqlite check failed, or restoreData: Always): "
-                        + done
-                        + "; data at failure kept in "
-                        + done.failedDir()
-                        + "; the live instance restarts on it";
-                  });
+              if (restore) {
+                recorder.run(
+                    r,
+                    "restore",
+                    () -> {
+                      BackupManager.Restored done =
+                          backups.restore(in.paths(), r.id(), spec.backup());
+                      store.rollouts().setDataRestored(r.id());
+                      return "data restored (a sqlite check failed, or restoreData: Always): "
+                          + done
+                          + "; data at failure kept in "
+                          + done.failedDir()
+                          + "; the live instance restarts on it";
+                    });
+                io.vtrack.agent.store.CrashPoints.reach("restored.mid");
+              }
               recorder.run(
                   r,
                   "rollback-start",
@@ -258,6 +269,22 @@ final class RollbackStage {
                   // Passed or not, the held requests go on to what runs now.
                   .eventually(() -> vertx.executeBlocking(() -> letThrough(in.name()), false));
             });
+  }
+
+  /**
+   * Whether every service of {@code live} runs (its processes or containers are alive); a runtime
+   * that cannot be asked leaves it taken as running, as it was when it went live.
+   */
+  private boolean running(Instance live) {
+    try {
+      var services = runtime.observe(live.runtimeKey());
+      return !services.isEmpty()
+          && services.values().stream().allMatch(AppRuntime.ServiceState::alive);
+    } catch (Exception e) {
+      LOG.warn(
+          "{}: cannot tell whether the live instance runs: {}", live.deployment(), e.toString());
+      return true;
+    }
   }
 
   /**

@@ -58,4 +58,70 @@ class BlueGreenRestartIT {
       }
     }
   }
+
+  /**
+   * Killed after the data came back but before the live instance started again on it: the restarted
+   * agent must not take the stopped live instance for one still serving. It starts it, proves it,
+   * and lets the requests the proxy held go on.
+   */
+  @org.junit.jupiter.api.Test
+  @SuppressWarnings("unchecked")
+  void killedBetweenTheRestoreAndTheLiveRestartTheLiveInstanceComesBack() throws Exception {
+    try (TestApp app = new TestApp(tmp.resolve("repos"));
+        AgentProcess agent = new AgentProcess(tmp.resolve("agent"), app.deployUrl(), "300ms")) {
+      app.blueGreen("10m");
+      app.timings = "startupTimeout: 20s\n    interval: 300ms\n    window: 1500ms";
+      String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+      app.deploy("v1");
+      agent.start();
+      agent.awaitState("Healthy", v1);
+      Path db =
+          agent.stateDir.resolve("deployments/" + app.name + "/shared/backend/database/events.db");
+      long before = BlueGreenIT.rows(db);
+      try (PollingClient user =
+          new PollingClient("http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources")) {
+        await().atMost(Duration.ofSeconds(60)).until(() -> user.ok.get() > 10);
+        String v2 = app.deleteRowsInMigration("v2");
+        agent.kill();
+        app.deploy("v2");
+        agent.startNoWait(Map.of("VTRACK_CRASH_AT", "restored.mid"));
+        assertThat(agent.awaitExit(Duration.ofSeconds(120))).as(agent.log()).isEqualTo(137);
+        agent.start();
+        agent.awaitState("RolledBack", v1);
+        int ok = user.ok.get();
+        await().atMost(Duration.ofSeconds(60)).until(() -> user.ok.get() > ok + 10);
+        user.close();
+        // The agent was down while the requests were held: some may outwait the client.
+        System.out.println("agent killed between the restore and the live restart: " + user);
+        Map<String, Object> st = agent.api().status("vtrack");
+        assertThat((List<Object>) st.get("quarantinedCommits")).containsExactly(v2);
+      }
+      assertThat(BlueGreenIT.rows(db)).isEqualTo(before);
+      try (var s = io.vtrack.agent.store.StateStore.open(agent.stateDir)) {
+        var rows = s.processes().of("vtrack@" + liveColour(agent));
+        assertThat(rows).extracting(r -> r.service()).contains("backend", "frontend");
+        for (var r : rows) {
+          assertThat(r.commit()).isEqualTo(v1);
+          assertThat(io.vtrack.agent.runtime.ProcStat.isAlive(r.pid(), r.startTicks())).isTrue();
+        }
+      }
+      var proxy =
+          new io.vtrack.agent.proxy.ProxySupervisor(
+              agent.stateDir,
+              io.vtrack.agent.proxy.SwitchProxy.readToken(agent.stateDir.resolve("api-token")),
+              true);
+      assertThat(proxy.status().get("held")).isEqualTo(0);
+      assertThat(proxy.routes().routes()).noneMatch(io.vtrack.agent.proxy.Routes.Route::held);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  static String liveColour(AgentProcess agent) throws Exception {
+    return ((List<Map<String, Object>>) agent.api().status("vtrack").get("instances"))
+        .stream()
+            .filter(i -> "Live".equals(i.get("role")))
+            .map(i -> (String) i.get("colour"))
+            .findFirst()
+            .orElseThrow();
+  }
 }
