@@ -82,20 +82,7 @@ final class RollbackStage {
                   && spec.rollback().restoreData().enabled()
                   && !r.dataRestored()
                   && store.backups().get(r.id()).isPresent()) {
-                recorder.run(
-                    r,
-                    "restore",
-                    () -> {
-                      BackupManager.Restored done =
-                          backups.restore(in.paths(), r.id(), spec.backup());
-                      store.rollouts().setDataRestored(r.id());
-                      return "data restored: "
-                          + done
-                          + " from "
-                          + in.paths().backup(r.id())
-                          + "; data at failure kept in "
-                          + done.failedDir();
-                    });
+                restoreStep(in, spec, "", "");
                 restored = true;
               }
               if (!haveTarget) {
@@ -212,19 +199,11 @@ final class RollbackStage {
                 return "live";
               }
               if (restore) {
-                recorder.run(
-                    r,
-                    "restore",
-                    () -> {
-                      BackupManager.Restored done =
-                          backups.restore(in.paths(), r.id(), spec.backup());
-                      store.rollouts().setDataRestored(r.id());
-                      return "data restored (a sqlite check failed, or restoreData: Always): "
-                          + done
-                          + "; data at failure kept in "
-                          + done.failedDir()
-                          + "; the live instance restarts on it";
-                    });
+                restoreStep(
+                    in,
+                    spec,
+                    " (a sqlite check failed, or restoreData: Always)",
+                    "; the live instance restarts on it");
                 io.vtrack.agent.store.CrashPoints.reach("restored.mid");
               }
               recorder.run(
@@ -269,6 +248,28 @@ final class RollbackStage {
                   // Passed or not, the held requests go on to what runs now.
                   .eventually(() -> vertx.executeBlocking(() -> letThrough(in.name()), false));
             });
+  }
+
+  /** The restore step: this rollout's backup back in place, the data at failure kept aside. */
+  private void restoreStep(StageInput in, DeploymentSpec spec, String why, String then)
+      throws Exception {
+    RolloutRecord r = in.rollout();
+    recorder.run(
+        r,
+        "restore",
+        () -> {
+          BackupManager.Restored done = backups.restore(in.paths(), r.id(), spec.backup());
+          store.rollouts().setDataRestored(r.id());
+          return "data restored"
+              + why
+              + ": "
+              + done
+              + " from "
+              + in.paths().backup(r.id())
+              + "; data at failure kept in "
+              + done.failedDir()
+              + then;
+        });
   }
 
   /**

@@ -26,12 +26,7 @@ class BlueGreenRestartIT {
   void theRolloutEndsCorrectlyAndUsersNeverNotice(String crashAt) throws Exception {
     try (TestApp app = new TestApp(tmp.resolve("repos"));
         AgentProcess agent = new AgentProcess(tmp.resolve("agent"), app.deployUrl(), "300ms")) {
-      app.blueGreen("10m");
-      app.timings = "startupTimeout: 20s\n    interval: 300ms\n    window: 1500ms";
-      String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
-      app.deploy("v1");
-      agent.start();
-      agent.awaitState("Healthy", v1);
+      String v1 = v1Healthy(app, agent);
       try (PollingClient user =
           new PollingClient("http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources")) {
         await().atMost(Duration.ofSeconds(60)).until(() -> user.ok.get() > 10);
@@ -69,12 +64,7 @@ class BlueGreenRestartIT {
   void killedBetweenTheRestoreAndTheLiveRestartTheLiveInstanceComesBack() throws Exception {
     try (TestApp app = new TestApp(tmp.resolve("repos"));
         AgentProcess agent = new AgentProcess(tmp.resolve("agent"), app.deployUrl(), "300ms")) {
-      app.blueGreen("10m");
-      app.timings = "startupTimeout: 20s\n    interval: 300ms\n    window: 1500ms";
-      String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
-      app.deploy("v1");
-      agent.start();
-      agent.awaitState("Healthy", v1);
+      String v1 = v1Healthy(app, agent);
       Path db =
           agent.stateDir.resolve("deployments/" + app.name + "/shared/backend/database/events.db");
       long before = BlueGreenIT.rows(db);
@@ -113,6 +103,17 @@ class BlueGreenRestartIT {
       assertThat(proxy.status().get("held")).isEqualTo(0);
       assertThat(proxy.routes().routes()).noneMatch(io.vtrack.agent.proxy.Routes.Route::held);
     }
+  }
+
+  /** The app as blue-green, v1 deployed and Healthy; returns v1's commit. */
+  static String v1Healthy(TestApp app, AgentProcess agent) throws Exception {
+    app.blueGreen("10m");
+    app.timings = "startupTimeout: 20s\n    interval: 300ms\n    window: 1500ms";
+    String v1 = app.app.getRepository().resolve("v1^{commit}").getName();
+    app.deploy("v1");
+    agent.start();
+    agent.awaitState("Healthy", v1);
+    return v1;
   }
 
   @SuppressWarnings("unchecked")
