@@ -19,6 +19,7 @@ import io.vertx.httpproxy.ProxyOptions;
 import io.vertx.httpproxy.ProxyResponse;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -38,10 +39,11 @@ final class Forwarder extends VerticleBase {
   private HttpClient client;
   private HttpProxy proxy;
 
-  /** A request waiting on a held route, on this forwarder's event loop. */
-  private record Waiting(HttpServerRequest req, String listen, long timer) {}
+  /** Where a request waiting on a held route arrived, and its 503 timer. */
+  private record Waiting(String listen, long timer) {}
 
-  private final List<Waiting> waiting = new ArrayList<>();
+  /** The requests waiting on held routes, on this forwarder's event loop, by request. */
+  private final Map<HttpServerRequest, Waiting> waiting = new LinkedHashMap<>();
 
   Forwarder(RouteTable table) {
     this.table = table;
@@ -70,11 +72,11 @@ final class Forwarder extends VerticleBase {
    * longer held go on to what it names now.
    */
   Future<Void> sync() {
-    for (Waiting w : List.copyOf(waiting)) {
-      Routes.Route r = table.route(w.listen());
+    for (var e : List.copyOf(waiting.entrySet())) {
+      Routes.Route r = table.route(e.getValue().listen());
       if (r == null || !r.held()) {
-        forget(w);
-        dispatch(w.req(), w.listen());
+        forget(e.getKey());
+        dispatch(e.getKey(), e.getValue().listen());
       }
     }
     List<Future<?>> all = new ArrayList<>();
@@ -145,43 +147,28 @@ final class Forwarder extends VerticleBase {
    */
   private void hold(HttpServerRequest req, String listen) {
     req.pause();
-    long[] timer = new long[1];
-    timer[0] =
+    long timer =
         vertx.setTimer(
             Routes.Route.HOLD_MILLIS,
             id -> {
-              Waiting w = waitingFor(req);
-              if (w != null) {
-                forget(w);
+              if (forget(req)) {
                 unavailable(req, table.route(listen));
               }
             });
-    waiting.add(new Waiting(req, listen, timer[0]));
+    waiting.put(req, new Waiting(listen, timer));
     table.held.incrementAndGet();
-    req.response()
-        .closeHandler(
-            v -> {
-              Waiting w = waitingFor(req);
-              if (w != null) {
-                forget(w);
-              }
-            });
+    req.response().closeHandler(v -> forget(req));
   }
 
-  private Waiting waitingFor(HttpServerRequest req) {
-    for (Waiting w : waiting) {
-      if (w.req() == req) {
-        return w;
-      }
+  /** Stops holding {@code req}; false when it was not held (any more). */
+  private boolean forget(HttpServerRequest req) {
+    Waiting w = waiting.remove(req);
+    if (w == null) {
+      return false;
     }
-    return null;
-  }
-
-  private void forget(Waiting w) {
-    if (waiting.remove(w)) {
-      vertx.cancelTimer(w.timer());
-      table.held.decrementAndGet();
-    }
+    vertx.cancelTimer(w.timer());
+    table.held.decrementAndGet();
+    return true;
   }
 
   /** Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1). */
