@@ -150,7 +150,9 @@ def main():
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     log.info("backend %s listening on 127.0.0.1:%d (db %s)", read_version(), PORT, DB_PATH)
-    server.serve_forever()
+    # shutdown() waits for the loop to look at its flag: a short poll stops the server within
+    # ~50 ms of SIGTERM instead of the default 0.5 s.
+    server.serve_forever(poll_interval=0.05)
     writer.join(timeout=2)
 
 

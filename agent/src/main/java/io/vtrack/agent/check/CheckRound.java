@@ -10,9 +10,17 @@ import java.util.List;
 /** One round: every check concurrently, each bounded by its own timeout; the round is the worst. */
 public record CheckRound(List<CheckResult> results, CheckStatus status) {
   public static Future<CheckRound> run(Vertx vertx, List<HealthCheck> checks) {
+    return run(vertx, checks, false);
+  }
+
+  /**
+   * @param warmingUp whether latency and memory limits cannot count as wrong in this round: those
+   *     checks run {@link HealthCheck#runWarmingUp()}
+   */
+  public static Future<CheckRound> run(Vertx vertx, List<HealthCheck> checks, boolean warmingUp) {
     List<Future<CheckResult>> futures = new ArrayList<>();
     for (HealthCheck c : checks) {
-      futures.add(bounded(vertx, c));
+      futures.add(bounded(vertx, c, warmingUp && HealthCheck.warming(c.spec().kind())));
     }
     return Future.all(futures)
         .map(
@@ -28,7 +36,7 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
             });
   }
 
-  private static Future<CheckResult> bounded(Vertx vertx, HealthCheck c) {
+  private static Future<CheckResult> bounded(Vertx vertx, HealthCheck c, boolean warmingUp) {
     Promise<CheckResult> p = Promise.promise();
     long timeout = c.spec().effectiveTimeout().millis();
     long start = System.nanoTime();
@@ -47,7 +55,7 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
                         (System.nanoTime() - start) / 1_000_000,
                         Instant.now().toString(),
                         Failure.NotReady)));
-    c.run()
+    (warmingUp ? c.runWarmingUp() : c.run())
         .onComplete(
             ar -> {
               vertx.cancelTimer(timer);

@@ -9,10 +9,28 @@ import io.vtrack.agent.model.CheckSpec;
  * run every round.
  */
 public interface HealthCheck {
+  /**
+   * Whether checks of this kind count as wrong only from the round after every other check passed
+   * once in a rollout (DESIGN.md §2: a revision that is still warming up is slow and large).
+   */
+  static boolean warming(String kind) {
+    return "latency".equals(kind) || "memory".equals(kind);
+  }
+
   CheckSpec spec();
 
   /** Runs one round of this check; the future fails only on bugs, never on a failing check. */
   Future<CheckResult> run();
+
+  /**
+   * Runs one round of a verification where this check's limits cannot count as wrong yet (DESIGN.md
+   * §2: a warming revision is slow and large; latency and memory count only from the round after
+   * every other check passed once). Such a check may stop at the first sign it will not pass: its
+   * failure can only mean "not ready" in this round.
+   */
+  default Future<CheckResult> runWarmingUp() {
+    return run();
+  }
 
   /**
    * Whether this check's last result was a failure that cannot clear before verification ends (a

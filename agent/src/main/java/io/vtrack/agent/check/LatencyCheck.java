@@ -67,6 +67,22 @@ final class LatencyCheck implements HealthCheck, Baselined {
 
   @Override
   public Future<CheckResult> run() {
+    return run(false);
+  }
+
+  /**
+   * While its limit cannot count, a revision whose first {@value #WARMING_SAMPLES} samples are all
+   * over it will not pass this round: the rest would only make the round longer (the round after is
+   * the first that can find it wrong, and it takes its full samples).
+   */
+  @Override
+  public Future<CheckResult> runWarmingUp() {
+    return run(true);
+  }
+
+  static final int WARMING_SAMPLES = 2;
+
+  private Future<CheckResult> run(boolean warmingUp) {
     long start = System.nanoTime();
     List<Double> times = new ArrayList<>();
     List<Double> live = new ArrayList<>();
@@ -81,7 +97,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
       chain =
           chain.compose(
               v ->
-                  certainlyOver(times, live, n)
+                  certainlyOver(times, live, n) || (warmingUp && slowSoFar(times, live))
                       ? Future.succeededFuture()
                       : sample(url, times)
                           .compose(
@@ -155,6 +171,14 @@ final class LatencyCheck implements HealthCheck, Baselined {
     return percentile(best, 50) > limit;
   }
 
+  /** Whether the first {@value #WARMING_SAMPLES} samples (or more) are all over the limit. */
+  boolean slowSoFar(List<Double> times, List<Double> live) {
+    double limit = limitMs(reference(live));
+    return times.size() >= WARMING_SAMPLES
+        && times.size() < spec.latency().samples()
+        && times.stream().allMatch(t -> t > limit);
+  }
+
   private CheckResult judge(List<Double> times, List<Double> live, long start) {
     double median = percentile(times, 50);
     synchronized (this) {
@@ -193,7 +217,9 @@ final class LatencyCheck implements HealthCheck, Baselined {
                       + times.size()
                       + " of "
                       + spec.latency().samples()
-                      + " samples: the median could not come under)"
+                      + (certainlyOver(times, live, spec.latency().samples())
+                          ? " samples: the median could not come under)"
+                          : " samples: each was over while the revision warms up)")
                   : ""),
           start);
     }

@@ -2,6 +2,7 @@ package io.vtrack.agent.reconcile;
 
 import io.vtrack.agent.check.CheckResult;
 import io.vtrack.agent.check.Failure;
+import io.vtrack.agent.check.HealthCheck;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -22,7 +23,16 @@ import java.util.Set;
  * @param wrong whether any of them is a wrong answer
  */
 public record RoundJudgement(List<CheckResult> results, boolean wrong) {
-  private static final Set<String> WARMING = Set.of("latency", "memory");
+  /**
+   * Whether latency and memory limits count in the next round: every other check passed once.
+   *
+   * @param passedBefore names of the checks that passed in an earlier round of this verification
+   */
+  public static boolean limitsCount(List<HealthCheck> checks, Set<String> passedBefore) {
+    return checks.stream()
+        .filter(c -> !HealthCheck.warming(c.spec().kind()))
+        .allMatch(c -> passedBefore.contains(c.spec().name()));
+  }
 
   /**
    * @param passedBefore names of the checks that passed in an earlier round of this verification
@@ -30,7 +40,7 @@ public record RoundJudgement(List<CheckResult> results, boolean wrong) {
   public static RoundJudgement of(List<CheckResult> round, Set<String> passedBefore) {
     boolean othersPassed =
         round.stream()
-            .filter(r -> !WARMING.contains(r.kind()))
+            .filter(r -> !HealthCheck.warming(r.kind()))
             .allMatch(r -> passedBefore.contains(r.name()));
     boolean httpAnswered =
         round.stream().filter(r -> "http".equals(r.kind())).noneMatch(CheckResult::notReady);
@@ -39,7 +49,7 @@ public record RoundJudgement(List<CheckResult> results, boolean wrong) {
     for (CheckResult r : round) {
       CheckResult c = r;
       if (!r.passing() && r.failure() == Failure.Wrong) {
-        if (WARMING.contains(r.kind()) && !othersPassed) {
+        if (HealthCheck.warming(r.kind()) && !othersPassed) {
           c = r.as(Failure.NotReady);
         } else if ("command".equals(r.kind()) && !httpAnswered) {
           c = r.as(Failure.NotReady);

@@ -8,6 +8,7 @@ import io.vertx.core.http.HttpServer;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.model.Interval;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -27,11 +28,17 @@ class LatencyCheckTest {
 
   /** A server answering every request after {@code delayMs}; returns its URL. */
   private String server(long delayMs) {
+    return server(delayMs, new AtomicInteger());
+  }
+
+  /** The same, counting the requests it was asked. */
+  private String server(long delayMs, AtomicInteger asked) {
     HttpServer s =
         vertx
             .createHttpServer()
             .requestHandler(
                 req -> {
+                  asked.incrementAndGet();
                   if (delayMs == 0) {
                     req.response().end("ok");
                   } else {
@@ -44,13 +51,17 @@ class LatencyCheckTest {
   }
 
   private static CheckSpec spec(String url) {
+    return spec(url, 5);
+  }
+
+  private static CheckSpec spec(String url, int samples) {
     return new CheckSpec(
         "latency",
         Interval.parse("5s"),
         null,
         null,
         null,
-        new CheckSpec.Latency(url, 5, null, Interval.parse("50ms")),
+        new CheckSpec.Latency(url, samples, null, Interval.parse("50ms")),
         null,
         null);
   }
@@ -83,6 +94,43 @@ class LatencyCheckTest {
     assertThat(r.passing()).isFalse();
     assertThat(r.failure()).isEqualTo(Failure.Wrong);
     assertThat(r.message()).contains("on the live instance, side by side");
+  }
+
+  @Test
+  void whileItsLimitCannotCountASlowRevisionIsAskedOnlyUntilItsFirstSamplesAreSlow()
+      throws Exception {
+    AtomicInteger asked = new AtomicInteger();
+    String candidate = server(150, asked);
+    String live = server(0);
+    LatencyCheck check = new LatencyCheck(spec(candidate, 10), candidate, client, 2.0, true, live);
+
+    CheckResult warming =
+        check.runWarmingUp().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    assertThat(warming.passing()).isFalse();
+    assertThat(warming.message()).contains("stopped after 2 of 10 samples: each was over");
+    assertThat(asked.get()).isEqualTo(LatencyCheck.WARMING_SAMPLES);
+
+    // Where it counts, it takes samples until the median cannot come under: 5 of 10.
+    asked.set(0);
+    CheckResult counted =
+        check.run().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    assertThat(counted.failure()).isEqualTo(Failure.Wrong);
+    assertThat(counted.message()).contains("stopped after 5 of 10 samples: the median could not");
+    assertThat(asked.get()).isEqualTo(5);
+  }
+
+  @Test
+  void whileWarmingUpARevisionAsFastAsTheLiveOneTakesAllItsSamplesAndPasses() throws Exception {
+    AtomicInteger asked = new AtomicInteger();
+    String candidate = server(0, asked);
+    CheckResult r =
+        new LatencyCheck(spec(candidate, 10), candidate, client, 2.0, true, server(0))
+            .runWarmingUp()
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(60, TimeUnit.SECONDS);
+    assertThat(r.passing()).as(r.message()).isTrue();
+    assertThat(asked.get()).isEqualTo(10);
   }
 
   @Test

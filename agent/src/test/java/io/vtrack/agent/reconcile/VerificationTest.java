@@ -43,6 +43,7 @@ class VerificationTest {
   /** A check that answers the scripted results in order, then the last one forever. */
   static final class Scripted implements HealthCheck {
     final List<CheckResult> script;
+    final List<Boolean> warmingUp = new java.util.ArrayList<>();
     int calls;
 
     Scripted(CheckResult... script) {
@@ -51,11 +52,22 @@ class VerificationTest {
 
     @Override
     public CheckSpec spec() {
-      return new CheckSpec(script.get(0).name(), null, null, null, null, null, null, null);
+      CheckSpec.Latency latency =
+          "latency".equals(script.get(0).kind())
+              ? new CheckSpec.Latency("http://127.0.0.1:1/", 10, null, null)
+              : null;
+      return new CheckSpec(script.get(0).name(), null, null, null, null, latency, null, null);
     }
 
     @Override
     public Future<CheckResult> run() {
+      warmingUp.add(false);
+      return Future.succeededFuture(script.get(Math.min(calls++, script.size() - 1)));
+    }
+
+    @Override
+    public Future<CheckResult> runWarmingUp() {
+      warmingUp.add(true);
       return Future.succeededFuture(script.get(Math.min(calls++, script.size() - 1)));
     }
   }
@@ -211,14 +223,18 @@ class VerificationTest {
   void slowWhileTheOthersWarmUpIsNotWrong() throws Exception {
     CheckResult slow = result("latency", "latency", CheckStatus.Failing, Failure.Wrong);
     CheckResult fastEnough = result("latency", "latency", CheckStatus.Passing, null);
+    Scripted latency = new Scripted(slow, slow, slow, fastEnough);
     Verification.Outcome o =
         verify(
             Verification.Mode.VERIFY,
             "1h",
             "0s",
             new Scripted(NOT_READY, NOT_READY, PASS),
-            new Scripted(slow, slow, slow, fastEnough));
+            latency);
     assertThat(o.healthy()).isTrue();
+    // Until the round after the others passed, latency is told its limit cannot count (it may stop
+    // at its first slow samples); from then on it runs in full.
+    assertThat(latency.warmingUp).containsExactly(true, true, true, false);
     // Once the others passed, a slow round counts: two in a row fail.
     o =
         verify(
