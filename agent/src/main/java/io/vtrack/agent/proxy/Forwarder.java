@@ -240,6 +240,7 @@ final class Forwarder extends VerticleBase {
                 req.resume();
                 sent = creq.send();
               }
+              quickAck(creq.connection());
               sent.onFailure(err -> badGateway(req, r, err))
                   .onSuccess(
                       cresp -> {
@@ -254,6 +255,20 @@ final class Forwarder extends VerticleBase {
                         cresp.pipeTo(resp);
                       });
             });
+  }
+
+  /**
+   * Asks the kernel to acknowledge the upstream's next segments at once. Linux leaves quick-ACK
+   * mode again as data flows (TCP_QUICKACK is not permanent: sending the request turns delayed ACKs
+   * back on), and an app that writes its head and body apart under Nagle (Python's {@code
+   * http.server}) then holds its body until the head's delayed ACK: up to a few milliseconds per
+   * request. Set after each request is written, before the answer comes (epoll only).
+   */
+  private static void quickAck(io.vertx.core.http.HttpConnection c) {
+    if (c instanceof io.vertx.core.net.impl.ConnectionBase base
+        && base.channel() instanceof io.netty.channel.epoll.EpollSocketChannel ch) {
+      ch.config().setTcpQuickAck(true);
+    }
   }
 
   /**
