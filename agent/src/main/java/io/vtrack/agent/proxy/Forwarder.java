@@ -62,16 +62,38 @@ final class Forwarder extends VerticleBase {
             .origin(OriginRequestProvider.selector(this::origin));
     proxy.addInterceptor(forwarded(), true);
     String address = "vtrack.proxy.sync." + deploymentID() + "." + System.identityHashCode(this);
-    vertx.eventBus().<Void>localConsumer(address, msg -> sync().onComplete(ar -> msg.reply(null)));
+    // The reply says why each address this forwarder could not listen on failed, a line each
+    // (null: none).
+    vertx
+        .eventBus()
+        .<Void>localConsumer(
+            address,
+            msg ->
+                sync()
+                    .onComplete(
+                        ar ->
+                            msg.reply(
+                                ar.result().isEmpty() ? null : String.join("\n", ar.result()))));
     table.forwarders.add(address);
+    // An address that was taken is tried again every second: served once it is free.
+    vertx.setPeriodic(
+        LISTEN_RETRY_MILLIS,
+        id -> {
+          if (!table.listenErrors.isEmpty()) {
+            sync();
+          }
+        });
     return sync();
   }
 
+  private static final long LISTEN_RETRY_MILLIS = 1000;
+
   /**
    * Binds the addresses the table lists and closes the others; requests held on a route that is no
-   * longer held go on to what it names now.
+   * longer held go on to what it names now. Completes with why each address it could not listen on
+   * failed ("cannot listen on 127.0.0.1:18080: Address already in use"), empty when all listen.
    */
-  Future<Void> sync() {
+  Future<List<String>> sync() {
     for (var e : List.copyOf(waiting.entrySet())) {
       Routes.Route r = table.route(e.getValue().listen());
       if (r == null || !r.held()) {
@@ -79,7 +101,7 @@ final class Forwarder extends VerticleBase {
         dispatch(e.getKey(), e.getValue().listen());
       }
     }
-    List<Future<?>> all = new ArrayList<>();
+    List<Future<HttpServer>> all = new ArrayList<>();
     for (String listen : table.routes().keySet()) {
       if (!servers.containsKey(listen)) {
         all.add(bind(listen));
@@ -90,7 +112,18 @@ final class Forwarder extends VerticleBase {
         servers.remove(listen).close();
       }
     }
-    return Future.all(all).mapEmpty();
+    table.listenErrors.keySet().retainAll(table.routes().keySet());
+    return Future.join(all)
+        .transform(
+            ar -> {
+              List<String> failed = new ArrayList<>();
+              for (Future<HttpServer> f : all) {
+                if (f.failed()) {
+                  failed.add(f.cause().getMessage());
+                }
+              }
+              return Future.succeededFuture(failed);
+            });
   }
 
   private Future<HttpServer> bind(String listen) {
@@ -112,10 +145,20 @@ final class Forwarder extends VerticleBase {
     servers.put(listen, server);
     return server
         .listen(Integer.parseInt(listen.substring(colon + 1)), listen.substring(0, colon))
-        .onFailure(
+        .onSuccess(
+            s -> {
+              if (table.listenErrors.remove(listen) != null) {
+                LOG.info("switch proxy: listening on {} now", listen);
+              }
+            })
+        .recover(
             err -> {
               servers.remove(listen);
-              LOG.error("switch proxy: cannot listen on {}: {}", listen, err.getMessage());
+              String why = "cannot listen on " + listen + ": " + err.getMessage();
+              if (!why.equals(table.listenErrors.put(listen, why))) {
+                LOG.error("switch proxy: {} (tried again every second)", why);
+              }
+              return Future.failedFuture(why);
             });
   }
 

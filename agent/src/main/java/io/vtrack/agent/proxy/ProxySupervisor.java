@@ -205,7 +205,14 @@ public final class ProxySupervisor {
                   .build(),
               HttpResponse.BodyHandlers.ofString());
       if (resp.statusCode() != 200) {
-        throw new ProxyUnavailableException("the switch proxy refused the routes: " + resp.body());
+        Object why = null;
+        try {
+          why = JSON.readValue(resp.body(), Map.class).get("message");
+        } catch (RuntimeException notJson) {
+          // said below as it came
+        }
+        throw new ProxyUnavailableException(
+            "the switch proxy cannot serve the routes: " + (why != null ? why : resp.body()));
       }
       return ((Number) JSON.readValue(resp.body(), Map.class).get("version")).longValue();
     } catch (InterruptedException e) {

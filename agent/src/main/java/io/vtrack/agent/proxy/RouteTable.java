@@ -19,6 +19,9 @@ final class RouteTable {
   private volatile long version = -1;
   private final Map<String, AtomicInteger> inflight = new ConcurrentHashMap<>();
 
+  /** Why the proxy does not listen on an address of the table, by address (none: all listen). */
+  final Map<String, String> listenErrors = new ConcurrentHashMap<>();
+
   /** Requests waiting on held routes, over every forwarder. */
   final AtomicInteger held = new AtomicInteger();
 

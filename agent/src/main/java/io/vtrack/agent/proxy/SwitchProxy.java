@@ -87,7 +87,9 @@ public final class SwitchProxy extends VerticleBase {
 
   /**
    * Reads routes.json into the table (one write: every request from now on reads the new route) and
-   * has every forwarder bind what is new; completes with the version served.
+   * has every forwarder bind what is new; completes with the version served, or fails with {@link
+   * ListenFailed} when an address of the routes cannot be listened on (taken by another process,
+   * say): the routes are served where they can be, and that address is tried again every second.
    */
   Future<Long> reload() {
     return vertx
@@ -95,12 +97,32 @@ public final class SwitchProxy extends VerticleBase {
         .compose(
             routes -> {
               table.set(routes);
-              List<Future<?>> synced = new java.util.ArrayList<>();
+              List<Future<io.vertx.core.eventbus.Message<String>>> synced =
+                  new java.util.ArrayList<>();
               for (String address : table.forwarders) {
                 synced.add(vertx.eventBus().request(address, null));
               }
-              return Future.all(synced).map(x -> table.version());
+              return Future.all(synced)
+                  .compose(
+                      x -> {
+                        java.util.Set<String> failed = new java.util.TreeSet<>();
+                        for (var m : synced) {
+                          if (m.result().body() != null) {
+                            failed.addAll(List.of(m.result().body().split("\n")));
+                          }
+                        }
+                        return failed.isEmpty()
+                            ? Future.succeededFuture(table.version())
+                            : Future.failedFuture(new ListenFailed(String.join("; ", failed)));
+                      });
             });
+  }
+
+  /** An address of the routes the proxy cannot listen on. */
+  static final class ListenFailed extends Exception {
+    ListenFailed(String message) {
+      super(message, null, false, false);
+    }
   }
 
   // ---------------------------------------------------------------- admin
@@ -144,7 +166,9 @@ public final class SwitchProxy extends VerticleBase {
                       json(
                           req,
                           500,
-                          Map.of("error", "ReloadFailed", "message", String.valueOf(err))));
+                          err instanceof ListenFailed
+                              ? Map.of("error", "ListenFailed", "message", err.getMessage())
+                              : Map.of("error", "ReloadFailed", "message", String.valueOf(err))));
       case "/status" -> json(req, 200, status());
       case "/metrics" ->
           req.response()
@@ -168,6 +192,11 @@ public final class SwitchProxy extends VerticleBase {
       r.put("upstream", route.upstream());
       r.put("instance", route.instance());
       r.put("held", route.held());
+      String error = table.listenErrors.get(route.listen());
+      r.put("listening", error == null);
+      if (error != null) {
+        r.put("error", error);
+      }
       routes.add(r);
     }
     out.put("routes", routes);

@@ -280,6 +280,9 @@ public final class Reconciler {
             outcome -> {
               if (outcome instanceof RolloutExecutor.Outcome.Verified) {
                 s.clearHeal();
+                // The rollout went through: a failure that made it retry (a proxy that could not
+                // listen yet, say) is over, and the status published next must not repeat it.
+                s.succeeded();
               } else if (outcome instanceof RolloutExecutor.Outcome.Stalled st) {
                 s.buildProblem = st.problem();
                 s.buildProblemGeneration = st.generation();
@@ -326,7 +329,7 @@ public final class Reconciler {
     return blocking(
             () -> {
               Snapshot snap = reader.read(entry, view);
-              return new Fresh(snap, warnings.of(snap, paths), proxyStatus(snap));
+              return new Fresh(snap, warnings.of(snap, paths), proxyStatus(name, snap));
             })
         .compose(
             f ->
@@ -336,9 +339,11 @@ public final class Reconciler {
 
   private record Fresh(Snapshot snap, List<String> warnings, DeploymentStatus.ProxyStatus proxy) {}
 
-  /** Blue-green: what the switch proxy says of itself (blocking: a loopback HTTP call). */
-  @SuppressWarnings("unchecked")
-  private DeploymentStatus.ProxyStatus proxyStatus(Snapshot snap) {
+  /**
+   * Blue-green: what the switch proxy says of itself and of this deployment's public addresses
+   * (blocking: a loopback HTTP call). An address it cannot listen on makes it unhealthy, by name.
+   */
+  private DeploymentStatus.ProxyStatus proxyStatus(String name, Snapshot snap) {
     if (snap.instances().isEmpty()) {
       return null;
     }
@@ -347,8 +352,23 @@ public final class Reconciler {
       return new DeploymentStatus.ProxyStatus(
           false, null, null, "the switch proxy does not answer; the agent restarts it");
     }
+    List<String> notListening = new java.util.ArrayList<>();
+    if (st.get("routes") instanceof List<?> routes) {
+      for (Object o : routes) {
+        if (o instanceof Map<?, ?> r
+            && name.equals(r.get("deployment"))
+            && Boolean.FALSE.equals(r.get("listening"))) {
+          notListening.add(String.valueOf(r.get("error")));
+        }
+      }
+    }
     return new DeploymentStatus.ProxyStatus(
-        true, ((Number) st.get("pid")).longValue(), ((Number) st.get("version")).longValue(), null);
+        notListening.isEmpty(),
+        ((Number) st.get("pid")).longValue(),
+        ((Number) st.get("version")).longValue(),
+        notListening.isEmpty()
+            ? null
+            : String.join("; ", notListening) + " (the proxy tries again every second)");
   }
 
   private static List<NotifySpec> notifications(DesiredStateRegistry.Entry entry) {

@@ -149,6 +149,48 @@ class BlueGreenIT extends AgentTestBase {
             });
   }
 
+  @Test
+  void aPublicAddressTakenByAnotherProcessIsSaidByNameAndServedOnceFree() throws Exception {
+    String taken = "cannot listen on 127.0.0.1:" + app.frontendPort;
+    try (java.net.ServerSocket other =
+        new java.net.ServerSocket(
+            app.frontendPort, 50, java.net.InetAddress.getLoopbackAddress())) {
+      app.deploy("v1");
+      start("300ms");
+      // Verified on its own ports, then the switch cannot take the public address: said by name
+      // (not Healthy, nothing reported as served), retried.
+      await()
+          .atMost(LONG)
+          .pollInterval(Duration.ofMillis(100))
+          .untilAsserted(
+              () -> {
+                Map<String, Object> st = status();
+                assertThat(String.valueOf(st.get("message"))).as("status %s", st).contains(taken);
+                Map<String, Object> proxy = (Map<String, Object>) st.get("proxy");
+                assertThat(proxy).as("status %s", st).isNotNull();
+                assertThat(proxy.get("healthy")).isEqualTo(false);
+                assertThat(String.valueOf(proxy.get("message"))).contains(taken);
+              });
+      assertThat(status().get("phase")).isNotEqualTo("Healthy");
+    }
+    String v1 = commitOf("v1");
+    awaitPhase("Healthy", v1);
+    await().atMost(LONG).until(() -> "1.0.0".equals(runningVersion()));
+    // The frontend's public address, the one that was taken, is served now.
+    var page =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + app.frontendPort + "/"))
+                    .timeout(Duration.ofSeconds(10))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(page.statusCode()).isEqualTo(200);
+    Map<String, Object> st = status();
+    assertThat(String.valueOf(st.get("message"))).doesNotContain(taken);
+    assertThat(((Map<String, Object>) st.get("proxy")).get("healthy")).isEqualTo(true);
+  }
+
   /** A bad revision of each kind under a polling user: rolled back, never served. */
   private void neverServed(String what, java.util.concurrent.Callable<String> badCommit)
       throws Exception {

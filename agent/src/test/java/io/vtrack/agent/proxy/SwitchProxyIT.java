@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -161,6 +162,41 @@ class SwitchProxyIT {
     assertThat(r.body()).isEqualTo("restarted, got row=1");
     assertThat(hits).hasValue(1);
     assertThat(supervisor.status().get("held")).isEqualTo(0);
+  }
+
+  @Test
+  @SuppressWarnings("unchecked")
+  void aPublicAddressTakenByAnotherProcessFailsTheSwitchByNameAndIsServedOnceFree()
+      throws Exception {
+    // Another process holds the public address (the old release, some other server).
+    ServerSocket taken =
+        new ServerSocket(publicPort, 50, java.net.InetAddress.getLoopbackAddress());
+    try {
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> supervisor.switchTo(List.of(route(blue, "blue"))))
+          .isInstanceOf(ProxySupervisor.ProxyUnavailableException.class)
+          .hasMessageContaining("cannot listen on 127.0.0.1:" + publicPort)
+          .hasMessageContaining("in use");
+      Map<String, Object> route =
+          ((List<Map<String, Object>>) supervisor.status().get("routes")).get(0);
+      assertThat(route.get("listening")).isEqualTo(false);
+      assertThat((String) route.get("error")).contains("cannot listen on 127.0.0.1:" + publicPort);
+    } finally {
+      taken.close();
+    }
+    // Tried again every second: served once the address is free, without another switch.
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                Boolean.TRUE.equals(
+                    ((List<Map<String, Object>>) supervisor.status().get("routes"))
+                        .get(0)
+                        .get("listening")));
+    assertThat(get("/").body()).startsWith("blue");
+    // And a switch now succeeds.
+    assertThat(supervisor.switchTo(List.of(route(green, "green"))).version()).isEqualTo(2);
+    assertThat(get("/").body()).startsWith("green");
   }
 
   @Test
