@@ -22,6 +22,7 @@ final class Reports {
     if (q != null && !q.isEmpty()) {
       out.println("Quarantined:   " + q);
     }
+    instances(out, st);
     List<Map<String, Object>> conds = (List<Map<String, Object>>) st.get("conditions");
     if (conds != null) {
       out.println("Conditions:");
@@ -65,6 +66,44 @@ final class Reports {
       out.println("Warnings:      " + w);
     }
     out.flush();
+  }
+
+  /** Blue-green: each instance (colour, role, commit, ports, warm until) and the switch proxy. */
+  @SuppressWarnings("unchecked")
+  private static void instances(PrintWriter out, Map<String, Object> st) {
+    List<Map<String, Object>> instances = (List<Map<String, Object>>) st.get("instances");
+    if (instances != null && !instances.isEmpty()) {
+      out.println("Instances:");
+      Table t = new Table("  COLOUR", "ROLE", "COMMIT", "PORTS", "WARM UNTIL");
+      for (Map<String, Object> i : instances) {
+        Map<String, Object> ports = (Map<String, Object>) i.getOrDefault("ports", Map.of());
+        StringBuilder p = new StringBuilder();
+        ports.forEach(
+            (k, v) -> p.append(p.length() == 0 ? "" : " ").append(k).append('=').append(v));
+        t.row(
+            "  " + i.get("colour"),
+            i.get("role"),
+            VtrackCli.short7(i.get("commit")),
+            p.toString(),
+            nz(i.get("warmUntil")));
+      }
+      t.print(out);
+    }
+    Map<String, Object> proxy = (Map<String, Object>) st.get("proxy");
+    if (proxy != null) {
+      boolean healthy = Boolean.TRUE.equals(proxy.get("healthy"));
+      out.println(
+          "Proxy:         "
+              + (healthy ? "healthy" : "UNHEALTHY")
+              + (proxy.get("pid") == null
+                  ? ""
+                  : " (pid "
+                      + proxy.get("pid")
+                      + ", routes version "
+                      + proxy.get("routesVersion")
+                      + ")")
+              + (proxy.get("message") == null ? "" : ": " + proxy.get("message")));
+    }
   }
 
   @SuppressWarnings("unchecked")
