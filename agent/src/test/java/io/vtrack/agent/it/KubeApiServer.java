@@ -307,7 +307,18 @@ final class KubeApiServer implements AutoCloseable {
 
   @Override
   public void close() {
-    client.close();
-    server.destroy();
+    // Teardown only: a request of the test's client or an agent's, still completing while the
+    // server's event loops stop, fails the close with "event executor terminated" (seen once in
+    // CI, after every assertion had passed). That is the race of stopping, not a finding.
+    stopping(client::close);
+    stopping(server::destroy);
+  }
+
+  private static void stopping(Runnable close) {
+    try {
+      close.run();
+    } catch (java.util.concurrent.RejectedExecutionException race) {
+      System.out.println("mock API server: " + race.getMessage() + " while stopping");
+    }
   }
 }
