@@ -214,9 +214,12 @@ final class Forwarder extends VerticleBase {
     return true;
   }
 
-  /** Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1). */
+  /**
+   * Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1); looked up ignoring case, so
+   * no request lower-cases its header names.
+   */
   private static final java.util.Set<String> HOP_BY_HOP =
-      java.util.Set.of(
+      caseInsensitive(
           "connection",
           "keep-alive",
           "proxy-authenticate",
@@ -294,7 +297,7 @@ final class Forwarder extends VerticleBase {
                             && hasBody(req, cresp.statusCode())) {
                           resp.setChunked(true);
                         }
-                        table.answered(r, cresp.statusCode()).increment();
+                        answered(r, cresp.statusCode()).increment();
                         cresp.pipeTo(resp);
                       });
             });
@@ -322,17 +325,46 @@ final class Forwarder extends VerticleBase {
     String connection = from.get("Connection");
     java.util.Set<String> named = java.util.Set.of();
     if (connection != null) {
-      named = new java.util.HashSet<>();
-      for (String token : connection.split(",")) {
-        named.add(token.trim().toLowerCase(java.util.Locale.ROOT));
-      }
+      named = caseInsensitive(connection.split(","));
     }
     for (Map.Entry<String, String> e : from) {
-      String key = e.getKey().toLowerCase(java.util.Locale.ROOT);
+      String key = e.getKey();
       if (!HOP_BY_HOP.contains(key) && !named.contains(key)) {
-        to.add(e.getKey(), e.getValue());
+        to.add(key, e.getValue());
       }
     }
+  }
+
+  /** The names, trimmed, as a set that compares them ignoring case. */
+  private static java.util.Set<String> caseInsensitive(String... names) {
+    java.util.TreeSet<String> s = new java.util.TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+    for (String n : names) {
+      s.add(n.trim());
+    }
+    return s;
+  }
+
+  /** This event loop's counters by route and status, for the routes of the table's version. */
+  private final Map<Routes.Route, io.micrometer.core.instrument.Counter[]> answered =
+      new java.util.IdentityHashMap<>();
+
+  private long answeredVersion = -1;
+
+  /** The counter of answers of {@code status} on {@code r}, without a key built per request. */
+  private io.micrometer.core.instrument.Counter answered(Routes.Route r, int status) {
+    if (status < 100 || status > 599) {
+      return table.answered(r, status);
+    }
+    if (answeredVersion != table.version()) {
+      answered.clear();
+      answeredVersion = table.version();
+    }
+    io.micrometer.core.instrument.Counter[] byStatus =
+        answered.computeIfAbsent(r, k -> new io.micrometer.core.instrument.Counter[600]);
+    if (byStatus[status] == null) {
+      byStatus[status] = table.answered(r, status);
+    }
+    return byStatus[status];
   }
 
   /** Whether an answer carries a body (RFC 9110 §6.4.1): not to HEAD, not 1xx, 204 or 304. */
@@ -344,7 +376,7 @@ final class Forwarder extends VerticleBase {
   }
 
   private void badGateway(HttpServerRequest req, Routes.Route r, Throwable err) {
-    table.answered(r, 502).increment();
+    answered(r, 502).increment();
     if (!req.response().headWritten()) {
       req.response()
           .setStatusCode(502)
@@ -428,7 +460,7 @@ final class Forwarder extends VerticleBase {
       public Future<Void> handleProxyResponse(ProxyContext ctx) {
         Routes.Route r = ctx.get("route", Routes.Route.class);
         if (r != null) {
-          table.answered(r, ctx.response().getStatusCode()).increment();
+          answered(r, ctx.response().getStatusCode()).increment();
         }
         return ctx.sendResponse();
       }

@@ -122,6 +122,31 @@ class SwitchProxyIT {
     assertThat(get("/").body()).startsWith("green");
     assertThat(Routes.read(Routes.file(dir)).version()).isEqualTo(3);
     assertThat(supervisor.status().get("version")).isEqualTo(3);
+
+    // Counted by public address, instance, upstream and status.
+    String metrics =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(URI.create(ProxyState.read(dir).adminUrl() + "/metrics"))
+                    .header("Authorization", "Bearer t0ken")
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body();
+    assertThat(metrics.lines())
+        .anySatisfy(
+            l ->
+                assertThat(l)
+                    .startsWith("vtrack_proxy_requests_total{")
+                    .contains("instance=\"blue\"")
+                    .contains("upstream=\"127.0.0.1:" + blue + "\"")
+                    .contains("status=\"200\"")
+                    .endsWith(" 1.0"))
+        .anySatisfy(
+            l ->
+                assertThat(l)
+                    .contains("instance=\"green\"")
+                    .contains("status=\"200\"")
+                    .endsWith(" 1.0"));
   }
 
   @Test
