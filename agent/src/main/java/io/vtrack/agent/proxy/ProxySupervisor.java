@@ -57,6 +57,7 @@ public final class ProxySupervisor {
                       .thenRun(
                           () -> {
                             watched.remove(s.pid());
+                            forgetReported();
                             onDeath.run();
                           }));
     }
@@ -119,6 +120,7 @@ public final class ProxySupervisor {
       io.vtrack.agent.runtime.Signaller.stopGroup(s.pid(), "KILL", Duration.ofSeconds(5));
     }
     Files.deleteIfExists(ProxyState.file(stateDir));
+    forgetReported();
     start();
     long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
     while (System.nanoTime() < deadline) {
@@ -181,7 +183,12 @@ public final class ProxySupervisor {
     Routes r = new Routes(next, routes);
     r.write(file);
     ProxyState s = ensure();
-    long served = reload(s);
+    long served;
+    try {
+      served = reload(s);
+    } finally {
+      forgetReported();
+    }
     if (served < next) {
       throw new ProxyUnavailableException(
           "the switch proxy serves routes version " + served + ", not " + next);
@@ -233,6 +240,7 @@ public final class ProxySupervisor {
       return;
     }
     watched.remove(s.pid());
+    forgetReported();
     io.vtrack.agent.runtime.Signaller.stopGroup(s.pid(), "TERM", Duration.ofSeconds(10));
     try {
       Files.deleteIfExists(ProxyState.file(stateDir));
@@ -240,6 +248,42 @@ public final class ProxySupervisor {
       LOG.debug("proxy.json: {}", e.getMessage());
     }
     LOG.info("switch proxy stopped: no address left to serve");
+  }
+
+  /** A status the proxy gave, when, and after which change. */
+  private record Reported(long atNanos, long change, Map<String, Object> status) {}
+
+  private static final long REPORTED_MAX_AGE_NANOS = Duration.ofSeconds(1).toNanos();
+
+  /** The last status asked for a report; forgotten on every change this agent makes. */
+  private volatile Reported reported;
+
+  /** Counts those changes: a status asked before one is not kept after it. */
+  private final java.util.concurrent.atomic.AtomicLong changes =
+      new java.util.concurrent.atomic.AtomicLong();
+
+  private void forgetReported() {
+    changes.incrementAndGet();
+    reported = null;
+  }
+
+  /**
+   * What the proxy says of itself for a deployment's status: asked at most once a second, and
+   * afresh after every switch, start, stop or death of the proxy — not once per reconcile step. (It
+   * retries an address it cannot listen on every second, so a second is as fresh as it gets.)
+   */
+  public Map<String, Object> reportedStatus() {
+    Reported r = reported;
+    long now = System.nanoTime();
+    long change = changes.get();
+    if (r != null && r.change() == change && now - r.atNanos() < REPORTED_MAX_AGE_NANOS) {
+      return r.status();
+    }
+    Map<String, Object> st = status();
+    if (changes.get() == change) {
+      reported = new Reported(now, change, st);
+    }
+    return st;
   }
 
   /** What the proxy says of itself (routes, requests in flight by upstream), or null. */

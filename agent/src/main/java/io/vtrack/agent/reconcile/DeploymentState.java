@@ -49,6 +49,9 @@ final class DeploymentState {
   DeploymentStatus status;
   StatusBuilder.Inputs lastInputs;
 
+  /** Steps done since the status was last published (the next reconcile's read publishes it). */
+  int unpublishedSteps;
+
   /**
    * A reconcile failed for a reason of the agent's world: kept for the status, retried after a
    * capped, jittered backoff. Returns the wait; a new cause is logged once (lastLogged cleared).

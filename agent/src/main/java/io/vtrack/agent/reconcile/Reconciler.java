@@ -208,13 +208,22 @@ public final class Reconciler {
           new ReconcileQueue.Next.After(Duration.between(now, s.retryNotBefore).toMillis()));
     }
     StateReader.LoopView view = StateReader.LoopView.of(s);
+    DeploymentPaths paths = DeploymentPaths.of(w.stateDir(), name);
+    // The status of what the last step did is published from this read, not from one of its own.
+    boolean publishFirst = s.unpublishedSteps > 0;
     return blocking(
             () -> {
               recorder.record(entry);
-              return reader.read(entry, view);
+              Snapshot snap = reader.read(entry, view);
+              return publishFirst ? fresh(name, snap, paths) : new Fresh(snap, null, null);
             })
         .compose(
-            snap -> {
+            f -> {
+              Snapshot snap = f.snap();
+              if (publishFirst) {
+                s.unpublishedSteps = 0;
+                publisher.publish(name, snap, s, f.warnings(), f.proxy(), notifications(entry));
+              }
               Step step = Planner.plan(snap.desired(), snap.observed());
               LOG.debug("{}: {}", name, step);
               boolean steady = !(step instanceof Step.Begin || step instanceof Step.Resume);
@@ -317,24 +326,36 @@ public final class Reconciler {
       result = new ReconcileQueue.Next.After(wait);
     } else if (!(next instanceof ReconcileQueue.Next.Again)) {
       s.succeeded();
+    } else if (s.unpublishedSteps < MAX_UNPUBLISHED_STEPS) {
+      // The loop reads again at once: that read is published (one read per step, not two).
+      s.unpublishedSteps++;
+      return Future.succeededFuture(result);
     }
+    s.unpublishedSteps = 0;
     ReconcileQueue.Next decided = result;
     return publishFresh(name, entry, s).map(v -> decided).otherwise(decided);
   }
+
+  /**
+   * Steps in a row whose status waits for the next reconcile's read; fewer than the queue's own
+   * limit of reconciles in a row, so that the last one is always published.
+   */
+  private static final int MAX_UNPUBLISHED_STEPS = ReconcileQueue.MAX_AGAIN / 2;
 
   private Future<Void> publishFresh(
       String name, DesiredStateRegistry.Entry entry, DeploymentState s) {
     StateReader.LoopView view = StateReader.LoopView.of(s);
     DeploymentPaths paths = DeploymentPaths.of(w.stateDir(), name);
-    return blocking(
-            () -> {
-              Snapshot snap = reader.read(entry, view);
-              return new Fresh(snap, warnings.of(snap, paths), proxyStatus(name, snap));
-            })
+    return blocking(() -> fresh(name, reader.read(entry, view), paths))
         .compose(
             f ->
                 publisher.publish(
                     name, f.snap(), s, f.warnings(), f.proxy(), notifications(entry)));
+  }
+
+  /** What a status needs besides the snapshot; blocking. */
+  private Fresh fresh(String name, Snapshot snap, DeploymentPaths paths) throws Exception {
+    return new Fresh(snap, warnings.of(snap, paths), proxyStatus(name, snap));
   }
 
   private record Fresh(Snapshot snap, List<String> warnings, DeploymentStatus.ProxyStatus proxy) {}
@@ -347,7 +368,7 @@ public final class Reconciler {
     if (snap.instances().isEmpty()) {
       return null;
     }
-    Map<String, Object> st = w.proxy().status();
+    Map<String, Object> st = w.proxy().reportedStatus();
     if (st == null) {
       return new DeploymentStatus.ProxyStatus(
           false, null, null, "the switch proxy does not answer; the agent restarts it");

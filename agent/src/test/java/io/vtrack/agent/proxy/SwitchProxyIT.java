@@ -117,8 +117,12 @@ class SwitchProxyIT {
         .contains("xfh=127.0.0.1:" + publicPort)
         .contains("xfp=http");
 
+    // What a deployment's status reports is asked at most once a second, but never older than
+    // the last switch: the next report after one shows it.
+    assertThat(supervisor.reportedStatus().get("version")).isEqualTo(2);
     // Acknowledged: the very next request goes to the new upstream.
     supervisor.switchTo(List.of(route(green, "green")));
+    assertThat(supervisor.reportedStatus().get("version")).isEqualTo(3);
     assertThat(get("/").body()).startsWith("green");
     assertThat(Routes.read(Routes.file(dir)).version()).isEqualTo(3);
     assertThat(supervisor.status().get("version")).isEqualTo(3);
@@ -210,18 +214,21 @@ class SwitchProxyIT {
       taken.close();
     }
     // Tried again every second: served once the address is free, without another switch.
+    await().atMost(Duration.ofSeconds(20)).until(() -> firstRouteListening(supervisor.status()));
+    assertThat(get("/").body()).startsWith("blue");
+    // The report a deployment's status gives catches up within its second.
     await()
         .atMost(Duration.ofSeconds(20))
-        .until(
-            () ->
-                Boolean.TRUE.equals(
-                    ((List<Map<String, Object>>) supervisor.status().get("routes"))
-                        .get(0)
-                        .get("listening")));
-    assertThat(get("/").body()).startsWith("blue");
+        .until(() -> firstRouteListening(supervisor.reportedStatus()));
     // And a switch now succeeds.
     assertThat(supervisor.switchTo(List.of(route(green, "green"))).version()).isEqualTo(2);
     assertThat(get("/").body()).startsWith("green");
+  }
+
+  @SuppressWarnings("unchecked")
+  private static boolean firstRouteListening(Map<String, Object> status) {
+    return Boolean.TRUE.equals(
+        ((List<Map<String, Object>>) status.get("routes")).get(0).get("listening"));
   }
 
   @Test
