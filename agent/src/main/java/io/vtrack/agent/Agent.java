@@ -20,6 +20,7 @@ import io.vtrack.agent.kube.KubeStatusWriter;
 import io.vtrack.agent.metrics.AgentMetrics;
 import io.vtrack.agent.notify.Notifier;
 import io.vtrack.agent.proxy.ProxySupervisor;
+import io.vtrack.agent.proxy.Routes;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.release.ReleaseBuilder;
@@ -38,8 +39,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -382,11 +386,12 @@ public final class Agent extends VerticleBase {
     vertx
         .executeBlocking(
             () -> {
-              if (!proxy.routes().routes().isEmpty() && !proxy.healthy()) {
+              List<Routes.Route> routes = proxy.routes().routes();
+              if (!routes.isEmpty() && !proxy.healthy()) {
                 LOG.warn("the switch proxy does not answer: starting it again");
                 proxy.ensure();
               }
-              return null;
+              return proxyConditions(routes);
             },
             false)
         .onComplete(
@@ -394,8 +399,48 @@ public final class Agent extends VerticleBase {
               proxyCheck = false;
               if (ar.failed()) {
                 LOG.warn("switch proxy: {}", ar.cause().getMessage());
+                return;
               }
+              // A deployment whose public addresses changed condition (one taken by another
+              // process, freed again, the proxy restarted) publishes its status afresh now, not at
+              // its next rollout or failing round.
+              Map<String, String> now = ar.result();
+              Set<String> concerned = new HashSet<>(now.keySet());
+              concerned.addAll(proxyConditions.keySet());
+              for (String name : concerned) {
+                if (!Objects.equals(now.get(name), proxyConditions.get(name))
+                    && registry.get(name) != null) {
+                  reconciler.enqueue(name);
+                }
+              }
+              proxyConditions = now;
             });
+  }
+
+  /** What a deployment's status last said of its public addresses, by deployment. */
+  private Map<String, String> proxyConditions = Map.of();
+
+  /**
+   * By deployment with routes: the proxy's pid and the addresses it cannot listen on, or that it
+   * does not answer. Blocking (a loopback call, at most once a second).
+   */
+  private Map<String, String> proxyConditions(List<Routes.Route> routes) {
+    if (routes.isEmpty()) {
+      return Map.of();
+    }
+    Map<String, Object> st = proxy.reportedStatus();
+    Map<String, String> out = new HashMap<>();
+    for (Routes.Route r : routes) {
+      out.put(r.deployment(), st == null ? "not answering" : "pid " + st.get("pid"));
+    }
+    if (st != null && st.get("routes") instanceof List<?> served) {
+      for (Object o : served) {
+        if (o instanceof Map<?, ?> r && Boolean.FALSE.equals(r.get("listening"))) {
+          out.merge(String.valueOf(r.get("deployment")), "; " + r.get("error"), String::concat);
+        }
+      }
+    }
+    return out;
   }
 
   private void scheduleSources() {

@@ -146,7 +146,66 @@ class BlueGreenIT extends AgentTestBase {
               assertThat(state).isNotNull();
               assertThat(state.pid()).isNotEqualTo(pid);
               assertThat(runningVersion()).isEqualTo("1.0.0");
+              // The deployment's status says so by itself: no rollout or failing round needed.
+              assertThat(((Map<String, Object>) status().get("proxy")).get("pid"))
+                  .isEqualTo((int) state.pid());
             });
+  }
+
+  @Test
+  void aPublicAddressLostWhileLiveIsSaidWithoutWaitingForAnotherEvent() throws Exception {
+    // No poll in the meantime either: every poll reconciles, and publishes the status afresh.
+    app.deploy("v1");
+    start("1h");
+    awaitPhase("Healthy", commitOf("v1"));
+    String taken = "cannot listen on 127.0.0.1:" + app.frontendPort;
+    // The proxy dies, and another process takes the frontend's public address before the agent has
+    // the proxy back (should the new proxy be first, it dies again).
+    var other = new java.util.concurrent.atomic.AtomicReference<java.net.ServerSocket>();
+    await()
+        .atMost(LONG)
+        .until(
+            () -> {
+              var state = io.vtrack.agent.proxy.ProxyState.read(agent.stateDir);
+              if (state == null) {
+                return false;
+              }
+              ProcessHandle proxy = ProcessHandle.of(state.pid()).orElse(null);
+              if (proxy != null) {
+                proxy.destroyForcibly();
+                proxy.onExit().get();
+              }
+              try {
+                other.set(
+                    new java.net.ServerSocket(
+                        app.frontendPort, 50, java.net.InetAddress.getLoopbackAddress()));
+                return true;
+              } catch (java.net.BindException newProxyFirst) {
+                return false;
+              }
+            });
+    try (java.net.ServerSocket holder = other.get()) {
+      await()
+          .atMost(LONG)
+          .pollInterval(Duration.ofMillis(100))
+          .untilAsserted(
+              () -> {
+                Map<String, Object> proxy = (Map<String, Object>) status().get("proxy");
+                assertThat(proxy.get("healthy")).as("proxy %s", proxy).isEqualTo(false);
+                assertThat(String.valueOf(proxy.get("message"))).contains(taken);
+              });
+    }
+    // Free again: the proxy listens within its second, and the status says healthy by itself.
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              Map<String, Object> proxy = (Map<String, Object>) status().get("proxy");
+              assertThat(proxy.get("healthy")).as("proxy %s", proxy).isEqualTo(true);
+              assertThat(proxy.get("message")).isNull();
+            });
+    assertThat(runningVersion()).isEqualTo("1.0.0");
   }
 
   @Test
