@@ -152,6 +152,23 @@ class BlueGreenIT extends AgentTestBase {
             });
   }
 
+  /** Until the deployment's status says the proxy is (un)healthy, with a message saying why. */
+  private void awaitProxy(boolean healthy, String why) {
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              Map<String, Object> proxy = (Map<String, Object>) status().get("proxy");
+              assertThat(proxy.get("healthy")).as("proxy %s", proxy).isEqualTo(healthy);
+              if (why == null) {
+                assertThat(proxy.get("message")).isNull();
+              } else {
+                assertThat(String.valueOf(proxy.get("message"))).contains(why);
+              }
+            });
+  }
+
   @Test
   void aPublicAddressLostWhileLiveIsSaidWithoutWaitingForAnotherEvent() throws Exception {
     // No poll in the meantime either: every poll reconciles, and publishes the status afresh.
@@ -185,26 +202,10 @@ class BlueGreenIT extends AgentTestBase {
               }
             });
     try (java.net.ServerSocket holder = other.get()) {
-      await()
-          .atMost(LONG)
-          .pollInterval(Duration.ofMillis(100))
-          .untilAsserted(
-              () -> {
-                Map<String, Object> proxy = (Map<String, Object>) status().get("proxy");
-                assertThat(proxy.get("healthy")).as("proxy %s", proxy).isEqualTo(false);
-                assertThat(String.valueOf(proxy.get("message"))).contains(taken);
-              });
+      awaitProxy(false, taken);
     }
     // Free again: the proxy listens within its second, and the status says healthy by itself.
-    await()
-        .atMost(LONG)
-        .pollInterval(Duration.ofMillis(100))
-        .untilAsserted(
-            () -> {
-              Map<String, Object> proxy = (Map<String, Object>) status().get("proxy");
-              assertThat(proxy.get("healthy")).as("proxy %s", proxy).isEqualTo(true);
-              assertThat(proxy.get("message")).isNull();
-            });
+    awaitProxy(true, null);
     assertThat(runningVersion()).isEqualTo("1.0.0");
   }
 
