@@ -388,8 +388,22 @@ public final class Agent extends VerticleBase {
             () -> {
               List<Routes.Route> routes = proxy.routes().routes();
               if (!routes.isEmpty() && !proxy.healthy()) {
-                LOG.warn("the switch proxy does not answer: starting it again");
-                proxy.ensure();
+                if (!proxy.external()) {
+                  LOG.warn("the switch proxy does not answer: starting it again");
+                }
+                try {
+                  proxy.ensure();
+                  proxyTrouble = null;
+                } catch (java.io.IOException e) {
+                  // Logged once per cause (a sidecar can be away for a while); the deployments'
+                  // status says it meanwhile.
+                  if (!e.getMessage().equals(proxyTrouble)) {
+                    LOG.warn("switch proxy: {}", e.getMessage());
+                  }
+                  proxyTrouble = e.getMessage();
+                }
+              } else {
+                proxyTrouble = null;
               }
               return proxyConditions(routes);
             },
@@ -416,6 +430,9 @@ public final class Agent extends VerticleBase {
               proxyConditions = now;
             });
   }
+
+  /** The last failure to have a proxy answer, logged once (set on workers, one at a time). */
+  private volatile String proxyTrouble;
 
   /** What a deployment's status last said of its public addresses, by deployment. */
   private Map<String, String> proxyConditions = Map.of();

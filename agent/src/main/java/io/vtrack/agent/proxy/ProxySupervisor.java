@@ -76,6 +76,11 @@ public final class ProxySupervisor {
     this.external = external;
   }
 
+  /** Whether the proxy runs as a sidecar (never started by this agent). */
+  public boolean external() {
+    return external;
+  }
+
   /** Whether a proxy answers now. */
   public synchronized boolean healthy() {
     ProxyState s = ProxyState.read(stateDir);

@@ -371,7 +371,12 @@ public final class Reconciler {
     Map<String, Object> st = w.proxy().reportedStatus();
     if (st == null) {
       return new DeploymentStatus.ProxyStatus(
-          false, null, null, "the switch proxy does not answer; the agent restarts it");
+          false,
+          null,
+          null,
+          w.proxy().external()
+              ? "the switch proxy (a sidecar: proxy.external) does not answer"
+              : "the switch proxy does not answer; the agent restarts it");
     }
     List<String> notListening = new java.util.ArrayList<>();
     if (st.get("routes") instanceof List<?> routes) {

@@ -154,6 +154,11 @@ class BlueGreenIT extends AgentTestBase {
 
   /** Until the deployment's status says the proxy is (un)healthy, with a message saying why. */
   private void awaitProxy(boolean healthy, String why) {
+    awaitProxy(healthy, why, null);
+  }
+
+  /** As above, and the proxy's pid is {@code pid} (null: any). */
+  private void awaitProxy(boolean healthy, String why, Long pid) {
     await()
         .atMost(LONG)
         .pollInterval(Duration.ofMillis(100))
@@ -165,6 +170,9 @@ class BlueGreenIT extends AgentTestBase {
                 assertThat(proxy.get("message")).isNull();
               } else {
                 assertThat(String.valueOf(proxy.get("message"))).contains(why);
+              }
+              if (pid != null) {
+                assertThat(((Number) proxy.get("pid")).longValue()).isEqualTo(pid);
               }
             });
   }
@@ -355,5 +363,78 @@ class BlueGreenIT extends AgentTestBase {
     var state = io.vtrack.agent.proxy.ProxyState.read(agent.stateDir);
     assertThat(state.pid()).isNotEqualTo(pid);
     assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
+  /** The switch proxy as a DaemonSet's sidecar would run it: its own process, not the agent's. */
+  Process sidecar() throws Exception {
+    return new ProcessBuilder(
+            "java",
+            "-jar",
+            AgentProcess.JAR.toString(),
+            "proxy",
+            "--state-dir",
+            agent.stateDir.toString())
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(tmp.resolve("sidecar.log").toFile()))
+        .start();
+  }
+
+  @Test
+  void aSidecarProxyThatStopsIsSaidAndNotReplacedByTheAgent() throws Exception {
+    // proxy.external: a sidecar container runs the proxy; the agent must never start its own.
+    app.deploy("v1");
+    agent =
+        new InProcessAgent(
+            tmp,
+            new io.vtrack.agent.config.AgentConfig(
+                "it-agent",
+                tmp.resolve("state").toString(),
+                "127.0.0.1:0",
+                null,
+                List.of(),
+                List.of(
+                    new io.vtrack.agent.config.AgentConfig.SourceConfig(
+                        new io.vtrack.agent.config.AgentConfig.GitSourceConfig(
+                            app.deployUrl(),
+                            "main",
+                            ".",
+                            io.vtrack.agent.model.Interval.parse("1h"),
+                            tmp.resolve("webhook-secret").toString()),
+                        null,
+                        null)),
+                null,
+                null,
+                null,
+                new io.vtrack.agent.config.AgentConfig.Proxy(true),
+                null));
+    Process first = sidecar();
+    Process second = null;
+    try {
+      awaitPhase("Healthy", commitOf("v1"));
+      awaitProxy(true, null, first.pid());
+
+      // The sidecar stops (its container restarts): said by itself, no proxy of the agent's.
+      first.destroyForcibly();
+      first.waitFor();
+      awaitProxy(false, "the switch proxy (a sidecar: proxy.external) does not answer");
+      assertThat(
+              ProcessHandle.allProcesses()
+                  .filter(p -> p.info().commandLine().orElse("").contains(" proxy --state-dir "))
+                  .filter(
+                      p -> p.info().commandLine().orElse("").contains(agent.stateDir.toString()))
+                  .count())
+          .as("switch proxies running on this state folder")
+          .isZero();
+
+      // Back: healthy again, serving the live instance on the public address.
+      second = sidecar();
+      awaitProxy(true, null, second.pid());
+      await().atMost(LONG).until(() -> "1.0.0".equals(runningVersion()));
+    } finally {
+      first.destroyForcibly();
+      if (second != null) {
+        second.destroyForcibly();
+      }
+    }
   }
 }
