@@ -397,10 +397,11 @@ public final class Agent extends VerticleBase {
                 } catch (java.io.IOException e) {
                   // Logged once per cause (a sidecar can be away for a while); the deployments'
                   // status says it meanwhile.
-                  if (!e.getMessage().equals(proxyTrouble)) {
-                    LOG.warn("switch proxy: {}", e.getMessage());
+                  String why = String.valueOf(e.getMessage());
+                  if (!why.equals(proxyTrouble)) {
+                    LOG.warn("switch proxy: {}", why);
                   }
-                  proxyTrouble = e.getMessage();
+                  proxyTrouble = why;
                 }
               } else {
                 proxyTrouble = null;
