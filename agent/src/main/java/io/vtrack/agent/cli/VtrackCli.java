@@ -228,6 +228,14 @@ public final class VtrackCli implements Runnable {
         description = "host:port of the admin API (default: 127.0.0.1:0, any free port)")
     String adminListen = "127.0.0.1:0";
 
+    @Option(
+        names = "--exit-when-ready",
+        hidden = true,
+        description =
+            "serve a throwaway route in the state folder, answer requests through it, then stop"
+                + " (the build trains the proxy's class-data archive so)")
+    boolean exitWhenReady;
+
     @Override
     public Integer call() throws Exception {
       Path token = tokenFile != null ? tokenFile : stateDir.resolve("api-token");
@@ -238,6 +246,8 @@ public final class VtrackCli implements Runnable {
         // Netty tries /tmp and falls back to Java NIO.
       }
       Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true));
+      int training =
+          exitWhenReady ? io.vtrack.agent.proxy.ProxyTraining.prepare(vertx, stateDir) : 0;
       try {
         vertx
             .deployVerticle(
@@ -250,6 +260,11 @@ public final class VtrackCli implements Runnable {
         System.err.println("error: the switch proxy failed to start: " + e.getMessage());
         vertx.close();
         return ExitCodes.FAILED;
+      }
+      if (exitWhenReady) {
+        io.vtrack.agent.proxy.ProxyTraining.exercise(training);
+        vertx.close().await(10, TimeUnit.SECONDS);
+        return ExitCodes.OK;
       }
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime()

@@ -102,6 +102,10 @@ class BlueGreenRestartIT {
               true);
       assertThat(proxy.status().get("held")).isEqualTo(0);
       assertThat(proxy.routes().routes()).noneMatch(io.vtrack.agent.proxy.Routes.Route::held);
+      // Started by an agent run from the jar: with the build's class-data archive of the proxy.
+      long proxyPid = ((Number) proxy.status().get("pid")).longValue();
+      assertThat(ProcessHandle.of(proxyPid).flatMap(h -> h.info().commandLine()).orElse(""))
+          .contains("-XX:SharedArchiveFile=" + AgentProcess.JAR.resolveSibling("vtrack-proxy.jsa"));
     }
   }
 

@@ -1,0 +1,33 @@
+package io.vtrack.agent.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The agent starts the proxy with the build's archive only where there is one for its jar. */
+class ProxyArchiveTest {
+  @TempDir Path tmp;
+
+  @Test
+  void theArchiveBesideTheAgentsJarIsUsed() throws Exception {
+    Path jar = Files.writeString(tmp.resolve("vtrack-agent.jar"), "jar");
+    assertThat(ProxySupervisor.proxyArchive(jar.toString())).isNull();
+    Path archive = Files.writeString(tmp.resolve("vtrack-proxy.jsa"), "archive");
+    assertThat(ProxySupervisor.proxyArchive(jar.toString())).isEqualTo(archive);
+  }
+
+  @Test
+  void anAgentRunFromClassesHasNone() throws Exception {
+    Files.writeString(tmp.resolve("vtrack-proxy.jsa"), "archive");
+    assertThat(ProxySupervisor.proxyArchive(tmp.resolve("classes").toString())).isNull();
+    assertThat(
+            ProxySupervisor.proxyArchive(
+                tmp.resolve("a.jar") + File.pathSeparator + tmp.resolve("b.jar")))
+        .isNull();
+    assertThat(ProxySupervisor.proxyArchive(null)).isNull();
+  }
+}
