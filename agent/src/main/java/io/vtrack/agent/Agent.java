@@ -387,7 +387,8 @@ public final class Agent extends VerticleBase {
         .executeBlocking(
             () -> {
               List<Routes.Route> routes = proxy.routes().routes();
-              if (!routes.isEmpty() && !proxy.healthy()) {
+              // The status the deployments report is the probe: one loopback call a second.
+              if (!routes.isEmpty() && proxy.reportedStatus() == null) {
                 if (!proxy.external()) {
                   LOG.warn("the switch proxy does not answer: starting it again");
                 }

@@ -81,16 +81,6 @@ public final class ProxySupervisor {
     return external;
   }
 
-  /** Whether a proxy answers now. */
-  public synchronized boolean healthy() {
-    ProxyState s = ProxyState.read(stateDir);
-    boolean ok = s != null && answers(s);
-    if (ok) {
-      watch(s);
-    }
-    return ok;
-  }
-
   private boolean answers(ProxyState s) {
     try {
       HttpResponse<String> r =
@@ -330,7 +320,12 @@ public final class ProxySupervisor {
                   .timeout(Duration.ofSeconds(2))
                   .build(),
               HttpResponse.BodyHandlers.ofString());
-      return resp.statusCode() == 200 ? JSON.readValue(resp.body(), Map.class) : null;
+      if (resp.statusCode() != 200) {
+        return null;
+      }
+      // A proxy this agent adopted is followed from its first answer: its death is seen at once.
+      watch(s);
+      return JSON.readValue(resp.body(), Map.class);
     } catch (IOException e) {
       return null;
     } catch (InterruptedException e) {
