@@ -177,9 +177,15 @@ public final class ProxySupervisor {
   }
 
   /**
-   * The proxy's class-data archive the build dumps beside the agent's jar ({@code
-   * vtrack-proxy.jsa}), or null (not built, or the agent runs from classes). One made for another
-   * jar is ignored by the JVM, quietly.
+   * Where a package keeps the proxy's archive it made with the host's Java (bin/vtrack sets it).
+   */
+  static final String ARCHIVE_PROPERTY = "vtrack.proxyArchive";
+
+  /**
+   * The proxy's class-data archive: the one named by {@code -Dvtrack.proxyArchive} (the Debian
+   * package's, made by its postinst), else the one the build dumps beside the agent's jar ({@code
+   * vtrack-proxy.jsa}), or null (none, or the agent runs from classes). One made for another jar or
+   * Java is ignored by the JVM, quietly.
    */
   static Path proxyArchive(String classPath) {
     if (classPath == null
@@ -187,8 +193,11 @@ public final class ProxySupervisor {
         || !classPath.endsWith(".jar")) {
       return null;
     }
-    Path jar = Path.of(classPath).toAbsolutePath();
-    Path archive = jar.resolveSibling("vtrack-proxy.jsa");
+    String named = System.getProperty(ARCHIVE_PROPERTY, "");
+    Path archive =
+        named.isBlank()
+            ? Path.of(classPath).toAbsolutePath().resolveSibling("vtrack-proxy.jsa")
+            : Path.of(named);
     return Files.isRegularFile(archive) ? archive : null;
   }
 

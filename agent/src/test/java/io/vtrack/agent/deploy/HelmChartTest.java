@@ -109,6 +109,11 @@ class HelmChartTest {
     assertThat(proxy.getArgs())
         .isEqualTo(plainProxy.getArgs())
         .containsSubsequence("--state-dir", "/var/lib/vtrack");
+    // Started with the class-data archive the image's build made of the proxy.
+    assertThat(proxy.getCommand())
+        .isEqualTo(plainProxy.getCommand())
+        .contains(
+            "-XX:SharedArchiveFile=/opt/vtrack/vtrack-proxy.jsa", "/opt/vtrack/vtrack-agent.jar");
     assertThat(proxy.getResources()).isEqualTo(plainProxy.getResources());
     assertThat(proxy.getVolumeMounts()).isEqualTo(plainProxy.getVolumeMounts());
     assertThat(find(rendered, ClusterRole.class).getRules())

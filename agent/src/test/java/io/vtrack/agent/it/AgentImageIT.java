@@ -57,6 +57,9 @@ class AgentImageIT {
     if (container != null) {
       docker("rm", "-f", container);
     }
+    if (project == null) {
+      return;
+    }
     for (String p : List.of(project, project + "-blue", project + "-green")) {
       var ids = docker("ps", "-aq", "--filter", "label=com.docker.compose.project=" + p);
       for (String id : ids.output().split("\\s+")) {
@@ -141,5 +144,37 @@ class AgentImageIT {
       assertThat(Api.appJson("http://127.0.0.1:" + app.backendPort + "/api/health"))
           .containsEntry("version", "1.0.0");
     }
+  }
+
+  @Test
+  void theProxyContainerOfTheManifestsMapsTheImagesArchiveOfTheProxy() throws Exception {
+    var ds =
+        io.fabric8.kubernetes.client.utils.Serialization.unmarshal(
+            Files.readString(ROOT.resolve("manifests/daemonset.yaml")),
+            io.fabric8.kubernetes.api.model.apps.DaemonSet.class);
+    var proxy = ds.getSpec().getTemplate().getSpec().getContainers().get(1);
+    List<String> command = new ArrayList<>(proxy.getCommand());
+    // -Xshare:on: the JVM refuses to start unless it maps the archive (made for this image's Java
+    // and jar). The proxy serves a throwaway route through it and exits, as the image's build did.
+    command.add(1, "-Xshare:on");
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                "run",
+                "--rm",
+                "--network",
+                "host",
+                "--read-only",
+                "--tmpfs",
+                "/tmp",
+                "--entrypoint",
+                command.get(0),
+                IMAGE));
+    cmd.addAll(command.subList(1, command.size()));
+    cmd.addAll(
+        List.of("proxy", "--state-dir=/tmp/state", "--token-file=/dev/null", "--exit-when-ready"));
+    var run = docker(cmd.toArray(String[]::new));
+    assertThat(run.code()).as(run.output()).isZero();
+    assertThat(run.output()).doesNotContain("shared archive");
   }
 }

@@ -73,6 +73,31 @@ class DebPackageIT {
 
     // The CLI's class-data archive, made by postinst with this Java, is used without a word.
     assertThat(Path.of("/var/cache/vtrack/cli.jsa")).isRegularFile();
+    // So is the switch proxy's: -Xshare:on refuses to start a JVM that cannot map it, and the
+    // proxy serves a throwaway route through it as the vtrack user and exits.
+    assertThat(Path.of("/var/cache/vtrack/proxy.jsa")).isRegularFile();
+    Path training = tmp.resolve("proxy-state");
+    Files.createDirectories(training);
+    run("chown", "vtrack:vtrack", training.toString());
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+    Run mapped =
+        run(
+            "runuser",
+            "-u",
+            "vtrack",
+            "--",
+            "java",
+            "-Xshare:on",
+            "-XX:SharedArchiveFile=/var/cache/vtrack/proxy.jsa",
+            "-XX:+UseSerialGC",
+            "-Xss512k",
+            "-jar",
+            "/usr/share/vtrack/vtrack-agent.jar",
+            "proxy",
+            "--state-dir=" + training,
+            "--token-file=/dev/null",
+            "--exit-when-ready");
+    assertThat(mapped.code()).as(mapped.output()).isZero();
     Run version = run("vtrack", "--version");
     assertThat(version.output().strip()).isEqualTo("vtrack 0.1.0");
     Run validate =
@@ -113,6 +138,20 @@ class DebPackageIT {
             .redirectOutput(tmp.resolve("agent.log").toFile())
             .start();
     try {
+      // The agent the package runs starts its proxy with that archive.
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(
+              () ->
+                  agent
+                      .toHandle()
+                      .descendants()
+                      .anyMatch(
+                          h ->
+                              h.info()
+                                  .commandLine()
+                                  .orElse("")
+                                  .contains("-Dvtrack.proxyArchive=/var/cache/vtrack/proxy.jsa")));
       HttpClient http = HttpClient.newHttpClient();
       await()
           .atMost(Duration.ofSeconds(60))

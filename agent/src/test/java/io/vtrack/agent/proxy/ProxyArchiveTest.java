@@ -21,6 +21,23 @@ class ProxyArchiveTest {
   }
 
   @Test
+  void thePackagesArchiveIsNamedByAProperty() throws Exception {
+    Path jar = Files.writeString(tmp.resolve("vtrack-agent.jar"), "jar");
+    Files.writeString(tmp.resolve("vtrack-proxy.jsa"), "archive beside the jar");
+    Path cached = tmp.resolve("cache/proxy.jsa");
+    System.setProperty(ProxySupervisor.ARCHIVE_PROPERTY, cached.toString());
+    try {
+      // Named but not made (postinst could not): none, rather than one for another Java.
+      assertThat(ProxySupervisor.proxyArchive(jar.toString())).isNull();
+      Files.createDirectories(cached.getParent());
+      Files.writeString(cached, "archive");
+      assertThat(ProxySupervisor.proxyArchive(jar.toString())).isEqualTo(cached);
+    } finally {
+      System.clearProperty(ProxySupervisor.ARCHIVE_PROPERTY);
+    }
+  }
+
+  @Test
   void anAgentRunFromClassesHasNone() throws Exception {
     Files.writeString(tmp.resolve("vtrack-proxy.jsa"), "archive");
     assertThat(ProxySupervisor.proxyArchive(tmp.resolve("classes").toString())).isNull();
