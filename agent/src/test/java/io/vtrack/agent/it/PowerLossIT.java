@@ -38,7 +38,6 @@ class PowerLossIT {
     "stage.RollingBack, bad",
     "fail.mid, bad",
   })
-  @SuppressWarnings("unchecked")
   void theRolloutFinishesCorrectly(String crashAt, String revision) throws Exception {
     boolean good = revision.equals("good");
     try (TestApp app = new TestApp(tmp.resolve("repos"));
@@ -50,22 +49,8 @@ class PowerLossIT {
       agent.awaitState("Healthy", v1);
 
       String v2 = good ? app.goodUpgrade("2.0.0", "v2") : app.breakContract("v2");
-      agent.kill();
-      app.deploy("v2");
-      // The same agent, told to halt at the point under test: nothing but the JVM's halt stops it.
-      agent.startNoWait(Map.of("VTRACK_CRASH_AT", crashAt));
-      assertThat(agent.awaitExit(Duration.ofSeconds(120))).as(agent.log()).isEqualTo(137);
-      // The power went: every app process dies with the agent.
-      InProcessAgent.killApp(agent.stateDir);
-      await().atMost(Duration.ofSeconds(30)).until(() -> OrphanScan.find(agent.stateDir).isEmpty());
-
-      agent.start();
       String expected = good ? v2 : v1;
-      agent.awaitState(good ? "Healthy" : "RolledBack", expected);
-      Map<String, Object> st = agent.api().status("vtrack");
-      assertThat((List<Object>) st.getOrDefault("quarantinedCommits", List.of()))
-          .as("status %s\n%s", st, agent.log())
-          .isEqualTo(good ? List.of() : List.of(v2));
+      powerLostAt(crashAt, app, agent, good, expected, v2);
       try (StateStore s = StateStore.open(agent.stateDir)) {
         List<ProcessRow> rows = s.processes().of("vtrack");
         assertThat(rows)
@@ -83,5 +68,87 @@ class PowerLossIT {
       List<Map<String, Object>> history = agent.api().history("vtrack");
       assertThat(history.get(0).get("result")).isEqualTo(good ? "Succeeded" : "RolledBack");
     }
+  }
+
+  /**
+   * The same with blue-green, where the power takes the switch proxy too: only the agent starts
+   * again. It must bring back the proxy and the release the store says is live, finish the rollout
+   * (a good commit switched to and Healthy, a bad one rolled back with the rows restored), and the
+   * public address must serve it.
+   */
+  @ParameterizedTest(name = "blue-green, power lost at {0}")
+  @CsvSource({
+    "stage.Deploying, good",
+    "verified.mid, good",
+    "switched.mid, good",
+    "finish.mid, good",
+    "stage.Verifying, deletesRows",
+    "fail.mid, deletesRows",
+    "restored.mid, deletesRows",
+  })
+  void theBlueGreenRolloutFinishesCorrectly(String crashAt, String revision) throws Exception {
+    boolean good = revision.equals("good");
+    try (TestApp app = new TestApp(tmp.resolve("repos"));
+        AgentProcess agent = new AgentProcess(tmp.resolve("agent"), app.deployUrl(), "300ms")) {
+      String v1 = BlueGreenRestartIT.v1Healthy(app, agent);
+      Path db =
+          agent.stateDir.resolve("deployments/" + app.name + "/shared/backend/database/events.db");
+      long before = BlueGreenIT.rows(db);
+      String v2 = good ? app.goodUpgrade("2.0.0", "v2") : app.deleteRowsInMigration("v2");
+      String expected = good ? v2 : v1;
+      powerLostAt(crashAt, app, agent, good, expected, v2);
+      // Users reach the expected release through the public addresses the proxy owns.
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .ignoreExceptions()
+          .untilAsserted(
+              () ->
+                  assertThat(Api.appJson("http://127.0.0.1:" + app.backendPort + "/api/health"))
+                      .containsEntry("version", good ? "2.0.0" : "1.0.0"));
+      assertThat(Api.appJson("http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources"))
+          .containsKey("data");
+      if (!good) {
+        assertThat(BlueGreenIT.rows(db)).as("rows after the rollback").isEqualTo(before);
+      }
+      String live = BlueGreenRestartIT.liveColour(agent);
+      try (StateStore s = StateStore.open(agent.stateDir)) {
+        List<ProcessRow> rows = s.processes().of("vtrack@" + live);
+        assertThat(rows)
+            .extracting(ProcessRow::service)
+            .containsExactlyInAnyOrder("backend", "frontend");
+        for (ProcessRow r : rows) {
+          assertThat(r.commit()).isEqualTo(expected);
+          assertThat(ProcStat.isAlive(r.pid(), r.startTicks())).isTrue();
+        }
+      }
+      List<Map<String, Object>> history = agent.api().history("vtrack");
+      assertThat(history.get(0).get("result")).isEqualTo(good ? "Succeeded" : "RolledBack");
+    }
+  }
+
+  /**
+   * v2 deployed to an agent that halts at {@code crashAt}, every app process (and the proxy) killed
+   * with it, then only the agent started again: it ends Healthy on v2 or RolledBack to {@code
+   * expected} with v2 quarantined.
+   */
+  @SuppressWarnings("unchecked")
+  static void powerLostAt(
+      String crashAt, TestApp app, AgentProcess agent, boolean good, String expected, String v2)
+      throws Exception {
+    agent.kill();
+    app.deploy("v2");
+    // The same agent, told to halt at the point under test: nothing but the JVM's halt stops it.
+    agent.startNoWait(Map.of("VTRACK_CRASH_AT", crashAt));
+    assertThat(agent.awaitExit(Duration.ofSeconds(120))).as(agent.log()).isEqualTo(137);
+    // The power went: every app process dies with the agent.
+    InProcessAgent.killApp(agent.stateDir);
+    await().atMost(Duration.ofSeconds(30)).until(() -> OrphanScan.find(agent.stateDir).isEmpty());
+
+    agent.start();
+    agent.awaitState(good ? "Healthy" : "RolledBack", expected);
+    Map<String, Object> st = agent.api().status("vtrack");
+    assertThat((List<Object>) st.getOrDefault("quarantinedCommits", List.of()))
+        .as("status %s\n%s", st, agent.log())
+        .isEqualTo(good ? List.of() : List.of(v2));
   }
 }
