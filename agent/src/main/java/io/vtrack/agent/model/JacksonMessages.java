@@ -18,6 +18,10 @@ final class JacksonMessages {
   private static final Pattern CONSTRUCT =
       Pattern.compile("Cannot construct instance of `([^`]+)`");
   private static final Pattern FROM = Pattern.compile("from (\\w+) value(?: \\(([^)]*)\\))?");
+  private static final Pattern ENUM =
+      Pattern.compile(
+          ".*from String \"([^\"]*)\": not one of the values accepted for Enum class: \\[([^\\]]*)\\].*",
+          Pattern.DOTALL);
   private static final Pattern NPE = Pattern.compile(".*NullPointerException.*", Pattern.DOTALL);
 
   static String humanize(String msg) {
@@ -27,7 +31,15 @@ final class JacksonMessages {
     if (NPE.matcher(msg).matches()) {
       return "an empty value (null) is not allowed here";
     }
-    Matcher m = FROM_VALUE.matcher(msg);
+    Matcher m = ENUM.matcher(msg);
+    if (m.matches()) {
+      return "expected one of "
+          + m.group(2).replace(" ", "").replace(",", ", ")
+          + ", got \""
+          + m.group(1)
+          + "\"";
+    }
+    m = FROM_VALUE.matcher(msg);
     if (m.matches()) {
       String got = m.group(4) != null ? "\"" + m.group(4) + "\"" : found(m.group(2));
       return "expected " + kind(m.group(1)) + ", got " + got;
