@@ -108,8 +108,26 @@ class BlueGreenIT extends AgentTestBase {
     awaitPhase("Healthy", v2);
     try (PollingClient user = user()) {
       await().atMost(LONG).until(() -> user.ok.get() > 10);
-      Api.Answer a = agent.api.postAuthed("/api/v1/deployments/" + app.name + "/rollback", "{}");
-      assertThat(a.status()).as(a.body()).isEqualTo(202);
+      // Twenty operators at once (a double-click, a retrying script): one switch back, the
+      // others refused, never a second one run alongside or after it.
+      var pool = java.util.concurrent.Executors.newFixedThreadPool(20);
+      List<Integer> codes = new java.util.ArrayList<>();
+      try {
+        List<java.util.concurrent.Future<Api.Answer>> answers = new java.util.ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+          answers.add(
+              pool.submit(
+                  () ->
+                      agent.api.postAuthed("/api/v1/deployments/" + app.name + "/rollback", "{}")));
+        }
+        for (var f : answers) {
+          codes.add(f.get().status());
+        }
+      } finally {
+        pool.shutdown();
+      }
+      assertThat(codes).as("%s", codes).containsOnly(202, 409);
+      assertThat(codes.stream().filter(c -> c == 202).count()).as("%s", codes).isEqualTo(1);
       await()
           .atMost(LONG)
           .untilAsserted(
@@ -128,6 +146,9 @@ class BlueGreenIT extends AgentTestBase {
     List<Map<String, Object>> steps =
         (List<Map<String, Object>>) agent.api.history(app.name).get(0).get("steps");
     assertThat(steps).anySatisfy(s -> assertThat(s.get("name")).isEqualTo("reuse-warm"));
+    assertThat(agent.api.history(app.name))
+        .filteredOn(h -> "rollback".equals(h.get("kind")))
+        .hasSize(1);
     await().atMost(LONG).until(() -> instance("Warm") == null);
     assertThat(v2).isNotNull();
   }
