@@ -56,6 +56,9 @@ import org.slf4j.LoggerFactory;
 public final class Agent extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
 
+  /** How long a stopping agent lets a deletion policy being applied finish (services stopping). */
+  static final java.time.Duration DELETION_GRACE = java.time.Duration.ofSeconds(20);
+
   private final AgentConfig config;
   private final Path baseDir;
   private Context ctx;
@@ -745,21 +748,21 @@ public final class Agent extends VerticleBase {
     }
     kubeSources.forEach(KubeSource::close);
     timers.forEach(vertx::cancelTimer);
-    if (reconciler != null) {
-      reconciler.stop();
-    }
+    Future<Void> settled =
+        reconciler == null ? Future.succeededFuture() : reconciler.stop(DELETION_GRACE);
     Future<Void> closed = api == null ? Future.succeededFuture() : api.close();
-    return closed.compose(
-        v ->
-            vertx.executeBlocking(
-                () -> {
-                  if (runtimes != null && runtimes.composeIfStarted() != null) {
-                    runtimes.composeIfStarted().close();
-                  }
-                  if (store != null) {
-                    store.close();
-                  }
-                  return null;
-                }));
+    return Future.join(settled, closed)
+        .compose(
+            v ->
+                vertx.executeBlocking(
+                    () -> {
+                      if (runtimes != null && runtimes.composeIfStarted() != null) {
+                        runtimes.composeIfStarted().close();
+                      }
+                      if (store != null) {
+                        store.close();
+                      }
+                      return null;
+                    }));
   }
 }

@@ -195,9 +195,10 @@ public final class VtrackCli implements Runnable {
           .addShutdownHook(
               new Thread(
                   () -> {
-                    // The app keeps running: only the agent stops.
+                    // The app keeps running: only the agent stops (a deletion being applied
+                    // may finish first: Agent.DELETION_GRACE).
                     try {
-                      vertx.close().await(20, TimeUnit.SECONDS);
+                      vertx.close().await(25, TimeUnit.SECONDS);
                     } catch (Exception ignored) {
                       // Exiting anyway.
                     }

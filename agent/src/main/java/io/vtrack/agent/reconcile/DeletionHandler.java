@@ -40,11 +40,13 @@ final class DeletionHandler {
         row.specJson() == null ? "Stop" : Specs.parse(row.specJson()).deletionPolicy().name();
     RuntimeSpec runtimeSpec = spec == null ? null : spec.runtime();
     if ("Stop".equals(policy)) {
+      // The public addresses go first (the proxy stops when it serves nothing else): a client
+      // is refused at once rather than sent to a release that is stopping.
+      blueGreen.unroute(name);
       runtime.stopAll(name, runtimeSpec);
       for (Instance i : store.instances().of(name)) {
         runtime.stopAll(i.runtimeKey(), runtimeSpec);
       }
-      blueGreen.unroute(name);
       LOG.info("{}: document removed: services stopped, data and backups kept", name);
     } else {
       LOG.info("{}: document removed: left running (deletionPolicy Retain)", name);

@@ -1,6 +1,7 @@
 package io.vtrack.agent.reconcile;
 
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.backup.BackupManager;
@@ -69,6 +70,10 @@ public final class Reconciler {
   private final HealthMonitor monitor;
   private final StatusPublisher publisher;
   private final DeletionHandler deletion;
+
+  /** Deletion policies being applied: a stopping agent lets them finish (see {@link #stop}). */
+  private final java.util.Set<Future<?>> deleting = new java.util.HashSet<>();
+
   private final SelfHeal selfHeal;
   private final ShadowWarnings warnings;
   private final DocumentRecorder recorder;
@@ -176,6 +181,29 @@ public final class Reconciler {
       }
       enqueue(name, compose ? "docker-reconnect" : null);
     }
+  }
+
+  /**
+   * Starts no more work. The returned future completes when the deletion policies being applied
+   * have finished (an API client already told the deployment is gone must not find half of it
+   * running, or a proxy left holding its addresses) or after {@code max}; the rest of a rollout is
+   * taken up again by the next start.
+   */
+  public Future<Void> stop(java.time.Duration max) {
+    stop();
+    if (deleting.isEmpty()) {
+      return Future.succeededFuture();
+    }
+    LOG.info("waiting for {} deletion(s) in progress to finish", deleting.size());
+    Promise<Void> settled = Promise.promise();
+    long timer = vertx.setTimer(Math.max(1, max.toMillis()), id -> settled.tryComplete());
+    Future.join(List.copyOf(deleting))
+        .onComplete(
+            ar -> {
+              vertx.cancelTimer(timer);
+              settled.tryComplete();
+            });
+    return settled.future();
   }
 
   public void stop() {
@@ -416,15 +444,17 @@ public final class Reconciler {
       publisher.forget(name);
       return done();
     }
-    return blocking(() -> deletion.removed(name))
-        .transform(
-            ar -> {
-              if (ar.failed()) {
-                LOG.warn("{}: cannot apply the deletion policy: {}", name, ar.cause().getMessage());
-              }
-              publisher.forget(name);
-              return done();
-            });
+    Future<Boolean> applied = blocking(() -> deletion.removed(name));
+    deleting.add(applied);
+    applied.onComplete(ar -> deleting.remove(applied));
+    return applied.transform(
+        ar -> {
+          if (ar.failed()) {
+            LOG.warn("{}: cannot apply the deletion policy: {}", name, ar.cause().getMessage());
+          }
+          publisher.forget(name);
+          return done();
+        });
   }
 
   // ---------------------------------------------------------------- check rounds

@@ -458,4 +458,30 @@ class BlueGreenIT extends AgentTestBase {
       }
     }
   }
+
+  /**
+   * A document removed (deletionPolicy Stop) and the agent stopped as soon as the API says the
+   * deployment is gone, as a script would: the agent lets the deletion finish before it exits, so
+   * nothing of it is left running and no proxy keeps holding its public addresses.
+   */
+  @Test
+  void anAgentStoppedRightAfterADeletionLeavesNothingRunning() throws Exception {
+    deployHealthy("v1");
+    assertThat(io.vtrack.agent.runtime.OrphanScan.find(agent.stateDir)).hasSizeGreaterThan(2);
+    app.removeDocument();
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(20))
+        .until(() -> agent.api.get("/api/v1/deployments/" + app.name).status() == 404);
+    agent.stopAgent();
+    assertThat(io.vtrack.agent.runtime.OrphanScan.find(agent.stateDir))
+        .as("processes started from the state folder")
+        .isEmpty();
+    for (int port : List.of(app.backendPort, app.frontendPort)) {
+      try (var free = new java.net.ServerSocket()) {
+        free.setReuseAddress(true);
+        free.bind(new java.net.InetSocketAddress("127.0.0.1", port));
+      }
+    }
+  }
 }
