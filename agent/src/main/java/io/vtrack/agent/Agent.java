@@ -392,9 +392,6 @@ public final class Agent extends VerticleBase {
               List<Routes.Route> routes = proxy.routes().routes();
               // The status the deployments report is the probe: one loopback call a second.
               if (!routes.isEmpty() && proxy.reportedStatus() == null) {
-                if (!proxy.external()) {
-                  LOG.warn("the switch proxy does not answer: starting it again");
-                }
                 try {
                   proxy.ensure();
                   proxyTrouble = null;

@@ -98,10 +98,24 @@ public final class ProxySupervisor {
     }
   }
 
+  /**
+   * How long a proxy that runs but does not answer is waited for before it is replaced. Replacing
+   * it closes every connection users have open, so a proxy starved of CPU on a busy host (or paused
+   * by the OS) is given as long as a Kubernetes liveness probe would give it; one that has exited
+   * is replaced at once.
+   */
+  public static final Duration WEDGED_AFTER = Duration.ofSeconds(15);
+
+  /** Since when the proxy with pid {@link #silentPid} has run without answering, or 0. */
+  private volatile long silentSinceNanos;
+
+  private volatile long silentPid;
+
   /** Makes sure a proxy runs (adopting the one there is), when routes exist to serve. */
   public synchronized ProxyState ensure() throws IOException {
     ProxyState s = ProxyState.read(stateDir);
     if (s != null && answers(s)) {
+      silentSinceNanos = 0;
       watch(s);
       return s;
     }
@@ -111,9 +125,27 @@ public final class ProxySupervisor {
               + (s == null ? ProxyState.file(stateDir) : s.adminUrl()));
     }
     if (s != null && ProcStat.read(s.pid()).map(ProcStat::alive).orElse(false)) {
-      // Alive but not answering (wedged): replace it.
+      long now = System.nanoTime();
+      if (silentSinceNanos == 0 || silentPid != s.pid()) {
+        silentPid = s.pid();
+        silentSinceNanos = now;
+      }
+      if (now - silentSinceNanos < WEDGED_AFTER.toNanos()) {
+        throw new ProxyUnavailableException(
+            "the switch proxy (pid "
+                + s.pid()
+                + ") runs but does not answer (a busy host, or wedged); it is replaced if it"
+                + " stays silent for "
+                + WEDGED_AFTER.toSeconds()
+                + "s");
+      }
+      LOG.warn(
+          "switch proxy (pid {}) silent for {}s: replacing it", s.pid(), WEDGED_AFTER.toSeconds());
       io.vtrack.agent.runtime.Signaller.stopGroup(s.pid(), "KILL", Duration.ofSeconds(5));
+    } else if (s != null) {
+      LOG.warn("switch proxy (pid {}) has exited: starting it again", s.pid());
     }
+    silentSinceNanos = 0;
     Files.deleteIfExists(ProxyState.file(stateDir));
     forgetReported();
     start();
@@ -333,6 +365,7 @@ public final class ProxySupervisor {
         return null;
       }
       // A proxy this agent adopted is followed from its first answer: its death is seen at once.
+      silentSinceNanos = 0;
       watch(s);
       return JSON.readValue(resp.body(), Map.class);
     } catch (IOException e) {

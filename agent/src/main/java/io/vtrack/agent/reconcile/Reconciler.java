@@ -404,7 +404,10 @@ public final class Reconciler {
           null,
           w.proxy().external()
               ? "the switch proxy (a sidecar: proxy.external) does not answer"
-              : "the switch proxy does not answer; the agent restarts it");
+              : "the switch proxy does not answer; the agent starts it again if it has exited,"
+                  + " or replaces it after "
+                  + io.vtrack.agent.proxy.ProxySupervisor.WEDGED_AFTER.toSeconds()
+                  + "s of silence");
     }
     List<String> notListening = new java.util.ArrayList<>();
     if (st.get("routes") instanceof List<?> routes) {

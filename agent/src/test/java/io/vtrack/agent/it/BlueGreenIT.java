@@ -173,6 +173,44 @@ class BlueGreenIT extends AgentTestBase {
             });
   }
 
+  /**
+   * A proxy that runs but does not answer (here stopped by SIGSTOP, as a process starved of CPU on
+   * a busy host looks) is waited for: replacing it would close every user's connection. Only after
+   * {@code WEDGED_AFTER} of silence is it taken for wedged and replaced.
+   */
+  @Test
+  void aProxyThatRunsButDoesNotAnswerIsWaitedForThenReplaced() throws Exception {
+    deployHealthy("v1");
+    long pid = ((Number) ((Map<String, Object>) status().get("proxy")).get("pid")).longValue();
+    new ProcessBuilder("kill", "-STOP", Long.toString(pid)).start().waitFor();
+    try {
+      awaitProxy(false, "does not answer");
+      // Silent for longer than two unanswered probes (which replaced it before): still the same.
+      await()
+          .during(Duration.ofSeconds(6))
+          .atMost(Duration.ofSeconds(12))
+          .until(
+              () ->
+                  io.vtrack.agent.proxy.ProxyState.read(agent.stateDir).pid() == pid
+                      && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+      // Silent on: replaced, and the public address serves again.
+      await()
+          .atMost(LONG)
+          .pollInterval(Duration.ofMillis(200))
+          .untilAsserted(
+              () -> {
+                var state = io.vtrack.agent.proxy.ProxyState.read(agent.stateDir);
+                assertThat(state).isNotNull();
+                assertThat(state.pid()).isNotEqualTo(pid);
+                assertThat(runningVersion()).isEqualTo("1.0.0");
+              });
+      assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+    } finally {
+      new ProcessBuilder("kill", "-CONT", Long.toString(pid)).start().waitFor();
+    }
+    awaitProxy(true, null);
+  }
+
   /** Until the deployment's status says the proxy is (un)healthy, with a message saying why. */
   private void awaitProxy(boolean healthy, String why) {
     awaitProxy(healthy, why, null);
