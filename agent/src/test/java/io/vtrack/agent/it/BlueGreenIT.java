@@ -158,6 +158,14 @@ class BlueGreenIT extends AgentTestBase {
     deployHealthy("v1");
     long pid = ((Number) ((Map<String, Object>) status().get("proxy")).get("pid")).longValue();
     ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+    awaitProxyReplaced(pid);
+  }
+
+  /**
+   * Until another proxy than {@code pid} serves v1 at the public address, and the deployment's
+   * status says so by itself (no rollout or failing round needed).
+   */
+  private void awaitProxyReplaced(long pid) {
     await()
         .atMost(LONG)
         .pollInterval(Duration.ofMillis(100))
@@ -167,7 +175,6 @@ class BlueGreenIT extends AgentTestBase {
               assertThat(state).isNotNull();
               assertThat(state.pid()).isNotEqualTo(pid);
               assertThat(runningVersion()).isEqualTo("1.0.0");
-              // The deployment's status says so by itself: no rollout or failing round needed.
               assertThat(((Map<String, Object>) status().get("proxy")).get("pid"))
                   .isEqualTo((int) state.pid());
             });
@@ -194,16 +201,7 @@ class BlueGreenIT extends AgentTestBase {
                   io.vtrack.agent.proxy.ProxyState.read(agent.stateDir).pid() == pid
                       && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
       // Silent on: replaced, and the public address serves again.
-      await()
-          .atMost(LONG)
-          .pollInterval(Duration.ofMillis(200))
-          .untilAsserted(
-              () -> {
-                var state = io.vtrack.agent.proxy.ProxyState.read(agent.stateDir);
-                assertThat(state).isNotNull();
-                assertThat(state.pid()).isNotEqualTo(pid);
-                assertThat(runningVersion()).isEqualTo("1.0.0");
-              });
+      awaitProxyReplaced(pid);
       assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
     } finally {
       new ProcessBuilder("kill", "-CONT", Long.toString(pid)).start().waitFor();
