@@ -239,7 +239,15 @@ public final class ProxySupervisor {
    */
   public synchronized Routes switchTo(List<Routes.Route> routes) throws IOException {
     Path file = Routes.file(stateDir);
-    long next = Routes.read(file).version() + 1;
+    long next;
+    try {
+      next = Routes.read(file).version() + 1;
+    } catch (IOException unreadable) {
+      // Replaced by what the agent serves: newer than what a running proxy still serves.
+      Map<String, Object> st = status();
+      next = (st != null && st.get("version") instanceof Number n ? n.longValue() : 0) + 1;
+      LOG.warn("{}; written again", unreadable.getMessage());
+    }
     Routes r = new Routes(next, routes);
     r.write(file);
     ProxyState s = ensure();

@@ -57,12 +57,26 @@ public record Routes(long version, List<Route> routes) {
     return stateDir.resolve("proxy").resolve("routes.json");
   }
 
-  /** The routes in {@code file}; none when there is no file yet. */
+  /**
+   * The routes in {@code file}; none when there is no file yet. A file that is not routes (edited
+   * by hand, cut short) is an IOException naming it.
+   */
   public static Routes read(Path file) throws IOException {
     if (!Files.exists(file)) {
       return new Routes(0, List.of());
     }
-    return JSON.readValue(Files.readAllBytes(file), Routes.class);
+    try {
+      Routes r = JSON.readValue(Files.readAllBytes(file), Routes.class);
+      if (r == null
+          || r.routes() == null
+          || r.routes().stream()
+              .anyMatch(x -> x == null || x.listen() == null || x.deployment() == null)) {
+        throw new IOException(file + " cannot be read: it is not a list of routes");
+      }
+      return r;
+    } catch (tools.jackson.core.JacksonException e) {
+      throw new IOException(file + " cannot be read: " + e.getOriginalMessage(), e);
+    }
   }
 
   /** Replaces {@code file} atomically, flushed to disk before the rename. */

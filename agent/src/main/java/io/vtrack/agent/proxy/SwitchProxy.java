@@ -55,7 +55,7 @@ public final class SwitchProxy extends VerticleBase {
     // One forwarder per core: each binds every public address on its own event loop.
     int forwarders = Math.max(1, Runtime.getRuntime().availableProcessors());
     return vertx
-        .executeBlocking(() -> Routes.read(Routes.file(stateDir)), false)
+        .executeBlocking(SwitchProxy.this::routesOnStart, false)
         .compose(
             routes -> {
               table.set(routes);
@@ -84,6 +84,19 @@ public final class SwitchProxy extends VerticleBase {
   }
 
   // ---------------------------------------------------------------- routes
+
+  /**
+   * The routes to start with: a routes.json that cannot be read (edited by hand, say) is logged and
+   * none are served, so the proxy still starts and the agent can write the routes again.
+   */
+  private Routes routesOnStart() {
+    try {
+      return Routes.read(Routes.file(stateDir));
+    } catch (java.io.IOException e) {
+      LOG.error("{}; serving no route until the agent writes them again", e.getMessage());
+      return new Routes(0, List.of());
+    }
+  }
 
   /**
    * Reads routes.json into the table (one write: every request from now on reads the new route) and

@@ -32,6 +32,8 @@ import tools.jackson.databind.json.JsonMapper;
  * stopped. Blocking: call from a worker.
  */
 final class BlueGreenSteps {
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(BlueGreenSteps.class);
   private static final JsonMapper JSON = JsonMapper.builder().build();
 
   private final StateStore store;
@@ -292,6 +294,64 @@ final class BlueGreenSteps {
         });
   }
 
+  /**
+   * Why the routes for {@code name} in {@code routesFile} are not those of its live instance, as
+   * the store says, or null when they are (or it exposes nothing). Blocking: reads the file.
+   */
+  static String drift(String name, Instance live, Path routesFile) {
+    DeploymentSpec spec = Specs.parse(live.specJson());
+    if (spec == null) {
+      return null;
+    }
+    Set<Routes.Route> want = new HashSet<>(routes(name, spec, live));
+    if (want.isEmpty()) {
+      return null;
+    }
+    Set<Routes.Route> have = new HashSet<>();
+    try {
+      for (Routes.Route r : Routes.read(routesFile).routes()) {
+        if (name.equals(r.deployment())) {
+          have.add(r);
+        }
+      }
+    } catch (IOException e) {
+      return e.getMessage();
+    }
+    if (have.equals(want)) {
+      return null;
+    }
+    return have.isEmpty()
+        ? routesFile + " has no route for " + name
+        : routesFile + " routes " + name + " as " + describe(have) + ", not " + describe(want);
+  }
+
+  private static List<String> describe(Set<Routes.Route> routes) {
+    return routes.stream()
+        .map(x -> x.listen() + " -> " + x.upstream() + (x.held() ? " (held)" : ""))
+        .sorted()
+        .toList();
+  }
+
+  /**
+   * Writes the routes of {@code name}'s live instance again (they were edited, lost or unreadable:
+   * {@code why}), and records it.
+   */
+  void reroute(String name, Instance live, String why) throws Exception {
+    DeploymentSpec spec = Specs.parse(live.specJson());
+    Routes served = proxy.switchTo(routesWith(name, routes(name, spec, live)));
+    String message =
+        why
+            + "; the routes of the live "
+            + live.colour()
+            + " instance "
+            + Commits.short7(live.commit())
+            + " are served again (routes version "
+            + served.version()
+            + ")";
+    LOG.warn("{}: {}", name, message);
+    store.events().add(name, "RoutesRestored", "ProxyRoutes", message);
+  }
+
   /** The public addresses of {@code spec} served by {@code i}. */
   static List<Routes.Route> routes(String name, DeploymentSpec spec, Instance i) {
     List<Routes.Route> out = new ArrayList<>();
@@ -332,10 +392,20 @@ final class BlueGreenSteps {
     }
   }
 
-  /** Every route the proxy serves, with {@code name}'s replaced by {@code mine}. */
+  /**
+   * Every route the proxy serves, with {@code name}'s replaced by {@code mine}. From a routes.json
+   * that cannot be read, none of the others: each deployment's next reconcile writes its own again
+   * ({@link #drift}).
+   */
   private List<Routes.Route> routesWith(String name, List<Routes.Route> mine) throws Exception {
     List<Routes.Route> out = new ArrayList<>();
-    for (Routes.Route x : proxy.routes().routes()) {
+    List<Routes.Route> now;
+    try {
+      now = proxy.routes().routes();
+    } catch (IOException unreadable) {
+      now = List.of();
+    }
+    for (Routes.Route x : now) {
       if (!name.equals(x.deployment())) {
         out.add(x);
       }

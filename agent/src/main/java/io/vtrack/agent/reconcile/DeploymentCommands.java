@@ -271,9 +271,11 @@ public final class DeploymentCommands {
                 ? "holding (" + h.reason() + "): " + h.message()
                 : step instanceof Step.Heal
                     ? "self-heal"
-                    : "nothing to do: "
-                        + StatusBuilder.short7(snap.row().currentCommit())
-                        + " is what is desired";
+                    : step instanceof Step.Reroute r
+                        ? "the switch proxy's routes are written again: " + r.why()
+                        : "nothing to do: "
+                            + StatusBuilder.short7(snap.row().currentCommit())
+                            + " is what is desired";
     return new ReconcileAnswer(null, lifted + what);
   }
 

@@ -13,6 +13,8 @@ import java.util.Set;
  * @param degraded the health monitor saw {@code failureThreshold} failing rounds in a row
  * @param healNotBefore self-heal backoff: no restart before this instant (null: any time)
  * @param specChanged what runs was started with another runtime spec than the document's now
+ * @param routesDrift why the switch proxy's routes for the live instance are not what the store
+ *     says (routes.json edited, lost or unreadable), or null
  */
 public record Observed(
     RolloutRecord active,
@@ -23,4 +25,5 @@ public record Observed(
     boolean degraded,
     Instant healNotBefore,
     boolean specChanged,
+    String routesDrift,
     Instant now) {}

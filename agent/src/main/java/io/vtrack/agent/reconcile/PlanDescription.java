@@ -57,6 +57,9 @@ final class PlanDescription {
               + (h.all() ? "every service" : String.join(", ", h.services()))
               + ": "
               + h.why());
+    } else if (step instanceof Step.Reroute r) {
+      action = "Reroute";
+      steps.add("write the switch proxy's routes of the live instance again: " + r.why());
     } else if (step instanceof Step.HealLater later) {
       action = "HealLater";
       steps.add("restart services after the self-heal backoff, at " + later.at());

@@ -52,7 +52,7 @@ public final class Planner {
     }
     boolean dead = !o.deadServices().isEmpty();
     if (!dead && !o.degraded()) {
-      return otherwise;
+      return o.routesDrift() != null ? new Step.Reroute(o.routesDrift()) : otherwise;
     }
     if (o.healNotBefore() != null && o.now().isBefore(o.healNotBefore())) {
       return new Step.HealLater(o.healNotBefore());

@@ -19,6 +19,7 @@ import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
+import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -298,6 +299,28 @@ public final class Reconciler {
                 });
       }
       return done();
+    }
+    if (step instanceof Step.Reroute reroute) {
+      Instance live =
+          snap.instances().stream()
+              .filter(i -> i.role() == Instance.Role.Live)
+              .findFirst()
+              .orElseThrow();
+      return blocking(
+              () -> {
+                blueGreen.reroute(name, live, reroute.why());
+                return null;
+              })
+          .transform(
+              ar -> {
+                if (ar.failed()) {
+                  // Tried again at the next reconcile (the next poll, or the proxy watch).
+                  LOG.warn("{}: cannot write its routes again: {}", name, ar.cause().getMessage());
+                  monitor.ensure(name, snap);
+                  return done();
+                }
+                return Future.succeededFuture(new ReconcileQueue.Next.Again());
+              });
     }
     if (step instanceof Step.Heal heal) {
       return selfHeal.heal(snap, heal, s).map(x -> new ReconcileQueue.Next.Done());

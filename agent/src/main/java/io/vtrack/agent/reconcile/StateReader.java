@@ -147,6 +147,11 @@ final class StateReader {
             && doc.spec() != null
             && running != null
             && !Objects.equals(Specs.runtimeIdentity(running), Specs.runtimeIdentity(doc.spec()));
+    // The proxy's routes for what runs live, as the store says (routes.json edited or lost).
+    String routesDrift =
+        live != null && current != null && active == null && blocker == null
+            ? BlueGreenSteps.drift(name, live, io.vtrack.agent.proxy.Routes.file(stateDir))
+            : null;
     Observed observed =
         new Observed(
             active,
@@ -157,6 +162,7 @@ final class StateReader {
             loop.degraded(),
             loop.healNotBefore(),
             specChanged,
+            routesDrift,
             Instant.now());
     return new Snapshot(
         src, doc, desired, observed, row, verified, quarantined, qReason, last, running, instances);

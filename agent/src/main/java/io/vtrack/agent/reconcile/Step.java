@@ -22,6 +22,12 @@ public sealed interface Step {
   /** Restart services of the current commit (all of them when {@code all}). */
   record Heal(List<String> services, boolean all, String why) implements Step {}
 
+  /**
+   * The live instance runs, but the switch proxy's routes for it are not what the store says: write
+   * them again ({@code why} says what was found).
+   */
+  record Reroute(String why) implements Step {}
+
   /** A restart is due but backing off until {@code at}. */
   record HealLater(Instant at) implements Step {}
 

@@ -209,6 +209,50 @@ class BlueGreenIT extends AgentTestBase {
     awaitProxy(true, null);
   }
 
+  /**
+   * routes.json is on-disk state a careless hand may break: cut short, or deleted while the proxy
+   * restarts. The store says which instance is live, so the agent writes its routes again, and the
+   * public address serves it.
+   */
+  @Test
+  void aBrokenOrLostRoutesFileIsWrittenAgainFromTheStore() throws Exception {
+    deployHealthy("v1");
+    Path file = io.vtrack.agent.proxy.Routes.file(agent.stateDir);
+    String good = java.nio.file.Files.readString(file);
+    java.nio.file.Files.writeString(file, good.substring(0, good.length() / 2));
+    awaitRoutesRestored(file, 1);
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+
+    long pid = ((Number) ((Map<String, Object>) status().get("proxy")).get("pid")).longValue();
+    java.nio.file.Files.delete(file);
+    ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+    awaitRoutesRestored(file, 2);
+    awaitProxyReplaced(pid);
+  }
+
+  /** Until routes.json routes the live instance again, the {@code n}th time it was restored. */
+  private void awaitRoutesRestored(Path file, int n) {
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              var routes = io.vtrack.agent.proxy.Routes.read(file).routes();
+              Map<String, Object> live = instance("Live");
+              assertThat(routes)
+                  .extracting(io.vtrack.agent.proxy.Routes.Route::upstream)
+                  .containsExactlyInAnyOrder(
+                      ((Map<String, Object>) live.get("ports"))
+                          .values().stream().map(p -> "127.0.0.1:" + p).toArray(String[]::new));
+              try (StateStore s = StateStore.open(agent.stateDir)) {
+                assertThat(s.events().of(app.name, 1000))
+                    .filteredOn(e -> "RoutesRestored".equals(e.get("type")))
+                    .hasSize(n);
+              }
+            });
+  }
+
   /** Until the deployment's status says the proxy is (un)healthy, with a message saying why. */
   private void awaitProxy(boolean healthy, String why) {
     awaitProxy(healthy, why, null);

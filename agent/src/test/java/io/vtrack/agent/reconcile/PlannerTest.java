@@ -28,7 +28,7 @@ class PlannerTest {
   }
 
   static Observed observed(String current) {
-    return new Observed(null, current, current, Set.of(), List.of(), false, null, false, NOW);
+    return new Observed(null, current, current, Set.of(), List.of(), false, null, false, null, NOW);
   }
 
   static Stream<Arguments> table() {
@@ -37,7 +37,7 @@ class PlannerTest {
         Arguments.of(
             "invalid document stalls, even mid-rollout",
             new Desired("app", invalid, false, "g1", "v2", B, null, true, true),
-            new Observed(ACTIVE, A, A, Set.of(), List.of(), false, null, false, NOW),
+            new Observed(ACTIVE, A, A, Set.of(), List.of(), false, null, false, null, NOW),
             Step.Stall.class),
         Arguments.of(
             "suspended holds",
@@ -47,7 +47,7 @@ class PlannerTest {
         Arguments.of(
             "an active rollout resumes first",
             desired(B),
-            new Observed(ACTIVE, A, A, Set.of(), List.of("backend"), false, null, false, NOW),
+            new Observed(ACTIVE, A, A, Set.of(), List.of("backend"), false, null, false, null, NOW),
             Step.Resume.class),
         Arguments.of("first deploy begins", desired(A), observed(null), Step.Begin.class),
         Arguments.of("new commit begins", desired(B), observed(A), Step.Begin.class),
@@ -55,17 +55,17 @@ class PlannerTest {
         Arguments.of(
             "the same commit with another runtime spec rolls out again",
             desired(A),
-            new Observed(null, A, A, Set.of(), List.of(), false, null, true, NOW),
+            new Observed(null, A, A, Set.of(), List.of(), false, null, true, null, NOW),
             Step.Begin.class),
         Arguments.of(
             "a spec change that failed is not retried",
             desired(A),
-            new Observed(null, A, A, Set.of(A), List.of(), false, null, true, NOW),
+            new Observed(null, A, A, Set.of(A), List.of(), false, null, true, null, NOW),
             Step.Idle.class),
         Arguments.of(
             "quarantined desired is not retried",
             desired(B),
-            new Observed(null, A, A, Set.of(B), List.of(), false, null, false, NOW),
+            new Observed(null, A, A, Set.of(B), List.of(), false, null, false, null, NOW),
             Step.Idle.class),
         Arguments.of(
             "unresolvable revision holds what runs",
@@ -89,28 +89,52 @@ class PlannerTest {
         Arguments.of(
             "a dead service is healed",
             desired(A),
-            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, false, NOW),
+            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, false, null, NOW),
             Step.Heal.class),
         Arguments.of(
             "failing checks past the threshold heal everything",
             desired(A),
-            new Observed(null, A, A, Set.of(), List.of(), true, null, false, NOW),
+            new Observed(null, A, A, Set.of(), List.of(), true, null, false, null, NOW),
             Step.Heal.class),
         Arguments.of(
             "healing backs off",
             desired(A),
             new Observed(
-                null, A, A, Set.of(), List.of("backend"), false, NOW.plusSeconds(5), false, NOW),
+                null,
+                A,
+                A,
+                Set.of(),
+                List.of("backend"),
+                false,
+                NOW.plusSeconds(5),
+                false,
+                null,
+                NOW),
             Step.HealLater.class),
         Arguments.of(
             "heal what runs while the desired commit is quarantined",
             desired(B),
-            new Observed(null, A, A, Set.of(B), List.of("backend"), false, null, false, NOW),
+            new Observed(null, A, A, Set.of(B), List.of("backend"), false, null, false, null, NOW),
             Step.Heal.class),
+        Arguments.of(
+            "public addresses the proxy does not serve as the store says are served again",
+            desired(A),
+            new Observed(null, A, A, Set.of(), List.of(), false, null, false, "lost", NOW),
+            Step.Reroute.class),
+        Arguments.of(
+            "dead services are healed before their routes",
+            desired(A),
+            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, false, "lost", NOW),
+            Step.Heal.class),
+        Arguments.of(
+            "a new commit wins over rerouting the old one",
+            desired(B),
+            new Observed(null, A, A, Set.of(), List.of(), false, null, false, "lost", NOW),
+            Step.Begin.class),
         Arguments.of(
             "a new commit wins over healing the old one",
             desired(B),
-            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, false, NOW),
+            new Observed(null, A, A, Set.of(), List.of("backend"), false, null, false, null, NOW),
             Step.Begin.class));
   }
 
