@@ -209,7 +209,8 @@ public final class ProxySupervisor {
   }
 
   /**
-   * Where a package keeps the proxy's archive it made with the host's Java (bin/vtrack sets it).
+   * Where a package keeps the proxy's archive it made with the host's Java (its vtrack wrapper
+   * names it).
    */
   static final String ARCHIVE_PROPERTY = "vtrack.proxyArchive";
 
