@@ -265,6 +265,22 @@ public final class ProxySupervisor {
     return r;
   }
 
+  /**
+   * Serves {@code change} applied to the routes written last (none when routes.json is lost or
+   * cannot be read), as one step: deployments switching at the same time never write back each
+   * other's old routes.
+   */
+  public synchronized Routes switchWith(java.util.function.UnaryOperator<List<Routes.Route>> change)
+      throws IOException {
+    List<Routes.Route> now;
+    try {
+      now = routes().routes();
+    } catch (IOException unreadable) {
+      now = List.of();
+    }
+    return switchTo(change.apply(now));
+  }
+
   /** The routes written last (what the proxy serves, or will once it runs). */
   public Routes routes() throws IOException {
     return Routes.read(Routes.file(stateDir));

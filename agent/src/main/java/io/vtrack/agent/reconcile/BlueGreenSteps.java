@@ -241,7 +241,7 @@ final class BlueGreenSteps {
         "switch",
         () -> {
           String before = stopRecreated(in);
-          Routes served = proxy.switchTo(routesWith(in.name(), routes(in.name(), spec, to)));
+          Routes served = switchRoutes(in.name(), routes(in.name(), spec, to));
           return "the proxy serves "
               + routes(in.name(), spec, to).stream()
                   .map(x -> x.listen() + " -> " + x.upstream())
@@ -338,7 +338,7 @@ final class BlueGreenSteps {
    */
   void reroute(String name, Instance live, String why) throws Exception {
     DeploymentSpec spec = Specs.parse(live.specJson());
-    Routes served = proxy.switchTo(routesWith(name, routes(name, spec, live)));
+    Routes served = switchRoutes(name, routes(name, spec, live));
     String message =
         why
             + "; the routes of the live "
@@ -379,35 +379,64 @@ final class BlueGreenSteps {
    * {@link #letThrough let through} (or are answered 503 after {@link Routes.Route#HOLD_MILLIS}).
    */
   void hold(String name, DeploymentSpec spec, Instance live) throws Exception {
-    proxy.switchTo(
-        routesWith(name, routes(name, spec, live).stream().map(x -> x.held(true)).toList()));
+    switchRoutes(name, routes(name, spec, live).stream().map(x -> x.held(true)).toList());
   }
 
   /** Lets the requests held for {@code name} go on; nothing when none of its routes is held. */
   void letThrough(String name) throws Exception {
-    List<Routes.Route> mine =
-        proxy.routes().routes().stream().filter(x -> name.equals(x.deployment())).toList();
-    if (mine.stream().anyMatch(Routes.Route::held)) {
-      proxy.switchTo(routesWith(name, mine.stream().map(x -> x.held(false)).toList()));
+    if (current().stream().anyMatch(x -> name.equals(x.deployment()) && x.held())) {
+      List<Instance> instances = store.instances().all();
+      proxy.switchWith(
+          now ->
+              with(
+                  name,
+                  now.stream()
+                      .filter(x -> name.equals(x.deployment()))
+                      .map(x -> x.held(false))
+                      .toList(),
+                  now,
+                  instances));
     }
   }
 
-  /**
-   * Every route the proxy serves, with {@code name}'s replaced by {@code mine}. From a routes.json
-   * that cannot be read, none of the others: each deployment's next reconcile writes its own again
-   * ({@link #drift}).
-   */
-  private List<Routes.Route> routesWith(String name, List<Routes.Route> mine) throws Exception {
-    List<Routes.Route> out = new ArrayList<>();
-    List<Routes.Route> now;
+  /** The routes written last; none when routes.json is lost or cannot be read. */
+  private List<Routes.Route> current() {
     try {
-      now = proxy.routes().routes();
+      return proxy.routes().routes();
     } catch (IOException unreadable) {
-      now = List.of();
+      return List.of();
     }
+  }
+
+  /** Serves {@code name}'s routes as {@code mine}, every other deployment's as they are. */
+  private Routes switchRoutes(String name, List<Routes.Route> mine) throws Exception {
+    List<Instance> instances = store.instances().all();
+    return proxy.switchWith(now -> with(name, mine, now, instances));
+  }
+
+  /**
+   * The routes {@code now}, with {@code name}'s replaced by {@code mine}. Another deployment with a
+   * live instance in the store but no route in routes.json (the file deleted, or cut short and
+   * unreadable) gets its live instance's routes back with them.
+   */
+  private static List<Routes.Route> with(
+      String name, List<Routes.Route> mine, List<Routes.Route> now, List<Instance> instances) {
+    List<Routes.Route> out = new ArrayList<>();
+    Set<String> routed = new HashSet<>();
     for (Routes.Route x : now) {
       if (!name.equals(x.deployment())) {
         out.add(x);
+        routed.add(x.deployment());
+      }
+    }
+    for (Instance i : instances) {
+      if (i.role() == Instance.Role.Live
+          && !name.equals(i.deployment())
+          && !routed.contains(i.deployment())) {
+        DeploymentSpec spec = Specs.parse(i.specJson());
+        if (spec != null) {
+          out.addAll(routes(i.deployment(), spec, i));
+        }
       }
     }
     out.addAll(mine);
@@ -419,10 +448,9 @@ final class BlueGreenSteps {
    * nothing to serve stops.
    */
   void unroute(String name) throws Exception {
-    if (proxy.routes().routes().stream().anyMatch(x -> name.equals(x.deployment()))) {
-      List<Routes.Route> rest = routesWith(name, List.of());
-      proxy.switchTo(rest);
-      if (rest.isEmpty()) {
+    if (current().stream().anyMatch(x -> name.equals(x.deployment()))) {
+      Routes rest = switchRoutes(name, List.of());
+      if (rest.routes().isEmpty()) {
         proxy.stop();
       }
     }

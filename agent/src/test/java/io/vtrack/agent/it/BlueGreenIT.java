@@ -216,41 +216,78 @@ class BlueGreenIT extends AgentTestBase {
    */
   @Test
   void aBrokenOrLostRoutesFileIsWrittenAgainFromTheStore() throws Exception {
+    // A second blue-green deployment of the app on its own public ports shares the proxy.
+    int otherBackend = TestApp.freePort();
+    int otherFrontend = TestApp.freePort();
+    java.nio.file.Files.writeString(
+        app.deployDir.resolve("other.yaml"),
+        app.document("other", "v1", otherBackend, otherFrontend, app.extraSpec)
+            .replace("http://127.0.0.1:" + otherBackend, "http://127.0.0.1:${port:backend}")
+            .replace("http://127.0.0.1:" + otherFrontend, "http://127.0.0.1:${port:frontend}"));
     deployHealthy("v1");
+    await().atMost(LONG).until(() -> "Healthy".equals(agent.api.status("other").get("phase")));
     Path file = io.vtrack.agent.proxy.Routes.file(agent.stateDir);
     String good = java.nio.file.Files.readString(file);
     java.nio.file.Files.writeString(file, good.substring(0, good.length() / 2));
-    awaitRoutesRestored(file, 1);
+    awaitRoutesRestored(file, 0);
     assertThat(runningVersion()).isEqualTo("1.0.0");
 
     long pid = ((Number) ((Map<String, Object>) status().get("proxy")).get("pid")).longValue();
+    int restored = routesRestored();
     java.nio.file.Files.delete(file);
     ProcessHandle.of(pid).orElseThrow().destroyForcibly();
-    awaitRoutesRestored(file, 2);
+    awaitRoutesRestored(file, restored);
     awaitProxyReplaced(pid);
+    // The other deployment's addresses came back with them.
+    await()
+        .atMost(LONG)
+        .ignoreExceptions()
+        .until(
+            () ->
+                "1.0.0"
+                    .equals(
+                        Api.appJson("http://127.0.0.1:" + otherBackend + "/api/health")
+                            .get("version")));
   }
 
-  /** Until routes.json routes the live instance again, the {@code n}th time it was restored. */
-  private void awaitRoutesRestored(Path file, int n) {
+  /**
+   * Until routes.json routes the live instance again and more routes were restored than {@code
+   * before} (by either deployment: the first to switch gives the other's back too).
+   */
+  private void awaitRoutesRestored(Path file, int before) {
     await()
         .atMost(LONG)
         .pollInterval(Duration.ofMillis(100))
         .ignoreExceptions()
         .untilAsserted(
             () -> {
-              var routes = io.vtrack.agent.proxy.Routes.read(file).routes();
+              var routes =
+                  io.vtrack.agent.proxy.Routes.read(file).routes().stream()
+                      .filter(r -> app.name.equals(r.deployment()))
+                      .toList();
               Map<String, Object> live = instance("Live");
               assertThat(routes)
                   .extracting(io.vtrack.agent.proxy.Routes.Route::upstream)
                   .containsExactlyInAnyOrder(
                       ((Map<String, Object>) live.get("ports"))
                           .values().stream().map(p -> "127.0.0.1:" + p).toArray(String[]::new));
-              try (StateStore s = StateStore.open(agent.stateDir)) {
-                assertThat(s.events().of(app.name, 1000))
-                    .filteredOn(e -> "RoutesRestored".equals(e.get("type")))
-                    .hasSize(n);
-              }
+              assertThat(routesRestored()).isGreaterThan(before);
             });
+  }
+
+  /** RoutesRestored events of both deployments of the routes test. */
+  private int routesRestored() throws Exception {
+    try (StateStore s = StateStore.open(agent.stateDir)) {
+      int n = 0;
+      for (String d : List.of(app.name, "other")) {
+        n +=
+            (int)
+                s.events().of(d, 1000).stream()
+                    .filter(e -> "RoutesRestored".equals(e.get("type")))
+                    .count();
+      }
+      return n;
+    }
   }
 
   /** Until the deployment's status says the proxy is (un)healthy, with a message saying why. */
