@@ -389,13 +389,7 @@ public final class Agent extends VerticleBase {
     vertx
         .executeBlocking(
             () -> {
-              List<Routes.Route> routes;
-              try {
-                routes = proxy.routes().routes();
-              } catch (java.io.IOException unreadable) {
-                // Each deployment's reconcile writes its routes again (Step.Reroute).
-                routes = List.of();
-              }
+              List<Routes.Route> routes = proxy.routes();
               // The status the deployments report is the probe: one loopback call a second.
               if (!routes.isEmpty() && proxy.reportedStatus() == null) {
                 try {

@@ -272,18 +272,19 @@ public final class ProxySupervisor {
    */
   public synchronized Routes switchWith(java.util.function.UnaryOperator<List<Routes.Route>> change)
       throws IOException {
-    List<Routes.Route> now;
-    try {
-      now = routes().routes();
-    } catch (IOException unreadable) {
-      now = List.of();
-    }
-    return switchTo(change.apply(now));
+    return switchTo(change.apply(routes()));
   }
 
-  /** The routes written last (what the proxy serves, or will once it runs). */
-  public Routes routes() throws IOException {
-    return Routes.read(Routes.file(stateDir));
+  /**
+   * The routes written last (what the proxy serves, or will once it runs); none when routes.json is
+   * lost or cannot be read (each deployment's reconcile writes its own again: Step.Reroute).
+   */
+  public List<Routes.Route> routes() {
+    try {
+      return Routes.read(Routes.file(stateDir)).routes();
+    } catch (IOException unreadable) {
+      return List.of();
+    }
   }
 
   private long reload(ProxyState s) throws IOException {

@@ -384,7 +384,7 @@ final class BlueGreenSteps {
 
   /** Lets the requests held for {@code name} go on; nothing when none of its routes is held. */
   void letThrough(String name) throws Exception {
-    if (current().stream().anyMatch(x -> name.equals(x.deployment()) && x.held())) {
+    if (proxy.routes().stream().anyMatch(x -> name.equals(x.deployment()) && x.held())) {
       List<Instance> instances = store.instances().all();
       proxy.switchWith(
           now ->
@@ -396,15 +396,6 @@ final class BlueGreenSteps {
                       .toList(),
                   now,
                   instances));
-    }
-  }
-
-  /** The routes written last; none when routes.json is lost or cannot be read. */
-  private List<Routes.Route> current() {
-    try {
-      return proxy.routes().routes();
-    } catch (IOException unreadable) {
-      return List.of();
     }
   }
 
@@ -448,7 +439,7 @@ final class BlueGreenSteps {
    * nothing to serve stops.
    */
   void unroute(String name) throws Exception {
-    if (current().stream().anyMatch(x -> name.equals(x.deployment()))) {
+    if (proxy.routes().stream().anyMatch(x -> name.equals(x.deployment()))) {
       Routes rest = switchRoutes(name, List.of());
       if (rest.routes().isEmpty()) {
         proxy.stop();

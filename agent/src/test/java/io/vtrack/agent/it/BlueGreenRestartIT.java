@@ -101,7 +101,11 @@ class BlueGreenRestartIT {
               io.vtrack.agent.proxy.SwitchProxy.readToken(agent.stateDir.resolve("api-token")),
               true);
       assertThat(proxy.status().get("held")).isEqualTo(0);
-      assertThat(proxy.routes().routes()).noneMatch(io.vtrack.agent.proxy.Routes.Route::held);
+      assertThat(
+              io.vtrack.agent.proxy.Routes.read(io.vtrack.agent.proxy.Routes.file(agent.stateDir))
+                  .routes())
+          .isNotEmpty()
+          .noneMatch(io.vtrack.agent.proxy.Routes.Route::held);
       // Started by an agent run from the jar: with the build's class-data archive of the proxy.
       long proxyPid = ((Number) proxy.status().get("pid")).longValue();
       assertThat(ProcessHandle.of(proxyPid).flatMap(h -> h.info().commandLine()).orElse(""))
