@@ -34,6 +34,7 @@ import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.source.FileSource;
 import io.vtrack.agent.source.GitSource;
+import io.vtrack.agent.source.UnsourcedDeployments;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -134,7 +135,12 @@ public final class Agent extends VerticleBase {
         .executeBlocking(
             () -> {
               refuseSecondCopy(stateDir);
-              nativeLibraryFolder(stateDir);
+              try {
+                StateStore.createFolder(stateDir);
+                nativeLibraryFolder(stateDir);
+              } catch (java.io.IOException e) {
+                throw new IllegalStateException("stateDir: " + IoErrors.describe(e), e);
+              }
               store = StateStore.open(stateDir);
               int interrupted = store.rollouts().interruptOpenSteps();
               if (interrupted > 0) {
@@ -142,7 +148,11 @@ public final class Agent extends VerticleBase {
                     "{} rollout step(s) left open by a stop are closed as interrupted",
                     interrupted);
               }
-              token = ApiToken.ensure(config.tokenPath());
+              try {
+                token = ApiToken.ensure(config.tokenPath());
+              } catch (java.io.IOException e) {
+                throw new IllegalStateException("auth.tokenFile: " + IoErrors.describe(e), e);
+              }
               repos =
                   new GitRepositories(stateDir.resolve("repos"), config.gitTimeout().duration());
               runtime =
@@ -259,7 +269,16 @@ public final class Agent extends VerticleBase {
                       () -> !ready ? "starting" : watchdog.stuck(),
                       config::agentName,
                       config.allowedHosts());
-              return api.listen(config.host(), config.port());
+              return api.listen(config.host(), config.port())
+                  .recover(
+                      err ->
+                          Future.failedFuture(
+                              new IllegalStateException(
+                                  "listen: cannot listen on "
+                                      + config.listen()
+                                      + ": "
+                                      + err.getMessage(),
+                                  err)));
             })
         .compose(
             server -> {
@@ -331,46 +350,43 @@ public final class Agent extends VerticleBase {
   }
 
   /**
-   * Reads every source once, then applies deletions for documents gone while the agent was down.
+   * Reads every source once, then applies deletions for documents gone while the agent was down:
+   * only a source that answered removes a deployment ({@link UnsourcedDeployments}).
    */
   private Future<Void> initialSync() {
-    List<Future<Boolean>> all = new ArrayList<>();
+    Map<String, Future<Boolean>> all = new java.util.LinkedHashMap<>();
     for (GitSource g : gitSources) {
-      all.add(syncGit(g, "startup"));
+      all.put(g.id(), syncGit(g, "startup"));
     }
     for (FileSource f : fileSources) {
-      all.add(syncFile(f, "startup", null));
+      all.put(f.id(), syncFile(f, "startup", null));
     }
     for (KubeSource k : kubeSources) {
-      all.add(startKube(k));
+      all.put(k.id(), startKube(k));
     }
-    return Future.join(all)
+    return Future.join(List.copyOf(all.values()))
         .transform(
             ar -> {
-              boolean allOk = all.stream().allMatch(f -> f.succeeded() && f.result());
+              Map<String, Boolean> answered = new HashMap<>();
+              all.forEach((id, f) -> answered.put(id, f.succeeded() && f.result()));
               return vertx
-                  .executeBlocking(
-                      () -> {
-                        List<String> known = new ArrayList<>();
-                        for (var r : store.deployments().all()) {
-                          known.add(r.name());
-                        }
-                        return known;
-                      },
-                      false)
+                  .executeBlocking(() -> store.deployments().all(), false)
                   .map(
                       known -> {
+                        var d = UnsourcedDeployments.decide(known, registry.names(), answered);
+                        d.held()
+                            .forEach(
+                                (source, docs) -> {
+                                  registry.update(source, docs);
+                                  for (DesiredDocument doc : docs) {
+                                    LOG.warn("{}: {}", doc.name(), doc.errors().get(0).message());
+                                  }
+                                });
                         for (String name : registry.names()) {
                           reconciler.enqueue(name, "startup");
                         }
-                        // Only when every source answered: a source that is down must not look like
-                        // deletions.
-                        if (allOk) {
-                          for (String name : known) {
-                            if (registry.get(name) == null) {
-                              reconciler.enqueue(name);
-                            }
-                          }
+                        for (String name : d.removed()) {
+                          reconciler.enqueue(name);
                         }
                         return (Void) null;
                       });
@@ -717,18 +733,29 @@ public final class Agent extends VerticleBase {
     }
   }
 
+  /** The documents no deployment can be attributed to, by source, as last logged. */
+  private final Map<String, Set<String>> unattributedLogged = new HashMap<>();
+
   /** Hands a source's documents to the registry and reconciles what changed; returns those. */
   private Set<String> apply(String sourceId, List<DesiredDocument> docs, String trigger) {
+    // Each problem is logged when it appears, not at every poll while it stays.
+    Set<String> before = unattributedLogged.getOrDefault(sourceId, Set.of());
+    Set<String> now = new HashSet<>();
     for (DesiredDocument d : docs) {
       if (d.name() == null) {
-        LOG.error(
-            "{}: {}:{} cannot be attributed to a deployment: {}",
-            sourceId,
-            d.source().file(),
-            d.source().line(),
-            d.errors());
+        String what = d.source().file() + ":" + d.source().line() + " " + d.errors();
+        now.add(what);
+        if (!before.contains(what)) {
+          LOG.error(
+              "{}: {}:{} cannot be attributed to a deployment: {}",
+              sourceId,
+              d.source().file(),
+              d.source().line(),
+              d.errors());
+        }
       }
     }
+    unattributedLogged.put(sourceId, now);
     Set<String> changed = registry.update(sourceId, docs);
     for (String name : changed) {
       reconciler.enqueue(name, trigger + " " + sourceId);

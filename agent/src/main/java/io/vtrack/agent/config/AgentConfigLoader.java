@@ -22,6 +22,21 @@ public final class AgentConfigLoader {
 
   private static final long DAY = 86_400_000L;
 
+  /** A Kubernetes label value, as {@code vtrack.io/agent} holds the agent's name. */
+  private static final java.util.regex.Pattern LABEL_VALUE =
+      java.util.regex.Pattern.compile("(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
+
+  /** Whether a YAML text holds nothing but blank lines, comments and document markers. */
+  static boolean noSettings(String text) {
+    for (String line : text.split("\\R")) {
+      String t = line.strip();
+      if (!t.isEmpty() && !t.startsWith("#") && !t.equals("---") && !t.equals("...")) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   private static void bounded(List<String> errors, String field, Interval v, long min, long max) {
     if (v.millis() < min || v.millis() > max) {
       errors.add(
@@ -41,12 +56,21 @@ public final class AgentConfigLoader {
     try {
       text = Files.readString(file);
     } catch (IOException e) {
-      throw new InvalidConfigException("cannot read " + file + ": " + e.getMessage());
+      throw new InvalidConfigException(
+          "cannot read " + file + ": " + io.vtrack.agent.IoErrors.describe(e));
     }
     return parse(text, file.toString());
   }
 
   public static AgentConfig parse(String text, String origin) throws InvalidConfigException {
+    if (noSettings(text)) {
+      // A file cut short or emptied by a failed edit must not start an agent on the defaults: one
+      // with no sources and another state folder, or the same one with every deployment gone.
+      throw new InvalidConfigException(
+          origin
+              + ": holds no settings (empty, or only comments); nothing was started. Write the"
+              + " settings, or run without --config for the defaults");
+    }
     AgentConfig cfg;
     try {
       cfg = DocumentParser.YAML.readValue(text, AgentConfig.class);
@@ -54,9 +78,19 @@ public final class AgentConfigLoader {
       throw new InvalidConfigException(origin + ": " + DocumentParser.describe(e));
     }
     if (cfg == null) {
-      return AgentConfig.defaults();
+      throw new InvalidConfigException(origin + ": expected a map of settings, got null");
     }
     List<String> errors = new ArrayList<>();
+    if (DocumentParser.YAML.readTree(text).has("agentName")
+        && !LABEL_VALUE.matcher(cfg.agentName()).matches()) {
+      // It is matched against the vtrack.io/agent label of documents and resources. (A host or
+      // node name that is no label value still serves the documents with no such label.)
+      errors.add(
+          "agentName: '"
+              + cfg.agentName()
+              + "' is not a valid label value (at most 63 letters, digits, '-', '_' or '.',"
+              + " beginning and ending with a letter or digit)");
+    }
     try {
       int port = cfg.port();
       if (port < 0 || port > 65535) {

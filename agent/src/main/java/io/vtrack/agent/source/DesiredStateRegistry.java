@@ -71,6 +71,16 @@ public final class DesiredStateRegistry {
     }
     bySource.put(sourceId, List.copyOf(mine));
     unattributed.put(sourceId, List.copyOf(orphans));
+    if (!sourceId.equals(UnsourcedDeployments.UNCONFIGURED)) {
+      // A deployment held because its source left agent.yaml is given again: that placeholder
+      // goes (a source listed again comes back under a new id).
+      List<DesiredDocument> held = bySource.get(UnsourcedDeployments.UNCONFIGURED);
+      if (held != null) {
+        bySource.put(
+            UnsourcedDeployments.UNCONFIGURED,
+            held.stream().filter(d -> !present.contains(d.name())).toList());
+      }
+    }
     Set<String> changed = new TreeSet<>(before);
     changed.addAll(present);
     return changed;

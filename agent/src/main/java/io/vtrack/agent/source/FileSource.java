@@ -78,7 +78,9 @@ public final class FileSource {
       try {
         bytes = Files.readAllBytes(p);
       } catch (IOException e) {
-        docs.add(DocumentReader.unreadable(ref, "cannot read the file: " + e.getMessage()));
+        docs.add(
+            DocumentReader.unreadable(
+                ref, "cannot read the file: " + io.vtrack.agent.IoErrors.describe(e)));
         continue;
       }
       docs.addAll(DocumentReader.read(bytes, ref, null));

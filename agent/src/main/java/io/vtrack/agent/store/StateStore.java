@@ -186,13 +186,24 @@ public final class StateStore implements AutoCloseable {
    * <stateDir>/state.db} and migrates it. A file that cannot be opened is named in the error, with
    * what to do about it.
    */
+  /**
+   * Creates the state folder when missing, readable by its owner only: it holds the API token, the
+   * store and copies of the apps' data.
+   */
+  public static void createFolder(Path stateDir) throws IOException {
+    if (Files.exists(stateDir) && !Files.isDirectory(stateDir)) {
+      throw new java.nio.file.NotDirectoryException(stateDir.toString());
+    }
+    if (!Files.exists(stateDir)) {
+      Files.createDirectories(stateDir);
+      restrict(stateDir, "rwx------");
+    }
+  }
+
   public static StateStore open(Path stateDir) throws SQLException {
     Path file = file(stateDir);
     try {
-      if (!Files.exists(stateDir)) {
-        Files.createDirectories(stateDir);
-        restrict(stateDir, "rwx------");
-      }
+      createFolder(stateDir);
       if (!Files.exists(file)) {
         Files.createFile(file);
         restrict(file, "rw-------");

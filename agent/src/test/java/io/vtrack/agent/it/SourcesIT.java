@@ -34,6 +34,7 @@ class SourcesIT {
   Api api;
   Path files;
   Path stateDir;
+  AgentConfig config;
 
   @BeforeEach
   void setUp() throws Exception {
@@ -42,7 +43,7 @@ class SourcesIT {
     Files.createDirectories(files);
     stateDir = tmp.resolve("state");
     app.deploy("v1");
-    AgentConfig cfg =
+    config =
         new AgentConfig(
             "edge-01",
             stateDir.toString(),
@@ -59,10 +60,7 @@ class SourcesIT {
                     null,
                     null,
                     new AgentConfig.FileSourceConfig(files.toString(), Interval.parse("200ms")))));
-    vertx = Vertx.vertx();
-    agent = new Agent(cfg, tmp);
-    vertx.deployVerticle(agent).await();
-    api = new Api(agent.port(), agent.token());
+    restartOn(config);
   }
 
   @AfterEach
@@ -233,6 +231,62 @@ class SourcesIT {
           .orElseThrow()
           .pid();
     }
+  }
+
+  /**
+   * An agent restarted on an agent.yaml that lost a source (a hand, a file cut short), or whose
+   * source does not answer, must not take the deployments of that source for removed: Stalled,
+   * naming why, the app left running; the source back, the same processes are adopted.
+   */
+  @Test
+  void aSourceMissingAtStartupRemovesNothing() throws Exception {
+    String v1 = commitOf("v1");
+    awaitHealthyAt(api, "vtrack", v1);
+    long pid = backendPid();
+    vertx.close().await();
+
+    // agent.yaml without the git source.
+    restartOn(fileSourceOnly(stateDir, files, List.of()));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> "Stalled".equals(status("vtrack").get("phase")));
+    assertThat(condition(status("vtrack"), "Stalled").get("reason")).isEqualTo("InvalidSpec");
+    assertThat(status("vtrack").get("message").toString())
+        .contains("is not in agent.yaml any more")
+        .contains(app.deployUrl().replaceFirst("/$", ""));
+    assertThat(io.vtrack.agent.runtime.ProcStat.read(pid))
+        .get()
+        .matches(io.vtrack.agent.runtime.ProcStat::alive);
+    assertThat(backendPid()).isEqualTo(pid);
+    vertx.close().await();
+
+    // The git source back in agent.yaml, but its repository away: it has not answered.
+    Path away = app.deployDir.resolveSibling("deploy-away");
+    Files.move(app.deployDir, away);
+    try {
+      restartOn(config);
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> "Stalled".equals(status("vtrack").get("phase")));
+      assertThat(status("vtrack").get("message").toString()).contains("has not answered");
+      assertThat(backendPid()).isEqualTo(pid);
+    } finally {
+      Files.move(away, app.deployDir);
+    }
+    // It answers at its next poll: the deployment is managed again, on the same processes.
+    awaitHealthyAt(api, "vtrack", v1);
+    assertThat(backendPid()).isEqualTo(pid);
+    assertThat(io.vtrack.agent.runtime.ProcStat.read(pid))
+        .get()
+        .matches(io.vtrack.agent.runtime.ProcStat::alive);
+  }
+
+  /** Replaces the agent of this test with one on {@code cfg} (the same state folder). */
+  private void restartOn(AgentConfig cfg) throws Exception {
+    vertx = Vertx.vertx();
+    agent = new Agent(cfg, tmp);
+    vertx.deployVerticle(agent).await();
+    api = new Api(agent.port(), agent.token());
   }
 
   @Test
