@@ -623,7 +623,13 @@ public final class VtrackCli implements Runnable {
         try {
           Path f = Path.of(name);
           if (!Files.isRegularFile(f)) {
-            err.println(shown + ": no such file");
+            err.println(shown + (Files.exists(f) ? ": not a regular file" : ": no such file"));
+            ok = false;
+            continue;
+          }
+          if (Files.size(f) > io.vtrack.agent.source.DocumentReader.MAX_FILE_BYTES) {
+            err.println(
+                shown + ": " + io.vtrack.agent.source.DocumentReader.tooLarge(Files.size(f)));
             ok = false;
             continue;
           }

@@ -72,7 +72,7 @@ final class ShadowWarnings {
     }
     Set<String> files;
     try {
-      files = Set.copyOf(repos.readFiles(url, commit, path).keySet());
+      files = Set.copyOf(repos.listFiles(url, commit, path));
     } catch (Exception e) {
       return Set.of();
     }

@@ -14,6 +14,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.eclipse.jgit.api.Git;
 import org.eclipse.jgit.api.TransportCommand;
@@ -67,7 +68,7 @@ public final class GitRepositories {
   }
 
   /** A file read from a commit: its path relative to the requested folder, and its text. */
-  public record GitFile(String path, byte[] bytes) {
+  public record GitFile(String path, byte[] bytes, long size) {
     /** The text, with bytes that are not UTF-8 replaced. */
     public String text() {
       return new String(bytes, StandardCharsets.UTF_8);
@@ -238,12 +239,42 @@ public final class GitRepositories {
     return out;
   }
 
+  /** The path of every file under {@code folder} (recursively) of {@code commit}. */
+  public Set<String> listFiles(String url, String commit, String folder) throws IOException {
+    Set<String> out = new java.util.LinkedHashSet<>();
+    walkFiles(url, commit, folder, (repo, tw) -> out.add(tw.getPathString()));
+    return out;
+  }
+
   /**
-   * Every file under {@code folder} (recursively) of {@code commit}, for desired-state documents.
+   * The YAML files ({@code .yaml}, {@code .yml}) under {@code folder} (recursively) of {@code
+   * commit}, for desired-state documents; one larger than {@code maxBytes} is not read (its bytes
+   * are null).
    */
-  public Map<String, GitFile> readFiles(String url, String commit, String folder)
+  public Map<String, GitFile> readYamlFiles(String url, String commit, String folder, long maxBytes)
       throws IOException {
     Map<String, GitFile> out = new LinkedHashMap<>();
+    walkFiles(
+        url,
+        commit,
+        folder,
+        (repo, tw) -> {
+          String path = tw.getPathString();
+          if (path.endsWith(".yaml") || path.endsWith(".yml")) {
+            ObjectLoader loader = repo.open(tw.getObjectId(0));
+            long size = loader.getSize();
+            out.put(path, new GitFile(path, size > maxBytes ? null : loader.getBytes(), size));
+          }
+        });
+    return out;
+  }
+
+  private interface FileVisitor {
+    void visit(Repository repo, TreeWalk tw) throws IOException;
+  }
+
+  private void walkFiles(String url, String commit, String folder, FileVisitor visitor)
+      throws IOException {
     String prefix = normalizeFolder(folder);
     try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
         RevWalk walk = new RevWalk(repo);
@@ -258,12 +289,9 @@ public final class GitRepositories {
             || tw.getFileMode(0) == FileMode.SYMLINK) {
           continue;
         }
-        String path = tw.getPathString();
-        ObjectLoader loader = repo.open(tw.getObjectId(0));
-        out.put(path, new GitFile(path, loader.getBytes()));
+        visitor.visit(repo, tw);
       }
     }
-    return out;
   }
 
   /** The head commit of a branch in the mirror. */

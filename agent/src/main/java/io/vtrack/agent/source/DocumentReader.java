@@ -31,10 +31,29 @@ public final class DocumentReader {
   private DocumentReader() {}
 
   /**
+   * The largest desired-state file read: a document is a few kilobytes (a file of a thousand of
+   * them fits), and the API server keeps a resource under 1.5 MiB: a larger file is a mistake, not
+   * to be parsed at every poll.
+   */
+  public static final long MAX_FILE_BYTES = 4L << 20;
+
+  /** Why a file of {@code size} bytes is not read. */
+  public static String tooLarge(long size) {
+    return "the file is "
+        + size
+        + " bytes: a desired-state file may be at most "
+        + MAX_FILE_BYTES
+        + " bytes (4 MiB)";
+  }
+
+  /**
    * @param defaultRepoUrl the repository that holds the file (git sources), used when {@code
    *     spec.source.repoURL} is omitted; null for other sources
    */
   public static List<DesiredDocument> read(byte[] bytes, SourceRef where, String defaultRepoUrl) {
+    if (bytes.length > MAX_FILE_BYTES) {
+      return List.of(unreadable(where, tooLarge(bytes.length)));
+    }
     String text;
     try {
       text =

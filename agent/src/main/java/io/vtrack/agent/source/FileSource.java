@@ -76,6 +76,11 @@ public final class FileSource {
       SourceRef ref = new SourceRef("file", id, null, p.toString(), null, null, null, null);
       byte[] bytes;
       try {
+        long size = Files.size(p);
+        if (size > DocumentReader.MAX_FILE_BYTES) {
+          docs.add(DocumentReader.unreadable(ref, DocumentReader.tooLarge(size)));
+          continue;
+        }
         bytes = Files.readAllBytes(p);
       } catch (IOException e) {
         docs.add(

@@ -58,11 +58,10 @@ public final class GitSource {
     GitRepositories.CommitInfo info = repos.commitInfo(config.repoURL(), head);
     List<DesiredDocument> docs = new ArrayList<>();
     for (Map.Entry<String, GitRepositories.GitFile> f :
-        repos.readFiles(config.repoURL(), head, config.path()).entrySet()) {
+        repos
+            .readYamlFiles(config.repoURL(), head, config.path(), DocumentReader.MAX_FILE_BYTES)
+            .entrySet()) {
       String path = f.getKey();
-      if (!(path.endsWith(".yaml") || path.endsWith(".yml"))) {
-        continue;
-      }
       SourceRef ref =
           new SourceRef(
               "git",
@@ -73,7 +72,11 @@ public final class GitSource {
               head,
               info.author() + " <" + info.email() + ">",
               info.subject());
-      docs.addAll(DocumentReader.read(f.getValue().bytes(), ref, config.repoURL()));
+      if (f.getValue().bytes() == null) {
+        docs.add(DocumentReader.unreadable(ref, DocumentReader.tooLarge(f.getValue().size())));
+      } else {
+        docs.addAll(DocumentReader.read(f.getValue().bytes(), ref, config.repoURL()));
+      }
     }
     return docs;
   }

@@ -155,6 +155,18 @@ class BadInputIT extends AgentTestBase {
     if (c.containsKey("content")) {
       return ((String) c.get("content")).getBytes(StandardCharsets.UTF_8);
     }
+    if (c.containsKey("repeat")) {
+      // {text, times}: the text that many times over, as the whole file.
+      Map<String, Object> r = (Map<String, Object>) c.get("repeat");
+      return ((String) r.get("text"))
+          .repeat((Integer) r.get("times"))
+          .getBytes(StandardCharsets.UTF_8);
+    }
+    if (c.containsKey("padComment")) {
+      // The good document followed by a comment line that many bytes long.
+      return (good + "\n#" + "x".repeat((Integer) c.get("padComment")) + "\n")
+          .getBytes(StandardCharsets.UTF_8);
+    }
     if (c.containsKey("truncateAt")) {
       String at = (String) c.get("truncateAt");
       assertThat(good).contains(at);
