@@ -266,8 +266,19 @@ public final class ApiServer {
   }
 
   private DesiredStateRegistry.Entry entry(RoutingContext rc) {
+    return entry(rc, false);
+  }
+
+  /**
+   * The deployment a request names; with {@code orLeaving}, also one whose document is gone while
+   * its deletion policy runs (what reads show until it has run).
+   */
+  private DesiredStateRegistry.Entry entry(RoutingContext rc, boolean orLeaving) {
     String name = rc.pathParam("name");
     DesiredStateRegistry.Entry e = registry.get(name);
+    if (e == null && orLeaving) {
+      e = registry.leaving(name);
+    }
     if (e == null) {
       throw new ApiError(
           404, "NotFound", "no deployment named '" + name + "' on agent " + agentName.get());
@@ -302,6 +313,9 @@ public final class ApiServer {
       for (String n : registry.names()) {
         entries.add(registry.get(n));
       }
+      for (String n : registry.leavingNames()) {
+        entries.add(registry.leaving(n));
+      }
       made =
           vertx.executeBlocking(
               () -> {
@@ -331,7 +345,7 @@ public final class ApiServer {
   }
 
   private void get(RoutingContext rc) {
-    DesiredStateRegistry.Entry e = entry(rc);
+    DesiredStateRegistry.Entry e = entry(rc, true);
     boolean hasToken = hasToken(rc);
     vertx
         .executeBlocking(() -> views.deployment(e, reconciler.status(e.name()), hasToken), false)
@@ -339,7 +353,7 @@ public final class ApiServer {
   }
 
   private void history(RoutingContext rc) {
-    DesiredStateRegistry.Entry e = entry(rc);
+    DesiredStateRegistry.Entry e = entry(rc, true);
     int limit = parseLimit(rc.queryParams().get("limit"));
     vertx
         .executeBlocking(() -> Map.of("items", views.history(e.name(), limit)), false)
@@ -347,7 +361,7 @@ public final class ApiServer {
   }
 
   private void rollout(RoutingContext rc) {
-    DesiredStateRegistry.Entry e = entry(rc);
+    DesiredStateRegistry.Entry e = entry(rc, true);
     String raw = rc.pathParam("id");
     long id;
     try {

@@ -70,6 +70,36 @@ public record DeploymentStatus(
             .equals(o.conditions().stream().map(c -> c.type() + c.status() + c.reason()).toList());
   }
 
+  /**
+   * This status while the deployment's document is gone from its source and its deletion policy
+   * runs: Reconciling True, reason {@code Deleting}, with {@code message}.
+   */
+  public DeploymentStatus deleting(String message, java.time.Instant at) {
+    List<Condition> cs = new java.util.ArrayList<>();
+    for (Condition c : conditions == null ? List.<Condition>of() : conditions) {
+      cs.add(
+          c.type().equals("Reconciling")
+              ? new Condition("Reconciling", "True", "Deleting", message, at.toString())
+              : c);
+    }
+    return new DeploymentStatus(
+        observedGeneration,
+        phase,
+        message,
+        desiredRevision,
+        desiredCommit,
+        currentCommit,
+        lastHealthyCommit,
+        verifiedCommits,
+        quarantinedCommits,
+        cs,
+        checks,
+        lastRollout,
+        warnings,
+        instances,
+        proxy);
+  }
+
   public Condition condition(String type) {
     if (conditions == null) {
       return null;

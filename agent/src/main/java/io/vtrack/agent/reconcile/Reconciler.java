@@ -467,8 +467,20 @@ public final class Reconciler {
     if (w.registry().heldElsewhere(name)) {
       // Another agent holds its Lease: it acts on what runs now; this one only lets go.
       LOG.info("{}: held by another agent now; leaving what runs to it", name);
+      w.registry().left(name);
       publisher.forget(name);
       return done();
+    }
+    DesiredStateRegistry.Entry last = w.registry().leaving(name);
+    if (last != null && last.document().valid()) {
+      publisher.deleting(
+          name,
+          "its document left its source: deletionPolicy "
+              + last.document().document().spec().deletionPolicy()
+              + (last.document().document().spec().deletionPolicy()
+                      == io.vtrack.agent.model.DeletionPolicy.Retain
+                  ? " (what runs is left running and forgotten)"
+                  : " (the services stop; data and backups stay)"));
     }
     Future<Boolean> applied = blocking(() -> deletion.removed(name));
     deleting.add(applied);
@@ -478,6 +490,7 @@ public final class Reconciler {
           if (ar.failed()) {
             LOG.warn("{}: cannot apply the deletion policy: {}", name, ar.cause().getMessage());
           }
+          w.registry().left(name);
           publisher.forget(name);
           return done();
         });

@@ -124,6 +124,18 @@ final class StatusPublisher {
     }
   }
 
+  /**
+   * The deployment's document left its source and its deletion policy runs: its status says so (and
+   * is served) until it is {@link #forget forgotten}.
+   */
+  void deleting(String name, String message) {
+    DeploymentStatus st = published.get(name);
+    if (st != null) {
+      published.put(name, st.deleting(message, Instant.now()));
+      LOG.info("{}: {}", name, message);
+    }
+  }
+
   /** A deployment is gone: its status with it. */
   void forget(String name) {
     published.remove(name);

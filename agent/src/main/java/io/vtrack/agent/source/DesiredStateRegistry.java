@@ -21,6 +21,7 @@ public final class DesiredStateRegistry {
   private final Map<String, List<DesiredDocument>> bySource = new LinkedHashMap<>();
   private final Map<String, List<String>> unattributed = new HashMap<>();
   private final Map<String, Set<String>> elsewhereBySource = new HashMap<>();
+  private final Map<String, Entry> leaving = new HashMap<>();
 
   public DesiredStateRegistry(String agentName) {
     this.agentName = agentName;
@@ -83,7 +84,36 @@ public final class DesiredStateRegistry {
     }
     Set<String> changed = new TreeSet<>(before);
     changed.addAll(present);
+    for (String name : changed) {
+      if (get(name) != null) {
+        leaving.remove(name);
+      } else {
+        for (DesiredDocument d : previous) {
+          if (name.equals(d.name())) {
+            leaving.put(name, new Entry(name, d, List.of(d)));
+          }
+        }
+      }
+    }
     return changed;
+  }
+
+  /**
+   * A deployment whose document left every source while its deletion policy runs (the API still
+   * shows it meanwhile), or null.
+   */
+  public Entry leaving(String name) {
+    return leaving.get(name);
+  }
+
+  /** The names of {@link #leaving} deployments. */
+  public Set<String> leavingNames() {
+    return new TreeSet<>(leaving.keySet());
+  }
+
+  /** The deletion policy of a {@link #leaving} deployment has run (or was not needed). */
+  public void left(String name) {
+    leaving.remove(name);
   }
 
   /** The deployment {@code old} described, held while its file cannot be read. */

@@ -135,14 +135,7 @@ class SourcesIT {
     await()
         .atMost(Duration.ofSeconds(60))
         .until(() -> "Healthy".equals(status("vtrack").get("phase")));
-    List<Long> groups;
-    try (io.vtrack.agent.store.StateStore s = io.vtrack.agent.store.StateStore.open(stateDir)) {
-      groups =
-          s.processes().of("vtrack").stream()
-              .map(io.vtrack.agent.store.ProcessRepository.ProcessRow::pgid)
-              .toList();
-    }
-    assertThat(groups).hasSize(2);
+    List<Long> groups = processGroups();
     try {
       app.removeDocument();
       await()
@@ -223,6 +216,18 @@ class SourcesIT {
     }
   }
 
+  /** The process groups of the deployment's two services, as the store records them. */
+  private List<Long> processGroups() throws Exception {
+    try (io.vtrack.agent.store.StateStore s = io.vtrack.agent.store.StateStore.open(stateDir)) {
+      List<Long> groups =
+          s.processes().of("vtrack").stream()
+              .map(io.vtrack.agent.store.ProcessRepository.ProcessRow::pgid)
+              .toList();
+      assertThat(groups).hasSize(2);
+      return groups;
+    }
+  }
+
   private long backendPid() throws Exception {
     try (io.vtrack.agent.store.StateStore s = io.vtrack.agent.store.StateStore.open(stateDir)) {
       return s.processes().of("vtrack").stream()
@@ -279,6 +284,50 @@ class SourcesIT {
     assertThat(io.vtrack.agent.runtime.ProcStat.read(pid))
         .get()
         .matches(io.vtrack.agent.runtime.ProcStat::alive);
+  }
+
+  /**
+   * A document removed from its source: the API shows the deployment (Reconciling, reason Deleting)
+   * until its deletion policy has run, so that a 404 means the app has stopped.
+   */
+  @Test
+  void aRemovedDeploymentIsShownUntilItsServicesHaveStopped() throws Exception {
+    // Services that ignore their stop signal: each stop takes its 3 s timeout, then KILL.
+    app.runtime =
+        app.runtime.replace(
+            "stop: {signal: TERM, timeout: 5s}", "stop: {signal: WINCH, timeout: 3s}");
+    app.deploy("v1");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                "Healthy".equals(status("vtrack").get("phase"))
+                    && api.getAuthed("/api/v1/deployments/vtrack").body().contains("WINCH"));
+    List<Long> groups = processGroups();
+    app.removeDocument();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(50))
+        .until(
+            () -> {
+              Map<String, Object> st = status("vtrack");
+              return !st.isEmpty() && "Deleting".equals(condition(st, "Reconciling").get("reason"));
+            });
+    // Status may have gone by now (the deletion ran on); read from the last answer instead.
+    Map<String, Object> deleting = status("vtrack");
+    if (!deleting.isEmpty()) {
+      assertThat(condition(deleting, "Reconciling").get("message").toString())
+          .contains("deletionPolicy Stop");
+    }
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> api.get("/api/v1/deployments/vtrack").status() == 404);
+    for (long pgid : groups) {
+      assertThat(io.vtrack.agent.runtime.ProcStat.read(pgid).filter(p -> p.alive()))
+          .as("process group %d once the API says the deployment is gone", pgid)
+          .isEmpty();
+    }
   }
 
   /** Replaces the agent of this test with one on {@code cfg} (the same state folder). */
