@@ -12,7 +12,6 @@ import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -221,14 +220,10 @@ final class BlueGreenSteps {
 
   private static int unrecordedPort(Set<Integer> recorded, List<ServerSocket> held)
       throws IOException {
-    for (int attempt = 0; attempt < 64; attempt++) {
-      ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-      held.add(socket);
-      if (!recorded.contains(socket.getLocalPort())) {
-        return socket.getLocalPort();
-      }
-    }
-    throw new IOException("no free loopback port outside the " + recorded.size() + " recorded");
+    ServerSocket socket =
+        io.vtrack.agent.runtime.LoopbackPorts.bindFree(port -> !recorded.contains(port));
+    held.add(socket);
+    return socket.getLocalPort();
   }
 
   /**
