@@ -582,7 +582,21 @@ public final class Agent extends VerticleBase {
     return vertx
         .executeBlocking(
             () -> {
-              List<DesiredDocument> docs = g.read();
+              List<DesiredDocument> docs;
+              try {
+                docs = g.read();
+              } catch (io.vtrack.agent.release.SourceUnavailableException e) {
+                if (!"startup".equals(trigger) || !g.fetchedBefore()) {
+                  throw e;
+                }
+                // Restarted while the git server is away (a power cut took both): the documents
+                // of the last fetch, as a running agent keeps the documents it read before.
+                docs = g.readLastFetched();
+                LOG.warn(
+                    "{}: {}; until it answers, the documents of its last fetch are used",
+                    g.id(),
+                    e.getMessage());
+              }
               // App repositories first, so a new revision resolves as soon as its document is seen.
               fetchApps(docs);
               return docs;

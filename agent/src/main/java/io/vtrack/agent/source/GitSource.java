@@ -54,6 +54,20 @@ public final class GitSource {
   public List<DesiredDocument> read()
       throws SourceUnavailableException, IOException, RevisionNotFoundException {
     repos.fetch(config.repoURL(), null);
+    return readLastFetched();
+  }
+
+  /** Whether the repository was fetched before (its mirror is on disk). */
+  public boolean fetchedBefore() {
+    return repos.hasMirror(config.repoURL());
+  }
+
+  /**
+   * Every document at the branch head as last fetched, without fetching: what an agent restarted
+   * while the git server is away last read from it.
+   */
+  public List<DesiredDocument> readLastFetched()
+      throws SourceUnavailableException, IOException, RevisionNotFoundException {
     String head = repos.branchHead(config.repoURL(), config.branch());
     GitRepositories.CommitInfo info = repos.commitInfo(config.repoURL(), head);
     List<DesiredDocument> docs = new ArrayList<>();

@@ -240,8 +240,9 @@ class SourcesIT {
 
   /**
    * An agent restarted on an agent.yaml that lost a source (a hand, a file cut short), or whose
-   * source does not answer, must not take the deployments of that source for removed: Stalled,
-   * naming why, the app left running; the source back, the same processes are adopted.
+   * source does not answer, must not take the deployments of that source for removed: a git source
+   * fetched before serves the documents of its last fetch; otherwise Stalled, naming why, the app
+   * left running; the source back, the same processes are adopted.
    */
   @Test
   void aSourceMissingAtStartupRemovesNothing() throws Exception {
@@ -265,25 +266,47 @@ class SourcesIT {
     assertThat(backendPid()).isEqualTo(pid);
     vertx.close().await();
 
-    // The git source back in agent.yaml, but its repository away: it has not answered.
+    // The git source back in agent.yaml, its repository away: the documents of its last fetch
+    // are used, and the deployment is managed on them (a service that dies comes back).
     Path away = app.deployDir.resolveSibling("deploy-away");
     Files.move(app.deployDir, away);
     try {
+      restartOn(config);
+      awaitHealthyAt(api, "vtrack", v1);
+      assertThat(backendPid()).isEqualTo(pid);
+      new ProcessBuilder("kill", "-KILL", Long.toString(pid)).start().waitFor();
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () ->
+                  backendPid() != pid
+                      && io.vtrack.agent.runtime.ProcStat.read(backendPid())
+                          .filter(io.vtrack.agent.runtime.ProcStat::alive)
+                          .isPresent()
+                      && "Healthy".equals(status("vtrack").get("phase")));
+      long healed = backendPid();
+      vertx.close().await();
+
+      // Never fetched either (no mirror on disk): it has not answered, and nothing is removed.
+      io.vtrack.agent.release.ReleaseBuilder.deleteTree(stateDir.resolve("repos"));
       restartOn(config);
       await()
           .atMost(Duration.ofSeconds(60))
           .until(() -> "Stalled".equals(status("vtrack").get("phase")));
       assertThat(status("vtrack").get("message").toString()).contains("has not answered");
-      assertThat(backendPid()).isEqualTo(pid);
-    } finally {
+      assertThat(backendPid()).isEqualTo(healed);
       Files.move(away, app.deployDir);
+      // It answers at its next poll: the deployment is managed again, on the same processes.
+      awaitHealthyAt(api, "vtrack", v1);
+      assertThat(backendPid()).isEqualTo(healed);
+      assertThat(io.vtrack.agent.runtime.ProcStat.read(healed))
+          .get()
+          .matches(io.vtrack.agent.runtime.ProcStat::alive);
+    } finally {
+      if (Files.exists(away)) {
+        Files.move(away, app.deployDir);
+      }
     }
-    // It answers at its next poll: the deployment is managed again, on the same processes.
-    awaitHealthyAt(api, "vtrack", v1);
-    assertThat(backendPid()).isEqualTo(pid);
-    assertThat(io.vtrack.agent.runtime.ProcStat.read(pid))
-        .get()
-        .matches(io.vtrack.agent.runtime.ProcStat::alive);
   }
 
   /**
