@@ -367,12 +367,17 @@ public final class Agent extends VerticleBase {
     return Future.join(List.copyOf(all.values()))
         .transform(
             ar -> {
-              Map<String, Boolean> answered = new HashMap<>();
-              all.forEach((id, f) -> answered.put(id, f.succeeded() && f.result()));
               return vertx
                   .executeBlocking(() -> store.deployments().all(), false)
                   .map(
                       known -> {
+                        // Read here, on the event loop: a kubernetes list that came after the
+                        // wait is in the registry already, and its source has answered.
+                        Map<String, Boolean> answered = new HashMap<>();
+                        all.forEach(
+                            (id, f) ->
+                                answered.put(
+                                    id, kubeListed.contains(id) || (f.succeeded() && f.result())));
                         var d = UnsourcedDeployments.decide(known, registry.names(), answered);
                         d.held()
                             .forEach(
@@ -702,8 +707,11 @@ public final class Agent extends VerticleBase {
   }
 
   /**
-   * Starts a kubernetes source's informer; true once its first list is in. An API server that does
-   * not answer is retried every 10 s (nothing that runs changes meanwhile).
+   * Starts a kubernetes source's informer; true once its first list is in, false when it fails or
+   * takes longer than {@link #KUBE_FIRST_LIST_WAIT_MILLIS}: startup goes on without it (the
+   * deployments the store knows from it are held meanwhile, what runs untouched:
+   * UnsourcedDeployments) and the list is applied whenever it comes. An API server that fails is
+   * tried again every 10 s.
    */
   private Future<Boolean> startKube(KubeSource k) {
     Promise<Boolean> done = Promise.promise();
@@ -711,8 +719,8 @@ public final class Agent extends VerticleBase {
         .executeBlocking(
             () -> {
               k.start().toCompletableFuture().get(2, TimeUnit.MINUTES);
-              // The first list is applied before startup goes on: a deployment another agent
-              // holds must be known as such before documents gone while down are looked for.
+              // A deployment another agent holds is known as such with the list (applyKube sets
+              // both at once), never as a removal.
               KubeSource.Update first = k.snapshot("synced");
               fetchApps(first.docs());
               return first;
@@ -721,7 +729,8 @@ public final class Agent extends VerticleBase {
         .onSuccess(
             first -> {
               applyKube(k, first);
-              done.complete(true);
+              kubeListed.add(k.id());
+              done.tryComplete(true);
             })
         .onFailure(
             err -> {
@@ -729,13 +738,32 @@ public final class Agent extends VerticleBase {
                   "{}: cannot list VTrackDeployments ({}); retrying in 10s",
                   k.id(),
                   err.getCause() != null ? err.getCause().getMessage() : err.getMessage());
-              done.complete(false);
+              done.tryComplete(false);
               if (!stopping) {
                 timers.add(vertx.setTimer(10_000, id -> startKube(k)));
               }
             });
+    long wait =
+        vertx.setTimer(
+            KUBE_FIRST_LIST_WAIT_MILLIS,
+            id -> {
+              if (done.tryComplete(false)) {
+                LOG.warn(
+                    "{}: no list of VTrackDeployments after {} s; starting without it (it is"
+                        + " applied when it comes)",
+                    k.id(),
+                    KUBE_FIRST_LIST_WAIT_MILLIS / 1000);
+              }
+            });
+    done.future().onComplete(ar -> vertx.cancelTimer(wait));
     return done.future();
   }
+
+  /** How long startup waits for a kubernetes source's first list (the API server may be away). */
+  static final long KUBE_FIRST_LIST_WAIT_MILLIS = 15_000;
+
+  /** The kubernetes sources whose first list is in (on the event loop). */
+  private final Set<String> kubeListed = new HashSet<>();
 
   /** On the event loop: what a kubernetes source says this agent acts on, and what it must not. */
   private void applyKube(KubeSource k, KubeSource.Update update) {

@@ -24,7 +24,7 @@ public final class AgentConfigLoader {
 
   /** A Kubernetes label value, as {@code vtrack.io/agent} holds the agent's name. */
   private static final java.util.regex.Pattern LABEL_VALUE =
-      java.util.regex.Pattern.compile("(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
+      java.util.regex.Pattern.compile(io.vtrack.agent.model.SchemaPatterns.LABEL_VALUE);
 
   /** Whether a YAML text holds nothing but blank lines, comments and document markers. */
   static boolean noSettings(String text) {

@@ -163,9 +163,8 @@ public final class KubeSource implements AutoCloseable {
         all.toArray(java.util.concurrent.CompletableFuture[]::new));
   }
 
-  /** A Kubernetes label value: at most 63 characters, alphanumeric at both ends. */
   private static final java.util.regex.Pattern LABEL_VALUE =
-      java.util.regex.Pattern.compile("(?=.{1,63}$)[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?");
+      java.util.regex.Pattern.compile(io.vtrack.agent.model.SchemaPatterns.LABEL_VALUE);
 
   private void handle(SharedIndexInformer<GenericKubernetesResource> informer) {
     informer.addEventHandler(

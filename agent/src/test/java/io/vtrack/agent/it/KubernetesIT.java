@@ -210,6 +210,41 @@ class KubernetesIT extends AgentTestBase {
     assertThat(runningVersion()).isEqualTo("2.0.0");
   }
 
+  /**
+   * An agent (re)started while the API server is down: it starts without the list, leaves what runs
+   * alone (the deployment held, Stalled, naming why) and catches up when the API answers.
+   */
+  @Test
+  void anAgentStartedDuringAnApiServerOutageLeavesTheAppAloneAndCatchesUp() throws Exception {
+    startAgent();
+    apply("v1");
+    String v1 = commitOf("v1");
+    awaitCrStatus("Healthy", v1);
+    long pid = backendPid();
+    agent.stopAgent();
+    api.setDown(true);
+    java.util.concurrent.CompletableFuture<Void> started =
+        java.util.concurrent.CompletableFuture.runAsync(
+            () -> {
+              try {
+                startAgent();
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    // It does not wait for the API server (startup waits 15 s for a first list at most).
+    await().atMost(Duration.ofSeconds(60)).until(started::isDone);
+    started.get();
+    await().atMost(Duration.ofSeconds(30)).until(() -> "Stalled".equals(status().get("phase")));
+    assertThat(status().get("message").toString()).contains("has not answered");
+    assertThat(backendPid()).isEqualTo(pid);
+    assertThat("1.0.0").isEqualTo(runningVersion());
+    api.setDown(false);
+    awaitPhase("Healthy", v1);
+    assertThat(backendPid()).isEqualTo(pid);
+    assertThat(agent.api.history("vtrack")).hasSize(1);
+  }
+
   String leaseHolder() {
     var lease = api.client.leases().inNamespace(NS).withName("vtrack-vtrack").get();
     return lease == null ? null : lease.getSpec().getHolderIdentity();
