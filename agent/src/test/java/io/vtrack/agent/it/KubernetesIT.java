@@ -189,13 +189,17 @@ class KubernetesIT extends AgentTestBase {
     assertThat(runningVersion()).isNull();
   }
 
-  @Test
-  void anApiServerOutageChangesNothingThatRunsAndTheInformerCatchesUp() throws Exception {
+  /** An agent, v1 applied and Healthy; returns the backend's pid. */
+  long agentWithV1Healthy() throws Exception {
     startAgent();
     apply("v1");
-    String v1 = commitOf("v1");
-    awaitCrStatus("Healthy", v1);
-    long pid = backendPid();
+    awaitCrStatus("Healthy", commitOf("v1"));
+    return backendPid();
+  }
+
+  @Test
+  void anApiServerOutageChangesNothingThatRunsAndTheInformerCatchesUp() throws Exception {
+    long pid = agentWithV1Healthy();
     api.setDown(true);
     // While the API server answers nothing, the app runs on and stays Healthy.
     await()
@@ -216,11 +220,8 @@ class KubernetesIT extends AgentTestBase {
    */
   @Test
   void anAgentStartedDuringAnApiServerOutageLeavesTheAppAloneAndCatchesUp() throws Exception {
-    startAgent();
-    apply("v1");
+    long pid = agentWithV1Healthy();
     String v1 = commitOf("v1");
-    awaitCrStatus("Healthy", v1);
-    long pid = backendPid();
     agent.stopAgent();
     api.setDown(true);
     java.util.concurrent.CompletableFuture<Void> started =
