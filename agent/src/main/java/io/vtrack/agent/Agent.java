@@ -609,12 +609,19 @@ public final class Agent extends VerticleBase {
             false)
         .map(
             docs -> {
+              if (sourceTrouble.remove(g.id()) != null) {
+                LOG.info("{}: answers again", g.id());
+              }
               apply(g.id(), docs, trigger);
               return true;
             })
         .recover(
             err -> {
-              LOG.warn("{}: {} (keeping the documents read before)", g.id(), err.getMessage());
+              // Said once per cause, not at every poll while the server stays away.
+              String why = String.valueOf(err.getMessage());
+              if (!why.equals(sourceTrouble.put(g.id(), why))) {
+                LOG.warn("{}: {} (keeping the documents read before)", g.id(), why);
+              }
               return Future.succeededFuture(false);
             })
         .onComplete(
@@ -761,6 +768,9 @@ public final class Agent extends VerticleBase {
 
   /** How long startup waits for a kubernetes source's first list (the API server may be away). */
   static final long KUBE_FIRST_LIST_WAIT_MILLIS = 15_000;
+
+  /** Why each git source that does not answer failed last (on the event loop). */
+  private final Map<String, String> sourceTrouble = new HashMap<>();
 
   /** The kubernetes sources whose first list is in (on the event loop). */
   private final Set<String> kubeListed = new HashSet<>();
