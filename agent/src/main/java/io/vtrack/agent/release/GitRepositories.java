@@ -67,13 +67,11 @@ public final class GitRepositories {
     this.timeout = timeout;
   }
 
-  /** A file read from a commit: its path relative to the requested folder, and its text. */
-  public record GitFile(String path, byte[] bytes, long size) {
-    /** The text, with bytes that are not UTF-8 replaced. */
-    public String text() {
-      return new String(bytes, StandardCharsets.UTF_8);
-    }
-  }
+  /**
+   * A file read from a commit: its path relative to the requested folder, its bytes (null when it
+   * was too large to read) and its size.
+   */
+  public record GitFile(String path, byte[] bytes, long size) {}
 
   /** What a commit says about itself. */
   public record CommitInfo(String sha, String author, String email, String subject, Instant time) {
