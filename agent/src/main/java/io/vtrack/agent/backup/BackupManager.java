@@ -1,5 +1,6 @@
 package io.vtrack.agent.backup;
 
+import io.vtrack.agent.DurableFiles;
 import io.vtrack.agent.model.BackupSpec;
 import io.vtrack.agent.model.Quantities;
 import io.vtrack.agent.release.DeploymentPaths;
@@ -7,11 +8,9 @@ import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.store.BackupRepository;
 import io.vtrack.agent.store.StateStore;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -130,6 +129,9 @@ public final class BackupManager {
         size += Files.size(dest);
       }
       String integrityText = integrity.isEmpty() ? "n/a" : String.join(", ", integrity);
+      // On the disk before the store says it was taken: SQLite does not flush what VACUUM INTO
+      // writes, and a power loss after the migration must not leave a backup of holes.
+      DurableFiles.forceTree(dir);
       store
           .backups()
           .insert(
@@ -311,11 +313,13 @@ public final class BackupManager {
       Files.createDirectories(target.getParent());
       Path tmp = Path.of(target + ".vtrack-restore");
       Files.copy(saved, tmp, StandardCopyOption.REPLACE_EXISTING);
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-        ch.force(true);
-      }
+      DurableFiles.force(tmp);
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      DurableFiles.forceFolder(target.getParent());
       done.add(rel);
+    }
+    if (Files.isDirectory(failed)) {
+      DurableFiles.forceTree(failed);
     }
     return new Restored(done, failed);
   }

@@ -1,12 +1,11 @@
 package io.vtrack.agent.proxy;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import io.vtrack.agent.DurableFiles;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -84,9 +83,8 @@ public record Routes(long version, List<Route> routes) {
     Files.createDirectories(file.getParent());
     Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
     Files.write(tmp, JSON.writeValueAsBytes(this));
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-      ch.force(true);
-    }
+    DurableFiles.force(tmp);
     Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    DurableFiles.forceFolder(file.getParent());
   }
 }

@@ -217,7 +217,10 @@ public final class StateStore implements AutoCloseable {
       try (Statement st = c.createStatement()) {
         st.execute("PRAGMA busy_timeout=5000");
         st.execute("PRAGMA journal_mode=WAL");
-        st.execute("PRAGMA synchronous=NORMAL");
+        // FULL: a commit is on the disk when it returns (NORMAL, in WAL mode, loses the last ones
+        // to a power loss), so a revision recorded healthy or quarantined, or a backup recorded
+        // taken, stays so. The store writes a few rows per rollout round, not per request.
+        st.execute("PRAGMA synchronous=FULL");
         st.execute("PRAGMA foreign_keys=ON");
         try (ResultSet rs = st.executeQuery("PRAGMA quick_check")) {
           String ok = rs.next() ? rs.getString(1) : "no answer";
@@ -271,6 +274,11 @@ public final class StateStore implements AutoCloseable {
         }
       }
     }
+  }
+
+  /** The value of {@code PRAGMA name} on the store's connection (a setting, for tests). */
+  String pragma(String name) throws SQLException {
+    return db.first("PRAGMA " + name, rs -> rs.getString(1)).orElse(null);
   }
 
   public int schemaVersion() throws SQLException {

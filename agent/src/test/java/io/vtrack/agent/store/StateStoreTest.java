@@ -40,6 +40,15 @@ class StateStoreTest {
   }
 
   @Test
+  void everyCommitIsOnTheDiskWhenItReturns() throws Exception {
+    try (StateStore s = StateStore.open(dir)) {
+      assertThat(s.pragma("journal_mode")).isEqualTo("wal");
+      // 2 = FULL: the WAL is flushed at every commit, so a power loss keeps what was committed.
+      assertThat(s.pragma("synchronous")).isEqualTo("2");
+    }
+  }
+
+  @Test
   void theStoreIsReadableByItsOwnerOnly() throws Exception {
     try (StateStore s = StateStore.open(dir.resolve("state"))) {
       assertThat(
