@@ -39,13 +39,18 @@ def failed(b, i, healthy_sha):
     sh("git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "revert", "--no-edit", "HEAD", cwd=b.app)
     started, finished, steps, rounds = b.rollout()
     failed_at = steps["verify"][1]
+    detected = failed_at - steps["start"][1]
+    total = healthy - failed_at
+    if "rollback-start" not in steps:
+        # Blue-green: the old release never stopped serving, the rollback stops the new one only.
+        return {"total": total, "app start": 0.0, "checks (window)": 0.0, "agent overhead": total,
+                "failure detected after start": detected}
     restart_done = steps["rollback-start"][1]
     window_from = max(rounds["RollingBack:startup"])
     app_start = window_from - restart_done
     checks = steps["verify-rollback"][1] - window_from
-    total = healthy - failed_at
     return {"total": total, "app start": app_start, "checks (window)": checks,
-            "agent overhead": total - app_start - checks, "failure detected after start": failed_at - steps["start"][1]}
+            "agent overhead": total - app_start - checks, "failure detected after start": detected}
 
 
 def main():

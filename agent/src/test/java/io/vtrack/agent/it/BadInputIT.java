@@ -267,6 +267,9 @@ class BadInputIT extends AgentTestBase {
     try (DirectoryStream<Path> files = Files.newDirectoryStream(CORPUS.resolve("agent-yaml"))) {
       for (Path f : files) {
         String expect = Files.readAllLines(f).get(0).replace("# expect: ", "").strip();
+        // ${tmp} in a case: a folder of this test's own, so that nothing is left behind.
+        Path config = tmp.resolve(f.getFileName());
+        Files.writeString(config, Files.readString(f).replace("${tmp}", tmp.toString()));
         Process p =
             new ProcessBuilder(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -274,7 +277,7 @@ class BadInputIT extends AgentTestBase {
                     AgentProcess.JAR.toString(),
                     "run",
                     "--config",
-                    f.toString())
+                    config.toString())
                 .redirectErrorStream(true)
                 .start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
