@@ -5,17 +5,23 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Flushing to the disk what must survive a power loss: a file written or copied is in the page
  * cache only until it is forced, and a file created, renamed or moved is in its folder only once
- * the folder is forced. A backup the store records as taken, or data put back by a rollback, is
- * forced first. Blocking.
+ * the folder is forced. A backup the store records as taken, data put back by a rollback, or a
+ * release folder once it counts as complete, is flushed first. Blocking.
  */
 public final class DurableFiles {
+  private static final Logger LOG = LoggerFactory.getLogger(DurableFiles.class);
+
   private DurableFiles() {}
 
   /** Forces the content of {@code file} to the disk. */
@@ -29,6 +35,38 @@ public final class DurableFiles {
   public static void forceFolder(Path dir) throws IOException {
     try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
       ch.force(true);
+    }
+  }
+
+  /**
+   * Flushes the whole file system {@code path} is on ({@code syncfs(2)}, through {@code sync -f}):
+   * one flush for a tree of many files, where forcing each would cost a journal commit apiece.
+   * False, with the reason logged, when it fails or takes longer than {@code timeout}: the caller
+   * goes on, as durable as the kernel's own write-back makes it.
+   */
+  public static boolean syncFileSystem(Path path, Duration timeout) {
+    try {
+      Process p =
+          new ProcessBuilder("sync", "-f", path.toString())
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.destroyForcibly();
+        LOG.warn("flushing the file system of {} took over {} s: going on", path, timeout);
+        return false;
+      }
+      if (p.exitValue() != 0) {
+        LOG.warn("cannot flush the file system of {}: sync -f exited {}", path, p.exitValue());
+        return false;
+      }
+      return true;
+    } catch (IOException e) {
+      LOG.warn("cannot flush the file system of {}: {}", path, e.getMessage());
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 

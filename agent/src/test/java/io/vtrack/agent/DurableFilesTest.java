@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,6 +25,12 @@ class DurableFilesTest {
     assertThat(Files.readString(tree.resolve("data/app.db"))).isEqualTo("rows");
     assertThat(Files.readString(tree.resolve("data/nested/config.json"))).isEqualTo("{}");
     assertThat(Files.isSymbolicLink(tree.resolve("dangling"))).isTrue();
+  }
+
+  @Test
+  void flushesTheFileSystemOfAPathAndSaysWhenItCannot() {
+    assertThat(DurableFiles.syncFileSystem(dir, Duration.ofSeconds(30))).isTrue();
+    assertThat(DurableFiles.syncFileSystem(dir.resolve("gone"), Duration.ofSeconds(30))).isFalse();
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.vtrack.agent.reconcile;
 
+import io.vtrack.agent.DurableFiles;
 import io.vtrack.agent.backup.BackupManager;
 import io.vtrack.agent.backup.SqliteBackup;
 import io.vtrack.agent.check.CheckFactory;
@@ -129,6 +130,10 @@ final class RolloutSteps {
     }
     for (CommandStep c : spec.prepare()) {
       steps.run(r, "prepare:" + c.name(), () -> command(in, c, Reason.PrepareFailed, "prepare"));
+    }
+    if (!spec.prepare().isEmpty()) {
+      // What the commands wrote (dependencies, build output) is on the disk before it runs.
+      DurableFiles.syncFileSystem(in.paths().release(r.toCommit()), ReleaseBuilder.SYNC_TIMEOUT);
     }
   }
 

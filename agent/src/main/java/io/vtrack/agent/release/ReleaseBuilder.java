@@ -1,5 +1,6 @@
 package io.vtrack.agent.release;
 
+import io.vtrack.agent.DurableFiles;
 import io.vtrack.agent.model.DeploymentSpec;
 import java.io.IOException;
 import java.nio.file.FileVisitResult;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -22,6 +24,9 @@ import java.util.stream.Stream;
  * for an instant rollback, with each shared path replaced by a link into {@code shared/}. Blocking.
  */
 public final class ReleaseBuilder {
+  /** How long flushing a release to the disk may take before the rollout goes on without it. */
+  public static final Duration SYNC_TIMEOUT = Duration.ofSeconds(30);
+
   private final GitRepositories repos;
 
   public ReleaseBuilder(GitRepositories repos) {
@@ -51,7 +56,11 @@ public final class ReleaseBuilder {
       try {
         tracked = repos.export(repoUrl, commit, spec.source().path(), tmp);
         linkShared(tmp, paths.shared(), spec.runtime().sharedPaths(), tracked);
+        // A release folder under its final name counts as complete and is reused: its files are
+        // on the disk before the name is, or a power loss could leave a release of empty files.
+        DurableFiles.syncFileSystem(tmp, SYNC_TIMEOUT);
         Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+        DurableFiles.forceFolder(paths.releases());
       } catch (IOException | SharedPathMissingException e) {
         deleteTree(tmp);
         throw e;
