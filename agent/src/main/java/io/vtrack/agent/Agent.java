@@ -390,8 +390,18 @@ public final class Agent extends VerticleBase {
                         for (String name : registry.names()) {
                           reconciler.enqueue(name, "startup");
                         }
-                        for (String name : d.removed()) {
-                          reconciler.enqueue(name);
+                        for (DesiredDocument gone : d.removed()) {
+                          // Shown (Deleting) until its deletion policy has run, as a document
+                          // removed while the agent runs is.
+                          registry.leave(gone);
+                          reconciler.leaving(
+                              gone,
+                              known.stream()
+                                  .filter(row -> row.name().equals(gone.name()))
+                                  .map(row -> row.statusJson())
+                                  .findFirst()
+                                  .orElse(null));
+                          reconciler.enqueue(gone.name());
                         }
                         return (Void) null;
                       });

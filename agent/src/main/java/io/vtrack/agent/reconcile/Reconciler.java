@@ -457,6 +457,15 @@ public final class Reconciler {
         : List.of();
   }
 
+  /**
+   * At startup, a deployment whose source answered without it: shown with the status the store
+   * kept, as deleting, until its deletion policy has run (it is enqueued next).
+   */
+  public void leaving(DesiredDocument gone, String storedStatusJson) {
+    publisher.restore(gone.name(), storedStatusJson);
+    publisher.deleting(gone.name(), gone.errors().get(0).message());
+  }
+
   /** A document gone from every source: inside the slot, its deletion policy, then forgotten. */
   private Future<ReconcileQueue.Next> removed(String name) {
     monitor.stop(name);

@@ -136,6 +136,21 @@ final class StatusPublisher {
     }
   }
 
+  /**
+   * Serves {@code json}, the status the store kept for {@code name}, until a newer one is made (a
+   * deployment that left its source while the agent was stopped); unreadable JSON is skipped.
+   */
+  void restore(String name, String json) {
+    if (json == null || published.containsKey(name)) {
+      return;
+    }
+    try {
+      published.put(name, JSON.readValue(json, DeploymentStatus.class));
+    } catch (RuntimeException e) {
+      LOG.debug("{}: the stored status cannot be read: {}", name, e.getMessage());
+    }
+  }
+
   /** A deployment is gone: its status with it. */
   void forget(String name) {
     published.remove(name);

@@ -106,6 +106,16 @@ public final class DesiredStateRegistry {
     return leaving.get(name);
   }
 
+  /**
+   * Shows {@code gone}, a deployment no source gives any more, as {@link #leaving} until its
+   * deletion policy has run (at startup: the store knew it, its source answered without it).
+   */
+  public void leave(DesiredDocument gone) {
+    if (get(gone.name()) == null) {
+      leaving.put(gone.name(), new Entry(gone.name(), gone, List.of(gone)));
+    }
+  }
+
   /** The names of {@link #leaving} deployments. */
   public Set<String> leavingNames() {
     return new TreeSet<>(leaving.keySet());

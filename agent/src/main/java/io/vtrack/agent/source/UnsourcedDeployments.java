@@ -20,13 +20,21 @@ public final class UnsourcedDeployments {
   /** The registry's source of deployments whose source agent.yaml does not list. */
   public static final String UNCONFIGURED = "unconfigured";
 
+  private static final String LEFT =
+      "its document left its source while the agent was stopped: its deletionPolicy runs";
+
   private UnsourcedDeployments() {}
 
   /**
-   * @param removed names whose source answered without them: their deletion policy runs
+   * @param removed deployments whose source answered without them, as placeholders to show while
+   *     their deletion policy runs
    * @param held placeholders by the source id to register them under
    */
-  public record Decision(List<String> removed, Map<String, List<DesiredDocument>> held) {}
+  public record Decision(List<DesiredDocument> removed, Map<String, List<DesiredDocument>> held) {
+    public List<String> removedNames() {
+      return removed.stream().map(DesiredDocument::name).toList();
+    }
+  }
 
   /**
    * @param known the store's deployments
@@ -35,7 +43,7 @@ public final class UnsourcedDeployments {
    */
   public static Decision decide(
       List<DeploymentRow> known, Set<String> registered, Map<String, Boolean> answered) {
-    List<String> removed = new ArrayList<>();
+    List<DesiredDocument> removed = new ArrayList<>();
     Map<String, List<DesiredDocument>> held = new LinkedHashMap<>();
     for (DeploymentRow row : known) {
       if (registered.contains(row.name())) {
@@ -53,7 +61,7 @@ public final class UnsourcedDeployments {
       if (ref == null || ref.sourceId() == null) {
         // Never recorded where it came from: removed when every source answered, as before.
         if (!answered.containsValue(false)) {
-          removed.add(row.name());
+          removed.add(placeholder(row, null, LEFT));
         }
       } else if (id == null) {
         held.computeIfAbsent(UNCONFIGURED, k -> new ArrayList<>())
@@ -77,7 +85,7 @@ public final class UnsourcedDeployments {
                         + " has not answered since the agent started: what runs is left as it is"
                         + " until it does"));
       } else {
-        removed.add(row.name());
+        removed.add(placeholder(row, ref, LEFT));
       }
     }
     return new Decision(removed, held);

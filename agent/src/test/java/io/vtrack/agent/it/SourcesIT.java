@@ -319,13 +319,7 @@ class SourcesIT {
     app.runtime =
         app.runtime.replace(
             "stop: {signal: TERM, timeout: 5s}", "stop: {signal: WINCH, timeout: 3s}");
-    app.deploy("v1");
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .until(
-            () ->
-                "Healthy".equals(status("vtrack").get("phase"))
-                    && api.getAuthed("/api/v1/deployments/vtrack").body().contains("WINCH"));
+    awaitRolledOut(() -> app.deploy("v1"));
     List<Long> groups = processGroups();
     app.removeDocument();
     await()
@@ -351,6 +345,61 @@ class SourcesIT {
           .as("process group %d once the API says the deployment is gone", pgid)
           .isEmpty();
     }
+  }
+
+  @Test
+  void aDeploymentRemovedWhileTheAgentWasStoppedIsShownUntilItsServicesHaveStopped()
+      throws Exception {
+    app.runtime =
+        app.runtime.replace(
+            "stop: {signal: TERM, timeout: 5s}", "stop: {signal: WINCH, timeout: 3s}");
+    awaitRolledOut(() -> app.deploy("v1"));
+    List<Long> groups = processGroups();
+    vertx.close().await();
+    app.removeDocument();
+    restartOn(config);
+    // The source answered without it: its deletion policy runs at startup, shown meanwhile.
+    Map<String, Object> deleting = status("vtrack");
+    assertThat(deleting).as("the deployment right after the restart").isNotEmpty();
+    assertThat(deleting.get("phase")).isEqualTo("Healthy");
+    assertThat(condition(deleting, "Reconciling"))
+        .containsEntry("status", "True")
+        .containsEntry("reason", "Deleting");
+    assertThat(condition(deleting, "Reconciling").get("message").toString())
+        .contains("left its source while the agent was stopped");
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> api.get("/api/v1/deployments/vtrack").status() == 404);
+    for (long pgid : groups) {
+      assertThat(io.vtrack.agent.runtime.ProcStat.read(pgid).filter(p -> p.alive()))
+          .as("process group %d once the API says the deployment is gone", pgid)
+          .isEmpty();
+    }
+  }
+
+  /** Runs {@code change} (a new spec), then waits until a rollout after it ended Healthy. */
+  private void awaitRolledOut(ThrowingRunnable change) throws Exception {
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> "Healthy".equals(status("vtrack").get("phase")));
+    long before =
+        ((Number) ((Map<?, ?>) status("vtrack").get("lastRollout")).get("id")).longValue();
+    change.run();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () -> {
+              Map<String, Object> st = status("vtrack");
+              Map<?, ?> last = (Map<?, ?>) st.get("lastRollout");
+              return "Healthy".equals(st.get("phase"))
+                  && last != null
+                  && ((Number) last.get("id")).longValue() > before;
+            });
+  }
+
+  interface ThrowingRunnable {
+    void run() throws Exception;
   }
 
   /** Replaces the agent of this test with one on {@code cfg} (the same state folder). */

@@ -28,7 +28,7 @@ class UnsourcedDeploymentsTest {
     var d =
         UnsourcedDeployments.decide(
             List.of(row("gone", GIT), row("here", GIT)), Set.of("here"), Map.of(GIT, true));
-    assertThat(d.removed()).containsExactly("gone");
+    assertThat(d.removedNames()).containsExactly("gone");
     assertThat(d.held()).isEmpty();
   }
 
@@ -39,7 +39,7 @@ class UnsourcedDeploymentsTest {
             List.of(row("app", GIT), row("other", FILES)),
             Set.of(),
             Map.of(GIT, false, FILES, true));
-    assertThat(d.removed()).containsExactly("other");
+    assertThat(d.removedNames()).containsExactly("other");
     assertThat(d.held()).containsOnlyKeys(GIT);
     DesiredDocument held = d.held().get(GIT).get(0);
     assertThat(held.name()).isEqualTo("app");
@@ -54,7 +54,7 @@ class UnsourcedDeploymentsTest {
   @Test
   void aSourceLeftOutOfAgentYamlRemovesNothing() {
     var d = UnsourcedDeployments.decide(List.of(row("app", GIT)), Set.of(), Map.of());
-    assertThat(d.removed()).isEmpty();
+    assertThat(d.removedNames()).isEmpty();
     assertThat(d.held()).containsOnlyKeys(UnsourcedDeployments.UNCONFIGURED);
     assertThat(d.held().get(UnsourcedDeployments.UNCONFIGURED).get(0).errors().get(0).message())
         .contains("git:file:///srv/deploy.git#main:.")
@@ -69,7 +69,7 @@ class UnsourcedDeploymentsTest {
             List.of(row("gone", GIT)),
             Set.of(),
             Map.of("file[0]:/x", true, "git[1]:file:///srv/deploy.git#main:.", true));
-    assertThat(d.removed()).containsExactly("gone");
+    assertThat(d.removedNames()).containsExactly("gone");
   }
 
   @Test
@@ -93,7 +93,7 @@ class UnsourcedDeploymentsTest {
     var d = UnsourcedDeployments.decide(List.of(kube), Set.of(), Map.of(a, true, b, false));
     assertThat(d.held()).containsOnlyKeys(b);
     d = UnsourcedDeployments.decide(List.of(kube), Set.of(), Map.of(a, true, b, true));
-    assertThat(d.removed()).containsExactly("app");
+    assertThat(d.removedNames()).containsExactly("app");
     d = UnsourcedDeployments.decide(List.of(kube), Set.of(), Map.of(GIT, true));
     assertThat(d.held()).containsOnlyKeys(UnsourcedDeployments.UNCONFIGURED);
   }
@@ -123,11 +123,11 @@ class UnsourcedDeploymentsTest {
   void aRowWithoutItsSourceIsRemovedOnlyWhenEverySourceAnswered() {
     assertThat(
             UnsourcedDeployments.decide(List.of(row("old", null)), Set.of(), Map.of(GIT, true))
-                .removed())
+                .removedNames())
         .containsExactly("old");
     assertThat(
             UnsourcedDeployments.decide(List.of(row("old", null)), Set.of(), Map.of(GIT, false))
-                .removed())
+                .removedNames())
         .isEmpty();
   }
 }
