@@ -336,15 +336,7 @@ class SourcesIT {
       assertThat(condition(deleting, "Reconciling").get("message").toString())
           .contains("deletionPolicy Stop");
     }
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .pollInterval(Duration.ofMillis(50))
-        .until(() -> api.get("/api/v1/deployments/vtrack").status() == 404);
-    for (long pgid : groups) {
-      assertThat(io.vtrack.agent.runtime.ProcStat.read(pgid).filter(p -> p.alive()))
-          .as("process group %d once the API says the deployment is gone", pgid)
-          .isEmpty();
-    }
+    awaitGoneWithNothingAlive(groups);
   }
 
   @Test
@@ -367,6 +359,13 @@ class SourcesIT {
         .containsEntry("reason", "Deleting");
     assertThat(condition(deleting, "Reconciling").get("message").toString())
         .contains("left its source while the agent was stopped");
+    awaitGoneWithNothingAlive(groups);
+  }
+
+  /**
+   * Waits for the API's first 404 for the deployment: no process of {@code groups} is alive then.
+   */
+  private void awaitGoneWithNothingAlive(List<Long> groups) throws Exception {
     await()
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(50))
