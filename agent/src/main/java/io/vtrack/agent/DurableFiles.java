@@ -53,7 +53,8 @@ public final class DurableFiles {
               .start();
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
-        LOG.warn("flushing the file system of {} took over {} s: going on", path, timeout);
+        LOG.warn(
+            "flushing the file system of {} took over {} s: going on", path, timeout.toSeconds());
         return false;
       }
       if (p.exitValue() != 0) {
