@@ -49,6 +49,9 @@ final class DeploymentState {
   DeploymentStatus status;
   StatusBuilder.Inputs lastInputs;
 
+  /** The status last stored, as JSON without its check results; null until stored. */
+  String storedStatus;
+
   /** Steps done since the status was last published (the next reconcile's read publishes it). */
   int unpublishedSteps;
 

@@ -82,6 +82,16 @@ public record DeploymentStatus(
               ? new Condition("Reconciling", "True", "Deleting", message, at.toString())
               : c);
     }
+    return with(message, cs, checks);
+  }
+
+  /** This status without its check results (what changes at every round). */
+  public DeploymentStatus withoutChecks() {
+    return with(message, conditions, null);
+  }
+
+  private DeploymentStatus with(
+      String message, List<Condition> conditions, List<CheckResult> checks) {
     return new DeploymentStatus(
         observedGeneration,
         phase,
@@ -92,7 +102,7 @@ public record DeploymentStatus(
         lastHealthyCommit,
         verifiedCommits,
         quarantinedCommits,
-        cs,
+        conditions,
         checks,
         lastRollout,
         warnings,

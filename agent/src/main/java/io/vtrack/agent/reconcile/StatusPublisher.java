@@ -51,7 +51,10 @@ final class StatusPublisher {
     return published.get(name);
   }
 
-  /** Publishes the status a full read gives; stored every time. */
+  /**
+   * Publishes the status a full read gives; stored when what it says, its check results aside,
+   * changed (every source poll reads every deployment: a steady one is not written each time).
+   */
   Future<Void> publish(
       String name,
       Snapshot snap,
@@ -83,7 +86,7 @@ final class StatusPublisher {
     s.lastInputs = in;
     DeploymentStatus st = StatusBuilder.build(in);
     announce(name, s, st, notify);
-    return write(name, st);
+    return store(name, s, st, false);
   }
 
   /**
@@ -120,8 +123,18 @@ final class StatusPublisher {
     boolean transition = s.status == null || !st.sameConditions(s.status);
     announce(name, s, st, notify);
     if (transition) {
-      write(name, st);
+      store(name, s, st, true);
     }
+  }
+
+  /** Stores {@code st} when it differs from the last stored, check results aside, or always. */
+  private Future<Void> store(String name, DeploymentState s, DeploymentStatus st, boolean always) {
+    String said = JSON.writeValueAsString(st.withoutChecks());
+    if (!always && said.equals(s.storedStatus)) {
+      return Future.succeededFuture();
+    }
+    s.storedStatus = said;
+    return write(name, st).onFailure(err -> s.storedStatus = null);
   }
 
   /**

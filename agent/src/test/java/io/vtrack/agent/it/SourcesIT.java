@@ -362,6 +362,65 @@ class SourcesIT {
     awaitGoneWithNothingAlive(groups);
   }
 
+  @Test
+  void aSteadyDeploymentsStatusIsStoredOnChangesNotAtEveryPoll() throws Exception {
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> "Healthy".equals(status("vtrack").get("phase")));
+    // A trigger in the store counts the agent's status writes from here on.
+    String db = "jdbc:sqlite:" + io.vtrack.agent.store.StateStore.file(stateDir);
+    try (java.sql.Connection c = java.sql.DriverManager.getConnection(db);
+        java.sql.Statement st = c.createStatement()) {
+      st.execute("PRAGMA busy_timeout=5000");
+      st.execute("CREATE TABLE status_writes(n INTEGER NOT NULL)");
+      st.execute("INSERT INTO status_writes VALUES (0)");
+      st.execute(
+          "CREATE TRIGGER count_status_writes AFTER UPDATE OF status_json ON deployments"
+              + " BEGIN UPDATE status_writes SET n = n + 1; END");
+    }
+    // Three check rounds (an interval apart) while the git source polls every 300 ms: each poll
+    // reads the deployment again, and nothing it says changes.
+    java.util.Set<Object> rounds = new java.util.HashSet<>();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () -> {
+              List<Map<String, Object>> checks =
+                  (List<Map<String, Object>>) status("vtrack").get("checks");
+              rounds.add(checks.get(0).get("lastRun"));
+              return rounds.size() >= 4;
+            });
+    assertThat(status("vtrack").get("phase")).isEqualTo("Healthy");
+    assertThat(statusWrites(db)).as("status writes while nothing changed").isZero();
+
+    // A change is stored: the backend killed, healed, Healthy again; the store says so too.
+    new ProcessBuilder("kill", "-KILL", String.valueOf(backendPid())).start().waitFor();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> statusWrites(db) > 0 && "Healthy".equals(storedPhase(db)));
+    assertThat(status("vtrack").get("phase")).isEqualTo("Healthy");
+  }
+
+  private static long statusWrites(String db) throws Exception {
+    try (java.sql.Connection c = java.sql.DriverManager.getConnection(db);
+        java.sql.Statement st = c.createStatement();
+        java.sql.ResultSet rs = st.executeQuery("SELECT n FROM status_writes")) {
+      return rs.next() ? rs.getLong(1) : -1;
+    }
+  }
+
+  private static String storedPhase(String db) throws Exception {
+    try (java.sql.Connection c = java.sql.DriverManager.getConnection(db);
+        java.sql.Statement st = c.createStatement();
+        java.sql.ResultSet rs =
+            st.executeQuery(
+                "SELECT json_extract(status_json, '$.phase') FROM deployments"
+                    + " WHERE name = 'vtrack'")) {
+      return rs.next() ? rs.getString(1) : null;
+    }
+  }
+
   /**
    * Waits for the API's first 404 for the deployment: no process of {@code groups} is alive then.
    */
