@@ -49,8 +49,8 @@ final class DeploymentState {
   DeploymentStatus status;
   StatusBuilder.Inputs lastInputs;
 
-  /** The status last stored, as JSON without its check results; null until stored. */
-  String storedStatus;
+  /** The status last stored, without its check results; null until stored. */
+  DeploymentStatus storedStatus;
 
   /** Steps done since the status was last published (the next reconcile's read publishes it). */
   int unpublishedSteps;

@@ -458,10 +458,12 @@ public final class Reconciler {
   }
 
   /**
-   * At startup, a deployment whose source answered without it: shown with the status the store
-   * kept, as deleting, until its deletion policy has run (it is enqueued next).
+   * At startup, a deployment whose source answered without it: registered as leaving and shown with
+   * the status the store kept, as deleting, until its deletion policy has run (it is enqueued
+   * next).
    */
   public void leaving(DesiredDocument gone, String storedStatusJson) {
+    w.registry().leave(gone);
     publisher.restore(gone.name(), storedStatusJson);
     publisher.deleting(gone.name(), gone.errors().get(0).message());
   }

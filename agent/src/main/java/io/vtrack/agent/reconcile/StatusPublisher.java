@@ -129,7 +129,7 @@ final class StatusPublisher {
 
   /** Stores {@code st} when it differs from the last stored, check results aside, or always. */
   private Future<Void> store(String name, DeploymentState s, DeploymentStatus st, boolean always) {
-    String said = JSON.writeValueAsString(st.withoutChecks());
+    DeploymentStatus said = st.withoutChecks();
     if (!always && said.equals(s.storedStatus)) {
       return Future.succeededFuture();
     }

@@ -63,11 +63,10 @@ final class KubeApiServer implements AutoCloseable {
     server =
         new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), d, false);
     server.init(InetAddress.getByName("127.0.0.1"), port);
-    // The test's client runs on a Vert.x instance this class owns and closes last: with the default
-    // factory the client makes one and closes it itself, with any client derived from it.
-    // KubeIdleIT
-    // failed once in CI with "event executor terminated" before its teardown (not reproduced in
-    // two runs on a loaded machine); the agents' clients run on their agents' instances.
+    // The test's client runs on a Vert.x instance this class owns and closes last: with the
+    // default factory the client makes one and closes it itself, with any client derived from
+    // it. KubeIdleIT failed once in CI with "event executor terminated" before its teardown (not
+    // reproduced in two runs on a loaded machine); the agents' clients run on their agents' own.
     client = server.createClient(new Vertx5HttpClientFactory(clientVertx));
     if (installCrd) {
       try (InputStream in = Files.newInputStream(CRD)) {
