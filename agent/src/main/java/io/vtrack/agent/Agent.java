@@ -393,7 +393,6 @@ public final class Agent extends VerticleBase {
                         for (DesiredDocument gone : d.removed()) {
                           // Shown (Deleting) until its deletion policy has run, as a document
                           // removed while the agent runs is.
-                          registry.leave(gone);
                           reconciler.leaving(
                               gone,
                               known.stream()
@@ -776,6 +775,9 @@ public final class Agent extends VerticleBase {
     return done.future();
   }
 
+  /** How long stopping waits for the Leases held to be let go (the API server may be away). */
+  static final long KUBE_RELEASE_WAIT_MILLIS = 5_000;
+
   /** How long startup waits for a kubernetes source's first list (the API server may be away). */
   static final long KUBE_FIRST_LIST_WAIT_MILLIS = 15_000;
 
@@ -832,12 +834,30 @@ public final class Agent extends VerticleBase {
     if (watchdog != null) {
       watchdog.stop();
     }
-    kubeSources.forEach(KubeSource::close);
+    // Off the event loop: letting go of a Lease asks the API server and waits for the answer,
+    // which may be due on this very thread (a stop that hung for good when it was).
+    Future<Void> released =
+        kubeSources.isEmpty()
+            ? Future.succeededFuture()
+            : vertx
+                .<Void>executeBlocking(
+                    () -> {
+                      kubeSources.forEach(KubeSource::close);
+                      return null;
+                    },
+                    false)
+                .timeout(KUBE_RELEASE_WAIT_MILLIS, TimeUnit.MILLISECONDS)
+                .recover(
+                    err -> {
+                      // Not let go: the Leases expire on their own (30 s).
+                      LOG.warn("cannot let go of the Leases held: {}", err.getMessage());
+                      return Future.succeededFuture();
+                    });
     timers.forEach(vertx::cancelTimer);
     Future<Void> settled =
         reconciler == null ? Future.succeededFuture() : reconciler.stop(DELETION_GRACE);
     Future<Void> closed = api == null ? Future.succeededFuture() : api.close();
-    return Future.join(settled, closed)
+    return Future.join(settled, closed, released)
         .compose(
             v ->
                 vertx.executeBlocking(

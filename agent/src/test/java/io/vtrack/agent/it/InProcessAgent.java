@@ -11,7 +11,7 @@ import java.util.List;
 
 /** The agent running in the test's JVM on a real port, with a git source on the deploy repo. */
 public final class InProcessAgent implements AutoCloseable {
-  public final Vertx vertx = Vertx.vertx();
+  public final Vertx vertx;
   public final Agent agent;
   public final Api api;
   public final Path stateDir;
@@ -39,6 +39,12 @@ public final class InProcessAgent implements AutoCloseable {
 
   /** An agent on the configuration given (its stateDir under {@code root}). */
   public InProcessAgent(Path root, AgentConfig cfg) throws Exception {
+    this(root, cfg, Vertx.vertx());
+  }
+
+  /** As above, on {@code vertx} (closed with the agent). */
+  public InProcessAgent(Path root, AgentConfig cfg, Vertx vertx) throws Exception {
+    this.vertx = vertx;
     stateDir = Path.of(cfg.stateDir());
     secretFile = root.resolve("webhook-secret");
     Files.writeString(secretFile, "it-secret\n");
@@ -50,6 +56,7 @@ public final class InProcessAgent implements AutoCloseable {
   /** As above, with a git timeout (null: the default). */
   public InProcessAgent(Path root, List<AgentConfig.SourceConfig> sources, Interval gitTimeout)
       throws Exception {
+    vertx = Vertx.vertx();
     stateDir = root.resolve("state");
     secretFile = root.resolve("webhook-secret");
     Files.writeString(secretFile, "it-secret\n");

@@ -50,6 +50,54 @@ class KubernetesIT extends AgentTestBase {
                     null)));
   }
 
+  @Test
+  void anAgentHoldingALeaseStopsWhenItsClientAnswersOnTheStoppingThread() throws Exception {
+    // One event loop: the agent's client gets its answers on the thread that stops the agent.
+    // Letting go of a Lease there waited for an answer that thread was to deliver: stop never
+    // ended.
+    api.deployments(NS)
+        .resource(
+            api.load(
+                NS,
+                app.document(
+                    "vtrack", "v1", app.backendPort, app.frontendPort, "  suspend: true\n")))
+        .create();
+    var kubeconfig = api.kubeconfig(tmp.resolve("kubeconfig"));
+    agent =
+        new InProcessAgent(
+            tmp,
+            new AgentConfig(
+                "it-agent",
+                tmp.resolve("state").toString(),
+                "127.0.0.1:0",
+                null,
+                List.of(),
+                List.of(
+                    new AgentConfig.SourceConfig(
+                        null,
+                        new AgentConfig.KubernetesSourceConfig(NS, kubeconfig.toString()),
+                        null))),
+            io.vertx.core.Vertx.vertx(new io.vertx.core.VertxOptions().setEventLoopPoolSize(1)));
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> "Suspended".equals(crStatus().get("phase")));
+    assertThat(leaseDurations())
+        .as("Leases while the agent runs")
+        .isNotEmpty()
+        .allMatch(d -> d > 1);
+    agent.vertx.close().await(30, java.util.concurrent.TimeUnit.SECONDS);
+    // Let go, not left to expire: released, a Lease lasts 1 s, so another agent takes over at once.
+    assertThat(leaseDurations()).as("Leases once the agent stopped").allMatch(d -> d <= 1);
+  }
+
+  /** The duration of each Lease in the namespace, in seconds. */
+  private List<Integer> leaseDurations() {
+    return api.client.leases().inNamespace(NS).list().getItems().stream()
+        .map(l -> l.getSpec().getLeaseDurationSeconds())
+        .toList();
+  }
+
   Resource<GenericKubernetesResource> resource() {
     return api.deployments(NS).withName("vtrack");
   }
