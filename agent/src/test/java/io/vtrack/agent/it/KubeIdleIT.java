@@ -31,8 +31,16 @@ class KubeIdleIT {
   @Test
   void idleAgentsWriteLessThanOnePerFiveSecondsEachAndNeverListAgain() throws Exception {
     List<InProcessAgent> agents = new ArrayList<>();
+    // Closed in reverse order: the agents stop before the API server they talk to (stopped under
+    // them, each agent's stop waited for its Lease release in vain, with its informers retrying).
     try (KubeApiServer api = new KubeApiServer();
-        TestApp app = new TestApp(tmp.resolve("repos"))) {
+        TestApp app = new TestApp(tmp.resolve("repos"));
+        AutoCloseable stopAgents =
+            () -> {
+              for (InProcessAgent a : agents) {
+                a.close();
+              }
+            }) {
       Path kubeconfig = api.kubeconfig(tmp.resolve("kubeconfig"));
       for (int a = 0; a < AGENTS; a++) {
         for (int d = 0; d < PER_AGENT; d++) {
@@ -97,10 +105,6 @@ class KubeIdleIT {
           .extracting(l -> l.getMetadata().getName())
           .hasSize(AGENTS)
           .allMatch(n -> n.startsWith("vtrack-agent-node-"));
-    } finally {
-      for (InProcessAgent a : agents) {
-        a.close();
-      }
     }
   }
 }
