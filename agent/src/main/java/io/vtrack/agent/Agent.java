@@ -862,8 +862,8 @@ public final class Agent extends VerticleBase {
             v ->
                 vertx.executeBlocking(
                     () -> {
-                      if (runtimes != null && runtimes.composeIfStarted() != null) {
-                        runtimes.composeIfStarted().close();
+                      if (runtimes != null) {
+                        runtimes.close();
                       }
                       if (store != null) {
                         store.close();

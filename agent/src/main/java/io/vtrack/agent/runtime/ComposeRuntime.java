@@ -162,9 +162,19 @@ public final class ComposeRuntime implements AppRuntime {
     return events != null && events.connected();
   }
 
+  /** Stops following the engine's events; a runtime made by {@link #open} closes its clients. */
   public void close() {
     if (events != null) {
       events.close();
+    }
+    if (probe != null) {
+      for (DockerClient own : List.of(probe, docker)) {
+        try {
+          own.close();
+        } catch (java.io.IOException | RuntimeException e) {
+          LOG.debug("closing a Docker client: {}", e.toString());
+        }
+      }
     }
   }
 

@@ -6,6 +6,7 @@ import com.github.dockerjava.api.model.Event;
 import com.github.dockerjava.api.model.EventType;
 import io.vertx.core.Vertx;
 import java.io.Closeable;
+import java.io.IOException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,7 +17,7 @@ import org.slf4j.LoggerFactory;
  * delivers them on its stream thread. When the stream ends (the daemon restarted or went away) a
  * Vert.x timer reconnects with a capped backoff, and {@code onConnected} runs after every
  * (re)connection so the caller resyncs: nothing that happened while disconnected is lost, because
- * every reconcile reads the whole observed state.
+ * every reconcile reads the whole observed state. The client given is its own: closed with it.
  */
 public final class DockerEvents implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(DockerEvents.class);
@@ -68,6 +69,10 @@ public final class DockerEvents implements Closeable {
                   .withEventFilter(
                       "die", "oom", "health_status", "destroy", "stop", "kill", "start")
                   .exec(cb);
+              if (closed) {
+                // Closed while subscribing: close() may not have seen this stream.
+                cb.close();
+              }
               return null;
             },
             false)
@@ -139,6 +144,11 @@ public final class DockerEvents implements Closeable {
       } catch (Exception ignored) {
         // Closing reports ClosedByInterruptException to onError: a normal stop.
       }
+    }
+    try {
+      docker.close();
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("closing the events' Docker client: {}", e.toString());
     }
   }
 }

@@ -34,6 +34,7 @@ public final class Runtimes implements AppRuntime {
   private volatile String composeProblem;
   private long lastAttempt;
   private boolean connecting;
+  private boolean closed;
   private static final long RETRY_NANOS = 10_000_000_000L;
 
   public Runtimes(ProcessRuntime process, ComposeFactory composeFactory) {
@@ -73,6 +74,9 @@ public final class Runtimes implements AppRuntime {
       if (compose != null) {
         return null;
       }
+      if (closed) {
+        return "the agent is stopping";
+      }
       long now = System.nanoTime();
       if (connecting) {
         return composeProblem != null ? composeProblem : "connecting to the Docker Engine";
@@ -92,10 +96,32 @@ public final class Runtimes implements AppRuntime {
     }
     synchronized (this) {
       connecting = false;
-      compose = made;
-      composeProblem = problem;
+      if (!closed) {
+        compose = made;
+        composeProblem = problem;
+        return problem;
+      }
     }
-    return problem;
+    // Made while the agent stopped: its event stream would outlive the agent.
+    if (made != null) {
+      made.close();
+    }
+    return "the agent is stopping";
+  }
+
+  /**
+   * Closes the compose runtime (its event stream), and one still being made when this is called;
+   * none is made afterwards.
+   */
+  public void close() {
+    ComposeRuntime made;
+    synchronized (this) {
+      closed = true;
+      made = compose;
+    }
+    if (made != null) {
+      made.close();
+    }
   }
 
   /** The compose runtime if it was made. */
