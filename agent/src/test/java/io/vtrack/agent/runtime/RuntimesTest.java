@@ -15,13 +15,7 @@ class RuntimesTest {
   @Test
   void noComposeRuntimeIsMadeAfterClose() {
     AtomicInteger made = new AtomicInteger();
-    Runtimes runtimes =
-        new Runtimes(
-            null,
-            () -> {
-              made.incrementAndGet();
-              return new ComposeRuntime(null, null, (d, s) -> {});
-            });
+    Runtimes runtimes = counting(made);
     runtimes.close();
     assertThat(runtimes.unavailable(RuntimeType.compose)).isEqualTo("the agent is stopping");
     assertThat(made).hasValue(0);
@@ -56,16 +50,20 @@ class RuntimesTest {
   @Test
   void aComposeRuntimeIsMadeOnFirstUseAndKept() {
     AtomicInteger made = new AtomicInteger();
-    Runtimes runtimes =
-        new Runtimes(
-            null,
-            () -> {
-              made.incrementAndGet();
-              return new ComposeRuntime(null, null, (d, s) -> {});
-            });
+    Runtimes runtimes = counting(made);
     assertThat(runtimes.unavailable(RuntimeType.compose)).isNull();
     assertThat(runtimes.unavailable(RuntimeType.compose)).isNull();
     assertThat(runtimes.composeIfStarted()).isNotNull();
     assertThat(made).hasValue(1);
+  }
+
+  /** Runtimes whose compose factory counts what it made in {@code made}. */
+  private static Runtimes counting(AtomicInteger made) {
+    return new Runtimes(
+        null,
+        () -> {
+          made.incrementAndGet();
+          return new ComposeRuntime(null, null, (d, s) -> {});
+        });
   }
 }
