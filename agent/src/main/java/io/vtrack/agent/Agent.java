@@ -857,9 +857,10 @@ public final class Agent extends VerticleBase {
     Future<Void> settled =
         reconciler == null ? Future.succeededFuture() : reconciler.stop(DELETION_GRACE);
     Future<Void> closed = api == null ? Future.succeededFuture() : api.close();
+    // The runtimes and the store close whatever else failed to stop.
     return Future.join(settled, closed, released)
-        .compose(
-            v ->
+        .eventually(
+            () ->
                 vertx.executeBlocking(
                     () -> {
                       if (runtimes != null) {
