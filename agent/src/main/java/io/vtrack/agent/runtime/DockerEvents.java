@@ -7,6 +7,7 @@ import com.github.dockerjava.api.model.EventType;
 import io.vertx.core.Vertx;
 import java.io.Closeable;
 import java.io.IOException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,7 +62,12 @@ public final class DockerEvents implements Closeable {
             () -> {
               docker.pingCmd().exec();
               ResultCallback.Adapter<Event> cb = new Stream();
+              ResultCallback.Adapter<Event> previous = current;
               current = cb;
+              if (previous != null) {
+                // Ended already (it is the one being replaced): closing it ends its thread.
+                closeQuietly(previous);
+              }
               docker
                   .eventsCmd()
                   .withEventTypeFilter(EventType.CONTAINER)
@@ -71,7 +77,7 @@ public final class DockerEvents implements Closeable {
                   .exec(cb);
               if (closed) {
                 // Closed while subscribing: close() may not have seen this stream.
-                cb.close();
+                closeQuietly(cb);
               }
               return null;
             },
@@ -104,8 +110,22 @@ public final class DockerEvents implements Closeable {
     vertx.setTimer(delay, id -> connect());
   }
 
-  /** One subscription: hands events on, and reports its end to {@link #lost}. */
+  /**
+   * One subscription: hands events on, and reports its end to {@link #lost} once. A stream that
+   * starts after it was closed or replaced closes itself: docker-java's close only reaches a stream
+   * that has started, and one left open runs on, past the agent's stop.
+   */
   private final class Stream extends ResultCallback.Adapter<Event> {
+    private final AtomicBoolean reported = new AtomicBoolean();
+
+    @Override
+    public void onStart(Closeable stream) {
+      super.onStart(stream);
+      if (closed || current != this) {
+        closeQuietly(this);
+      }
+    }
+
     @Override
     public void onNext(Event e) {
       try {
@@ -128,7 +148,7 @@ public final class DockerEvents implements Closeable {
     }
 
     private void ended(Throwable t) {
-      if (current == this && !closed) {
+      if (reported.compareAndSet(false, true) && current == this && !closed) {
         vertx.runOnContext(v -> lost(t));
       }
     }
@@ -139,16 +159,20 @@ public final class DockerEvents implements Closeable {
     closed = true;
     ResultCallback.Adapter<Event> cb = current;
     if (cb != null) {
-      try {
-        cb.close();
-      } catch (Exception ignored) {
-        // Closing reports ClosedByInterruptException to onError: a normal stop.
-      }
+      closeQuietly(cb);
     }
     try {
       docker.close();
     } catch (IOException | RuntimeException e) {
       LOG.debug("closing the events' Docker client: {}", e.toString());
+    }
+  }
+
+  private static void closeQuietly(ResultCallback.Adapter<Event> stream) {
+    try {
+      stream.close();
+    } catch (Exception ignored) {
+      // Closing reports ClosedByInterruptException to onError: a normal stop.
     }
   }
 }

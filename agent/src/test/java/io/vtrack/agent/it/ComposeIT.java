@@ -38,6 +38,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ComposeIT extends AgentTestBase {
   static DockerClient docker;
   String project;
+  long eventStreamsBefore;
 
   @BeforeAll
   static void engine() {
@@ -64,12 +65,18 @@ class ComposeIT extends AgentTestBase {
   void composeApp() throws Exception {
     project = "vtit-" + UUID.randomUUID().toString().substring(0, 8).toLowerCase(Locale.ROOT);
     app.asCompose(project);
+    eventStreamsBefore = eventStreams();
   }
 
   @AfterEach
   void removeContainers() throws Exception {
     if (agent != null) {
       agent.close(); // first, so that it does not heal what is removed here
+      // Nothing of the agent follows the engine's events after its stop.
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> eventStreams() <= eventStreamsBefore);
     }
     if (project == null) {
       return;
@@ -84,6 +91,13 @@ class ComposeIT extends AgentTestBase {
         docker.removeContainerCmd(c.getId()).withForce(true).exec();
       }
     }
+  }
+
+  /** The threads docker-java reads event streams on (one per subscription). */
+  static long eventStreams() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.isAlive() && t.getName().startsWith("docker-java-stream"))
+        .count();
   }
 
   List<Container> projectContainers(boolean all) {
