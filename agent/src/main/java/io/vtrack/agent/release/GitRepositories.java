@@ -19,20 +19,24 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.eclipse.jgit.api.Git;
 import org.eclipse.jgit.api.TransportCommand;
 import org.eclipse.jgit.api.errors.GitAPIException;
+import org.eclipse.jgit.lib.ConfigConstants;
 import org.eclipse.jgit.lib.Constants;
 import org.eclipse.jgit.lib.FileMode;
 import org.eclipse.jgit.lib.ObjectId;
 import org.eclipse.jgit.lib.ObjectLoader;
 import org.eclipse.jgit.lib.Ref;
 import org.eclipse.jgit.lib.Repository;
+import org.eclipse.jgit.lib.StoredConfig;
 import org.eclipse.jgit.revwalk.RevCommit;
 import org.eclipse.jgit.revwalk.RevWalk;
+import org.eclipse.jgit.transport.FetchResult;
 import org.eclipse.jgit.transport.RefSpec;
 import org.eclipse.jgit.transport.SshTransport;
 import org.eclipse.jgit.transport.UsernamePasswordCredentialsProvider;
 import org.eclipse.jgit.transport.sshd.SshdSessionFactory;
 import org.eclipse.jgit.treewalk.TreeWalk;
 import org.eclipse.jgit.treewalk.filter.PathFilter;
+import org.eclipse.jgit.util.FileUtils;
 
 /**
  * Local bare mirrors of remote git repositories (jgit), kept under {@code <stateDir>/repos/}.
@@ -110,36 +114,28 @@ public final class GitRepositories {
       boolean changed = true;
       try {
         if (!Files.exists(dir.resolve("HEAD"))) {
+          // A new mirror is made aside and takes its name once fetched, so a mirror under its
+          // name is always complete.
           Files.createDirectories(root);
           Path tmp = Files.createTempDirectory(root, ".clone-");
-          try (Git git =
-              auth(
-                      Git.cloneRepository()
-                          .setURI(normalize(url))
-                          .setBare(true)
-                          .setDirectory(tmp.toFile()),
-                      credentials)
-                  .call()) {
-            git.getRepository()
-                .getConfig()
-                .setString("remote", "origin", "fetch", "+refs/heads/*:refs/heads/*");
-            git.getRepository().getConfig().save();
+          try {
+            try (Git git = Git.init().setBare(true).setDirectory(tmp.toFile()).call()) {
+              StoredConfig config = git.getRepository().getConfig();
+              config.setString("remote", "origin", "url", normalize(url));
+              config.setString("remote", "origin", "fetch", "+refs/heads/*:refs/heads/*");
+              config.save();
+              gcInForeground(config);
+              fetchAll(git, credentials);
+            }
+            Files.move(tmp, dir);
+          } catch (GitAPIException | IOException | RuntimeException e) {
+            FileUtils.delete(tmp.toFile(), FileUtils.RECURSIVE | FileUtils.IGNORE_ERRORS);
+            throw e;
           }
-          Files.move(tmp, dir);
         } else {
           try (Git git = Git.open(dir.toFile())) {
-            changed =
-                !auth(
-                        git.fetch()
-                            .setRemote("origin")
-                            .setRefSpecs(
-                                new RefSpec("+refs/heads/*:refs/heads/*"),
-                                new RefSpec("+refs/tags/*:refs/tags/*"))
-                            .setRemoveDeletedRefs(true),
-                        credentials)
-                    .call()
-                    .getTrackingRefUpdates()
-                    .isEmpty();
+            gcInForeground(git.getRepository().getConfig());
+            changed = !fetchAll(git, credentials).getTrackingRefUpdates().isEmpty();
           }
         }
         return fetchErrors.remove(url) != null || changed;
@@ -154,6 +150,35 @@ public final class GitRepositories {
         fetchErrors.put(url, msg);
         throw new SourceUnavailableException(msg, e);
       }
+    }
+  }
+
+  /** Every branch and tag of origin, deleted ones pruned. */
+  private FetchResult fetchAll(Git git, SourceSpec.Credentials credentials)
+      throws GitAPIException, IOException {
+    return auth(
+            git.fetch()
+                .setRemote("origin")
+                .setRefSpecs(
+                    new RefSpec("+refs/heads/*:refs/heads/*"),
+                    new RefSpec("+refs/tags/*:refs/tags/*"))
+                .setRemoveDeletedRefs(true),
+            credentials)
+        .call();
+  }
+
+  /**
+   * jgit's automatic gc after a fetch runs in a background thread by default, unseen by the fetch
+   * lock: it raced the next fetch on the same refs, and on a new mirror the rename to its name (its
+   * lock file left behind in the mirror, which keeps every later gc from running). Run in the fetch
+   * instead, it needs no lock of its own; it does work only past jgit's thresholds.
+   */
+  private static void gcInForeground(StoredConfig config) throws IOException {
+    if (config.getBoolean(
+        ConfigConstants.CONFIG_GC_SECTION, ConfigConstants.CONFIG_KEY_AUTODETACH, true)) {
+      config.setBoolean(
+          ConfigConstants.CONFIG_GC_SECTION, null, ConfigConstants.CONFIG_KEY_AUTODETACH, false);
+      config.save();
     }
   }
 
