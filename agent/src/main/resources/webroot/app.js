@@ -96,10 +96,42 @@ function render() {
   }).join('');
 }
 
+// A refresh reads the list and every deployment's history. Soon after a change; after a status
+// event that says what the page shows already (every check round sends one), at most every
+// QUIET_MS: with many deployments those come many times a second. One refresh at a time.
+const QUIET_MS = 2000;
 let pending = null;
-function scheduleRefresh() {
-  if (pending) return;
-  pending = setTimeout(() => { pending = null; refresh().catch(console.error); }, 150);
+let pendingDue = 0;
+let running = false;
+let again = false;
+let lastRefresh = 0;
+
+function scheduleRefresh(quiet) {
+  const now = Date.now();
+  const due = quiet ? Math.max(now + 150, lastRefresh + QUIET_MS) : now + 150;
+  if (pending && pendingDue <= due) return;
+  if (pending) clearTimeout(pending);
+  pendingDue = due;
+  pending = setTimeout(runRefresh, due - now);
+}
+
+function runRefresh() {
+  pending = null;
+  if (running) { again = true; return; }
+  running = true;
+  lastRefresh = Date.now();
+  refresh().catch(console.error).finally(() => {
+    running = false;
+    if (again) { again = false; scheduleRefresh(false); }
+  });
+}
+
+/** Whether a status event says nothing the page does not show already. */
+function known(e) {
+  const d = state.deployments.find((x) => x.name === e.deployment);
+  const st = d && d.status;
+  return !!st && st.phase === e.phase && st.message === e.message &&
+    st.currentCommit === e.currentCommit && st.desiredCommit === e.desiredCommit;
 }
 
 function follow() {
@@ -111,7 +143,7 @@ function follow() {
     const e = JSON.parse(m.data);
     (state.live[e.deployment] = state.live[e.deployment] || []).push(e);
     render();
-    scheduleRefresh();
+    scheduleRefresh(false);
   });
   for (const type of ['status', 'rollout', 'round']) {
     es.addEventListener(type, (m) => {
@@ -122,7 +154,7 @@ function follow() {
         if (d && d.status) { d.status.checks = e.checks; render(); }
         return;
       }
-      scheduleRefresh();
+      scheduleRefresh(type === 'status' && known(e));
     });
   }
 }

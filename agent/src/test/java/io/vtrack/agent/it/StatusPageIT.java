@@ -17,6 +17,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebDriver;
@@ -128,6 +129,25 @@ class StatusPageIT {
             () ->
                 text("#live").equals("live")
                     && browser.findElement(By.id("live")).getAttribute("class").contains("on"));
+
+    // A steady deployment sends a status event every check round (200 ms here), each saying what
+    // the page shows already: the page reads the API again for those at most every 2 s (it read
+    // the list and every history after each: at 200 deployments, hundreds of requests a second).
+    JavascriptExecutor js = (JavascriptExecutor) browser;
+    js.executeScript(
+        "window.__fetches = 0; const f = window.fetch;"
+            + " window.fetch = (...a) => { window.__fetches++; return f(...a); };"
+            + " window.__status = 0; new EventSource('/api/v1/events')"
+            + ".addEventListener('status', () => window.__status++);");
+    long t0 = System.nanoTime();
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(100))
+        .until(() -> ((Number) js.executeScript("return window.__status")).longValue() >= 20);
+    long fetches = ((Number) js.executeScript("return window.__fetches")).longValue();
+    long refreshes = (System.nanoTime() - t0) / 2_000_000_000L + 2;
+    // A refresh is two requests here: the list and the one deployment's history.
+    assertThat(fetches).as("API requests over 20 status events").isLessThanOrEqualTo(2 * refreshes);
 
     // A rollout whose contract check fails: its steps appear while it runs, without a reload.
     app.edit(
