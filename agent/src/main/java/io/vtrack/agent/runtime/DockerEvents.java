@@ -62,12 +62,7 @@ public final class DockerEvents implements Closeable {
             () -> {
               docker.pingCmd().exec();
               ResultCallback.Adapter<Event> cb = new Stream();
-              ResultCallback.Adapter<Event> previous = current;
               current = cb;
-              if (previous != null) {
-                // Ended already (it is the one being replaced): closing it ends its thread.
-                closeQuietly(previous);
-              }
               docker
                   .eventsCmd()
                   .withEventTypeFilter(EventType.CONTAINER)
@@ -112,8 +107,8 @@ public final class DockerEvents implements Closeable {
 
   /**
    * One subscription: hands events on, and reports its end to {@link #lost} once. A stream that
-   * starts after it was closed or replaced closes itself: docker-java's close only reaches a stream
-   * that has started, and one left open runs on, past the agent's stop.
+   * starts after it was closed closes itself: docker-java's close only reaches a stream that has
+   * started, and one left open runs on, past the agent's stop.
    */
   private final class Stream extends ResultCallback.Adapter<Event> {
     private final AtomicBoolean reported = new AtomicBoolean();
@@ -121,7 +116,7 @@ public final class DockerEvents implements Closeable {
     @Override
     public void onStart(Closeable stream) {
       super.onStart(stream);
-      if (closed || current != this) {
+      if (closed) {
         closeQuietly(this);
       }
     }

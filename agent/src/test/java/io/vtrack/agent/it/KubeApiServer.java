@@ -95,6 +95,27 @@ final class KubeApiServer implements AutoCloseable {
         .item();
   }
 
+  /** A kubernetes source on {@code namespace} of this server, through {@code kubeconfig}. */
+  static io.vtrack.agent.config.AgentConfig.SourceConfig source(String namespace, Path kubeconfig) {
+    return new io.vtrack.agent.config.AgentConfig.SourceConfig(
+        null,
+        new io.vtrack.agent.config.AgentConfig.KubernetesSourceConfig(
+            namespace, kubeconfig.toString()),
+        null);
+  }
+
+  /** An agent named {@code agentName} on that source alone, its state in {@code stateDir}. */
+  static io.vtrack.agent.config.AgentConfig agent(
+      String agentName, Path stateDir, String namespace, Path kubeconfig) {
+    return new io.vtrack.agent.config.AgentConfig(
+        agentName,
+        stateDir.toString(),
+        "127.0.0.1:0",
+        null,
+        List.of(),
+        List.of(source(namespace, kubeconfig)));
+  }
+
   int port() {
     return server.getPort();
   }

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.vtrack.agent.config.AgentConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -61,18 +60,7 @@ class KubeIdleIT {
         java.nio.file.Files.createDirectories(root);
         agents.add(
             new InProcessAgent(
-                root,
-                new AgentConfig(
-                    "node-" + a,
-                    root.resolve("state").toString(),
-                    "127.0.0.1:0",
-                    null,
-                    List.of(),
-                    List.of(
-                        new AgentConfig.SourceConfig(
-                            null,
-                            new AgentConfig.KubernetesSourceConfig(NS, kubeconfig.toString()),
-                            null)))));
+                root, KubeApiServer.agent("node-" + a, root.resolve("state"), NS, kubeconfig)));
       }
       // Every resource has its status (Suspended: observed, nothing run) from its own agent.
       await()

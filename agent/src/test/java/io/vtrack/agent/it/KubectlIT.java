@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.utils.Serialization;
-import io.vtrack.agent.config.AgentConfig;
 import io.vtrack.agent.kube.KubeSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -82,14 +81,7 @@ class KubectlIT extends AgentTestBase {
         .contains(
             "customresourcedefinition.apiextensions.k8s.io/vtrackdeployments.vtrack.io created");
 
-    agent =
-        new InProcessAgent(
-            tmp,
-            List.of(
-                new AgentConfig.SourceConfig(
-                    null,
-                    new AgentConfig.KubernetesSourceConfig("apps", kubeconfig.toString()),
-                    null)));
+    agent = new InProcessAgent(tmp, List.of(KubeApiServer.source("apps", kubeconfig)));
     Path doc = tmp.resolve("vtrack.yaml");
     Files.writeString(doc, app.document("v1"));
     Run applied = kubectl("apply", "--validate=false", "-n", "apps", "-f", doc.toString());

@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.dsl.Resource;
-import io.vtrack.agent.config.AgentConfig;
 import io.vtrack.agent.kube.KubeSource;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,14 +39,7 @@ class KubernetesIT extends AgentTestBase {
 
   void startAgent() throws Exception {
     var kubeconfig = api.kubeconfig(tmp.resolve("kubeconfig"));
-    agent =
-        new InProcessAgent(
-            tmp,
-            List.of(
-                new AgentConfig.SourceConfig(
-                    null,
-                    new AgentConfig.KubernetesSourceConfig(NS, kubeconfig.toString()),
-                    null)));
+    agent = new InProcessAgent(tmp, List.of(KubeApiServer.source(NS, kubeconfig)));
   }
 
   @Test
@@ -66,17 +58,7 @@ class KubernetesIT extends AgentTestBase {
     agent =
         new InProcessAgent(
             tmp,
-            new AgentConfig(
-                "it-agent",
-                tmp.resolve("state").toString(),
-                "127.0.0.1:0",
-                null,
-                List.of(),
-                List.of(
-                    new AgentConfig.SourceConfig(
-                        null,
-                        new AgentConfig.KubernetesSourceConfig(NS, kubeconfig.toString()),
-                        null))),
+            KubeApiServer.agent("it-agent", tmp.resolve("state"), NS, kubeconfig),
             io.vertx.core.Vertx.vertx(new io.vertx.core.VertxOptions().setEventLoopPoolSize(1)));
     await()
         .atMost(LONG)
