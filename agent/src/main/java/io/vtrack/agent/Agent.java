@@ -533,6 +533,10 @@ public final class Agent extends VerticleBase {
    * repository changed, else all.
    */
   private void refreshApps(String trigger) {
+    if (stopping) {
+      // A fetch ending after the stop asked for another on a worker pool shutting down.
+      return;
+    }
     if (!syncing.add("apps")) {
       syncAgain.add("apps");
       return;
@@ -589,6 +593,9 @@ public final class Agent extends VerticleBase {
   }
 
   private Future<Boolean> syncGit(GitSource g, String trigger) {
+    if (stopping) {
+      return Future.succeededFuture(false);
+    }
     if (!syncing.add(g.id())) {
       syncAgain.add(g.id());
       return Future.succeededFuture(true);
@@ -643,6 +650,9 @@ public final class Agent extends VerticleBase {
   }
 
   private Future<Boolean> syncFile(FileSource f, String trigger, String[] lastFingerprint) {
+    if (stopping) {
+      return Future.succeededFuture(false);
+    }
     if (!syncing.add(f.id())) {
       return Future.succeededFuture(true);
     }

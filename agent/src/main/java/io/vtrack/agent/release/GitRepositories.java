@@ -36,7 +36,8 @@ import org.eclipse.jgit.transport.UsernamePasswordCredentialsProvider;
 import org.eclipse.jgit.transport.sshd.SshdSessionFactory;
 import org.eclipse.jgit.treewalk.TreeWalk;
 import org.eclipse.jgit.treewalk.filter.PathFilter;
-import org.eclipse.jgit.util.FileUtils;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Local bare mirrors of remote git repositories (jgit), kept under {@code <stateDir>/repos/}.
@@ -45,6 +46,7 @@ import org.eclipse.jgit.util.FileUtils;
  * remote never stops what already runs. All methods block: call them from a worker.
  */
 public final class GitRepositories {
+  private static final Logger LOG = LoggerFactory.getLogger(GitRepositories.class);
   private final Path root;
   private final Map<String, Object> locks = new ConcurrentHashMap<>();
   private final Map<String, String> fetchErrors = new ConcurrentHashMap<>();
@@ -115,11 +117,12 @@ public final class GitRepositories {
       try {
         if (!Files.exists(dir.resolve("HEAD"))) {
           // A new mirror is made aside and takes its name once fetched, so a mirror under its
-          // name is always complete.
-          Files.createDirectories(root);
-          Path tmp = Files.createTempDirectory(root, ".clone-");
-          try {
-            try (Git git = Git.init().setBare(true).setDirectory(tmp.toFile()).call()) {
+          // name is always complete. What a clone cut short by a crash left is removed first.
+          for (Path left : CloneFolders.sweep(root)) {
+            LOG.info("removed {}, left by a clone that did not finish", left);
+          }
+          try (CloneFolders.Claim clone = CloneFolders.claim(root)) {
+            try (Git git = Git.init().setBare(true).setDirectory(clone.dir().toFile()).call()) {
               StoredConfig config = git.getRepository().getConfig();
               config.setString("remote", "origin", "url", normalize(url));
               config.setString("remote", "origin", "fetch", "+refs/heads/*:refs/heads/*");
@@ -127,10 +130,7 @@ public final class GitRepositories {
               gcInForeground(config);
               fetchAll(git, credentials);
             }
-            Files.move(tmp, dir);
-          } catch (GitAPIException | IOException | RuntimeException e) {
-            FileUtils.delete(tmp.toFile(), FileUtils.RECURSIVE | FileUtils.IGNORE_ERRORS);
-            throw e;
+            Files.move(clone.dir(), dir);
           }
         } else {
           try (Git git = Git.open(dir.toFile())) {

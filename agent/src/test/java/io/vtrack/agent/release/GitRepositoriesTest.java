@@ -90,6 +90,81 @@ class GitRepositoriesTest {
     assertThat(git.hasMirror(url)).isFalse();
   }
 
+  @Test
+  void whatACloneCutShortLeftIsRemovedAtTheNextCloneButNotAnotherAgentsRunningClone()
+      throws Exception {
+    Files.createDirectories(repos);
+    // A clone of an agent that died (power cut): its folder and its lock file, held by no one.
+    Files.createDirectories(repos.resolve(".clone-dead/objects"));
+    Files.writeString(repos.resolve(".clone-dead/HEAD"), "ref: refs/heads/main\n");
+    Files.createFile(repos.resolve(".clone-dead.lock"));
+    // One of an agent that did not claim its clones (before this version), and a lock file whose
+    // clone took its name just before its agent died.
+    Files.createDirectories(repos.resolve(".clone-1234567890"));
+    Files.createFile(repos.resolve(".clone-gone.lock"));
+    // A clone still running in another agent on the same state folder (a rolling update).
+    Files.createDirectories(repos.resolve(".clone-live"));
+    Files.createFile(repos.resolve(".clone-live.lock"));
+    Process other = holdLock(repos.resolve(".clone-live.lock"));
+    try {
+      GitRepositories git = new GitRepositories(repos);
+      String url = source.toString();
+      assertThat(git.fetch(url, null)).isTrue();
+      assertThat(git.resolve(url, "v1")).isEqualTo(first);
+      assertThat(names(repos))
+          .containsExactlyInAnyOrder(
+              git.mirror(url).getFileName().toString(), ".clone-live", ".clone-live.lock");
+      // This process's own clone in progress is never taken for a leftover either.
+      try (CloneFolders.Claim mine = CloneFolders.claim(repos)) {
+        assertThat(CloneFolders.sweep(repos)).isEmpty();
+        assertThat(mine.dir()).isDirectory();
+      }
+    } finally {
+      other.destroyForcibly().waitFor();
+    }
+    // The other agent died mid-clone: its lock went with it.
+    assertThat(CloneFolders.sweep(repos)).containsExactly(repos.resolve(".clone-live"));
+    assertThat(names(repos)).allMatch(n -> !n.startsWith(".clone-"));
+  }
+
+  /** Another process that holds a lock on {@code file} (as an agent cloning does). */
+  private Process holdLock(Path file) throws Exception {
+    Path src = tmp.resolve("Hold.java");
+    Files.writeString(
+        src,
+        """
+        import java.nio.channels.FileChannel;
+        import java.nio.file.Path;
+        import java.nio.file.StandardOpenOption;
+        public class Hold {
+          public static void main(String[] a) throws Exception {
+            FileChannel c = FileChannel.open(Path.of(a[0]), StandardOpenOption.WRITE);
+            c.lock();
+            System.out.println("locked");
+            System.out.flush();
+            System.in.read();
+          }
+        }
+        """);
+    Process p =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                src.toString(),
+                file.toString())
+            .redirectErrorStream(true)
+            .start();
+    String line =
+        new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream())).readLine();
+    assertThat(line).as("the other process holds the lock").isEqualTo("locked");
+    return p;
+  }
+
+  private static List<String> names(Path dir) throws Exception {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.map(p -> p.getFileName().toString()).toList();
+    }
+  }
+
   private static boolean autoDetach(Path mirror) throws Exception {
     try (Git g = Git.open(mirror.toFile())) {
       return g.getRepository()
