@@ -14,7 +14,6 @@ import com.github.dockerjava.zerodep.ZerodepDockerHttpClient;
 import io.vtrack.agent.model.RuntimeSpec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,15 +29,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import tools.jackson.databind.JsonNode;
-import tools.jackson.dataformat.yaml.YAMLMapper;
 
 /**
  * Runs a deployment as a docker-compose project: the release's compose files plus a generated
  * override that tags every image built from the release per commit (so a rollback runs the old
  * commit's images, never the new ones) and labels every container with its deployment and commit.
- * The compose CLI applies it; the engine is observed through docker-java (containers by label,
- * their state and health, their logs) and its event stream ({@link DockerEvents}).
+ * The compose CLI applies it ({@link ComposeFiles}); the engine is observed through docker-java
+ * (containers by label, their state and health, their logs) and its event stream ({@link
+ * DockerEvents}).
  *
  * <p>All methods but {@link #unexpectedExits} and {@link #onEvent} block: call them from a worker.
  */
@@ -50,25 +48,13 @@ public final class ComposeRuntime implements AppRuntime {
   public static final String LABEL_PROJECT = "com.docker.compose.project";
   public static final String LABEL_SERVICE = "com.docker.compose.service";
 
-  /** The generated override, written into the release next to the compose files. */
-  public static final String OVERRIDE_FILE = ".vtrack-compose.override.yml";
-
-  private static final YAMLMapper YAML = new YAMLMapper();
-  private static final Duration CONFIG_TIMEOUT = Duration.ofMinutes(1);
   private static final Duration BUILD_TIMEOUT = Duration.ofMinutes(30);
   private static final Duration UP_TIMEOUT = Duration.ofMinutes(10);
-
-  /** What {@code compose config} says of a release: its file version and services. */
-  record Model(String version, Map<String, Boolean> buildsByService) {
-    List<String> services() {
-      return List.copyOf(buildsByService.keySet());
-    }
-  }
 
   private final DockerClient docker;
   private final ComposeCli cli;
   private final BiConsumer<String, String> onChange;
-  private final Map<Path, Model> models = new ConcurrentHashMap<>();
+  private final ComposeFiles files;
   private final Map<String, Map<String, String>> exits = new ConcurrentHashMap<>();
 
   /** Containers the agent itself stops or replaces: their die and destroy events are expected. */
@@ -88,6 +74,7 @@ public final class ComposeRuntime implements AppRuntime {
     this.docker = docker;
     this.cli = cli;
     this.onChange = onChange;
+    this.files = new ComposeFiles(cli);
   }
 
   public ComposeCli cli() {
@@ -197,60 +184,9 @@ public final class ComposeRuntime implements AppRuntime {
     return c != null && c.project() != null && !c.project().isBlank() ? c.project() : name;
   }
 
-  private static List<Path> files(Path releaseDir, RuntimeSpec spec) {
-    List<String> names =
-        spec.compose() == null ? List.of("docker-compose.yml") : spec.compose().files();
-    return names.stream().map(f -> releaseDir.resolve(f).normalize()).toList();
-  }
-
   /** The image a service built from the release gets: one tag per commit. */
   public static String imageFor(String project, String service, String commit) {
     return ("vtrack/" + project + "-" + service).toLowerCase(Locale.ROOT) + ":" + commit;
-  }
-
-  /**
-   * Reads the release's compose files through {@code compose config}: a file the CLI rejects (a
-   * syntax error, an unknown key) throws {@link ComposeConfigException} with the CLI's message.
-   */
-  Model model(String deployment, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
-      throws ComposeConfigException {
-    Model cached = models.get(releaseDir);
-    if (cached != null) {
-      return cached;
-    }
-    List<Path> files = files(releaseDir, spec);
-    for (Path f : files) {
-      if (!Files.isRegularFile(f)) {
-        throw new ComposeConfigException(
-            "spec.runtime.compose.files: " + releaseDir.relativize(f) + " is not in the release");
-      }
-    }
-    CommandRunner.Result r =
-        cli.run(
-            project(deployment, spec), releaseDir, files, List.of("config"), env, CONFIG_TIMEOUT);
-    if (!r.ok()) {
-      throw new ComposeConfigException(
-          cli.describe() + " config rejected the compose files: " + r.output().strip());
-    }
-    JsonNode root;
-    try {
-      root = YAML.readTree(r.output());
-    } catch (RuntimeException e) {
-      throw new ComposeConfigException(
-          cli.describe() + " config printed what is not YAML: " + e.getMessage());
-    }
-    Map<String, Boolean> builds = new TreeMap<>();
-    JsonNode services = root.path("services");
-    for (var e : services.properties()) {
-      builds.put(e.getKey(), e.getValue().has("build"));
-    }
-    if (builds.isEmpty()) {
-      throw new ComposeConfigException("the compose files define no services");
-    }
-    JsonNode v = root.get("version");
-    Model m = new Model(v == null || v.isNull() ? null : v.asString(), builds);
-    models.put(releaseDir, m);
-    return m;
   }
 
   /**
@@ -260,98 +196,22 @@ public final class ComposeRuntime implements AppRuntime {
   public List<String> bindSources(
       String deployment, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
       throws ComposeConfigException {
-    CommandRunner.Result r =
-        cli.run(
-            project(deployment, spec),
-            releaseDir,
-            files(releaseDir, spec),
-            List.of("config"),
-            env,
-            CONFIG_TIMEOUT);
-    if (!r.ok()) {
-      throw new ComposeConfigException(
-          cli.describe() + " config rejected the compose files: " + r.output().strip());
-    }
-    List<String> out = new ArrayList<>();
-    for (var svc : YAML.readTree(r.output()).path("services").properties()) {
-      for (JsonNode v : svc.getValue().path("volumes")) {
-        // v1 prints "source:target[:mode]", v2 {type, source, target}.
-        String source =
-            v.isString() ? v.asString().split(":", 2)[0] : v.path("source").asString("");
-        if (source.startsWith("/") || source.startsWith(".")) {
-          out.add(svc.getKey() + "=" + releaseDir.resolve(source).normalize());
-        }
-      }
-    }
-    return out;
-  }
-
-  /**
-   * The override: per-commit image tags for built services, the deployment and commit labels and
-   * the VTRACK_* environment on every service. Rewritten each time (it is derived, never edited).
-   */
-  private Path writeOverride(
-      String deployment,
-      String commit,
-      Path releaseDir,
-      RuntimeSpec spec,
-      Model model,
-      Map<String, String> env)
-      throws IOException {
-    String project = baseProject(deployment, spec);
-    Map<String, Object> services = new LinkedHashMap<>();
-    for (var e : model.buildsByService().entrySet()) {
-      Map<String, Object> svc = new LinkedHashMap<>();
-      if (e.getValue()) {
-        svc.put("image", imageFor(project, e.getKey(), commit));
-      }
-      svc.put("labels", Map.of(LABEL_DEPLOYMENT, deployment, LABEL_COMMIT, commit));
-      Map<String, String> environment = new TreeMap<>();
-      env.forEach(
-          (k, val) -> {
-            if (k.startsWith("VTRACK_")) {
-              environment.put(k, val);
-            }
-          });
-      svc.put("environment", environment);
-      services.put(e.getKey(), svc);
-    }
-    Map<String, Object> doc = new LinkedHashMap<>();
-    if (model.version() != null) {
-      doc.put("version", model.version());
-    }
-    doc.put("services", services);
-    Path out = releaseDir.resolve(OVERRIDE_FILE);
-    Files.writeString(
-        out,
-        "# Generated by vtrack-agent for "
-            + deployment
-            + " at "
-            + commit
-            + "; rewritten before every use.\n"
-            + YAML.writeValueAsString(doc));
-    return out;
-  }
-
-  private List<Path> withOverride(Path releaseDir, RuntimeSpec spec) {
-    List<Path> all = new ArrayList<>(files(releaseDir, spec));
-    all.add(releaseDir.resolve(OVERRIDE_FILE));
-    return all;
+    return files.bindSources(deployment, releaseDir, spec, env);
   }
 
   @Override
   public List<String> services(String deployment, RuntimeSpec spec, Path releaseDir)
       throws ComposeConfigException {
-    return model(deployment, releaseDir, spec, Map.of()).services();
+    return files.model(deployment, releaseDir, spec, Map.of()).services();
   }
 
   @Override
   public String build(
       String deployment, String commit, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
       throws Exception {
-    models.remove(releaseDir);
-    Model m = model(deployment, releaseDir, spec, env);
-    writeOverride(deployment, commit, releaseDir, spec, m, env);
+    files.forget(releaseDir);
+    ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
+    files.writeOverride(deployment, commit, releaseDir, spec, m, env);
     if (!m.buildsByService().containsValue(true)) {
       return "no service builds from the release";
     }
@@ -359,7 +219,7 @@ public final class ComposeRuntime implements AppRuntime {
         cli.run(
             project(deployment, spec),
             releaseDir,
-            withOverride(releaseDir, spec),
+            files.withOverride(releaseDir, spec),
             List.of("build"),
             env,
             BUILD_TIMEOUT);
@@ -387,8 +247,8 @@ public final class ComposeRuntime implements AppRuntime {
       Path logsDir,
       Map<String, String> env)
       throws Exception {
-    Model m = model(deployment, releaseDir, spec, env);
-    writeOverride(deployment, commit, releaseDir, spec, m, env);
+    ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
+    files.writeOverride(deployment, commit, releaseDir, spec, m, env);
     exits.remove(deployment);
     up(deployment, releaseDir, spec, env, List.of("up", "-d", "--remove-orphans"));
     LOG.info(
@@ -410,7 +270,7 @@ public final class ComposeRuntime implements AppRuntime {
         cli.run(
             project(deployment, spec),
             releaseDir,
-            withOverride(releaseDir, spec),
+            files.withOverride(releaseDir, spec),
             args,
             env,
             UP_TIMEOUT);
@@ -436,8 +296,8 @@ public final class ComposeRuntime implements AppRuntime {
       Path logsDir,
       Map<String, String> env)
       throws Exception {
-    Model m = model(deployment, releaseDir, spec, env);
-    writeOverride(deployment, commit, releaseDir, spec, m, env);
+    ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
+    files.writeOverride(deployment, commit, releaseDir, spec, m, env);
     for (Container c : containers(deployment)) {
       if (services.contains(c.getLabels().get(LABEL_SERVICE))) {
         expectedGone.add(c.getId());
@@ -584,7 +444,7 @@ public final class ComposeRuntime implements AppRuntime {
   /** Removes the per-commit images of pruned releases (an image a container still uses stays). */
   @Override
   public void pruned(String deployment, RuntimeSpec spec, List<String> commits) {
-    models.keySet().removeIf(release -> commits.contains(release.getFileName().toString()));
+    files.forget(commits);
     String prefix = ("vtrack/" + baseProject(deployment, spec) + "-").toLowerCase(Locale.ROOT);
     for (var image : docker.listImagesCmd().withReferenceFilter(prefix + "*").exec()) {
       if (image.getRepoTags() == null) {

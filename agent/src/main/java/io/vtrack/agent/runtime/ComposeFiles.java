@@ -1,0 +1,198 @@
+package io.vtrack.agent.runtime;
+
+import io.vtrack.agent.model.RuntimeSpec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.dataformat.yaml.YAMLMapper;
+
+/**
+ * A release's compose files as the compose CLI reads them ({@code compose config}, cached per
+ * release), and the override the agent writes beside them: per-commit image tags for the services
+ * built from the release (so a rollback runs the old commit's images, never the new ones), the
+ * deployment and commit labels and the VTRACK_* environment on every service. Blocking.
+ */
+final class ComposeFiles {
+  /** The generated override, written into the release next to the compose files. */
+  static final String OVERRIDE_FILE = ".vtrack-compose.override.yml";
+
+  private static final YAMLMapper YAML = new YAMLMapper();
+  private static final Duration CONFIG_TIMEOUT = Duration.ofMinutes(1);
+
+  private final ComposeCli cli;
+  private final Map<Path, Model> models = new ConcurrentHashMap<>();
+
+  ComposeFiles(ComposeCli cli) {
+    this.cli = cli;
+  }
+
+  /** Reads a release afresh at its next use. */
+  void forget(Path releaseDir) {
+    models.remove(releaseDir);
+  }
+
+  /** Forgets the releases of pruned commits. */
+  void forget(List<String> commits) {
+    models.keySet().removeIf(release -> commits.contains(release.getFileName().toString()));
+  }
+
+  /** What {@code compose config} says of a release: its file version and services. */
+  record Model(String version, Map<String, Boolean> buildsByService) {
+    List<String> services() {
+      return List.copyOf(buildsByService.keySet());
+    }
+  }
+
+  /** The release's compose files, as the document names them (default docker-compose.yml). */
+  static List<Path> files(Path releaseDir, RuntimeSpec spec) {
+    List<String> names =
+        spec.compose() == null ? List.of("docker-compose.yml") : spec.compose().files();
+    return names.stream().map(f -> releaseDir.resolve(f).normalize()).toList();
+  }
+
+  /**
+   * Reads the release's compose files through {@code compose config}: a file the CLI rejects (a
+   * syntax error, an unknown key) throws {@link ComposeConfigException} with the CLI's message.
+   */
+  Model model(String deployment, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
+      throws ComposeConfigException {
+    Model cached = models.get(releaseDir);
+    if (cached != null) {
+      return cached;
+    }
+    List<Path> files = files(releaseDir, spec);
+    for (Path f : files) {
+      if (!Files.isRegularFile(f)) {
+        throw new ComposeConfigException(
+            "spec.runtime.compose.files: " + releaseDir.relativize(f) + " is not in the release");
+      }
+    }
+    CommandRunner.Result r =
+        cli.run(
+            ComposeRuntime.project(deployment, spec),
+            releaseDir,
+            files,
+            List.of("config"),
+            env,
+            CONFIG_TIMEOUT);
+    if (!r.ok()) {
+      throw new ComposeConfigException(
+          cli.describe() + " config rejected the compose files: " + r.output().strip());
+    }
+    JsonNode root;
+    try {
+      root = YAML.readTree(r.output());
+    } catch (RuntimeException e) {
+      throw new ComposeConfigException(
+          cli.describe() + " config printed what is not YAML: " + e.getMessage());
+    }
+    Map<String, Boolean> builds = new TreeMap<>();
+    JsonNode services = root.path("services");
+    for (var e : services.properties()) {
+      builds.put(e.getKey(), e.getValue().has("build"));
+    }
+    if (builds.isEmpty()) {
+      throw new ComposeConfigException("the compose files define no services");
+    }
+    JsonNode v = root.get("version");
+    Model m = new Model(v == null || v.isNull() ? null : v.asString(), builds);
+    models.put(releaseDir, m);
+    return m;
+  }
+
+  /**
+   * The host paths the release's services bind-mount, as {@code compose config} resolves them with
+   * {@code env} (a preview checks that none of them is the live data).
+   */
+  public List<String> bindSources(
+      String deployment, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
+      throws ComposeConfigException {
+    CommandRunner.Result r =
+        cli.run(
+            ComposeRuntime.project(deployment, spec),
+            releaseDir,
+            files(releaseDir, spec),
+            List.of("config"),
+            env,
+            CONFIG_TIMEOUT);
+    if (!r.ok()) {
+      throw new ComposeConfigException(
+          cli.describe() + " config rejected the compose files: " + r.output().strip());
+    }
+    List<String> out = new ArrayList<>();
+    for (var svc : YAML.readTree(r.output()).path("services").properties()) {
+      for (JsonNode v : svc.getValue().path("volumes")) {
+        // v1 prints "source:target[:mode]", v2 {type, source, target}.
+        String source =
+            v.isString() ? v.asString().split(":", 2)[0] : v.path("source").asString("");
+        if (source.startsWith("/") || source.startsWith(".")) {
+          out.add(svc.getKey() + "=" + releaseDir.resolve(source).normalize());
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The override: per-commit image tags for built services, the deployment and commit labels and
+   * the VTRACK_* environment on every service. Rewritten each time (it is derived, never edited).
+   */
+  Path writeOverride(
+      String deployment,
+      String commit,
+      Path releaseDir,
+      RuntimeSpec spec,
+      Model model,
+      Map<String, String> env)
+      throws IOException {
+    String project = ComposeRuntime.baseProject(deployment, spec);
+    Map<String, Object> services = new LinkedHashMap<>();
+    for (var e : model.buildsByService().entrySet()) {
+      Map<String, Object> svc = new LinkedHashMap<>();
+      if (e.getValue()) {
+        svc.put("image", ComposeRuntime.imageFor(project, e.getKey(), commit));
+      }
+      svc.put(
+          "labels",
+          Map.of(ComposeRuntime.LABEL_DEPLOYMENT, deployment, ComposeRuntime.LABEL_COMMIT, commit));
+      Map<String, String> environment = new TreeMap<>();
+      env.forEach(
+          (k, val) -> {
+            if (k.startsWith("VTRACK_")) {
+              environment.put(k, val);
+            }
+          });
+      svc.put("environment", environment);
+      services.put(e.getKey(), svc);
+    }
+    Map<String, Object> doc = new LinkedHashMap<>();
+    if (model.version() != null) {
+      doc.put("version", model.version());
+    }
+    doc.put("services", services);
+    Path out = releaseDir.resolve(OVERRIDE_FILE);
+    Files.writeString(
+        out,
+        "# Generated by vtrack-agent for "
+            + deployment
+            + " at "
+            + commit
+            + "; rewritten before every use.\n"
+            + YAML.writeValueAsString(doc));
+    return out;
+  }
+
+  List<Path> withOverride(Path releaseDir, RuntimeSpec spec) {
+    List<Path> all = new ArrayList<>(files(releaseDir, spec));
+    all.add(releaseDir.resolve(OVERRIDE_FILE));
+    return all;
+  }
+}
