@@ -47,6 +47,12 @@ final class SourceFeeds {
   /** How long startup waits for a kubernetes source's first list (the API server may be away). */
   static final long KUBE_FIRST_LIST_WAIT_MILLIS = 15_000;
 
+  /**
+   * How long stopping waits for reads in flight: one that ends after the agent's Vert.x has closed
+   * cannot hand its result back (an uncaught RejectedExecutionException on its worker).
+   */
+  static final long READS_WAIT_MILLIS = 3_000;
+
   private final Vertx vertx;
   private final Context ctx;
   private final AgentConfig config;
@@ -62,6 +68,9 @@ final class SourceFeeds {
   private final Set<String> syncAgain = new HashSet<>();
   private final List<Long> timers = new ArrayList<>();
   private volatile boolean stopping;
+
+  /** Reads of sources and fetches of app repositories running on workers (on the event loop). */
+  private final Set<Future<?>> reading = new HashSet<>();
 
   /**
    * @param baseDir the folder relative {@code file:} source paths and kubeconfigs are resolved
@@ -134,30 +143,46 @@ final class SourceFeeds {
   }
 
   /**
-   * Stops polling and starts no more reads; lets go of the Leases held (off the event loop: letting
-   * go asks the API server and waits for the answer, which may be due on this very thread), for at
-   * most {@link #KUBE_RELEASE_WAIT_MILLIS}.
+   * Stops polling and starts no more reads; waits for those in flight, for at most {@link
+   * #READS_WAIT_MILLIS}; lets go of the Leases held (off the event loop: letting go asks the API
+   * server and waits for the answer, which may be due on this very thread), for at most {@link
+   * #KUBE_RELEASE_WAIT_MILLIS}.
    */
   Future<Void> stop() {
     stopping = true;
     timers.forEach(vertx::cancelTimer);
+    Future<Void> reads =
+        Future.join(List.copyOf(reading))
+            .<Void>mapEmpty()
+            .timeout(READS_WAIT_MILLIS, TimeUnit.MILLISECONDS)
+            .otherwiseEmpty();
     if (kubeSources.isEmpty()) {
-      return Future.succeededFuture();
+      return reads;
     }
-    return vertx
-        .<Void>executeBlocking(
-            () -> {
-              kubeSources.forEach(KubeSource::close);
-              return null;
-            },
-            false)
-        .timeout(KUBE_RELEASE_WAIT_MILLIS, TimeUnit.MILLISECONDS)
-        .recover(
-            err -> {
-              // Not let go: the Leases expire on their own (30 s).
-              LOG.warn("cannot let go of the Leases held: {}", err.getMessage());
-              return Future.succeededFuture();
-            });
+    Future<Void> released =
+        vertx
+            .<Void>executeBlocking(
+                () -> {
+                  kubeSources.forEach(KubeSource::close);
+                  return null;
+                },
+                false)
+            .timeout(KUBE_RELEASE_WAIT_MILLIS, TimeUnit.MILLISECONDS)
+            .recover(
+                err -> {
+                  // Not let go: the Leases expire on their own (30 s).
+                  LOG.warn("cannot let go of the Leases held: {}", err.getMessage());
+                  return Future.succeededFuture();
+                });
+    return Future.join(reads, released).mapEmpty();
+  }
+
+  /** Runs a read on a worker, known to {@link #stop} until it ends (on the event loop). */
+  private <T> Future<T> read(java.util.concurrent.Callable<T> task) {
+    Future<T> f = vertx.executeBlocking(task, false);
+    reading.add(f);
+    f.onComplete(ar -> reading.remove(f));
+    return f;
   }
 
   /**
@@ -244,8 +269,7 @@ final class SourceFeeds {
     for (String n : registry.names()) {
       docs.add(registry.get(n).document());
     }
-    vertx
-        .executeBlocking(() -> fetchApps(docs), false)
+    read(() -> fetchApps(docs))
         .onComplete(
             ar -> {
               syncing.remove("apps");
@@ -299,29 +323,26 @@ final class SourceFeeds {
       syncAgain.add(g.id());
       return Future.succeededFuture(true);
     }
-    return vertx
-        .executeBlocking(
-            () -> {
-              List<DesiredDocument> docs;
-              try {
-                docs = g.read();
-              } catch (io.vtrack.agent.release.SourceUnavailableException e) {
-                if (!"startup".equals(trigger) || !g.fetchedBefore()) {
-                  throw e;
-                }
-                // Restarted while the git server is away (a power cut took both): the documents
-                // of the last fetch, as a running agent keeps the documents it read before.
-                docs = g.readLastFetched();
-                LOG.warn(
-                    "{}: {}; until it answers, the documents of its last fetch are used",
-                    g.id(),
-                    e.getMessage());
-              }
-              // App repositories first, so a new revision resolves as soon as its document is seen.
-              fetchApps(docs);
-              return docs;
-            },
-            false)
+    return read(() -> {
+          List<DesiredDocument> docs;
+          try {
+            docs = g.read();
+          } catch (io.vtrack.agent.release.SourceUnavailableException e) {
+            if (!"startup".equals(trigger) || !g.fetchedBefore()) {
+              throw e;
+            }
+            // Restarted while the git server is away (a power cut took both): the documents
+            // of the last fetch, as a running agent keeps the documents it read before.
+            docs = g.readLastFetched();
+            LOG.warn(
+                "{}: {}; until it answers, the documents of its last fetch are used",
+                g.id(),
+                e.getMessage());
+          }
+          // App repositories first, so a new revision resolves as soon as its document is seen.
+          fetchApps(docs);
+          return docs;
+        })
         .map(
             docs -> {
               if (sourceTrouble.remove(g.id()) != null) {
@@ -355,22 +376,19 @@ final class SourceFeeds {
     if (!syncing.add(f.id())) {
       return Future.succeededFuture(true);
     }
-    return vertx
-        .executeBlocking(
-            () -> {
-              String fp = f.fingerprint();
-              if (lastFingerprint != null && fp.equals(lastFingerprint[0])) {
-                return null;
-              }
-              List<DesiredDocument> docs = f.read();
-              if (lastFingerprint != null) {
-                lastFingerprint[0] = fp;
-              }
-              // As for git and kubernetes: a new revision resolves as soon as its document is seen.
-              fetchApps(docs);
-              return docs;
-            },
-            false)
+    return read(() -> {
+          String fp = f.fingerprint();
+          if (lastFingerprint != null && fp.equals(lastFingerprint[0])) {
+            return null;
+          }
+          List<DesiredDocument> docs = f.read();
+          if (lastFingerprint != null) {
+            lastFingerprint[0] = fp;
+          }
+          // As for git and kubernetes: a new revision resolves as soon as its document is seen.
+          fetchApps(docs);
+          return docs;
+        })
         .map(
             docs -> {
               if (docs != null) {
