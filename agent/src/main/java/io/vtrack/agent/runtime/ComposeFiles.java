@@ -75,25 +75,7 @@ final class ComposeFiles {
             "spec.runtime.compose.files: " + releaseDir.relativize(f) + " is not in the release");
       }
     }
-    CommandRunner.Result r =
-        cli.run(
-            ComposeRuntime.project(deployment, spec),
-            releaseDir,
-            files,
-            List.of("config"),
-            env,
-            CONFIG_TIMEOUT);
-    if (!r.ok()) {
-      throw new ComposeConfigException(
-          cli.describe() + " config rejected the compose files: " + r.output().strip());
-    }
-    JsonNode root;
-    try {
-      root = YAML.readTree(r.output());
-    } catch (RuntimeException e) {
-      throw new ComposeConfigException(
-          cli.describe() + " config printed what is not YAML: " + e.getMessage());
-    }
+    JsonNode root = config(deployment, releaseDir, spec, env);
     Map<String, Boolean> builds = new TreeMap<>();
     JsonNode services = root.path("services");
     for (var e : services.properties()) {
@@ -108,11 +90,8 @@ final class ComposeFiles {
     return m;
   }
 
-  /**
-   * The host paths the release's services bind-mount, as {@code compose config} resolves them with
-   * {@code env} (a preview checks that none of them is the live data).
-   */
-  public List<String> bindSources(
+  /** The release's compose files as {@code compose config} resolves them with {@code env}. */
+  private JsonNode config(
       String deployment, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
       throws ComposeConfigException {
     CommandRunner.Result r =
@@ -127,8 +106,23 @@ final class ComposeFiles {
       throw new ComposeConfigException(
           cli.describe() + " config rejected the compose files: " + r.output().strip());
     }
+    try {
+      return YAML.readTree(r.output());
+    } catch (RuntimeException e) {
+      throw new ComposeConfigException(
+          cli.describe() + " config printed what is not YAML: " + e.getMessage());
+    }
+  }
+
+  /**
+   * The host paths the release's services bind-mount, as {@code compose config} resolves them with
+   * {@code env} (a preview checks that none of them is the live data).
+   */
+  public List<String> bindSources(
+      String deployment, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
+      throws ComposeConfigException {
     List<String> out = new ArrayList<>();
-    for (var svc : YAML.readTree(r.output()).path("services").properties()) {
+    for (var svc : config(deployment, releaseDir, spec, env).path("services").properties()) {
       for (JsonNode v : svc.getValue().path("volumes")) {
         // v1 prints "source:target[:mode]", v2 {type, source, target}.
         String source =
