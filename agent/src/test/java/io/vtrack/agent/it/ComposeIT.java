@@ -28,6 +28,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -370,6 +371,62 @@ class ComposeIT extends AgentTestBase {
     assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
     assertThat(agent.api.history("vtrack")).hasSize(1);
     assertThat(before).isNotNull();
+  }
+
+  /**
+   * Power loss with compose: the agent halted at a point of a rollout and every container of the
+   * project killed with it (the host's containers go with its power), then only the agent started
+   * again. It makes the engine match the store and finishes: a good commit ends Healthy on its own
+   * images, a bad one rolled back to the old commit's images, and only those run.
+   */
+  @ParameterizedTest(name = "compose, power lost at {0}")
+  @CsvSource({
+    "stage.Deploying, good",
+    "stage.Verifying, good",
+    "finish.mid, good",
+    "stage.RollingBack, bad",
+    "fail.mid, bad",
+  })
+  @SuppressWarnings("unchecked")
+  void aRolloutCutByAPowerLossFinishesCorrectly(String crashAt, String revision) throws Exception {
+    boolean good = revision.equals("good");
+    try (AgentProcess proc =
+        new AgentProcess(tmp.resolve("agent-process"), app.deployUrl(), "300ms")) {
+      String c1 = commitOf("c1");
+      app.deploy("c1");
+      proc.start();
+      proc.awaitState("Healthy", c1);
+      String c2 = good ? app.goodUpgrade("2.0.0", "c2") : app.breakContract("c2");
+      String expected = good ? c2 : c1;
+      proc.kill();
+      app.deploy("c2");
+      proc.startNoWait(Map.of("VTRACK_CRASH_AT", crashAt));
+      assertThat(proc.awaitExit(Duration.ofSeconds(180))).as(proc.log()).isEqualTo(137);
+      for (Container c : projectContainers(false)) {
+        try {
+          docker.killContainerCmd(c.getId()).exec();
+        } catch (RuntimeException e) {
+          // It stopped meanwhile: gone all the same.
+        }
+      }
+      await().atMost(LONG).until(() -> projectContainers(false).isEmpty());
+
+      proc.start();
+      proc.awaitState(good ? "Healthy" : "RolledBack", expected);
+      Map<String, Object> st = proc.api().status("vtrack");
+      assertThat((List<Object>) st.getOrDefault("quarantinedCommits", List.of()))
+          .as("status %s\n%s", st, proc.log())
+          .isEqualTo(good ? List.of() : List.of(c2));
+      assertThat(runningCommits())
+          .containsOnly(Map.entry("backend", expected), Map.entry("frontend", expected));
+      assertThat(container("backend").getImage())
+          .isEqualTo(ComposeRuntime.imageFor(project, "backend", expected));
+      await()
+          .atMost(LONG)
+          .untilAsserted(() -> assertThat(runningVersion()).isEqualTo(good ? "2.0.0" : "1.0.0"));
+      assertThat(proc.api().history("vtrack").get(0).get("result"))
+          .isEqualTo(good ? "Succeeded" : "RolledBack");
+    }
   }
 
   @Test
