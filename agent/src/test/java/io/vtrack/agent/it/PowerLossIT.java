@@ -97,16 +97,7 @@ class PowerLossIT {
       String v2 = good ? app.goodUpgrade("2.0.0", "v2") : app.deleteRowsInMigration("v2");
       String expected = good ? v2 : v1;
       powerLostAt(crashAt, app, agent, good, expected, v2);
-      // Users reach the expected release through the public addresses the proxy owns.
-      await()
-          .atMost(Duration.ofSeconds(30))
-          .ignoreExceptions()
-          .untilAsserted(
-              () ->
-                  assertThat(Api.appJson("http://127.0.0.1:" + app.backendPort + "/api/health"))
-                      .containsEntry("version", good ? "2.0.0" : "1.0.0"));
-      assertThat(Api.appJson("http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources"))
-          .containsKey("data");
+      publicAddressesServe(app, good ? "2.0.0" : "1.0.0");
       if (!good) {
         assertThat(BlueGreenIT.rows(db)).as("rows after the rollback").isEqualTo(before);
       }
@@ -124,6 +115,19 @@ class PowerLossIT {
       List<Map<String, Object>> history = agent.api().history("vtrack");
       assertThat(history.get(0).get("result")).isEqualTo(good ? "Succeeded" : "RolledBack");
     }
+  }
+
+  /** Users reach the release of {@code version} through the public addresses the proxy owns. */
+  static void publicAddressesServe(TestApp app, String version) {
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .ignoreExceptions()
+        .untilAsserted(
+            () ->
+                assertThat(Api.appJson("http://127.0.0.1:" + app.backendPort + "/api/health"))
+                    .containsEntry("version", version));
+    assertThat(Api.appJson("http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources"))
+        .containsKey("data");
   }
 
   /**
