@@ -11,8 +11,10 @@ import java.util.List;
 /**
  * Finds the group leaders of app processes that an agent with this state folder started, from
  * {@code /proc}: those whose working folder lies in {@code <stateDir>/deployments/} or whose
- * environment names this state folder ({@code VTRACK_STATE_DIR}). Used on start so that the agent
- * never runs a second copy next to processes its store does not account for.
+ * environment names this state folder ({@code VTRACK_STATE_DIR}), in the agent's own pid namespace
+ * (a compose service's container has that variable too, but it is the engine's to run). Used on
+ * start so that the agent never runs a second copy next to processes its store does not account
+ * for.
  */
 public final class OrphanScan {
   private static final Path PROC = Path.of("/proc");
@@ -34,6 +36,7 @@ public final class OrphanScan {
     String marker2 = "VTRACK_STATE_DIR=" + stateDir.toAbsolutePath().normalize();
     List<Found> out = new ArrayList<>();
     long self = ProcessHandle.current().pid();
+    String ownPidNamespace = pidNamespace(PROC.resolve("self"));
     try (DirectoryStream<Path> dirs = Files.newDirectoryStream(PROC, "[0-9]*")) {
       for (Path d : dirs) {
         long pid = Long.parseLong(d.getFileName().toString());
@@ -42,6 +45,12 @@ public final class OrphanScan {
         }
         ProcStat st = ProcStat.read(pid).orElse(null);
         if (st == null || !st.alive() || st.pgid() != pid) {
+          continue;
+        }
+        // A process the agent starts shares its pid namespace; one in another is a container's
+        // (compose services get VTRACK_STATE_DIR too), which the engine runs, not the agent.
+        String ns = pidNamespace(d);
+        if (ownPidNamespace != null && ns != null && !ns.equals(ownPidNamespace)) {
           continue;
         }
         String cwd = cwd(d);
@@ -67,6 +76,14 @@ public final class OrphanScan {
       // /proc unreadable: nothing can be said.
     }
     return out;
+  }
+
+  private static String pidNamespace(Path procDir) {
+    try {
+      return Files.readSymbolicLink(procDir.resolve("ns").resolve("pid")).toString();
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
   }
 
   private static String cwd(Path procDir) {
