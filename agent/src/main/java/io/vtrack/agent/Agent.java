@@ -141,7 +141,7 @@ public final class Agent extends VerticleBase {
                       (dep, svc) ->
                           ctx.runOnContext(
                               v ->
-                                  reconciler.enqueue(
+                                  reconciler.servicesChanged(
                                       io.vtrack.agent.store.Instance.deploymentOf(dep))),
                       policy);
               runtime.adopt();
@@ -156,7 +156,7 @@ public final class Agent extends VerticleBase {
                               (dep, svc) ->
                                   ctx.runOnContext(
                                       v ->
-                                          reconciler.enqueue(
+                                          reconciler.servicesChanged(
                                               io.vtrack.agent.store.Instance.deploymentOf(dep))),
                               () ->
                                   ctx.runOnContext(

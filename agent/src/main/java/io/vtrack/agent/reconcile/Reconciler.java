@@ -68,6 +68,7 @@ public final class Reconciler {
   private final Map<String, DeploymentState> states = new HashMap<>();
   private final StateReader reader;
   private final RolloutExecutor executor;
+  private final VerifyStage verify;
   private final HealthMonitor monitor;
   private final StatusPublisher publisher;
   private final DeletionHandler deletion;
@@ -95,6 +96,7 @@ public final class Reconciler {
             wiring.store(), wiring.repos(), wiring.runtime(), admission, wiring.stateDir());
     RolloutParts parts = new RolloutParts(wiring, events, this::verificationRound);
     this.executor = parts.executor();
+    this.verify = parts.verify();
     CheckBuilder checkBuilder = parts.checkBuilder();
     RolloutTransitions transitions = parts.transitions();
     this.blueGreen = parts.blueGreen();
@@ -163,6 +165,18 @@ public final class Reconciler {
       state(name).trigger = trigger;
     }
     queue.enqueue(name);
+  }
+
+  /**
+   * The runtime saw something happen to a service of {@code name} (an exit, an engine event): a
+   * verification in progress ends now if a service of its revision exited, and a reconcile follows.
+   */
+  public void servicesChanged(String name) {
+    if (stopped) {
+      return;
+    }
+    verify.servicesChanged(name);
+    enqueue(name);
   }
 
   /**

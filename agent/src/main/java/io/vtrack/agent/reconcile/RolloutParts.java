@@ -10,6 +10,7 @@ final class RolloutParts {
   private final CheckBuilder checkBuilder;
   private final BlueGreenSteps blueGreen;
   private final RolloutExecutor executor;
+  private final VerifyStage verify;
 
   RolloutParts(
       Reconciler.Wiring w, EventStream events, BiConsumer<String, List<CheckResult>> onRound) {
@@ -20,7 +21,7 @@ final class RolloutParts {
             w.store(), w.releases(), w.runtime(), w.backups(), w.commandPolicy(), recorder);
     checkBuilder = new CheckBuilder(w.store(), w.runtime(), w.checks());
     blueGreen = new BlueGreenSteps(w.store(), w.runtime(), steps, recorder, w.proxy());
-    VerifyStage verify =
+    verify =
         new VerifyStage(
             w.vertx(),
             w.store(),
@@ -69,6 +70,10 @@ final class RolloutParts {
 
   BlueGreenSteps blueGreen() {
     return blueGreen;
+  }
+
+  VerifyStage verify() {
+    return verify;
   }
 
   RolloutExecutor executor() {

@@ -64,6 +64,9 @@ public final class Verification {
   private final Supplier<List<String>> exitedServices;
   private final Function<Round, Future<Void>> onRound;
   private final Set<String> passedOnce = new HashSet<>();
+  private final Promise<Outcome> done = Promise.promise();
+  private int roundsDone;
+  private long nextRound = -1;
   private int wrongInARow;
   private long startupDeadline;
   private long windowEnd;
@@ -85,10 +88,25 @@ public final class Verification {
   }
 
   public Future<Outcome> run() {
-    Promise<Outcome> done = Promise.promise();
     startupDeadline = System.nanoTime() + policy.startupTimeout().millis() * 1_000_000;
-    listening().onComplete(v -> round(done, 1));
+    listening().onComplete(v -> round(1));
     return done.future();
+  }
+
+  /**
+   * Something about the services changed (an exit, an engine event): a service that exited ends
+   * verification now, in the middle of a round or of the wait for the next, not when the next round
+   * starts. Call on the context that runs this verification.
+   */
+  public void servicesChanged() {
+    if (done.future().isComplete()) {
+      return;
+    }
+    List<String> exited = exitedServices.get();
+    if (!exited.isEmpty()) {
+      vertx.cancelTimer(nextRound);
+      done.tryComplete(exited(exited, roundsDone));
+    }
   }
 
   /** How often the addresses the checks ask are tried before the first round. */
@@ -142,7 +160,10 @@ public final class Verification {
             });
   }
 
-  private void round(Promise<Outcome> done, int n) {
+  private void round(int n) {
+    if (done.future().isComplete()) {
+      return; // a service exited meanwhile
+    }
     List<String> exited = exitedServices.get();
     if (!exited.isEmpty()) {
       done.tryComplete(exited(exited, n - 1));
@@ -154,6 +175,11 @@ public final class Verification {
         .map(this::classify)
         .compose(
             j -> {
+              if (done.future().isComplete()) {
+                // Cut short by an exit: what it measured of a stopping revision is not recorded.
+                return Future.succeededFuture(j);
+              }
+              roundsDone = n;
               CheckRound r = new CheckRound(j.results(), j.status());
               return onRound.apply(new Round(n, inWindow ? "window" : "startup", r)).map(j);
             })
@@ -164,11 +190,15 @@ public final class Verification {
                         false, Reason.WindowFailed, "recording failed: " + err, n, "recording")))
         .onSuccess(
             j -> {
+              if (done.future().isComplete()) {
+                return;
+              }
               Outcome out = judge(j, n);
               if (out != null) {
                 done.tryComplete(out);
               } else {
-                vertx.setTimer(Math.max(1, policy.interval().millis()), id -> round(done, n + 1));
+                nextRound =
+                    vertx.setTimer(Math.max(1, policy.interval().millis()), id -> round(n + 1));
               }
             });
   }

@@ -39,6 +39,9 @@ final class VerifyStage {
   private final EventStream events;
   private final BiConsumer<String, List<CheckResult>> onRound;
 
+  /** The verification running per deployment (one at a time: the deployment's slot runs it). */
+  private final Map<String, Verification> running = new java.util.HashMap<>();
+
   /** How a verification ended, with its message and, when healthy, the baselines it measured. */
   record Verdict(Verification.Outcome outcome, String message, String baselinesJson) {
     boolean healthy() {
@@ -133,19 +136,35 @@ final class VerifyStage {
             },
             false)
         .compose(
-            p ->
-                new Verification(
-                        vertx,
-                        p.checks(),
-                        spec.health(),
-                        mode,
-                        () -> runtime.unexpectedExits(target.runtimeKey()),
-                        round -> record(in.name(), r, stage, round))
-                    .run()
-                    .compose(
-                        out ->
-                            vertx.executeBlocking(
-                                () -> finish(in, commit, spec, target, p, step, out), false)));
+            p -> {
+              Verification v =
+                  new Verification(
+                      vertx,
+                      p.checks(),
+                      spec.health(),
+                      mode,
+                      () -> runtime.unexpectedExits(target.runtimeKey()),
+                      round -> record(in.name(), r, stage, round));
+              running.put(in.name(), v);
+              return v.run()
+                  .onComplete(x -> running.remove(in.name(), v))
+                  .compose(
+                      out ->
+                          vertx.executeBlocking(
+                              () -> finish(in, commit, spec, target, p, step, out), false));
+            });
+  }
+
+  /**
+   * Something about {@code deployment}'s services changed (the runtimes report an exit or an engine
+   * event as a reconcile request): a verification in progress looks at once whether a service of
+   * its revision exited. Call on the agent's context.
+   */
+  void servicesChanged(String deployment) {
+    Verification v = running.get(deployment);
+    if (v != null) {
+      v.servicesChanged();
+    }
   }
 
   private record Prepared(long stepId, List<HealthCheck> checks, String restarted) {}

@@ -85,6 +85,32 @@ class FailFastIT extends AgentTestBase {
     rolledBackFor(v1, bad, "ChecksFailed", "memory: resident", "above +50%");
   }
 
+  /**
+   * A revision that passes its first round, then exits: the exit ends verification when it happens,
+   * not when the next round would start. The interval is 30 s here, so a rollout that noticed the
+   * exit only at the next round would take more than 30 s.
+   */
+  @Test
+  void aServiceThatExitsBetweenRoundsFailsAtOnce() throws Exception {
+    String v1 = deployHealthy("v1");
+    String bad = app.crashesAfter(3, "v2");
+    app.timings = "startupTimeout: 60s\n    interval: 30s\n    window: 60s";
+    app.deploy("v2");
+    awaitPhase("RolledBack", v1);
+    Map<String, Object> last = lastRollout();
+    assertThat(last.get("reason")).as("rollout %s", last).isEqualTo("ServiceExited");
+    assertThat(last.get("message").toString()).contains("backend", "exited with code 3");
+    assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(bad);
+    List<Map<String, Object>> steps =
+        (List<Map<String, Object>>) agent.api.history(app.name).get(0).get("steps");
+    Map<String, Object> verify =
+        steps.stream().filter(s -> "verify".equals(s.get("name"))).findFirst().orElseThrow();
+    // It passed a round (the exit came during the wait for the next) and ended long before it.
+    assertThat(verify.get("output").toString()).contains("1 rounds", "ended by: a service exited");
+    assertThat(((Number) verify.get("durationMs")).longValue()).isLessThan(25_000);
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
   @Test
   void aRevisionThatNeedsSecondsToBindIsHealthy() throws Exception {
     deployHealthy("v1");

@@ -208,6 +208,17 @@ public final class TestApp implements AutoCloseable {
         tag);
   }
 
+  /**
+   * A commit whose backend serves correctly, then exits with code 3 {@code seconds} after start.
+   */
+  public String crashesAfter(int seconds, String tag) throws Exception {
+    return changeBackend(
+        "    writer.start()\n",
+        "    writer.start()\n    threading.Timer(" + seconds + ", lambda: os._exit(3)).start()\n",
+        "Crash later",
+        tag);
+  }
+
   /** A good commit that needs {@code seconds} before it binds its port. */
   public String slowToBind(int seconds, String tag) throws Exception {
     return changeBackend(

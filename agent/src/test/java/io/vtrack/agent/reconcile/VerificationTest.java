@@ -195,6 +195,76 @@ class VerificationTest {
     assertThat(o.message()).contains("backend exited with status 1");
   }
 
+  /** A check that never answers (a smoke command that hangs, within its timeout). */
+  static final class Hanging implements HealthCheck {
+    @Override
+    public CheckSpec spec() {
+      return new CheckSpec("smoke", null, null, null, null, null, null, null);
+    }
+
+    @Override
+    public Future<CheckResult> run() {
+      return io.vertx.core.Promise.<CheckResult>promise().future();
+    }
+  }
+
+  /**
+   * Runs a verification of {@code check} whose service exits {@code exitAfterMillis} after it
+   * starts, reported the way the runtimes report it; rounds are an hour apart.
+   */
+  private Verification.Outcome exitsAfter(
+      long exitAfterMillis, HealthCheck check, List<Object> rounds) throws Exception {
+    HealthPolicy policy =
+        new HealthPolicy(
+            Interval.parse("2h"), Interval.parse("1h"), Interval.parse("2h"), 3, 2, List.of());
+    List<String> exited = new java.util.concurrent.CopyOnWriteArrayList<>();
+    return vertx
+        .<Verification.Outcome>executeBlocking(() -> null)
+        .compose(
+            x -> {
+              Verification v =
+                  new Verification(
+                      vertx,
+                      List.of(check),
+                      policy,
+                      Verification.Mode.VERIFY,
+                      () -> exited,
+                      r -> {
+                        rounds.add(r);
+                        return Future.succeededFuture();
+                      });
+              vertx.setTimer(
+                  exitAfterMillis,
+                  id -> {
+                    exited.add("backend (pid 7) exited with code 3");
+                    v.servicesChanged();
+                  });
+              return v.run();
+            })
+        .toCompletionStage()
+        .toCompletableFuture()
+        .get(60, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void aServiceThatExitsWhileTheNextRoundIsAwaitedFailsAtOnce() throws Exception {
+    List<Object> rounds = new ArrayList<>();
+    Verification.Outcome o = exitsAfter(200, new Scripted(PASS), rounds);
+    assertThat(o.reason()).isEqualTo(Reason.ServiceExited);
+    assertThat(o.message()).contains("exited with code 3");
+    assertThat(o.rounds()).isEqualTo(1);
+    assertThat(rounds).hasSize(1);
+  }
+
+  @Test
+  void aServiceThatExitsDuringARoundFailsWithoutWaitingForItsChecks() throws Exception {
+    List<Object> rounds = new ArrayList<>();
+    Verification.Outcome o = exitsAfter(200, new Hanging(), rounds);
+    assertThat(o.reason()).isEqualTo(Reason.ServiceExited);
+    assertThat(o.rounds()).isZero();
+    assertThat(rounds).isEmpty();
+  }
+
   @Test
   void anAppThatNeverListensIsAskedAfterOneInterval() throws Exception {
     Verification.Outcome o =
