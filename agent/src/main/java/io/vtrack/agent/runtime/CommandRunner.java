@@ -1,6 +1,7 @@
 package io.vtrack.agent.runtime;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -64,13 +65,17 @@ public final class CommandRunner {
     } catch (CommandPolicy.NotAllowedException e) {
       return new Result(-1, false, e.getMessage(), 0);
     }
+    // The output goes to a file that loses its name as soon as the command has it open: nothing is
+    // left in /tmp when the agent dies while a command runs (the file goes with the last holder).
     Path out;
+    RandomAccessFile output;
     try {
       out = Files.createTempFile("vtrack-cmd-", ".log");
+      output = new RandomAccessFile(out.toFile(), "r");
     } catch (IOException e) {
       return new Result(-1, false, "cannot create output file: " + e.getMessage(), 0);
     }
-    try {
+    try (output) {
       List<String> cmd = new ArrayList<>();
       cmd.add(SETSID);
       cmd.addAll(argv);
@@ -87,18 +92,20 @@ public final class CommandRunner {
       } catch (IOException e) {
         return new Result(
             -1, false, "cannot start " + argv + ": " + e.getMessage(), elapsed(start));
+      } finally {
+        delete(out);
       }
       boolean done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
       if (!done) {
         // setsid made the child a group leader, so its pid is the group to kill.
         Signaller.signalGroup(p.pid(), "KILL");
         p.waitFor(10, TimeUnit.SECONDS);
-        return new Result(-1, true, LogFiles.tail(out, OUTPUT_TAIL), elapsed(start));
+        return new Result(-1, true, LogFiles.tail(output, OUTPUT_TAIL, 0), elapsed(start));
       }
       // Children it left behind in its group go too, so nothing outlives a check.
       Signaller.signalGroup(p.pid(), "KILL");
       int code = p.exitValue();
-      String tail = LogFiles.tail(out, OUTPUT_TAIL);
+      String tail = LogFiles.tail(output, OUTPUT_TAIL, 0);
       if (code == 127 && tail.contains("No such file")) {
         tail = tail + "\n(command not found: " + argv.get(0) + ")";
       }
@@ -106,12 +113,16 @@ public final class CommandRunner {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return new Result(-1, false, "interrupted", elapsed(start));
-    } finally {
-      try {
-        Files.deleteIfExists(out);
-      } catch (IOException ignored) {
-        // A temp file left behind is harmless.
-      }
+    } catch (IOException e) {
+      return new Result(-1, false, "cannot read the output: " + e.getMessage(), elapsed(start));
+    }
+  }
+
+  private static void delete(Path file) {
+    try {
+      Files.deleteIfExists(file);
+    } catch (IOException ignored) {
+      // It keeps its name until the host clears /tmp: harmless.
     }
   }
 

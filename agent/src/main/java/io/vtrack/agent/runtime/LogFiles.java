@@ -46,6 +46,15 @@ public final class LogFiles {
    */
   public static String tail(Path file, int maxBytes, long since) {
     try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
+      return tail(raf, maxBytes, since);
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  /** As {@link #tail(Path, int, long)}, of a file already open (it may have no name any more). */
+  public static String tail(RandomAccessFile raf, int maxBytes, long since) {
+    try {
       long len = raf.length();
       long floor = since <= len ? since : 0;
       long from = Math.max(floor, len - maxBytes);
