@@ -48,10 +48,23 @@ final class SourceFeeds {
   static final long KUBE_FIRST_LIST_WAIT_MILLIS = 15_000;
 
   /**
-   * How long stopping waits for reads in flight: one that ends after the agent's Vert.x has closed
-   * cannot hand its result back (an uncaught RejectedExecutionException on its worker).
+   * How long stopping waits for reads in flight (a fetch from a remote that hangs ends only at
+   * {@code gitTimeout}); one that ends later finds nobody waiting and drops its result.
    */
   static final long READS_WAIT_MILLIS = 3_000;
+
+  /**
+   * Where reads run: threads of their own, not Vert.x's workers, so that a read that outlives the
+   * agent's Vert.x (a fetch from a remote that hangs) ends quietly instead of failing to hand its
+   * result to a closed event loop. Daemons: they never hold the JVM.
+   */
+  private final java.util.concurrent.ExecutorService readers =
+      java.util.concurrent.Executors.newCachedThreadPool(
+          r -> {
+            Thread t = new Thread(r, "vtrack-source-read");
+            t.setDaemon(true);
+            return t;
+          });
 
   private final Vertx vertx;
   private final Context ctx;
@@ -151,6 +164,7 @@ final class SourceFeeds {
   Future<Void> stop() {
     stopping = true;
     timers.forEach(vertx::cancelTimer);
+    readers.shutdown();
     Future<Void> reads =
         Future.join(List.copyOf(reading))
             .<Void>mapEmpty()
@@ -179,9 +193,25 @@ final class SourceFeeds {
 
   /** Runs a read on a worker, known to {@link #stop} until it ends (on the event loop). */
   private <T> Future<T> read(java.util.concurrent.Callable<T> task) {
-    Future<T> f = vertx.executeBlocking(task, false);
+    Promise<T> p = Promise.promise();
+    Future<T> f = p.future();
     reading.add(f);
     f.onComplete(ar -> reading.remove(f));
+    readers.execute(
+        () -> {
+          io.vertx.core.Handler<Void> handOver;
+          try {
+            T value = task.call();
+            handOver = v -> p.tryComplete(value);
+          } catch (Throwable e) {
+            handOver = v -> p.tryFail(e);
+          }
+          try {
+            ctx.runOnContext(handOver);
+          } catch (java.util.concurrent.RejectedExecutionException e) {
+            LOG.debug("a source read ended after the agent stopped: {}", e.getMessage());
+          }
+        });
     return f;
   }
 

@@ -11,6 +11,14 @@ import java.util.List;
 
 /** The agent running in the test's JVM on a real port, with a git source on the deploy repo. */
 public final class InProcessAgent implements AutoCloseable {
+  static {
+    // Awaitility fails the test awaiting when any thread of the JVM throws. An agent stopped by an
+    // earlier test may still have a worker in a git read (a remote that hangs holds it until
+    // gitTimeout); when it ends after that agent's Vert.x closed, handing the result back throws
+    // on that worker. That is the earlier agent's shutdown, not the outcome of the test awaiting.
+    org.awaitility.Awaitility.doNotCatchUncaughtExceptionsByDefault();
+  }
+
   public final Vertx vertx;
   public final Agent agent;
   public final Api api;
