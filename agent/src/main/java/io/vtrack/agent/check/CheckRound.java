@@ -6,34 +6,77 @@ import io.vertx.core.Vertx;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.function.Predicate;
 
-/** One round: every check concurrently, each bounded by its own timeout; the round is the worst. */
+/**
+ * One round: every check concurrently, each bounded by its own timeout; the round is the worst. A
+ * round may end before its slowest checks when a result decides it (verification: the failure is
+ * certain).
+ */
 public record CheckRound(List<CheckResult> results, CheckStatus status) {
   public static Future<CheckRound> run(Vertx vertx, List<HealthCheck> checks) {
-    return run(vertx, checks, false);
+    return run(vertx, checks, false, r -> false);
   }
 
   /**
-   * @param warmingUp whether latency and memory limits cannot count as wrong in this round: those
-   *     checks run {@link HealthCheck#runWarmingUp()}
+   * @param warmingUp whether latency and memory limits cannot count in this round: those checks run
+   *     {@link HealthCheck#runWarmingUp()}
+   * @param decides whether a result decides the round on its own: the round ends with it, and the
+   *     checks still running are {@link CheckStatus#Unknown}, "not awaited"
    */
-  public static Future<CheckRound> run(Vertx vertx, List<HealthCheck> checks, boolean warmingUp) {
-    List<Future<CheckResult>> futures = new ArrayList<>();
-    for (HealthCheck c : checks) {
-      futures.add(bounded(vertx, c, warmingUp && HealthCheck.warming(c.spec().kind())));
+  public static Future<CheckRound> run(
+      Vertx vertx, List<HealthCheck> checks, boolean warmingUp, Predicate<CheckResult> decides) {
+    if (checks.isEmpty()) {
+      return Future.succeededFuture(new CheckRound(List.of(), CheckStatus.Passing));
     }
-    return Future.all(futures)
-        .map(
-            all -> {
-              List<CheckResult> results = new ArrayList<>();
-              CheckStatus worst = CheckStatus.Passing;
-              for (int i = 0; i < futures.size(); i++) {
-                CheckResult r = all.resultAt(i);
-                results.add(r);
-                worst = CheckStatus.worst(worst, r.status());
-              }
-              return new CheckRound(List.copyOf(results), worst);
-            });
+    long start = System.nanoTime();
+    AtomicReferenceArray<CheckResult> results = new AtomicReferenceArray<>(checks.size());
+    AtomicInteger left = new AtomicInteger(checks.size());
+    Promise<CheckRound> round = Promise.promise();
+    for (int i = 0; i < checks.size(); i++) {
+      int index = i;
+      HealthCheck c = checks.get(i);
+      bounded(vertx, c, warmingUp && HealthCheck.warming(c.spec().kind()))
+          .onSuccess(
+              r -> {
+                results.set(index, r);
+                boolean last = left.decrementAndGet() == 0;
+                if (last || decides.test(r)) {
+                  round.tryComplete(of(checks, results, last ? null : r.name(), start));
+                }
+              });
+    }
+    return round.future();
+  }
+
+  private static CheckRound of(
+      List<HealthCheck> checks,
+      AtomicReferenceArray<CheckResult> results,
+      String decidedBy,
+      long start) {
+    List<CheckResult> out = new ArrayList<>();
+    CheckStatus worst = CheckStatus.Passing;
+    for (int i = 0; i < checks.size(); i++) {
+      CheckResult r = results.get(i);
+      if (r == null) {
+        HealthCheck c = checks.get(i);
+        r =
+            new CheckResult(
+                c.spec().name(),
+                c.spec().kind(),
+                CheckStatus.Unknown,
+                null,
+                "not awaited: " + decidedBy + " decided the round",
+                (System.nanoTime() - start) / 1_000_000,
+                Instant.now().toString(),
+                null);
+      }
+      out.add(r);
+      worst = CheckStatus.worst(worst, r.status());
+    }
+    return new CheckRound(List.copyOf(out), worst);
   }
 
   private static Future<CheckResult> bounded(Vertx vertx, HealthCheck c, boolean warmingUp) {
@@ -85,7 +128,7 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
   public String failures() {
     StringBuilder sb = new StringBuilder();
     for (CheckResult r : results) {
-      if (!r.passing()) {
+      if (r.status() == CheckStatus.Failing) {
         if (sb.length() > 0) {
           sb.append("; ");
         }

@@ -130,7 +130,7 @@ final class Watch extends VtrackCli.ApiCommand {
                 (List<Map<String, Object>>) e.getOrDefault("checks", List.of());
             StringBuilder failing = new StringBuilder();
             for (Map<String, Object> c : checks) {
-              if (!"Passing".equals(c.get("status"))) {
+              if ("Failing".equals(c.get("status"))) {
                 failing
                     .append(failing.length() == 0 ? "" : "; ")
                     .append(c.get("name"))

@@ -171,7 +171,7 @@ public final class Verification {
     }
     // A limit that cannot count in this round lets latency stop at its first slow samples.
     boolean warmingUp = mode == Mode.VERIFY && !RoundJudgement.limitsCount(checks, passedOnce);
-    CheckRound.run(vertx, checks, warmingUp)
+    CheckRound.run(vertx, checks, warmingUp, r -> decides(r, warmingUp))
         .map(this::classify)
         .compose(
             j -> {
@@ -201,6 +201,29 @@ public final class Verification {
                     vertx.setTimer(Math.max(1, policy.interval().millis()), id -> round(n + 1));
               }
             });
+  }
+
+  /**
+   * Whether {@code r} alone makes this round end verification, so that the checks still running are
+   * not waited for: in the window, any failure; during startup, a wrong answer that is wrong
+   * whatever the others say and is the {@code startupFailureThreshold}-th in a row, or a log count
+   * that cannot fall. A command's exit and a limit that cannot count yet depend on the other
+   * results, so they never decide alone; a known-good revision is not failed by a round.
+   */
+  private boolean decides(io.vtrack.agent.check.CheckResult r, boolean warmingUp) {
+    if (r.passing() || mode != Mode.VERIFY) {
+      return false;
+    }
+    if (inWindow) {
+      return true;
+    }
+    boolean wrongAlone =
+        r.failure() == io.vtrack.agent.check.Failure.Wrong
+            && !"command".equals(r.kind())
+            && !(warmingUp && HealthCheck.warming(r.kind()));
+    boolean cannotPass =
+        checks.stream().anyMatch(c -> c.spec().name().equals(r.name()) && c.failedForGood());
+    return cannotPass || (wrongAlone && wrongInARow + 1 >= policy.startupFailureThreshold());
   }
 
   /** A round after the fail-fast classification, with its status. */

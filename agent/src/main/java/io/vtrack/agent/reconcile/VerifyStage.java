@@ -229,7 +229,9 @@ final class VerifyStage {
   private Future<Void> record(
       String name, RolloutRecord r, String stage, Verification.Round round) {
     List<CheckResult> results = round.result().results();
-    results.forEach(c -> metrics.checkRan(name, c));
+    results.stream()
+        .filter(c -> c.status() != io.vtrack.agent.check.CheckStatus.Unknown) // not awaited
+        .forEach(c -> metrics.checkRan(name, c));
     events.emit(
         "round",
         name,

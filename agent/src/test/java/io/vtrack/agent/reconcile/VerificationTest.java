@@ -208,6 +208,75 @@ class VerificationTest {
     }
   }
 
+  /** A check that passes its first round and never answers after (a smoke test that hangs). */
+  static final class PassesThenHangs implements HealthCheck {
+    int calls;
+
+    @Override
+    public CheckSpec spec() {
+      return new CheckSpec("smoke", null, null, null, null, null, null, null);
+    }
+
+    @Override
+    public Future<CheckResult> run() {
+      return calls++ == 0
+          ? Future.succeededFuture(result("smoke", "command", CheckStatus.Passing, null))
+          : io.vertx.core.Promise.<CheckResult>promise().future();
+    }
+  }
+
+  private List<Verification.Round> rounds(HealthCheck... checks) throws Exception {
+    List<Verification.Round> rounds = new java.util.concurrent.CopyOnWriteArrayList<>();
+    HealthPolicy policy =
+        new HealthPolicy(
+            Interval.parse("1h"), Interval.parse("10ms"), Interval.parse("1h"), 3, 2, List.of());
+    vertx
+        .<Verification.Outcome>executeBlocking(() -> null)
+        .compose(
+            x ->
+                new Verification(
+                        vertx,
+                        List.of(checks),
+                        policy,
+                        Verification.Mode.VERIFY,
+                        List::of,
+                        r -> {
+                          rounds.add(r);
+                          return Future.succeededFuture();
+                        })
+                    .run())
+        .toCompletionStage()
+        .toCompletableFuture()
+        .get(60, TimeUnit.SECONDS);
+    return rounds;
+  }
+
+  @Test
+  void aFailureInTheWindowEndsTheRoundWithoutWaitingForTheSlowestCheck() throws Exception {
+    List<Verification.Round> rounds = rounds(new Scripted(PASS, NOT_READY), new PassesThenHangs());
+    assertThat(rounds).hasSize(2);
+    assertThat(rounds.get(1).result().results())
+        .anySatisfy(
+            r -> {
+              assertThat(r.name()).isEqualTo("smoke");
+              assertThat(r.status()).isEqualTo(CheckStatus.Unknown);
+              assertThat(r.message()).isEqualTo("not awaited: api decided the round");
+            });
+    assertThat(rounds.get(1).result().failures()).isEqualTo("api: api Failing");
+  }
+
+  @Test
+  void theWrongAnswerThatReachesTheThresholdEndsTheRound() throws Exception {
+    // Round 1: wrong once, so it waits for every check; round 2: the second wrong answer in a row
+    // is certain to fail the rollout, and the smoke test that hangs is not waited for.
+    List<Verification.Round> rounds = rounds(new Scripted(WRONG, WRONG), new PassesThenHangs());
+    assertThat(rounds).hasSize(2);
+    assertThat(rounds.get(0).result().results()).allMatch(r -> r.status() != CheckStatus.Unknown);
+    assertThat(rounds.get(1).result().results())
+        .extracting(CheckResult::status)
+        .containsExactly(CheckStatus.Failing, CheckStatus.Unknown);
+  }
+
   /**
    * Runs a verification of {@code check} whose service exits {@code exitAfterMillis} after it
    * starts, reported the way the runtimes report it; rounds are an hour apart.
