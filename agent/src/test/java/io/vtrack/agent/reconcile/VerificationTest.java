@@ -86,6 +86,19 @@ class VerificationTest {
       java.util.function.Supplier<List<String>> exited,
       HealthCheck... checks)
       throws Exception {
+    return verify(mode, startupTimeout, interval, window, exited, new ArrayList<>(), checks);
+  }
+
+  /** Runs a verification to its end; each round it records is added to {@code rounds}. */
+  private Verification.Outcome verify(
+      Verification.Mode mode,
+      String startupTimeout,
+      String interval,
+      String window,
+      java.util.function.Supplier<List<String>> exited,
+      List<Verification.Round> rounds,
+      HealthCheck... checks)
+      throws Exception {
     HealthPolicy policy =
         new HealthPolicy(
             Interval.parse(startupTimeout),
@@ -94,7 +107,6 @@ class VerificationTest {
             3,
             2,
             List.of());
-    List<Verification.Round> rounds = new ArrayList<>();
     return vertx
         .<Verification.Outcome>executeBlocking(() -> null)
         .compose(
@@ -227,27 +239,7 @@ class VerificationTest {
 
   private List<Verification.Round> rounds(HealthCheck... checks) throws Exception {
     List<Verification.Round> rounds = new java.util.concurrent.CopyOnWriteArrayList<>();
-    HealthPolicy policy =
-        new HealthPolicy(
-            Interval.parse("1h"), Interval.parse("10ms"), Interval.parse("1h"), 3, 2, List.of());
-    vertx
-        .<Verification.Outcome>executeBlocking(() -> null)
-        .compose(
-            x ->
-                new Verification(
-                        vertx,
-                        List.of(checks),
-                        policy,
-                        Verification.Mode.VERIFY,
-                        List::of,
-                        r -> {
-                          rounds.add(r);
-                          return Future.succeededFuture();
-                        })
-                    .run())
-        .toCompletionStage()
-        .toCompletableFuture()
-        .get(60, TimeUnit.SECONDS);
+    verify(Verification.Mode.VERIFY, "1h", "10ms", "1h", List::of, rounds, checks);
     return rounds;
   }
 
