@@ -1,16 +1,10 @@
 package io.vtrack.agent;
 
-import io.fabric8.kubernetes.client.Config;
-import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import io.fabric8.kubernetes.client.vertx5.Vertx5HttpClientFactory;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vtrack.agent.config.AgentConfig;
-import io.vtrack.agent.kube.KubeSource;
-import io.vtrack.agent.kube.KubeStatusWriter;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.source.DesiredDocument;
@@ -19,7 +13,6 @@ import io.vtrack.agent.source.FileSource;
 import io.vtrack.agent.source.GitSource;
 import io.vtrack.agent.source.UnsourcedDeployments;
 import io.vtrack.agent.store.StateStore;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,12 +33,6 @@ import org.slf4j.LoggerFactory;
  */
 final class SourceFeeds {
   private static final Logger LOG = LoggerFactory.getLogger(SourceFeeds.class);
-
-  /** How long stopping waits for the Leases held to be let go (the API server may be away). */
-  static final long KUBE_RELEASE_WAIT_MILLIS = 5_000;
-
-  /** How long startup waits for a kubernetes source's first list (the API server may be away). */
-  static final long KUBE_FIRST_LIST_WAIT_MILLIS = 15_000;
 
   /**
    * How long stopping waits for reads in flight (a fetch from a remote that hangs ends only at
@@ -76,7 +63,7 @@ final class SourceFeeds {
   private final Reconciler reconciler;
   private final List<GitSource> gitSources = new ArrayList<>();
   private final List<FileSource> fileSources = new ArrayList<>();
-  private final List<KubeSource> kubeSources = new ArrayList<>();
+  private final KubeFeeds kube;
   private final Set<String> syncing = new HashSet<>();
   private final Set<String> syncAgain = new HashSet<>();
   private final List<Long> timers = new ArrayList<>();
@@ -106,6 +93,9 @@ final class SourceFeeds {
     this.repos = repos;
     this.registry = registry;
     this.reconciler = reconciler;
+    this.kube =
+        new KubeFeeds(
+            vertx, ctx, config, baseDir, registry, reconciler, this::fetchApps, this::apply);
     for (int i = 0; i < config.sources().size(); i++) {
       AgentConfig.SourceConfig s = config.sources().get(i);
       if (s.git() != null) {
@@ -120,7 +110,7 @@ final class SourceFeeds {
         }
         fileSources.add(f);
       } else {
-        kubeSources.add(kubeSource(i, s.kubernetes()));
+        kube.add(i, s.kubernetes());
       }
     }
   }
@@ -148,7 +138,7 @@ final class SourceFeeds {
           vertx.setPeriodic(
               f.config().interval().millis(), id -> syncFile(f, "file-change", last)));
     }
-    if (!fileSources.isEmpty() || !kubeSources.isEmpty()) {
+    if (!fileSources.isEmpty() || !kube.isEmpty()) {
       // App repositories of file- and kubernetes-sourced documents are refreshed on their own
       // schedule (git sources fetch them with every poll).
       timers.add(vertx.setPeriodic(Duration.ofSeconds(30).toMillis(), id -> refreshApps("poll")));
@@ -157,9 +147,7 @@ final class SourceFeeds {
 
   /**
    * Stops polling and starts no more reads; waits for those in flight, for at most {@link
-   * #READS_WAIT_MILLIS}; lets go of the Leases held (off the event loop: letting go asks the API
-   * server and waits for the answer, which may be due on this very thread), for at most {@link
-   * #KUBE_RELEASE_WAIT_MILLIS}.
+   * #READS_WAIT_MILLIS}; lets go of the Leases held ({@link KubeFeeds#stop}).
    */
   Future<Void> stop() {
     stopping = true;
@@ -170,25 +158,7 @@ final class SourceFeeds {
             .<Void>mapEmpty()
             .timeout(READS_WAIT_MILLIS, TimeUnit.MILLISECONDS)
             .otherwiseEmpty();
-    if (kubeSources.isEmpty()) {
-      return reads;
-    }
-    Future<Void> released =
-        vertx
-            .<Void>executeBlocking(
-                () -> {
-                  kubeSources.forEach(KubeSource::close);
-                  return null;
-                },
-                false)
-            .timeout(KUBE_RELEASE_WAIT_MILLIS, TimeUnit.MILLISECONDS)
-            .recover(
-                err -> {
-                  // Not let go: the Leases expire on their own (30 s).
-                  LOG.warn("cannot let go of the Leases held: {}", err.getMessage());
-                  return Future.succeededFuture();
-                });
-    return Future.join(reads, released).mapEmpty();
+    return Future.join(reads, kube.stop()).mapEmpty();
   }
 
   /** Runs a read on a worker, known to {@link #stop} until it ends (on the event loop). */
@@ -227,9 +197,7 @@ final class SourceFeeds {
     for (FileSource f : fileSources) {
       all.put(f.id(), syncFile(f, "startup", null));
     }
-    for (KubeSource k : kubeSources) {
-      all.put(k.id(), startKube(k));
-    }
+    all.putAll(kube.start());
     return Future.join(List.copyOf(all.values()))
         .transform(
             ar -> {
@@ -242,8 +210,7 @@ final class SourceFeeds {
                         Map<String, Boolean> answered = new HashMap<>();
                         all.forEach(
                             (id, f) ->
-                                answered.put(
-                                    id, kubeListed.contains(id) || (f.succeeded() && f.result())));
+                                answered.put(id, kube.listed(id) || (f.succeeded() && f.result())));
                         var d = UnsourcedDeployments.decide(known, registry.names(), answered);
                         d.held()
                             .forEach(
@@ -434,119 +401,8 @@ final class SourceFeeds {
         .onComplete(ar -> syncing.remove(f.id()));
   }
 
-  /** A kubernetes source: a client from the kubeconfig given, else in-cluster or ~/.kube/config. */
-  private KubeSource kubeSource(int index, AgentConfig.KubernetesSourceConfig k) {
-    Config cfg;
-    if (k.kubeconfig() != null) {
-      Path file = baseDir.resolve(k.kubeconfig());
-      try {
-        cfg = Config.fromKubeconfig(Files.readString(file));
-      } catch (java.io.IOException | RuntimeException e) {
-        throw new IllegalArgumentException(
-            "sources[" + index + "].kubernetes.kubeconfig: cannot read " + file + ": " + e, e);
-      }
-    } else {
-      cfg = Config.autoConfigure(null);
-    }
-    KubernetesClient client =
-        new KubernetesClientBuilder()
-            .withConfig(cfg)
-            .withHttpClientFactory(new Vertx5HttpClientFactory(vertx))
-            .build();
-    KubeSource[] holder = new KubeSource[1];
-    KubeSource src =
-        new KubeSource(
-            index,
-            client,
-            k.namespace(),
-            config.agentName(),
-            Duration.ofMinutes(5).toMillis(),
-            KubeSource.Leases.DEFAULT,
-            update ->
-                // App repositories first, so a new revision resolves as soon as it is seen; on the
-                // agent's context and ordered, so updates are applied in the order they came.
-                ctx.executeBlocking(
-                        () -> {
-                          fetchApps(update.docs());
-                          return null;
-                        },
-                        true)
-                    .onComplete(ar -> applyKube(holder[0], update)));
-    holder[0] = src;
-    KubeStatusWriter writer =
-        new KubeStatusWriter(vertx, src, config.agentName(), n -> reconciler.status(n));
-    reconciler.onStatus(writer::onStatus);
-    return src;
-  }
-
-  /**
-   * Starts a kubernetes source's informer; true once its first list is in, false when it fails or
-   * takes longer than {@link #KUBE_FIRST_LIST_WAIT_MILLIS}: startup goes on without it (the
-   * deployments the store knows from it are held meanwhile, what runs untouched:
-   * UnsourcedDeployments) and the list is applied whenever it comes. An API server that fails is
-   * tried again every 10 s.
-   */
-  private Future<Boolean> startKube(KubeSource k) {
-    Promise<Boolean> done = Promise.promise();
-    vertx
-        .executeBlocking(
-            () -> {
-              k.start().toCompletableFuture().get(2, TimeUnit.MINUTES);
-              // A deployment another agent holds is known as such with the list (applyKube sets
-              // both at once), never as a removal.
-              KubeSource.Update first = k.snapshot("synced");
-              fetchApps(first.docs());
-              return first;
-            },
-            false)
-        .onSuccess(
-            first -> {
-              applyKube(k, first);
-              kubeListed.add(k.id());
-              done.tryComplete(true);
-            })
-        .onFailure(
-            err -> {
-              LOG.error(
-                  "{}: cannot list VTrackDeployments ({}); retrying in 10s",
-                  k.id(),
-                  err.getCause() != null ? err.getCause().getMessage() : err.getMessage());
-              done.tryComplete(false);
-              if (!stopping) {
-                timers.add(vertx.setTimer(10_000, id -> startKube(k)));
-              }
-            });
-    long wait =
-        vertx.setTimer(
-            KUBE_FIRST_LIST_WAIT_MILLIS,
-            id -> {
-              if (done.tryComplete(false)) {
-                LOG.warn(
-                    "{}: no list of VTrackDeployments after {} s; starting without it (it is"
-                        + " applied when it comes)",
-                    k.id(),
-                    KUBE_FIRST_LIST_WAIT_MILLIS / 1000);
-              }
-            });
-    done.future().onComplete(ar -> vertx.cancelTimer(wait));
-    return done.future();
-  }
-
   /** Why each git source that does not answer failed last (on the event loop). */
   private final Map<String, String> sourceTrouble = new HashMap<>();
-
-  /** The kubernetes sources whose first list is in (on the event loop). */
-  private final Set<String> kubeListed = new HashSet<>();
-
-  /** On the event loop: what a kubernetes source says this agent acts on, and what it must not. */
-  private void applyKube(KubeSource k, KubeSource.Update update) {
-    // Both first, then the reconciles: a lease changing hands must never look like a removal.
-    Set<String> changed = new HashSet<>(registry.setHeldElsewhere(k.id(), update.heldElsewhere()));
-    changed.removeAll(apply(k.id(), update.docs(), update.trigger()));
-    for (String n : changed) {
-      reconciler.enqueue(n, update.trigger());
-    }
-  }
 
   /** The documents no deployment can be attributed to, by source, as last logged. */
   private final Map<String, Set<String>> unattributedLogged = new HashMap<>();
