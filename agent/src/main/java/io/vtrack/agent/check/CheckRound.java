@@ -38,7 +38,7 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
     for (int i = 0; i < checks.size(); i++) {
       int index = i;
       HealthCheck c = checks.get(i);
-      bounded(vertx, c, warmingUp && HealthCheck.warming(c.spec().kind()))
+      bounded(vertx, c, warmingUp && HealthCheck.warming(c.kind()))
           .onSuccess(
               r -> {
                 results.set(index, r);
@@ -65,7 +65,7 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
         r =
             new CheckResult(
                 c.spec().name(),
-                c.spec().kind(),
+                c.kind(),
                 CheckStatus.Unknown,
                 null,
                 "not awaited: " + decidedBy + " decided the round",
@@ -91,7 +91,7 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
                 p.tryComplete(
                     new CheckResult(
                         c.spec().name(),
-                        c.spec().kind(),
+                        c.kind(),
                         CheckStatus.Failing,
                         null,
                         "timed out after " + c.spec().effectiveTimeout().text(),
@@ -108,7 +108,7 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
                 p.tryComplete(
                     new CheckResult(
                         c.spec().name(),
-                        c.spec().kind(),
+                        c.kind(),
                         CheckStatus.Failing,
                         null,
                         "check error: " + ar.cause(),

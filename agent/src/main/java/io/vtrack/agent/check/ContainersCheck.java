@@ -31,11 +31,16 @@ final class ContainersCheck extends BlockingCheck {
   }
 
   @Override
+  public String kind() {
+    return "containers";
+  }
+
+  @Override
   protected CheckResult result(CheckStatus status, String value, String message, long startNanos) {
     CheckResult r = super.result(status, value, message, startNanos);
     return new CheckResult(
         r.name(),
-        "containers",
+        kind(),
         r.status(),
         r.value(),
         r.message(),

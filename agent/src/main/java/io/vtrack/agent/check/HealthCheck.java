@@ -19,6 +19,11 @@ public interface HealthCheck {
 
   CheckSpec spec();
 
+  /** The kind its results carry: the spec's, for checks a document declares. */
+  default String kind() {
+    return spec().kind();
+  }
+
   /** Runs one round of this check; the future fails only on bugs, never on a failing check. */
   Future<CheckResult> run();
 

@@ -30,7 +30,7 @@ public record RoundJudgement(List<CheckResult> results, boolean wrong) {
    */
   public static boolean limitsCount(List<HealthCheck> checks, Set<String> passedBefore) {
     return checks.stream()
-        .filter(c -> !HealthCheck.warming(c.spec().kind()))
+        .filter(c -> !HealthCheck.warming(c.kind()))
         .allMatch(c -> passedBefore.contains(c.spec().name()));
   }
 

@@ -220,13 +220,21 @@ class VerificationTest {
     }
   }
 
-  /** A check that passes its first round and never answers after (a smoke test that hangs). */
+  /**
+   * A check that passes its first round and never answers after. Its spec has no kind, as the
+   * agent's own containers check: a result made for it carries {@link #kind()}.
+   */
   static final class PassesThenHangs implements HealthCheck {
     int calls;
 
     @Override
     public CheckSpec spec() {
       return new CheckSpec("smoke", null, null, null, null, null, null, null);
+    }
+
+    @Override
+    public String kind() {
+      return "command";
     }
 
     @Override
@@ -267,6 +275,8 @@ class VerificationTest {
     assertThat(rounds.get(1).result().results())
         .extracting(CheckResult::status)
         .containsExactly(CheckStatus.Failing, CheckStatus.Unknown);
+    // The store requires a kind: a check not awaited still has one.
+    assertThat(rounds.get(1).result().results().get(1).kind()).isEqualTo("command");
   }
 
   /**
