@@ -86,6 +86,19 @@ public final class Agent extends VerticleBase {
   }
 
   /**
+   * The options of the Vert.x the agent and the switch proxy run on: no classpath resolving, so no
+   * {@code vertx-cache-*} folder in /tmp, which a process that is killed (power loss, OOM) leaves
+   * behind. The status page is served from memory ({@code StatusPage}).
+   */
+  public static io.vertx.core.VertxOptions vertxOptions() {
+    return new io.vertx.core.VertxOptions()
+        .setFileSystemOptions(
+            new io.vertx.core.file.FileSystemOptions()
+                .setClassPathResolvingEnabled(false)
+                .setFileCachingEnabled(false));
+  }
+
+  /**
    * SQLite's native library (and the switch proxy's epoll) is unpacked and loaded from a folder: by
    * default /tmp, which hardened hosts and containers ({@code --read-only --tmpfs /tmp}) mount
    * noexec, so loading fails. The state folder is the agent's own and must be writable anyway:

@@ -10,7 +10,6 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
-import io.vertx.ext.web.handler.StaticHandler;
 import io.vtrack.agent.Addresses;
 import io.vtrack.agent.metrics.AgentMetrics;
 import io.vtrack.agent.reconcile.Reconciler;
@@ -115,14 +114,7 @@ public final class ApiServer {
                 rc.response()
                     .putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
                     .end(metrics.scrape()));
-    router
-        .get("/")
-        .handler(
-            rc ->
-                rc.response()
-                    .putHeader("Content-Type", "text/html; charset=utf-8")
-                    .sendFile("webroot/index.html"));
-    router.get("/static/*").handler(StaticHandler.create("webroot").setCachingEnabled(false));
+    StatusPage.mount(router);
     router.get("/api/v1/events").handler(this::events);
     // The plan and the diff show commands and spec values: token holders only.
     router.get("/api/v1/deployments/:name/plan").handler(this::authenticated).handler(this::plan);

@@ -181,7 +181,7 @@ public final class VtrackCli implements Runnable {
       io.vtrack.agent.LogSetup.apply(cfg.logFormat());
       Path base =
           config == null ? Path.of(".").toAbsolutePath() : config.toAbsolutePath().getParent();
-      Vertx vertx = Vertx.vertx();
+      Vertx vertx = Vertx.vertx(Agent.vertxOptions());
       Agent agent = new Agent(cfg, base);
       CountDownLatch stopped = new CountDownLatch(1);
       try {
@@ -246,7 +246,7 @@ public final class VtrackCli implements Runnable {
       } catch (java.io.IOException e) {
         // Netty tries /tmp and falls back to Java NIO.
       }
-      Vertx vertx = Vertx.vertx(new io.vertx.core.VertxOptions().setPreferNativeTransport(true));
+      Vertx vertx = Vertx.vertx(Agent.vertxOptions().setPreferNativeTransport(true));
       int training =
           exitWhenReady ? io.vtrack.agent.proxy.ProxyTraining.prepare(vertx, stateDir) : 0;
       try {

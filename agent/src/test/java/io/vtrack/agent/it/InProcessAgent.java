@@ -47,7 +47,7 @@ public final class InProcessAgent implements AutoCloseable {
 
   /** An agent on the configuration given (its stateDir under {@code root}). */
   public InProcessAgent(Path root, AgentConfig cfg) throws Exception {
-    this(root, cfg, Vertx.vertx());
+    this(root, cfg, Vertx.vertx(Agent.vertxOptions()));
   }
 
   /** As above, on {@code vertx} (closed with the agent). */
@@ -64,7 +64,7 @@ public final class InProcessAgent implements AutoCloseable {
   /** As above, with a git timeout (null: the default). */
   public InProcessAgent(Path root, List<AgentConfig.SourceConfig> sources, Interval gitTimeout)
       throws Exception {
-    vertx = Vertx.vertx();
+    vertx = Vertx.vertx(Agent.vertxOptions());
     stateDir = root.resolve("state");
     secretFile = root.resolve("webhook-secret");
     Files.writeString(secretFile, "it-secret\n");
