@@ -42,6 +42,13 @@ public record CheckResult(
     return status == CheckStatus.Passing;
   }
 
+  /**
+   * Failed: neither passing nor {@link CheckStatus#Unknown} (not awaited in a round decided early).
+   */
+  public boolean failing() {
+    return status == CheckStatus.Failing;
+  }
+
   /** The same result, failing for {@code why}. */
   public CheckResult as(Failure why) {
     return passing()

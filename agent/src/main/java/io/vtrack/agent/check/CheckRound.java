@@ -128,7 +128,7 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
   public String failures() {
     StringBuilder sb = new StringBuilder();
     for (CheckResult r : results) {
-      if (r.status() == CheckStatus.Failing) {
+      if (r.failing()) {
         if (sb.length() > 0) {
           sb.append("; ");
         }

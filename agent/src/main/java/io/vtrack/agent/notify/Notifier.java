@@ -88,7 +88,7 @@ public final class Notifier {
     List<String> failing = new ArrayList<>();
     if (st.checks() != null) {
       for (CheckResult c : st.checks()) {
-        if (!c.passing()) {
+        if (c.failing()) {
           failing.add(c.name() + ": " + c.message());
         }
       }

@@ -203,13 +203,13 @@ public final class StatusBuilder {
   }
 
   private static boolean anyFailing(List<CheckResult> checks) {
-    return checks.stream().anyMatch(c -> !c.passing());
+    return checks.stream().anyMatch(c -> c.failing());
   }
 
   private static String failing(List<CheckResult> checks) {
     StringBuilder sb = new StringBuilder();
     for (CheckResult c : checks) {
-      if (!c.passing()) {
+      if (c.failing()) {
         sb.append(sb.length() == 0 ? "" : "; ").append(c.name()).append(": ").append(c.message());
       }
     }
