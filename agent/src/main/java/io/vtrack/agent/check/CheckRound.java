@@ -23,8 +23,10 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
   /**
    * @param warmingUp whether latency and memory limits cannot count in this round: those checks run
    *     {@link HealthCheck#runWarmingUp()}
-   * @param decides whether a result decides the round on its own: the round ends with it, and the
-   *     checks still running are {@link CheckStatus#Unknown}, "not awaited"
+   * @param decides whether a result decides the round on its own: the round then waits at most
+   *     {@link #DECIDED_GRACE_MILLIS} more for the other checks, so that what it reports names
+   *     every answer that came quickly, and the checks still running after that are {@link
+   *     CheckStatus#Unknown}, "not awaited"
    */
   public static Future<CheckRound> run(
       Vertx vertx, List<HealthCheck> checks, boolean warmingUp, Predicate<CheckResult> decides) {
@@ -35,6 +37,8 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
     AtomicReferenceArray<CheckResult> results = new AtomicReferenceArray<>(checks.size());
     AtomicInteger left = new AtomicInteger(checks.size());
     Promise<CheckRound> round = Promise.promise();
+    java.util.concurrent.atomic.AtomicReference<String> decidedBy =
+        new java.util.concurrent.atomic.AtomicReference<>();
     for (int i = 0; i < checks.size(); i++) {
       int index = i;
       HealthCheck c = checks.get(i);
@@ -42,14 +46,26 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
           .onSuccess(
               r -> {
                 results.set(index, r);
-                boolean last = left.decrementAndGet() == 0;
-                if (last || decides.test(r)) {
-                  round.tryComplete(of(checks, results, last ? null : r.name(), start));
+                if (left.decrementAndGet() == 0) {
+                  round.tryComplete(of(checks, results, null, start));
+                } else if (decides.test(r) && decidedBy.compareAndSet(null, r.name())) {
+                  long grace =
+                      vertx.setTimer(
+                          DECIDED_GRACE_MILLIS,
+                          id -> round.tryComplete(of(checks, results, r.name(), start)));
+                  round.future().onComplete(x -> vertx.cancelTimer(grace));
                 }
               });
     }
     return round.future();
   }
+
+  /**
+   * How long a round whose outcome is certain still waits for its other checks: enough for the
+   * quick ones (an http answer, a query) to be named in the failure, far less than a smoke test or
+   * a latency sample series.
+   */
+  public static final long DECIDED_GRACE_MILLIS = 200;
 
   private static CheckRound of(
       List<HealthCheck> checks,

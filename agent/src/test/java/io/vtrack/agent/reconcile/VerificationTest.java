@@ -265,6 +265,38 @@ class VerificationTest {
     assertThat(rounds.get(1).result().failures()).isEqualTo("api: api Failing");
   }
 
+  /** Passes its first round; from the second, answers wrong after 50 ms (a slower endpoint). */
+  final class WrongAfterAMoment implements HealthCheck {
+    int calls;
+
+    @Override
+    public CheckSpec spec() {
+      return new CheckSpec("cameras", null, null, null, null, null, null, null);
+    }
+
+    @Override
+    public Future<CheckResult> run() {
+      if (calls++ == 0) {
+        return Future.succeededFuture(result("cameras", "http", CheckStatus.Passing, null));
+      }
+      io.vertx.core.Promise<CheckResult> p = io.vertx.core.Promise.promise();
+      vertx.setTimer(
+          50, id -> p.complete(result("cameras", "http", CheckStatus.Failing, Failure.Wrong)));
+      return p.future();
+    }
+  }
+
+  @Test
+  void aDecidedRoundStillNamesTheAnswersThatComeQuickly() throws Exception {
+    List<Verification.Round> rounds =
+        rounds(new Scripted(PASS, NOT_READY), new WrongAfterAMoment(), new PassesThenHangs());
+    assertThat(rounds.get(1).result().results())
+        .extracting(CheckResult::status)
+        .containsExactly(CheckStatus.Failing, CheckStatus.Failing, CheckStatus.Unknown);
+    assertThat(rounds.get(1).result().failures())
+        .isEqualTo("api: api Failing; cameras: cameras Failing");
+  }
+
   @Test
   void theWrongAnswerThatReachesTheThresholdEndsTheRound() throws Exception {
     // Round 1: wrong once, so it waits for every check; round 2: the second wrong answer in a row
