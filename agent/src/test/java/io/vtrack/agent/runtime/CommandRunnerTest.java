@@ -32,7 +32,9 @@ class CommandRunnerTest {
             List.of("sh", "-c", "echo started; exec sleep 60"),
             CWD,
             Map.of(),
-            Duration.ofMillis(300));
+            // Time enough for a busy machine to start the shell and let it print; the sleep
+            // outlasts it by far.
+            Duration.ofSeconds(5));
     assertThat(r.timedOut()).isTrue();
     assertThat(r.output()).isEqualTo("started\n");
   }
