@@ -2,6 +2,10 @@ package io.vtrack.agent.check;
 
 import io.vertx.core.Future;
 import io.vtrack.agent.model.CheckSpec;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * One kind of health check. Implementations never block the event loop: I/O is asynchronous or goes
@@ -47,25 +51,34 @@ public interface HealthCheck {
   }
 
   /**
+   * The file whose every write may make this check fail for good (a log check during verification
+   * counting since the switch), if any: verification runs it again as soon as the file is written
+   * instead of at the next round.
+   */
+  default Optional<Path> grows() {
+    return Optional.empty();
+  }
+
+  /**
    * The TCP address this check asks (an http check's host and port), if any: a revision cannot
    * answer it before something listens there.
    */
-  default java.util.Optional<java.net.InetSocketAddress> asks() {
-    return java.util.Optional.empty();
+  default Optional<InetSocketAddress> asks() {
+    return Optional.empty();
   }
 
   /** The host and port of an http(s) URL, if it has them. */
-  static java.util.Optional<java.net.InetSocketAddress> addressOf(String url) {
+  static Optional<InetSocketAddress> addressOf(String url) {
     try {
-      java.net.URI u = java.net.URI.create(url);
+      URI u = URI.create(url);
       if (u.getHost() == null || u.getScheme() == null) {
-        return java.util.Optional.empty();
+        return Optional.empty();
       }
       int port =
           u.getPort() >= 0 ? u.getPort() : "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
-      return java.util.Optional.of(java.net.InetSocketAddress.createUnresolved(u.getHost(), port));
+      return Optional.of(InetSocketAddress.createUnresolved(u.getHost(), port));
     } catch (IllegalArgumentException e) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
   }
 }

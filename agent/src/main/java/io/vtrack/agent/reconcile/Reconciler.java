@@ -226,6 +226,7 @@ public final class Reconciler {
     queue.stop();
     monitor.stopAll();
     warm.stop();
+    verify.stop();
     for (DeploymentState s : states.values()) {
       if (s.healTimer != null) {
         vertx.cancelTimer(s.healTimer);

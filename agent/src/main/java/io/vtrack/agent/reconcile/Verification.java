@@ -1,18 +1,25 @@
 package io.vtrack.agent.reconcile;
 
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
+import io.vtrack.agent.check.CheckResult;
 import io.vtrack.agent.check.CheckRound;
 import io.vtrack.agent.check.CheckStatus;
+import io.vtrack.agent.check.Failure;
+import io.vtrack.agent.check.FileGrowth;
 import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.model.HealthPolicy;
 import io.vtrack.agent.model.Reason;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -24,7 +31,8 @@ import java.util.function.Supplier;
  * <ul>
  *   <li>a service that exits fails at once ({@link Reason#ServiceExited});
  *   <li>a check that cannot pass any more (a log count since the switch over its max) fails at once
- *       ({@link Reason#StartupFailed});
+ *       ({@link Reason#StartupFailed}): a log file is counted again the moment it is written, not
+ *       at the next round (also in the window);
  *   <li>{@code startupFailureThreshold} rounds in a row with a wrong answer fail ({@link
  *       Reason#ChecksFailed}), naming the checks and what they answered;
  *   <li>only rounds that are merely not ready wait, at most {@code startupTimeout} ({@link
@@ -65,6 +73,12 @@ public final class Verification {
   private final Function<Round, Future<Void>> onRound;
   private final Set<String> passedOnce = new HashSet<>();
   private final Promise<Outcome> done = Promise.promise();
+  private final FileGrowth files;
+  private final List<AutoCloseable> watches = new ArrayList<>();
+  private Context context;
+  private boolean roundRunning;
+  private boolean counting;
+  private boolean countAgain;
   private int roundsDone;
   private long nextRound = -1;
   private int wrongInARow;
@@ -78,8 +92,10 @@ public final class Verification {
       HealthPolicy policy,
       Mode mode,
       Supplier<List<String>> exitedServices,
-      Function<Round, Future<Void>> onRound) {
+      Function<Round, Future<Void>> onRound,
+      FileGrowth files) {
     this.vertx = vertx;
+    this.files = files;
     this.checks = checks;
     this.policy = policy;
     this.mode = mode;
@@ -87,10 +103,97 @@ public final class Verification {
     this.onRound = onRound;
   }
 
+  /** Runs it; call on the context that is to run its rounds. */
   public Future<Outcome> run() {
     startupDeadline = System.nanoTime() + policy.startupTimeout().millis() * 1_000_000;
+    context = vertx.getOrCreateContext();
+    if (mode == Mode.VERIFY) {
+      for (HealthCheck c : checks) {
+        c.grows().ifPresent(f -> watches.add(files.watch(f, this::fileWritten)));
+      }
+      done.future().onComplete(x -> unwatch());
+    }
     listening().onComplete(v -> round(1));
     return done.future();
+  }
+
+  private void unwatch() {
+    for (AutoCloseable w : watches) {
+      try {
+        w.close();
+      } catch (Exception e) {
+        // nothing is left to stop: the watcher forgets the listener first
+      }
+    }
+  }
+
+  /** Spacing of the extra counts of a log that is written without pause. */
+  static final long RECOUNT_SPACING_MILLIS = 50;
+
+  /** On the file watcher's thread: a log a check counts was written. */
+  private void fileWritten() {
+    try {
+      context.runOnContext(v -> recount());
+    } catch (RejectedExecutionException e) {
+      // the agent is stopping
+    }
+  }
+
+  /**
+   * Counts the written logs now (only the checks that read them): a count over its max cannot fall,
+   * so the next round starts at once and fails on it, instead of after the rest of the interval.
+   */
+  private void recount() {
+    if (done.future().isComplete()) {
+      return;
+    }
+    if (counting) {
+      countAgain = true;
+      return;
+    }
+    counting = true;
+    List<Future<CheckResult>> counts = new ArrayList<>();
+    for (HealthCheck c : checks) {
+      if (c.grows().isPresent()) {
+        counts.add(c.run());
+      }
+    }
+    Future.join(counts)
+        .onComplete(
+            x -> {
+              if (done.future().isComplete()) {
+                return;
+              }
+              if (cannotPass()) {
+                counting = false;
+                if (!roundRunning && nextRound != -1 && vertx.cancelTimer(nextRound)) {
+                  nextRound = -1;
+                  round(roundsDone + 1);
+                } // else the round that runs or comes next sees it (see round)
+              } else if (countAgain) {
+                countAgain = false;
+                vertx.setTimer(
+                    RECOUNT_SPACING_MILLIS,
+                    id -> {
+                      counting = false;
+                      recount();
+                    });
+              } else {
+                counting = false;
+              }
+            });
+  }
+
+  private boolean showsCannotPass(List<CheckResult> results) {
+    Set<String> failedForGood = new HashSet<>();
+    checks.stream()
+        .filter(HealthCheck::failedForGood)
+        .forEach(c -> failedForGood.add(c.spec().name()));
+    return results.stream().anyMatch(r -> r.failing() && failedForGood.contains(r.name()));
+  }
+
+  private boolean cannotPass() {
+    return mode == Mode.VERIFY && checks.stream().anyMatch(HealthCheck::failedForGood);
   }
 
   /**
@@ -120,7 +223,7 @@ public final class Verification {
    * one interval; a revision that never listens is judged by its rounds as before.
    */
   private Future<Void> listening() {
-    Set<java.net.InetSocketAddress> waiting = new HashSet<>();
+    Set<InetSocketAddress> waiting = new HashSet<>();
     checks.forEach(c -> c.asks().ifPresent(waiting::add));
     if (waiting.isEmpty()) {
       return Future.succeededFuture();
@@ -133,13 +236,13 @@ public final class Verification {
   }
 
   private void tryConnect(
-      NetClient client, Set<java.net.InetSocketAddress> waiting, long bound, Promise<Void> ready) {
+      NetClient client, Set<InetSocketAddress> waiting, long bound, Promise<Void> ready) {
     if (waiting.isEmpty() || !exitedServices.get().isEmpty() || System.nanoTime() >= bound) {
       ready.tryComplete();
       return;
     }
-    List<Future<?>> tries = new java.util.ArrayList<>();
-    for (java.net.InetSocketAddress a : List.copyOf(waiting)) {
+    List<Future<?>> tries = new ArrayList<>();
+    for (InetSocketAddress a : List.copyOf(waiting)) {
       tries.add(
           client
               .connect(a.getPort(), a.getHostString())
@@ -161,6 +264,7 @@ public final class Verification {
   }
 
   private void round(int n) {
+    nextRound = -1;
     if (done.future().isComplete()) {
       return; // a service exited meanwhile
     }
@@ -171,7 +275,9 @@ public final class Verification {
     }
     // A limit that cannot count in this round lets latency stop at its first slow samples.
     boolean warmingUp = mode == Mode.VERIFY && !RoundJudgement.limitsCount(checks, passedOnce);
+    roundRunning = true;
     CheckRound.run(vertx, checks, warmingUp, r -> decides(r, warmingUp))
+        .onComplete(x -> roundRunning = false)
         .map(this::classify)
         .compose(
             j -> {
@@ -193,12 +299,15 @@ public final class Verification {
               if (done.future().isComplete()) {
                 return;
               }
-              Outcome out = judge(j, n);
+              // A log counted over its max after this round read it: the next round, at once,
+              // fails on it and names it (this one is not judged).
+              boolean countedSince = cannotPass() && !showsCannotPass(j.results());
+              Outcome out = countedSince ? null : judge(j, n);
               if (out != null) {
                 done.tryComplete(out);
               } else {
-                nextRound =
-                    vertx.setTimer(Math.max(1, policy.interval().millis()), id -> round(n + 1));
+                long wait = cannotPass() ? 1 : Math.max(1, policy.interval().millis());
+                nextRound = vertx.setTimer(wait, id -> round(n + 1));
               }
             });
   }
@@ -210,7 +319,7 @@ public final class Verification {
    * that cannot fall. A command's exit and a limit that cannot count yet depend on the other
    * results, so they never decide alone; a known-good revision is not failed by a round.
    */
-  private boolean decides(io.vtrack.agent.check.CheckResult r, boolean warmingUp) {
+  private boolean decides(CheckResult r, boolean warmingUp) {
     if (r.passing() || mode != Mode.VERIFY) {
       return false;
     }
@@ -218,7 +327,7 @@ public final class Verification {
       return true;
     }
     boolean wrongAlone =
-        r.failure() == io.vtrack.agent.check.Failure.Wrong
+        r.failure() == Failure.Wrong
             && !"command".equals(r.kind())
             && !(warmingUp && HealthCheck.warming(r.kind()));
     boolean cannotPass =
@@ -227,10 +336,7 @@ public final class Verification {
   }
 
   /** A round after the fail-fast classification, with its status. */
-  private record Judged(
-      List<io.vtrack.agent.check.CheckResult> results,
-      CheckStatus status,
-      RoundJudgement judgement) {
+  private record Judged(List<CheckResult> results, CheckStatus status, RoundJudgement judgement) {
     boolean passing() {
       return status == CheckStatus.Passing;
     }

@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vtrack.agent.check.CheckFactory;
 import io.vtrack.agent.check.CheckResult;
+import io.vtrack.agent.check.FileGrowth;
 import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.metrics.AgentMetrics;
 import io.vtrack.agent.model.DeploymentSpec;
@@ -41,6 +42,9 @@ final class VerifyStage {
 
   /** The verification running per deployment (one at a time: the deployment's slot runs it). */
   private final Map<String, Verification> running = new java.util.HashMap<>();
+
+  /** Tells verifications when the logs their checks count are written. */
+  private final FileGrowth files = new FileGrowth();
 
   /** How a verification ended, with its message and, when healthy, the baselines it measured. */
   record Verdict(Verification.Outcome outcome, String message, String baselinesJson) {
@@ -144,7 +148,8 @@ final class VerifyStage {
                       spec.health(),
                       mode,
                       () -> runtime.unexpectedExits(target.runtimeKey()),
-                      round -> record(in.name(), r, stage, round));
+                      round -> record(in.name(), r, stage, round),
+                      files);
               running.put(in.name(), v);
               return v.run()
                   .onComplete(x -> running.remove(in.name(), v))
@@ -153,6 +158,15 @@ final class VerifyStage {
                           vertx.executeBlocking(
                               () -> finish(in, commit, spec, target, p, step, out), false));
             });
+  }
+
+  /** Stops watching files (the agent stops). */
+  void stop() {
+    try {
+      files.close();
+    } catch (java.io.IOException e) {
+      // the watcher thread ends with the JVM
+    }
   }
 
   /**

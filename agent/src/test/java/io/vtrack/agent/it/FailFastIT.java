@@ -94,21 +94,52 @@ class FailFastIT extends AgentTestBase {
   void aServiceThatExitsBetweenRoundsFailsAtOnce() throws Exception {
     String v1 = deployHealthy("v1");
     String bad = app.crashesAfter(3, "v2");
+    String verify =
+        rolledBackBetweenRounds(v1, bad, "ServiceExited", "backend", "exited with code 3");
+    // It passed a round (the exit came during the wait for the next).
+    assertThat(verify).contains("1 rounds", "ended by: a service exited");
+  }
+
+  /**
+   * A revision that passes its first round, then logs an error: the log is counted when it is
+   * written (the kernel says so), not at the next round 30 s later. The log is app.log in a shared
+   * path, so the file is watched behind the release's symbolic link.
+   */
+  @Test
+  void anErrorLoggedBetweenRoundsFailsAtOnce() throws Exception {
+    app.extraChecks +=
+        """
+              - name: no-errors
+                log: {file: backend/logs/app.log, pattern: "(?i)\\\\berror\\\\b", max: 0}
+        """;
+    String v1 = deployHealthy("v1");
+    String bad = app.logsErrorAfter(3, "v2");
+    String verify =
+        rolledBackBetweenRounds(v1, bad, "WindowFailed", "no-errors", "db write failed");
+    // Round 1 passed, round 2 ran as soon as the error was written.
+    assertThat(verify).contains("2 rounds");
+  }
+
+  /**
+   * Deploys {@code bad} with rounds 30 s apart and expects it rolled back for {@code reason} long
+   * before a second interval passed; returns the output of its verify step.
+   */
+  private String rolledBackBetweenRounds(String v1, String bad, String reason, String... inMessage)
+      throws Exception {
     app.timings = "startupTimeout: 60s\n    interval: 30s\n    window: 60s";
     app.deploy("v2");
     awaitPhase("RolledBack", v1);
     Map<String, Object> last = lastRollout();
-    assertThat(last.get("reason")).as("rollout %s", last).isEqualTo("ServiceExited");
-    assertThat(last.get("message").toString()).contains("backend", "exited with code 3");
+    assertThat(last.get("reason")).as("rollout %s", last).isEqualTo(reason);
+    assertThat(last.get("message").toString()).contains(inMessage);
     assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(bad);
+    assertThat(runningVersion()).isEqualTo("1.0.0");
     List<Map<String, Object>> steps =
         (List<Map<String, Object>>) agent.api.history(app.name).get(0).get("steps");
     Map<String, Object> verify =
         steps.stream().filter(s -> "verify".equals(s.get("name"))).findFirst().orElseThrow();
-    // It passed a round (the exit came during the wait for the next) and ended long before it.
-    assertThat(verify.get("output").toString()).contains("1 rounds", "ended by: a service exited");
     assertThat(((Number) verify.get("durationMs")).longValue()).isLessThan(25_000);
-    assertThat(runningVersion()).isEqualTo("1.0.0");
+    return verify.get("output").toString();
   }
 
   @Test

@@ -219,6 +219,17 @@ public final class TestApp implements AutoCloseable {
         tag);
   }
 
+  /** A commit whose backend serves correctly and logs an error {@code seconds} after start. */
+  public String logsErrorAfter(int seconds, String tag) throws Exception {
+    return changeBackend(
+        "    writer.start()\n",
+        "    writer.start()\n    threading.Timer("
+            + seconds
+            + ", lambda: log.error('db write failed')).start()\n",
+        "Log an error later",
+        tag);
+  }
+
   /** A good commit that needs {@code seconds} before it binds its port. */
   public String slowToBind(int seconds, String tag) throws Exception {
     return changeBackend(

@@ -7,17 +7,22 @@ import io.vertx.core.Vertx;
 import io.vtrack.agent.check.CheckResult;
 import io.vtrack.agent.check.CheckStatus;
 import io.vtrack.agent.check.Failure;
+import io.vtrack.agent.check.FileGrowth;
 import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.model.HealthPolicy;
 import io.vtrack.agent.model.Interval;
 import io.vtrack.agent.model.Reason;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Fail-fast verification on scripted checks (DESIGN.md §2): wrong answers fail after {@code
@@ -26,9 +31,11 @@ import org.junit.jupiter.api.Test;
  */
 class VerificationTest {
   private final Vertx vertx = Vertx.vertx();
+  private final FileGrowth files = new FileGrowth();
 
   @AfterEach
-  void close() {
+  void close() throws Exception {
+    files.close();
     vertx.close().await();
   }
 
@@ -107,6 +114,17 @@ class VerificationTest {
             3,
             2,
             List.of());
+    return run(policy, mode, exited, rounds::add, checks);
+  }
+
+  /** Runs a verification to its end on a Vert.x context; {@code onRound} sees each round. */
+  private Verification.Outcome run(
+      HealthPolicy policy,
+      Verification.Mode mode,
+      java.util.function.Supplier<List<String>> exited,
+      java.util.function.Consumer<Verification.Round> onRound,
+      HealthCheck... checks)
+      throws Exception {
     return vertx
         .<Verification.Outcome>executeBlocking(() -> null)
         .compose(
@@ -118,9 +136,10 @@ class VerificationTest {
                         mode,
                         exited,
                         r -> {
-                          rounds.add(r);
+                          onRound.accept(r);
                           return Future.succeededFuture();
-                        })
+                        },
+                        files)
                     .run())
         .toCompletionStage()
         .toCompletableFuture()
@@ -335,7 +354,8 @@ class VerificationTest {
                       r -> {
                         rounds.add(r);
                         return Future.succeededFuture();
-                      });
+                      },
+                      files);
               vertx.setTimer(
                   exitAfterMillis,
                   id -> {
@@ -438,5 +458,130 @@ class VerificationTest {
     j = RoundJudgement.of(List.of(PASS, smokeFails), java.util.Set.of());
     assertThat(j.wrong()).isTrue();
     assertThat(j.wrongAnswers()).startsWith("smoke: ");
+  }
+
+  /**
+   * A log check counting since the switch, as LogCheck does during verification: an "error" line
+   * makes it fail for good.
+   */
+  static final class ErrorLog implements HealthCheck {
+    final Path file;
+    volatile boolean overMax;
+
+    ErrorLog(Path file) {
+      this.file = file;
+    }
+
+    @Override
+    public CheckSpec spec() {
+      return new CheckSpec(
+          "no-errors",
+          null,
+          null,
+          null,
+          new CheckSpec.Log(file.toString(), null, "error", 0),
+          null,
+          null,
+          null);
+    }
+
+    @Override
+    public Future<CheckResult> run() {
+      try {
+        overMax = Files.readString(file).contains("error");
+      } catch (java.io.IOException e) {
+        return Future.failedFuture(e);
+      }
+      return Future.succeededFuture(
+          overMax
+              ? result("no-errors", "log", CheckStatus.Failing, Failure.Wrong)
+              : result("no-errors", "log", CheckStatus.Passing, null));
+    }
+
+    @Override
+    public boolean failedForGood() {
+      return overMax;
+    }
+
+    @Override
+    public java.util.Optional<Path> grows() {
+      return java.util.Optional.of(file);
+    }
+  }
+
+  /**
+   * Verifies {@code checks} with rounds an hour apart; once the first round is recorded, an error
+   * line is appended to {@code log}.
+   */
+  private Verification.Outcome errorAfterRoundOne(
+      Path log, List<Verification.Round> rounds, HealthCheck... checks) throws Exception {
+    HealthPolicy policy =
+        new HealthPolicy(
+            Interval.parse("2h"), Interval.parse("1h"), Interval.parse("2h"), 3, 2, List.of());
+    return run(
+        policy,
+        Verification.Mode.VERIFY,
+        List::of,
+        r -> {
+          rounds.add(r);
+          if (rounds.size() == 1) {
+            // Once the round is judged (it is, as soon as this returns).
+            vertx.runOnContext(
+                v ->
+                    vertx.executeBlocking(
+                        () ->
+                            Files.writeString(
+                                log, "error: db write failed\n", StandardOpenOption.APPEND)));
+          }
+        },
+        checks);
+  }
+
+  @Test
+  void anErrorLoggedWhileTheNextRoundIsAwaitedFailsStartupAtOnce(@TempDir Path dir)
+      throws Exception {
+    Path log = Files.writeString(dir.resolve("app.log"), "started\n");
+    List<Verification.Round> rounds = new ArrayList<>();
+    Verification.Outcome o =
+        errorAfterRoundOne(log, rounds, new Scripted(NOT_READY), new ErrorLog(log));
+    // Not when the next round was due, an hour later: a round ran at once and failed on the log.
+    assertThat(o.reason()).isEqualTo(Reason.StartupFailed);
+    assertThat(o.message()).contains("no-errors");
+    assertThat(rounds).hasSize(2);
+  }
+
+  @Test
+  void anErrorLoggedInTheWindowFailsItAtOnce(@TempDir Path dir) throws Exception {
+    Path log = Files.writeString(dir.resolve("app.log"), "started\n");
+    List<Verification.Round> rounds = new ArrayList<>();
+    Verification.Outcome o = errorAfterRoundOne(log, rounds, new Scripted(PASS), new ErrorLog(log));
+    assertThat(o.reason()).isEqualTo(Reason.WindowFailed);
+    assertThat(o.message()).contains("no-errors");
+    assertThat(rounds).extracting(Verification.Round::phase).containsExactly("startup", "window");
+  }
+
+  @Test
+  void aLogWrittenWithoutErrorsChangesNothing(@TempDir Path dir) throws Exception {
+    Path log = Files.writeString(dir.resolve("app.log"), "started\n");
+    List<Verification.Round> rounds = new java.util.concurrent.CopyOnWriteArrayList<>();
+    // Written throughout the 1 s window: counted each time, never failing.
+    long writer =
+        vertx.setPeriodic(
+            20,
+            id ->
+                vertx.executeBlocking(
+                    () -> Files.writeString(log, "GET /api\n", StandardOpenOption.APPEND)));
+    HealthPolicy policy =
+        new HealthPolicy(
+            Interval.parse("2h"), Interval.parse("300ms"), Interval.parse("1s"), 3, 2, List.of());
+    Verification.Outcome o;
+    try {
+      o = run(policy, Verification.Mode.VERIFY, List::of, rounds::add, new ErrorLog(log));
+    } finally {
+      vertx.cancelTimer(writer);
+    }
+    assertThat(o.healthy()).isTrue();
+    // Rounds kept their interval: about four in a 1 s window, not one per write.
+    assertThat(rounds.size()).isBetween(2, 8);
   }
 }
