@@ -53,9 +53,9 @@ final class Reports {
           "Last rollout:  #"
               + lr.get("id")
               + " "
-              + VtrackCli.short7(lr.get("from"))
+              + short7(lr.get("from"))
               + " -> "
-              + VtrackCli.short7(lr.get("to"))
+              + short7(lr.get("to"))
               + " "
               + (lr.get("result") == null ? "(" + lr.get("stage") + ")" : lr.get("result"))
               + (lr.get("reason") == null ? "" : " " + lr.get("reason"))
@@ -83,7 +83,7 @@ final class Reports {
         t.row(
             "  " + i.get("colour"),
             i.get("role"),
-            VtrackCli.short7(i.get("commit")),
+            short7(i.get("commit")),
             p.toString(),
             nz(i.get("warmUntil")));
       }
@@ -171,7 +171,7 @@ final class Reports {
     out.flush();
   }
 
-  private static Object nz(Object o) {
+  static Object nz(Object o) {
     return o == null ? "-" : o;
   }
 
@@ -295,5 +295,9 @@ final class Reports {
     }
     out.println();
     out.flush();
+  }
+
+  static String short7(Object c) {
+    return io.vtrack.agent.model.Commits.short7(c == null ? null : c.toString());
   }
 }

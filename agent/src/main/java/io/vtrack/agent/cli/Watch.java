@@ -24,7 +24,7 @@ import tools.jackson.databind.json.JsonMapper;
     name = "watch",
     description =
         "Follow a rollout live; exit 0 when it ends Healthy, 1 when RolledBack or Failed.")
-final class Watch extends VtrackCli.ApiCommand {
+final class Watch extends ApiCommand {
   private static final JsonMapper JSON = JsonMapper.builder().build();
   private static final Set<String> ROLLING =
       Set.of(
