@@ -1,0 +1,110 @@
+package io.vtrack.agent.api;
+
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import io.vtrack.agent.reconcile.Reconciler;
+import io.vtrack.agent.source.DesiredStateRegistry;
+import java.util.Map;
+
+/**
+ * The commands of DESIGN.md §4 (reconcile, rollback, suspend, resume) and the plan and diff that
+ * preview them; each goes to the deployment's slot through the reconciler's commands.
+ */
+final class CommandEndpoints {
+  private final DeploymentLookup lookup;
+  private final Reconciler reconciler;
+
+  CommandEndpoints(DeploymentLookup lookup, Reconciler reconciler) {
+    this.lookup = lookup;
+    this.reconciler = reconciler;
+  }
+
+  void reconcile(RoutingContext rc) {
+    DesiredStateRegistry.Entry e = lookup.entry(rc);
+    reconciler
+        .commands()
+        .reconcile(e.name(), ApiAccess.caller(rc))
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                Replies.error(rc, new ApiError(500, "InternalError", ar.cause().getMessage()));
+              } else if (ar.result().rolloutId() != null) {
+                Replies.json(
+                    rc,
+                    202,
+                    Map.of("rolloutId", ar.result().rolloutId(), "message", ar.result().message()));
+              } else {
+                Replies.json(rc, 200, Map.of("message", ar.result().message()));
+              }
+            });
+  }
+
+  void rollback(RoutingContext rc) {
+    DesiredStateRegistry.Entry e = lookup.entry(rc);
+    String to = null;
+    boolean restore = false;
+    String body = rc.body() == null ? null : rc.body().asString();
+    if (body != null && !body.isBlank()) {
+      JsonObject o;
+      try {
+        o = new JsonObject(body);
+      } catch (RuntimeException ex) {
+        throw new ApiError(400, "BadRequest", "body is not a JSON object: " + ex.getMessage());
+      }
+      for (String k : o.fieldNames()) {
+        if (!k.equals("to") && !k.equals("restoreData")) {
+          throw new ApiError(
+              400, "BadRequest", "unknown field '" + k + "' (allowed: to, restoreData)");
+        }
+      }
+      Object t = o.getValue("to");
+      if (t != null && !(t instanceof String)) {
+        throw new ApiError(400, "BadRequest", "'to' must be a commit SHA string");
+      }
+      to = (String) t;
+      Object r = o.getValue("restoreData");
+      if (r != null && !(r instanceof Boolean)) {
+        throw new ApiError(400, "BadRequest", "'restoreData' must be true or false");
+      }
+      restore = r != null && (Boolean) r;
+    }
+    reconciler
+        .commands()
+        .rollback(e.name(), to, restore, ApiAccess.caller(rc))
+        .onComplete(
+            ar -> {
+              if (ar.succeeded()) {
+                Replies.json(rc, 202, Map.of("rolloutId", ar.result()));
+              } else if (ar.cause() instanceof IllegalArgumentException) {
+                Replies.error(rc, new ApiError(400, "BadRequest", ar.cause().getMessage()));
+              } else {
+                Replies.error(rc, new ApiError(409, "Conflict", ar.cause().getMessage()));
+              }
+            });
+  }
+
+  void plan(RoutingContext rc) {
+    DesiredStateRegistry.Entry e = lookup.entry(rc);
+    reconciler.commands().plan(e.name()).onComplete(ar -> Replies.reply(rc, 200, ar));
+  }
+
+  void diff(RoutingContext rc) {
+    DesiredStateRegistry.Entry e = lookup.entry(rc);
+    reconciler.commands().diff(e.name()).onComplete(ar -> Replies.reply(rc, 200, ar));
+  }
+
+  void suspend(RoutingContext rc, boolean suspended) {
+    DesiredStateRegistry.Entry e = lookup.entry(rc);
+    reconciler
+        .commands()
+        .setSuspended(e.name(), suspended, ApiAccess.caller(rc))
+        .onComplete(
+            ar -> {
+              if (ar.succeeded()) {
+                Replies.json(rc, 200, Map.of("name", e.name(), "suspended", suspended));
+              } else {
+                Replies.error(rc, new ApiError(409, "Conflict", ar.cause().getMessage()));
+              }
+            });
+  }
+}

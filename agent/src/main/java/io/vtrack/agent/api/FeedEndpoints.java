@@ -1,0 +1,117 @@
+package io.vtrack.agent.api;
+
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.ext.web.RoutingContext;
+import io.vtrack.agent.Addresses;
+import io.vtrack.agent.source.WebhookSignature;
+import java.util.List;
+import java.util.Map;
+
+/** What flows in and out as it happens: the git webhook and the server-sent event stream. */
+final class FeedEndpoints {
+  private final Vertx vertx;
+  private final ApiServer.Webhooks webhooks;
+
+  FeedEndpoints(Vertx vertx, ApiServer.Webhooks webhooks) {
+    this.vertx = vertx;
+    this.webhooks = webhooks;
+  }
+
+  /** A signed git push (GitHub's format): every source and app repository is fetched now. */
+  void webhook(RoutingContext rc) {
+    byte[] body =
+        rc.body() == null || rc.body().buffer() == null
+            ? new byte[0]
+            : rc.body().buffer().getBytes();
+    String sig = rc.request().getHeader("X-Hub-Signature-256");
+    String event = rc.request().getHeader("X-GitHub-Event");
+    String delivery = rc.request().getHeader("X-GitHub-Delivery");
+    webhooks
+        .secrets()
+        .onComplete(
+            ar -> {
+              if (ar.failed()) {
+                Replies.error(
+                    rc,
+                    new ApiError(
+                        500,
+                        "InternalError",
+                        "cannot read webhook secrets: " + ar.cause().getMessage()));
+                return;
+              }
+              List<String> secrets = ar.result();
+              if (secrets.isEmpty()) {
+                Replies.error(
+                    rc,
+                    new ApiError(
+                        404, "NotFound", "no webhook secret is configured on any git source"));
+                return;
+              }
+              boolean ok = secrets.stream().anyMatch(s -> WebhookSignature.valid(s, body, sig));
+              if (!ok) {
+                Replies.error(
+                    rc,
+                    new ApiError(
+                        401,
+                        "Unauthorized",
+                        sig == null
+                            ? "missing X-Hub-Signature-256"
+                            : "X-Hub-Signature-256 does not match any configured secret"));
+                return;
+              }
+              if ("ping".equals(event)) {
+                Replies.json(rc, 200, Map.of("message", "pong"));
+                return;
+              }
+              webhooks.refreshAll(delivery == null ? "webhook" : "webhook:" + delivery);
+              Replies.json(
+                  rc, 202, Map.of("message", "refreshing every source and app repository"));
+            });
+  }
+
+  /**
+   * Server-sent events: every transition, rollout step and check round as it happens, for the
+   * status page and {@code vtrack watch}. {@code ?deployment=NAME} narrows the stream.
+   */
+  void events(RoutingContext rc) {
+    String only = rc.queryParams().get("deployment");
+    var resp = rc.response();
+    resp.setChunked(true)
+        .putHeader("Content-Type", "text/event-stream")
+        .putHeader("Cache-Control", "no-cache")
+        .putHeader("Connection", "keep-alive");
+    resp.write(": vtrack event stream\n\n");
+    MessageConsumer<String> consumer =
+        vertx
+            .eventBus()
+            .consumer(
+                Addresses.EVENTS,
+                msg -> {
+                  String body = msg.body();
+                  if (only != null && !body.contains("\"deployment\":\"" + only + "\"")) {
+                    return;
+                  }
+                  String type =
+                      body.startsWith("{\"type\":\"")
+                          ? body.substring(9, body.indexOf('"', 9))
+                          : "message";
+                  if (!resp.ended() && !resp.writeQueueFull()) {
+                    resp.write("event: " + type + "\ndata: " + body + "\n\n");
+                  }
+                });
+    long ping =
+        vertx.setPeriodic(
+            15_000,
+            id -> {
+              if (!resp.ended()) {
+                resp.write(": ping\n\n");
+              }
+            });
+    resp.closeHandler(
+        v -> {
+          consumer.unregister();
+          vertx.cancelTimer(ping);
+        });
+  }
+}
