@@ -1,7 +1,6 @@
 package io.vtrack.agent.model;
 
 import io.vtrack.agent.model.RuntimeSpec.ServiceSpec;
-import java.net.URI;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -9,15 +8,11 @@ import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 
 /** The semantic rules of DESIGN.md §2 that binding alone cannot enforce. Pure. */
-public final class SpecValidator {
+public final class SpecValidator extends FieldRules {
   private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   private static final Pattern ENV_KEY = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
-  private static final Pattern SUBST =
-      Pattern.compile("\\$\\{(commit|shortCommit|revision|file:[^}]+|port:[^}]+)}");
-  private static final Pattern PORT_REF = Pattern.compile("\\$\\{port:([^}]*)}");
   private static final Set<String> NOTIFY_EVENTS =
       Set.of(
           "Healthy",
@@ -40,18 +35,14 @@ public final class SpecValidator {
 
   public record Violation(String field, String message) {}
 
-  private final List<Violation> out = new ArrayList<>();
-
-  private SpecValidator() {}
-
-  public static List<Violation> validate(VTrackDeployment doc, Context ctx) {
-    SpecValidator v = new SpecValidator();
-    v.check(doc, ctx);
-    return List.copyOf(v.out);
+  private SpecValidator(List<Violation> out) {
+    super(out);
   }
 
-  private void fail(String field, String message) {
-    out.add(new Violation(field, message));
+  public static List<Violation> validate(VTrackDeployment doc, Context ctx) {
+    List<Violation> out = new ArrayList<>();
+    new SpecValidator(out).check(doc, ctx);
+    return List.copyOf(out);
   }
 
   private void check(VTrackDeployment doc, Context ctx) {
@@ -84,7 +75,7 @@ public final class SpecValidator {
     if (spec.releases().keep() < 2) {
       fail("spec.releases.keep", "must be at least 2 (the running and the last healthy release)");
     }
-    checkHealth(spec.health(), services);
+    new HealthRules(out).checkHealth(spec.health(), services);
     checkStrategy(spec, services);
     if (spec.promotion() != null) {
       String other = spec.promotion().requireHealthyIn();
@@ -387,210 +378,5 @@ public final class SpecValidator {
       }
     }
     return false;
-  }
-
-  private void checkHealth(HealthPolicy health, List<String> services) {
-    positive("spec.health.startupTimeout", health.startupTimeout());
-    positive("spec.health.interval", health.interval());
-    // A round every millisecond would only load the app and the agent; a day-long window never
-    // ends.
-    within("spec.health.interval", health.interval(), 100, 3_600_000);
-    within("spec.health.startupTimeout", health.startupTimeout(), 1_000, 86_400_000);
-    within("spec.health.window", health.window(), 0, 86_400_000);
-    if (health.window().millis() < 0) {
-      fail("spec.health.window", "must not be negative");
-    }
-    if (health.failureThreshold() < 1) {
-      fail("spec.health.failureThreshold", "must be at least 1");
-    }
-    if (health.startupFailureThreshold() < 1) {
-      fail("spec.health.startupFailureThreshold", "must be at least 1");
-    }
-    Set<String> names = new HashSet<>();
-    for (int i = 0; i < health.checks().size(); i++) {
-      CheckSpec c = health.checks().get(i);
-      String f = "spec.health.checks[" + i + "]";
-      if (c.name() == null || c.name().isBlank()) {
-        fail(f + ".name", "is required");
-      } else if (!names.add(c.name())) {
-        fail(f + ".name", "duplicate check name '" + c.name() + "'");
-      }
-      if (c.timeout() != null) {
-        positive(f + ".timeout", c.timeout());
-      }
-      List<String> kinds = c.kinds();
-      if (kinds.isEmpty()) {
-        fail(
-            f,
-            "check '"
-                + c.name()
-                + "' has no kind (one of http, sqlite, log, latency, memory, command)");
-        continue;
-      }
-      if (kinds.size() > 1) {
-        fail(
-            f,
-            "check '"
-                + c.name()
-                + "' has "
-                + kinds.size()
-                + " kinds "
-                + kinds
-                + "; exactly one is allowed");
-        continue;
-      }
-      checkKind(f, c, services);
-    }
-  }
-
-  private void checkKind(String f, CheckSpec c, List<String> services) {
-    if (c.http() != null) {
-      checkUrl(f + ".http.url", c.http().url(), true);
-      for (int j = 0; j < c.http().status().size(); j++) {
-        int code = c.http().status().get(j);
-        if (code < 100 || code > 599) {
-          fail(f + ".http.status[" + j + "]", "not an HTTP status code: " + code);
-        }
-      }
-      if (c.http().maxBodyBytes().bytes() <= 0) {
-        fail(f + ".http.maxBodyBytes", "must be positive");
-      }
-      for (String key : c.http().json().keySet()) {
-        if (!JsonPath.isValid(key)) {
-          fail(f + ".http.json", "invalid path '" + key + "' (use a.b or a[0].b)");
-        }
-      }
-    } else if (c.sqlite() != null) {
-      CheckSpec.Sqlite s = c.sqlite();
-      if (s.database() == null) {
-        fail(f + ".sqlite.database", "is required");
-      } else {
-        relativePath(f + ".sqlite.database", s.database(), false);
-      }
-      if (s.integrityCheck() && s.query() != null) {
-        fail(f + ".sqlite", "give either query or integrityCheck, not both");
-      } else if (!s.integrityCheck() && (s.query() == null || s.query().isBlank())) {
-        fail(f + ".sqlite.query", "is required unless integrityCheck: true");
-      }
-      if (s.min() != null && s.max() != null && s.min() > s.max()) {
-        fail(f + ".sqlite.min", "is greater than max");
-      }
-    } else if (c.log() != null) {
-      CheckSpec.Log l = c.log();
-      if ((l.file() == null) == (l.service() == null)) {
-        fail(f + ".log", "give exactly one of file or service");
-      } else if (l.file() != null) {
-        relativePath(f + ".log.file", l.file(), false);
-      } else if (!services.isEmpty() && !services.contains(l.service())) {
-        fail(f + ".log.service", "no service named '" + l.service() + "' in spec.runtime.services");
-      }
-      if (l.pattern() == null || l.pattern().isEmpty()) {
-        fail(f + ".log.pattern", "is required");
-      } else {
-        try {
-          Pattern.compile(l.pattern());
-        } catch (PatternSyntaxException e) {
-          fail(
-              f + ".log.pattern",
-              "invalid regex: " + e.getDescription() + " near index " + e.getIndex());
-        }
-      }
-      if (l.max() < 0) {
-        fail(f + ".log.max", "must not be negative");
-      }
-    } else if (c.latency() != null) {
-      checkUrl(f + ".latency.url", c.latency().url(), true);
-      if (c.latency().samples() < 1) {
-        fail(f + ".latency.samples", "must be at least 1");
-      }
-    } else if (c.memory() != null) {
-      CheckSpec.Memory m = c.memory();
-      if (m.service() == null) {
-        fail(f + ".memory.service", "is required");
-      } else if (!services.isEmpty() && !services.contains(m.service())) {
-        fail(
-            f + ".memory.service",
-            "no service named '" + m.service() + "' in spec.runtime.services");
-      }
-      if (m.max() == null && m.maxIncrease() == null) {
-        fail(f + ".memory", "give max, maxIncrease or both");
-      }
-    } else if (c.command() != null) {
-      checkCommand(f + ".command.command", c.command().command());
-      relativePath(f + ".command.cwd", c.command().cwd(), false);
-    }
-  }
-
-  private void checkCommand(String field, List<String> command) {
-    if (command.isEmpty() || command.get(0) == null || command.get(0).isBlank()) {
-      fail(field, "must be a non-empty argv list");
-    }
-  }
-
-  private void within(String field, Interval value, long minMillis, long maxMillis) {
-    if (value.millis() > 0 && (value.millis() < minMillis || value.millis() > maxMillis)) {
-      fail(
-          field,
-          value.text()
-              + " is out of range ("
-              + Interval.ofMillis(minMillis).text()
-              + " to "
-              + Interval.ofMillis(maxMillis).text()
-              + ")");
-    }
-  }
-
-  private void positive(String field, Interval value) {
-    if (value.millis() <= 0) {
-      fail(field, "must be positive");
-    }
-  }
-
-  private void checkUrl(String field, String url, boolean httpOnly) {
-    if (url == null || url.isBlank()) {
-      fail(field, "is required");
-      return;
-    }
-    try {
-      URI uri = URI.create(SUBST.matcher(PORT_REF.matcher(url).replaceAll("1")).replaceAll("x"));
-      if (uri.getScheme() == null
-          || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))
-          || uri.getHost() == null) {
-        fail(field, "'" + url + "' is not an http(s) URL");
-      }
-    } catch (IllegalArgumentException e) {
-      fail(field, "'" + url + "' is not a valid URL: " + e.getMessage());
-    }
-  }
-
-  /** Rejects absolute paths and paths that escape their root; returns whether the path is fine. */
-  private boolean relativePath(String field, String path, boolean allowDirSlash) {
-    if (path == null || path.isBlank()) {
-      fail(field, "must not be empty");
-      return false;
-    }
-    if (!safeText(path)) {
-      fail(field, "contains a NUL byte or a control character");
-      return false;
-    }
-    if (path.startsWith("/")) {
-      fail(field, "'" + path + "' must be relative");
-      return false;
-    }
-    Path norm = Path.of(stripSlash(path)).normalize();
-    if (norm.startsWith("..")) {
-      fail(field, "'" + path + "' escapes the release root");
-      return false;
-    }
-    return true;
-  }
-
-  /** A path with no NUL byte or control character (which no file name here needs). */
-  static boolean safeText(String p) {
-    return p != null && p.chars().noneMatch(c -> c < 0x20 || c == 0x7f);
-  }
-
-  static String stripSlash(String p) {
-    return p.endsWith("/") ? p.substring(0, p.length() - 1) : p;
   }
 }
