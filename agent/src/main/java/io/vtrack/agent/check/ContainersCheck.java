@@ -3,7 +3,7 @@ package io.vtrack.agent.check;
 import io.vertx.core.WorkerExecutor;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.runtime.ComposeRuntime;
-import io.vtrack.agent.runtime.ComposeRuntime.ContainerState;
+import io.vtrack.agent.runtime.EngineContainers.ContainerState;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;

@@ -1,23 +1,18 @@
 package io.vtrack.agent.runtime;
 
 import com.github.dockerjava.api.DockerClient;
-import com.github.dockerjava.api.async.ResultCallback;
-import com.github.dockerjava.api.command.InspectContainerResponse;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.exception.NotModifiedException;
 import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.api.model.Event;
-import com.github.dockerjava.api.model.Frame;
 import com.github.dockerjava.core.DefaultDockerClientConfig;
 import com.github.dockerjava.core.DockerClientImpl;
 import com.github.dockerjava.zerodep.ZerodepDockerHttpClient;
 import io.vtrack.agent.model.RuntimeSpec;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -25,7 +20,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,6 +49,7 @@ public final class ComposeRuntime implements AppRuntime {
   private final ComposeCli cli;
   private final BiConsumer<String, String> onChange;
   private final ComposeFiles files;
+  private final EngineContainers engine;
   private final Map<String, Map<String, String>> exits = new ConcurrentHashMap<>();
 
   /** Containers the agent itself stops or replaces: their die and destroy events are expected. */
@@ -75,6 +70,7 @@ public final class ComposeRuntime implements AppRuntime {
     this.cli = cli;
     this.onChange = onChange;
     this.files = new ComposeFiles(cli);
+    this.engine = new EngineContainers(docker);
   }
 
   public ComposeCli cli() {
@@ -225,7 +221,11 @@ public final class ComposeRuntime implements AppRuntime {
             BUILD_TIMEOUT);
     if (!r.ok()) {
       throw new IOException(
-          cli.describe() + " build failed (" + r.describe() + "): " + tail(r.output()));
+          cli.describe()
+              + " build failed ("
+              + r.describe()
+              + "): "
+              + EngineContainers.tail(r.output()));
     }
     List<String> images = new ArrayList<>();
     m.buildsByService()
@@ -282,7 +282,7 @@ public final class ComposeRuntime implements AppRuntime {
               + " failed ("
               + r.describe()
               + "): "
-              + tail(r.output()));
+              + EngineContainers.tail(r.output()));
     }
   }
 
@@ -298,7 +298,7 @@ public final class ComposeRuntime implements AppRuntime {
       throws Exception {
     ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
     files.writeOverride(deployment, commit, releaseDir, spec, m, env);
-    for (Container c : containers(deployment)) {
+    for (Container c : engine.containers(deployment)) {
       if (services.contains(c.getLabels().get(LABEL_SERVICE))) {
         expectedGone.add(c.getId());
       }
@@ -315,7 +315,7 @@ public final class ComposeRuntime implements AppRuntime {
   @Override
   public void stopAll(String deployment, RuntimeSpec spec) {
     Map<String, Container> all = new LinkedHashMap<>();
-    containers(deployment).forEach(c -> all.put(c.getId(), c));
+    engine.containers(deployment).forEach(c -> all.put(c.getId(), c));
     if (spec != null) {
       docker
           .listContainersCmd()
@@ -345,19 +345,10 @@ public final class ComposeRuntime implements AppRuntime {
     exits.remove(deployment);
   }
 
-  /** Every container of a deployment, running or not, by the label the override puts on them. */
-  List<Container> containers(String deployment) {
-    return docker
-        .listContainersCmd()
-        .withShowAll(true)
-        .withLabelFilter(Map.of(LABEL_DEPLOYMENT, deployment))
-        .exec();
-  }
-
   @Override
   public Map<String, ServiceState> observe(String deployment) {
     Map<String, ServiceState> out = new TreeMap<>();
-    for (Container c : containers(deployment)) {
+    for (Container c : engine.containers(deployment)) {
       String svc = c.getLabels().get(LABEL_SERVICE);
       if (svc == null) {
         continue;
@@ -372,73 +363,10 @@ public final class ComposeRuntime implements AppRuntime {
     return out;
   }
 
-  /**
-   * The state and Docker health of each container of a deployment, for the containers check: a
-   * container not running, or {@code unhealthy}, fails the round.
-   */
-  public List<ContainerState> containerStates(String deployment) {
-    List<ContainerState> out = new ArrayList<>();
-    for (Container c : containers(deployment)) {
-      String status = c.getStatus() == null ? "" : c.getStatus();
-      String health =
-          status.contains("(unhealthy)")
-              ? "unhealthy"
-              : status.contains("(healthy)")
-                  ? "healthy"
-                  : status.contains("(health: starting)") ? "starting" : null;
-      out.add(
-          new ContainerState(
-              c.getLabels().getOrDefault(LABEL_SERVICE, "?"),
-              c.getId(),
-              c.getLabels().get(LABEL_COMMIT),
-              c.getState(),
-              health,
-              status));
-    }
-    out.sort(Comparator.comparing(ContainerState::service));
-    return out;
-  }
-
-  /** One container as the containers check sees it. */
-  public record ContainerState(
-      String service, String id, String commit, String state, String health, String status) {}
-
   @Override
   public List<String> unexpectedExits(String deployment) {
     Map<String, String> ex = exits.get(deployment);
     return ex == null ? List.of() : List.copyOf(ex.values());
-  }
-
-  /** Resident memory of a service's containers: every process in them, read from /proc. */
-  @Override
-  public long residentBytes(String deployment, String service) {
-    long total = -1;
-    for (Container c : containers(deployment)) {
-      if (!service.equals(c.getLabels().get(LABEL_SERVICE)) || !"running".equals(c.getState())) {
-        continue;
-      }
-      InspectContainerResponse.ContainerState st;
-      try {
-        st = docker.inspectContainerCmd(c.getId()).exec().getState();
-      } catch (NotFoundException e) {
-        continue;
-      }
-      Long pid = st.getPidLong();
-      if (pid == null || pid <= 0) {
-        continue;
-      }
-      long pages = ProcStat.read(pid).map(ProcStat::rssPages).orElse(0L);
-      pages +=
-          ProcessHandle.of(pid)
-              .map(
-                  h ->
-                      h.descendants()
-                          .mapToLong(d -> ProcStat.read(d.pid()).map(ProcStat::rssPages).orElse(0L))
-                          .sum())
-              .orElse(0L);
-      total = Math.max(total, 0) + pages * 4096L;
-    }
-    return total;
   }
 
   /** Removes the per-commit images of pruned releases (an image a container still uses stays). */
@@ -464,56 +392,28 @@ public final class ComposeRuntime implements AppRuntime {
     }
   }
 
+  /**
+   * The state and Docker health of each container of a deployment, for the containers check: a
+   * container not running, or {@code unhealthy}, fails the round.
+   */
+  public List<EngineContainers.ContainerState> containerStates(String deployment) {
+    return engine.containerStates(deployment);
+  }
+
+  /** Resident memory of a service's containers: every process in them, read from /proc. */
+  @Override
+  public long residentBytes(String deployment, String service) {
+    return engine.residentBytes(deployment, service);
+  }
+
   @Override
   public String lastOutput(String deployment, String service, Path logsDir) {
-    Container newest = null;
-    for (Container c : containers(deployment)) {
-      if (service.equals(c.getLabels().get(LABEL_SERVICE))
-          && (newest == null || c.getCreated() > newest.getCreated())) {
-        newest = c;
-      }
-    }
-    if (newest == null) {
-      return "";
-    }
-    return tail(logs(newest.getId(), null, 30, false));
+    return engine.lastOutput(deployment, service);
   }
 
   @Override
   public LogSource serviceLog(String deployment, String service) {
-    return new ContainerLogSource(this, deployment, service);
-  }
-
-  /** Log lines of one container, stdout and stderr, optionally since a time and with timestamps. */
-  String logs(String containerId, Integer sinceSeconds, Integer tailLines, boolean timestamps) {
-    StringBuilder sb = new StringBuilder();
-    var cmd =
-        docker
-            .logContainerCmd(containerId)
-            .withStdOut(true)
-            .withStdErr(true)
-            .withTimestamps(timestamps);
-    if (sinceSeconds != null) {
-      cmd = cmd.withSince(sinceSeconds);
-    }
-    if (tailLines != null) {
-      cmd = cmd.withTail(tailLines);
-    }
-    try {
-      cmd.exec(
-              new ResultCallback.Adapter<Frame>() {
-                @Override
-                public void onNext(Frame f) {
-                  sb.append(new String(f.getPayload(), StandardCharsets.UTF_8));
-                }
-              })
-          .awaitCompletion(30, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (NotFoundException e) {
-      return "";
-    }
-    return sb.toString();
+    return new ContainerLogSource(engine, deployment, service);
   }
 
   /**
@@ -555,10 +455,5 @@ public final class ComposeRuntime implements AppRuntime {
 
   static String shortId(String id) {
     return id == null ? "?" : id.substring(0, Math.min(12, id.length()));
-  }
-
-  private static String tail(String s) {
-    String t = s.strip();
-    return t.length() > 2000 ? "…" + t.substring(t.length() - 2000) : t;
   }
 }

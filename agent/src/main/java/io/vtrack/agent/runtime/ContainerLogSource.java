@@ -10,12 +10,12 @@ import java.time.format.DateTimeParseException;
  * from its first line and nothing is counted twice.
  */
 final class ContainerLogSource implements LogSource {
-  private final ComposeRuntime runtime;
+  private final EngineContainers engine;
   private final String deployment;
   private final String service;
 
-  ContainerLogSource(ComposeRuntime runtime, String deployment, String service) {
-    this.runtime = runtime;
+  ContainerLogSource(EngineContainers engine, String deployment, String service) {
+    this.engine = engine;
     this.deployment = deployment;
     this.service = service;
   }
@@ -31,11 +31,11 @@ final class ContainerLogSource implements LogSource {
     StringBuilder out = new StringBuilder();
     long next = mark;
     int since = (int) Math.max(0, mark / 1_000_000_000L);
-    for (Container c : runtime.containers(deployment)) {
+    for (Container c : engine.containers(deployment)) {
       if (!service.equals(c.getLabels().get(ComposeRuntime.LABEL_SERVICE))) {
         continue;
       }
-      String text = runtime.logs(c.getId(), since, null, true);
+      String text = engine.logs(c.getId(), since, null, true);
       for (String line : text.split("\n")) {
         int sp = line.indexOf(' ');
         if (sp <= 0) {
