@@ -9,12 +9,8 @@ import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import io.vtrack.agent.model.DocumentParser;
-import io.vtrack.agent.model.SpecValidator;
 import io.vtrack.agent.model.VTrackDeployment;
 import io.vtrack.agent.source.DesiredDocument;
-import io.vtrack.agent.source.DocumentReader;
-import io.vtrack.agent.source.SourceRef;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,16 +41,8 @@ public final class KubeSource implements AutoCloseable {
   private final long resyncMillis;
   private final java.util.function.Consumer<Update> onChange;
   private final String identity;
-  private final Leases leases;
 
-  /** The key prefix of the agent-name Lease in {@link #electors} and {@link #held}. */
-  private static final String AGENT_KEY = "agent:";
-
-  /** Deployments whose Lease this agent holds, and the elector of each one it competes for. */
-  private final java.util.Set<String> held = ConcurrentHashMap.newKeySet();
-
-  private final Map<String, java.util.concurrent.CompletableFuture<?>> electors =
-      new ConcurrentHashMap<>();
+  private final KubeLeases leaseHolder;
 
   /** Resources being deleted, by deployment name: their finalizer comes off once it is handled. */
   private final Map<String, GenericKubernetesResource> deleting = new ConcurrentHashMap<>();
@@ -111,9 +99,10 @@ public final class KubeSource implements AutoCloseable {
     this.namespace = namespace;
     this.agentName = agentName;
     this.resyncMillis = resyncMillis;
-    this.leases = leases;
     this.onChange = onChange;
     this.identity = agentName + "_" + java.util.UUID.randomUUID().toString().substring(0, 8);
+    this.leaseHolder =
+        new KubeLeases(client, namespace, agentName, identity, leases, id, this::changed);
   }
 
   /** This agent's identity in the Leases: its name and a per-process suffix. */
@@ -255,10 +244,9 @@ public final class KubeSource implements AutoCloseable {
     for (GenericKubernetesResource r : all) {
       // Addressed here: the informers' label selectors let only those through.
       ObjectMeta m = r.getMetadata();
-      String key = leaseKey(m);
+      String key = leaseHolder.keyFor(m);
       competing.add(key);
-      compete(key);
-      if (!held.contains(key)) {
+      if (!leaseHolder.holds(key)) {
         elsewhere.add(m.getName());
         continue;
       }
@@ -274,15 +262,10 @@ public final class KubeSource implements AutoCloseable {
       }
       seen.put(m.getName(), new ObjectRef(m.getNamespace(), m.getName()));
       seenNow.put(m.getName(), r);
-      docs.add(toDocument(r));
+      docs.add(ResourceDocuments.toDocument(r));
     }
     // Resources gone from the API: stop competing for their Leases (after their deletion ran).
-    for (String key : new ArrayList<>(electors.keySet())) {
-      String name = key.substring(key.indexOf('/') + 1);
-      if (!competing.contains(key) && (key.startsWith(AGENT_KEY) || !deleting.containsKey(name))) {
-        stopCompeting(key);
-      }
-    }
+    leaseHolder.keepOnly(competing, deleting.keySet());
     refs.keySet().retainAll(seen.keySet());
     refs.putAll(seen);
     lastSeen.keySet().retainAll(seenNow.keySet());
@@ -309,86 +292,6 @@ public final class KubeSource implements AutoCloseable {
     }
   }
 
-  /**
-   * The Lease that decides whether this agent acts on a resource. One per agent name for the
-   * resources labelled with it ({@code vtrack-agent-<agentName>}): an agent renews one Lease
-   * however many deployments it runs. One per deployment ({@code vtrack-<name>} in its namespace)
-   * for an unlabelled resource, which any agent could take: at most one does.
-   */
-  private String leaseKey(ObjectMeta m) {
-    String label = m.getLabels() == null ? null : m.getLabels().get(VTrackDeployment.AGENT_LABEL);
-    if (label != null) {
-      return AGENT_KEY + leaseNamespace(m) + "/vtrack-agent-" + leaseName(agentName);
-    }
-    return m.getNamespace() + "/" + m.getName();
-  }
-
-  /** The watched namespace, else the agent's own (POD_NAMESPACE, as the DaemonSet sets it). */
-  private String leaseNamespace(ObjectMeta m) {
-    if (namespace != null) {
-      return namespace;
-    }
-    String own = System.getenv("POD_NAMESPACE");
-    return own != null && !own.isBlank() ? own : m.getNamespace();
-  }
-
-  /** An agent name as a Lease name: lower case, DNS characters only. */
-  static String leaseName(String agentName) {
-    String s = agentName.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9.-]", "-");
-    return s.length() > 200 ? s.substring(0, 200) : s;
-  }
-
-  /**
-   * Competes for a Lease (see {@link #leaseKey}): at most one agent acts on a deployment, even when
-   * two claim the same agentName (old and new pods of a DaemonSet overlapping); the other takes
-   * over when the holder goes away and its lease expires.
-   */
-  private void compete(String key) {
-    if (electors.containsKey(key)) {
-      return;
-    }
-    String bare = key.startsWith(AGENT_KEY) ? key.substring(AGENT_KEY.length()) : key;
-    String ns = bare.substring(0, bare.indexOf('/'));
-    String leaseName =
-        key.startsWith(AGENT_KEY)
-            ? bare.substring(bare.indexOf('/') + 1)
-            : "vtrack-" + bare.substring(bare.indexOf('/') + 1);
-    var config =
-        new io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfigBuilder()
-            .withName(leaseName)
-            .withLock(
-                new io.fabric8.kubernetes.client.extended.leaderelection.resourcelock.LeaseLock(
-                    ns, leaseName, identity))
-            .withLeaseDuration(leases.duration())
-            .withRenewDeadline(leases.renewDeadline())
-            .withRetryPeriod(leases.retry())
-            .withReleaseOnCancel(true)
-            .withLeaderCallbacks(
-                new io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks(
-                    () -> {
-                      LOG.info("{}: {} holds the lease of {}", id, identity, key);
-                      held.add(key);
-                      changed("lease of " + key + " acquired");
-                    },
-                    () -> {
-                      if (held.remove(key)) {
-                        LOG.warn("{}: {} lost the lease of {}", id, identity, key);
-                        changed("lease of " + key + " lost");
-                      }
-                    },
-                    leader -> LOG.info("{}: the lease of {} is held by {}", id, key, leader)))
-            .build();
-    electors.put(key, client.leaderElector().withConfig(config).build().start());
-  }
-
-  private void stopCompeting(String key) {
-    var f = electors.remove(key);
-    if (f != null) {
-      f.cancel(true);
-    }
-    held.remove(key);
-  }
-
   /** Whether a resource is for this agent: labelled with its name, or not labelled. */
   private boolean addressedHere(ObjectMeta m) {
     String label = m.getLabels() == null ? null : m.getLabels().get(VTrackDeployment.AGENT_LABEL);
@@ -398,48 +301,6 @@ public final class KubeSource implements AutoCloseable {
   /** Where the document of {@code name} lives, when this source holds it. */
   public ObjectRef ref(String name) {
     return refs.get(name);
-  }
-
-  /**
-   * One resource as a desired-state document: apiVersion, kind, the metadata that matters and the
-   * spec exactly as stored, parsed and validated like a file; the generation is {@code
-   * metadata.generation}.
-   */
-  static DesiredDocument toDocument(GenericKubernetesResource r) {
-    ObjectMeta m = r.getMetadata();
-    Map<String, Object> meta = new LinkedHashMap<>();
-    meta.put("name", m.getName());
-    meta.put("namespace", m.getNamespace());
-    if (m.getLabels() != null && !m.getLabels().isEmpty()) {
-      meta.put("labels", m.getLabels());
-    }
-    if (m.getGeneration() != null) {
-      meta.put("generation", m.getGeneration());
-    }
-    Map<String, Object> doc = new LinkedHashMap<>();
-    doc.put("apiVersion", r.getApiVersion());
-    doc.put("kind", r.getKind());
-    doc.put("metadata", meta);
-    doc.put("spec", r.getAdditionalProperties().get("spec"));
-    String origin = "kubernetes " + m.getNamespace() + "/" + m.getName();
-    String text = DocumentParser.YAML.writeValueAsString(doc);
-    DocumentParser.Parsed parsed =
-        DocumentParser.parseOne(text, origin, 0, SpecValidator.Context.FILE);
-    SourceRef ref =
-        new SourceRef(
-            "kubernetes",
-            "kubernetes",
-            null,
-            m.getNamespace() + "/" + m.getName(),
-            null,
-            m.getResourceVersion(),
-            null,
-            "generation " + m.getGeneration());
-    DesiredDocument d = DocumentReader.of(parsed, ref, null);
-    String generation = m.getGeneration() == null ? d.generation() : "g" + m.getGeneration();
-    // The resource's name is the deployment's, even when the spec cannot be bound.
-    return new DesiredDocument(
-        m.getName(), d.document(), d.errors(), d.source(), generation, d.effectiveRepoUrl());
   }
 
   private void addFinalizer(GenericKubernetesResource r) {
@@ -493,8 +354,6 @@ public final class KubeSource implements AutoCloseable {
   public synchronized void close() {
     informers.forEach(SharedIndexInformer::close);
     informers = List.of();
-    for (String key : new ArrayList<>(electors.keySet())) {
-      stopCompeting(key);
-    }
+    leaseHolder.close();
   }
 }
