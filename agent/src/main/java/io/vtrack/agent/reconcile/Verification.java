@@ -15,6 +15,7 @@ import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.model.HealthPolicy;
 import io.vtrack.agent.model.Reason;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -107,24 +108,45 @@ public final class Verification {
   public Future<Outcome> run() {
     startupDeadline = System.nanoTime() + policy.startupTimeout().millis() * 1_000_000;
     context = vertx.getOrCreateContext();
+    List<Path> growing = new ArrayList<>();
     if (mode == Mode.VERIFY) {
-      for (HealthCheck c : checks) {
-        c.grows().ifPresent(f -> watches.add(files.watch(f, this::fileWritten)));
-      }
+      checks.forEach(c -> c.grows().ifPresent(growing::add));
+    }
+    if (!growing.isEmpty()) {
+      // Watching resolves links and asks the kernel: file-system calls, off the event loop.
+      vertx
+          .executeBlocking(
+              () -> growing.stream().map(f -> files.watch(f, this::fileWritten)).toList(), false)
+          .onSuccess(
+              ws -> {
+                watches.addAll(ws);
+                if (done.future().isComplete()) {
+                  unwatch();
+                } else {
+                  recount(); // what was written before the watches were in place
+                }
+              });
       done.future().onComplete(x -> unwatch());
     }
     listening().onComplete(v -> round(1));
     return done.future();
   }
 
+  /** Stops the watches made so far (on a worker: each is a file-system call). */
   private void unwatch() {
-    for (AutoCloseable w : watches) {
-      try {
-        w.close();
-      } catch (Exception e) {
-        // nothing is left to stop: the watcher forgets the listener first
-      }
+    List<AutoCloseable> stop = List.copyOf(watches);
+    watches.clear();
+    if (stop.isEmpty()) {
+      return;
     }
+    vertx.executeBlocking(
+        () -> {
+          for (AutoCloseable w : stop) {
+            w.close();
+          }
+          return null;
+        },
+        false);
   }
 
   /** Spacing of the extra counts of a log that is written without pause. */
