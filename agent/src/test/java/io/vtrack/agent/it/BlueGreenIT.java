@@ -454,6 +454,31 @@ class BlueGreenIT extends AgentTestBase {
         });
   }
 
+  /**
+   * An error the candidate logs between rounds 30 s apart: its own output file (the instance's
+   * logs/<colour>/backend.log) is counted when written, so it fails long before the next round, and
+   * users never reach it.
+   */
+  @Test
+  void anErrorLoggedBetweenRoundsIsCaughtWhenWritten() throws Exception {
+    app.extraChecks =
+        """
+              - name: no-errors
+                log: {service: backend, pattern: "ERROR", max: 0}
+        """;
+    neverServed(
+        "an error logged 3 s after start",
+        () -> {
+          app.timings = "startupTimeout: 60s\n    interval: 30s\n    window: 60s";
+          return app.logsErrorAfter(3, "v2");
+        });
+    @SuppressWarnings("unchecked")
+    Map<String, Object> last = (Map<String, Object>) status().get("lastRollout");
+    assertThat(last.get("reason")).isEqualTo("WindowFailed");
+    assertThat(String.valueOf(last.get("message"))).contains("no-errors", "db write failed");
+    assertThat(((Number) last.get("durationMs")).longValue()).isLessThan(25_000);
+  }
+
   @Test
   void deletedRowsAreRestoredUnderTheLiveInstance() throws Exception {
     String v1 = deployHealthy("v1");
