@@ -24,6 +24,7 @@ import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.runtime.Signaller;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.store.StateStore;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,7 +44,7 @@ public final class Agent extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
 
   /** How long a stopping agent lets a deletion policy being applied finish (services stopping). */
-  static final java.time.Duration DELETION_GRACE = java.time.Duration.ofSeconds(20);
+  static final Duration DELETION_GRACE = Duration.ofSeconds(20);
 
   private final AgentConfig config;
   private final Path baseDir;
@@ -105,7 +106,7 @@ public final class Agent extends VerticleBase {
    * {@code <stateDir>/tmp/} unless {@code org.sqlite.tmpdir} or {@code io.netty.native.workdir} is
    * set.
    */
-  public static void nativeLibraryFolder(Path stateDir) throws java.io.IOException {
+  public static void nativeLibraryFolder(Path stateDir) throws IOException {
     for (String property : List.of("org.sqlite.tmpdir", "io.netty.native.workdir")) {
       if (System.getProperty(property) == null) {
         Path dir = Files.createDirectories(stateDir.resolve("tmp"));
@@ -131,7 +132,7 @@ public final class Agent extends VerticleBase {
               try {
                 StateStore.createFolder(stateDir);
                 nativeLibraryFolder(stateDir);
-              } catch (java.io.IOException e) {
+              } catch (IOException e) {
                 throw new IllegalStateException("stateDir: " + IoErrors.describe(e), e);
               }
               store = StateStore.open(stateDir);
@@ -143,7 +144,7 @@ public final class Agent extends VerticleBase {
               }
               try {
                 token = ApiToken.ensure(config.tokenPath());
-              } catch (java.io.IOException e) {
+              } catch (IOException e) {
                 throw new IllegalStateException("auth.tokenFile: " + IoErrors.describe(e), e);
               }
               repos =

@@ -3,6 +3,7 @@ package io.vtrack.agent;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
@@ -79,9 +80,9 @@ public final class DurableFiles {
     List<Path> folders = new ArrayList<>();
     try (Stream<Path> s = Files.walk(dir)) {
       for (Path p : s.toList()) {
-        if (Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
           force(p);
-        } else if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        } else if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
           folders.add(p);
         }
       }

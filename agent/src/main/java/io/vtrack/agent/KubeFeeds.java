@@ -14,12 +14,15 @@ import io.vtrack.agent.kube.KubeStatusWriter;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -93,8 +96,8 @@ final class KubeFeeds {
   }
 
   /** Starts every source; by id, whether its first list came in time (see {@link #start}). */
-  java.util.Map<String, Future<Boolean>> start() {
-    java.util.Map<String, Future<Boolean>> all = new java.util.LinkedHashMap<>();
+  Map<String, Future<Boolean>> start() {
+    Map<String, Future<Boolean>> all = new LinkedHashMap<>();
     for (KubeSource k : sources) {
       all.put(k.id(), start(k));
     }
@@ -140,7 +143,7 @@ final class KubeFeeds {
       Path file = baseDir.resolve(k.kubeconfig());
       try {
         cfg = Config.fromKubeconfig(Files.readString(file));
-      } catch (java.io.IOException | RuntimeException e) {
+      } catch (IOException | RuntimeException e) {
         throw new IllegalArgumentException(
             "sources[" + index + "].kubernetes.kubeconfig: cannot read " + file + ": " + e, e);
       }

@@ -5,6 +5,7 @@ import io.vtrack.agent.proxy.ProxySupervisor;
 import io.vtrack.agent.proxy.Routes;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.source.DesiredStateRegistry;
+import java.io.IOException;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -52,7 +53,7 @@ final class ProxyWatch {
                 try {
                   proxy.ensure();
                   proxyTrouble = null;
-                } catch (java.io.IOException e) {
+                } catch (IOException e) {
                   // Logged once per cause (a sidecar can be away for a while); the deployments'
                   // status says it meanwhile.
                   String why = String.valueOf(e.getMessage());

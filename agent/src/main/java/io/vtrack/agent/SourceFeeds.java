@@ -13,14 +13,20 @@ import io.vtrack.agent.source.FileSource;
 import io.vtrack.agent.source.GitSource;
 import io.vtrack.agent.source.UnsourcedDeployments;
 import io.vtrack.agent.store.StateStore;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,8 +51,8 @@ final class SourceFeeds {
    * agent's Vert.x (a fetch from a remote that hangs) ends quietly instead of failing to hand its
    * result to a closed event loop. Daemons: they never hold the JVM.
    */
-  private final java.util.concurrent.ExecutorService readers =
-      java.util.concurrent.Executors.newCachedThreadPool(
+  private final ExecutorService readers =
+      Executors.newCachedThreadPool(
           r -> {
             Thread t = new Thread(r, "vtrack-source-read");
             t.setDaemon(true);
@@ -116,7 +122,7 @@ final class SourceFeeds {
   }
 
   /** The webhook secrets of the git sources (blocking: they are read from their files). */
-  List<String> webhookSecrets() throws java.io.IOException {
+  List<String> webhookSecrets() throws IOException {
     List<String> out = new ArrayList<>();
     for (GitSource g : gitSources) {
       String s = g.webhookSecret();
@@ -162,7 +168,7 @@ final class SourceFeeds {
   }
 
   /** Runs a read on a worker, known to {@link #stop} until it ends (on the event loop). */
-  private <T> Future<T> read(java.util.concurrent.Callable<T> task) {
+  private <T> Future<T> read(Callable<T> task) {
     Promise<T> p = Promise.promise();
     Future<T> f = p.future();
     reading.add(f);
@@ -178,7 +184,7 @@ final class SourceFeeds {
           }
           try {
             ctx.runOnContext(handOver);
-          } catch (java.util.concurrent.RejectedExecutionException e) {
+          } catch (RejectedExecutionException e) {
             LOG.debug("a source read ended after the agent stopped: {}", e.getMessage());
           }
         });
@@ -190,7 +196,7 @@ final class SourceFeeds {
    * only a source that answered removes a deployment ({@link UnsourcedDeployments}).
    */
   Future<Void> initialSync() {
-    Map<String, Future<Boolean>> all = new java.util.LinkedHashMap<>();
+    Map<String, Future<Boolean>> all = new LinkedHashMap<>();
     for (GitSource g : gitSources) {
       all.put(g.id(), syncGit(g, "startup"));
     }

@@ -9,9 +9,11 @@ import io.vertx.ext.web.handler.BodyHandler;
 import io.vtrack.agent.metrics.AgentMetrics;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.source.DesiredStateRegistry;
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
@@ -55,7 +57,7 @@ public final class ApiServer {
     List<String> names = new ArrayList<>(allowedHosts);
     names.add(agentName.get());
     try {
-      names.add(java.net.InetAddress.getLocalHost().getHostName());
+      names.add(InetAddress.getLocalHost().getHostName());
     } catch (Exception e) {
       // No host name: IP literals and localhost still work.
     }
@@ -189,7 +191,7 @@ public final class ApiServer {
             new io.vertx.core.http.HttpServerOptions()
                 .setHttp2ClearTextEnabled(false)
                 .setIdleTimeout(60)
-                .setIdleTimeoutUnit(java.util.concurrent.TimeUnit.SECONDS)
+                .setIdleTimeoutUnit(TimeUnit.SECONDS)
                 .setMaxHeaderSize(16 * 1024))
         .requestHandler(router)
         .listen(port, host)

@@ -8,10 +8,13 @@ import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.RolloutRepository;
 import io.vtrack.agent.store.StateStore;
 import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import tools.jackson.databind.json.JsonMapper;
 
 /** Builds the API's response objects from the registry and the state store. Blocking (JDBC). */
@@ -91,11 +94,9 @@ public final class DeploymentViews {
   }
 
   /** One rollout of a deployment by id, in full; empty when it has no such rollout. */
-  public java.util.Optional<Map<String, Object>> rollout(String name, long id) throws SQLException {
+  public Optional<Map<String, Object>> rollout(String name, long id) throws SQLException {
     RolloutRecord r = store.rollouts().get(id).orElse(null);
-    return r == null || !r.deployment().equals(name)
-        ? java.util.Optional.empty()
-        : java.util.Optional.of(rollout(r));
+    return r == null || !r.deployment().equals(name) ? Optional.empty() : Optional.of(rollout(r));
   }
 
   public Map<String, Object> rollout(RolloutRecord r) throws SQLException {
@@ -116,9 +117,7 @@ public final class DeploymentViews {
     if (r.finishedAt() != null) {
       m.put(
           "durationMs",
-          java.time.Duration.between(
-                  java.time.Instant.parse(r.startedAt()), java.time.Instant.parse(r.finishedAt()))
-              .toMillis());
+          Duration.between(Instant.parse(r.startedAt()), Instant.parse(r.finishedAt())).toMillis());
     }
     if (r.triggerJson() != null) {
       m.put("trigger", JSON.readValue(r.triggerJson(), Map.class));
@@ -133,8 +132,7 @@ public final class DeploymentViews {
       if (s.finishedAt() != null) {
         sm.put(
             "durationMs",
-            java.time.Duration.between(
-                    java.time.Instant.parse(s.startedAt()), java.time.Instant.parse(s.finishedAt()))
+            Duration.between(Instant.parse(s.startedAt()), Instant.parse(s.finishedAt()))
                 .toMillis());
       }
       sm.put("output", s.output());

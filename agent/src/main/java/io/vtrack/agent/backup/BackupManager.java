@@ -11,9 +11,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,9 +28,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class BackupManager {
   private static final Logger LOG = LoggerFactory.getLogger(BackupManager.class);
-  private static final java.nio.file.attribute.FileAttribute<?> OWNER_ONLY_DIR =
-      java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-          java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+  private static final FileAttribute<?> OWNER_ONLY_DIR =
+      PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
 
   public static final String MISSING_MARKER = ".absent";
 
@@ -229,7 +231,7 @@ public final class BackupManager {
       }
     }
     withFailed.sort(
-        java.util.Comparator.comparingLong((Path d) -> Long.parseLong(d.getFileName().toString()))
+        Comparator.comparingLong((Path d) -> Long.parseLong(d.getFileName().toString()))
             .reversed());
     for (Path dir :
         withFailed.subList(Math.min(failedCopies, withFailed.size()), withFailed.size())) {

@@ -64,7 +64,7 @@ public final class SqliteBackup {
    * A connection that refuses to change the database (query_only), without opening it read-only.
    */
   public static Connection readOnly(Path db) throws SQLException {
-    if (!java.nio.file.Files.exists(db)) {
+    if (!Files.exists(db)) {
       throw new SQLException("database " + db + " does not exist");
     }
     Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);

@@ -2,6 +2,7 @@ package io.vtrack.agent.check;
 
 import io.vtrack.agent.release.DeploymentPaths;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * What a check needs to know about the revision it checks.
@@ -17,7 +18,7 @@ public record CheckContext(
     Path releaseDir,
     DeploymentPaths paths,
     boolean verifying,
-    java.util.Map<String, Integer> ports,
+    Map<String, Integer> ports,
     Path logsDir) {
 
   public CheckContext(
@@ -27,14 +28,6 @@ public record CheckContext(
       Path releaseDir,
       DeploymentPaths paths,
       boolean verifying) {
-    this(
-        deployment,
-        commit,
-        revision,
-        releaseDir,
-        paths,
-        verifying,
-        java.util.Map.of(),
-        paths.logs());
+    this(deployment, commit, revision, releaseDir, paths, verifying, Map.of(), paths.logs());
   }
 }

@@ -8,6 +8,8 @@ import io.vtrack.agent.release.ConfinedPath;
 import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.ComposeRuntime;
 import io.vtrack.agent.runtime.LogSource;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -106,8 +108,8 @@ public final class CheckFactory {
         try {
           return new LogCheck(
               c, pool, source, ctx.verifying(), in.logOffsets().getOrDefault(c.name(), -1L));
-        } catch (java.io.IOException e) {
-          throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
         }
       }
       Path file =
@@ -155,7 +157,7 @@ public final class CheckFactory {
       return ConfinedPath.realInside(release, rel, shared);
     } catch (ConfinedPath.UnsafePathException e) {
       throw e;
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       return release.resolve(rel).normalize();
     }
   }
@@ -166,7 +168,7 @@ public final class CheckFactory {
    */
   public static Map<String, Long> logMarks(
       HealthPolicy policy, Path newRelease, Path logsDir, Function<String, LogSource> serviceLogs)
-      throws java.io.IOException {
+      throws IOException {
     Map<String, Long> out = new HashMap<>();
     for (CheckSpec c : policy.checks()) {
       if (c.log() == null) {

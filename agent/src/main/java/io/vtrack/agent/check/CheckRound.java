@@ -7,6 +7,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Predicate;
 
@@ -37,8 +38,7 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
     AtomicReferenceArray<CheckResult> results = new AtomicReferenceArray<>(checks.size());
     AtomicInteger left = new AtomicInteger(checks.size());
     Promise<CheckRound> round = Promise.promise();
-    java.util.concurrent.atomic.AtomicReference<String> decidedBy =
-        new java.util.concurrent.atomic.AtomicReference<>();
+    AtomicReference<String> decidedBy = new AtomicReference<>();
     for (int i = 0; i < checks.size(); i++) {
       int index = i;
       HealthCheck c = checks.get(i);

@@ -9,11 +9,13 @@ import io.vertx.core.http.RequestOptions;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.model.JsonPath;
 import java.math.BigDecimal;
+import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -47,7 +49,7 @@ public final class HttpCheck implements HealthCheck {
   }
 
   @Override
-  public java.util.Optional<java.net.InetSocketAddress> asks() {
+  public Optional<InetSocketAddress> asks() {
     return HealthCheck.addressOf(url);
   }
 

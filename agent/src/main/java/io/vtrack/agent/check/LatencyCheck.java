@@ -6,10 +6,12 @@ import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import io.vtrack.agent.model.CheckSpec;
+import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * {@code samples} sequential requests; the median (and p95 from 20 samples) is compared with the
@@ -56,7 +58,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
   }
 
   @Override
-  public java.util.Optional<java.net.InetSocketAddress> asks() {
+  public Optional<InetSocketAddress> asks() {
     return HealthCheck.addressOf(url);
   }
 

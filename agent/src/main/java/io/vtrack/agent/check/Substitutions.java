@@ -4,6 +4,9 @@ import io.vtrack.agent.release.ConfinedPath;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -18,17 +21,17 @@ public final class Substitutions {
   private final String commit;
   private final String revision;
   private final Path releaseDir;
-  private final java.util.Map<String, Integer> ports;
+  private final Map<String, Integer> ports;
 
   public Substitutions(String commit, String revision, Path releaseDir) {
-    this(commit, revision, releaseDir, java.util.Map.of());
+    this(commit, revision, releaseDir, Map.of());
   }
 
   /**
    * @param ports each service's loopback port in the instance checked ({@code ${port:NAME}})
    */
   public Substitutions(
-      String commit, String revision, Path releaseDir, java.util.Map<String, Integer> ports) {
+      String commit, String revision, Path releaseDir, Map<String, Integer> ports) {
     this.commit = commit;
     this.revision = revision;
     this.releaseDir = releaseDir;
@@ -74,12 +77,12 @@ public final class Substitutions {
     if (value instanceof String s) {
       return apply(s);
     }
-    if (value instanceof java.util.Map<?, ?> map) {
-      java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+    if (value instanceof Map<?, ?> map) {
+      Map<String, Object> out = new LinkedHashMap<>();
       map.forEach((k, v) -> out.put(String.valueOf(k), applyDeep(v)));
       return out;
     }
-    if (value instanceof java.util.List<?> list) {
+    if (value instanceof List<?> list) {
       return list.stream().map(this::applyDeep).toList();
     }
     return value;

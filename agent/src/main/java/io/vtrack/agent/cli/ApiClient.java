@@ -1,6 +1,7 @@
 package io.vtrack.agent.cli;
 
 import java.io.IOException;
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -93,8 +94,8 @@ final class ApiClient {
   }
 
   /**
-   * What went wrong, readably: the JDK's client throws a bare {@link java.net.ConnectException} (no
-   * message) for a refused connection.
+   * What went wrong, readably: the JDK's client throws a bare {@link ConnectException} (no message)
+   * for a refused connection.
    */
   static String why(IOException e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
@@ -102,8 +103,6 @@ final class ApiClient {
         return t.getMessage();
       }
     }
-    return e instanceof java.net.ConnectException
-        ? "connection refused"
-        : e.getClass().getSimpleName();
+    return e instanceof ConnectException ? "connection refused" : e.getClass().getSimpleName();
   }
 }

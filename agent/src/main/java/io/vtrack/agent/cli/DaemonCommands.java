@@ -4,6 +4,7 @@ import io.vertx.core.Vertx;
 import io.vtrack.agent.Agent;
 import io.vtrack.agent.config.AgentConfig;
 import io.vtrack.agent.config.AgentConfigLoader;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -96,7 +97,7 @@ final class DaemonCommands {
       // epoll where Netty has it (Linux x86-64): fewer copies and system calls per request.
       try {
         io.vtrack.agent.Agent.nativeLibraryFolder(stateDir.toAbsolutePath());
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         // Netty tries /tmp and falls back to Java NIO.
       }
       Vertx vertx = Vertx.vertx(Agent.vertxOptions().setPreferNativeTransport(true));

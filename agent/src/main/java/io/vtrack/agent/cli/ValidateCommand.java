@@ -1,8 +1,10 @@
 package io.vtrack.agent.cli;
 
 import io.vtrack.agent.model.SpecError;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,11 +47,11 @@ final class ValidateCommand implements Callable<Integer> {
           continue;
         }
         bytes = Files.readAllBytes(f);
-      } catch (java.nio.file.InvalidPathException e) {
+      } catch (InvalidPathException e) {
         err.println(shown + ": not a valid path (" + e.getReason() + ")");
         ok = false;
         continue;
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         err.println(shown + ": cannot read: " + e.getMessage());
         ok = false;
         continue;

@@ -1,6 +1,8 @@
 package io.vtrack.agent.cli;
 
 import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -85,10 +87,10 @@ final class Watch extends ApiCommand {
             .GET()
             .build();
     long deadline = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();
-    HttpResponse<java.io.InputStream> resp;
+    HttpResponse<InputStream> resp;
     try {
       resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new ApiClient.UnreachableException(
           "cannot reach the event stream: " + ApiClient.why(e));
     }

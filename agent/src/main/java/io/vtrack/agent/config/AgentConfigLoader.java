@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 import tools.jackson.core.JacksonException;
 
 /** Reads {@code agent.yaml} strictly; errors name the field and the line. */
@@ -23,8 +24,8 @@ public final class AgentConfigLoader {
   private static final long DAY = 86_400_000L;
 
   /** A Kubernetes label value, as {@code vtrack.io/agent} holds the agent's name. */
-  private static final java.util.regex.Pattern LABEL_VALUE =
-      java.util.regex.Pattern.compile(io.vtrack.agent.model.SchemaPatterns.LABEL_VALUE);
+  private static final Pattern LABEL_VALUE =
+      Pattern.compile(io.vtrack.agent.model.SchemaPatterns.LABEL_VALUE);
 
   /** Whether a YAML text holds nothing but blank lines, comments and document markers. */
   static boolean noSettings(String text) {

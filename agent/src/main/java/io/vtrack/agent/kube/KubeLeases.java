@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.vtrack.agent.model.VTrackDeployment;
 import java.util.ArrayList;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -100,7 +101,7 @@ final class KubeLeases implements AutoCloseable {
 
   /** An agent name as a Lease name: lower case, DNS characters only. */
   static String leaseName(String agentName) {
-    String s = agentName.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9.-]", "-");
+    String s = agentName.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9.-]", "-");
     return s.length() > 200 ? s.substring(0, 200) : s;
   }
 

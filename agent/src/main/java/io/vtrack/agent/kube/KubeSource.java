@@ -11,11 +11,22 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.vtrack.agent.model.VTrackDeployment;
 import io.vtrack.agent.source.DesiredDocument;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +50,7 @@ public final class KubeSource implements AutoCloseable {
   private final String namespace;
   private final String agentName;
   private final long resyncMillis;
-  private final java.util.function.Consumer<Update> onChange;
+  private final Consumer<Update> onChange;
   private final String identity;
 
   private final KubeLeases leaseHolder;
@@ -51,7 +62,7 @@ public final class KubeSource implements AutoCloseable {
   private final Map<String, ObjectRef> refs = new ConcurrentHashMap<>();
 
   /** The resources of {@code refs} as last seen (touched under this object's lock). */
-  private final Map<String, GenericKubernetesResource> lastSeen = new java.util.HashMap<>();
+  private final Map<String, GenericKubernetesResource> lastSeen = new HashMap<>();
 
   /**
    * What this agent can act on, watched through label selectors so that the API server sends it
@@ -69,21 +80,16 @@ public final class KubeSource implements AutoCloseable {
    * addressed to it whose Lease another agent holds (or that are not decided yet): those must be
    * left alone, never treated as removed.
    */
-  public record Update(
-      List<DesiredDocument> docs, java.util.Set<String> heldElsewhere, String trigger) {}
+  public record Update(List<DesiredDocument> docs, Set<String> heldElsewhere, String trigger) {}
 
   /** Lease timings: how long a lease lasts, the holder's renew deadline, the retry period. */
-  public record Leases(
-      java.time.Duration duration, java.time.Duration renewDeadline, java.time.Duration retry) {
+  public record Leases(Duration duration, Duration renewDeadline, Duration retry) {
     /**
      * The holder renews every 6 s (one write: 0.17 per second per Lease); another agent takes over
      * at most 30 s after the holder went away.
      */
     public static final Leases DEFAULT =
-        new Leases(
-            java.time.Duration.ofSeconds(30),
-            java.time.Duration.ofSeconds(20),
-            java.time.Duration.ofSeconds(6));
+        new Leases(Duration.ofSeconds(30), Duration.ofSeconds(20), Duration.ofSeconds(6));
   }
 
   public KubeSource(
@@ -93,14 +99,14 @@ public final class KubeSource implements AutoCloseable {
       String agentName,
       long resyncMillis,
       Leases leases,
-      java.util.function.Consumer<Update> onChange) {
+      Consumer<Update> onChange) {
     this.id = "kubernetes[" + index + "]:" + (namespace == null ? "*" : namespace);
     this.client = client;
     this.namespace = namespace;
     this.agentName = agentName;
     this.resyncMillis = resyncMillis;
     this.onChange = onChange;
-    this.identity = agentName + "_" + java.util.UUID.randomUUID().toString().substring(0, 8);
+    this.identity = agentName + "_" + UUID.randomUUID().toString().substring(0, 8);
     this.leaseHolder =
         new KubeLeases(client, namespace, agentName, identity, leases, id, this::changed);
   }
@@ -131,7 +137,7 @@ public final class KubeSource implements AutoCloseable {
    * server. Completes once the first list is in; fails (and can be started again) when the API
    * server cannot be reached.
    */
-  public synchronized java.util.concurrent.CompletionStage<Void> start() {
+  public synchronized CompletionStage<Void> start() {
     informers.forEach(SharedIndexInformer::close);
     var op = resources();
     var scoped = namespace == null ? op.inAnyNamespace() : op.inNamespace(namespace);
@@ -143,17 +149,16 @@ public final class KubeSource implements AutoCloseable {
           scoped.withLabel(VTrackDeployment.AGENT_LABEL, agentName).runnableInformer(resyncMillis));
     }
     informers = List.copyOf(started);
-    List<java.util.concurrent.CompletableFuture<Void>> all = new ArrayList<>();
+    List<CompletableFuture<Void>> all = new ArrayList<>();
     for (SharedIndexInformer<GenericKubernetesResource> informer : informers) {
       handle(informer);
       all.add(informer.start().toCompletableFuture());
     }
-    return java.util.concurrent.CompletableFuture.allOf(
-        all.toArray(java.util.concurrent.CompletableFuture[]::new));
+    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
   }
 
-  private static final java.util.regex.Pattern LABEL_VALUE =
-      java.util.regex.Pattern.compile(io.vtrack.agent.model.SchemaPatterns.LABEL_VALUE);
+  private static final Pattern LABEL_VALUE =
+      Pattern.compile(io.vtrack.agent.model.SchemaPatterns.LABEL_VALUE);
 
   private void handle(SharedIndexInformer<GenericKubernetesResource> informer) {
     informer.addEventHandler(
@@ -181,11 +186,11 @@ public final class KubeSource implements AutoCloseable {
   private static boolean sameContent(GenericKubernetesResource a, GenericKubernetesResource b) {
     ObjectMeta x = a.getMetadata();
     ObjectMeta y = b.getMetadata();
-    return java.util.Objects.equals(x.getGeneration(), y.getGeneration())
-        && java.util.Objects.equals(x.getLabels(), y.getLabels())
-        && java.util.Objects.equals(x.getFinalizers(), y.getFinalizers())
-        && java.util.Objects.equals(x.getDeletionTimestamp(), y.getDeletionTimestamp())
-        && java.util.Objects.equals(
+    return Objects.equals(x.getGeneration(), y.getGeneration())
+        && Objects.equals(x.getLabels(), y.getLabels())
+        && Objects.equals(x.getFinalizers(), y.getFinalizers())
+        && Objects.equals(x.getDeletionTimestamp(), y.getDeletionTimestamp())
+        && Objects.equals(
             a.getAdditionalProperties().get("spec"), b.getAdditionalProperties().get("spec"));
   }
 
@@ -221,11 +226,11 @@ public final class KubeSource implements AutoCloseable {
       return null;
     }
     List<DesiredDocument> docs = new ArrayList<>();
-    java.util.Set<String> elsewhere = new java.util.TreeSet<>();
+    Set<String> elsewhere = new TreeSet<>();
     Map<String, ObjectRef> seen = new LinkedHashMap<>();
-    java.util.Set<String> competing = new java.util.HashSet<>();
+    Set<String> competing = new HashSet<>();
     List<GenericKubernetesResource> all = new ArrayList<>();
-    java.util.Set<String> inStores = new java.util.HashSet<>();
+    Set<String> inStores = new HashSet<>();
     for (SharedIndexInformer<GenericKubernetesResource> informer : informers) {
       for (GenericKubernetesResource r : informer.getStore().list()) {
         all.add(r);

@@ -7,6 +7,11 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vtrack.agent.check.CheckResult;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /** The agent's Prometheus metrics: rollouts, checks and the reconcile queue. */
@@ -21,9 +26,7 @@ public final class AgentMetrics {
           .publishPercentiles(0.5, 0.99)
           .register(registry);
 
-  private final java.util.Map<
-          String, java.util.Map<String, java.util.concurrent.atomic.AtomicInteger>>
-      phases = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, Map<String, AtomicInteger>> phases = new ConcurrentHashMap<>();
 
   /**
    * The phase of a deployment as a state set: {@code vtrack_deployment_phase{phase=...}} is 1 for
@@ -34,14 +37,10 @@ public final class AgentMetrics {
         phases.computeIfAbsent(
             deployment,
             d -> {
-              var m =
-                  new java.util.LinkedHashMap<String, java.util.concurrent.atomic.AtomicInteger>();
+              var m = new LinkedHashMap<String, AtomicInteger>();
               for (io.vtrack.agent.model.Phase p : io.vtrack.agent.model.Phase.values()) {
-                var v = new java.util.concurrent.atomic.AtomicInteger();
-                Gauge.builder(
-                        "vtrack_deployment_phase",
-                        v,
-                        java.util.concurrent.atomic.AtomicInteger::get)
+                var v = new AtomicInteger();
+                Gauge.builder("vtrack_deployment_phase", v, AtomicInteger::get)
                     .description("1 for the phase a deployment is in, 0 for the others")
                     .tag("deployment", d)
                     .tag("phase", p.name())
@@ -66,7 +65,7 @@ public final class AgentMetrics {
 
   /** A monitoring round started {@code nanos} after it was due. */
   public void roundLate(long nanos) {
-    roundLateness.record(Math.max(0, nanos), java.util.concurrent.TimeUnit.NANOSECONDS);
+    roundLateness.record(Math.max(0, nanos), TimeUnit.NANOSECONDS);
   }
 
   public PrometheusMeterRegistry registry() {

@@ -103,7 +103,7 @@ public final class Quantities {
       v /= 1024;
       u++;
     }
-    return String.format(java.util.Locale.ROOT, "%.1f%s", v, units[u]);
+    return String.format(Locale.ROOT, "%.1f%s", v, units[u]);
   }
 
   public static String formatSize(long bytes) {

@@ -12,6 +12,7 @@ import io.vtrack.agent.model.NotifySpec;
 import io.vtrack.agent.model.Phase;
 import io.vtrack.agent.reconcile.DeploymentStatus;
 import io.vtrack.agent.store.StateStore;
+import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -150,7 +151,7 @@ public final class Notifier {
   /** Webhook URLs often carry their secret in the path: only scheme, host and port are shown. */
   static String redact(String url) {
     try {
-      java.net.URI u = java.net.URI.create(url);
+      URI u = URI.create(url);
       return u.getScheme()
           + "://"
           + u.getHost()

@@ -19,9 +19,12 @@ import io.vertx.httpproxy.ProxyOptions;
 import io.vertx.httpproxy.ProxyResponse;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -218,7 +221,7 @@ final class Forwarder extends VerticleBase {
    * Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1); looked up ignoring case, so
    * no request lower-cases its header names.
    */
-  private static final java.util.Set<String> HOP_BY_HOP =
+  private static final Set<String> HOP_BY_HOP =
       caseInsensitive(
           "connection",
           "keep-alive",
@@ -323,7 +326,7 @@ final class Forwarder extends VerticleBase {
    */
   private static void copyEndToEnd(MultiMap from, MultiMap to) {
     String connection = from.get("Connection");
-    java.util.Set<String> named = java.util.Set.of();
+    Set<String> named = Set.of();
     if (connection != null) {
       named = caseInsensitive(connection.split(","));
     }
@@ -336,8 +339,8 @@ final class Forwarder extends VerticleBase {
   }
 
   /** The names, trimmed, as a set that compares them ignoring case. */
-  private static java.util.Set<String> caseInsensitive(String... names) {
-    java.util.TreeSet<String> s = new java.util.TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+  private static Set<String> caseInsensitive(String... names) {
+    TreeSet<String> s = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
     for (String n : names) {
       s.add(n.trim());
     }
@@ -346,7 +349,7 @@ final class Forwarder extends VerticleBase {
 
   /** This event loop's counters by route and status, for the routes of the table's version. */
   private final Map<Routes.Route, io.micrometer.core.instrument.Counter[]> answered =
-      new java.util.IdentityHashMap<>();
+      new IdentityHashMap<>();
 
   private long answeredVersion = -1;
 

@@ -14,6 +14,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
@@ -39,7 +43,7 @@ public final class ProxySupervisor {
           .version(HttpClient.Version.HTTP_1_1)
           .connectTimeout(Duration.ofSeconds(2))
           .build();
-  private final java.util.Set<Long> watched = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final Set<Long> watched = ConcurrentHashMap.newKeySet();
   private volatile Runnable onDeath = () -> {};
 
   /** Called (on a JDK thread) as soon as a proxy process this agent knows of exits. */
@@ -270,7 +274,7 @@ public final class ProxySupervisor {
    * cannot be read), as one step: deployments switching at the same time never write back each
    * other's old routes.
    */
-  public synchronized Routes switchWith(java.util.function.UnaryOperator<List<Routes.Route>> change)
+  public synchronized Routes switchWith(UnaryOperator<List<Routes.Route>> change)
       throws IOException {
     return switchTo(change.apply(routes()));
   }
@@ -345,8 +349,7 @@ public final class ProxySupervisor {
   private volatile Reported reported;
 
   /** Counts those changes: a status asked before one is not kept after it. */
-  private final java.util.concurrent.atomic.AtomicLong changes =
-      new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong changes = new AtomicLong();
 
   private void forgetReported() {
     changes.incrementAndGet();

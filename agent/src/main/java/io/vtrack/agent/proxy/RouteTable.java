@@ -3,6 +3,7 @@ package io.vtrack.agent.proxy;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -32,7 +33,7 @@ final class RouteTable {
   final List<String> forwarders = new CopyOnWriteArrayList<>();
 
   void set(Routes routes) {
-    Map<String, Routes.Route> m = new java.util.LinkedHashMap<>();
+    Map<String, Routes.Route> m = new LinkedHashMap<>();
     for (Routes.Route r : routes.routes()) {
       m.put(r.listen(), r);
     }
@@ -57,7 +58,7 @@ final class RouteTable {
   }
 
   Map<String, Integer> inflightCounts() {
-    Map<String, Integer> out = new java.util.LinkedHashMap<>();
+    Map<String, Integer> out = new LinkedHashMap<>();
     inflight.forEach((k, v) -> out.put(k, v.get()));
     return out;
   }

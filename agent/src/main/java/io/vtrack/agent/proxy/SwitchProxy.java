@@ -6,14 +6,18 @@ import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerRequest;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
@@ -92,7 +96,7 @@ public final class SwitchProxy extends VerticleBase {
   private Routes routesOnStart() {
     try {
       return Routes.read(Routes.file(stateDir));
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       LOG.error("{}; serving no route until the agent writes them again", e.getMessage());
       return new Routes(0, List.of());
     }
@@ -110,15 +114,14 @@ public final class SwitchProxy extends VerticleBase {
         .compose(
             routes -> {
               table.set(routes);
-              List<Future<io.vertx.core.eventbus.Message<String>>> synced =
-                  new java.util.ArrayList<>();
+              List<Future<io.vertx.core.eventbus.Message<String>>> synced = new ArrayList<>();
               for (String address : table.forwarders) {
                 synced.add(vertx.eventBus().request(address, null));
               }
               return Future.all(synced)
                   .compose(
                       x -> {
-                        java.util.Set<String> failed = new java.util.TreeSet<>();
+                        Set<String> failed = new TreeSet<>();
                         for (var m : synced) {
                           if (m.result().body() != null) {
                             failed.addAll(List.of(m.result().body().split("\n")));
@@ -196,7 +199,7 @@ public final class SwitchProxy extends VerticleBase {
     out.put("version", table.version());
     out.put("pid", ProcessHandle.current().pid());
     out.put("startedAt", startedAt.toString());
-    List<Map<String, Object>> routes = new java.util.ArrayList<>();
+    List<Map<String, Object>> routes = new ArrayList<>();
     for (Routes.Route route : table.routes().values()) {
       Map<String, Object> r = new LinkedHashMap<>();
       r.put("listen", route.listen());
@@ -226,7 +229,7 @@ public final class SwitchProxy extends VerticleBase {
   }
 
   /** Reads the token the agent and its proxy share. */
-  public static String readToken(Path tokenFile) throws java.io.IOException {
+  public static String readToken(Path tokenFile) throws IOException {
     return Files.readString(tokenFile).trim();
   }
 }

@@ -9,6 +9,7 @@ import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -62,7 +63,7 @@ final class AdmissionPolicy {
     for (int i = 0; i < spec.runtime().services().size(); i++) {
       var files = spec.runtime().services().get(i).envFrom();
       for (int j = 0; j < files.size(); j++) {
-        if (!java.nio.file.Files.isReadable(java.nio.file.Path.of(files.get(j).file()))) {
+        if (!Files.isReadable(Path.of(files.get(j).file()))) {
           return new ReconcileError.Stalled(
               Reason.InvalidSpec,
               "spec.runtime.services["

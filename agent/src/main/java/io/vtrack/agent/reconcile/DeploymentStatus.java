@@ -3,7 +3,10 @@ package io.vtrack.agent.reconcile;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.vtrack.agent.check.CheckResult;
 import io.vtrack.agent.model.Phase;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The status of DESIGN.md §3: served by the HTTP API, written to the custom resource and kept in
@@ -33,7 +36,7 @@ public record DeploymentStatus(
       String colour,
       String commit,
       String role,
-      java.util.Map<String, Integer> ports,
+      Map<String, Integer> ports,
       String startedAt,
       String warmUntil) {}
 
@@ -74,8 +77,8 @@ public record DeploymentStatus(
    * This status while the deployment's document is gone from its source and its deletion policy
    * runs: Reconciling True, reason {@code Deleting}, with {@code message}.
    */
-  public DeploymentStatus deleting(String message, java.time.Instant at) {
-    List<Condition> cs = new java.util.ArrayList<>();
+  public DeploymentStatus deleting(String message, Instant at) {
+    List<Condition> cs = new ArrayList<>();
     for (Condition c : conditions == null ? List.<Condition>of() : conditions) {
       cs.add(
           c.type().equals("Reconciling")

@@ -12,6 +12,7 @@ import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -191,7 +192,7 @@ final class PreviewStage {
           PreviewCopy.cleanup(in.paths().preview(in.rollout().id()).root());
           try {
             Files.deleteIfExists(in.paths().previews());
-          } catch (java.nio.file.DirectoryNotEmptyException e) {
+          } catch (DirectoryNotEmptyException e) {
             // Another preview's folder is there: the next preview clears it.
           }
           store.rollouts().setMarks(in.rollout().id(), null);

@@ -24,9 +24,12 @@ import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -74,7 +77,7 @@ public final class Reconciler {
   private final DeletionHandler deletion;
 
   /** Deletion policies being applied: a stopping agent lets them finish (see {@link #stop}). */
-  private final java.util.Set<Future<?>> deleting = new java.util.HashSet<>();
+  private final Set<Future<?>> deleting = new HashSet<>();
 
   private final SelfHeal selfHeal;
   private final ShadowWarnings warnings;
@@ -204,7 +207,7 @@ public final class Reconciler {
    * running, or a proxy left holding its addresses) or after {@code max}; the rest of a rollout is
    * taken up again by the next start.
    */
-  public Future<Void> stop(java.time.Duration max) {
+  public Future<Void> stop(Duration max) {
     stop();
     if (deleting.isEmpty()) {
       return Future.succeededFuture();
@@ -447,7 +450,7 @@ public final class Reconciler {
                   + io.vtrack.agent.proxy.ProxySupervisor.WEDGED_AFTER.toSeconds()
                   + "s of silence");
     }
-    List<String> notListening = new java.util.ArrayList<>();
+    List<String> notListening = new ArrayList<>();
     if (st.get("routes") instanceof List<?> routes) {
       for (Object o : routes) {
         if (o instanceof Map<?, ?> r

@@ -11,6 +11,7 @@ import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
+import java.time.Duration;
 
 /**
  * Rolling back is going back to a known-good state (DESIGN.md §2): stop the failed revision,
@@ -169,7 +170,7 @@ final class RollbackStage {
                   () -> {
                     String stopped = "no candidate instance runs";
                     if (candidate != null) {
-                      bg.stop(candidate, java.time.Duration.ZERO);
+                      bg.stop(candidate, Duration.ZERO);
                       stopped =
                           "stopped the "
                               + candidate.colour()

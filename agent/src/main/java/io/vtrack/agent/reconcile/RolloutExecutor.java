@@ -191,7 +191,7 @@ final class RolloutExecutor {
       Instance from = in.snap().live();
       // The old one stays warm (a rollback is a switch back); a commit rolled back by hand goes.
       String until =
-          java.time.Instant.now()
+          Instant.now()
               .plusMillis(r.manual() ? 0 : in.spec().blueGreen().keepWarm().millis())
               .toString();
       transitions.switched(r, to, from, until, v.baselinesJson(), Specs.json(in.spec()));

@@ -18,6 +18,7 @@ import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.BackupRepository;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -123,7 +124,7 @@ final class RolloutSteps {
                   in.paths().release(r.toCommit()),
                   spec.runtime(),
                   serviceEnv(in.name(), r.toCommit(), r.revision(), in.paths()));
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
               throw hostOrCommit(spec, Reason.PrepareFailed, e);
             }
           });
@@ -294,7 +295,7 @@ final class RolloutSteps {
           target.substitute(spec.runtime()),
           target.logsDir(),
           env);
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw hostOrCommit(spec, Reason.StartFailed, e);
     }
   }

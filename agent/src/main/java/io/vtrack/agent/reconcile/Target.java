@@ -5,6 +5,8 @@ import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.store.Instance;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -36,7 +38,7 @@ record Target(String runtimeKey, Path logsDir, Map<String, Integer> ports) {
 
   /** {@code VTRACK_PORT_<NAME>} for each service, for compose files and scripts. */
   Map<String, String> portEnv() {
-    Map<String, String> out = new java.util.HashMap<>();
+    Map<String, String> out = new HashMap<>();
     ports.forEach(
         (svc, port) ->
             out.put(
@@ -52,7 +54,7 @@ record Target(String runtimeKey, Path logsDir, Map<String, Integer> ports) {
     }
     List<RuntimeSpec.ServiceSpec> services = new ArrayList<>();
     for (RuntimeSpec.ServiceSpec s : spec.services()) {
-      Map<String, String> env = new java.util.LinkedHashMap<>();
+      Map<String, String> env = new LinkedHashMap<>();
       s.env().forEach((k, v) -> env.put(k, ports(v)));
       services.add(
           new RuntimeSpec.ServiceSpec(

@@ -14,8 +14,10 @@ import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.RolloutRepository.CheckRow;
 import io.vtrack.agent.store.StateStore;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
@@ -41,7 +43,7 @@ final class VerifyStage {
   private final BiConsumer<String, List<CheckResult>> onRound;
 
   /** The verification running per deployment (one at a time: the deployment's slot runs it). */
-  private final Map<String, Verification> running = new java.util.HashMap<>();
+  private final Map<String, Verification> running = new HashMap<>();
 
   /** Tells verifications when the logs their checks count are written. */
   private final FileGrowth files = new FileGrowth();
@@ -164,7 +166,7 @@ final class VerifyStage {
   void stop() {
     try {
       files.close();
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       // the watcher thread ends with the JVM
     }
   }
@@ -226,7 +228,7 @@ final class VerifyStage {
       return null;
     }
     Path dir = steps.ensureRelease(in, commit, spec);
-    java.util.Map<String, String> env =
+    Map<String, String> env =
         RolloutSteps.serviceEnv(in.name(), commit, in.rollout().revision(), in.paths());
     env.putAll(target.portEnv());
     runtime.restart(

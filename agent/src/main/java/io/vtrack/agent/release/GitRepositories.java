@@ -9,9 +9,12 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -54,7 +57,7 @@ public final class GitRepositories {
 
   /** Commits never change: their subjects and authors are read from the mirror once. */
   private final Map<String, CommitInfo> commitInfos =
-      new java.util.LinkedHashMap<>(64, 0.75f, true) {
+      new LinkedHashMap<>(64, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, CommitInfo> eldest) {
           return size() > 1024;
@@ -62,13 +65,13 @@ public final class GitRepositories {
       };
 
   /** How long a remote may take to connect or to answer a read before a fetch fails. */
-  private final java.time.Duration timeout;
+  private final Duration timeout;
 
   public GitRepositories(Path root) {
-    this(root, java.time.Duration.ofSeconds(30));
+    this(root, Duration.ofSeconds(30));
   }
 
-  public GitRepositories(Path root, java.time.Duration timeout) {
+  public GitRepositories(Path root, Duration timeout) {
     this.root = root;
     this.timeout = timeout;
   }
@@ -245,7 +248,7 @@ public final class GitRepositories {
 
   /** Commits reachable from {@code to} but not from {@code from} (null: all), newest first. */
   public List<CommitInfo> log(String url, String from, String to, int max) throws IOException {
-    List<CommitInfo> out = new java.util.ArrayList<>();
+    List<CommitInfo> out = new ArrayList<>();
     try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
         RevWalk walk = new RevWalk(repo)) {
       walk.markStart(walk.parseCommit(ObjectId.fromString(to)));
@@ -264,7 +267,7 @@ public final class GitRepositories {
 
   /** The path of every file under {@code folder} (recursively) of {@code commit}. */
   public Set<String> listFiles(String url, String commit, String folder) throws IOException {
-    Set<String> out = new java.util.LinkedHashSet<>();
+    Set<String> out = new LinkedHashSet<>();
     walkFiles(url, commit, folder, (repo, tw) -> out.add(tw.getPathString()));
     return out;
   }
@@ -336,7 +339,7 @@ public final class GitRepositories {
   public List<String> export(String url, String commit, String subPath, Path dest)
       throws IOException {
     String prefix = normalizeFolder(subPath);
-    List<String> written = new java.util.ArrayList<>();
+    List<String> written = new ArrayList<>();
     try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
         RevWalk walk = new RevWalk(repo);
         TreeWalk tw = new TreeWalk(repo)) {

@@ -1,5 +1,6 @@
 package io.vtrack.agent.runtime;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -84,7 +85,7 @@ public final class CommandRunner {
               .directory(cwd.toFile())
               .redirectErrorStream(true)
               .redirectOutput(out.toFile())
-              .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+              .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
       pb.environment().putAll(env);
       Process p;
       try {

@@ -154,7 +154,7 @@ public final class ComposeRuntime implements AppRuntime {
       for (DockerClient own : List.of(probe, docker)) {
         try {
           own.close();
-        } catch (java.io.IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
           LOG.debug("closing a Docker client: {}", e.toString());
         }
       }

@@ -2,9 +2,12 @@ package io.vtrack.agent.runtime;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 
 /**
  * Size caps for captured service output. Services write straight to their log file (opened in
@@ -61,7 +64,7 @@ public final class LogFiles {
       byte[] buf = new byte[(int) (len - from)];
       raf.seek(from);
       raf.readFully(buf);
-      String s = new String(buf, java.nio.charset.StandardCharsets.UTF_8);
+      String s = new String(buf, StandardCharsets.UTF_8);
       return from > floor ? "…" + s : s;
     } catch (IOException e) {
       return "";
@@ -82,7 +85,7 @@ public final class LogFiles {
       try {
         Files.createFile(log);
         restrict(log, "rw-------");
-      } catch (java.nio.file.FileAlreadyExistsException e) {
+      } catch (FileAlreadyExistsException e) {
         // Made meanwhile: fine.
       }
     }
@@ -91,8 +94,7 @@ public final class LogFiles {
 
   private static void restrict(Path p, String perms) {
     try {
-      Files.setPosixFilePermissions(
-          p, java.nio.file.attribute.PosixFilePermissions.fromString(perms));
+      Files.setPosixFilePermissions(p, PosixFilePermissions.fromString(perms));
     } catch (IOException | UnsupportedOperationException e) {
       // Not a POSIX file system.
     }

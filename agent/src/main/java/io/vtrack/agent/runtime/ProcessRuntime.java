@@ -3,6 +3,7 @@ package io.vtrack.agent.runtime;
 import io.vtrack.agent.model.RuntimeSpec.ServiceSpec;
 import io.vtrack.agent.store.ProcessRepository.ProcessRow;
 import io.vtrack.agent.store.StateStore;
+import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -135,7 +136,7 @@ public final class ProcessRuntime implements AppRuntime {
             .directory(cwd.toFile())
             .redirectErrorStream(true)
             .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.environment().putAll(extraEnv);
     pb.environment().putAll(EnvFiles.read(s.envFrom()));
     pb.environment().putAll(s.env());

@@ -2,6 +2,7 @@ package io.vtrack.agent.store;
 
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -76,7 +77,7 @@ public final class InstanceRepository {
   @SuppressWarnings("unchecked")
   private static Instance row(ResultSet rs) throws SQLException {
     Map<String, Object> raw = JSON.readValue(rs.getString(5), Map.class);
-    Map<String, Integer> ports = new java.util.LinkedHashMap<>();
+    Map<String, Integer> ports = new LinkedHashMap<>();
     raw.forEach((k, v) -> ports.put(k, ((Number) v).intValue()));
     long rollout = rs.getLong(7);
     return new Instance(

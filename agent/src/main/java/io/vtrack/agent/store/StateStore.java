@@ -2,6 +2,7 @@ package io.vtrack.agent.store;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
@@ -192,7 +193,7 @@ public final class StateStore implements AutoCloseable {
    */
   public static void createFolder(Path stateDir) throws IOException {
     if (Files.exists(stateDir) && !Files.isDirectory(stateDir)) {
-      throw new java.nio.file.NotDirectoryException(stateDir.toString());
+      throw new NotDirectoryException(stateDir.toString());
     }
     if (!Files.exists(stateDir)) {
       Files.createDirectories(stateDir);
