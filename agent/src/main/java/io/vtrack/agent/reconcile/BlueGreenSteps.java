@@ -21,7 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Blue-green (DESIGN.md §2, strategy): the new release starts beside the live one as a candidate
@@ -31,15 +30,13 @@ import tools.jackson.databind.json.JsonMapper;
  * stopped. Blocking: call from a worker.
  */
 final class BlueGreenSteps {
-  private static final org.slf4j.Logger LOG =
-      org.slf4j.LoggerFactory.getLogger(BlueGreenSteps.class);
-  private static final JsonMapper JSON = JsonMapper.builder().build();
 
   private final StateStore store;
   private final Runtimes runtime;
   private final RolloutSteps steps;
   private final StepRecorder recorder;
   private final ProxySupervisor proxy;
+  private final ProxyRoutes proxyRoutes;
 
   BlueGreenSteps(
       StateStore store,
@@ -52,6 +49,12 @@ final class BlueGreenSteps {
     this.steps = steps;
     this.recorder = recorder;
     this.proxy = proxy;
+    this.proxyRoutes = new ProxyRoutes(store, proxy);
+  }
+
+  /** What the switch proxy serves for each deployment. */
+  ProxyRoutes proxyRoutes() {
+    return proxyRoutes;
   }
 
   /** The candidate instance a rollout started (or reused), or null. */
@@ -236,9 +239,9 @@ final class BlueGreenSteps {
         "switch",
         () -> {
           String before = stopRecreated(in);
-          Routes served = switchRoutes(in.name(), routes(in.name(), spec, to));
+          Routes served = proxyRoutes.serve(in.name(), ProxyRoutes.routes(in.name(), spec, to));
           return "the proxy serves "
-              + routes(in.name(), spec, to).stream()
+              + ProxyRoutes.routes(in.name(), spec, to).stream()
                   .map(x -> x.listen() + " -> " + x.upstream())
                   .toList()
               + " ("
@@ -284,162 +287,9 @@ final class BlueGreenSteps {
             stop(i, Duration.ZERO);
             stopped.add(i.colour() + " " + Commits.short7(i.commit()));
           }
-          unroute(in.name());
+          proxyRoutes.unroute(in.name());
           return "the strategy is now recreate: stopped the blue-green instances " + stopped;
         });
-  }
-
-  /**
-   * Why the routes for {@code name} in {@code routesFile} are not those of its live instance, as
-   * the store says, or null when they are (or it exposes nothing). Blocking: reads the file.
-   */
-  static String drift(String name, Instance live, Path routesFile) {
-    DeploymentSpec spec = Specs.parse(live.specJson());
-    if (spec == null) {
-      return null;
-    }
-    Set<Routes.Route> want = new HashSet<>(routes(name, spec, live));
-    if (want.isEmpty()) {
-      return null;
-    }
-    Set<Routes.Route> have = new HashSet<>();
-    try {
-      for (Routes.Route r : Routes.read(routesFile).routes()) {
-        if (name.equals(r.deployment())) {
-          have.add(r);
-        }
-      }
-    } catch (IOException e) {
-      return e.getMessage();
-    }
-    if (have.equals(want)) {
-      return null;
-    }
-    return have.isEmpty()
-        ? routesFile + " has no route for " + name
-        : routesFile + " routes " + name + " as " + describe(have) + ", not " + describe(want);
-  }
-
-  private static List<String> describe(Set<Routes.Route> routes) {
-    return routes.stream()
-        .map(x -> x.listen() + " -> " + x.upstream() + (x.held() ? " (held)" : ""))
-        .sorted()
-        .toList();
-  }
-
-  /**
-   * Writes the routes of {@code name}'s live instance again (they were edited, lost or unreadable:
-   * {@code why}), and records it.
-   */
-  void reroute(String name, Instance live, String why) throws Exception {
-    DeploymentSpec spec = Specs.parse(live.specJson());
-    Routes served = switchRoutes(name, routes(name, spec, live));
-    String message =
-        why
-            + "; the routes of the live "
-            + live.colour()
-            + " instance "
-            + Commits.short7(live.commit())
-            + " are served again (routes version "
-            + served.version()
-            + ")";
-    LOG.warn("{}: {}", name, message);
-    store.events().add(name, "RoutesRestored", "ProxyRoutes", message);
-  }
-
-  /** The public addresses of {@code spec} served by {@code i}. */
-  static List<Routes.Route> routes(String name, DeploymentSpec spec, Instance i) {
-    List<Routes.Route> out = new ArrayList<>();
-    for (RuntimeSpec.ServiceSpec s : spec.runtime().services()) {
-      if (s.expose() == null) {
-        continue;
-      }
-      Integer port = i == null ? null : i.ports().get(s.name());
-      out.add(
-          new Routes.Route(
-              s.expose().listen(),
-              name,
-              s.name(),
-              port == null ? null : "127.0.0.1:" + port,
-              i == null ? null : i.colour() + "/" + Commits.short7(i.commit()),
-              spec.blueGreen() == null ? 0 : spec.blueGreen().drainTimeout().millis(),
-              false));
-    }
-    return out;
-  }
-
-  /**
-   * Holds the requests to {@code name}'s public addresses in the proxy while its live instance
-   * restarts on restored data: they wait there instead of failing, and go on to {@code live} once
-   * {@link #letThrough let through} (or are answered 503 after {@link Routes.Route#HOLD_MILLIS}).
-   */
-  void hold(String name, DeploymentSpec spec, Instance live) throws Exception {
-    switchRoutes(name, routes(name, spec, live).stream().map(x -> x.held(true)).toList());
-  }
-
-  /** Lets the requests held for {@code name} go on; nothing when none of its routes is held. */
-  void letThrough(String name) throws Exception {
-    if (proxy.routes().stream().anyMatch(x -> name.equals(x.deployment()) && x.held())) {
-      List<Instance> instances = store.instances().all();
-      proxy.switchWith(
-          now ->
-              with(
-                  name,
-                  now.stream()
-                      .filter(x -> name.equals(x.deployment()))
-                      .map(x -> x.held(false))
-                      .toList(),
-                  now,
-                  instances));
-    }
-  }
-
-  /** Serves {@code name}'s routes as {@code mine}, every other deployment's as they are. */
-  private Routes switchRoutes(String name, List<Routes.Route> mine) throws Exception {
-    List<Instance> instances = store.instances().all();
-    return proxy.switchWith(now -> with(name, mine, now, instances));
-  }
-
-  /**
-   * The routes {@code now}, with {@code name}'s replaced by {@code mine}. Another deployment with a
-   * live instance in the store but no route in routes.json (the file deleted, or cut short and
-   * unreadable) gets its live instance's routes back with them.
-   */
-  private static List<Routes.Route> with(
-      String name, List<Routes.Route> mine, List<Routes.Route> now, List<Instance> instances) {
-    List<Routes.Route> out = new ArrayList<>();
-    Set<String> routed = new HashSet<>();
-    for (Routes.Route x : now) {
-      if (!name.equals(x.deployment())) {
-        out.add(x);
-        routed.add(x.deployment());
-      }
-    }
-    for (Instance i : instances) {
-      if (i.role() == Instance.Role.Live
-          && !name.equals(i.deployment())
-          && !routed.contains(i.deployment())) {
-        DeploymentSpec spec = Specs.parse(i.specJson());
-        if (spec != null) {
-          out.addAll(routes(i.deployment(), spec, i));
-        }
-      }
-    }
-    out.addAll(mine);
-    return out;
-  }
-
-  /**
-   * Takes {@code name}'s addresses out of the proxy (its document was removed); a proxy left with
-   * nothing to serve stops.
-   */
-  void unroute(String name) throws Exception {
-    if (proxy.routes().stream().anyMatch(x -> name.equals(x.deployment()))) {
-      Routes rest = switchRoutes(name, List.of());
-      if (rest.routes().isEmpty()) {
-        proxy.stop();
-      }
-    }
   }
 
   /**

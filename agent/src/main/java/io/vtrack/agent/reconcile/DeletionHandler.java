@@ -42,7 +42,7 @@ final class DeletionHandler {
     if ("Stop".equals(policy)) {
       // The public addresses go first (the proxy stops when it serves nothing else): a client
       // is refused at once rather than sent to a release that is stopping.
-      blueGreen.unroute(name);
+      blueGreen.proxyRoutes().unroute(name);
       runtime.stopAll(name, runtimeSpec);
       for (Instance i : store.instances().of(name)) {
         runtime.stopAll(i.runtimeKey(), runtimeSpec);

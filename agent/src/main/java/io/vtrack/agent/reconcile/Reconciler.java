@@ -326,7 +326,7 @@ public final class Reconciler {
               .orElseThrow();
       return blocking(
               () -> {
-                blueGreen.reroute(name, live, reroute.why());
+                blueGreen.proxyRoutes().reroute(name, live, reroute.why());
                 return null;
               })
           .transform(

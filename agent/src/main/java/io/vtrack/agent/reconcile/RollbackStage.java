@@ -153,7 +153,7 @@ final class RollbackStage {
               // same time as the candidate, not after it. Its users' requests wait in the proxy
               // meanwhile, and go on once it passes a round on the restored data.
               if (restart) {
-                bg.hold(in.name(), with, live);
+                bg.proxyRoutes().hold(in.name(), with, live);
               }
               Future<Object> liveStopped =
                   restart
@@ -295,7 +295,7 @@ final class RollbackStage {
    */
   private Void letThrough(String name) {
     try {
-      bg.letThrough(name);
+      bg.proxyRoutes().letThrough(name);
     } catch (Exception e) {
       LOG.warn(
           "{}: could not let the held requests through the switch proxy: {}", name, e.toString());

@@ -150,7 +150,7 @@ final class StateReader {
     // The proxy's routes for what runs live, as the store says (routes.json edited or lost).
     String routesDrift =
         live != null && current != null && active == null && blocker == null
-            ? BlueGreenSteps.drift(name, live, io.vtrack.agent.proxy.Routes.file(stateDir))
+            ? ProxyRoutes.drift(name, live, io.vtrack.agent.proxy.Routes.file(stateDir))
             : null;
     Observed observed =
         new Observed(
