@@ -9,15 +9,12 @@ import io.vtrack.agent.source.DesiredStateRegistry;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The reads of DESIGN.md §4: the deployment list (made on a worker, served again for 200 ms), one
  * deployment, its history and one rollout. Specs only for token holders.
  */
 final class ReadEndpoints {
-  private static final JsonMapper JSON = JsonMapper.builder().build();
-
   private final Vertx vertx;
   private final DeploymentLookup lookup;
   private final Reconciler reconciler;
@@ -69,7 +66,7 @@ final class ReadEndpoints {
                   items.add(views.deployment(e, reconciler.status(e.name()), withSpec));
                 }
                 // Serialized and encoded here, on the worker, once for every request it answers.
-                return Buffer.buffer(JSON.writeValueAsBytes(Map.of("items", items)));
+                return Buffer.buffer(Replies.JSON.writeValueAsBytes(Map.of("items", items)));
               },
               false);
       lists[view] = made;

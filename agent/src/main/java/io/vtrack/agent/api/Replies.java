@@ -7,7 +7,8 @@ import tools.jackson.databind.json.JsonMapper;
 
 /** JSON answers and the error body of DESIGN.md §4, for every endpoint. */
 final class Replies {
-  private static final JsonMapper JSON = JsonMapper.builder().build();
+  /** The API's one mapper (answers are written with it, on the loop or on a worker). */
+  static final JsonMapper JSON = JsonMapper.builder().build();
 
   private Replies() {}
 

@@ -38,13 +38,15 @@ public final class FileGrowth implements AutoCloseable {
    * the caller's rounds still read the file.
    */
   public synchronized AutoCloseable watch(Path file, Runnable onWrite) {
+    Path parent = file.toAbsolutePath().getParent();
+    if (parent == null) {
+      return () -> {};
+    }
     Path target;
     try {
       target =
-          Files.exists(file)
-              ? file.toRealPath()
-              : file.getParent().toRealPath().resolve(file.getFileName());
-    } catch (IOException | NullPointerException e) {
+          Files.exists(file) ? file.toRealPath() : parent.toRealPath().resolve(file.getFileName());
+    } catch (IOException e) {
       return () -> {};
     }
     Path dir = target.getParent();

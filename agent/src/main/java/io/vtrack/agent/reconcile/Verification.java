@@ -206,12 +206,9 @@ public final class Verification {
             });
   }
 
-  private boolean showsCannotPass(List<CheckResult> results) {
-    Set<String> failedForGood = new HashSet<>();
-    checks.stream()
-        .filter(HealthCheck::failedForGood)
-        .forEach(c -> failedForGood.add(c.spec().name()));
-    return results.stream().anyMatch(r -> r.failing() && failedForGood.contains(r.name()));
+  /** Whether the check named {@code name} has failed for good. */
+  private boolean failedForGood(String name) {
+    return checks.stream().anyMatch(c -> c.spec().name().equals(name) && c.failedForGood());
   }
 
   private boolean cannotPass() {
@@ -323,7 +320,10 @@ public final class Verification {
               }
               // A log counted over its max after this round read it: the next round, at once,
               // fails on it and names it (this one is not judged).
-              boolean countedSince = cannotPass() && !showsCannotPass(j.results());
+              boolean countedSince =
+                  cannotPass()
+                      && j.results().stream()
+                          .noneMatch(r -> r.failing() && failedForGood(r.name()));
               Outcome out = countedSince ? null : judge(j, n);
               if (out != null) {
                 done.tryComplete(out);
@@ -352,9 +352,8 @@ public final class Verification {
         r.failure() == Failure.Wrong
             && !"command".equals(r.kind())
             && !(warmingUp && HealthCheck.warming(r.kind()));
-    boolean cannotPass =
-        checks.stream().anyMatch(c -> c.spec().name().equals(r.name()) && c.failedForGood());
-    return cannotPass || (wrongAlone && wrongInARow + 1 >= policy.startupFailureThreshold());
+    return failedForGood(r.name())
+        || (wrongAlone && wrongInARow + 1 >= policy.startupFailureThreshold());
   }
 
   /** A round after the fail-fast classification, with its status. */

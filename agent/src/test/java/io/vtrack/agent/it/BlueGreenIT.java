@@ -19,6 +19,13 @@ import org.junit.jupiter.api.Test;
 @SuppressWarnings("unchecked")
 class BlueGreenIT extends AgentTestBase {
 
+  /** A log check on the backend's own output: any ERROR line fails verification. */
+  static final String NO_ERRORS =
+      """
+            - name: no-errors
+              log: {service: backend, pattern: "ERROR", max: 0}
+      """;
+
   @BeforeEach
   void blueGreen() {
     app.blueGreen("10m");
@@ -436,11 +443,7 @@ class BlueGreenIT extends AgentTestBase {
 
   @Test
   void aLogFloodIsNeverServed() throws Exception {
-    app.extraChecks =
-        """
-              - name: no-errors
-                log: {service: backend, pattern: "ERROR", max: 0}
-        """;
+    app.extraChecks = NO_ERRORS;
     neverServed(
         "a log flood",
         () -> {
@@ -461,11 +464,7 @@ class BlueGreenIT extends AgentTestBase {
    */
   @Test
   void anErrorLoggedBetweenRoundsIsCaughtWhenWritten() throws Exception {
-    app.extraChecks =
-        """
-              - name: no-errors
-                log: {service: backend, pattern: "ERROR", max: 0}
-        """;
+    app.extraChecks = NO_ERRORS;
     neverServed(
         "an error logged 3 s after start",
         () -> {
