@@ -2,9 +2,9 @@ package io.vtrack.agent.check;
 
 import io.vertx.core.Future;
 import io.vtrack.agent.model.CheckSpec;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.file.Path;
 import java.util.Optional;
 
 /**
@@ -51,12 +51,21 @@ public interface HealthCheck {
   }
 
   /**
-   * The file whose every write may make this check fail for good (a log check during verification
-   * counting since the switch), if any: verification runs it again as soon as the file is written
-   * instead of at the next round.
+   * Whether every write of what this check reads may make it fail for good (a log check during
+   * verification, counting since the switch): verification runs it again as soon as that is written
+   * (see {@link #watchWrites}) instead of at the next round.
    */
-  default Optional<Path> grows() {
-    return Optional.empty();
+  default boolean grows() {
+    return false;
+  }
+
+  /**
+   * Tells {@code written} of each write of what a check that {@link #grows} reads (a file through
+   * {@code files}, a container's output through the engine's log stream) until closed. Blocks:
+   * file-system or engine calls.
+   */
+  default AutoCloseable watchWrites(FileGrowth files, Runnable written) throws IOException {
+    return () -> {};
   }
 
   /**

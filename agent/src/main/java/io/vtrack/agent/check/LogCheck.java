@@ -8,7 +8,6 @@ import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
@@ -128,10 +127,15 @@ final class LogCheck extends BlockingCheck {
     return c;
   }
 
-  /** During verification a file's count since the switch can pass its max with any write. */
+  /** During verification the count since the switch can pass its max with any write. */
   @Override
-  public Optional<Path> grows() {
-    return verifying && file != null ? Optional.of(file) : Optional.empty();
+  public boolean grows() {
+    return verifying;
+  }
+
+  @Override
+  public AutoCloseable watchWrites(FileGrowth files, Runnable written) throws IOException {
+    return file != null ? files.watch(file, written) : source.follow(written);
   }
 
   /** During verification the count runs from the switch and never falls. */

@@ -14,8 +14,8 @@ import io.vtrack.agent.check.FileGrowth;
 import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.model.HealthPolicy;
 import io.vtrack.agent.model.Reason;
+import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -23,6 +23,8 @@ import java.util.Set;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Proves a revision healthy (DESIGN.md §2, check semantics), failing as soon as a failure is
@@ -48,6 +50,8 @@ import java.util.function.Supplier;
  * own I/O off it.
  */
 public final class Verification {
+  private static final Logger LOG = LoggerFactory.getLogger(Verification.class);
+
   /** What is being proved. */
   public enum Mode {
     /** A new revision: startup, fail-fast rules, then the window. */
@@ -108,15 +112,12 @@ public final class Verification {
   public Future<Outcome> run() {
     startupDeadline = System.nanoTime() + policy.startupTimeout().millis() * 1_000_000;
     context = vertx.getOrCreateContext();
-    List<Path> growing = new ArrayList<>();
-    if (mode == Mode.VERIFY) {
-      checks.forEach(c -> c.grows().ifPresent(growing::add));
-    }
+    List<HealthCheck> growing =
+        mode == Mode.VERIFY ? checks.stream().filter(HealthCheck::grows).toList() : List.of();
     if (!growing.isEmpty()) {
-      // Watching resolves links and asks the kernel: file-system calls, off the event loop.
+      // Watching resolves links and asks the kernel or the engine: blocking, off the event loop.
       vertx
-          .executeBlocking(
-              () -> growing.stream().map(f -> files.watch(f, this::fileWritten)).toList(), false)
+          .executeBlocking(() -> watch(growing), false)
           .onSuccess(
               ws -> {
                 watches.addAll(ws);
@@ -130,6 +131,25 @@ public final class Verification {
     }
     listening().onComplete(v -> round(1));
     return done.future();
+  }
+
+  /**
+   * A watch on what each check reads; one that cannot be made is left out (its check is still
+   * counted at each round).
+   */
+  private List<AutoCloseable> watch(List<HealthCheck> growing) {
+    List<AutoCloseable> made = new ArrayList<>();
+    for (HealthCheck c : growing) {
+      try {
+        made.add(c.watchWrites(files, this::fileWritten));
+      } catch (IOException | RuntimeException e) {
+        LOG.warn(
+            "check {}: its writes cannot be watched, it is counted at each round: {}",
+            c.spec().name(),
+            e.toString());
+      }
+    }
+    return made;
   }
 
   /** Stops the watches made so far (on a worker: each is a file-system call). */
@@ -176,7 +196,7 @@ public final class Verification {
     counting = true;
     List<Future<CheckResult>> counts = new ArrayList<>();
     for (HealthCheck c : checks) {
-      if (c.grows().isPresent()) {
+      if (c.grows()) {
         counts.add(c.run());
       }
     }

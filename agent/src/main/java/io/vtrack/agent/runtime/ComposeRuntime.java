@@ -66,11 +66,22 @@ public final class ComposeRuntime implements AppRuntime {
    *     removed); it runs on the events thread and must only hand the event on.
    */
   public ComposeRuntime(DockerClient docker, ComposeCli cli, BiConsumer<String, String> onChange) {
+    this(docker, docker, cli, onChange);
+  }
+
+  /**
+   * @param streams for log streams, which may stay silent longer than any response timeout
+   */
+  private ComposeRuntime(
+      DockerClient docker,
+      DockerClient streams,
+      ComposeCli cli,
+      BiConsumer<String, String> onChange) {
     this.docker = docker;
     this.cli = cli;
     this.onChange = onChange;
     this.files = new ComposeFiles(cli);
-    this.engine = new EngineContainers(docker);
+    this.engine = new EngineContainers(docker, streams);
   }
 
   public ComposeCli cli() {
@@ -107,7 +118,7 @@ public final class ComposeRuntime implements AppRuntime {
           "spec.runtime.type: compose needs the compose CLI; neither 'docker compose' nor"
               + " 'docker-compose' runs on this host");
     }
-    ComposeRuntime rt = new ComposeRuntime(docker, found, onChange);
+    ComposeRuntime rt = new ComposeRuntime(docker, client(config, null), found, onChange);
     rt.probe = client(config, Duration.ofSeconds(5));
     rt.events = new DockerEvents(vertx, client(config, null), rt::onEvent, onReconnect).start();
     LOG.info("compose runtime: {} against {}", found.describe(), config.getDockerHost());

@@ -3,6 +3,8 @@ package io.vtrack.agent.runtime;
 import com.github.dockerjava.api.model.Container;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A compose service's output, read through the engine's log API with timestamps. The mark is the
@@ -24,6 +26,37 @@ final class ContainerLogSource implements LogSource {
   public long markNow() {
     Instant now = Instant.now();
     return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+  }
+
+  /**
+   * The engine's log stream of each running container of the service, from now on: a line written
+   * is told as soon as the engine has it, whatever its logging driver.
+   */
+  @Override
+  public AutoCloseable follow(Runnable written) {
+    List<AutoCloseable> streams = new ArrayList<>();
+    AutoCloseable all =
+        () -> {
+          for (AutoCloseable s : streams) {
+            s.close();
+          }
+        };
+    try {
+      for (Container c : engine.containers(deployment)) {
+        if (service.equals(c.getLabels().get(ComposeRuntime.LABEL_SERVICE))
+            && "running".equals(c.getState())) {
+          streams.add(engine.follow(c.getId(), written));
+        }
+      }
+    } catch (RuntimeException e) {
+      try {
+        all.close();
+      } catch (Exception closing) {
+        e.addSuppressed(closing);
+      }
+      throw e;
+    }
+    return all;
   }
 
   @Override

@@ -10,22 +10,31 @@ import com.github.dockerjava.api.command.InspectContainerResponse;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.api.model.Frame;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * What the engine says about a deployment's containers, found by the label the override puts on
  * them: their state and Docker health, their processes' memory, their output. Every method blocks.
  */
 public final class EngineContainers {
+  private static final Logger LOG = LoggerFactory.getLogger(EngineContainers.class);
+
   private final DockerClient docker;
 
-  EngineContainers(DockerClient docker) {
+  /** For streams that may stay silent for long: no response timeout. */
+  private final DockerClient streams;
+
+  EngineContainers(DockerClient docker, DockerClient streams) {
     this.docker = docker;
+    this.streams = streams;
   }
 
   /** Every container of a deployment, running or not, by the label the override puts on them. */
@@ -107,6 +116,38 @@ public final class EngineContainers {
       return "";
     }
     return tail(logs(newest.getId(), null, 30, false));
+  }
+
+  /**
+   * Runs {@code written} for each piece of output one container writes from now on (the engine's
+   * log stream, nothing from before), until closed or the container stops.
+   */
+  AutoCloseable follow(String containerId, Runnable written) {
+    return streams
+        .logContainerCmd(containerId)
+        .withStdOut(true)
+        .withStdErr(true)
+        .withFollowStream(true)
+        .withTail(0)
+        .exec(
+            new ResultCallback.Adapter<Frame>() {
+              @Override
+              public void onNext(Frame f) {
+                written.run();
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                // Stopped, removed or closed: its output is still counted at each round.
+                LOG.debug("log stream of container {} ended: {}", containerId, t.toString());
+                try {
+                  close();
+                } catch (IOException e) {
+                  LOG.debug(
+                      "closing the log stream of container {}: {}", containerId, e.toString());
+                }
+              }
+            });
   }
 
   /** Log lines of one container, stdout and stderr, optionally since a time and with timestamps. */

@@ -15,4 +15,12 @@ public interface LogSource {
   long markNow() throws IOException;
 
   Chunk readAfter(long mark) throws IOException;
+
+  /**
+   * Tells {@code written} of each write from now on until closed, where the source can (blocks); a
+   * source that cannot returns a watch that tells nothing, and is read at each round.
+   */
+  default AutoCloseable follow(Runnable written) throws IOException {
+    return () -> {};
+  }
 }

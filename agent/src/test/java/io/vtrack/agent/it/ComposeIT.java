@@ -350,6 +350,37 @@ class ComposeIT extends AgentTestBase {
         .contains("ERROR cannot load plugin");
   }
 
+  /**
+   * DESIGN §2: a log count over max fails verification at once. A container's output is followed
+   * through the engine's log stream, so an error it writes between rounds 30 s apart is caught when
+   * written, not at the next round.
+   */
+  @Test
+  @SuppressWarnings("unchecked")
+  void anErrorAContainerLogsBetweenRoundsFailsAtOnce() throws Exception {
+    app.extraChecks =
+        """
+              - name: no-errors
+                log: {service: backend, pattern: "db write failed", max: 0}
+        """;
+    String c1 = deployHealthy("c1");
+    String bad = app.logsErrorAfter(3, "c2");
+    app.timings = "startupTimeout: 60s\n    interval: 30s\n    window: 60s";
+    app.deploy("c2");
+    awaitPhase("RolledBack", c1);
+    Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
+    assertThat(last.get("reason")).as("rollout %s", last).isEqualTo("WindowFailed");
+    assertThat(String.valueOf(last.get("message"))).contains("no-errors", "db write failed");
+    assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(bad);
+    List<Map<String, Object>> steps =
+        (List<Map<String, Object>>) agent.api.history(app.name).get(0).get("steps");
+    Map<String, Object> verify =
+        steps.stream().filter(s -> "verify".equals(s.get("name"))).findFirst().orElseThrow();
+    // Round 1 passed; round 2 ran when the line was written (30 s later without the stream).
+    assertThat(((Number) verify.get("durationMs")).longValue()).isLessThan(25_000);
+    assertThat(verify.get("output").toString()).contains("2 rounds");
+  }
+
   @Test
   void theAgentRidesOutADaemonRestart() throws Exception {
     String c1 = deployHealthy("c1");

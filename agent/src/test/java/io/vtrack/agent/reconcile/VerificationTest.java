@@ -504,8 +504,13 @@ class VerificationTest {
     }
 
     @Override
-    public java.util.Optional<Path> grows() {
-      return java.util.Optional.of(file);
+    public boolean grows() {
+      return true;
+    }
+
+    @Override
+    public AutoCloseable watchWrites(FileGrowth files, Runnable written) {
+      return files.watch(file, written);
     }
   }
 
