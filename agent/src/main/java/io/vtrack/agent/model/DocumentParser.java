@@ -2,6 +2,7 @@ package io.vtrack.agent.model;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.StreamReadFeature;
 import tools.jackson.databind.DeserializationFeature;
@@ -161,6 +162,9 @@ public final class DocumentParser {
     if (t instanceof IllegalArgumentException && t.getMessage() != null) {
       return t.getMessage();
     }
+    if (t instanceof MarkedYamlEngineException y && y.getProblem() != null) {
+      return yamlProblem(y);
+    }
     String msg = e instanceof JacksonException j ? j.getOriginalMessage() : e.getMessage();
     if (msg == null) {
       return e.getClass().getSimpleName();
@@ -168,13 +172,24 @@ public final class DocumentParser {
     // Jackson's messages name Java types; keep the first sentence, which says what was wrong.
     int nl = msg.indexOf('\n');
     String first = nl > 0 ? msg.substring(0, nl) : msg;
-    if (first.startsWith("while scanning") || first.startsWith("while parsing")) {
-      // SnakeYAML says where it was; the next line says what it found.
-      String rest = nl > 0 ? msg.substring(nl + 1).strip() : "";
-      int nl2 = rest.indexOf('\n');
-      return "not valid YAML: " + (nl2 > 0 ? rest.substring(0, nl2) : rest).strip();
-    }
     return JacksonMessages.humanize(first);
+  }
+
+  /**
+   * What SnakeYAML was reading and what it found instead, e.g. "while scanning a quoted scalar,
+   * found unexpected end of stream"; a document that ends in the middle of a value is said to be
+   * cut short (a half-written file).
+   */
+  private static String yamlProblem(MarkedYamlEngineException y) {
+    String problem = y.getProblem().strip();
+    String what =
+        y.getContext() == null || y.getContext().isBlank()
+            ? problem
+            : y.getContext().strip() + ", " + problem;
+    boolean cut = problem.contains("end of stream") || problem.contains("<stream end>");
+    return "not valid YAML: "
+        + what
+        + (cut ? " (the document ends in the middle of it: cut short, or not saved whole?)" : "");
   }
 
   private static String guessName(String text) {

@@ -441,4 +441,37 @@ class DocumentParserTest {
     assertThat(p.name()).isEqualTo("vtrack");
     assertThat(p.errors().get(0).line()).isNotNull();
   }
+
+  /**
+   * A half-written file: the error says what SnakeYAML was reading and that the text ends there.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cutShort")
+  void aDocumentCutShortSaysSo(String cutIn, String reading) {
+    String v = Documents.VALID;
+    DocumentParser.Parsed p = parse(v.substring(0, v.indexOf(cutIn) + cutIn.length()));
+    assertThat(p.valid()).isFalse();
+    assertThat(p.errors().get(0).line()).isNotNull();
+    assertThat(p.errors().get(0).message())
+        .startsWith("not valid YAML: " + reading)
+        .endsWith("(the document ends in the middle of it: cut short, or not saved whole?)");
+  }
+
+  static Stream<Arguments> cutShort() {
+    return Stream.of(
+        Arguments.of(
+            "url: \"http", "while scanning a quoted scalar, found unexpected end of stream"),
+        Arguments.of(
+            "command: [py",
+            "while parsing a flow sequence, expected ',' or ']', but got <stream end>"));
+  }
+
+  @Test
+  void aSyntaxErrorSaysWhatWasFound() {
+    String yaml = Documents.VALID.replace("    window: 30s", "    window: [30s\n    oops: {");
+    DocumentParser.Parsed p = parse(yaml);
+    assertThat(p.errors().get(0).message())
+        .startsWith("not valid YAML: while parsing a flow sequence")
+        .doesNotContain("in reader");
+  }
 }
