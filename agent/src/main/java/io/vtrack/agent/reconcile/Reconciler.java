@@ -1,18 +1,15 @@
 package io.vtrack.agent.reconcile;
 
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.backup.BackupManager;
 import io.vtrack.agent.check.CheckFactory;
 import io.vtrack.agent.metrics.AgentMetrics;
-import io.vtrack.agent.model.NotifySpec;
 import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.model.RuntimeSpec;
 import io.vtrack.agent.notify.Notifier;
 import io.vtrack.agent.proxy.ProxySupervisor;
-import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.runtime.CommandPolicy;
@@ -24,12 +21,9 @@ import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -74,13 +68,10 @@ public final class Reconciler {
   private final VerifyStage verify;
   private final HealthMonitor monitor;
   private final StatusPublisher publisher;
-  private final DeletionHandler deletion;
-
-  /** Deletion policies being applied: a stopping agent lets them finish (see {@link #stop}). */
-  private final Set<Future<?>> deleting = new HashSet<>();
+  private final Removals removals;
 
   private final SelfHeal selfHeal;
-  private final ShadowWarnings warnings;
+  private final StatusRefresh refresh;
   private final DocumentRecorder recorder;
   private final DeploymentCommands commands;
   private final BlueGreenSteps blueGreen;
@@ -115,11 +106,23 @@ public final class Reconciler {
             wiring.store(),
             wiring.metrics(),
             this::enqueue);
-    this.deletion = new DeletionHandler(wiring.store(), wiring.runtime(), blueGreen);
+    this.removals =
+        new Removals(
+            vertx,
+            wiring.registry(),
+            publisher,
+            new DeletionHandler(wiring.store(), wiring.runtime(), blueGreen));
     this.warm = new WarmInstances(vertx, wiring.store(), blueGreen, this::enqueue);
     this.selfHeal =
         new SelfHeal(vertx, wiring.store(), wiring.runtime(), wiring.releases(), wiring.stateDir());
-    this.warnings = new ShadowWarnings(wiring.repos());
+    this.refresh =
+        new StatusRefresh(
+            vertx,
+            wiring.stateDir(),
+            reader,
+            new ShadowWarnings(wiring.repos()),
+            wiring.proxy(),
+            publisher);
     this.recorder = new DocumentRecorder(wiring.store(), wiring.repos(), wiring.runtime());
     this.commands =
         new DeploymentCommands(
@@ -209,19 +212,7 @@ public final class Reconciler {
    */
   public Future<Void> stop(Duration max) {
     stop();
-    if (deleting.isEmpty()) {
-      return Future.succeededFuture();
-    }
-    LOG.info("waiting for {} deletion(s) in progress to finish", deleting.size());
-    Promise<Void> settled = Promise.promise();
-    long timer = vertx.setTimer(Math.max(1, max.toMillis()), id -> settled.tryComplete());
-    Future.join(List.copyOf(deleting))
-        .onComplete(
-            ar -> {
-              vertx.cancelTimer(timer);
-              settled.tryComplete();
-            });
-    return settled.future();
+    return removals.settled(max);
   }
 
   public void stop() {
@@ -255,21 +246,22 @@ public final class Reconciler {
           new ReconcileQueue.Next.After(Duration.between(now, s.retryNotBefore).toMillis()));
     }
     StateReader.LoopView view = StateReader.LoopView.of(s);
-    DeploymentPaths paths = DeploymentPaths.of(w.stateDir(), name);
     // The status of what the last step did is published from this read, not from one of its own.
     boolean publishFirst = s.unpublishedSteps > 0;
     return blocking(
             () -> {
               recorder.record(entry);
               Snapshot snap = reader.read(entry, view);
-              return publishFirst ? fresh(name, snap, paths) : new Fresh(snap, null, null);
+              return publishFirst
+                  ? refresh.of(name, snap)
+                  : new StatusRefresh.Fresh(snap, null, null);
             })
         .compose(
             f -> {
               Snapshot snap = f.snap();
               if (publishFirst) {
                 s.unpublishedSteps = 0;
-                publisher.publish(name, snap, s, f.warnings(), f.proxy(), notifications(entry));
+                refresh.publish(name, f, s, entry);
               }
               Step step = Planner.plan(snap.desired(), snap.observed());
               LOG.debug("{}: {}", name, step);
@@ -402,7 +394,7 @@ public final class Reconciler {
     }
     s.unpublishedSteps = 0;
     ReconcileQueue.Next decided = result;
-    return publishFresh(name, entry, s).map(v -> decided).otherwise(decided);
+    return refresh.readAndPublish(name, entry, s).map(v -> decided).otherwise(decided);
   }
 
   /**
@@ -411,118 +403,23 @@ public final class Reconciler {
    */
   private static final int MAX_UNPUBLISHED_STEPS = ReconcileQueue.MAX_AGAIN / 2;
 
-  private Future<Void> publishFresh(
-      String name, DesiredStateRegistry.Entry entry, DeploymentState s) {
-    StateReader.LoopView view = StateReader.LoopView.of(s);
-    DeploymentPaths paths = DeploymentPaths.of(w.stateDir(), name);
-    return blocking(() -> fresh(name, reader.read(entry, view), paths))
-        .compose(
-            f ->
-                publisher.publish(
-                    name, f.snap(), s, f.warnings(), f.proxy(), notifications(entry)));
-  }
-
-  /** What a status needs besides the snapshot; blocking. */
-  private Fresh fresh(String name, Snapshot snap, DeploymentPaths paths) throws Exception {
-    return new Fresh(snap, warnings.of(snap, paths), proxyStatus(name, snap));
-  }
-
-  private record Fresh(Snapshot snap, List<String> warnings, DeploymentStatus.ProxyStatus proxy) {}
-
-  /**
-   * Blue-green: what the switch proxy says of itself and of this deployment's public addresses
-   * (blocking: a loopback HTTP call). An address it cannot listen on makes it unhealthy, by name.
-   */
-  private DeploymentStatus.ProxyStatus proxyStatus(String name, Snapshot snap) {
-    if (snap.instances().isEmpty()) {
-      return null;
-    }
-    Map<String, Object> st = w.proxy().reportedStatus();
-    if (st == null) {
-      return new DeploymentStatus.ProxyStatus(
-          false,
-          null,
-          null,
-          w.proxy().external()
-              ? "the switch proxy (a sidecar: proxy.external) does not answer"
-              : "the switch proxy does not answer; the agent starts it again if it has exited,"
-                  + " or replaces it after "
-                  + io.vtrack.agent.proxy.ProxySupervisor.WEDGED_AFTER.toSeconds()
-                  + "s of silence");
-    }
-    List<String> notListening = new ArrayList<>();
-    if (st.get("routes") instanceof List<?> routes) {
-      for (Object o : routes) {
-        if (o instanceof Map<?, ?> r
-            && name.equals(r.get("deployment"))
-            && Boolean.FALSE.equals(r.get("listening"))) {
-          notListening.add(String.valueOf(r.get("error")));
-        }
-      }
-    }
-    return new DeploymentStatus.ProxyStatus(
-        notListening.isEmpty(),
-        ((Number) st.get("pid")).longValue(),
-        ((Number) st.get("version")).longValue(),
-        notListening.isEmpty()
-            ? null
-            : String.join("; ", notListening) + " (the proxy tries again every second)");
-  }
-
-  private static List<NotifySpec> notifications(DesiredStateRegistry.Entry entry) {
-    return entry != null && entry.document().valid()
-        ? entry.document().document().spec().notifications()
-        : List.of();
-  }
-
   /**
    * At startup, a deployment whose source answered without it: registered as leaving and shown with
    * the status the store kept, as deleting, until its deletion policy has run (it is enqueued
    * next).
    */
   public void leaving(DesiredDocument gone, String storedStatusJson) {
-    w.registry().leave(gone);
-    publisher.restore(gone.name(), storedStatusJson);
-    publisher.deleting(gone.name(), gone.errors().get(0).message());
+    removals.leaving(gone, storedStatusJson);
   }
 
-  /** A document gone from every source: inside the slot, its deletion policy, then forgotten. */
+  /** A document gone from every source: its state here forgotten, then its deletion policy. */
   private Future<ReconcileQueue.Next> removed(String name) {
     monitor.stop(name);
     DeploymentState s = states.remove(name);
     if (s != null && s.healTimer != null) {
       vertx.cancelTimer(s.healTimer);
     }
-    if (w.registry().heldElsewhere(name)) {
-      // Another agent holds its Lease: it acts on what runs now; this one only lets go.
-      LOG.info("{}: held by another agent now; leaving what runs to it", name);
-      w.registry().left(name);
-      publisher.forget(name);
-      return done();
-    }
-    DesiredStateRegistry.Entry last = w.registry().leaving(name);
-    if (last != null && last.document().valid()) {
-      publisher.deleting(
-          name,
-          "its document left its source: deletionPolicy "
-              + last.document().document().spec().deletionPolicy()
-              + (last.document().document().spec().deletionPolicy()
-                      == io.vtrack.agent.model.DeletionPolicy.Retain
-                  ? " (what runs is left running and forgotten)"
-                  : " (the services stop; data and backups stay)"));
-    }
-    Future<Boolean> applied = blocking(() -> deletion.removed(name));
-    deleting.add(applied);
-    applied.onComplete(ar -> deleting.remove(applied));
-    return applied.transform(
-        ar -> {
-          if (ar.failed()) {
-            LOG.warn("{}: cannot apply the deletion policy: {}", name, ar.cause().getMessage());
-          }
-          w.registry().left(name);
-          publisher.forget(name);
-          return done();
-        });
+    return removals.removed(name).map(v -> new ReconcileQueue.Next.Done());
   }
 
   // ---------------------------------------------------------------- check rounds
@@ -530,6 +427,6 @@ public final class Reconciler {
   private void verificationRound(String name, List<io.vtrack.agent.check.CheckResult> results) {
     DeploymentState s = state(name);
     s.checks = results;
-    publisher.refresh(name, s, notifications(w.registry().get(name)));
+    publisher.refresh(name, s, StatusRefresh.notifications(w.registry().get(name)));
   }
 }

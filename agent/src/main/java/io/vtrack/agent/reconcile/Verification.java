@@ -1,6 +1,5 @@
 package io.vtrack.agent.reconcile;
 
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -14,17 +13,13 @@ import io.vtrack.agent.check.FileGrowth;
 import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.model.HealthPolicy;
 import io.vtrack.agent.model.Reason;
-import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Function;
 import java.util.function.Supplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Proves a revision healthy (DESIGN.md §2, check semantics), failing as soon as a failure is
@@ -50,8 +45,6 @@ import org.slf4j.LoggerFactory;
  * own I/O off it.
  */
 public final class Verification {
-  private static final Logger LOG = LoggerFactory.getLogger(Verification.class);
-
   /** What is being proved. */
   public enum Mode {
     /** A new revision: startup, fail-fast rules, then the window. */
@@ -79,11 +72,7 @@ public final class Verification {
   private final Set<String> passedOnce = new HashSet<>();
   private final Promise<Outcome> done = Promise.promise();
   private final FileGrowth files;
-  private final List<AutoCloseable> watches = new ArrayList<>();
-  private Context context;
   private boolean roundRunning;
-  private boolean counting;
-  private boolean countAgain;
   private int roundsDone;
   private long nextRound = -1;
   private int wrongInARow;
@@ -111,119 +100,35 @@ public final class Verification {
   /** Runs it; call on the context that is to run its rounds. */
   public Future<Outcome> run() {
     startupDeadline = System.nanoTime() + policy.startupTimeout().millis() * 1_000_000;
-    context = vertx.getOrCreateContext();
-    List<HealthCheck> growing =
-        mode == Mode.VERIFY ? checks.stream().filter(HealthCheck::grows).toList() : List.of();
-    if (!growing.isEmpty()) {
-      // Watching resolves links and asks the kernel or the engine: blocking, off the event loop.
-      vertx
-          .executeBlocking(() -> watch(growing), false)
-          .onSuccess(
-              ws -> {
-                watches.addAll(ws);
-                if (done.future().isComplete()) {
-                  unwatch();
-                } else {
-                  recount(); // what was written before the watches were in place
-                }
-              });
-      done.future().onComplete(x -> unwatch());
+    if (mode == Mode.VERIFY) {
+      WriteWatch writes =
+          new WriteWatch(
+              vertx,
+              vertx.getOrCreateContext(),
+              files,
+              checks,
+              () -> done.future().isComplete(),
+              this::counted);
+      writes.start();
+      done.future().onComplete(x -> writes.stop());
     }
     listening().onComplete(v -> round(1));
     return done.future();
   }
 
   /**
-   * A watch on what each check reads; one that cannot be made is left out (its check is still
-   * counted at each round).
+   * After the written logs were counted: a count over its max cannot fall, so the next round starts
+   * at once and fails on it, instead of after the rest of the interval. Whether one is over.
    */
-  private List<AutoCloseable> watch(List<HealthCheck> growing) {
-    List<AutoCloseable> made = new ArrayList<>();
-    for (HealthCheck c : growing) {
-      try {
-        made.add(c.watchWrites(files, this::fileWritten));
-      } catch (IOException | RuntimeException e) {
-        LOG.warn(
-            "check {}: its writes cannot be watched, it is counted at each round: {}",
-            c.spec().name(),
-            e.toString());
-      }
+  private boolean counted() {
+    if (!cannotPass()) {
+      return false;
     }
-    return made;
-  }
-
-  /** Stops the watches made so far (on a worker: each is a file-system call). */
-  private void unwatch() {
-    List<AutoCloseable> stop = List.copyOf(watches);
-    watches.clear();
-    if (stop.isEmpty()) {
-      return;
-    }
-    vertx.executeBlocking(
-        () -> {
-          for (AutoCloseable w : stop) {
-            w.close();
-          }
-          return null;
-        },
-        false);
-  }
-
-  /** Spacing of the extra counts of a log that is written without pause. */
-  static final long RECOUNT_SPACING_MILLIS = 50;
-
-  /** On the file watcher's thread: a log a check counts was written. */
-  private void fileWritten() {
-    try {
-      context.runOnContext(v -> recount());
-    } catch (RejectedExecutionException e) {
-      // the agent is stopping
-    }
-  }
-
-  /**
-   * Counts the written logs now (only the checks that read them): a count over its max cannot fall,
-   * so the next round starts at once and fails on it, instead of after the rest of the interval.
-   */
-  private void recount() {
-    if (done.future().isComplete()) {
-      return;
-    }
-    if (counting) {
-      countAgain = true;
-      return;
-    }
-    counting = true;
-    List<Future<CheckResult>> counts = new ArrayList<>();
-    for (HealthCheck c : checks) {
-      if (c.grows()) {
-        counts.add(c.run());
-      }
-    }
-    Future.join(counts)
-        .onComplete(
-            x -> {
-              if (done.future().isComplete()) {
-                return;
-              }
-              if (cannotPass()) {
-                counting = false;
-                if (!roundRunning && nextRound != -1 && vertx.cancelTimer(nextRound)) {
-                  nextRound = -1;
-                  round(roundsDone + 1);
-                } // else the round that runs or comes next sees it (see round)
-              } else if (countAgain) {
-                countAgain = false;
-                vertx.setTimer(
-                    RECOUNT_SPACING_MILLIS,
-                    id -> {
-                      counting = false;
-                      recount();
-                    });
-              } else {
-                counting = false;
-              }
-            });
+    if (!roundRunning && nextRound != -1 && vertx.cancelTimer(nextRound)) {
+      nextRound = -1;
+      round(roundsDone + 1);
+    } // else the round that runs or comes next sees it (see round)
+    return true;
   }
 
   /** Whether the check named {@code name} has failed for good. */
