@@ -1,7 +1,6 @@
 package io.vtrack.agent.proxy;
 
 import io.vertx.core.Future;
-import io.vertx.core.MultiMap;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
@@ -19,12 +18,9 @@ import io.vertx.httpproxy.ProxyOptions;
 import io.vertx.httpproxy.ProxyResponse;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,6 +34,7 @@ final class Forwarder extends VerticleBase {
   private static final Logger LOG = LoggerFactory.getLogger(Forwarder.class);
 
   private final RouteTable table;
+  private final AnswerCounters answered;
   private final Map<String, HttpServer> servers = new HashMap<>();
   private HttpClient client;
   private HttpProxy proxy;
@@ -50,6 +47,7 @@ final class Forwarder extends VerticleBase {
 
   Forwarder(RouteTable table) {
     this.table = table;
+    this.answered = new AnswerCounters(table);
   }
 
   @Override
@@ -174,7 +172,7 @@ final class Forwarder extends VerticleBase {
       return;
     }
     if (r == null || r.upstream() == null) {
-      unavailable(req, r);
+      ProxyHttp.unavailable(req, r);
       return;
     }
     if (webSocket) {
@@ -198,7 +196,7 @@ final class Forwarder extends VerticleBase {
             Routes.Route.HOLD_MILLIS,
             id -> {
               if (forget(req)) {
-                unavailable(req, table.route(listen));
+                ProxyHttp.unavailable(req, table.route(listen));
               }
             });
     waiting.put(req, new Waiting(listen, timer));
@@ -216,22 +214,6 @@ final class Forwarder extends VerticleBase {
     table.held.decrementAndGet();
     return true;
   }
-
-  /**
-   * Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1); looked up ignoring case, so
-   * no request lower-cases its header names.
-   */
-  private static final Set<String> HOP_BY_HOP =
-      caseInsensitive(
-          "connection",
-          "keep-alive",
-          "proxy-authenticate",
-          "proxy-authorization",
-          "te",
-          "trailer",
-          "transfer-encoding",
-          "upgrade",
-          "host");
 
   /**
    * Plain HTTP/1.1: the request streams to the upstream the route names now, the answer streams
@@ -265,7 +247,7 @@ final class Forwarder extends VerticleBase {
         .onSuccess(
             creq -> {
               var h = creq.headers();
-              copyEndToEnd(req.headers(), h);
+              ProxyHttp.copyEndToEnd(req.headers(), h);
               String client =
                   req.remoteAddress() == null ? null : req.remoteAddress().hostAddress();
               String prior = req.getHeader("X-Forwarded-For");
@@ -289,97 +271,25 @@ final class Forwarder extends VerticleBase {
                 req.resume();
                 sent = creq.send();
               }
-              quickAck(creq.connection());
+              ProxyHttp.quickAck(creq.connection());
               sent.onFailure(err -> badGateway(req, r, err))
                   .onSuccess(
                       cresp -> {
                         resp.setStatusCode(cresp.statusCode());
                         resp.setStatusMessage(cresp.statusMessage());
-                        copyEndToEnd(cresp.headers(), resp.headers());
+                        ProxyHttp.copyEndToEnd(cresp.headers(), resp.headers());
                         if (cresp.getHeader("Content-Length") == null
-                            && hasBody(req, cresp.statusCode())) {
+                            && ProxyHttp.hasBody(req, cresp.statusCode())) {
                           resp.setChunked(true);
                         }
-                        answered(r, cresp.statusCode()).increment();
+                        answered.of(r, cresp.statusCode()).increment();
                         cresp.pipeTo(resp);
                       });
             });
   }
 
-  /**
-   * Asks the kernel to acknowledge the upstream's next segments at once. Linux leaves quick-ACK
-   * mode again as data flows (TCP_QUICKACK is not permanent: sending the request turns delayed ACKs
-   * back on), and an app that writes its head and body apart under Nagle (Python's {@code
-   * http.server}) then holds its body until the head's delayed ACK: up to a few milliseconds per
-   * request. Set after each request is written, before the answer comes (epoll only).
-   */
-  private static void quickAck(io.vertx.core.http.HttpConnection c) {
-    if (c instanceof io.vertx.core.net.impl.ConnectionBase base
-        && base.channel() instanceof io.netty.channel.epoll.EpollSocketChannel ch) {
-      ch.config().setTcpQuickAck(true);
-    }
-  }
-
-  /**
-   * Copies the end-to-end headers: not the hop-by-hop ones, nor those the sender's {@code
-   * Connection} header names (RFC 9110 §7.6.1), e.g. the {@code HTTP2-Settings} of an h2c upgrade.
-   */
-  private static void copyEndToEnd(MultiMap from, MultiMap to) {
-    String connection = from.get("Connection");
-    Set<String> named = Set.of();
-    if (connection != null) {
-      named = caseInsensitive(connection.split(","));
-    }
-    for (Map.Entry<String, String> e : from) {
-      String key = e.getKey();
-      if (!HOP_BY_HOP.contains(key) && !named.contains(key)) {
-        to.add(key, e.getValue());
-      }
-    }
-  }
-
-  /** The names, trimmed, as a set that compares them ignoring case. */
-  private static Set<String> caseInsensitive(String... names) {
-    TreeSet<String> s = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
-    for (String n : names) {
-      s.add(n.trim());
-    }
-    return s;
-  }
-
-  /** This event loop's counters by route and status, for the routes of the table's version. */
-  private final Map<Routes.Route, io.micrometer.core.instrument.Counter[]> answered =
-      new IdentityHashMap<>();
-
-  private long answeredVersion = -1;
-
-  /** The counter of answers of {@code status} on {@code r}, without a key built per request. */
-  private io.micrometer.core.instrument.Counter answered(Routes.Route r, int status) {
-    if (status < 100 || status > 599) {
-      return table.answered(r, status);
-    }
-    if (answeredVersion != table.version()) {
-      answered.clear();
-      answeredVersion = table.version();
-    }
-    io.micrometer.core.instrument.Counter[] byStatus =
-        answered.computeIfAbsent(r, k -> new io.micrometer.core.instrument.Counter[600]);
-    if (byStatus[status] == null) {
-      byStatus[status] = table.answered(r, status);
-    }
-    return byStatus[status];
-  }
-
-  /** Whether an answer carries a body (RFC 9110 §6.4.1): not to HEAD, not 1xx, 204 or 304. */
-  private static boolean hasBody(HttpServerRequest req, int status) {
-    return req.method() != io.vertx.core.http.HttpMethod.HEAD
-        && status >= 200
-        && status != 204
-        && status != 304;
-  }
-
   private void badGateway(HttpServerRequest req, Routes.Route r, Throwable err) {
-    answered(r, 502).increment();
+    answered.of(r, 502).increment();
     if (!req.response().headWritten()) {
       req.response()
           .setStatusCode(502)
@@ -388,17 +298,6 @@ final class Forwarder extends VerticleBase {
     } else {
       req.response().reset();
     }
-  }
-
-  private static void unavailable(HttpServerRequest req, Routes.Route r) {
-    req.response()
-        .setStatusCode(503)
-        .putHeader("Retry-After", "1")
-        .putHeader("Content-Type", "text/plain")
-        .end(
-            "no live instance of "
-                + (r == null ? "this address" : r.deployment() + "/" + r.service())
-                + " right now\n");
   }
 
   /** The upstream of a request: the route live when it arrived, counted until it ends. */
@@ -463,7 +362,7 @@ final class Forwarder extends VerticleBase {
       public Future<Void> handleProxyResponse(ProxyContext ctx) {
         Routes.Route r = ctx.get("route", Routes.Route.class);
         if (r != null) {
-          answered(r, ctx.response().getStatusCode()).increment();
+          answered.of(r, ctx.response().getStatusCode()).increment();
         }
         return ctx.sendResponse();
       }

@@ -1,0 +1,87 @@
+package io.vtrack.agent.proxy;
+
+import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpConnection;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/** What the switch proxy does to the HTTP it forwards: headers, bodies, its own answers. */
+final class ProxyHttp {
+  private ProxyHttp() {}
+
+  /**
+   * Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1); looked up ignoring case, so
+   * no request lower-cases its header names.
+   */
+  private static final Set<String> HOP_BY_HOP =
+      caseInsensitive(
+          "connection",
+          "keep-alive",
+          "proxy-authenticate",
+          "proxy-authorization",
+          "te",
+          "trailer",
+          "transfer-encoding",
+          "upgrade",
+          "host");
+
+  /**
+   * Asks the kernel to acknowledge the upstream's next segments at once. Linux leaves quick-ACK
+   * mode again as data flows (TCP_QUICKACK is not permanent: sending the request turns delayed ACKs
+   * back on), and an app that writes its head and body apart under Nagle (Python's {@code
+   * http.server}) then holds its body until the head's delayed ACK: up to a few milliseconds per
+   * request. Set after each request is written, before the answer comes (epoll only).
+   */
+  static void quickAck(HttpConnection c) {
+    if (c instanceof io.vertx.core.net.impl.ConnectionBase base
+        && base.channel() instanceof io.netty.channel.epoll.EpollSocketChannel ch) {
+      ch.config().setTcpQuickAck(true);
+    }
+  }
+
+  /**
+   * Copies the end-to-end headers: not the hop-by-hop ones, nor those the sender's {@code
+   * Connection} header names (RFC 9110 §7.6.1), e.g. the {@code HTTP2-Settings} of an h2c upgrade.
+   */
+  static void copyEndToEnd(MultiMap from, MultiMap to) {
+    String connection = from.get("Connection");
+    Set<String> named = Set.of();
+    if (connection != null) {
+      named = caseInsensitive(connection.split(","));
+    }
+    for (Map.Entry<String, String> e : from) {
+      String key = e.getKey();
+      if (!HOP_BY_HOP.contains(key) && !named.contains(key)) {
+        to.add(key, e.getValue());
+      }
+    }
+  }
+
+  /** The names, trimmed, as a set that compares them ignoring case. */
+  private static Set<String> caseInsensitive(String... names) {
+    TreeSet<String> s = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+    for (String n : names) {
+      s.add(n.trim());
+    }
+    return s;
+  }
+
+  /** Whether an answer carries a body (RFC 9110 §6.4.1): not to HEAD, not 1xx, 204 or 304. */
+  static boolean hasBody(HttpServerRequest req, int status) {
+    return req.method() != HttpMethod.HEAD && status >= 200 && status != 204 && status != 304;
+  }
+
+  static void unavailable(HttpServerRequest req, Routes.Route r) {
+    req.response()
+        .setStatusCode(503)
+        .putHeader("Retry-After", "1")
+        .putHeader("Content-Type", "text/plain")
+        .end(
+            "no live instance of "
+                + (r == null ? "this address" : r.deployment() + "/" + r.service())
+                + " right now\n");
+  }
+}
