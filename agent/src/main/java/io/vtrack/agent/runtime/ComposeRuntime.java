@@ -17,9 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,18 +45,17 @@ public final class ComposeRuntime implements AppRuntime {
 
   private final DockerClient docker;
   private final ComposeCli cli;
-  private final BiConsumer<String, String> onChange;
   private final ComposeFiles files;
   private final EngineContainers engine;
-  private final Map<String, Map<String, String>> exits = new ConcurrentHashMap<>();
-
-  /** Containers the agent itself stops or replaces: their die and destroy events are expected. */
-  private final Set<String> expectedGone = ConcurrentHashMap.newKeySet();
+  private final ContainerExits exits;
 
   private DockerEvents events;
 
   /** A client with a short response timeout, for asking whether the engine answers at all. */
   private DockerClient probe;
+
+  /** For log streams, which may stay silent longer than any response timeout. */
+  private final DockerClient streams;
 
   /**
    * @param onChange called with (deployment, service) when the engine reports something about a
@@ -78,8 +75,9 @@ public final class ComposeRuntime implements AppRuntime {
       ComposeCli cli,
       BiConsumer<String, String> onChange) {
     this.docker = docker;
+    this.streams = streams;
     this.cli = cli;
-    this.onChange = onChange;
+    this.exits = new ContainerExits(onChange);
     this.files = new ComposeFiles(cli);
     this.engine = new EngineContainers(docker, streams);
   }
@@ -162,7 +160,7 @@ public final class ComposeRuntime implements AppRuntime {
       events.close();
     }
     if (probe != null) {
-      for (DockerClient own : List.of(probe, docker)) {
+      for (DockerClient own : List.of(probe, streams, docker)) {
         try {
           own.close();
         } catch (IOException | RuntimeException e) {
@@ -260,7 +258,7 @@ public final class ComposeRuntime implements AppRuntime {
       throws Exception {
     ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
     files.writeOverride(deployment, commit, releaseDir, spec, m, env);
-    exits.remove(deployment);
+    exits.clear(deployment);
     up(deployment, releaseDir, spec, env, List.of("up", "-d", "--remove-orphans"));
     LOG.info(
         "{}: compose project {} up with {} at {}",
@@ -311,13 +309,10 @@ public final class ComposeRuntime implements AppRuntime {
     files.writeOverride(deployment, commit, releaseDir, spec, m, env);
     for (Container c : engine.containers(deployment)) {
       if (services.contains(c.getLabels().get(LABEL_SERVICE))) {
-        expectedGone.add(c.getId());
+        exits.expectGone(c.getId());
       }
     }
-    Map<String, String> ex = exits.get(deployment);
-    if (ex != null) {
-      services.forEach(ex::remove);
-    }
+    exits.clear(deployment, services);
     List<String> args = new ArrayList<>(List.of("up", "-d", "--no-deps", "--force-recreate"));
     args.addAll(services.isEmpty() ? m.services() : services);
     up(deployment, releaseDir, spec, env, args);
@@ -336,7 +331,7 @@ public final class ComposeRuntime implements AppRuntime {
           .forEach(c -> all.put(c.getId(), c));
     }
     for (Container c : all.values()) {
-      expectedGone.add(c.getId());
+      exits.expectGone(c.getId());
       String svc = c.getLabels().getOrDefault(LABEL_SERVICE, c.getId());
       try {
         if ("running".equals(c.getState()) || "restarting".equals(c.getState())) {
@@ -353,7 +348,7 @@ public final class ComposeRuntime implements AppRuntime {
         // Already gone.
       }
     }
-    exits.remove(deployment);
+    exits.clear(deployment);
   }
 
   @Override
@@ -376,8 +371,7 @@ public final class ComposeRuntime implements AppRuntime {
 
   @Override
   public List<String> unexpectedExits(String deployment) {
-    Map<String, String> ex = exits.get(deployment);
-    return ex == null ? List.of() : List.copyOf(ex.values());
+    return exits.of(deployment);
   }
 
   /** Removes the per-commit images of pruned releases (an image a container still uses stays). */
@@ -427,41 +421,9 @@ public final class ComposeRuntime implements AppRuntime {
     return new ContainerLogSource(engine, deployment, service);
   }
 
-  /**
-   * Hands on an engine event about a container of a deployment: a death the agent did not cause is
-   * an unexpected exit (with its exit code and last output); every event asks for a reconcile.
-   */
+  /** Hands on an engine event about a container of a deployment (see {@link ContainerExits}). */
   public void onEvent(Event e) {
-    Map<String, String> attrs =
-        e.getActor() == null || e.getActor().getAttributes() == null
-            ? Map.of()
-            : e.getActor().getAttributes();
-    String deployment = attrs.get(LABEL_DEPLOYMENT);
-    if (deployment == null) {
-      return;
-    }
-    String service = attrs.getOrDefault(LABEL_SERVICE, "?");
-    String action = e.getAction() == null ? String.valueOf(e.getStatus()) : e.getAction();
-    String id = e.getId();
-    boolean expected = id != null && expectedGone.contains(id);
-    if ("destroy".equals(action) && id != null) {
-      expectedGone.remove(id);
-    }
-    if (!expected && ("die".equals(action) || "oom".equals(action))) {
-      String code = attrs.get("exitCode");
-      String what =
-          service
-              + " (container "
-              + shortId(id)
-              + ") "
-              + ("oom".equals(action) ? "was killed for lack of memory" : "exited")
-              + (code == null ? "" : " with code " + code);
-      exits.computeIfAbsent(deployment, k -> new ConcurrentHashMap<>()).put(service, what);
-      LOG.warn("{}: {}", deployment, what);
-    }
-    if (!expected) {
-      onChange.accept(deployment, service);
-    }
+    exits.onEvent(e);
   }
 
   static String shortId(String id) {
