@@ -2,11 +2,9 @@ package io.vtrack.agent.release;
 
 import io.vtrack.agent.model.SourceSpec;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -14,7 +12,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -24,9 +21,7 @@ import org.eclipse.jgit.api.TransportCommand;
 import org.eclipse.jgit.api.errors.GitAPIException;
 import org.eclipse.jgit.lib.ConfigConstants;
 import org.eclipse.jgit.lib.Constants;
-import org.eclipse.jgit.lib.FileMode;
 import org.eclipse.jgit.lib.ObjectId;
-import org.eclipse.jgit.lib.ObjectLoader;
 import org.eclipse.jgit.lib.Ref;
 import org.eclipse.jgit.lib.Repository;
 import org.eclipse.jgit.lib.StoredConfig;
@@ -37,8 +32,6 @@ import org.eclipse.jgit.transport.RefSpec;
 import org.eclipse.jgit.transport.SshTransport;
 import org.eclipse.jgit.transport.UsernamePasswordCredentialsProvider;
 import org.eclipse.jgit.transport.sshd.SshdSessionFactory;
-import org.eclipse.jgit.treewalk.TreeWalk;
-import org.eclipse.jgit.treewalk.filter.PathFilter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -267,9 +260,7 @@ public final class GitRepositories {
 
   /** The path of every file under {@code folder} (recursively) of {@code commit}. */
   public Set<String> listFiles(String url, String commit, String folder) throws IOException {
-    Set<String> out = new LinkedHashSet<>();
-    walkFiles(url, commit, folder, (repo, tw) -> out.add(tw.getPathString()));
-    return out;
+    return CommitFiles.list(mirror(url), commit, folder);
   }
 
   /**
@@ -279,45 +270,16 @@ public final class GitRepositories {
    */
   public Map<String, GitFile> readYamlFiles(String url, String commit, String folder, long maxBytes)
       throws IOException {
-    Map<String, GitFile> out = new LinkedHashMap<>();
-    walkFiles(
-        url,
-        commit,
-        folder,
-        (repo, tw) -> {
-          String path = tw.getPathString();
-          if (path.endsWith(".yaml") || path.endsWith(".yml")) {
-            ObjectLoader loader = repo.open(tw.getObjectId(0));
-            long size = loader.getSize();
-            out.put(path, new GitFile(path, size > maxBytes ? null : loader.getBytes(), size));
-          }
-        });
-    return out;
+    return CommitFiles.readYaml(mirror(url), commit, folder, maxBytes);
   }
 
-  private interface FileVisitor {
-    void visit(Repository repo, TreeWalk tw) throws IOException;
-  }
-
-  private void walkFiles(String url, String commit, String folder, FileVisitor visitor)
+  /**
+   * Writes the tree of {@code commit} below {@code subPath} into {@code dest} (which must not
+   * exist), keeping executable bits and symlinks. Returns the paths written (relative).
+   */
+  public List<String> export(String url, String commit, String subPath, Path dest)
       throws IOException {
-    String prefix = normalizeFolder(folder);
-    try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
-        RevWalk walk = new RevWalk(repo);
-        TreeWalk tw = new TreeWalk(repo)) {
-      tw.addTree(walk.parseCommit(ObjectId.fromString(commit)).getTree());
-      tw.setRecursive(true);
-      if (!prefix.isEmpty()) {
-        tw.setFilter(PathFilter.create(prefix));
-      }
-      while (tw.next()) {
-        if (tw.getFileMode(0).getObjectType() != Constants.OBJ_BLOB
-            || tw.getFileMode(0) == FileMode.SYMLINK) {
-          continue;
-        }
-        visitor.visit(repo, tw);
-      }
-    }
+    return CommitFiles.export(mirror(url), commit, subPath, dest);
   }
 
   /** The head commit of a branch in the mirror. */
@@ -330,69 +292,6 @@ public final class GitRepositories {
       }
       return r.getObjectId().name();
     }
-  }
-
-  /**
-   * Writes the tree of {@code commit} below {@code subPath} into {@code dest} (which must not
-   * exist), keeping executable bits and symlinks. Returns the paths written (relative).
-   */
-  public List<String> export(String url, String commit, String subPath, Path dest)
-      throws IOException {
-    String prefix = normalizeFolder(subPath);
-    List<String> written = new ArrayList<>();
-    try (Repository repo = Git.open(mirror(url).toFile()).getRepository();
-        RevWalk walk = new RevWalk(repo);
-        TreeWalk tw = new TreeWalk(repo)) {
-      tw.addTree(walk.parseCommit(ObjectId.fromString(commit)).getTree());
-      tw.setRecursive(true);
-      if (!prefix.isEmpty()) {
-        tw.setFilter(PathFilter.create(prefix));
-      }
-      Files.createDirectories(dest);
-      while (tw.next()) {
-        String full = tw.getPathString();
-        String rel = prefix.isEmpty() ? full : full.substring(prefix.length() + 1);
-        Path target = dest.resolve(rel).normalize();
-        if (!target.startsWith(dest)) {
-          continue;
-        }
-        FileMode mode = tw.getFileMode(0);
-        if (mode == FileMode.GITLINK) {
-          continue;
-        }
-        Files.createDirectories(target.getParent());
-        byte[] bytes = repo.open(tw.getObjectId(0)).getBytes();
-        if (mode == FileMode.SYMLINK) {
-          Files.createSymbolicLink(target, Path.of(new String(bytes, StandardCharsets.UTF_8)));
-        } else {
-          try (OutputStream os = Files.newOutputStream(target)) {
-            os.write(bytes);
-          }
-          if (mode == FileMode.EXECUTABLE_FILE) {
-            Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rwxr-xr-x"));
-          }
-        }
-        written.add(rel);
-      }
-    }
-    return written;
-  }
-
-  private static String normalizeFolder(String folder) {
-    if (folder == null) {
-      return "";
-    }
-    String f = folder.trim();
-    while (f.startsWith("./")) {
-      f = f.substring(2);
-    }
-    if (f.equals(".") || f.equals("/")) {
-      return "";
-    }
-    while (f.endsWith("/")) {
-      f = f.substring(0, f.length() - 1);
-    }
-    return f;
   }
 
   private <C extends TransportCommand<C, ?>> C auth(C cmd, SourceSpec.Credentials credentials)
