@@ -66,9 +66,24 @@ final class CommitFiles {
     void visit(Repository repo, TreeWalk tw) throws IOException;
   }
 
+  /** Each regular file (not a link, not a submodule) under {@code folder} of {@code commit}. */
   private static void walkFiles(Path mirror, String commit, String folder, FileVisitor visitor)
       throws IOException {
-    String prefix = normalizeFolder(folder);
+    walk(
+        mirror,
+        commit,
+        normalizeFolder(folder),
+        (repo, tw) -> {
+          if (tw.getFileMode(0).getObjectType() == Constants.OBJ_BLOB
+              && tw.getFileMode(0) != FileMode.SYMLINK) {
+            visitor.visit(repo, tw);
+          }
+        });
+  }
+
+  /** Every entry under {@code prefix} (normalized; empty: all) of {@code commit}, recursively. */
+  private static void walk(Path mirror, String commit, String prefix, FileVisitor visitor)
+      throws IOException {
     try (Repository repo = Git.open(mirror.toFile()).getRepository();
         RevWalk walk = new RevWalk(repo);
         TreeWalk tw = new TreeWalk(repo)) {
@@ -78,10 +93,6 @@ final class CommitFiles {
         tw.setFilter(PathFilter.create(prefix));
       }
       while (tw.next()) {
-        if (tw.getFileMode(0).getObjectType() != Constants.OBJ_BLOB
-            || tw.getFileMode(0) == FileMode.SYMLINK) {
-          continue;
-        }
         visitor.visit(repo, tw);
       }
     }
@@ -95,41 +106,33 @@ final class CommitFiles {
       throws IOException {
     String prefix = normalizeFolder(subPath);
     List<String> written = new ArrayList<>();
-    try (Repository repo = Git.open(mirror.toFile()).getRepository();
-        RevWalk walk = new RevWalk(repo);
-        TreeWalk tw = new TreeWalk(repo)) {
-      tw.addTree(walk.parseCommit(ObjectId.fromString(commit)).getTree());
-      tw.setRecursive(true);
-      if (!prefix.isEmpty()) {
-        tw.setFilter(PathFilter.create(prefix));
-      }
-      Files.createDirectories(dest);
-      while (tw.next()) {
-        String full = tw.getPathString();
-        String rel = prefix.isEmpty() ? full : full.substring(prefix.length() + 1);
-        Path target = dest.resolve(rel).normalize();
-        if (!target.startsWith(dest)) {
-          continue;
-        }
-        FileMode mode = tw.getFileMode(0);
-        if (mode == FileMode.GITLINK) {
-          continue;
-        }
-        Files.createDirectories(target.getParent());
-        byte[] bytes = repo.open(tw.getObjectId(0)).getBytes();
-        if (mode == FileMode.SYMLINK) {
-          Files.createSymbolicLink(target, Path.of(new String(bytes, StandardCharsets.UTF_8)));
-        } else {
-          try (OutputStream os = Files.newOutputStream(target)) {
-            os.write(bytes);
+    Files.createDirectories(dest);
+    walk(
+        mirror,
+        commit,
+        prefix,
+        (repo, tw) -> {
+          String full = tw.getPathString();
+          String rel = prefix.isEmpty() ? full : full.substring(prefix.length() + 1);
+          Path target = dest.resolve(rel).normalize();
+          FileMode mode = tw.getFileMode(0);
+          if (!target.startsWith(dest) || mode == FileMode.GITLINK) {
+            return;
           }
-          if (mode == FileMode.EXECUTABLE_FILE) {
-            Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rwxr-xr-x"));
+          Files.createDirectories(target.getParent());
+          byte[] bytes = repo.open(tw.getObjectId(0)).getBytes();
+          if (mode == FileMode.SYMLINK) {
+            Files.createSymbolicLink(target, Path.of(new String(bytes, StandardCharsets.UTF_8)));
+          } else {
+            try (OutputStream os = Files.newOutputStream(target)) {
+              os.write(bytes);
+            }
+            if (mode == FileMode.EXECUTABLE_FILE) {
+              Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rwxr-xr-x"));
+            }
           }
-        }
-        written.add(rel);
-      }
-    }
+          written.add(rel);
+        });
     return written;
   }
 
