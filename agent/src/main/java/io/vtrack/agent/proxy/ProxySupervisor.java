@@ -1,8 +1,6 @@
 package io.vtrack.agent.proxy;
 
-import io.vtrack.agent.runtime.CommandRunner;
 import io.vtrack.agent.runtime.ProcStat;
-import java.io.File;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -11,7 +9,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -152,7 +149,7 @@ public final class ProxySupervisor {
     silentSinceNanos = 0;
     Files.deleteIfExists(ProxyState.file(stateDir));
     forgetReported();
-    start();
+    ProxyProcess.start(stateDir);
     long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
     while (System.nanoTime() < deadline) {
       ProxyState started = ProxyState.read(stateDir);
@@ -173,69 +170,6 @@ public final class ProxySupervisor {
             + START_TIMEOUT.toSeconds()
             + "s; see "
             + stateDir.resolve("proxy/proxy.log"));
-  }
-
-  private void start() throws IOException {
-    Path dir = stateDir.resolve("proxy");
-    Files.createDirectories(dir);
-    String java =
-        ProcessHandle.current()
-            .info()
-            .command()
-            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    List<String> cmd = new ArrayList<>();
-    cmd.add(CommandRunner.setsid());
-    cmd.add(java);
-    cmd.add("-XX:+UseSerialGC");
-    cmd.add("-Xss512k");
-    String classPath = System.getProperty("java.class.path");
-    Path archive = proxyArchive(classPath);
-    if (archive != null) {
-      // The classes a proxy loads until it serves, mapped instead of loaded: back sooner.
-      cmd.add("-XX:SharedArchiveFile=" + archive);
-      cmd.add("-Xlog:cds=off");
-      cmd.add("-Xlog:cds+dynamic=off");
-    }
-    cmd.add("-cp");
-    cmd.add(classPath);
-    cmd.add("io.vtrack.agent.cli.VtrackCli");
-    cmd.add("proxy");
-    cmd.add("--state-dir");
-    cmd.add(stateDir.toString());
-    ProcessBuilder pb =
-        new ProcessBuilder(cmd)
-            .directory(dir.toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("proxy.log").toFile()))
-            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-    pb.environment().put("VTRACK_STATE_DIR", stateDir.toString());
-    pb.start();
-  }
-
-  /**
-   * Where a package keeps the proxy's archive it made with the host's Java (its vtrack wrapper
-   * names it).
-   */
-  static final String ARCHIVE_PROPERTY = "vtrack.proxyArchive";
-
-  /**
-   * The proxy's class-data archive: the one named by {@code -Dvtrack.proxyArchive} (the Debian
-   * package's, made by its postinst), else the one the build dumps beside the agent's jar ({@code
-   * vtrack-proxy.jsa}), or null (none, or the agent runs from classes). One made for another jar or
-   * Java is ignored by the JVM, quietly.
-   */
-  static Path proxyArchive(String classPath) {
-    if (classPath == null
-        || classPath.contains(File.pathSeparator)
-        || !classPath.endsWith(".jar")) {
-      return null;
-    }
-    String named = System.getProperty(ARCHIVE_PROPERTY, "");
-    Path archive =
-        named.isBlank()
-            ? Path.of(classPath).toAbsolutePath().resolveSibling("vtrack-proxy.jsa")
-            : Path.of(named);
-    return Files.isRegularFile(archive) ? archive : null;
   }
 
   /**

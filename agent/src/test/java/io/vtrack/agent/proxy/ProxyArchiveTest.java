@@ -15,9 +15,9 @@ class ProxyArchiveTest {
   @Test
   void theArchiveBesideTheAgentsJarIsUsed() throws Exception {
     Path jar = Files.writeString(tmp.resolve("vtrack-agent.jar"), "jar");
-    assertThat(ProxySupervisor.proxyArchive(jar.toString())).isNull();
+    assertThat(ProxyProcess.proxyArchive(jar.toString())).isNull();
     Path archive = Files.writeString(tmp.resolve("vtrack-proxy.jsa"), "archive");
-    assertThat(ProxySupervisor.proxyArchive(jar.toString())).isEqualTo(archive);
+    assertThat(ProxyProcess.proxyArchive(jar.toString())).isEqualTo(archive);
   }
 
   @Test
@@ -25,26 +25,26 @@ class ProxyArchiveTest {
     Path jar = Files.writeString(tmp.resolve("vtrack-agent.jar"), "jar");
     Files.writeString(tmp.resolve("vtrack-proxy.jsa"), "archive beside the jar");
     Path cached = tmp.resolve("cache/proxy.jsa");
-    System.setProperty(ProxySupervisor.ARCHIVE_PROPERTY, cached.toString());
+    System.setProperty(ProxyProcess.ARCHIVE_PROPERTY, cached.toString());
     try {
       // Named but not made (postinst could not): none, rather than one for another Java.
-      assertThat(ProxySupervisor.proxyArchive(jar.toString())).isNull();
+      assertThat(ProxyProcess.proxyArchive(jar.toString())).isNull();
       Files.createDirectories(cached.getParent());
       Files.writeString(cached, "archive");
-      assertThat(ProxySupervisor.proxyArchive(jar.toString())).isEqualTo(cached);
+      assertThat(ProxyProcess.proxyArchive(jar.toString())).isEqualTo(cached);
     } finally {
-      System.clearProperty(ProxySupervisor.ARCHIVE_PROPERTY);
+      System.clearProperty(ProxyProcess.ARCHIVE_PROPERTY);
     }
   }
 
   @Test
   void anAgentRunFromClassesHasNone() throws Exception {
     Files.writeString(tmp.resolve("vtrack-proxy.jsa"), "archive");
-    assertThat(ProxySupervisor.proxyArchive(tmp.resolve("classes").toString())).isNull();
+    assertThat(ProxyProcess.proxyArchive(tmp.resolve("classes").toString())).isNull();
     assertThat(
-            ProxySupervisor.proxyArchive(
+            ProxyProcess.proxyArchive(
                 tmp.resolve("a.jar") + File.pathSeparator + tmp.resolve("b.jar")))
         .isNull();
-    assertThat(ProxySupervisor.proxyArchive(null)).isNull();
+    assertThat(ProxyProcess.proxyArchive(null)).isNull();
   }
 }
