@@ -1,17 +1,32 @@
 package io.vtrack.agent.api;
 
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.Message;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
 import io.vtrack.agent.Addresses;
 import io.vtrack.agent.source.WebhookSignature;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /** What flows in and out as it happens: the git webhook and the server-sent event stream. */
 final class FeedEndpoints {
   private final Vertx vertx;
   private final ApiServer.Webhooks webhooks;
+
+  /** A client of the event stream, and the deployment it narrowed it to (null: all). */
+  private record Subscriber(HttpServerResponse resp, String only) {}
+
+  /**
+   * The clients of the event stream, fed by one consumer on the API server's event loop (where they
+   * come and go too): a client that leaves never has a message discarded under it.
+   */
+  private final Set<Subscriber> subscribers = new LinkedHashSet<>();
+
+  private MessageConsumer<String> consumer;
 
   FeedEndpoints(Vertx vertx, ApiServer.Webhooks webhooks) {
     this.vertx = vertx;
@@ -82,24 +97,11 @@ final class FeedEndpoints {
         .putHeader("Cache-Control", "no-cache")
         .putHeader("Connection", "keep-alive");
     resp.write(": vtrack event stream\n\n");
-    MessageConsumer<String> consumer =
-        vertx
-            .eventBus()
-            .consumer(
-                Addresses.EVENTS,
-                msg -> {
-                  String body = msg.body();
-                  if (only != null && !body.contains("\"deployment\":\"" + only + "\"")) {
-                    return;
-                  }
-                  String type =
-                      body.startsWith("{\"type\":\"")
-                          ? body.substring(9, body.indexOf('"', 9))
-                          : "message";
-                  if (!resp.ended() && !resp.writeQueueFull()) {
-                    resp.write("event: " + type + "\ndata: " + body + "\n\n");
-                  }
-                });
+    Subscriber sub = new Subscriber(resp, only);
+    subscribers.add(sub);
+    if (consumer == null) {
+      consumer = vertx.eventBus().consumer(Addresses.EVENTS, this::fanOut);
+    }
     long ping =
         vertx.setPeriodic(
             15_000,
@@ -110,8 +112,27 @@ final class FeedEndpoints {
             });
     resp.closeHandler(
         v -> {
-          consumer.unregister();
+          subscribers.remove(sub);
           vertx.cancelTimer(ping);
         });
+  }
+
+  /** Hands an event to every client that asked for its deployment (or for all). */
+  private void fanOut(Message<String> msg) {
+    String body = msg.body();
+    String type =
+        body.startsWith("{\"type\":\"") ? body.substring(9, body.indexOf('"', 9)) : "message";
+    String frame = null;
+    for (Subscriber s : subscribers) {
+      if (s.only() != null && !body.contains("\"deployment\":\"" + s.only() + "\"")) {
+        continue;
+      }
+      if (!s.resp().ended() && !s.resp().writeQueueFull()) {
+        if (frame == null) {
+          frame = "event: " + type + "\ndata: " + body + "\n\n";
+        }
+        s.resp().write(frame);
+      }
+    }
   }
 }
