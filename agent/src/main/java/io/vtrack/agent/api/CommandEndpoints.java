@@ -4,7 +4,11 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.source.DesiredStateRegistry;
+import java.util.Locale;
 import java.util.Map;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.TokenStreamLocation;
+import tools.jackson.databind.JsonNode;
 
 /**
  * The commands of DESIGN.md §4 (reconcile, rollback, suspend, resume) and the plan and diff that
@@ -45,12 +49,7 @@ final class CommandEndpoints {
     boolean restore = false;
     String body = rc.body() == null ? null : rc.body().asString();
     if (body != null && !body.isBlank()) {
-      JsonObject o;
-      try {
-        o = new JsonObject(body);
-      } catch (RuntimeException ex) {
-        throw new ApiError(400, "BadRequest", "body is not a JSON object: " + ex.getMessage());
-      }
+      JsonObject o = jsonObject(body);
       for (String k : o.fieldNames()) {
         if (!k.equals("to") && !k.equals("restoreData")) {
           throw new ApiError(
@@ -106,5 +105,35 @@ final class CommandEndpoints {
                 Replies.error(rc, new ApiError(409, "Conflict", ar.cause().getMessage()));
               }
             });
+  }
+
+  /** The body as a JSON object, or a 400 that says what is wrong with it and where. */
+  private static JsonObject jsonObject(String body) {
+    JsonNode node;
+    try {
+      node = Replies.JSON.readTree(body);
+    } catch (JacksonException ex) {
+      String what = ex.getOriginalMessage();
+      int nl = what == null ? -1 : what.indexOf('\n');
+      TokenStreamLocation at = ex.getLocation();
+      throw new ApiError(
+          400,
+          "BadRequest",
+          "body is not valid JSON: "
+              // Jackson's note of where an object started names its own source settings.
+              + (nl > 0 ? what.substring(0, nl) : what)
+                  .replaceAll(" \\(start marker at \\[[^\\]]*\\]\\)", "")
+              + (at != null && at.getLineNr() > 0
+                  ? " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")"
+                  : ""));
+    }
+    if (!node.isObject()) {
+      throw new ApiError(
+          400,
+          "BadRequest",
+          "body must be a JSON object such as {\"to\": \"<commit>\", \"restoreData\": true}, got "
+              + node.getNodeType().name().toLowerCase(Locale.ROOT));
+    }
+    return new JsonObject(body);
   }
 }
