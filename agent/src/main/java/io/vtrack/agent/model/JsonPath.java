@@ -8,7 +8,9 @@ import java.util.regex.Pattern;
 
 /** The small path language of check expectations: {@code a.b}, {@code a[0].b}, {@code [2]}. */
 public final class JsonPath {
-  private static final Pattern SEGMENT = Pattern.compile("([^.\\[\\]]+)|\\[(\\d+)]");
+  /** A key, or an index of at most 9 digits (a list cannot be longer: an int always holds it). */
+  private static final Pattern SEGMENT = Pattern.compile("([^.\\[\\]]+)|\\[(\\d{1,9})]");
+
   private static final Object MISSING = new Object();
 
   private JsonPath() {}

@@ -235,6 +235,12 @@ class DocumentParserTest {
             "failureThreshold: [3]",
             ""),
         Arguments.of(
+            "a JSON index no list can have",
+            v.replace("json: {\"data[0].id\": 1}", "json: {\"data[99999999999].id\": 1}"),
+            "spec.health.checks[0].http.json",
+            null,
+            "invalid path 'data[99999999999].id'"),
+        Arguments.of(
             "bad duration",
             v.replace("interval: 2s", "interval: 2 seconds"),
             "spec.health.interval",

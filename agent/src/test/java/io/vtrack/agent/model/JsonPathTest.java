@@ -31,5 +31,7 @@ class JsonPathTest {
     assertThat(JsonPath.isValid("a..b")).isFalse();
     assertThat(JsonPath.isValid("a[x]")).isFalse();
     assertThat(JsonPath.isValid("")).isFalse();
+    // An index no list can have is a malformed path, not an exception out of validation.
+    assertThat(JsonPath.isValid("data[99999999999].id")).isFalse();
   }
 }
