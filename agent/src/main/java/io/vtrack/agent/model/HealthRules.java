@@ -10,6 +10,9 @@ import java.util.regex.PatternSyntaxException;
  * The rules of {@code spec.health}: timings, check names, exactly one kind each, and each kind's.
  */
 final class HealthRules extends FieldRules {
+  /** Latency samples per round: more only makes every round longer, never the median surer. */
+  static final int MAX_SAMPLES = 1000;
+
   HealthRules(List<SpecValidator.Violation> out) {
     super(out);
   }
@@ -127,6 +130,13 @@ final class HealthRules extends FieldRules {
       checkUrl(f + ".latency.url", c.latency().url(), true);
       if (c.latency().samples() < 1) {
         fail(f + ".latency.samples", "must be at least 1");
+      } else if (c.latency().samples() > MAX_SAMPLES) {
+        fail(
+            f + ".latency.samples",
+            "must be at most "
+                + MAX_SAMPLES
+                + " (each is a request, one after another, in every round), got "
+                + c.latency().samples());
       }
     } else if (c.memory() != null) {
       CheckSpec.Memory m = c.memory();

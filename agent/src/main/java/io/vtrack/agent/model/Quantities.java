@@ -88,8 +88,16 @@ public final class Quantities {
           case "T" -> 1_000_000_000_000L;
           default -> 1L;
         };
-    return Math.round(value * factor);
+    double bytes = value * factor;
+    if (bytes > MAX_SIZE) {
+      throw new IllegalArgumentException(
+          "size '" + text + "' is larger than 1Pi: no host has that much memory or disk");
+    }
+    return Math.round(bytes);
   }
+
+  /** 1Pi: more than any memory limit or disk a setting can mean. */
+  private static final double MAX_SIZE = (double) (1L << 50);
 
   /** A size for people: {@code 106.9Mi}, {@code 7.6Gi}, {@code 512 bytes}. */
   public static String human(long bytes) {

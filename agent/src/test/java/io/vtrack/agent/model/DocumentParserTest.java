@@ -241,6 +241,18 @@ class DocumentParserTest {
             null,
             "invalid path 'data[99999999999].id'"),
         Arguments.of(
+            "latency samples by the million",
+            v.replace("samples: 10,", "samples: 100000000,"),
+            "spec.health.checks[6].latency.samples",
+            "samples: 100000000",
+            "must be at most 1000"),
+        Arguments.of(
+            "a memory limit no host has",
+            v.replace("max: 512Mi", "max: 99999999999999999999Ti"),
+            "spec.health.checks[7].memory.max",
+            "max: 99999999999999999999Ti",
+            "larger than 1Pi"),
+        Arguments.of(
             "bad duration",
             v.replace("interval: 2s", "interval: 2 seconds"),
             "spec.health.interval",
