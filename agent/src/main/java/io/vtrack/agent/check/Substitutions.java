@@ -18,6 +18,9 @@ public final class Substitutions {
   private static final Pattern VAR =
       Pattern.compile("\\$\\{(commit|shortCommit|revision|file:([^}]+)|port:([^}]+))}");
 
+  /** The largest file a {@code ${file:PATH}} reads. */
+  static final long MAX_FILE_BYTES = 1 << 20;
+
   private final String commit;
   private final String revision;
   private final Path releaseDir;
@@ -51,7 +54,14 @@ public final class Substitutions {
         try {
           // Only a file of the release: never through a link out of it.
           Path f = ConfinedPath.realInside(releaseDir, m.group(2));
-          v = f.startsWith(releaseDir) ? Files.readString(f).trim() : "";
+          if (!f.startsWith(releaseDir)) {
+            v = "";
+          } else if (Files.size(f) > MAX_FILE_BYTES) {
+            // Read at every round: a data file named by mistake must not fill the agent's memory.
+            v = "${file:" + m.group(2) + " is over 1MiB, not read}";
+          } else {
+            v = Files.readString(f).trim();
+          }
         } catch (IOException | RuntimeException e) {
           v = "";
         }
