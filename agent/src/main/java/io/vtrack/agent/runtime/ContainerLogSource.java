@@ -2,7 +2,6 @@ package io.vtrack.agent.runtime;
 
 import com.github.dockerjava.api.model.Container;
 import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -59,32 +58,43 @@ final class ContainerLogSource implements LogSource {
     return all;
   }
 
+  /** A line of output and when the engine got it (epoch nanoseconds). */
+  private record Line(long ts, String text) {}
+
+  /**
+   * The lines after {@code mark} of every container of the service. A container's output is read up
+   * to the engine reader's limit; when one was cut there, the chunk ends at the last line read of
+   * it, and the lines of the others after that are read next time: none is counted twice or never.
+   */
   @Override
   public Chunk readAfter(long mark) {
-    StringBuilder out = new StringBuilder();
-    long next = mark;
-    int since = (int) Math.max(0, mark / 1_000_000_000L);
+    List<Line> lines = new ArrayList<>();
+    long upTo = Long.MAX_VALUE;
     for (Container c : engine.containers(deployment)) {
       if (!service.equals(c.getLabels().get(ComposeRuntime.LABEL_SERVICE))) {
         continue;
       }
-      String text = engine.logs(c.getId(), since, null, true);
-      for (String line : text.split("\n")) {
-        int sp = line.indexOf(' ');
-        if (sp <= 0) {
-          continue;
+      EngineContainers.Output output = engine.after(c.getId(), mark);
+      long last = mark;
+      String text = output.text();
+      for (int from = 0, nl; (nl = text.indexOf('\n', from)) >= 0; from = nl + 1) {
+        long ts = EngineContainers.stampOf(text, from);
+        int sp = text.indexOf(' ', from);
+        if (ts > mark && sp >= 0 && sp < nl) {
+          lines.add(new Line(ts, text.substring(sp + 1, nl)));
+          last = Math.max(last, ts);
         }
-        long ts;
-        try {
-          Instant t = Instant.parse(line.substring(0, sp));
-          ts = t.getEpochSecond() * 1_000_000_000L + t.getNano();
-        } catch (DateTimeParseException e) {
-          continue;
-        }
-        if (ts > mark) {
-          out.append(line, sp + 1, line.length()).append('\n');
-          next = Math.max(next, ts);
-        }
+      }
+      if (output.cut()) {
+        upTo = Math.min(upTo, last);
+      }
+    }
+    StringBuilder out = new StringBuilder();
+    long next = mark;
+    for (Line l : lines) {
+      if (l.ts() <= upTo) {
+        out.append(l.text()).append('\n');
+        next = Math.max(next, l.ts());
       }
     }
     return new Chunk(out.toString(), next);

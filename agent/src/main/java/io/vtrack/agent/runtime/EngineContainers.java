@@ -7,16 +7,20 @@ import static io.vtrack.agent.runtime.ComposeRuntime.LABEL_SERVICE;
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.async.ResultCallback;
 import com.github.dockerjava.api.command.InspectContainerResponse;
+import com.github.dockerjava.api.command.LogContainerCmd;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.api.model.Frame;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -115,7 +119,7 @@ public final class EngineContainers {
     if (newest == null) {
       return "";
     }
-    return tail(logs(newest.getId(), null, 30, false));
+    return tail(lastLines(newest.getId(), 30));
   }
 
   /**
@@ -140,46 +144,133 @@ public final class EngineContainers {
               public void onError(Throwable t) {
                 // Stopped, removed or closed: its output is still counted at each round.
                 LOG.debug("log stream of container {} ended: {}", containerId, t.toString());
-                try {
-                  close();
-                } catch (IOException e) {
-                  LOG.debug(
-                      "closing the log stream of container {}: {}", containerId, e.toString());
-                }
+                closeQuietly(this, containerId);
               }
             });
   }
 
-  /** Log lines of one container, stdout and stderr, optionally since a time and with timestamps. */
-  String logs(String containerId, Integer sinceSeconds, Integer tailLines, boolean timestamps) {
+  /** The last lines of one container's output, stdout and stderr. */
+  String lastLines(String containerId, int lines) {
     StringBuilder sb = new StringBuilder();
-    var cmd =
-        docker
-            .logContainerCmd(containerId)
-            .withStdOut(true)
-            .withStdErr(true)
-            .withTimestamps(timestamps);
-    if (sinceSeconds != null) {
-      cmd = cmd.withSince(sinceSeconds);
-    }
-    if (tailLines != null) {
-      cmd = cmd.withTail(tailLines);
+    stream(
+        docker.logContainerCmd(containerId).withStdOut(true).withStdErr(true).withTail(lines),
+        containerId,
+        payload -> {
+          sb.append(payload);
+          return true;
+        });
+    return sb.toString(); // stream() returned: nothing is appended any more
+  }
+
+  /**
+   * The lines of one container's output (stdout and stderr) that the engine stamped after {@code
+   * markNanos} (epoch nanoseconds), each as "{@code <RFC 3339 time> <text>}": whole lines, at most
+   * {@value #MAX_LOG_CHARS} characters of them ({@code cut} then: the rest is read from the last
+   * one next time). The engine reads from a whole second, so the lines of the mark's second up to
+   * the mark come again and are dropped as they arrive, never kept.
+   */
+  Output after(String containerId, long markNanos) {
+    StringBuilder kept = new StringBuilder();
+    StringBuilder partial = new StringBuilder();
+    boolean[] cut = {false};
+    boolean complete =
+        stream(
+            docker
+                .logContainerCmd(containerId)
+                .withStdOut(true)
+                .withStdErr(true)
+                .withTimestamps(true)
+                .withSince((int) Math.max(0, (markNanos + 1) / 1_000_000_000L)),
+            containerId,
+            payload -> {
+              partial.append(payload);
+              int from = 0;
+              for (int nl = partial.indexOf("\n"); nl >= 0; nl = partial.indexOf("\n", from)) {
+                if (stampOf(partial, from) > markNanos) {
+                  kept.append(partial, from, nl + 1);
+                }
+                from = nl + 1;
+                if (kept.length() >= MAX_LOG_CHARS) {
+                  cut[0] = true;
+                  return false;
+                }
+              }
+              partial.delete(0, from);
+              return true;
+            });
+    return new Output(kept.toString(), cut[0] || !complete);
+  }
+
+  /** The time a log line starting at {@code from} is stamped with, or -1 if none. */
+  static long stampOf(CharSequence text, int from) {
+    int sp = from;
+    while (sp < text.length() && text.charAt(sp) != ' ' && text.charAt(sp) != '\n') {
+      sp++;
     }
     try {
-      cmd.exec(
-              new ResultCallback.Adapter<Frame>() {
-                public void onNext(Frame f) {
-                  sb.append(new String(f.getPayload(), StandardCharsets.UTF_8));
-                }
-              })
-          .awaitCompletion(30, TimeUnit.SECONDS);
+      Instant t = Instant.parse(text.subSequence(from, sp));
+      return t.getEpochSecond() * 1_000_000_000L + t.getNano();
+    } catch (DateTimeParseException e) {
+      return -1;
+    }
+  }
+
+  /**
+   * Runs a log command, handing each payload to {@code take} (on the stream's thread) until it
+   * answers false, the output ends, or 30 s passed; whether the output ended. The stream is closed
+   * in every case, and once this returns {@code take} is not called again (what it wrote is then
+   * safe to read: both sides hold the same lock).
+   */
+  private static boolean stream(LogContainerCmd cmd, String containerId, Predicate<String> take) {
+    Object lock = new Object();
+    boolean[] done = {false};
+    ResultCallback.Adapter<Frame> read =
+        new ResultCallback.Adapter<>() {
+          @Override
+          public void onNext(Frame f) {
+            boolean more;
+            synchronized (lock) {
+              if (done[0]) {
+                return;
+              }
+              more = take.test(new String(f.getPayload(), StandardCharsets.UTF_8));
+              done[0] = !more;
+            }
+            if (!more) {
+              closeQuietly(this, containerId);
+            }
+          }
+        };
+    boolean ended = false;
+    try {
+      ended = cmd.exec(read).awaitCompletion(30, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (NotFoundException e) {
-      return "";
+      ended = true; // gone: nothing more to read
+    } finally {
+      closeQuietly(read, containerId);
     }
-    return sb.toString();
+    synchronized (lock) {
+      boolean stoppedByTake = done[0];
+      done[0] = true; // nothing more is taken after this returns
+      return ended && !stoppedByTake;
+    }
   }
+
+  private static void closeQuietly(ResultCallback<Frame> stream, String containerId) {
+    try {
+      stream.close();
+    } catch (IOException e) {
+      LOG.debug("closing the log stream of container {}: {}", containerId, e.toString());
+    }
+  }
+
+  /** A container's output as read; {@code cut}: not all of it, only whole lines up to the limit. */
+  record Output(String text, boolean cut) {}
+
+  /** The most characters of a container's output read at once. */
+  static final int MAX_LOG_CHARS = 8 << 20;
 
   /** The last 2000 characters of an output, trimmed: what a status message can carry. */
   static String tail(String s) {

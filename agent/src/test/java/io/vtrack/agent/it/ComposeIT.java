@@ -12,6 +12,7 @@ import com.github.dockerjava.zerodep.ZerodepDockerHttpClient;
 import io.vtrack.agent.model.RuntimeSpec;
 import io.vtrack.agent.runtime.ComposeCli;
 import io.vtrack.agent.runtime.ComposeRuntime;
+import io.vtrack.agent.runtime.LogSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -379,6 +380,59 @@ class ComposeIT extends AgentTestBase {
     // Round 1 passed; round 2 ran when the line was written (30 s later without the stream).
     assertThat(((Number) verify.get("durationMs")).longValue()).isLessThan(25_000);
     assertThat(verify.get("output").toString()).contains("2 rounds");
+  }
+
+  /**
+   * A container that floods its output (12 MB in about a second) is read in pieces of at most the
+   * reader's limit, each line at most once, up to its last line; a log check never holds it all.
+   */
+  @Test
+  void aFloodedContainerOutputIsReadInPiecesAndNoLineTwice() throws Exception {
+    String id =
+        docker
+            .createContainerCmd("vtrack/runtime:bookworm")
+            .withCmd(
+                "sh",
+                "-c",
+                "seq 1 300000 | sed 's/$/ of the flood, padded to make a long line/'; echo END")
+            .withLabels(
+                Map.of(
+                    ComposeRuntime.LABEL_PROJECT, project,
+                    ComposeRuntime.LABEL_DEPLOYMENT, project,
+                    ComposeRuntime.LABEL_SERVICE, "flood"))
+            .withHostConfig(
+                com.github.dockerjava.api.model.HostConfig.newHostConfig().withNetworkMode("host"))
+            .exec()
+            .getId();
+    docker.startContainerCmd(id).exec();
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .until(() -> !docker.inspectContainerCmd(id).exec().getState().getRunning());
+    LogSource output =
+        new ComposeRuntime(docker, ComposeCli.v2(), (d, s) -> {}).serviceLog(project, "flood");
+    java.util.BitSet seen = new java.util.BitSet();
+    long mark = 0;
+    boolean end = false;
+    int chunks = 0;
+    while (!end && chunks++ < 100) {
+      LogSource.Chunk chunk = output.readAfter(mark);
+      assertThat(chunk.text().length()).isLessThanOrEqualTo(8 << 20);
+      mark = chunk.nextMark();
+      for (String line : chunk.text().split("\n")) {
+        if (line.equals("END")) {
+          end = true;
+        } else if (!line.isEmpty()) {
+          int n = Integer.parseInt(line.substring(0, line.indexOf(' ')));
+          assertThat(seen.get(n)).as("line %d read twice", n).isFalse();
+          seen.set(n);
+        }
+      }
+    }
+    System.out.println("flooded output: " + seen.cardinality() + " lines in " + chunks + " reads");
+    assertThat(end).as("the last line was read").isTrue();
+    assertThat(chunks).as("read in more than one piece").isGreaterThan(1);
+    assertThat(seen.cardinality()).as("every line read").isEqualTo(300_000);
   }
 
   @Test
