@@ -101,30 +101,50 @@ final class LogCheck extends BlockingCheck {
     return judge(c.matches(), start);
   }
 
+  /**
+   * Counts the whole lines written since the last count, {@value #MAX_READ} bytes at a time (a log
+   * that grew by gigabytes is read in pieces, never at once), until the end or the round's
+   * deadline: what is left is read next time. A partial last line is read again once it is whole; a
+   * single line longer than a piece is counted as it is.
+   */
   private LineMatcher.Count readFile(long start) throws IOException {
     long size = sizeOf(file);
     if (size < offset) {
       offset = 0;
     }
+    LineMatcher.Count total = new LineMatcher.Count(0, 0, null, null);
     if (size <= offset) {
-      return new LineMatcher.Count(0, 0, null, null);
+      return total;
     }
-    long from = Math.max(offset, size - MAX_READ);
-    byte[] buf;
+    byte[] buf = new byte[(int) Math.min(MAX_READ, size - offset)];
     try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
-      buf = new byte[(int) (size - from)];
-      raf.seek(from);
-      raf.readFully(buf);
+      while (offset < size && System.nanoTime() < deadline(start)) {
+        int len = (int) Math.min(buf.length, size - offset);
+        raf.seek(offset);
+        raf.readFully(buf, 0, len);
+        int end = len;
+        while (end > 0 && buf[end - 1] != '\n') {
+          end--;
+        }
+        if (end == 0 && len < MAX_READ) {
+          break; // a line still being written
+        }
+        end = end == 0 ? len : end;
+        int[] stopped = {0};
+        LineMatcher.Count c = matcher.count(buf, 0, end, deadline(start), stopped);
+        total =
+            new LineMatcher.Count(
+                total.matches() + c.matches(),
+                total.skipped() + c.skipped(),
+                c.lastMatch() != null ? c.lastMatch() : total.lastMatch(),
+                c.lastSkipped() != null ? c.lastSkipped() : total.lastSkipped());
+        offset += stopped[0];
+        if (stopped[0] < end) {
+          break; // the deadline: the rest next time
+        }
+      }
     }
-    // Only whole lines count; a partial last line is read again next round.
-    int end = buf.length;
-    while (end > 0 && buf[end - 1] != '\n') {
-      end--;
-    }
-    int[] stopped = {0};
-    LineMatcher.Count c = matcher.count(buf, 0, end, deadline(start), stopped);
-    offset = from + stopped[0];
-    return c;
+    return total;
   }
 
   /** During verification the count since the switch can pass its max with any write. */
