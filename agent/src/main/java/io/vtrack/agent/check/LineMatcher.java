@@ -11,8 +11,12 @@ import java.util.regex.Pattern;
  * never held against the app.
  */
 final class LineMatcher {
-  /** Characters of one line that are matched; the rest of a longer line is ignored. */
-  static final int MAX_LINE = 4096;
+  /**
+   * Characters of one line that are matched; the rest of a longer line is ignored. Room for a
+   * structured (JSON) log line with a request or a stack trace in it, whose level comes last; the
+   * time budget, not the length, is what stops a slow pattern.
+   */
+  static final int MAX_LINE = 64 << 10;
 
   static final long LINE_BUDGET_NANOS = 50_000_000L;
 

@@ -35,6 +35,16 @@ class LineMatcherTest {
     assertThat(c.lastMatch()).isEqualTo("ERROR two");
   }
 
+  /** A JSON log line with a long request in it and its level last: the level is matched. */
+  @Test
+  void aLongStructuredLineIsMatchedToItsEnd() {
+    LineMatcher m = new LineMatcher(Pattern.compile("\"level\": \"error\""));
+    String line = "{\"request\": \"" + "a".repeat(20_000) + "\", \"level\": \"error\"}";
+    byte[] text = (line + "\n").getBytes(StandardCharsets.UTF_8);
+    int[] stopped = {0};
+    assertThat(m.count(text, 0, text.length, Long.MAX_VALUE, stopped).matches()).isEqualTo(1);
+  }
+
   @Test
   void aRoundOutOfTimeStopsAtALineBoundary() {
     LineMatcher m = new LineMatcher(Pattern.compile("error"));
