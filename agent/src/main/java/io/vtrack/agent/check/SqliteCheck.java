@@ -78,8 +78,8 @@ final class SqliteCheck extends BlockingCheck {
             } catch (RuntimeException e) {
               return result(
                   CheckStatus.Failing,
-                  v,
-                  "row " + rows + " is not valid JSON: " + abbreviate(v),
+                  v == null ? null : abbreviate(v),
+                  "row " + rows + " is not valid JSON: " + (v == null ? "NULL" : abbreviate(v)),
                   start);
             }
           }
@@ -95,13 +95,15 @@ final class SqliteCheck extends BlockingCheck {
     }
   }
 
-  private CheckResult judge(String v, long start) {
-    if (sql.equals() != null && !HttpCheck.sameValue(sql.equals(), v)) {
+  private CheckResult judge(String value, long start) {
+    // What is shown (status, history, messages) is abbreviated; what is compared is the value.
+    String v = value == null ? null : abbreviate(value);
+    if (sql.equals() != null && !HttpCheck.sameValue(sql.equals(), value)) {
       return result(CheckStatus.Failing, v, "value " + v + ", expected " + sql.equals(), start);
     }
     Double num = null;
     try {
-      num = v == null ? null : new BigDecimal(v.trim()).doubleValue();
+      num = value == null ? null : new BigDecimal(value.trim()).doubleValue();
     } catch (NumberFormatException e) {
       if (sql.min() != null || sql.max() != null || sql.noDecrease()) {
         return result(CheckStatus.Failing, v, "value " + v + " is not a number", start);
