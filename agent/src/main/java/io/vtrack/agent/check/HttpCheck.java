@@ -201,8 +201,10 @@ public final class HttpCheck implements HealthCheck {
     return Objects.equals(expected, actual);
   }
 
-  private static String render(Object v) {
-    return v instanceof String s ? "\"" + s + "\"" : String.valueOf(v);
+  /** A JSON value for a message: at most 200 characters of it (it may be a whole array). */
+  static String render(Object v) {
+    String s = v instanceof String t ? "\"" + t + "\"" : String.valueOf(v);
+    return s.length() > 200 ? s.substring(0, 200) + "…" : s;
   }
 
   private static String snippet(Buffer body) {
