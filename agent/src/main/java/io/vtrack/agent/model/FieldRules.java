@@ -3,6 +3,8 @@ package io.vtrack.agent.model;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -63,6 +65,25 @@ abstract class FieldRules {
       }
     } catch (IllegalArgumentException e) {
       fail(field, "'" + url + "' is not a valid URL: " + e.getMessage());
+    }
+  }
+
+  private static final Pattern FILE_REF = Pattern.compile("\\$\\{file:([^}]+)}");
+
+  /**
+   * Each {@code ${file:PATH}} in a value (a string, or the strings inside maps and lists) names a
+   * file of the release: relative, not escaping it.
+   */
+  void fileRefs(String field, Object value) {
+    if (value instanceof String s) {
+      Matcher m = FILE_REF.matcher(s);
+      while (m.find()) {
+        relativePath(field, m.group(1), false);
+      }
+    } else if (value instanceof Map<?, ?> map) {
+      map.values().forEach(v -> fileRefs(field, v));
+    } else if (value instanceof List<?> list) {
+      list.forEach(v -> fileRefs(field, v));
     }
   }
 

@@ -88,6 +88,8 @@ final class HealthRules extends FieldRules {
           fail(f + ".http.json", "invalid path '" + key + "' (use a.b or a[0].b)");
         }
       }
+      fileRefs(f + ".http.url", c.http().url());
+      fileRefs(f + ".http.json", c.http().json());
     } else if (c.sqlite() != null) {
       CheckSpec.Sqlite s = c.sqlite();
       if (s.database() == null) {
@@ -128,6 +130,7 @@ final class HealthRules extends FieldRules {
       }
     } else if (c.latency() != null) {
       checkUrl(f + ".latency.url", c.latency().url(), true);
+      fileRefs(f + ".latency.url", c.latency().url());
       if (c.latency().samples() < 1) {
         fail(f + ".latency.samples", "must be at least 1");
       } else if (c.latency().samples() > MAX_SAMPLES) {

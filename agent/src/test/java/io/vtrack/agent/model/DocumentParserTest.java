@@ -241,6 +241,12 @@ class DocumentParserTest {
             null,
             "invalid path 'data[99999999999].id'"),
         Arguments.of(
+            "a file substitution out of the release",
+            v.replace("${file:VERSION}", "${file:../../../etc/passwd}"),
+            "spec.health.checks[1].http.json",
+            null,
+            "'../../../etc/passwd' escapes the release root"),
+        Arguments.of(
             "latency samples by the million",
             v.replace("samples: 10,", "samples: 100000000,"),
             "spec.health.checks[6].latency.samples",
