@@ -64,9 +64,13 @@ final class SourceFeeds {
   private final AgentConfig config;
   private final Path baseDir;
   private final StateStore store;
-  private final GitRepositories repos;
   private final DesiredStateRegistry registry;
   private final Reconciler reconciler;
+  private final DocumentIntake intake;
+
+  /** Why each git source that does not answer failed last (on the event loop). */
+  private final Map<String, String> sourceTrouble = new HashMap<>();
+
   private final List<GitSource> gitSources = new ArrayList<>();
   private final List<FileSource> fileSources = new ArrayList<>();
   private final KubeFeeds kube;
@@ -96,12 +100,12 @@ final class SourceFeeds {
     this.config = config;
     this.baseDir = baseDir;
     this.store = store;
-    this.repos = repos;
     this.registry = registry;
     this.reconciler = reconciler;
+    this.intake = new DocumentIntake(repos, registry, reconciler);
     this.kube =
         new KubeFeeds(
-            vertx, ctx, config, baseDir, registry, reconciler, this::fetchApps, this::apply);
+            vertx, ctx, config, baseDir, registry, reconciler, intake::fetchApps, intake::apply);
     for (int i = 0; i < config.sources().size(); i++) {
       AgentConfig.SourceConfig s = config.sources().get(i);
       if (s.git() != null) {
@@ -272,7 +276,7 @@ final class SourceFeeds {
     for (String n : registry.names()) {
       docs.add(registry.get(n).document());
     }
-    read(() -> fetchApps(docs))
+    read(() -> intake.fetchApps(docs))
         .onComplete(
             ar -> {
               syncing.remove("apps");
@@ -290,32 +294,6 @@ final class SourceFeeds {
                 refreshApps(trigger);
               }
             });
-  }
-
-  /**
-   * Fetches the app repositories of {@code docs}, each once; failures show in their status. Returns
-   * the repositories where something changed (or that failed): their deployments need a look, the
-   * others do not.
-   */
-  private Set<String> fetchApps(List<DesiredDocument> docs) {
-    Set<String> done = new HashSet<>();
-    Set<String> changed = new HashSet<>();
-    for (DesiredDocument d : docs) {
-      String url = d.effectiveRepoUrl();
-      if (url == null || !done.add(url)) {
-        continue;
-      }
-      try {
-        if (repos.fetch(
-            url, d.document() == null ? null : d.document().spec().source().credentials())) {
-          changed.add(url);
-        }
-      } catch (Exception e) {
-        changed.add(url);
-        LOG.warn("{}", e.getMessage());
-      }
-    }
-    return changed;
   }
 
   private Future<Boolean> syncGit(GitSource g, String trigger) {
@@ -343,7 +321,7 @@ final class SourceFeeds {
                 e.getMessage());
           }
           // App repositories first, so a new revision resolves as soon as its document is seen.
-          fetchApps(docs);
+          intake.fetchApps(docs);
           return docs;
         })
         .map(
@@ -351,7 +329,7 @@ final class SourceFeeds {
               if (sourceTrouble.remove(g.id()) != null) {
                 LOG.info("{}: answers again", g.id());
               }
-              apply(g.id(), docs, trigger);
+              intake.apply(g.id(), docs, trigger);
               return true;
             })
         .recover(
@@ -389,13 +367,13 @@ final class SourceFeeds {
             lastFingerprint[0] = fp;
           }
           // As for git and kubernetes: a new revision resolves as soon as its document is seen.
-          fetchApps(docs);
+          intake.fetchApps(docs);
           return docs;
         })
         .map(
             docs -> {
               if (docs != null) {
-                apply(f.id(), docs, trigger);
+                intake.apply(f.id(), docs, trigger);
               }
               return true;
             })
@@ -405,38 +383,5 @@ final class SourceFeeds {
               return Future.succeededFuture(false);
             })
         .onComplete(ar -> syncing.remove(f.id()));
-  }
-
-  /** Why each git source that does not answer failed last (on the event loop). */
-  private final Map<String, String> sourceTrouble = new HashMap<>();
-
-  /** The documents no deployment can be attributed to, by source, as last logged. */
-  private final Map<String, Set<String>> unattributedLogged = new HashMap<>();
-
-  /** Hands a source's documents to the registry and reconciles what changed; returns those. */
-  private Set<String> apply(String sourceId, List<DesiredDocument> docs, String trigger) {
-    // Each problem is logged when it appears, not at every poll while it stays.
-    Set<String> before = unattributedLogged.getOrDefault(sourceId, Set.of());
-    Set<String> now = new HashSet<>();
-    for (DesiredDocument d : docs) {
-      if (d.name() == null) {
-        String what = d.source().file() + ":" + d.source().line() + " " + d.errors();
-        now.add(what);
-        if (!before.contains(what)) {
-          LOG.error(
-              "{}: {}:{} cannot be attributed to a deployment: {}",
-              sourceId,
-              d.source().file(),
-              d.source().line(),
-              d.errors());
-        }
-      }
-    }
-    unattributedLogged.put(sourceId, now);
-    Set<String> changed = registry.update(sourceId, docs);
-    for (String name : changed) {
-      reconciler.enqueue(name, trigger + " " + sourceId);
-    }
-    return changed;
   }
 }
