@@ -95,6 +95,12 @@ abstract class ApiCommand implements Callable<Integer> {
       if (url == null) {
         String host = cfg.host().equals("0.0.0.0") ? "127.0.0.1" : cfg.host();
         url = "http://" + host + ":" + cfg.port();
+      } else if (!url.matches("https?://[^/\\s]+(/.*)?")) {
+        throw new IllegalArgumentException(
+            (server != null ? "--server" : "VTRACK_SERVER")
+                + ": '"
+                + url
+                + "' is not an http(s) URL of the agent (e.g. http://127.0.0.1:8787)");
       }
       if (tf == null) {
         tf = cfg.tokenPath();
