@@ -36,12 +36,12 @@ final class JacksonMessages {
       return "expected one of "
           + m.group(2).replace(" ", "").replace(",", ", ")
           + ", got \""
-          + m.group(1)
+          + shortened(m.group(1))
           + "\"";
     }
     m = FROM_VALUE.matcher(msg);
     if (m.matches()) {
-      String got = m.group(4) != null ? "\"" + m.group(4) + "\"" : found(m.group(2));
+      String got = m.group(4) != null ? "\"" + shortened(m.group(4)) + "\"" : found(m.group(2));
       return "expected " + kind(m.group(1)) + ", got " + got;
     }
     m = CONSTRUCT.matcher(msg);
@@ -50,7 +50,7 @@ final class JacksonMessages {
       String got =
           !from.find()
               ? "something else"
-              : from.group(2) != null ? from.group(2) : found(from.group(1));
+              : from.group(2) != null ? shortened(from.group(2)) : found(from.group(1));
       return "expected " + kind(m.group(1)) + ", got " + got;
     }
     // Anything else: no Java type names in what people read.
@@ -94,5 +94,14 @@ final class JacksonMessages {
       return "a duration such as 10s";
     }
     return "a map of fields";
+  }
+
+  /** A value quoted back in a message: its first 80 characters (it may be a whole file). */
+  private static String shortened(String value) {
+    if (value.length() <= 80) {
+      return value;
+    }
+    char q = value.charAt(0);
+    return value.substring(0, 80) + "…" + (q == '\'' || q == '"' ? String.valueOf(q) : "");
   }
 }

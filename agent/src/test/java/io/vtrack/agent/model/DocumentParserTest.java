@@ -490,6 +490,19 @@ class DocumentParserTest {
             "while parsing a flow sequence, expected ',' or ']', but got <stream end>"));
   }
 
+  /** A file that is not a document at all (here a passwd file) is quoted back briefly. */
+  @Test
+  void aValueQuotedBackIsShort() {
+    String passwd =
+        "root:x:0:0:root:/root:/bin/bash\n"
+            + "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n".repeat(40);
+    DocumentParser.Parsed p = parse(passwd);
+    assertThat(p.errors().get(0).message())
+        .startsWith("expected a map of fields, got 'root:x:0:0:root:/root:/bin/bash daemon")
+        .hasSizeLessThan(140)
+        .endsWith("…'");
+  }
+
   @Test
   void aSyntaxErrorSaysWhatWasFound() {
     String yaml = Documents.VALID.replace("    window: 30s", "    window: [30s\n    oops: {");
