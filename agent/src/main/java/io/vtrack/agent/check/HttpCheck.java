@@ -202,7 +202,7 @@ public final class HttpCheck implements HealthCheck {
   }
 
   /** A JSON value for a message: at most 200 characters of it (it may be a whole array). */
-  static String render(Object v) {
+  private static String render(Object v) {
     String s = v instanceof String t ? "\"" + t + "\"" : String.valueOf(v);
     return s.length() > 200 ? s.substring(0, 200) + "…" : s;
   }

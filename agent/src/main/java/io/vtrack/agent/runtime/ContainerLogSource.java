@@ -58,9 +58,6 @@ final class ContainerLogSource implements LogSource {
     return all;
   }
 
-  /** A line of output and when the engine got it (epoch nanoseconds). */
-  private record Line(long ts, String text) {}
-
   /**
    * The lines after {@code mark} of every container of the service. A container's output is read up
    * to the engine reader's limit; when one was cut there, the chunk ends at the last line read of
@@ -68,30 +65,23 @@ final class ContainerLogSource implements LogSource {
    */
   @Override
   public Chunk readAfter(long mark) {
-    List<Line> lines = new ArrayList<>();
+    List<EngineContainers.Stamped> lines = new ArrayList<>();
     long upTo = Long.MAX_VALUE;
     for (Container c : engine.containers(deployment)) {
       if (!service.equals(c.getLabels().get(ComposeRuntime.LABEL_SERVICE))) {
         continue;
       }
       EngineContainers.Output output = engine.after(c.getId(), mark);
-      long last = mark;
-      String text = output.text();
-      for (int from = 0, nl; (nl = text.indexOf('\n', from)) >= 0; from = nl + 1) {
-        long ts = EngineContainers.stampOf(text, from);
-        int sp = text.indexOf(' ', from);
-        if (ts > mark && sp >= 0 && sp < nl) {
-          lines.add(new Line(ts, text.substring(sp + 1, nl)));
-          last = Math.max(last, ts);
-        }
-      }
+      lines.addAll(output.lines());
       if (output.cut()) {
+        long last =
+            output.lines().stream().mapToLong(EngineContainers.Stamped::ts).max().orElse(mark);
         upTo = Math.min(upTo, last);
       }
     }
     StringBuilder out = new StringBuilder();
     long next = mark;
-    for (Line l : lines) {
+    for (EngineContainers.Stamped l : lines) {
       if (l.ts() <= upTo) {
         out.append(l.text()).append('\n');
         next = Math.max(next, l.ts());

@@ -164,14 +164,15 @@ public final class EngineContainers {
 
   /**
    * The lines of one container's output (stdout and stderr) that the engine stamped after {@code
-   * markNanos} (epoch nanoseconds), each as "{@code <RFC 3339 time> <text>}": whole lines, at most
-   * {@value #MAX_LOG_CHARS} characters of them ({@code cut} then: the rest is read from the last
-   * one next time). The engine reads from a whole second, so the lines of the mark's second up to
-   * the mark come again and are dropped as they arrive, never kept.
+   * markNanos} (epoch nanoseconds), in order: whole lines, at most {@value #MAX_LOG_CHARS}
+   * characters of them ({@code cut} then: the rest is read from the last one next time). The engine
+   * reads from a whole second, so the lines of the mark's second up to the mark come again and are
+   * dropped as they arrive, never kept.
    */
   Output after(String containerId, long markNanos) {
-    StringBuilder kept = new StringBuilder();
+    List<Stamped> kept = new ArrayList<>();
     StringBuilder partial = new StringBuilder();
+    long[] chars = {0};
     boolean[] cut = {false};
     boolean complete =
         stream(
@@ -186,11 +187,14 @@ public final class EngineContainers {
               partial.append(payload);
               int from = 0;
               for (int nl = partial.indexOf("\n"); nl >= 0; nl = partial.indexOf("\n", from)) {
-                if (stampOf(partial, from) > markNanos) {
-                  kept.append(partial, from, nl + 1);
+                int sp = partial.indexOf(" ", from);
+                long ts = sp < 0 || sp > nl ? -1 : stampOf(partial.subSequence(from, sp));
+                if (ts > markNanos) {
+                  kept.add(new Stamped(ts, partial.substring(sp + 1, nl)));
+                  chars[0] += nl - from;
                 }
                 from = nl + 1;
-                if (kept.length() >= MAX_LOG_CHARS) {
+                if (chars[0] >= MAX_LOG_CHARS) {
                   cut[0] = true;
                   return false;
                 }
@@ -198,17 +202,13 @@ public final class EngineContainers {
               partial.delete(0, from);
               return true;
             });
-    return new Output(kept.toString(), cut[0] || !complete);
+    return new Output(kept, cut[0] || !complete);
   }
 
-  /** The time a log line starting at {@code from} is stamped with, or -1 if none. */
-  static long stampOf(CharSequence text, int from) {
-    int sp = from;
-    while (sp < text.length() && text.charAt(sp) != ' ' && text.charAt(sp) != '\n') {
-      sp++;
-    }
+  /** The time an RFC 3339 stamp names, in epoch nanoseconds, or -1 if it is not one. */
+  private static long stampOf(CharSequence stamp) {
     try {
-      Instant t = Instant.parse(text.subSequence(from, sp));
+      Instant t = Instant.parse(stamp);
       return t.getEpochSecond() * 1_000_000_000L + t.getNano();
     } catch (DateTimeParseException e) {
       return -1;
@@ -266,8 +266,11 @@ public final class EngineContainers {
     }
   }
 
+  /** A line of a container's output and when the engine got it (epoch nanoseconds). */
+  record Stamped(long ts, String text) {}
+
   /** A container's output as read; {@code cut}: not all of it, only whole lines up to the limit. */
-  record Output(String text, boolean cut) {}
+  record Output(List<Stamped> lines, boolean cut) {}
 
   /** The most characters of a container's output read at once. */
   static final int MAX_LOG_CHARS = 8 << 20;
