@@ -1,6 +1,7 @@
 package io.vtrack.agent.check;
 
 import io.vertx.core.WorkerExecutor;
+import io.vtrack.agent.Texts;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.CommandRunner;
@@ -33,10 +34,7 @@ final class CommandCheck extends BlockingCheck {
             policy, spec.command().command(), cwd, env, spec.effectiveTimeout().duration());
     // The last line of output is what a failing command usually says about itself.
     String[] lines = r.output().strip().split("\n");
-    String tail = lines[lines.length - 1].strip();
-    if (tail.length() > 300) {
-      tail = tail.substring(0, 300) + "…";
-    }
+    String tail = Texts.abbreviate(lines[lines.length - 1].strip(), 300);
     CheckResult res =
         result(
             r.ok() ? CheckStatus.Passing : CheckStatus.Failing,

@@ -6,6 +6,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
+import io.vtrack.agent.Texts;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.model.JsonPath;
 import java.math.BigDecimal;
@@ -204,7 +205,7 @@ public final class HttpCheck implements HealthCheck {
   /** A JSON value for a message: at most 200 characters of it (it may be a whole array). */
   private static String render(Object v) {
     String s = v instanceof String t ? "\"" + t + "\"" : String.valueOf(v);
-    return s.length() > 200 ? s.substring(0, 200) + "…" : s;
+    return Texts.abbreviate(s, 200);
   }
 
   private static String snippet(Buffer body) {

@@ -1,6 +1,7 @@
 package io.vtrack.agent.check;
 
 import io.vertx.core.WorkerExecutor;
+import io.vtrack.agent.Texts;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.runtime.LogSource;
 import java.io.IOException;
@@ -179,7 +180,7 @@ final class LogCheck extends BlockingCheck {
               + " (max "
               + max
               + "), last: "
-              + abbreviate(lastMatch),
+              + Texts.abbreviate(lastMatch, 160),
           start);
     }
     return result(
@@ -199,14 +200,7 @@ final class LogCheck extends BlockingCheck {
         + " line(s) skipped: the pattern took over "
         + LineMatcher.LINE_BUDGET_NANOS / 1_000_000
         + "ms on them (last: "
-        + abbreviate(lastSkipped)
+        + Texts.abbreviate(lastSkipped, 160)
         + ")";
-  }
-
-  private static String abbreviate(String s) {
-    if (s == null) {
-      return "";
-    }
-    return s.length() > 160 ? s.substring(0, 160) + "…" : s;
   }
 }

@@ -1,6 +1,7 @@
 package io.vtrack.agent.check;
 
 import io.vertx.core.WorkerExecutor;
+import io.vtrack.agent.Texts;
 import io.vtrack.agent.backup.SqliteBackup;
 import io.vtrack.agent.model.CheckSpec;
 import java.math.BigDecimal;
@@ -78,8 +79,11 @@ final class SqliteCheck extends BlockingCheck {
             } catch (RuntimeException e) {
               return result(
                   CheckStatus.Failing,
-                  v == null ? null : abbreviate(v),
-                  "row " + rows + " is not valid JSON: " + (v == null ? "NULL" : abbreviate(v)),
+                  v == null ? null : Texts.abbreviate(v, 80),
+                  "row "
+                      + rows
+                      + " is not valid JSON: "
+                      + (v == null ? "NULL" : Texts.abbreviate(v, 80)),
                   start);
             }
           }
@@ -97,7 +101,7 @@ final class SqliteCheck extends BlockingCheck {
 
   private CheckResult judge(String value, long start) {
     // What is shown (status, history, messages) is abbreviated; what is compared is the value.
-    String v = value == null ? null : abbreviate(value);
+    String v = value == null ? null : Texts.abbreviate(value, 80);
     if (sql.equals() != null && !HttpCheck.sameValue(sql.equals(), value)) {
       return result(CheckStatus.Failing, v, "value " + v + ", expected " + sql.equals(), start);
     }
@@ -136,9 +140,5 @@ final class SqliteCheck extends BlockingCheck {
 
   private static String fmt(double d) {
     return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
-  }
-
-  private static String abbreviate(String s) {
-    return s.length() > 80 ? s.substring(0, 80) + "…" : s;
   }
 }

@@ -1,5 +1,6 @@
 package io.vtrack.agent.cli;
 
+import io.vtrack.agent.Texts;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,10 +41,9 @@ final class Table {
   private static void line(PrintWriter out, String[] cells, int[] w) {
     StringBuilder sb = new StringBuilder();
     for (int i = 0; i < cells.length; i++) {
-      String c =
-          cells[i].length() > (i == cells.length - 1 ? 200 : 60)
-              ? cells[i].substring(0, 59) + "…"
-              : cells[i];
+      // At most the column's width: its last character gives way to the "…".
+      int limit = i == cells.length - 1 ? 200 : 60;
+      String c = cells[i].length() > limit ? Texts.abbreviate(cells[i], limit - 1) : cells[i];
       sb.append(c);
       if (i < cells.length - 1) {
         sb.append(" ".repeat(w[i] - c.length() + 2));

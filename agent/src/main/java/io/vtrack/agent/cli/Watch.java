@@ -1,5 +1,6 @@
 package io.vtrack.agent.cli;
 
+import io.vtrack.agent.Texts;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -201,6 +202,6 @@ final class Watch extends ApiCommand {
     if (nl >= 0) {
       s = s.substring(0, nl) + " …";
     }
-    return s.length() > max ? s.substring(0, max) + "…" : s;
+    return Texts.abbreviate(s, max);
   }
 }

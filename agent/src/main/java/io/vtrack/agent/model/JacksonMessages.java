@@ -1,5 +1,6 @@
 package io.vtrack.agent.model;
 
+import io.vtrack.agent.Texts;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -102,6 +103,6 @@ final class JacksonMessages {
       return value;
     }
     char q = value.charAt(0);
-    return value.substring(0, 80) + "…" + (q == '\'' || q == '"' ? String.valueOf(q) : "");
+    return Texts.abbreviate(value, 80) + (q == '\'' || q == '"' ? String.valueOf(q) : "");
   }
 }
