@@ -1,5 +1,6 @@
 package io.vtrack.agent.runtime;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -83,5 +84,31 @@ public final class ComposeCli {
     }
     argv.addAll(args);
     return CommandRunner.run(argv, projectDir, env, timeout);
+  }
+
+  /**
+   * As {@link #run}; an exit other than 0 (or the timeout) is an {@link IOException} naming the
+   * command and its output's end: "docker-compose up failed (exit code 1): …".
+   */
+  public CommandRunner.Result runOrFail(
+      String project,
+      Path projectDir,
+      List<Path> files,
+      List<String> args,
+      Map<String, String> env,
+      Duration timeout)
+      throws IOException {
+    CommandRunner.Result r = run(project, projectDir, files, args, env, timeout);
+    if (!r.ok()) {
+      throw new IOException(
+          describe()
+              + " "
+              + args.get(0)
+              + " failed ("
+              + r.describe()
+              + "): "
+              + EngineContainers.tail(r.output()));
+    }
+    return r;
   }
 }

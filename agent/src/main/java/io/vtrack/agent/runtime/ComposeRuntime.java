@@ -221,21 +221,13 @@ public final class ComposeRuntime implements AppRuntime {
       return "no service builds from the release";
     }
     CommandRunner.Result r =
-        cli.run(
+        cli.runOrFail(
             project(deployment, spec),
             releaseDir,
             files.withOverride(releaseDir, spec),
             List.of("build"),
             env,
             BUILD_TIMEOUT);
-    if (!r.ok()) {
-      throw new IOException(
-          cli.describe()
-              + " build failed ("
-              + r.describe()
-              + "): "
-              + EngineContainers.tail(r.output()));
-    }
     List<String> images = new ArrayList<>();
     m.buildsByService()
         .forEach(
@@ -275,24 +267,13 @@ public final class ComposeRuntime implements AppRuntime {
       Map<String, String> env,
       List<String> args)
       throws IOException {
-    CommandRunner.Result r =
-        cli.run(
-            project(deployment, spec),
-            releaseDir,
-            files.withOverride(releaseDir, spec),
-            args,
-            env,
-            UP_TIMEOUT);
-    if (!r.ok()) {
-      throw new IOException(
-          cli.describe()
-              + " "
-              + args.get(0)
-              + " failed ("
-              + r.describe()
-              + "): "
-              + EngineContainers.tail(r.output()));
-    }
+    cli.runOrFail(
+        project(deployment, spec),
+        releaseDir,
+        files.withOverride(releaseDir, spec),
+        args,
+        env,
+        UP_TIMEOUT);
   }
 
   @Override

@@ -97,7 +97,11 @@ public final class DockerEvents implements Closeable {
       return;
     }
     if (!wasDown) {
-      LOG.warn("docker: engine not reachable ({}); retrying", err == null ? "stream ended" : err);
+      LOG.warn(
+          "docker: engine not reachable ({}); retrying",
+          err == null
+              ? "stream ended"
+              : err.getMessage() != null ? err.getMessage() : err.getClass().getSimpleName());
     }
     wasDown = true;
     long delay = backoffMs;
@@ -132,7 +136,8 @@ public final class DockerEvents implements Closeable {
 
     @Override
     public void onError(Throwable t) {
-      super.onError(t);
+      // The daemon stopped or restarted: said once by lost(), not as docker-java's ERROR trace.
+      closeQuietly(this);
       ended(t);
     }
 

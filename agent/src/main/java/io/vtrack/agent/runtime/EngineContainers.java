@@ -240,6 +240,13 @@ public final class EngineContainers {
               closeQuietly(this, containerId);
             }
           }
+
+          @Override
+          public void onError(Throwable t) {
+            // Gone or the engine away: what was read so far is returned, the rest read next time.
+            LOG.debug("log read of container {} ended: {}", containerId, t.toString());
+            closeQuietly(this, containerId);
+          }
         };
     boolean ended = false;
     try {

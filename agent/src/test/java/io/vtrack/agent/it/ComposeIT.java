@@ -238,6 +238,32 @@ class ComposeIT extends AgentTestBase {
   }
 
   @Test
+  void anImageThatDoesNotBuildIsRefusedBeforeAnythingStops() throws Exception {
+    String c1 = deployHealthy("c1");
+    String before = container("backend").getId();
+    app.edit("Dockerfile", s -> s + "RUN python3 -c 'import vtrack_no_such_module'\n");
+    String bad = app.commitApp("A Dockerfile step that fails", "c2");
+    app.deploy("c2");
+    await()
+        .atMost(LONG)
+        .untilAsserted(
+            () ->
+                assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of()))
+                    .contains(bad));
+    Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
+    assertThat(last.get("result")).isEqualTo("Failed");
+    assertThat(last.get("reason")).isEqualTo("PrepareFailed");
+    // The message names the command that failed and ends with what the build said.
+    assertThat(String.valueOf(last.get("message")))
+        .contains("build failed (exit code")
+        .contains("No module named 'vtrack_no_such_module'");
+    // Nothing that ran was touched.
+    assertThat(container("backend").getId()).isEqualTo(before);
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
+  @Test
   void theDataIsRestoredAfterAFailedRollout() throws Exception {
     String c1 = deployHealthy("c1");
     long before = rows("video_sources");
