@@ -67,14 +67,13 @@ final class DocumentIntake {
     Set<String> now = new HashSet<>();
     for (DesiredDocument d : docs) {
       if (d.name() == null) {
-        String what = d.source().file() + ":" + d.source().line() + " " + d.errors();
+        String what = d.source().where() + " " + d.errors();
         now.add(what);
         if (!before.contains(what)) {
           LOG.error(
-              "{}: {}:{} cannot be attributed to a deployment: {}",
+              "{}: {} cannot be attributed to a deployment: {}",
               sourceId,
-              d.source().file(),
-              d.source().line(),
+              d.source().where(),
               d.errors());
         }
       }

@@ -57,7 +57,7 @@ public final class DesiredStateRegistry {
         continue;
       }
       if (d.name() == null) {
-        orphans.add(d.source().file() + ":" + d.source().line() + ": " + d.errors());
+        orphans.add(d.source().where() + ": " + d.errors());
         continue;
       }
       mine.add(d);

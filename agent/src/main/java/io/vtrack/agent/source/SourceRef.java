@@ -15,4 +15,9 @@ public record SourceRef(
     Integer line,
     String commit,
     String author,
-    String subject) {}
+    String subject) {
+  /** "docs/vtrack.yaml:12", or the file alone when the document has no line (it is not YAML). */
+  public String where() {
+    return line == null ? file : file + ":" + line;
+  }
+}

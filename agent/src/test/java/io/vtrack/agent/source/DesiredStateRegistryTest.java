@@ -60,6 +60,9 @@ class DesiredStateRegistryTest {
     assertThat(e.document().valid()).isFalse();
     assertThat(e.document().source().file()).isEqualTo("/d/vtrack.yaml");
     assertThat(e.document().errors().toString()).contains(why);
+    // Named by file (and line, where there is one), never "file:null".
+    assertThat(reg.unattributedErrors())
+        .allSatisfy(u -> assertThat(u).startsWith("/d/vtrack.yaml").doesNotContain(":null"));
   }
 
   @Test
