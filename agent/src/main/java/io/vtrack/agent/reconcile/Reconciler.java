@@ -271,7 +271,7 @@ public final class Reconciler {
                       next ->
                           steady
                               ? warm.retireDue(name, snap)
-                                  .map(stopped -> stopped ? new ReconcileQueue.Next.Again() : next)
+                                  .map(retired -> retired ? new ReconcileQueue.Next.Again() : next)
                               : Future.succeededFuture(next));
             })
         .transform(ar -> settle(name, entry, s, ar.succeeded() ? ar.result() : null, ar.cause()));
@@ -376,6 +376,12 @@ public final class Reconciler {
       ReconcileQueue.Next next,
       Throwable failure) {
     ReconcileQueue.Next result = next == null ? new ReconcileQueue.Next.Done() : next;
+    if (failure != null && stopped) {
+      // The agent stopped under it (its store closed): nothing to retry here, it goes on from the
+      // store at the next start.
+      LOG.info("{}: stopped in the middle of a reconcile; it goes on at the next start", name);
+      return done();
+    }
     if (failure != null) {
       ReconcileError e = ErrorMapping.classify(failure);
       long wait = s.failed(new ReconcileError.Transient(e.reason(), e.message()), Instant.now());
