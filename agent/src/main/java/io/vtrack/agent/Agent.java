@@ -59,6 +59,10 @@ public final class Agent extends VerticleBase {
   private SourceFeeds feeds;
   private final List<Long> timers = new ArrayList<>();
   private volatile boolean ready;
+
+  /** Set by {@link #stop}: a proxy that dies with the agent is not looked after any more. */
+  private volatile boolean stopping;
+
   private String token;
   private Watchdog watchdog;
   private ProxySupervisor proxy;
@@ -187,7 +191,7 @@ public final class Agent extends VerticleBase {
                   () ->
                       ctx.runOnContext(
                           x -> {
-                            if (proxyWatch != null) {
+                            if (proxyWatch != null && !stopping) {
                               proxyWatch.check();
                             }
                           }));
@@ -342,6 +346,7 @@ public final class Agent extends VerticleBase {
   @Override
   public Future<?> stop() {
     ready = false;
+    stopping = true;
     if (watchdog != null) {
       watchdog.stop();
     }

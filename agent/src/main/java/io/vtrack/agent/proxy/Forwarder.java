@@ -1,6 +1,7 @@
 package io.vtrack.agent.proxy;
 
 import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
@@ -9,13 +10,8 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.PoolOptions;
-import io.vertx.core.net.SocketAddress;
-import io.vertx.httpproxy.HttpProxy;
-import io.vertx.httpproxy.OriginRequestProvider;
-import io.vertx.httpproxy.ProxyContext;
-import io.vertx.httpproxy.ProxyInterceptor;
-import io.vertx.httpproxy.ProxyOptions;
-import io.vertx.httpproxy.ProxyResponse;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.net.NetSocket;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -37,7 +33,6 @@ final class Forwarder extends VerticleBase {
   private final AnswerCounters answered;
   private final Map<String, HttpServer> servers = new HashMap<>();
   private HttpClient client;
-  private HttpProxy proxy;
 
   /** Where a request waiting on a held route arrived, and its 503 timer. */
   private record Waiting(String listen, long timer) {}
@@ -58,10 +53,6 @@ final class Forwarder extends VerticleBase {
             // http.server) would otherwise wait for the proxy's delayed ACK on every answer.
             new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true).setTcpQuickAck(true),
             new PoolOptions().setHttp1MaxSize(128));
-    proxy =
-        HttpProxy.reverseProxy(new ProxyOptions().setSupportWebSocket(true), client)
-            .origin(OriginRequestProvider.selector(this::origin));
-    proxy.addInterceptor(forwarded(), true);
     String address = "vtrack.proxy.sync." + deploymentID() + "." + System.identityHashCode(this);
     // The reply says why each address this forwarder could not listen on failed, a line each
     // (null: none).
@@ -176,9 +167,9 @@ final class Forwarder extends VerticleBase {
       return;
     }
     if (webSocket) {
-      // WebSocket: the library's tunnel. Any other upgrade (h2c from Java's HTTP client,
-      // say) is declined by forwarding the request as HTTP/1.1 without it.
-      proxy.handle(req);
+      // Any other upgrade (h2c from Java's HTTP client, say) is declined by forwarding the
+      // request as HTTP/1.1 without it.
+      tunnel(req, r);
     } else {
       forward(req, r);
     }
@@ -221,44 +212,18 @@ final class Forwarder extends VerticleBase {
    */
   private void forward(HttpServerRequest req, Routes.Route r) {
     String up = r.upstream();
-    int colon = up.lastIndexOf(':');
-    AtomicInteger n = table.inflight(up);
-    n.incrementAndGet();
-    boolean[] counted = {true};
-    Runnable done =
-        () -> {
-          if (counted[0]) {
-            counted[0] = false;
-            n.decrementAndGet();
-          }
-        };
+    Runnable done = inflight(up);
     var resp = req.response();
     resp.endHandler(v -> done.run());
     resp.closeHandler(v -> done.run());
     req.pause();
     client
-        .request(
-            new io.vertx.core.http.RequestOptions()
-                .setMethod(req.method())
-                .setHost(up.substring(0, colon))
-                .setPort(Integer.parseInt(up.substring(colon + 1)))
-                .setURI(req.uri()))
+        .request(upstreamRequest(req, up))
         .onFailure(err -> badGateway(req, r, err))
         .onSuccess(
             creq -> {
-              var h = creq.headers();
-              ProxyHttp.copyEndToEnd(req.headers(), h);
-              String client =
-                  req.remoteAddress() == null ? null : req.remoteAddress().hostAddress();
-              String prior = req.getHeader("X-Forwarded-For");
-              if (client != null) {
-                h.set("X-Forwarded-For", prior == null ? client : prior + ", " + client);
-              }
-              h.set("X-Forwarded-Proto", req.isSSL() ? "https" : "http");
-              if (req.authority() != null) {
-                h.set("X-Forwarded-Host", req.authority().toString());
-                h.set("Host", req.authority().toString());
-              }
+              ProxyHttp.copyEndToEnd(req.headers(), creq.headers());
+              forwardedHeaders(req, creq.headers());
               // A request without a body goes without one: a chunked terminator after a GET
               // is left unread by an HTTP/1.0 app, whose close then resets the connection.
               Future<HttpClientResponse> sent;
@@ -300,72 +265,105 @@ final class Forwarder extends VerticleBase {
     }
   }
 
-  /** The upstream of a request: the route live when it arrived, counted until it ends. */
-  private Future<SocketAddress> origin(ProxyContext ctx) {
-    HttpServerRequest in = ctx.request().proxiedRequest();
-    Routes.Route r = table.route(in.localAddress().host() + ":" + in.localAddress().port());
-    if (r == null) {
-      r = routeByPort(in.localAddress().port());
-    }
-    if (r == null || r.upstream() == null) {
-      return Future.failedFuture("no live instance");
-    }
-    String up = r.upstream();
-    ctx.set("route", r);
+  /**
+   * Counts a request (or tunnel) on {@code up} as in flight, which a drain waits for; the returned
+   * action ends the count, once however often it runs.
+   */
+  private Runnable inflight(String up) {
     AtomicInteger n = table.inflight(up);
     n.incrementAndGet();
     boolean[] counted = {true};
-    Runnable once =
-        () -> {
-          if (counted[0]) {
-            counted[0] = false;
-            n.decrementAndGet();
-          }
-        };
-    in.response().endHandler(v -> once.run());
-    in.response().closeHandler(v -> once.run());
-    int colon = up.lastIndexOf(':');
-    return Future.succeededFuture(
-        SocketAddress.inetSocketAddress(
-            Integer.parseInt(up.substring(colon + 1)), up.substring(0, colon)));
-  }
-
-  private Routes.Route routeByPort(int port) {
-    for (Routes.Route r : table.routes().values()) {
-      if (r.listen().endsWith(":" + port)) {
-        return r;
-      }
-    }
-    return null;
-  }
-
-  /** X-Forwarded-For, -Proto and -Host, and the count of answers by status and upstream. */
-  private ProxyInterceptor forwarded() {
-    return new ProxyInterceptor() {
-      @Override
-      public Future<ProxyResponse> handleProxyRequest(ProxyContext ctx) {
-        HttpServerRequest in = ctx.request().proxiedRequest();
-        var h = ctx.request().headers();
-        String client = in.remoteAddress() == null ? null : in.remoteAddress().hostAddress();
-        String prior = h.get("X-Forwarded-For");
-        if (client != null) {
-          h.set("X-Forwarded-For", prior == null ? client : prior + ", " + client);
-        }
-        h.set("X-Forwarded-Proto", in.isSSL() ? "https" : "http");
-        if (in.authority() != null) {
-          h.set("X-Forwarded-Host", in.authority().toString());
-        }
-        return ctx.sendRequest();
-      }
-
-      @Override
-      public Future<Void> handleProxyResponse(ProxyContext ctx) {
-        Routes.Route r = ctx.get("route", Routes.Route.class);
-        if (r != null) {
-          answered.of(r, ctx.response().getStatusCode()).increment();
-        }
-        return ctx.sendResponse();
+    return () -> {
+      if (counted[0]) {
+        counted[0] = false;
+        n.decrementAndGet();
       }
     };
+  }
+
+  private static RequestOptions upstreamRequest(HttpServerRequest req, String up) {
+    int colon = up.lastIndexOf(':');
+    return new RequestOptions()
+        .setMethod(req.method())
+        .setHost(up.substring(0, colon))
+        .setPort(Integer.parseInt(up.substring(colon + 1)))
+        .setURI(req.uri());
+  }
+
+  /** X-Forwarded-For, -Proto and -Host, and the client's Host. */
+  private static void forwardedHeaders(HttpServerRequest req, MultiMap h) {
+    String client = req.remoteAddress() == null ? null : req.remoteAddress().hostAddress();
+    String prior = req.getHeader("X-Forwarded-For");
+    if (client != null) {
+      h.set("X-Forwarded-For", prior == null ? client : prior + ", " + client);
+    }
+    h.set("X-Forwarded-Proto", req.isSSL() ? "https" : "http");
+    if (req.authority() != null) {
+      h.set("X-Forwarded-Host", req.authority().toString());
+      h.set("Host", req.authority().toString());
+    }
+  }
+
+  /**
+   * A WebSocket: the handshake goes to the upstream live when it arrives; once the app switches
+   * protocols (101) the bytes are tunnelled both ways on that connection until either side closes
+   * it, so a switch never moves an open WebSocket (the old instance's stop after {@code
+   * drainTimeout} closes it). An app that declines the upgrade is answered as usual.
+   */
+  private void tunnel(HttpServerRequest req, Routes.Route r) {
+    Runnable done = inflight(r.upstream());
+    var resp = req.response();
+    resp.closeHandler(v -> done.run());
+    client
+        .request(upstreamRequest(req, r.upstream()))
+        .onFailure(err -> badGateway(req, r, err))
+        .onSuccess(
+            creq -> {
+              // The upgrade's own headers (Connection, Upgrade, Sec-WebSocket-*) go through.
+              creq.headers().addAll(req.headers());
+              forwardedHeaders(req, creq.headers());
+              // Ends the tunnel quietly (no "Connection was closed" error for every close).
+              creq.exceptionHandler(err -> LOG.debug("websocket upstream: {}", err.toString()));
+              creq.connect()
+                  .onFailure(err -> badGateway(req, r, err))
+                  .onSuccess(cresp -> upgraded(req, r, cresp, done));
+            });
+  }
+
+  private void upgraded(
+      HttpServerRequest req, Routes.Route r, HttpClientResponse cresp, Runnable done) {
+    var resp = req.response();
+    answered.of(r, cresp.statusCode()).increment();
+    resp.setStatusCode(cresp.statusCode());
+    resp.setStatusMessage(cresp.statusMessage());
+    if (cresp.statusCode() != 101) {
+      ProxyHttp.copyEndToEnd(cresp.headers(), resp.headers());
+      if (cresp.getHeader("Content-Length") == null && ProxyHttp.hasBody(req, cresp.statusCode())) {
+        resp.setChunked(true);
+      }
+      cresp.pipeTo(resp);
+      return;
+    }
+    resp.headers().addAll(cresp.headers());
+    NetSocket app = cresp.netSocket();
+    req.toNetSocket()
+        .onFailure(
+            err -> {
+              app.close();
+              done.run();
+            })
+        .onSuccess(
+            user -> {
+              user.closeHandler(
+                  v -> {
+                    app.close();
+                    done.run();
+                  });
+              app.closeHandler(v -> user.close());
+              user.exceptionHandler(err -> LOG.debug("websocket client: {}", err.toString()));
+              app.exceptionHandler(err -> LOG.debug("websocket upstream: {}", err.toString()));
+              user.pipeTo(app);
+              app.pipeTo(user);
+            });
   }
 }

@@ -253,6 +253,19 @@ class SwitchProxyIT {
     ws.writeTextMessage("two");
     await().atMost(Duration.ofSeconds(10)).until(() -> got.contains("blue:two"));
     assertThat(get("/").body()).startsWith("green");
+    // The open WebSocket is in flight on blue (what blue's drain waits for) until it closes.
+    String blueUpstream = "127.0.0.1:" + blue;
+    assertThat(inflight(blueUpstream)).isEqualTo(1);
+    ws.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    await().atMost(Duration.ofSeconds(10)).until(() -> inflight(blueUpstream) == 0);
+  }
+
+  @SuppressWarnings("unchecked")
+  int inflight(String upstream) {
+    Object n =
+        ((Map<String, Object>) supervisor.status().getOrDefault("inflight", Map.of()))
+            .get(upstream);
+    return n == null ? 0 : ((Number) n).intValue();
   }
 
   /**
