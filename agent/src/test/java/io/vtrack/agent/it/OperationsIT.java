@@ -217,7 +217,15 @@ class OperationsIT extends AgentTestBase {
             HttpResponse.BodyHandlers.ofLines());
     HttpResponse<Stream<String>> resp = stream.get();
     assertThat(resp.headers().firstValue("Content-Type")).contains("text/event-stream");
-    Thread reader = new Thread(() -> resp.body().forEach(events::add));
+    Thread reader =
+        new Thread(
+            () -> {
+              try {
+                resp.body().forEach(events::add);
+              } catch (java.io.UncheckedIOException e) {
+                // The agent closed the stream at the test's end.
+              }
+            });
     reader.setDaemon(true);
     reader.start();
 
