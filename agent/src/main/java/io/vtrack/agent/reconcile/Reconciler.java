@@ -29,7 +29,6 @@ import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.event.Level;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The per-deployment reconcile (DESIGN.md §5). Every input only enqueues a name on the {@link
@@ -40,7 +39,6 @@ import tools.jackson.databind.json.JsonMapper;
  */
 public final class Reconciler {
   private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
-  private static final JsonMapper JSON = JsonMapper.builder().build();
 
   /** What the reconciler is wired to. */
   public record Wiring(
