@@ -225,7 +225,9 @@ public final class ComposeRuntime implements AppRuntime {
             project(deployment, spec),
             releaseDir,
             files.withOverride(releaseDir, spec),
-            List.of("build"),
+            // v1's builder keeps the container of a step that failed (one per failed build, for
+            // good); v2 builds with BuildKit, which leaves none.
+            cli.version() == 1 ? List.of("build", "--force-rm") : List.of("build"),
             env,
             BUILD_TIMEOUT);
     List<String> images = new ArrayList<>();

@@ -257,6 +257,9 @@ class ComposeIT extends AgentTestBase {
     assertThat(String.valueOf(last.get("message")))
         .contains("build failed (exit code")
         .contains("No module named 'vtrack_no_such_module'");
+    // No container of the failed step is left behind.
+    assertThat(docker.listContainersCmd().withShowAll(true).exec())
+        .noneMatch(c -> String.valueOf(c.getCommand()).contains("vtrack_no_such_module"));
     // Nothing that ran was touched.
     assertThat(container("backend").getId()).isEqualTo(before);
     assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
