@@ -44,8 +44,12 @@ final class ComposeFiles {
     models.keySet().removeIf(release -> commits.contains(release.getFileName().toString()));
   }
 
-  /** What {@code compose config} says of a release: its file version and services. */
-  record Model(String version, Map<String, Boolean> buildsByService) {
+  /**
+   * What {@code compose config} says of a release: its file version, its services, and the image
+   * each service that does not build runs.
+   */
+  record Model(
+      String version, Map<String, Boolean> buildsByService, Map<String, String> pulledImages) {
     List<String> services() {
       return List.copyOf(buildsByService.keySet());
     }
@@ -77,15 +81,19 @@ final class ComposeFiles {
     }
     JsonNode root = config(deployment, releaseDir, spec, env);
     Map<String, Boolean> builds = new TreeMap<>();
+    Map<String, String> pulled = new TreeMap<>();
     JsonNode services = root.path("services");
     for (var e : services.properties()) {
       builds.put(e.getKey(), e.getValue().has("build"));
+      if (!e.getValue().has("build") && e.getValue().path("image").isString()) {
+        pulled.put(e.getKey(), e.getValue().path("image").asString());
+      }
     }
     if (builds.isEmpty()) {
       throw new ComposeConfigException("the compose files define no services");
     }
     JsonNode v = root.get("version");
-    Model m = new Model(v == null || v.isNull() ? null : v.asString(), builds);
+    Model m = new Model(v == null || v.isNull() ? null : v.asString(), builds, pulled);
     models.put(releaseDir, m);
     return m;
   }

@@ -217,8 +217,9 @@ public final class ComposeRuntime implements AppRuntime {
     files.forget(releaseDir);
     ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
     files.writeOverride(deployment, commit, releaseDir, spec, m, env);
+    String pulled = pullMissing(deployment, releaseDir, spec, m, env);
     if (!m.buildsByService().containsValue(true)) {
-      return "no service builds from the release";
+      return "no service builds from the release" + pulled;
     }
     CommandRunner.Result r =
         cli.runOrFail(
@@ -238,7 +239,52 @@ public final class ComposeRuntime implements AppRuntime {
                 images.add(imageFor(baseProject(deployment, spec), svc, commit));
               }
             });
-    return "built " + images + " in " + r.durationMs() + " ms";
+    return "built " + images + " in " + r.durationMs() + " ms" + pulled;
+  }
+
+  /**
+   * Pulls the images of services that do not build and are not on this host yet, before anything
+   * running is touched: an image that cannot be pulled fails Preparing, and a recreate's gap is not
+   * a download. An image already here is used as it is, as {@code up} would.
+   */
+  private String pullMissing(
+      String deployment,
+      Path releaseDir,
+      RuntimeSpec spec,
+      ComposeFiles.Model m,
+      Map<String, String> env)
+      throws IOException {
+    List<String> services = new ArrayList<>();
+    List<String> images = new ArrayList<>();
+    m.pulledImages()
+        .forEach(
+            (svc, image) -> {
+              try {
+                docker.inspectImageCmd(image).exec();
+              } catch (NotFoundException e) {
+                services.add(svc);
+                images.add(image);
+              }
+            });
+    if (services.isEmpty()) {
+      return "";
+    }
+    List<String> args = new ArrayList<>(List.of("pull"));
+    args.addAll(services);
+    CommandRunner.Result r;
+    try {
+      r =
+          cli.runOrFail(
+              project(deployment, spec),
+              releaseDir,
+              files.withOverride(releaseDir, spec),
+              args,
+              env,
+              BUILD_TIMEOUT);
+    } catch (IOException e) {
+      throw new IOException("cannot pull " + images + " for " + services + ": " + e.getMessage());
+    }
+    return "; pulled " + images + " in " + r.durationMs() + " ms";
   }
 
   @Override

@@ -267,6 +267,47 @@ class ComposeIT extends AgentTestBase {
   }
 
   @Test
+  void anImageThatCannotBePulledIsRefusedBeforeAnythingStopsAndALocalOneIsNotPulled()
+      throws Exception {
+    String c1 = deployHealthy("c1");
+    String before = container("backend").getId();
+    // An image from no registry this host can reach (or none at all).
+    app.edit(
+        "docker-compose.yml",
+        s -> s + "  cache:\n    image: vtrack/vtit-no-such-image:1\n    network_mode: host\n");
+    String bad = app.commitApp("A cache service", "c2");
+    app.deploy("c2");
+    await()
+        .atMost(LONG)
+        .untilAsserted(
+            () ->
+                assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of()))
+                    .contains(bad));
+    Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
+    assertThat(last.get("result")).isEqualTo("Failed");
+    assertThat(last.get("reason")).isEqualTo("PrepareFailed");
+    assertThat(String.valueOf(last.get("message")))
+        .contains("pull failed (exit code")
+        .contains("vtrack/vtit-no-such-image");
+    // Pulled in Preparing: what ran was never stopped.
+    assertThat(container("backend").getId()).isEqualTo(before);
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+
+    // An image this host has and no registry serves is used as it is, never pulled.
+    app.edit(
+        "docker-compose.yml",
+        s ->
+            s.replace(
+                "image: vtrack/vtit-no-such-image:1",
+                "image: vtrack/runtime:bookworm\n    command: [sleep, \"3600\"]"));
+    String c3 = app.commitApp("A cache service on the runtime image", "c3");
+    app.deploy("c3");
+    awaitPhase("Healthy", c3);
+    assertThat(runningCommits())
+        .containsOnly(Map.entry("backend", c3), Map.entry("frontend", c3), Map.entry("cache", c3));
+  }
+
+  @Test
   void theDataIsRestoredAfterAFailedRollout() throws Exception {
     String c1 = deployHealthy("c1");
     long before = rows("video_sources");
