@@ -222,14 +222,14 @@ public final class ComposeRuntime implements AppRuntime {
       return "no service builds from the release" + pulled;
     }
     CommandRunner.Result r =
-        cli.runOrFail(
-            project(deployment, spec),
+        compose(
+            deployment,
             releaseDir,
-            files.withOverride(releaseDir, spec),
+            spec,
+            env,
             // v1's builder keeps the container of a step that failed (one per failed build, for
             // good); v2 builds with BuildKit, which leaves none.
             cli.version() == 1 ? List.of("build", "--force-rm") : List.of("build"),
-            env,
             BUILD_TIMEOUT);
     List<String> images = new ArrayList<>();
     m.buildsByService()
@@ -273,14 +273,7 @@ public final class ComposeRuntime implements AppRuntime {
     args.addAll(services);
     CommandRunner.Result r;
     try {
-      r =
-          cli.runOrFail(
-              project(deployment, spec),
-              releaseDir,
-              files.withOverride(releaseDir, spec),
-              args,
-              env,
-              BUILD_TIMEOUT);
+      r = compose(deployment, releaseDir, spec, env, args, BUILD_TIMEOUT);
     } catch (IOException e) {
       throw new IOException("cannot pull " + images + " for " + services + ": " + e.getMessage());
     }
@@ -299,7 +292,7 @@ public final class ComposeRuntime implements AppRuntime {
     ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
     files.writeOverride(deployment, commit, releaseDir, spec, m, env);
     exits.clear(deployment);
-    up(deployment, releaseDir, spec, env, List.of("up", "-d", "--remove-orphans"));
+    compose(deployment, releaseDir, spec, env, List.of("up", "-d", "--remove-orphans"), UP_TIMEOUT);
     LOG.info(
         "{}: compose project {} up with {} at {}",
         deployment,
@@ -308,20 +301,22 @@ public final class ComposeRuntime implements AppRuntime {
         io.vtrack.agent.model.Commits.short7(commit));
   }
 
-  private void up(
+  /** Runs the compose CLI on the release's project and files (and the agent's override). */
+  private CommandRunner.Result compose(
       String deployment,
       Path releaseDir,
       RuntimeSpec spec,
       Map<String, String> env,
-      List<String> args)
+      List<String> args,
+      Duration timeout)
       throws IOException {
-    cli.runOrFail(
+    return cli.runOrFail(
         project(deployment, spec),
         releaseDir,
         files.withOverride(releaseDir, spec),
         args,
         env,
-        UP_TIMEOUT);
+        timeout);
   }
 
   @Override
@@ -344,7 +339,7 @@ public final class ComposeRuntime implements AppRuntime {
     exits.clear(deployment, services);
     List<String> args = new ArrayList<>(List.of("up", "-d", "--no-deps", "--force-recreate"));
     args.addAll(services.isEmpty() ? m.services() : services);
-    up(deployment, releaseDir, spec, env, args);
+    compose(deployment, releaseDir, spec, env, args, UP_TIMEOUT);
   }
 
   @Override

@@ -237,13 +237,8 @@ class ComposeIT extends AgentTestBase {
     assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
   }
 
-  @Test
-  void anImageThatDoesNotBuildIsRefusedBeforeAnythingStops() throws Exception {
-    String c1 = deployHealthy("c1");
-    String before = container("backend").getId();
-    app.edit("Dockerfile", s -> s + "RUN python3 -c 'import vtrack_no_such_module'\n");
-    String bad = app.commitApp("A Dockerfile step that fails", "c2");
-    app.deploy("c2");
+  /** Waits until {@code bad} is quarantined by a failed Preparing; its rollout's record. */
+  Map<?, ?> awaitRefusedInPreparing(String bad) {
     await()
         .atMost(LONG)
         .untilAsserted(
@@ -253,6 +248,17 @@ class ComposeIT extends AgentTestBase {
     Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
     assertThat(last.get("result")).isEqualTo("Failed");
     assertThat(last.get("reason")).isEqualTo("PrepareFailed");
+    return last;
+  }
+
+  @Test
+  void anImageThatDoesNotBuildIsRefusedBeforeAnythingStops() throws Exception {
+    String c1 = deployHealthy("c1");
+    String before = container("backend").getId();
+    app.edit("Dockerfile", s -> s + "RUN python3 -c 'import vtrack_no_such_module'\n");
+    String bad = app.commitApp("A Dockerfile step that fails", "c2");
+    app.deploy("c2");
+    Map<?, ?> last = awaitRefusedInPreparing(bad);
     // The message names the command that failed and ends with what the build said.
     assertThat(String.valueOf(last.get("message")))
         .contains("build failed (exit code")
@@ -277,15 +283,7 @@ class ComposeIT extends AgentTestBase {
         s -> s + "  cache:\n    image: vtrack/vtit-no-such-image:1\n    network_mode: host\n");
     String bad = app.commitApp("A cache service", "c2");
     app.deploy("c2");
-    await()
-        .atMost(LONG)
-        .untilAsserted(
-            () ->
-                assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of()))
-                    .contains(bad));
-    Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
-    assertThat(last.get("result")).isEqualTo("Failed");
-    assertThat(last.get("reason")).isEqualTo("PrepareFailed");
+    Map<?, ?> last = awaitRefusedInPreparing(bad);
     assertThat(String.valueOf(last.get("message")))
         .contains("pull failed (exit code")
         .contains("vtrack/vtit-no-such-image");
