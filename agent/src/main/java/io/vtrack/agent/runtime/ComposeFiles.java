@@ -197,4 +197,22 @@ final class ComposeFiles {
     all.add(releaseDir.resolve(OVERRIDE_FILE));
     return all;
   }
+
+  /** Runs the compose CLI on the release's project and files, with the agent's override. */
+  CommandRunner.Result run(
+      String deployment,
+      Path releaseDir,
+      RuntimeSpec spec,
+      Map<String, String> env,
+      List<String> args,
+      Duration timeout)
+      throws IOException {
+    return cli.runOrFail(
+        ComposeRuntime.project(deployment, spec),
+        releaseDir,
+        withOverride(releaseDir, spec),
+        args,
+        env,
+        timeout);
+  }
 }

@@ -40,12 +40,12 @@ public final class ComposeRuntime implements AppRuntime {
   public static final String LABEL_PROJECT = "com.docker.compose.project";
   public static final String LABEL_SERVICE = "com.docker.compose.service";
 
-  private static final Duration BUILD_TIMEOUT = Duration.ofMinutes(30);
   private static final Duration UP_TIMEOUT = Duration.ofMinutes(10);
 
   private final DockerClient docker;
   private final ComposeCli cli;
   private final ComposeFiles files;
+  private final ComposeImages images;
   private final EngineContainers engine;
   private final ContainerExits exits;
 
@@ -79,6 +79,7 @@ public final class ComposeRuntime implements AppRuntime {
     this.cli = cli;
     this.exits = new ContainerExits(onChange);
     this.files = new ComposeFiles(cli);
+    this.images = new ComposeImages(docker, cli, files);
     this.engine = new EngineContainers(docker, streams);
   }
 
@@ -214,70 +215,7 @@ public final class ComposeRuntime implements AppRuntime {
   public String build(
       String deployment, String commit, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
       throws Exception {
-    files.forget(releaseDir);
-    ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
-    files.writeOverride(deployment, commit, releaseDir, spec, m, env);
-    String pulled = pullMissing(deployment, releaseDir, spec, m, env);
-    if (!m.buildsByService().containsValue(true)) {
-      return "no service builds from the release" + pulled;
-    }
-    CommandRunner.Result r =
-        compose(
-            deployment,
-            releaseDir,
-            spec,
-            env,
-            // v1's builder keeps the container of a step that failed (one per failed build, for
-            // good); v2 builds with BuildKit, which leaves none.
-            cli.version() == 1 ? List.of("build", "--force-rm") : List.of("build"),
-            BUILD_TIMEOUT);
-    List<String> images = new ArrayList<>();
-    m.buildsByService()
-        .forEach(
-            (svc, builds) -> {
-              if (builds) {
-                images.add(imageFor(baseProject(deployment, spec), svc, commit));
-              }
-            });
-    return "built " + images + " in " + r.durationMs() + " ms" + pulled;
-  }
-
-  /**
-   * Pulls the images of services that do not build and are not on this host yet, before anything
-   * running is touched: an image that cannot be pulled fails Preparing, and a recreate's gap is not
-   * a download. An image already here is used as it is, as {@code up} would.
-   */
-  private String pullMissing(
-      String deployment,
-      Path releaseDir,
-      RuntimeSpec spec,
-      ComposeFiles.Model m,
-      Map<String, String> env)
-      throws IOException {
-    List<String> services = new ArrayList<>();
-    List<String> images = new ArrayList<>();
-    m.pulledImages()
-        .forEach(
-            (svc, image) -> {
-              try {
-                docker.inspectImageCmd(image).exec();
-              } catch (NotFoundException e) {
-                services.add(svc);
-                images.add(image);
-              }
-            });
-    if (services.isEmpty()) {
-      return "";
-    }
-    List<String> args = new ArrayList<>(List.of("pull"));
-    args.addAll(services);
-    CommandRunner.Result r;
-    try {
-      r = compose(deployment, releaseDir, spec, env, args, BUILD_TIMEOUT);
-    } catch (IOException e) {
-      throw new IOException("cannot pull " + images + " for " + services + ": " + e.getMessage());
-    }
-    return "; pulled " + images + " in " + r.durationMs() + " ms";
+    return images.build(deployment, commit, releaseDir, spec, env);
   }
 
   @Override
@@ -292,31 +230,14 @@ public final class ComposeRuntime implements AppRuntime {
     ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
     files.writeOverride(deployment, commit, releaseDir, spec, m, env);
     exits.clear(deployment);
-    compose(deployment, releaseDir, spec, env, List.of("up", "-d", "--remove-orphans"), UP_TIMEOUT);
+    files.run(
+        deployment, releaseDir, spec, env, List.of("up", "-d", "--remove-orphans"), UP_TIMEOUT);
     LOG.info(
         "{}: compose project {} up with {} at {}",
         deployment,
         project(deployment, spec),
         m.services(),
         io.vtrack.agent.model.Commits.short7(commit));
-  }
-
-  /** Runs the compose CLI on the release's project and files (and the agent's override). */
-  private CommandRunner.Result compose(
-      String deployment,
-      Path releaseDir,
-      RuntimeSpec spec,
-      Map<String, String> env,
-      List<String> args,
-      Duration timeout)
-      throws IOException {
-    return cli.runOrFail(
-        project(deployment, spec),
-        releaseDir,
-        files.withOverride(releaseDir, spec),
-        args,
-        env,
-        timeout);
   }
 
   @Override
@@ -339,7 +260,7 @@ public final class ComposeRuntime implements AppRuntime {
     exits.clear(deployment, services);
     List<String> args = new ArrayList<>(List.of("up", "-d", "--no-deps", "--force-recreate"));
     args.addAll(services.isEmpty() ? m.services() : services);
-    compose(deployment, releaseDir, spec, env, args, UP_TIMEOUT);
+    files.run(deployment, releaseDir, spec, env, args, UP_TIMEOUT);
   }
 
   @Override
@@ -402,23 +323,7 @@ public final class ComposeRuntime implements AppRuntime {
   @Override
   public void pruned(String deployment, RuntimeSpec spec, List<String> commits) {
     files.forget(commits);
-    String prefix = ("vtrack/" + baseProject(deployment, spec) + "-").toLowerCase(Locale.ROOT);
-    for (var image : docker.listImagesCmd().withReferenceFilter(prefix + "*").exec()) {
-      if (image.getRepoTags() == null) {
-        continue;
-      }
-      for (String tag : image.getRepoTags()) {
-        String t = tag.substring(tag.lastIndexOf(':') + 1);
-        if (tag.startsWith(prefix) && commits.contains(t)) {
-          try {
-            docker.removeImageCmd(tag).exec();
-            LOG.info("{}: removed image {} of a pruned release", deployment, tag);
-          } catch (RuntimeException e) {
-            LOG.warn("{}: image {} kept: {}", deployment, tag, e.getMessage());
-          }
-        }
-      }
-    }
+    images.pruned(deployment, spec, commits);
   }
 
   /**
