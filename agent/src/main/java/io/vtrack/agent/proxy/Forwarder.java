@@ -238,18 +238,7 @@ final class Forwarder extends VerticleBase {
               }
               ProxyHttp.quickAck(creq.connection());
               sent.onFailure(err -> badGateway(req, r, err))
-                  .onSuccess(
-                      cresp -> {
-                        resp.setStatusCode(cresp.statusCode());
-                        resp.setStatusMessage(cresp.statusMessage());
-                        ProxyHttp.copyEndToEnd(cresp.headers(), resp.headers());
-                        if (cresp.getHeader("Content-Length") == null
-                            && ProxyHttp.hasBody(req, cresp.statusCode())) {
-                          resp.setChunked(true);
-                        }
-                        answered.of(r, cresp.statusCode()).increment();
-                        cresp.pipeTo(resp);
-                      });
+                  .onSuccess(cresp -> relay(req, r, cresp));
             });
   }
 
@@ -313,6 +302,8 @@ final class Forwarder extends VerticleBase {
   private void tunnel(HttpServerRequest req, Routes.Route r) {
     Runnable done = inflight(r.upstream());
     var resp = req.response();
+    // An answer (the app declined, or 502) ends the count; an upgraded connection, its close.
+    resp.endHandler(v -> done.run());
     resp.closeHandler(v -> done.run());
     client
         .request(upstreamRequest(req, r.upstream()))
@@ -330,20 +321,29 @@ final class Forwarder extends VerticleBase {
             });
   }
 
-  private void upgraded(
-      HttpServerRequest req, Routes.Route r, HttpClientResponse cresp, Runnable done) {
+  /** The app's answer, streamed back as it comes, and counted by route and status. */
+  private void relay(HttpServerRequest req, Routes.Route r, HttpClientResponse cresp) {
     var resp = req.response();
-    answered.of(r, cresp.statusCode()).increment();
     resp.setStatusCode(cresp.statusCode());
     resp.setStatusMessage(cresp.statusMessage());
+    ProxyHttp.copyEndToEnd(cresp.headers(), resp.headers());
+    if (cresp.getHeader("Content-Length") == null && ProxyHttp.hasBody(req, cresp.statusCode())) {
+      resp.setChunked(true);
+    }
+    answered.of(r, cresp.statusCode()).increment();
+    cresp.pipeTo(resp);
+  }
+
+  private void upgraded(
+      HttpServerRequest req, Routes.Route r, HttpClientResponse cresp, Runnable done) {
     if (cresp.statusCode() != 101) {
-      ProxyHttp.copyEndToEnd(cresp.headers(), resp.headers());
-      if (cresp.getHeader("Content-Length") == null && ProxyHttp.hasBody(req, cresp.statusCode())) {
-        resp.setChunked(true);
-      }
-      cresp.pipeTo(resp);
+      relay(req, r, cresp);
       return;
     }
+    var resp = req.response();
+    answered.of(r, 101).increment();
+    resp.setStatusCode(101);
+    resp.setStatusMessage(cresp.statusMessage());
     resp.headers().addAll(cresp.headers());
     NetSocket app = cresp.netSocket();
     req.toNetSocket()

@@ -260,6 +260,28 @@ class SwitchProxyIT {
     await().atMost(Duration.ofSeconds(10)).until(() -> inflight(blueUpstream) == 0);
   }
 
+  @Test
+  void anUpgradeTheAppDeclinesIsAnsweredAndNotLeftInFlight() throws Exception {
+    supervisor.switchTo(List.of(route(blue, "blue")));
+    // An upgrade without a WebSocket key: the app answers 400 and the connection stays open.
+    var client = vertx.createHttpClient();
+    var resp =
+        client
+            .request(
+                new io.vertx.core.http.RequestOptions()
+                    .setHost("127.0.0.1")
+                    .setPort(publicPort)
+                    .setURI("/ws")
+                    .putHeader("Connection", "Upgrade")
+                    .putHeader("Upgrade", "websocket"))
+            .compose(req -> req.send())
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(10, TimeUnit.SECONDS);
+    assertThat(resp.statusCode()).isBetween(400, 499);
+    await().atMost(Duration.ofSeconds(10)).until(() -> inflight("127.0.0.1:" + blue) == 0);
+  }
+
   @SuppressWarnings("unchecked")
   int inflight(String upstream) {
     Object n =
