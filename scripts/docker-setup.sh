@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real Docker Engine for the compose runtime and its tests, on a fresh Debian machine (run as
-# root): installs docker.io, docker-compose (v1) and busybox-static when missing, starts dockerd
+# root): installs docker.io, docker-compose (v1), busybox-static and docker-registry (a local
+# registry for the tests of image pulls) when missing, starts dockerd
 # without a bridge (host networking only, nothing on a private range) when no engine answers, and
 # builds the local runtime image the compose example's Dockerfiles start FROM (no registry is
 # reachable: the image is a Debian root filesystem made with debootstrap, python3 and nodejs in it)
@@ -13,6 +14,7 @@ command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || missing+=(docker.io
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v docker-registry >/dev/null || missing+=(docker-registry)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "docker-setup: installing ${missing[*]}"
   apt-get update -q

@@ -9,6 +9,7 @@ import java.util.Set;
  * What is true on the host and in the state store.
  *
  * @param active the rollout in progress, or null
+ * @param retrying the failure of the host that the active rollout is backing off from, or null
  * @param deadServices services of the current commit that should run and do not
  * @param degraded the health monitor saw {@code failureThreshold} failing rounds in a row
  * @param healNotBefore self-heal backoff: no restart before this instant (null: any time)
@@ -18,6 +19,7 @@ import java.util.Set;
  */
 public record Observed(
     RolloutRecord active,
+    ReconcileError.Transient retrying,
     String currentCommit,
     String lastHealthyCommit,
     Set<String> quarantined,

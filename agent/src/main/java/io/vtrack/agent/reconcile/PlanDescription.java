@@ -63,6 +63,18 @@ final class PlanDescription {
     } else if (step instanceof Step.HealLater later) {
       action = "HealLater";
       steps.add("restart services after the self-heal backoff, at " + later.at());
+    } else if (step instanceof Step.Supersede sup) {
+      action = "Supersede";
+      steps.add(
+          "end rollout "
+              + sup.rollout().id()
+              + ", retrying at "
+              + sup.rollout().stage()
+              + " ("
+              + sup.retrying().message()
+              + "), without quarantining "
+              + StatusBuilder.short7(sup.rollout().toCommit()));
+      steps.addAll(rolloutSteps(snap, sup.desiredCommit(), paths, backups));
     } else if (step instanceof Step.Resume r) {
       action = "Resume";
       steps.add("continue rollout " + r.rollout().id() + " at " + r.rollout().stage());

@@ -1,6 +1,9 @@
 package io.vtrack.agent.reconcile;
 
 import io.vtrack.agent.model.Reason;
+import io.vtrack.agent.model.Stage;
+import io.vtrack.agent.store.RolloutRecord;
+import java.util.Objects;
 
 /**
  * Decides the next step from the whole desired and observed state. Pure: no I/O, no clock (the time
@@ -19,7 +22,9 @@ public final class Planner {
           "suspended (spec.suspend or vtrack suspend): observing only, nothing is changed");
     }
     if (o.active() != null) {
-      return new Step.Resume(o.active());
+      return superseded(d, o)
+          ? new Step.Supersede(o.active(), d.desiredCommit(), o.retrying())
+          : new Step.Resume(o.active());
     }
     if (d.desiredCommit() == null) {
       Desired.Problem p = d.resolutionProblem();
@@ -43,6 +48,26 @@ public final class Planner {
               "waiting for another deployment to verify " + d.desiredCommit()));
     }
     return new Step.Begin(d.desiredCommit());
+  }
+
+  /**
+   * Whether the active rollout gives way to what the documents ask for now: it is retrying a
+   * failure of the host (it could wait for it forever) in a stage before anything that runs was
+   * touched, and another commit or another document is wanted. A rollout that is making progress
+   * finishes first.
+   */
+  private static boolean superseded(Desired d, Observed o) {
+    RolloutRecord a = o.active();
+    boolean untouched =
+        a.stage() == Stage.Preparing
+            || a.stage() == Stage.Validating
+            || a.stage() == Stage.BackingUp;
+    return o.retrying() != null
+        && untouched
+        && !a.manual()
+        && d.desiredCommit() != null
+        && (!d.desiredCommit().equals(a.toCommit())
+            || !Objects.equals(d.generation(), a.generation()));
   }
 
   /** Self-heal what runs when it needs it, else {@code otherwise}. */

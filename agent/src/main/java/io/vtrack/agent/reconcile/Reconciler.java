@@ -166,7 +166,11 @@ public final class Reconciler {
       return;
     }
     if (trigger != null) {
-      state(name).trigger = trigger;
+      DeploymentState s = state(name);
+      s.trigger = trigger;
+      // Something changed (a document, a repository, a restart): looked at now, even while a
+      // failure backs off, so that a rollout retrying it can give way to what is asked for now.
+      s.retryNotBefore = null;
     }
     queue.enqueue(name);
   }
@@ -340,6 +344,15 @@ public final class Reconciler {
       s.trigger = null;
       return blocking(() -> commands.begin(snap, begin.toCommit(), trigger))
           .map(id -> new ReconcileQueue.Next.Again());
+    }
+    if (step instanceof Step.Supersede sup) {
+      return executor
+          .supersede(snap, sup.rollout(), sup.desiredCommit(), sup.retrying())
+          .map(
+              outcome -> {
+                s.succeeded();
+                return new ReconcileQueue.Next.Again();
+              });
     }
     Step.Resume resume = (Step.Resume) step;
     return executor

@@ -150,6 +150,28 @@ final class RolloutExecutor {
     return work.recover(err -> onError(in, stage, err));
   }
 
+  /**
+   * Ends {@code r}, which is retrying a failure of the host before it touched anything that runs,
+   * because the documents now ask for {@code desired} or another spec: Failed, with that failure as
+   * its reason, and its commit not quarantined (it was never tried).
+   */
+  Future<Outcome> supersede(
+      Snapshot snap, RolloutRecord r, String desired, ReconcileError.Transient retrying) {
+    StageInput in = StageInput.of(snap, r, DeploymentPaths.of(stateDir, r.deployment()));
+    String by =
+        desired.equals(r.toCommit())
+            ? "a changed document"
+            : "commit " + StatusBuilder.short7(desired);
+    return blocking(
+        () ->
+            failed(
+                in,
+                r.stage(),
+                retrying.reason(),
+                "given up for " + by + " while retrying: " + retrying.message(),
+                false));
+  }
+
   /** Stage work that returns nothing. */
   @FunctionalInterface
   private interface StageWork {

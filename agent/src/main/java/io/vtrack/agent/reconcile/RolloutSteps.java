@@ -14,6 +14,7 @@ import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.CommandRunner;
+import io.vtrack.agent.runtime.RegistryUnavailableException;
 import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.BackupRepository;
 import io.vtrack.agent.store.RolloutRecord;
@@ -302,11 +303,13 @@ final class RolloutSteps {
 
   /**
    * An I/O failure of the runtime is the commit's (a command that does not exist, an image that
-   * does not build) unless the runtime itself does not answer (the Docker Engine is away).
+   * does not build) unless the runtime itself does not answer (the Docker Engine is away) or an
+   * image registry cannot be reached.
    */
   private Exception hostOrCommit(DeploymentSpec spec, Reason reason, Exception e) {
     if (e instanceof CommandPolicy.NotAllowedException
-        || e instanceof ConfinedPath.UnsafePathException) {
+        || e instanceof ConfinedPath.UnsafePathException
+        || e instanceof RegistryUnavailableException) {
       return e;
     }
     if (!runtime.reachable(spec.runtime())) {

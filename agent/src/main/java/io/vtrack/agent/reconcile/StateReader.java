@@ -41,10 +41,15 @@ final class StateReader {
       boolean degraded,
       Instant healNotBefore,
       ReconcileError.Stalled buildProblem,
-      String buildProblemGeneration) {
+      String buildProblemGeneration,
+      ReconcileError.Transient retrying) {
     static LoopView of(DeploymentState s) {
       return new LoopView(
-          s.degraded || s.recovering, s.healNotBefore, s.buildProblem, s.buildProblemGeneration);
+          s.degraded || s.recovering,
+          s.healNotBefore,
+          s.buildProblem,
+          s.buildProblemGeneration,
+          s.transientError);
     }
   }
 
@@ -155,6 +160,7 @@ final class StateReader {
     Observed observed =
         new Observed(
             active,
+            active == null ? null : loop.retrying(),
             current,
             row.lastHealthyCommit(),
             new HashSet<>(quarantined),

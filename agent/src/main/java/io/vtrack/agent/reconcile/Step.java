@@ -16,6 +16,14 @@ public sealed interface Step {
   /** Continue the rollout in progress at its persisted stage. */
   record Resume(RolloutRecord rollout) implements Step {}
 
+  /**
+   * The rollout in progress is retrying a failure of the host before it touched anything that runs
+   * (a registry away, a full disk), and the documents now ask for another commit or spec: it ends
+   * {@code Failed} without blaming its commit, and the next plan begins what is asked for.
+   */
+  record Supersede(RolloutRecord rollout, String desiredCommit, ReconcileError.Transient retrying)
+      implements Step {}
+
   /** Start a rollout to {@code toCommit}. */
   record Begin(String toCommit) implements Step {}
 

@@ -43,16 +43,22 @@ final class ComposeImages {
     if (!m.buildsByService().containsValue(true)) {
       return "no service builds from the release" + pulled;
     }
-    CommandRunner.Result r =
-        files.run(
-            deployment,
-            releaseDir,
-            spec,
-            env,
-            // v1's builder keeps the container of a step that failed (one per failed build, for
-            // good); v2 builds with BuildKit, which leaves none.
-            cli.version() == 1 ? List.of("build", "--force-rm") : List.of("build"),
-            BUILD_TIMEOUT);
+    CommandRunner.Result r;
+    try {
+      r =
+          files.run(
+              deployment,
+              releaseDir,
+              spec,
+              env,
+              // v1's builder keeps the container of a step that failed (one per failed build, for
+              // good); v2 builds with BuildKit, which leaves none.
+              cli.version() == 1 ? List.of("build", "--force-rm") : List.of("build"),
+              BUILD_TIMEOUT);
+    } catch (IOException e) {
+      // A base image that cannot be fetched because its registry is away is not the commit's.
+      throw RegistryUnavailableException.classify(e);
+    }
     List<String> images = new ArrayList<>();
     m.buildsByService()
         .forEach(
@@ -68,8 +74,9 @@ final class ComposeImages {
 
   /**
    * Pulls the images of services that do not build and are not on this host yet, before anything
-   * running is touched: an image that cannot be pulled fails Preparing, and a recreate's gap is not
-   * a download. An image already here is used as it is, as {@code up} would.
+   * running is touched: an image that cannot be pulled fails Preparing (or is retried there while
+   * its registry cannot be reached), and a recreate's gap is not a download. An image already here
+   * is used as it is, as {@code up} would.
    */
   private String pullMissing(
       String deployment,
@@ -99,7 +106,8 @@ final class ComposeImages {
     try {
       r = files.run(deployment, releaseDir, spec, env, args, BUILD_TIMEOUT);
     } catch (IOException e) {
-      throw new IOException("cannot pull " + images + " for " + services + ": " + e.getMessage());
+      throw RegistryUnavailableException.classify(
+          new IOException("cannot pull " + images + " for " + services + ": " + e.getMessage()));
     }
     return "; pulled " + images + " in " + r.durationMs() + " ms";
   }

@@ -272,37 +272,119 @@ class ComposeIT extends AgentTestBase {
     assertThat(runningVersion()).isEqualTo("1.0.0");
   }
 
-  @Test
-  void anImageThatCannotBePulledIsRefusedBeforeAnythingStopsAndALocalOneIsNotPulled()
-      throws Exception {
-    String c1 = deployHealthy("c1");
-    String before = container("backend").getId();
-    // An image from no registry this host can reach (or none at all).
-    app.edit(
-        "docker-compose.yml",
-        s -> s + "  cache:\n    image: vtrack/vtit-no-such-image:1\n    network_mode: host\n");
-    String bad = app.commitApp("A cache service", "c2");
-    app.deploy("c2");
-    Map<?, ?> last = awaitRefusedInPreparing(bad);
-    assertThat(String.valueOf(last.get("message")))
-        .contains("pull failed (exit code")
-        .contains("vtrack/vtit-no-such-image");
-    // Pulled in Preparing: what ran was never stopped.
-    assertThat(container("backend").getId()).isEqualTo(before);
-    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
-
-    // An image this host has and no registry serves is used as it is, never pulled.
+  /** A service on {@code image}, added to the compose file. */
+  void addCacheService(String image) throws Exception {
     app.edit(
         "docker-compose.yml",
         s ->
-            s.replace(
-                "image: vtrack/vtit-no-such-image:1",
-                "image: vtrack/runtime:bookworm\n    command: [sleep, \"3600\"]"));
-    String c3 = app.commitApp("A cache service on the runtime image", "c3");
-    app.deploy("c3");
-    awaitPhase("Healthy", c3);
-    assertThat(runningCommits())
-        .containsOnly(Map.entry("backend", c3), Map.entry("frontend", c3), Map.entry("cache", c3));
+            s.replaceAll("\n  cache:\n(    .*\n)+", "\n")
+                + "  cache:\n    image: "
+                + image
+                + "\n    command: [sleep, \"3600\"]\n    network_mode: host\n");
+  }
+
+  /**
+   * c1 Healthy, then c2 adds a service on {@code image}, whose registry is not running (its port
+   * refuses, as a registry that is down does): the rollout retries Preparing, c2 not blamed and
+   * nothing that runs touched. Returns c2.
+   */
+  String c2RetryingForAnAbsentRegistry(String image) throws Exception {
+    String c1 = deployHealthy("c1");
+    String before = container("backend").getId();
+    addCacheService(image);
+    String commit = app.commitApp("A cache service from a registry that is away", "c2");
+    app.deploy("c2");
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              Map<String, Object> st = status();
+              assertThat(st.get("phase")).isEqualTo("Preparing");
+              assertThat(st.get("desiredCommit")).isEqualTo(commit);
+              Map<?, ?> ready =
+                  ((List<Map<?, ?>>) st.get("conditions"))
+                      .stream()
+                          .filter(c -> "Ready".equals(c.get("type")))
+                          .findFirst()
+                          .orElseThrow();
+              assertThat(ready.get("reason")).isEqualTo("SourceUnavailable");
+              assertThat(String.valueOf(ready.get("message")))
+                  .contains("image registry unreachable")
+                  .contains(image)
+                  .contains("connection refused");
+            });
+    assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of()))
+        .doesNotContain(commit);
+    assertThat(container("backend").getId()).isEqualTo(before);
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
+    return commit;
+  }
+
+  @Test
+  void anImageWhoseRegistryIsAwayIsRetriedNotBlamedAndOneTheRegistryDoesNotHaveIsRefused()
+      throws Exception {
+    try (LocalRegistry registry = new LocalRegistry()) {
+      String image = registry.image(project + "-cache", "1");
+      String c2 = c2RetryingForAnAbsentRegistry(image);
+
+      // The registry is back with the image: the same rollout goes on and pulls it.
+      registry.start();
+      registry.pushTiny(image);
+      assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/reconcile", "").status())
+          .isLessThan(300);
+      awaitPhase("Healthy", c2);
+      assertThat(runningCommits())
+          .containsOnly(
+              Map.entry("backend", c2), Map.entry("frontend", c2), Map.entry("cache", c2));
+      assertThat(container("cache").getImage()).isEqualTo(image);
+
+      // A registry that answers that it has no such image: the commit's fault, refused.
+      String missing = registry.image(project + "-missing", "1");
+      addCacheService(missing);
+      String bad = app.commitApp("An image no registry has", "c3");
+      app.deploy("c3");
+      Map<?, ?> last = awaitRefusedInPreparing(bad);
+      assertThat(String.valueOf(last.get("message")))
+          .contains("pull failed (exit code")
+          .contains(missing)
+          .contains("manifest unknown");
+      assertThat(runningCommits())
+          .containsOnly(
+              Map.entry("backend", c2), Map.entry("frontend", c2), Map.entry("cache", c2));
+    }
+  }
+
+  @Test
+  void aRolloutRetryingForAnAbsentRegistryGivesWayToTheNextCommitAndALocalImageIsNotPulled()
+      throws Exception {
+    try (LocalRegistry registry = new LocalRegistry()) {
+      String image = registry.image(project + "-cache", "1");
+      String c2 = c2RetryingForAnAbsentRegistry(image);
+      Map<?, ?> retrying = (Map<?, ?>) status().get("lastRollout");
+
+      // The fix: an image this host has and no registry serves, used as it is, never pulled. The
+      // rollout retrying c2 gives way to it at once, without blaming c2.
+      addCacheService("vtrack/runtime:bookworm");
+      String c3 = app.commitApp("A cache service on the runtime image", "c3");
+      app.deploy("c3");
+      awaitPhase("Healthy", c3);
+      assertThat(runningCommits())
+          .containsOnly(
+              Map.entry("backend", c3), Map.entry("frontend", c3), Map.entry("cache", c3));
+      Map<String, Object> given =
+          agent.api.history("vtrack").stream()
+              .filter(r -> retrying.get("id").equals(r.get("id")))
+              .findFirst()
+              .orElseThrow();
+      assertThat(given.get("result")).isEqualTo("Failed");
+      assertThat(given.get("reason")).isEqualTo("SourceUnavailable");
+      assertThat(String.valueOf(given.get("message")))
+          .contains("given up for commit " + c3.substring(0, 7))
+          .contains(image);
+      assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of()))
+          .doesNotContain(c2);
+    }
   }
 
   @Test
