@@ -11,10 +11,10 @@ import java.util.List;
 /**
  * Finds the group leaders of app processes that an agent with this state folder started, from
  * {@code /proc}: those whose working folder lies in {@code <stateDir>/deployments/} or whose
- * environment names this state folder ({@code VTRACK_STATE_DIR}), in the agent's own pid namespace
- * (a compose service's container has that variable too, but it is the engine's to run). Used on
- * start so that the agent never runs a second copy next to processes its store does not account
- * for.
+ * environment names this state folder ({@code VTRACK_STATE_DIR}), in the agent's own pid and mount
+ * namespaces (a compose service's container has that variable too, but it is the engine's to run).
+ * Used on start so that the agent never runs a second copy next to processes its store does not
+ * account for.
  */
 public final class OrphanScan {
   private static final Path PROC = Path.of("/proc");
@@ -36,7 +36,8 @@ public final class OrphanScan {
     String marker2 = "VTRACK_STATE_DIR=" + stateDir.toAbsolutePath().normalize();
     List<Found> out = new ArrayList<>();
     long self = ProcessHandle.current().pid();
-    String ownPidNamespace = pidNamespace(PROC.resolve("self"));
+    String ownPidNamespace = namespace(PROC.resolve("self"), "pid");
+    String ownMountNamespace = namespace(PROC.resolve("self"), "mnt");
     try (DirectoryStream<Path> dirs = Files.newDirectoryStream(PROC, "[0-9]*")) {
       for (Path d : dirs) {
         long pid = Long.parseLong(d.getFileName().toString());
@@ -47,10 +48,10 @@ public final class OrphanScan {
         if (st == null || !st.alive() || st.pgid() != pid) {
           continue;
         }
-        // A process the agent starts shares its pid namespace; one in another is a container's
-        // (compose services get VTRACK_STATE_DIR too), which the engine runs, not the agent.
-        String ns = pidNamespace(d);
-        if (ownPidNamespace != null && ns != null && !ns.equals(ownPidNamespace)) {
+        // A process the agent starts shares its pid and mount namespaces; one in another is a
+        // container's (compose services get VTRACK_STATE_DIR too), which the engine runs, not the
+        // agent. A service with `pid: host` shares the pid namespace, never the mounts.
+        if (elsewhere(d, "pid", ownPidNamespace) || elsewhere(d, "mnt", ownMountNamespace)) {
           continue;
         }
         String cwd = cwd(d);
@@ -78,12 +79,20 @@ public final class OrphanScan {
     return out;
   }
 
-  private static String pidNamespace(Path procDir) {
+  private static String namespace(Path procDir, String kind) {
     try {
-      return Files.readSymbolicLink(procDir.resolve("ns").resolve("pid")).toString();
+      return Files.readSymbolicLink(procDir.resolve("ns").resolve(kind)).toString();
     } catch (IOException | RuntimeException e) {
       return null;
     }
+  }
+
+  /**
+   * Whether the process of {@code procDir} is in another {@code kind} namespace than {@code own}.
+   */
+  private static boolean elsewhere(Path procDir, String kind, String own) {
+    String ns = namespace(procDir, kind);
+    return own != null && ns != null && !ns.equals(own);
   }
 
   private static String cwd(Path procDir) {

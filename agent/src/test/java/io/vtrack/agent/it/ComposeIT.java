@@ -388,6 +388,32 @@ class ComposeIT extends AgentTestBase {
   }
 
   @Test
+  void aServiceInTheHostsPidNamespaceIsLeftRunningWhenTheAgentStartsAgain() throws Exception {
+    // Its process is visible to the agent's startup scan, with VTRACK_STATE_DIR in its
+    // environment, like one the agent started and never recorded; it is the engine's.
+    app.edit(
+        "docker-compose.yml",
+        s ->
+            s
+                + "  sidecar:\n    image: vtrack/runtime:bookworm\n    command: [sleep, \"3600\"]\n"
+                + "    network_mode: host\n    pid: host\n");
+    app.commitApp("A sidecar in the host's pid namespace", "c2");
+    String c2 = deployHealthy("c2");
+    String sidecar = container("sidecar").getId();
+    var before = docker.inspectContainerCmd(sidecar).exec().getState();
+    assertThat(before.getPidLong()).isPositive();
+
+    agent.close();
+    start("300ms");
+    awaitPhase("Healthy", c2);
+    var after = docker.inspectContainerCmd(sidecar).exec().getState();
+    assertThat(after.getRunning()).isTrue();
+    assertThat(after.getPidLong()).isEqualTo(before.getPidLong());
+    assertThat(after.getStartedAt()).isEqualTo(before.getStartedAt());
+    assertThat(ProcessHandle.of(before.getPidLong())).isPresent();
+  }
+
+  @Test
   void theDataIsRestoredAfterAFailedRollout() throws Exception {
     String c1 = deployHealthy("c1");
     long before = rows("video_sources");
