@@ -37,6 +37,9 @@ final class DeploymentState {
 
   String buildProblemGeneration;
 
+  /** The commit whose release had {@link #buildProblem}: another one is tried. */
+  String buildProblemCommit;
+
   /** The last transient failure, shown in status until a reconcile succeeds. */
   ReconcileError.Transient transientError;
 

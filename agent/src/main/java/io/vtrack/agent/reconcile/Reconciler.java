@@ -367,6 +367,7 @@ public final class Reconciler {
               } else if (outcome instanceof RolloutExecutor.Outcome.Stalled st) {
                 s.buildProblem = st.problem();
                 s.buildProblemGeneration = st.generation();
+                s.buildProblemCommit = st.commit();
               }
               return new ReconcileQueue.Next.Again();
             });

@@ -43,8 +43,12 @@ final class RolloutExecutor {
     /** {@code commit} was verified healthy: monitoring and self-heal start afresh. */
     record Verified(String commit) implements Outcome {}
 
-    /** The document cannot be acted on as it is: remembered until its generation changes. */
-    record Stalled(ReconcileError.Stalled problem, String generation) implements Outcome {}
+    /**
+     * The document cannot be acted on as it is for {@code commit}: remembered until the document's
+     * generation or the desired commit changes.
+     */
+    record Stalled(ReconcileError.Stalled problem, String generation, String commit)
+        implements Outcome {}
   }
 
   private final Vertx vertx;
@@ -297,7 +301,7 @@ final class RolloutExecutor {
           () -> {
             transitions.stall(r, s.reason(), s.message());
             ended(in, RolloutResult.Failed, s.reason());
-            return new Outcome.Stalled(s, r.generation());
+            return new Outcome.Stalled(s, r.generation(), r.toCommit());
           });
     }
     LOG.debug("{}: rollout {} stage {} will be retried: {}", in.name(), r.id(), stage, e);

@@ -14,6 +14,7 @@ import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.CommandRunner;
+import io.vtrack.agent.runtime.ComposeConfigException;
 import io.vtrack.agent.runtime.RegistryUnavailableException;
 import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.BackupRepository;
@@ -118,16 +119,27 @@ final class RolloutSteps {
           r,
           "build",
           () -> {
+            String built;
             try {
-              return runtime.build(
-                  in.name(),
-                  r.toCommit(),
-                  in.paths().release(r.toCommit()),
-                  spec.runtime(),
-                  serviceEnv(in.name(), r.toCommit(), r.revision(), in.paths()));
+              built =
+                  runtime.build(
+                      in.name(),
+                      r.toCommit(),
+                      in.paths().release(r.toCommit()),
+                      spec.runtime(),
+                      serviceEnv(in.name(), r.toCommit(), r.revision(), in.paths()));
             } catch (IOException e) {
               throw hostOrCommit(spec, Reason.PrepareFailed, e);
             }
+            String sideBySide =
+                spec.blueGreen() == null
+                    ? null
+                    : runtime.sideBySideProblem(
+                        in.name(), spec.runtime(), in.paths().release(r.toCommit()));
+            if (sideBySide != null) {
+              throw new ComposeConfigException("spec.strategy.blueGreen: " + sideBySide);
+            }
+            return built;
           });
     }
     for (CommandStep c : spec.prepare()) {

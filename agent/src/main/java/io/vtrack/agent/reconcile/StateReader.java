@@ -42,6 +42,7 @@ final class StateReader {
       Instant healNotBefore,
       ReconcileError.Stalled buildProblem,
       String buildProblemGeneration,
+      String buildProblemCommit,
       ReconcileError.Transient retrying) {
     static LoopView of(DeploymentState s) {
       return new LoopView(
@@ -49,6 +50,7 @@ final class StateReader {
           s.healNotBefore,
           s.buildProblem,
           s.buildProblemGeneration,
+          s.buildProblemCommit,
           s.transientError);
     }
   }
@@ -71,11 +73,6 @@ final class StateReader {
     DesiredDocument src = entry.document();
     VTrackDeployment doc = src.document();
     ReconcileError.Stalled blocker = admission.blocker(entry);
-    if (blocker == null
-        && loop.buildProblem() != null
-        && src.generation().equals(loop.buildProblemGeneration())) {
-      blocker = loop.buildProblem();
-    }
     String revision =
         doc != null && doc.spec() != null && doc.spec().source() != null
             ? doc.spec().source().revision()
@@ -102,6 +99,16 @@ final class StateReader {
       } catch (RevisionNotFoundException e) {
         resolution = new Desired.Problem(Reason.RevisionNotFound, e.getMessage());
       }
+    }
+    // A problem a rollout found in a release (its compose file, a shared file it lacks) holds for
+    // that commit under this document; the next commit of a branch, or another document, is tried.
+    if (blocker == null
+        && loop.buildProblem() != null
+        && src.generation().equals(loop.buildProblemGeneration())
+        && (commit == null || commit.equals(loop.buildProblemCommit()))) {
+      blocker = loop.buildProblem();
+      commit = null;
+      resolution = null;
     }
     boolean promotionOk = true;
     if (commit != null && doc.spec().promotion() != null) {

@@ -63,6 +63,16 @@ public interface AppRuntime {
     return null;
   }
 
+  /**
+   * Why two instances of a release cannot run side by side (blue-green, a preview), or null:
+   * processes get their ports from {@code ${port:NAME}}; compose containers with a fixed name
+   * cannot be created twice. After {@link #build}.
+   */
+  default String sideBySideProblem(String deployment, RuntimeSpec spec, Path releaseDir)
+      throws Exception {
+    return null;
+  }
+
   /** The services a release runs: the spec's for processes, the compose files' for compose. */
   default List<String> services(String deployment, RuntimeSpec spec, Path releaseDir)
       throws Exception {

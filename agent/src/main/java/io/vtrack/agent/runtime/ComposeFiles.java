@@ -45,11 +45,16 @@ final class ComposeFiles {
   }
 
   /**
-   * What {@code compose config} says of a release: its file version, its services, and the image
-   * each service that does not build runs.
+   * What {@code compose config} says of a release: its file version, its services, the image each
+   * service that does not build runs, the fixed container names ({@code container_name}) and the
+   * named volumes that belong to the project ({@link #projectVolumes}).
    */
   record Model(
-      String version, Map<String, Boolean> buildsByService, Map<String, String> pulledImages) {
+      String version,
+      Map<String, Boolean> buildsByService,
+      Map<String, String> pulledImages,
+      Map<String, String> containerNames,
+      List<String> projectVolumes) {
     List<String> services() {
       return List.copyOf(buildsByService.keySet());
     }
@@ -82,20 +87,50 @@ final class ComposeFiles {
     JsonNode root = config(deployment, releaseDir, spec, env);
     Map<String, Boolean> builds = new TreeMap<>();
     Map<String, String> pulled = new TreeMap<>();
+    Map<String, String> named = new TreeMap<>();
     JsonNode services = root.path("services");
     for (var e : services.properties()) {
       builds.put(e.getKey(), e.getValue().has("build"));
       if (!e.getValue().has("build") && e.getValue().path("image").isString()) {
         pulled.put(e.getKey(), e.getValue().path("image").asString());
       }
+      if (e.getValue().path("container_name").isString()) {
+        named.put(e.getKey(), e.getValue().path("container_name").asString());
+      }
     }
     if (builds.isEmpty()) {
       throw new ComposeConfigException("the compose files define no services");
     }
     JsonNode v = root.get("version");
-    Model m = new Model(v == null || v.isNull() ? null : v.asString(), builds, pulled);
+    Model m =
+        new Model(
+            v == null || v.isNull() ? null : v.asString(),
+            builds,
+            pulled,
+            named,
+            projectVolumes(root, ComposeRuntime.project(deployment, spec)));
     models.put(releaseDir, m);
     return m;
+  }
+
+  /**
+   * The named volumes of {@code compose config}'s output that belong to the project: each project
+   * (each colour) gets its own. Those that are {@code external} or have a {@code name:} of their
+   * own are the host's, shared by every project; v1 prints no name for the others, v2 the project's
+   * ({@code <project>_<volume>}).
+   */
+  static List<String> projectVolumes(JsonNode config, String project) {
+    List<String> out = new ArrayList<>();
+    for (var e : config.path("volumes").properties()) {
+      JsonNode v = e.getValue();
+      JsonNode external = v.path("external");
+      boolean shared = external.asBoolean(false) || external.isObject();
+      String name = v.path("name").asString("");
+      if (!shared && (name.isEmpty() || name.equals(project + "_" + e.getKey()))) {
+        out.add(e.getKey());
+      }
+    }
+    return out;
   }
 
   /** The release's compose files as {@code compose config} resolves them with {@code env}. */

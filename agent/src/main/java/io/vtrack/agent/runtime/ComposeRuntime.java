@@ -19,6 +19,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.BiConsumer;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -209,6 +210,38 @@ public final class ComposeRuntime implements AppRuntime {
   public List<String> services(String deployment, RuntimeSpec spec, Path releaseDir)
       throws ComposeConfigException {
     return files.model(deployment, releaseDir, spec, Map.of()).services();
+  }
+
+  @Override
+  public String sideBySideProblem(String deployment, RuntimeSpec spec, Path releaseDir)
+      throws ComposeConfigException {
+    ComposeFiles.Model m = files.model(deployment, releaseDir, spec, Map.of());
+    List<String> problems = new ArrayList<>();
+    if (!m.containerNames().isEmpty()) {
+      problems.add(
+          "the compose files give "
+              + m.containerNames().entrySet().stream()
+                  .map(e -> e.getKey() + " the container_name " + e.getValue())
+                  .collect(Collectors.joining(", "))
+              + ": a container with a fixed name cannot run beside the live one (the new release"
+              + " is created while the old one runs); remove container_name, containers are named"
+              + " by their project ("
+              + baseProject(deployment, spec)
+              + "-blue, "
+              + baseProject(deployment, spec)
+              + "-green)");
+    }
+    if (!m.projectVolumes().isEmpty()) {
+      problems.add(
+          "the compose files declare the volume"
+              + (m.projectVolumes().size() > 1 ? "s " : " ")
+              + String.join(", ", m.projectVolumes())
+              + ", of which each colour's project gets its own copy: the new release would start"
+              + " on an empty one. Keep data in sharedPaths (bind-mounted from ${VTRACK_SHARED},"
+              + " backed up and restored), or give the volume a fixed `name:` or make it"
+              + " `external` so that both colours use the same one");
+    }
+    return problems.isEmpty() ? null : String.join("; ", problems);
   }
 
   @Override

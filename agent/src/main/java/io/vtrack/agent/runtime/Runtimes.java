@@ -215,6 +215,12 @@ public final class Runtimes implements AppRuntime {
   }
 
   @Override
+  public String sideBySideProblem(String deployment, RuntimeSpec spec, Path releaseDir)
+      throws Exception {
+    return of(deployment, spec).sideBySideProblem(deployment, spec, releaseDir);
+  }
+
+  @Override
   public List<String> services(String deployment, RuntimeSpec spec, Path releaseDir)
       throws Exception {
     return of(deployment, spec).services(deployment, spec, releaseDir);

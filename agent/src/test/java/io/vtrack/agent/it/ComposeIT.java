@@ -93,6 +93,16 @@ class ComposeIT extends AgentTestBase {
         docker.removeContainerCmd(c.getId()).withForce(true).exec();
       }
     }
+    // Volumes a test's compose files declared (named after its project).
+    var volumes = docker.listVolumesCmd().exec().getVolumes();
+    for (var v :
+        volumes == null
+            ? List.<com.github.dockerjava.api.command.InspectVolumeResponse>of()
+            : volumes) {
+      if (v.getName().startsWith(project)) {
+        docker.removeVolumeCmd(v.getName()).exec();
+      }
+    }
   }
 
   /** The threads docker-java reads event streams on (one per subscription). */
@@ -494,6 +504,20 @@ class ComposeIT extends AgentTestBase {
   }
 
   @Test
+  void aBranchMovingPastACommitWhoseComposeFileIsBrokenRollsOutTheFix() throws Exception {
+    String c1 = deployHealthy("main");
+    app.edit("docker-compose.yml", s -> s.replace("services:\n", "services: [\n"));
+    app.commitApp("Broken compose file", "c2");
+    awaitPhase("Stalled", c1);
+    assertThat(status().toString()).contains("config rejected the compose files");
+    // The fix is the next commit on the branch; the document does not change.
+    app.edit("docker-compose.yml", s -> s.replace("services: [\n", "services:\n"));
+    String c3 = app.commitApp("Fixed compose file", "c3");
+    awaitPhase("Healthy", c3);
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c3), Map.entry("frontend", c3));
+  }
+
+  @Test
   @SuppressWarnings("unchecked")
   void logAndMemoryChecksReadTheContainersThroughTheEngine() throws Exception {
     app.extraChecks =
@@ -841,6 +865,48 @@ class ComposeIT extends AgentTestBase {
             .map(i -> (String) i.get("colour"))
             .findFirst()
             .orElseThrow();
+  }
+
+  @Test
+  void aFixedContainerNameIsRefusedWithBlueGreenBeforeAnythingRunsBesideTheLiveOne()
+      throws Exception {
+    composeBlueGreen();
+    String c1 = deployHealthy("c1");
+    String blue = liveColour();
+    List<String> live = colourContainers(blue).stream().map(Container::getId).toList();
+    String fixed = project + "-the-backend";
+    app.edit(
+        "docker-compose.yml",
+        s ->
+            s.replace("\n  backend:\n", "\n  backend:\n    container_name: " + fixed + "\n")
+                + "  cache:\n    image: vtrack/runtime:bookworm\n    command: [sleep, \"3600\"]\n"
+                + "    network_mode: host\n    volumes: [cachedata:/data]\n"
+                + "volumes:\n  cachedata:\n");
+    app.commitApp("A fixed container name and a volume of the project", "c2");
+    app.deploy("c2");
+    // The second colour could never be created beside the first, and would get its own empty
+    // copy of the volume: said at once, by name.
+    awaitPhase("Stalled", c1);
+    assertThat(String.valueOf(status().get("message")))
+        .contains("spec.strategy.blueGreen")
+        .contains("backend the container_name " + fixed)
+        .contains("the volume cachedata");
+    assertThat(colourContainers(blue).stream().map(Container::getId).toList())
+        .containsExactlyInAnyOrderElementsOf(live);
+    assertThat(colourContainers(blue.equals("blue") ? "green" : "blue")).isEmpty();
+    assertThat(docker.listContainersCmd().withShowAll(true).exec())
+        .noneMatch(c -> List.of(c.getNames()).contains("/" + fixed));
+
+    // Without the name, and with a volume both colours share (a name of its own): rolled out.
+    app.edit(
+        "docker-compose.yml",
+        s ->
+            s.replace("    container_name: " + fixed + "\n", "")
+                .replace("  cachedata:\n", "  cachedata:\n    name: " + project + "-cachedata\n"));
+    String c3 = app.commitApp("No fixed container name, a volume of the host", "c3");
+    app.deploy("c3");
+    awaitPhase("Healthy", c3);
+    assertThat(liveColour()).isNotEqualTo(blue);
   }
 
   @Test

@@ -1,0 +1,68 @@
+package io.vtrack.agent.runtime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.api.Test;
+import tools.jackson.dataformat.yaml.YAMLMapper;
+
+/** What {@code compose config}'s output says about volumes, as both CLI versions print it. */
+class ComposeFilesTest {
+  static final YAMLMapper YAML = new YAMLMapper();
+
+  @Test
+  void volumesWithoutANameOfTheirOwnBelongToTheProjectAsV1PrintsThem() {
+    // docker-compose 1.29 config -p myproj, volumes dbdata, shared {name: fixed-shared}, ext
+    // {external: true}.
+    var config =
+        YAML.readTree(
+            """
+            services:
+              db:
+                image: vtrack/runtime:bookworm
+                volumes:
+                - dbdata:/data:rw
+                - shared:/shared:rw
+                - ext:/ext:rw
+                - /tmp/cv/local:/local:rw
+            version: '3.8'
+            volumes:
+              dbdata: {}
+              ext:
+                external: true
+                name: ext
+              shared:
+                name: fixed-shared
+            """);
+    assertThat(ComposeFiles.projectVolumes(config, "myproj")).containsExactly("dbdata");
+  }
+
+  @Test
+  void volumesNamedAfterTheProjectBelongToItAsV2PrintsThem() {
+    var config =
+        YAML.readTree(
+            """
+            name: myproj
+            services:
+              db:
+                image: vtrack/runtime:bookworm
+            volumes:
+              dbdata:
+                name: myproj_dbdata
+              ext:
+                name: ext
+                external: true
+              legacy:
+                external:
+                  name: legacy-volume
+              shared:
+                name: fixed-shared
+            """);
+    assertThat(ComposeFiles.projectVolumes(config, "myproj")).containsExactly("dbdata");
+  }
+
+  @Test
+  void noVolumesNoProblem() {
+    assertThat(ComposeFiles.projectVolumes(YAML.readTree("services: {a: {image: x}}"), "p"))
+        .isEmpty();
+  }
+}
