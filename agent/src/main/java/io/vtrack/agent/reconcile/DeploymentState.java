@@ -40,6 +40,13 @@ final class DeploymentState {
   /** The commit whose release had {@link #buildProblem}: another one is tried. */
   String buildProblemCommit;
 
+  /** A rollout found that the document cannot be acted on for {@code commit} as it is. */
+  void stalled(ReconcileError.Stalled problem, String generation, String commit) {
+    buildProblem = problem;
+    buildProblemGeneration = generation;
+    buildProblemCommit = commit;
+  }
+
   /** The last transient failure, shown in status until a reconcile succeeds. */
   ReconcileError.Transient transientError;
 

@@ -16,7 +16,6 @@ import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
-import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -112,7 +111,13 @@ public final class Reconciler {
             new DeletionHandler(wiring.store(), wiring.runtime(), blueGreen));
     this.warm = new WarmInstances(vertx, wiring.store(), blueGreen, this::enqueue);
     this.selfHeal =
-        new SelfHeal(vertx, wiring.store(), wiring.runtime(), wiring.releases(), wiring.stateDir());
+        new SelfHeal(
+            vertx,
+            wiring.store(),
+            wiring.runtime(),
+            wiring.releases(),
+            wiring.stateDir(),
+            blueGreen.proxyRoutes());
     this.refresh =
         new StatusRefresh(
             vertx,
@@ -300,34 +305,15 @@ public final class Reconciler {
       return done();
     }
     if (step instanceof Step.HealLater later) {
-      if (s.healTimer == null) {
-        long delay = Math.max(1, Duration.between(Instant.now(), later.at()).toMillis());
-        s.healTimer =
-            vertx.setTimer(
-                delay,
-                id -> {
-                  s.healTimer = null;
-                  enqueue(name);
-                });
-      }
+      selfHeal.later(name, later.at(), s, this::enqueue);
       return done();
     }
     if (step instanceof Step.Reroute reroute) {
-      Instance live =
-          snap.instances().stream()
-              .filter(i -> i.role() == Instance.Role.Live)
-              .findFirst()
-              .orElseThrow();
-      return blocking(
-              () -> {
-                blueGreen.proxyRoutes().reroute(name, live, reroute.why());
-                return null;
-              })
-          .transform(
-              ar -> {
-                if (ar.failed()) {
-                  // Tried again at the next reconcile (the next poll, or the proxy watch).
-                  LOG.warn("{}: cannot write its routes again: {}", name, ar.cause().getMessage());
+      return selfHeal
+          .reroute(name, snap, reroute.why())
+          .compose(
+              written -> {
+                if (!written) {
                   monitor.ensure(name, snap);
                   return done();
                 }
@@ -365,9 +351,7 @@ public final class Reconciler {
                 // listen yet, say) is over, and the status published next must not repeat it.
                 s.succeeded();
               } else if (outcome instanceof RolloutExecutor.Outcome.Stalled st) {
-                s.buildProblem = st.problem();
-                s.buildProblemGeneration = st.generation();
-                s.buildProblemCommit = st.commit();
+                s.stalled(st.problem(), st.generation(), st.commit());
               }
               return new ReconcileQueue.Next.Again();
             });

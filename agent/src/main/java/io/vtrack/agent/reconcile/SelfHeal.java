@@ -8,10 +8,13 @@ import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.runtime.Runtimes;
+import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.event.Level;
@@ -29,13 +32,60 @@ final class SelfHeal {
   private final ReleaseBuilder releases;
   private final Path stateDir;
 
+  private final ProxyRoutes proxyRoutes;
+
   SelfHeal(
-      Vertx vertx, StateStore store, Runtimes runtime, ReleaseBuilder releases, Path stateDir) {
+      Vertx vertx,
+      StateStore store,
+      Runtimes runtime,
+      ReleaseBuilder releases,
+      Path stateDir,
+      ProxyRoutes proxyRoutes) {
     this.vertx = vertx;
     this.store = store;
     this.runtime = runtime;
     this.releases = releases;
     this.stateDir = stateDir;
+    this.proxyRoutes = proxyRoutes;
+  }
+
+  /** A restart due at {@code at}, after its backoff: {@code name} is enqueued then (once). */
+  void later(String name, Instant at, DeploymentState s, Consumer<String> enqueue) {
+    if (s.healTimer == null) {
+      long delay = Math.max(1, Duration.between(Instant.now(), at).toMillis());
+      s.healTimer =
+          vertx.setTimer(
+              delay,
+              id -> {
+                s.healTimer = null;
+                enqueue.accept(name);
+              });
+    }
+  }
+
+  /**
+   * Writes the switch proxy's routes of the live instance again ({@code why}: routes.json edited,
+   * lost or unreadable); false when it could not, to be tried at the next reconcile (the next poll,
+   * or the proxy watch).
+   */
+  Future<Boolean> reroute(String name, Snapshot snap, String why) {
+    Instance live =
+        snap.instances().stream()
+            .filter(i -> i.role() == Instance.Role.Live)
+            .findFirst()
+            .orElseThrow();
+    return vertx
+        .executeBlocking(
+            () -> {
+              proxyRoutes.reroute(name, live, why);
+              return true;
+            },
+            false)
+        .otherwise(
+            err -> {
+              LOG.warn("{}: cannot write its routes again: {}", name, err.getMessage());
+              return false;
+            });
   }
 
   /**
