@@ -345,11 +345,12 @@ public final class Reconciler {
         .run(snap, resume.rollout())
         .map(
             outcome -> {
+              // The stage went through: a failure that made it retry (a registry away, a proxy
+              // that could not listen yet) is over, the status published next must not repeat it,
+              // and the rollout, making progress again, is not given up for a newer commit.
+              s.succeeded();
               if (outcome instanceof RolloutExecutor.Outcome.Verified) {
                 s.clearHeal();
-                // The rollout went through: a failure that made it retry (a proxy that could not
-                // listen yet, say) is over, and the status published next must not repeat it.
-                s.succeeded();
               } else if (outcome instanceof RolloutExecutor.Outcome.Stalled st) {
                 s.stalled(st.problem(), st.generation(), st.commit());
               }
