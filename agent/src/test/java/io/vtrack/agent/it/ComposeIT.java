@@ -299,10 +299,15 @@ class ComposeIT extends AgentTestBase {
    * nothing that runs touched. Returns c2.
    */
   String c2RetryingForAnAbsentRegistry(String image) throws Exception {
+    return c2RetryingForAnAbsentRegistry(image, () -> addCacheService(image));
+  }
+
+  /** As above, with c2 made by {@code change}. */
+  String c2RetryingForAnAbsentRegistry(String image, Change change) throws Exception {
     String c1 = deployHealthy("c1");
     String before = container("backend").getId();
-    addCacheService(image);
-    String commit = app.commitApp("A cache service from a registry that is away", "c2");
+    change.make();
+    String commit = app.commitApp("An image from a registry that is away", "c2");
     app.deploy("c2");
     await()
         .atMost(LONG)
@@ -363,6 +368,30 @@ class ComposeIT extends AgentTestBase {
           .containsOnly(
               Map.entry("backend", c2), Map.entry("frontend", c2), Map.entry("cache", c2));
     }
+  }
+
+  /** A change to the app's files. */
+  @FunctionalInterface
+  interface Change {
+    void make() throws Exception;
+  }
+
+  @Test
+  void aBaseImageWhoseRegistryIsAwayIsRetriedNotBlamed() throws Exception {
+    String base = "127.0.0.1:" + TestApp.freePort() + "/" + project + "-base:1";
+    String c2 =
+        c2RetryingForAnAbsentRegistry(
+            base,
+            () ->
+                app.edit(
+                    "Dockerfile", s -> s.replace("FROM vtrack/runtime:bookworm", "FROM " + base)));
+    // The base image back as it was: the rollout retrying c2 gives way, c3 rolls out.
+    app.edit("Dockerfile", s -> s.replace("FROM " + base, "FROM vtrack/runtime:bookworm"));
+    String c3 = app.commitApp("The base image back", "c3");
+    app.deploy("c3");
+    awaitPhase("Healthy", c3);
+    assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of()))
+        .doesNotContain(c2);
   }
 
   @Test
