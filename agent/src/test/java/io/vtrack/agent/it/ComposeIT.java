@@ -93,6 +93,14 @@ class ComposeIT extends AgentTestBase {
         docker.removeContainerCmd(c.getId()).withForce(true).exec();
       }
     }
+    // The images built for its commits and the ones it pulled from a local registry.
+    for (var image : docker.listImagesCmd().exec()) {
+      for (String tag : image.getRepoTags() == null ? new String[0] : image.getRepoTags()) {
+        if (tag.startsWith("vtrack/" + project + "-") || tag.contains("/" + project + "-")) {
+          docker.removeImageCmd(tag).withForce(true).exec();
+        }
+      }
+    }
     // Volumes a test's compose files declared (named after its project).
     var volumes = docker.listVolumesCmd().exec().getVolumes();
     for (var v :
