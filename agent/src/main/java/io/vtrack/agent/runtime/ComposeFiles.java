@@ -6,9 +6,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import tools.jackson.databind.JsonNode;
@@ -89,7 +91,12 @@ final class ComposeFiles {
     Map<String, String> pulled = new TreeMap<>();
     Map<String, String> named = new TreeMap<>();
     JsonNode services = root.path("services");
+    Set<String> profiles = activeProfiles(env, releaseDir);
     for (var e : services.properties()) {
+      if (!runs(e.getValue(), profiles)) {
+        // `up` does not start it: neither built, pulled nor expected to run.
+        continue;
+      }
       builds.put(e.getKey(), e.getValue().has("build"));
       if (!e.getValue().has("build") && e.getValue().path("image").isString()) {
         pulled.put(e.getKey(), e.getValue().path("image").asString());
@@ -111,6 +118,58 @@ final class ComposeFiles {
             projectVolumes(root, ComposeRuntime.project(deployment, spec)));
     models.put(releaseDir, m);
     return m;
+  }
+
+  /**
+   * Whether {@code up} starts a service of {@code compose config}'s output: one without {@code
+   * profiles}, or with one of the active profiles ({@code config} lists every service, up starts
+   * only these).
+   */
+  static boolean runs(JsonNode service, Set<String> activeProfiles) {
+    JsonNode profiles = service.path("profiles");
+    if (!profiles.isArray() || profiles.isEmpty()) {
+      return true;
+    }
+    for (JsonNode p : profiles) {
+      if (activeProfiles.contains(p.asString())) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The profiles compose activates, as it reads them: {@code COMPOSE_PROFILES} from the environment
+   * the CLI gets ({@code env}, then the agent's own), else from the release's {@code .env} file.
+   */
+  static Set<String> activeProfiles(Map<String, String> env, Path releaseDir) {
+    String value = env.get("COMPOSE_PROFILES");
+    if (value == null) {
+      value = System.getenv("COMPOSE_PROFILES");
+    }
+    if (value == null) {
+      try {
+        Path dotEnv = releaseDir.resolve(".env");
+        if (Files.isRegularFile(dotEnv)) {
+          for (String line : Files.readAllLines(dotEnv)) {
+            if (line.strip().startsWith("COMPOSE_PROFILES=")) {
+              value = line.strip().substring("COMPOSE_PROFILES=".length()).replace("\"", "");
+            }
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        // An unreadable .env: compose itself will say so.
+      }
+    }
+    Set<String> out = new HashSet<>();
+    if (value != null) {
+      for (String p : value.split(",")) {
+        if (!p.isBlank()) {
+          out.add(p.strip());
+        }
+      }
+    }
+    return out;
   }
 
   /**

@@ -68,6 +68,13 @@ class AgentImageIT {
         }
       }
     }
+    // The images the agent in the container built for the example's commits.
+    var images = docker("images", "-q", "--filter", "reference=vtrack/" + project + "-*");
+    for (String id : images.output().split("\\s+")) {
+      if (!id.isBlank()) {
+        docker("rmi", "-f", id);
+      }
+    }
   }
 
   @Test

@@ -461,6 +461,20 @@ class ComposeIT extends AgentTestBase {
   }
 
   @Test
+  void aServiceInAProfileThatIsNotActiveIsNeitherStartedNorAwaited() throws Exception {
+    app.edit(
+        "docker-compose.yml",
+        s ->
+            s
+                + "  debug:\n    image: vtrack/vtit-not-pulled-unless-active:1\n"
+                + "    profiles: [debug]\n    network_mode: host\n");
+    app.commitApp("A debug service in a profile", "c2");
+    String c2 = deployHealthy("c2");
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c2), Map.entry("frontend", c2));
+    assertThat(status().get("checks").toString()).doesNotContain("debug");
+  }
+
+  @Test
   void theDataIsRestoredAfterAFailedRollout() throws Exception {
     String c1 = deployHealthy("c1");
     long before = rows("video_sources");

@@ -2,7 +2,12 @@ package io.vtrack.agent.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.dataformat.yaml.YAMLMapper;
 
 /** What {@code compose config}'s output says about volumes, as both CLI versions print it. */
@@ -58,6 +63,27 @@ class ComposeFilesTest {
                 name: fixed-shared
             """);
     assertThat(ComposeFiles.projectVolumes(config, "myproj")).containsExactly("dbdata");
+  }
+
+  @Test
+  void aServiceInAProfileRunsOnlyWhenTheProfileIsActive(@TempDir Path release) throws Exception {
+    var config =
+        YAML.readTree(
+            """
+            services:
+              web: {image: x}
+              debug: {image: x, profiles: [debug, tools]}
+            """);
+    assertThat(ComposeFiles.runs(config.path("services").path("web"), Set.of())).isTrue();
+    assertThat(ComposeFiles.runs(config.path("services").path("debug"), Set.of())).isFalse();
+    assertThat(ComposeFiles.runs(config.path("services").path("debug"), Set.of("tools"))).isTrue();
+
+    assertThat(ComposeFiles.activeProfiles(Map.of("COMPOSE_PROFILES", "a, b"), release))
+        .containsExactlyInAnyOrder("a", "b");
+    Files.writeString(release.resolve(".env"), "X=1\nCOMPOSE_PROFILES=\"debug\"\n");
+    assertThat(ComposeFiles.activeProfiles(Map.of(), release)).containsExactly("debug");
+    // What the CLI is given comes before the release's .env, as compose reads it.
+    assertThat(ComposeFiles.activeProfiles(Map.of("COMPOSE_PROFILES", ""), release)).isEmpty();
   }
 
   @Test
