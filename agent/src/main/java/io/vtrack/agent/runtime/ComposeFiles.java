@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.dataformat.yaml.YAMLMapper;
@@ -48,17 +49,20 @@ final class ComposeFiles {
 
   /**
    * What {@code compose config} says of a release: its file version, its services, the image each
-   * service that does not build runs, the fixed container names ({@code container_name}) and the
-   * named volumes that belong to the project ({@link #projectVolumes}).
+   * service that does not build runs, the fixed container names ({@code container_name}), the named
+   * volumes that belong to the project ({@link #projectVolumes}) and the services that run once and
+   * exit ({@link #oneShots}).
    */
   record Model(
       String version,
       Map<String, Boolean> buildsByService,
       Map<String, String> pulledImages,
       Map<String, String> containerNames,
-      List<String> projectVolumes) {
+      List<String> projectVolumes,
+      Set<String> oneShots) {
+    /** The services that keep running (every one {@code up} starts but the one-shots). */
     List<String> services() {
-      return List.copyOf(buildsByService.keySet());
+      return buildsByService.keySet().stream().filter(s -> !oneShots.contains(s)).toList();
     }
   }
 
@@ -115,9 +119,30 @@ final class ComposeFiles {
             builds,
             pulled,
             named,
-            projectVolumes(root, ComposeRuntime.project(deployment, spec)));
+            projectVolumes(root, ComposeRuntime.project(deployment, spec)),
+            oneShots(services, builds.keySet()));
     models.put(releaseDir, m);
     return m;
+  }
+
+  /**
+   * The services among {@code running} that another waits for to complete ({@code depends_on:
+   * {name: {condition: service_completed_successfully}}}): a migration or a seed, meant to exit 0.
+   */
+  static Set<String> oneShots(JsonNode services, Set<String> running) {
+    Set<String> out = new TreeSet<>();
+    for (var s : services.properties()) {
+      if (!running.contains(s.getKey())) {
+        continue;
+      }
+      for (var dep : s.getValue().path("depends_on").properties()) {
+        if ("service_completed_successfully".equals(dep.getValue().path("condition").asString(""))
+            && running.contains(dep.getKey())) {
+          out.add(dep.getKey());
+        }
+      }
+    }
+    return out;
   }
 
   /**

@@ -263,6 +263,7 @@ public final class ComposeRuntime implements AppRuntime {
     ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
     files.writeOverride(deployment, commit, releaseDir, spec, m, env);
     exits.clear(deployment);
+    exits.oneShots(deployment, m.oneShots());
     files.run(
         deployment, releaseDir, spec, env, List.of("up", "-d", "--remove-orphans"), UP_TIMEOUT);
     LOG.info(

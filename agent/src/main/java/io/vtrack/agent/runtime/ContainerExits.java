@@ -27,6 +27,9 @@ final class ContainerExits {
   /** Unexpected exits by deployment, then service. */
   private final Map<String, Map<String, String>> exits = new ConcurrentHashMap<>();
 
+  /** The one-shot services of each deployment: their exit with code 0 is their end, not a death. */
+  private final Map<String, Set<String>> oneShots = new ConcurrentHashMap<>();
+
   /** Containers the agent itself stops or replaces: their die and destroy events are expected. */
   private final Set<String> expectedGone = ConcurrentHashMap.newKeySet();
 
@@ -40,6 +43,11 @@ final class ContainerExits {
   /** The agent stops or replaces this container: its death is not an exit. */
   void expectGone(String containerId) {
     expectedGone.add(containerId);
+  }
+
+  /** The services of {@code deployment} that run once and exit (see ComposeFiles.oneShots). */
+  void oneShots(String deployment, Set<String> services) {
+    oneShots.put(deployment, Set.copyOf(services));
   }
 
   /** Forgets the exits of a deployment (its services start again). */
@@ -77,8 +85,19 @@ final class ContainerExits {
     if ("destroy".equals(action) && id != null) {
       expectedGone.remove(id);
     }
+    String code = attrs.get("exitCode");
+    if (!expected
+        && "die".equals(action)
+        && "0".equals(code)
+        && oneShots.getOrDefault(deployment, Set.of()).contains(service)) {
+      LOG.info(
+          "{}: {} (container {}) ran to completion",
+          deployment,
+          service,
+          ComposeRuntime.shortId(id));
+      return;
+    }
     if (!expected && ("die".equals(action) || "oom".equals(action))) {
-      String code = attrs.get("exitCode");
       String what =
           service
               + " (container "

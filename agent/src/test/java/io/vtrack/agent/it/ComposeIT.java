@@ -474,6 +474,41 @@ class ComposeIT extends AgentTestBase {
     assertThat(status().get("checks").toString()).doesNotContain("debug");
   }
 
+  /** A migrate service the backend waits for to complete, running {@code script}. */
+  void addMigration(String script) throws Exception {
+    String waits =
+        "\n  backend:\n    depends_on:\n"
+            + "      migrate: {condition: service_completed_successfully}\n";
+    app.edit(
+        "docker-compose.yml",
+        s ->
+            (s.contains(waits) ? s : s.replace("\n  backend:\n", waits))
+                    .replaceAll("\n  migrate:\n(    .*\n)+", "\n")
+                + "  migrate:\n    image: vtrack/runtime:bookworm\n    network_mode: host\n"
+                + "    command: [sh, -c, \""
+                + script
+                + "\"]\n");
+  }
+
+  @Test
+  void aMigrationServiceThatCompletesIsNotAnExitAndOneThatFailsIsRolledBack() throws Exception {
+    addMigration("echo migrated");
+    app.commitApp("A migration the backend waits for", "c2");
+    String c2 = deployHealthy("c2");
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c2), Map.entry("frontend", c2));
+    // The window went by without the migration's exit counting against it; a new commit too.
+    String c3 = app.goodUpgrade("1.1.0", "c3");
+    app.deploy("c3");
+    awaitPhase("Healthy", c3);
+
+    addMigration("echo cannot migrate; exit 3");
+    String bad = app.commitApp("A migration that fails", "c4");
+    app.deploy("c4");
+    awaitPhase("RolledBack", c3);
+    assertThat((List<Object>) status().get("quarantinedCommits")).contains(bad);
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c3), Map.entry("frontend", c3));
+  }
+
   @Test
   void theDataIsRestoredAfterAFailedRollout() throws Exception {
     String c1 = deployHealthy("c1");

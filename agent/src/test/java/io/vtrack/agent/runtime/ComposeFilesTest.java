@@ -87,6 +87,33 @@ class ComposeFilesTest {
   }
 
   @Test
+  void aServiceAnotherWaitsForToCompleteRunsOnce() {
+    // docker-compose 1.29 config of a web service waiting for a migration to complete.
+    var config =
+        YAML.readTree(
+            """
+            services:
+              migrate:
+                command: [sh, -c, echo migrated]
+                image: vtrack/runtime:bookworm
+              seed: {image: x}
+              web:
+                depends_on:
+                  migrate:
+                    condition: service_completed_successfully
+                  seed:
+                    condition: service_started
+                image: vtrack/runtime:bookworm
+            version: '2.4'
+            """);
+    var services = config.path("services");
+    assertThat(ComposeFiles.oneShots(services, Set.of("migrate", "seed", "web")))
+        .containsExactly("migrate");
+    // A service that waits but does not run (an inactive profile) waits for nothing.
+    assertThat(ComposeFiles.oneShots(services, Set.of("migrate", "seed"))).isEmpty();
+  }
+
+  @Test
   void noVolumesNoProblem() {
     assertThat(ComposeFiles.projectVolumes(YAML.readTree("services: {a: {image: x}}"), "p"))
         .isEmpty();
