@@ -347,7 +347,7 @@ class ComposeIT extends AgentTestBase {
   @Test
   void anImageWhoseRegistryIsAwayIsRetriedNotBlamedAndOneTheRegistryDoesNotHaveIsRefused()
       throws Exception {
-    try (LocalRegistry registry = new LocalRegistry()) {
+    try (LocalRegistry registry = new LocalRegistry(tmp.resolve("registry"))) {
       String image = registry.image(project + "-cache", "1");
       String c2 = c2RetryingForAnAbsentRegistry(image);
 
@@ -405,7 +405,7 @@ class ComposeIT extends AgentTestBase {
   @Test
   void aRolloutRetryingForAnAbsentRegistryGivesWayToTheNextCommitAndALocalImageIsNotPulled()
       throws Exception {
-    try (LocalRegistry registry = new LocalRegistry()) {
+    try (LocalRegistry registry = new LocalRegistry(tmp.resolve("registry"))) {
       String image = registry.image(project + "-cache", "1");
       String c2 = c2RetryingForAnAbsentRegistry(image);
       Map<?, ?> retrying = (Map<?, ?>) status().get("lastRollout");

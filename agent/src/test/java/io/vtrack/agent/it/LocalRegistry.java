@@ -22,8 +22,9 @@ final class LocalRegistry implements AutoCloseable {
   private final Path dir;
   private Process process;
 
-  LocalRegistry() throws IOException {
-    dir = Files.createTempDirectory("vtrack-registry");
+  /** A registry keeping its configuration and storage in {@code dir} (a test's temporary one). */
+  LocalRegistry(Path dir) throws IOException {
+    this.dir = Files.createDirectories(dir);
   }
 
   /** {@code 127.0.0.1:PORT/name:tag}. */
@@ -83,20 +84,14 @@ final class LocalRegistry implements AutoCloseable {
   }
 
   static void docker(String... args) throws Exception {
-    List<String> cmd = new java.util.ArrayList<>(List.of("docker"));
-    cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes());
-    if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
-      throw new IOException(cmd + " failed: " + out);
+    DebPackageIT.Run r = AgentImageIT.docker(args);
+    if (r.code() != 0) {
+      throw new IOException("docker " + List.of(args) + " failed: " + r.output());
     }
   }
 
   @Override
   public void close() throws Exception {
     stop();
-    try (var files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-    }
   }
 }

@@ -17,11 +17,11 @@ class RegistryUnavailableExceptionTest {
         "ERROR: for cache  Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect:"
             + " connection refused",
         "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup"
-            + " registry-1.docker.io on 10.255.255.53:53: no such host",
+            + " registry-1.docker.io on 127.0.0.53:53: no such host",
         "Get \"https://registry-1.docker.io/v2/\": net/http: request canceled while waiting for"
             + " connection (Client.Timeout exceeded while awaiting headers)",
         "Get \"https://registry-1.docker.io/v2/\": net/http: TLS handshake timeout",
-        "Head \"https://ghcr.io/v2/acme/app/manifests/1.2\": read tcp 10.0.0.2:51234->140.82.1.1:443:"
+        "Head \"https://ghcr.io/v2/acme/app/manifests/1.2\": read tcp 127.0.0.1:51234->127.0.0.1:443:"
             + " read: connection reset by peer",
         "ERROR: Service 'backend' failed to build : Get https://registry-1.docker.io/v2/: EOF",
         "toomanyrequests: You have reached your pull rate limit. You may increase the limit by"
