@@ -6,7 +6,6 @@ import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.backup.BackupManager;
 import io.vtrack.agent.check.CheckFactory;
 import io.vtrack.agent.metrics.AgentMetrics;
-import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.model.RuntimeSpec;
 import io.vtrack.agent.notify.Notifier;
 import io.vtrack.agent.proxy.ProxySupervisor;
@@ -32,9 +31,9 @@ import org.slf4j.event.Level;
 /**
  * The per-deployment reconcile (DESIGN.md §5). Every input only enqueues a name on the {@link
  * ReconcileQueue}; each reconcile reads the whole desired and observed state ({@link StateReader}),
- * asks the pure {@link Planner} for the next step, runs it, and publishes the status ({@link
- * StatusPublisher}). Confined to the agent's context, which owns every {@link DeploymentState};
- * blocking work runs on workers and hands back immutable records.
+ * asks the pure {@link Planner} for the next step, runs it ({@link StepRunner}), and publishes the
+ * status ({@link StatusPublisher}). Confined to the agent's context, which owns every {@link
+ * DeploymentState}; blocking work runs on workers and hands back immutable records.
  */
 public final class Reconciler {
   private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
@@ -73,6 +72,7 @@ public final class Reconciler {
   private final DeploymentCommands commands;
   private final BlueGreenSteps blueGreen;
   private final WarmInstances warm;
+  private final StepRunner steps;
   private boolean stopped;
 
   public Reconciler(Wiring wiring) {
@@ -138,6 +138,7 @@ public final class Reconciler {
             transitions,
             this::state,
             wiring.stateDir());
+    this.steps = new StepRunner(vertx, monitor, selfHeal, commands, executor, this::enqueue);
     wiring.metrics().queueDepth(queue::depth);
   }
 
@@ -273,7 +274,8 @@ public final class Reconciler {
               Step step = Planner.plan(snap.desired(), snap.observed());
               LOG.debug("{}: {}", name, step);
               boolean steady = !(step instanceof Step.Begin || step instanceof Step.Resume);
-              return act(name, snap, step, s)
+              return steps
+                  .act(name, snap, step, s)
                   .compose(
                       next ->
                           steady
@@ -282,84 +284,6 @@ public final class Reconciler {
                               : Future.succeededFuture(next));
             })
         .transform(ar -> settle(name, entry, s, ar.succeeded() ? ar.result() : null, ar.cause()));
-  }
-
-  private Future<ReconcileQueue.Next> act(
-      String name, Snapshot snap, Step step, DeploymentState s) {
-    s.hold = null;
-    if (step instanceof Step.Stall) {
-      monitor.stop(name);
-      return done();
-    }
-    if (step instanceof Step.Hold h) {
-      s.hold = h.reason();
-      if (h.reason() == Reason.Suspended) {
-        monitor.stop(name);
-      } else {
-        monitor.ensure(name, snap);
-      }
-      return done();
-    }
-    if (step instanceof Step.Idle) {
-      monitor.ensure(name, snap);
-      return done();
-    }
-    if (step instanceof Step.HealLater later) {
-      selfHeal.later(name, later.at(), s, this::enqueue);
-      return done();
-    }
-    if (step instanceof Step.Reroute reroute) {
-      return selfHeal
-          .reroute(name, snap, reroute.why())
-          .compose(
-              written -> {
-                if (!written) {
-                  monitor.ensure(name, snap);
-                  return done();
-                }
-                return Future.succeededFuture(new ReconcileQueue.Next.Again());
-              });
-    }
-    if (step instanceof Step.Heal heal) {
-      return selfHeal.heal(snap, heal, s).map(x -> new ReconcileQueue.Next.Done());
-    }
-    monitor.stop(name);
-    if (step instanceof Step.Begin begin) {
-      s.recovering = false;
-      String trigger = s.trigger;
-      s.trigger = null;
-      return blocking(() -> commands.begin(snap, begin.toCommit(), trigger))
-          .map(id -> new ReconcileQueue.Next.Again());
-    }
-    if (step instanceof Step.Supersede sup) {
-      return executor
-          .supersede(snap, sup.rollout(), sup.desiredCommit(), sup.retrying())
-          .map(
-              outcome -> {
-                s.succeeded();
-                return new ReconcileQueue.Next.Again();
-              });
-    }
-    Step.Resume resume = (Step.Resume) step;
-    return executor
-        .run(snap, resume.rollout())
-        .map(
-            outcome -> {
-              // The stage went through: a failure that made it retry (a registry away, a proxy
-              // that could not listen yet) is over, the status published next must not repeat it,
-              // and the rollout, making progress again, is not given up for a newer commit.
-              s.succeeded();
-              if (outcome instanceof RolloutExecutor.Outcome.Verified) {
-                s.clearHeal();
-              } else if (outcome instanceof RolloutExecutor.Outcome.Stalled st) {
-                s.stalled(st.problem(), st.generation(), st.commit());
-              }
-              return new ReconcileQueue.Next.Again();
-            });
-  }
-
-  private static Future<ReconcileQueue.Next> done() {
-    return Future.succeededFuture(new ReconcileQueue.Next.Done());
   }
 
   /**
@@ -377,7 +301,7 @@ public final class Reconciler {
       // The agent stopped under it (its store closed): nothing to retry here, it goes on from the
       // store at the next start.
       LOG.info("{}: stopped in the middle of a reconcile; it goes on at the next start", name);
-      return done();
+      return StepRunner.done();
     }
     if (failure != null) {
       ReconcileError e = ErrorMapping.classify(failure);
