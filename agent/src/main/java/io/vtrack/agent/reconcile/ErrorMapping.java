@@ -8,6 +8,7 @@ import io.vtrack.agent.release.SharedPathMissingException;
 import io.vtrack.agent.release.SourceUnavailableException;
 import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.ComposeConfigException;
+import io.vtrack.agent.runtime.NetworkUnavailableException;
 import io.vtrack.agent.runtime.RegistryUnavailableException;
 import io.vtrack.agent.runtime.Runtimes;
 import java.io.IOException;
@@ -54,7 +55,9 @@ public final class ErrorMapping {
       if (c instanceof Runtimes.RuntimeUnavailableException) {
         return new ReconcileError.Transient(Reason.RuntimeUnavailable, c.getMessage());
       }
-      if (c instanceof SourceUnavailableException || c instanceof RegistryUnavailableException) {
+      if (c instanceof SourceUnavailableException
+          || c instanceof RegistryUnavailableException
+          || c instanceof NetworkUnavailableException) {
         return new ReconcileError.Transient(Reason.SourceUnavailable, c.getMessage());
       }
       if (c instanceof SQLException) {

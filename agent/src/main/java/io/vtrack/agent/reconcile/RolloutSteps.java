@@ -15,6 +15,7 @@ import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.CommandRunner;
 import io.vtrack.agent.runtime.ComposeConfigException;
+import io.vtrack.agent.runtime.NetworkUnavailableException;
 import io.vtrack.agent.runtime.RegistryUnavailableException;
 import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.BackupRepository;
@@ -25,6 +26,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
@@ -171,6 +173,19 @@ final class RolloutSteps {
     policy.approve(c.command(), cwd);
     CommandRunner.Result res =
         CommandRunner.run(policy, c.command(), cwd, env, c.timeout().duration());
+    if (!res.ok() && "prepare".equals(what)) {
+      Optional<String> away = NetworkUnavailableException.reported(res.output());
+      if (away.isPresent()) {
+        throw new NetworkUnavailableException(
+            what
+                + " '"
+                + c.name()
+                + "' could not reach the network ("
+                + res.describe()
+                + "): "
+                + away.get());
+      }
+    }
     if (!res.ok()) {
       throw commitFailed(
           reason,

@@ -3,8 +3,10 @@ package io.vtrack.agent.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.sun.net.httpserver.HttpServer;
 import io.vtrack.agent.runtime.ProcStat;
 import io.vtrack.agent.source.WebhookSignature;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -474,5 +476,85 @@ class AgentIT extends AgentTestBase {
                   ((List<Map<String, Object>>) status().get("conditions")).get(0);
               assertThat(ready).containsEntry("status", "True").containsEntry("reason", "Verified");
             });
+  }
+
+  /**
+   * A package registry that is away when a {@code prepare} step fetches (npm against a registry on
+   * a port nothing listens on): the host's network, not the commit. The rollout waits in Preparing,
+   * saying why, nothing is quarantined and v1 keeps running; once the registry answers, the same
+   * rollout goes on. A registry that answers that a package does not exist is the commit's fault.
+   */
+  @Test
+  void aPackageRegistryThatIsAwayDuringPrepareIsRetriedNotBlamed() throws Exception {
+    String v1 = deployHealthy("v1");
+    long pid = backendPid();
+    int port = TestApp.freePort();
+    String registry = "http://127.0.0.1:" + port + "/";
+    app.extraSpec =
+        """
+          prepare:
+            - {name: deps, command: [npm, ping, --registry, "%s", --fetch-retries=0], timeout: 60s}
+        """
+            .formatted(registry);
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.deploy("v2");
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              Map<String, Object> st = status();
+              assertThat(st.get("phase")).isEqualTo("Preparing");
+              Map<?, ?> ready = ((List<Map<?, ?>>) st.get("conditions")).get(0);
+              assertThat(ready.get("reason")).isEqualTo("SourceUnavailable");
+              assertThat(String.valueOf(ready.get("message")))
+                  .contains("prepare 'deps' could not reach the network (exit code 1)")
+                  .contains("ECONNREFUSED 127.0.0.1:" + port);
+            });
+    assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of())).isEmpty();
+    assertThat(backendPid()).isEqualTo(pid);
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+
+    // The registry answers: the same rollout goes on (a reconcile call skips the backoff).
+    HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
+    server.createContext(
+        "/",
+        x -> {
+          byte[] body = "{}".getBytes(StandardCharsets.UTF_8);
+          x.getResponseHeaders().set("Content-Type", "application/json");
+          x.sendResponseHeaders("/-/ping".equals(x.getRequestURI().getPath()) ? 200 : 404, 2);
+          x.getResponseBody().write(body);
+          x.close();
+        });
+    server.start();
+    try {
+      assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/reconcile", "").status())
+          .isLessThan(300);
+      awaitPhase("Healthy", v2);
+      assertThat(runningVersion()).isEqualTo("2.0.0");
+
+      // A registry that answers that the package does not exist: the commit's failure.
+      app.extraSpec =
+          """
+            prepare:
+              - {name: deps, command: [npm, view, vtrack-no-such-package, --registry, "%s", --fetch-retries=0], timeout: 60s}
+          """
+              .formatted(registry);
+      app.edit("backend/app.py", s -> s + "\n# needs a package\n");
+      String v3 = app.commitApp("A package the registry does not have", "v3");
+      app.deploy("v3");
+      await()
+          .atMost(LONG)
+          .untilAsserted(
+              () ->
+                  assertThat((List<Object>) status().get("quarantinedCommits"))
+                      .containsExactly(v3));
+      Map<?, ?> last = (Map<?, ?>) status().get("lastRollout");
+      assertThat(last.get("reason")).isEqualTo("PrepareFailed");
+      assertThat(last.get("message").toString()).contains("E404");
+      assertThat(runningVersion()).isEqualTo("2.0.0");
+    } finally {
+      server.stop(0);
+    }
   }
 }
