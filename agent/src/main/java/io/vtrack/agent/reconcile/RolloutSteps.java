@@ -336,7 +336,8 @@ final class RolloutSteps {
   private Exception hostOrCommit(DeploymentSpec spec, Reason reason, Exception e) {
     if (e instanceof CommandPolicy.NotAllowedException
         || e instanceof ConfinedPath.UnsafePathException
-        || e instanceof RegistryUnavailableException) {
+        || e instanceof RegistryUnavailableException
+        || e instanceof NetworkUnavailableException) {
       return e;
     }
     if (!runtime.reachable(spec.runtime())) {

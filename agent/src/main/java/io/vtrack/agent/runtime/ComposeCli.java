@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * The compose command line: {@code docker compose} (v2) where it exists, else {@code
@@ -107,8 +108,14 @@ public final class ComposeCli {
               + " failed ("
               + r.describe()
               + "): "
-              + EngineContainers.tail(r.output()));
+              + EngineContainers.tail(ANSI.matcher(r.output()).replaceAll("")));
     }
     return r;
   }
+
+  /**
+   * Terminal colour codes: {@code --ansi never} leaves those of a build's own output (the engine
+   * colours what a RUN step wrote to stderr), which a status message must not carry.
+   */
+  private static final Pattern ANSI = Pattern.compile("\u001B\\[[0-9;]*[A-Za-z]");
 }

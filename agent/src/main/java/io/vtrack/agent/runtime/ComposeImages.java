@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,8 +57,18 @@ final class ComposeImages {
               cli.version() == 1 ? List.of("build", "--force-rm") : List.of("build"),
               BUILD_TIMEOUT);
     } catch (IOException e) {
-      // A base image that cannot be fetched because its registry is away is not the commit's.
-      throw RegistryUnavailableException.classify(e);
+      // A base image that cannot be fetched because its registry is away is not the commit's, nor
+      // a RUN step (npm ci, pip install) that could not reach the network.
+      IOException registry = RegistryUnavailableException.classify(e);
+      if (registry != e) {
+        throw registry;
+      }
+      Optional<String> away = NetworkUnavailableException.reported(e.getMessage());
+      if (away.isPresent()) {
+        throw new NetworkUnavailableException(
+            "a build step could not reach the network: " + away.get());
+      }
+      throw e;
     }
     List<String> images = new ArrayList<>();
     m.buildsByService()

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
 public final class NetworkUnavailableException extends IOException {
   /**
    * Node's system error codes (npm, yarn, pnpm print them as is), then what glibc, curl, git,
-   * urllib3 (pip), apt and Go say when a connection could not be made.
+   * Python (pip, urllib), apt and Go say when a connection could not be made.
    */
   private static final Pattern UNREACHABLE =
       Pattern.compile(
@@ -25,6 +25,7 @@ public final class NetworkUnavailableException extends IOException {
               + "|(?i:temporary failure (?:in name resolution|resolving)|could not resolve host"
               + "|name or service not known|failed to establish a new connection"
               + "|network is unreachable|no route to host|couldn't connect to server"
+              + "|\\[Errno 111] Connection refused|\\[Errno 110] Connection timed out"
               + "|\\bdial tcp(?: \\S+)?: (?:lookup \\S+(?: on \\S+)?: no such host"
               + "|connect: connection refused|i/o timeout))");
 

@@ -9,10 +9,13 @@ import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.core.DefaultDockerClientConfig;
 import com.github.dockerjava.core.DockerClientImpl;
 import com.github.dockerjava.zerodep.ZerodepDockerHttpClient;
+import com.sun.net.httpserver.HttpServer;
 import io.vtrack.agent.model.RuntimeSpec;
 import io.vtrack.agent.runtime.ComposeCli;
 import io.vtrack.agent.runtime.ComposeRuntime;
 import io.vtrack.agent.runtime.LogSource;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -280,7 +283,8 @@ class ComposeIT extends AgentTestBase {
     // The message names the command that failed and ends with what the build said.
     assertThat(String.valueOf(last.get("message")))
         .contains("build failed (exit code")
-        .contains("No module named 'vtrack_no_such_module'");
+        .contains("No module named 'vtrack_no_such_module'")
+        .doesNotContain("\u001B");
     // No container of the failed step is left behind.
     assertThat(docker.listContainersCmd().withShowAll(true).exec())
         .noneMatch(c -> String.valueOf(c.getCommand()).contains("vtrack_no_such_module"));
@@ -312,10 +316,19 @@ class ComposeIT extends AgentTestBase {
 
   /** As above, with c2 made by {@code change}. */
   String c2RetryingForAnAbsentRegistry(String image, Change change) throws Exception {
+    return c2Retrying(change, "image registry unreachable", image, "connection refused");
+  }
+
+  /**
+   * Deploys c1, then c2 made by {@code change}, and waits until c2's rollout retries in Preparing
+   * with {@code SourceUnavailable} saying each of {@code said}; checks that nothing of c1 was
+   * touched and c2 is not quarantined. Returns c2.
+   */
+  String c2Retrying(Change change, String... said) throws Exception {
     String c1 = deployHealthy("c1");
     String before = container("backend").getId();
     change.make();
-    String commit = app.commitApp("An image from a registry that is away", "c2");
+    String commit = app.commitApp("A change that needs the network", "c2");
     app.deploy("c2");
     await()
         .atMost(LONG)
@@ -332,10 +345,10 @@ class ComposeIT extends AgentTestBase {
                           .findFirst()
                           .orElseThrow();
               assertThat(ready.get("reason")).isEqualTo("SourceUnavailable");
+              // Without the terminal colours a build's own output carries.
               assertThat(String.valueOf(ready.get("message")))
-                  .contains("image registry unreachable")
-                  .contains(image)
-                  .contains("connection refused");
+                  .contains(said)
+                  .doesNotContain("\u001B");
             });
     assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of()))
         .doesNotContain(commit);
@@ -400,6 +413,48 @@ class ComposeIT extends AgentTestBase {
     awaitPhase("Healthy", c3);
     assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of()))
         .doesNotContain(c2);
+  }
+
+  /**
+   * An image build whose RUN step fetches from a server that is away (nothing listens on its port):
+   * the network, not the commit. Retried in Preparing, nothing running touched; once the server
+   * answers, the same rollout builds and goes on.
+   */
+  @Test
+  void aBuildStepThatCannotReachTheNetworkIsRetriedNotBlamed() throws Exception {
+    int port = TestApp.freePort();
+    String url = "http://127.0.0.1:" + port + "/deps.txt";
+    String c2 =
+        c2Retrying(
+            () ->
+                app.edit(
+                    "Dockerfile",
+                    s ->
+                        s
+                            + "RUN python3 -c \"import urllib.request;"
+                            + " urllib.request.urlopen('"
+                            + url
+                            + "', timeout=10).read()\"\n"),
+            "a build step could not reach the network",
+            "[Errno 111] Connection refused");
+    HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
+    server.createContext(
+        "/",
+        x -> {
+          x.sendResponseHeaders(200, 3);
+          x.getResponseBody().write("ok\n".getBytes(StandardCharsets.UTF_8));
+          x.close();
+        });
+    server.start();
+    try {
+      assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/reconcile", "").status())
+          .isLessThan(300);
+      awaitPhase("Healthy", c2);
+      assertThat(runningCommits())
+          .containsOnly(Map.entry("backend", c2), Map.entry("frontend", c2));
+    } finally {
+      server.stop(0);
+    }
   }
 
   @Test

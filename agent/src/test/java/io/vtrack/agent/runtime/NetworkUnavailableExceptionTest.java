@@ -47,6 +47,8 @@ class NetworkUnavailableExceptionTest {
         "WARNING: Retrying (Retry(total=4)) after connection broken by 'NameResolutionError(\"Failed"
             + " to resolve 'pypi.org' ([Errno -3] Temporary failure in name resolution)\")':"
             + " /simple/flask/",
+        "urllib.error.URLError: <urlopen error [Errno 111] Connection refused>",
+        "TimeoutError: [Errno 110] Connection timed out",
         "curl: (6) Could not resolve host: nosuchhost.invalid",
         "curl: (7) Failed to connect to 127.0.0.1 port 9 after 0 ms: Couldn't connect to server",
         "fatal: unable to access 'https://nosuchhost.invalid/x.git/': Could not resolve host:"
