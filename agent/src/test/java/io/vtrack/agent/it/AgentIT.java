@@ -3,10 +3,8 @@ package io.vtrack.agent.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.sun.net.httpserver.HttpServer;
 import io.vtrack.agent.runtime.ProcStat;
 import io.vtrack.agent.source.WebhookSignature;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -516,18 +514,7 @@ class AgentIT extends AgentTestBase {
     assertThat(runningVersion()).isEqualTo("1.0.0");
 
     // The registry answers: the same rollout goes on (a reconcile call skips the backoff).
-    HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
-    server.createContext(
-        "/",
-        x -> {
-          byte[] body = "{}".getBytes(StandardCharsets.UTF_8);
-          x.getResponseHeaders().set("Content-Type", "application/json");
-          x.sendResponseHeaders("/-/ping".equals(x.getRequestURI().getPath()) ? 200 : 404, 2);
-          x.getResponseBody().write(body);
-          x.close();
-        });
-    server.start();
-    try {
+    try (FileServer server = new FileServer(port, Map.of("/-/ping", "{}"))) {
       assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/reconcile", "").status())
           .isLessThan(300);
       awaitPhase("Healthy", v2);
@@ -553,8 +540,6 @@ class AgentIT extends AgentTestBase {
       assertThat(last.get("reason")).isEqualTo("PrepareFailed");
       assertThat(last.get("message").toString()).contains("E404");
       assertThat(runningVersion()).isEqualTo("2.0.0");
-    } finally {
-      server.stop(0);
     }
   }
 }

@@ -9,13 +9,10 @@ import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.core.DefaultDockerClientConfig;
 import com.github.dockerjava.core.DockerClientImpl;
 import com.github.dockerjava.zerodep.ZerodepDockerHttpClient;
-import com.sun.net.httpserver.HttpServer;
 import io.vtrack.agent.model.RuntimeSpec;
 import io.vtrack.agent.runtime.ComposeCli;
 import io.vtrack.agent.runtime.ComposeRuntime;
 import io.vtrack.agent.runtime.LogSource;
-import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -437,23 +434,12 @@ class ComposeIT extends AgentTestBase {
                             + "', timeout=10).read()\"\n"),
             "a build step could not reach the network",
             "[Errno 111] Connection refused");
-    HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
-    server.createContext(
-        "/",
-        x -> {
-          x.sendResponseHeaders(200, 3);
-          x.getResponseBody().write("ok\n".getBytes(StandardCharsets.UTF_8));
-          x.close();
-        });
-    server.start();
-    try {
+    try (FileServer server = new FileServer(port, Map.of("/deps.txt", "ok\n"))) {
       assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/reconcile", "").status())
           .isLessThan(300);
       awaitPhase("Healthy", c2);
       assertThat(runningCommits())
           .containsOnly(Map.entry("backend", c2), Map.entry("frontend", c2));
-    } finally {
-      server.stop(0);
     }
   }
 
