@@ -173,17 +173,13 @@ final class RolloutSteps {
     policy.approve(c.command(), cwd);
     CommandRunner.Result res =
         CommandRunner.run(policy, c.command(), cwd, env, c.timeout().duration());
-    if (!res.ok() && "prepare".equals(what)) {
-      Optional<String> away = NetworkUnavailableException.reported(res.output());
+    if (!res.ok() && reason == Reason.PrepareFailed) {
+      Optional<NetworkUnavailableException> away =
+          NetworkUnavailableException.in(
+              res.output(),
+              what + " '" + c.name() + "' could not reach the network (" + res.describe() + ")");
       if (away.isPresent()) {
-        throw new NetworkUnavailableException(
-            what
-                + " '"
-                + c.name()
-                + "' could not reach the network ("
-                + res.describe()
-                + "): "
-                + away.get());
+        throw away.get();
       }
     }
     if (!res.ok()) {

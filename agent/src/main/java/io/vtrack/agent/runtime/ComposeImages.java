@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,12 +62,10 @@ final class ComposeImages {
       if (registry != e) {
         throw registry;
       }
-      Optional<String> away = NetworkUnavailableException.reported(e.getMessage());
-      if (away.isPresent()) {
-        throw new NetworkUnavailableException(
-            "a build step could not reach the network: " + away.get());
-      }
-      throw e;
+      throw NetworkUnavailableException.in(
+              e.getMessage(), "a build step could not reach the network")
+          .map(IOException.class::cast)
+          .orElse(e);
     }
     List<String> images = new ArrayList<>();
     m.buildsByService()

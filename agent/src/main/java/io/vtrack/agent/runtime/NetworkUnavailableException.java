@@ -5,13 +5,13 @@ import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
- * A command that fetches (a {@code prepare} step: {@code npm ci}, {@code pip install}, {@code
- * curl}) failed because the network did not answer: a name that did not resolve, a connection
- * refused or timed out, in the words the usual tools print. The host's network or a package
- * registry is away, not the commit: retried like a repository that does not answer ({@code
- * SourceUnavailable}), nothing is quarantined and what runs is untouched. What a registry answers
- * (a 404, a version that does not exist) carries none of these words and stays the commit's
- * failure.
+ * A command that fetches (a {@code prepare} step or an image build's {@code RUN}: {@code npm ci},
+ * {@code pip install}, {@code curl}) failed because the network did not answer: a name that did not
+ * resolve, a connection refused or timed out, in the words the usual tools print. The host's
+ * network or a package registry is away, not the commit: retried like a repository that does not
+ * answer ({@code SourceUnavailable}), nothing is quarantined and what runs is untouched. What a
+ * registry answers (a 404, a version that does not exist) carries none of these words and stays the
+ * commit's failure.
  */
 public final class NetworkUnavailableException extends IOException {
   /**
@@ -34,6 +34,14 @@ public final class NetworkUnavailableException extends IOException {
 
   public NetworkUnavailableException(String message) {
     super(message);
+  }
+
+  /**
+   * This exception, "{@code what}: the line that says so", when {@code output} says that the
+   * network did not answer.
+   */
+  public static Optional<NetworkUnavailableException> in(String output, String what) {
+    return reported(output).map(line -> new NetworkUnavailableException(what + ": " + line));
   }
 
   /**

@@ -496,19 +496,10 @@ class AgentIT extends AgentTestBase {
             .formatted(registry);
     String v2 = app.goodUpgrade("2.0.0", "v2");
     app.deploy("v2");
-    await()
-        .atMost(LONG)
-        .pollInterval(Duration.ofMillis(100))
-        .untilAsserted(
-            () -> {
-              Map<String, Object> st = status();
-              assertThat(st.get("phase")).isEqualTo("Preparing");
-              Map<?, ?> ready = ((List<Map<?, ?>>) st.get("conditions")).get(0);
-              assertThat(ready.get("reason")).isEqualTo("SourceUnavailable");
-              assertThat(String.valueOf(ready.get("message")))
-                  .contains("prepare 'deps' could not reach the network (exit code 1)")
-                  .contains("ECONNREFUSED 127.0.0.1:" + port);
-            });
+    awaitRetryingInPreparing(
+        v2,
+        "prepare 'deps' could not reach the network (exit code 1)",
+        "ECONNREFUSED 127.0.0.1:" + port);
     assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of())).isEmpty();
     assertThat(backendPid()).isEqualTo(pid);
     assertThat(runningVersion()).isEqualTo("1.0.0");

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -74,6 +75,36 @@ abstract class AgentTestBase {
                     .isEqualTo(commit);
               }
             });
+  }
+
+  /**
+   * Waits until the rollout to {@code commit} retries in Preparing with {@code Ready=False}, {@code
+   * SourceUnavailable}, saying each of {@code said} (and no terminal colour codes); then checks
+   * that {@code commit} is not quarantined.
+   */
+  @SuppressWarnings("unchecked")
+  void awaitRetryingInPreparing(String commit, String... said) {
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              Map<String, Object> st = status();
+              assertThat(st.get("phase")).isEqualTo("Preparing");
+              assertThat(st.get("desiredCommit")).isEqualTo(commit);
+              Map<?, ?> ready =
+                  ((List<Map<?, ?>>) st.get("conditions"))
+                      .stream()
+                          .filter(c -> "Ready".equals(c.get("type")))
+                          .findFirst()
+                          .orElseThrow();
+              assertThat(ready.get("reason")).isEqualTo("SourceUnavailable");
+              assertThat(String.valueOf(ready.get("message")))
+                  .contains(said)
+                  .doesNotContain("\u001B");
+            });
+    assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of()))
+        .doesNotContain(commit);
   }
 
   long backendPid() throws Exception {

@@ -327,28 +327,7 @@ class ComposeIT extends AgentTestBase {
     change.make();
     String commit = app.commitApp("A change that needs the network", "c2");
     app.deploy("c2");
-    await()
-        .atMost(LONG)
-        .pollInterval(Duration.ofMillis(100))
-        .untilAsserted(
-            () -> {
-              Map<String, Object> st = status();
-              assertThat(st.get("phase")).isEqualTo("Preparing");
-              assertThat(st.get("desiredCommit")).isEqualTo(commit);
-              Map<?, ?> ready =
-                  ((List<Map<?, ?>>) st.get("conditions"))
-                      .stream()
-                          .filter(c -> "Ready".equals(c.get("type")))
-                          .findFirst()
-                          .orElseThrow();
-              assertThat(ready.get("reason")).isEqualTo("SourceUnavailable");
-              // Without the terminal colours a build's own output carries.
-              assertThat(String.valueOf(ready.get("message")))
-                  .contains(said)
-                  .doesNotContain("\u001B");
-            });
-    assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of()))
-        .doesNotContain(commit);
+    awaitRetryingInPreparing(commit, said);
     assertThat(container("backend").getId()).isEqualTo(before);
     assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
     return commit;
