@@ -594,6 +594,54 @@ class ComposeIT extends AgentTestBase {
     }
   }
 
+  /** The running containers of {@code service}, by id, with their commits. */
+  Map<String, String> replicas(String service) {
+    Map<String, String> out = new java.util.TreeMap<>();
+    for (Container c : projectContainers(false)) {
+      if (service.equals(c.getLabels().get(ComposeRuntime.LABEL_SERVICE))) {
+        out.put(c.getId(), c.getLabels().get(ComposeRuntime.LABEL_COMMIT));
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void aServiceScaledToTwoContainersIsDeployedHealedAndUpgradedAsOne() throws Exception {
+    // A queue worker with no port, two replicas (compose file 2.4 `scale`).
+    app.edit(
+        "docker-compose.yml",
+        s ->
+            s
+                + "  worker:\n    image: vtrack/runtime:bookworm\n    command: [sleep, \"3600\"]\n"
+                + "    network_mode: host\n    scale: 2\n    stop_grace_period: 1s\n");
+    app.commitApp("A worker, twice", "w1");
+    String c1 = deployHealthy("w1");
+    assertThat(replicas("worker")).hasSize(2).containsValues(c1).doesNotContainValue(null);
+
+    // One replica killed: the service is not all there; it is put back, the other left running.
+    List<String> before = List.copyOf(replicas("worker").keySet());
+    docker.killContainerCmd(before.get(0)).exec();
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              Map<String, String> now = replicas("worker");
+              return now.size() == 2 && !now.containsKey(before.get(0));
+            });
+    assertThat(replicas("worker")).containsKey(before.get(1));
+    awaitPhase("Healthy", c1);
+
+    // An upgrade replaces both replicas with the new commit's, and no container of c1 is left.
+    String c2 = app.goodUpgrade("2.0.0", "c2");
+    app.deploy("c2");
+    awaitPhase("Healthy", c2);
+    assertThat(replicas("worker")).hasSize(2).doesNotContainKeys(before.toArray(String[]::new));
+    assertThat(replicas("worker").values()).containsOnly(c2);
+    assertThat(projectContainers(true))
+        .allSatisfy(c -> assertThat(c.getLabels().get(ComposeRuntime.LABEL_COMMIT)).isEqualTo(c2));
+  }
+
   @Test
   void aComposeFileWithASyntaxErrorStallsAndTouchesNothing() throws Exception {
     String c1 = deployHealthy("c1");
