@@ -54,11 +54,15 @@ final class CheckBuilder {
       io.vtrack.agent.store.Instance live)
       throws Exception {
     Map<String, Double> lastHealthy = new HashMap<>();
+    Map<String, Object> marks = marks(r, commit, verifying);
     if (lastHealthyCommit != null && !lastHealthyCommit.equals(commit)) {
       String json = store.commits().baseline(name, lastHealthyCommit).orElse(null);
       if (json != null) {
-        lastHealthy = JSON.readValue(json, Map.class);
+        numbers(JSON.readValue(json, Map.class), lastHealthy, (a, b) -> b);
       }
+      // Recreate: what the last healthy commit answered just before it stopped, on the host as it
+      // is now; the higher of the two is the baseline (see LatencyNow).
+      numbers(marks.get(LatencyNow.MARK), lastHealthy, Math::max);
     }
     Map<String, Double> backupValues = new HashMap<>();
     if (r != null) {
@@ -88,7 +92,7 @@ final class CheckBuilder {
               }
             },
             env,
-            logOffsets(r, commit, verifying),
+            logOffsets(marks),
             svc -> runtime.serviceLog(target.runtimeKey(), svc),
             sideBySide(live, lastHealthyCommit, commit, target, paths));
     List<HealthCheck> out = new ArrayList<>(checks.build(spec.health(), ctx, in));
@@ -106,18 +110,36 @@ final class CheckBuilder {
     return out;
   }
 
+  /** The marks the rollout took at the switch when verifying its commit (else none). */
   @SuppressWarnings("unchecked")
-  private Map<String, Long> logOffsets(RolloutRecord r, String commit, boolean verifying)
+  private Map<String, Object> marks(RolloutRecord r, String commit, boolean verifying)
       throws Exception {
-    Map<String, Long> out = new HashMap<>();
     if (!verifying || r == null || !commit.equals(r.toCommit())) {
-      return out;
+      return Map.of();
     }
     String json = store.rollouts().marks(r.id()).orElse(null);
-    if (json != null && JSON.readValue(json, Map.class).get("logOffsets") instanceof Map<?, ?> m) {
+    return json == null ? Map.of() : JSON.readValue(json, Map.class);
+  }
+
+  private static Map<String, Long> logOffsets(Map<String, Object> marks) {
+    Map<String, Long> out = new HashMap<>();
+    if (marks.get("logOffsets") instanceof Map<?, ?> m) {
       m.forEach((k, v) -> out.put(String.valueOf(k), ((Number) v).longValue()));
     }
     return out;
+  }
+
+  /** Merges the numbers of a JSON object (anything else: nothing) into {@code into}. */
+  private static void numbers(
+      Object json, Map<String, Double> into, java.util.function.BinaryOperator<Double> merge) {
+    if (json instanceof Map<?, ?> m) {
+      m.forEach(
+          (k, v) -> {
+            if (v instanceof Number n) {
+              into.merge(String.valueOf(k), n.doubleValue(), merge);
+            }
+          });
+    }
   }
 
   /**

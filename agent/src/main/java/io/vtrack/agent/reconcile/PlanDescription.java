@@ -155,8 +155,17 @@ final class PlanDescription {
                       + StatusBuilder.short7(live.commit()))
               + ", on ports of its own");
     } else {
-      if (snap.row().currentCommit() != null) {
-        steps.add("stop " + what + " of " + StatusBuilder.short7(snap.row().currentCommit()));
+      String running = snap.row().currentCommit();
+      if (running != null
+          && running.equals(snap.row().lastHealthyCommit())
+          && spec.health().checks().stream().anyMatch(c -> c.latency() != null)) {
+        steps.add(
+            "measure the latency of "
+                + StatusBuilder.short7(running)
+                + " before it stops: the higher of that and its recorded baseline is compared");
+      }
+      if (running != null) {
+        steps.add("stop " + what + " of " + StatusBuilder.short7(running));
       }
       steps.add("start " + what + " of " + StatusBuilder.short7(to));
     }

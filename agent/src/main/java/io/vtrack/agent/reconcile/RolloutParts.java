@@ -16,10 +16,16 @@ final class RolloutParts {
       Reconciler.Wiring w, EventStream events, BiConsumer<String, List<CheckResult>> onRound) {
     StepRecorder recorder = new StepRecorder(w.store(), events, w.metrics());
     transitions = new RolloutTransitions(w.store());
+    checkBuilder = new CheckBuilder(w.store(), w.runtime(), w.checks());
     RolloutSteps steps =
         new RolloutSteps(
-            w.store(), w.releases(), w.runtime(), w.backups(), w.commandPolicy(), recorder);
-    checkBuilder = new CheckBuilder(w.store(), w.runtime(), w.checks());
+            w.store(),
+            w.releases(),
+            w.runtime(),
+            w.backups(),
+            w.commandPolicy(),
+            recorder,
+            new LatencyNow(checkBuilder, recorder));
     blueGreen = new BlueGreenSteps(w.store(), w.runtime(), steps, recorder, w.proxy());
     verify =
         new VerifyStage(

@@ -48,6 +48,7 @@ final class RolloutSteps {
   private final BackupManager backups;
   private final CommandPolicy policy;
   private final StepRecorder steps;
+  private final LatencyNow latencyNow;
 
   RolloutSteps(
       StateStore store,
@@ -55,13 +56,15 @@ final class RolloutSteps {
       Runtimes runtime,
       BackupManager backups,
       CommandPolicy policy,
-      StepRecorder steps) {
+      StepRecorder steps,
+      LatencyNow latencyNow) {
     this.store = store;
     this.releases = releases;
     this.runtime = runtime;
     this.backups = backups;
     this.policy = policy;
     this.steps = steps;
+    this.latencyNow = latencyNow;
   }
 
   static ReconcileError.Failed commitFailed(Reason reason, String message) {
@@ -254,6 +257,17 @@ final class RolloutSteps {
    */
   void markLogs(RolloutRecord r, DeploymentSpec spec, Path release, Target target)
       throws Exception {
+    markLogs(r, spec, release, target, Map.of());
+  }
+
+  /** As above, with the latency of what ran, measured before it stopped ({@link LatencyNow}). */
+  private void markLogs(
+      RolloutRecord r,
+      DeploymentSpec spec,
+      Path release,
+      Target target,
+      Map<String, Double> latencyBefore)
+      throws Exception {
     store
         .rollouts()
         .setMarks(
@@ -265,7 +279,9 @@ final class RolloutSteps {
                         spec.health(),
                         release,
                         target.logsDir(),
-                        svc -> runtime.serviceLog(target.runtimeKey(), svc)))));
+                        svc -> runtime.serviceLog(target.runtimeKey(), svc)),
+                    LatencyNow.MARK,
+                    latencyBefore)));
   }
 
   /**
@@ -276,8 +292,16 @@ final class RolloutSteps {
     RolloutRecord r = in.rollout();
     DeploymentSpec spec = in.spec();
     if (store.rollouts().marks(r.id()).isEmpty()) {
-      // Kept from the first attempt when resumed: lines written since then still count.
-      markLogs(r, spec, in.paths().release(r.toCommit()), Target.recreate(in.name(), in.paths()));
+      // What runs answers on this host as it is now (measured first, so that its requests' log
+      // lines are not counted). Kept from the first attempt when resumed: lines written since then
+      // still count, and what ran has stopped.
+      Map<String, Double> latencyBefore = latencyNow.measure(in);
+      markLogs(
+          r,
+          spec,
+          in.paths().release(r.toCommit()),
+          Target.recreate(in.name(), in.paths()),
+          latencyBefore);
     }
     DeploymentSpec running = in.snap().runningSpec() != null ? in.snap().runningSpec() : in.spec();
     steps.run(

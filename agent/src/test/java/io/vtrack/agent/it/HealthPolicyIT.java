@@ -1,6 +1,7 @@
 package io.vtrack.agent.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.nio.file.Files;
 import java.util.List;
@@ -128,6 +129,77 @@ class HealthPolicyIT extends AgentTestBase {
                     "        elif path == \"/api/config/get-sources\":\n",
                     "        elif path == \"/api/config/get-sources\":\n            time.sleep(0.15)\n"));
     assertThat(msg).contains("latency: median").contains("vs baseline").contains("above +50%");
+  }
+
+  /** The rollout to {@code commit} once it ended. */
+  private Map<String, Object> rolloutTo(String commit) {
+    return await()
+        .atMost(LONG)
+        .pollInterval(java.time.Duration.ofMillis(100))
+        .until(
+            () -> (Map<String, Object>) agent.api.status("vtrack").get("lastRollout"),
+            r -> r != null && commit.equals(r.get("to")) && r.get("result") != null);
+  }
+
+  @Test
+  void aGoodRevisionOnAHostThatGotSlowerIsComparedWithWhatRanJustBeforeIt() throws Exception {
+    // How slow the host is, outside every release: each get-sources answer waits what the file
+    // backend/database/host-delay (a shared path) says, whichever commit answers.
+    app.edit(
+        "backend/app.py",
+        s ->
+            s.replace(
+                    "        elif path == \"/api/config/get-sources\":\n",
+                    "        elif path == \"/api/config/get-sources\":\n"
+                        + "            time.sleep(host_delay())\n")
+                .replace(
+                    "class Handler(BaseHTTPRequestHandler):\n",
+                    """
+                    def host_delay():
+                        try:
+                            with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                   "database", "host-delay")) as f:
+                                return float(f.read() or 0)
+                        except OSError:
+                            return 0.0
+
+
+                    class Handler(BaseHTTPRequestHandler):
+                    """));
+    app.commitApp("Answers as fast as the host", "h1");
+    app.extraChecks =
+        """
+              - name: latency
+                latency: {url: "http://127.0.0.1:%d/api/config/get-sources", samples: 10, maxIncrease: 50%%, minDelta: 100ms}
+        """
+            .formatted(app.backendPort);
+    app.deploy("h1");
+    start("300ms");
+    awaitPhase("vtrack", "Healthy", commitOf("h1")); // its baseline: a few milliseconds
+
+    // The host got 150 ms slower for everything; the same code in a new version is no regression.
+    Files.writeString(
+        agent.stateDir.resolve("deployments/vtrack/shared/backend/database/host-delay"), "0.15");
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.deploy("v2");
+    Map<String, Object> r2 = rolloutTo(v2);
+    assertThat(r2.get("result")).as("%s", r2).isEqualTo("Succeeded");
+    List<Map<String, Object>> steps =
+        (List<Map<String, Object>>) agent.api.history("vtrack").get(0).get("steps");
+    assertThat(steps)
+        .anySatisfy(
+            s -> {
+              assertThat(s.get("name")).isEqualTo("measure-live");
+              assertThat(s.get("output").toString()).contains("latency: median 15");
+            });
+
+    // A revision 150 ms slower than that is still one.
+    String v3 = app.slowerEndpoint("v3");
+    app.deploy("v3");
+    Map<String, Object> r3 = rolloutTo(v3);
+    assertThat(r3.get("result")).as("%s", r3).isEqualTo("RolledBack");
+    assertThat(r3.get("message").toString()).contains("latency: median").contains("vs baseline");
+    awaitPhase("vtrack", "RolledBack", v2);
   }
 
   @Test
