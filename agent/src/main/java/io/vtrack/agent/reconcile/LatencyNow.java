@@ -1,19 +1,19 @@
 package io.vtrack.agent.reconcile;
 
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vtrack.agent.check.Baselined;
 import io.vtrack.agent.check.CheckFactory;
-import io.vtrack.agent.check.CheckResult;
 import io.vtrack.agent.check.CheckStatus;
 import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.StateStore;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Recreate: the latency of the last healthy commit on this host as it is now, measured just before
@@ -23,26 +23,30 @@ import org.slf4j.LoggerFactory;
  * still is. (Blue-green samples the live instance side by side instead.)
  */
 final class LatencyNow {
-  private static final Logger LOG = LoggerFactory.getLogger(LatencyNow.class);
-
   /** The key of these medians in a rollout's marks. */
   static final String MARK = "latencyNow";
 
+  private final Vertx vertx;
+  private final StateStore store;
   private final CheckBuilder builder;
   private final StepRecorder steps;
 
-  LatencyNow(CheckBuilder builder, StepRecorder steps) {
+  LatencyNow(Vertx vertx, StateStore store, CheckBuilder builder, StepRecorder steps) {
+    this.vertx = vertx;
+    this.store = store;
     this.builder = builder;
     this.steps = steps;
   }
 
+  private record Started(long step, List<HealthCheck> checks) {}
+
   /**
    * The median of each latency check of the rollout's spec on what runs now, by baseline key, when
-   * what runs is the last healthy commit and it answers; empty otherwise (and for a rollback an
-   * operator asked for, which goes as fast as it can). Recorded as the step {@code measure-live}.
-   * Blocking: call from a worker.
+   * what runs is the last healthy commit and answers; empty otherwise, on a resumed rollout (what
+   * ran may have stopped) and for a rollback an operator asked for, which goes as fast as it can.
+   * Recorded as the step {@code measure-live}. Call on the agent's context: the checks run on it.
    */
-  Map<String, Double> measure(StageInput in) throws Exception {
+  Future<Map<String, Double>> measure(StageInput in) {
     RolloutRecord r = in.rollout();
     String running = in.snap().row().currentCommit();
     boolean latencyChecked =
@@ -53,56 +57,81 @@ final class LatencyNow {
         || running.equals(r.toCommit())
         || !running.equals(in.snap().row().lastHealthyCommit())
         || !in.snap().instances().isEmpty()) {
-      return Map.of();
+      return Future.succeededFuture(Map.of());
     }
-    Map<String, Double> out = new TreeMap<>();
-    steps.run(
-        r,
-        "measure-live",
-        () -> {
-          List<String> said = new ArrayList<>();
-          for (HealthCheck c :
-              builder.build(
-                  in.name(),
-                  in.spec(),
-                  running,
-                  running,
-                  running,
-                  in.paths(),
-                  Target.recreate(in.name(), in.paths()),
-                  null,
-                  false,
-                  null)) {
-            if (c.spec().latency() == null) {
-              continue;
-            }
-            said.add(c.spec().name() + ": " + median(c, out));
-          }
-          return "latency of "
-              + StatusBuilder.short7(running)
-              + " before it stops (the higher of this and its recorded baseline is compared): "
-              + String.join("; ", said);
-        });
-    return out;
+    return vertx
+        .executeBlocking(
+            () -> {
+              if (store.rollouts().marks(r.id()).isPresent()) {
+                return null;
+              }
+              List<HealthCheck> latency =
+                  builder
+                      .build(
+                          in.name(),
+                          in.spec(),
+                          running,
+                          running,
+                          running,
+                          in.paths(),
+                          Target.recreate(in.name(), in.paths()),
+                          null,
+                          false,
+                          null)
+                      .stream()
+                      .filter(c -> c.spec().latency() != null)
+                      .toList();
+              return new Started(steps.start(r, "measure-live"), latency);
+            },
+            false)
+        .compose(
+            s -> {
+              if (s == null) {
+                return Future.succeededFuture(Map.of());
+              }
+              Map<String, Double> out = new TreeMap<>();
+              List<String> said = new ArrayList<>();
+              Future<Void> chain = Future.succeededFuture();
+              for (HealthCheck c : s.checks()) {
+                chain = chain.compose(v -> median(c, out).map(m -> said.add(m)).mapEmpty());
+              }
+              return chain.compose(
+                  v ->
+                      vertx.executeBlocking(
+                          () -> {
+                            steps.end(
+                                r,
+                                s.step(),
+                                "measure-live",
+                                true,
+                                "latency of "
+                                    + StatusBuilder.short7(running)
+                                    + " before it stops (the higher of this and its recorded"
+                                    + " baseline is compared): "
+                                    + String.join("; ", said));
+                            return out;
+                          },
+                          false));
+            });
   }
 
-  /** Runs one latency check on what runs; puts its median into {@code out}; says what it saw. */
-  private static String median(HealthCheck c, Map<String, Double> out) {
-    long limit = c.spec().effectiveTimeout().millis();
-    try {
-      CheckResult res =
-          c.run().toCompletionStage().toCompletableFuture().get(limit, TimeUnit.MILLISECONDS);
-      Double median = ((Baselined) c).baselineValue();
-      if (res.status() != CheckStatus.Passing || median == null) {
-        return "not measured (" + res.message() + ")";
-      }
-      out.put(CheckFactory.baselineKey(c.spec()), median);
-      return String.format(Locale.ROOT, "median %.1fms", median);
-    } catch (java.util.concurrent.TimeoutException e) {
-      return "not measured (no answer within " + c.spec().effectiveTimeout().text() + ")";
-    } catch (Exception e) {
-      LOG.debug("latency of what runs not measured", e);
-      return "not measured (" + e.getMessage() + ")";
-    }
+  /**
+   * Runs one latency check on what runs, within its timeout; puts its median into {@code out} and
+   * says what it saw.
+   */
+  private static Future<String> median(HealthCheck c, Map<String, Double> out) {
+    String name = c.spec().name() + ": ";
+    return c.run()
+        .timeout(c.spec().effectiveTimeout().millis(), TimeUnit.MILLISECONDS)
+        .map(
+            res -> {
+              Double median = ((Baselined) c).baselineValue();
+              if (res.status() != CheckStatus.Passing || median == null) {
+                return name + "not measured (" + res.message() + ")";
+              }
+              out.put(CheckFactory.baselineKey(c.spec()), median);
+              return name + String.format(Locale.ROOT, "median %.1fms", median);
+            })
+        .otherwise(err -> name + "not measured (" + err.getMessage() + ")");
   }
 }

@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
@@ -59,6 +60,7 @@ final class RolloutExecutor {
   private final RollbackStage rollback;
   private final BlueGreenSteps blueGreen;
   private final PreviewStage preview;
+  private final LatencyNow latencyNow;
   private final RolloutTransitions transitions;
   private final AgentMetrics metrics;
   private final EventStream events;
@@ -77,6 +79,7 @@ final class RolloutExecutor {
       RollbackStage rollback,
       BlueGreenSteps blueGreen,
       PreviewStage preview,
+      LatencyNow latencyNow,
       RolloutTransitions transitions,
       AgentMetrics metrics,
       EventStream events,
@@ -90,6 +93,7 @@ final class RolloutExecutor {
     this.rollback = rollback;
     this.blueGreen = blueGreen;
     this.preview = preview;
+    this.latencyNow = latencyNow;
     this.transitions = transitions;
     this.metrics = metrics;
     this.events = events;
@@ -113,25 +117,30 @@ final class RolloutExecutor {
           case BackingUp -> blocking(() -> moved(in, Stage.BackingUp, () -> steps.backup(in)));
           case Previewing -> preview.run(in).compose(v -> blocking(() -> afterPreview(in, v)));
           case Deploying ->
-              blocking(
-                  () -> {
-                    Outcome o =
-                        moved(
-                            in,
-                            Stage.Deploying,
-                            () -> {
-                              if (in.spec().blueGreen() != null) {
-                                blueGreen.deploy(in);
-                              } else {
-                                if (!in.snap().instances().isEmpty()) {
-                                  blueGreen.retire(in);
-                                }
-                                steps.deploy(in);
-                              }
-                            });
-                    deployedHere.add(r.id());
-                    return o;
-                  });
+              (in.spec().blueGreen() != null
+                      ? Future.succeededFuture(Map.<String, Double>of())
+                      : latencyNow.measure(in))
+                  .compose(
+                      latencyBefore ->
+                          blocking(
+                              () -> {
+                                Outcome o =
+                                    moved(
+                                        in,
+                                        Stage.Deploying,
+                                        () -> {
+                                          if (in.spec().blueGreen() != null) {
+                                            blueGreen.deploy(in);
+                                          } else {
+                                            if (!in.snap().instances().isEmpty()) {
+                                              blueGreen.retire(in);
+                                            }
+                                            steps.deploy(in, latencyBefore);
+                                          }
+                                        });
+                                deployedHere.add(r.id());
+                                return o;
+                              }));
           case Verifying ->
               blocking(() -> candidateTarget(in))
                   .compose(

@@ -19,13 +19,7 @@ final class RolloutParts {
     checkBuilder = new CheckBuilder(w.store(), w.runtime(), w.checks());
     RolloutSteps steps =
         new RolloutSteps(
-            w.store(),
-            w.releases(),
-            w.runtime(),
-            w.backups(),
-            w.commandPolicy(),
-            recorder,
-            new LatencyNow(checkBuilder, recorder));
+            w.store(), w.releases(), w.runtime(), w.backups(), w.commandPolicy(), recorder);
     blueGreen = new BlueGreenSteps(w.store(), w.runtime(), steps, recorder, w.proxy());
     verify =
         new VerifyStage(
@@ -59,6 +53,7 @@ final class RolloutParts {
             rollback,
             blueGreen,
             new PreviewStage(w.vertx(), w.store(), w.runtime(), steps, recorder, verify),
+            new LatencyNow(w.vertx(), w.store(), checkBuilder, recorder),
             transitions,
             w.metrics(),
             events,

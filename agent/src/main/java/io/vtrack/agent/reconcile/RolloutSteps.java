@@ -48,7 +48,6 @@ final class RolloutSteps {
   private final BackupManager backups;
   private final CommandPolicy policy;
   private final StepRecorder steps;
-  private final LatencyNow latencyNow;
 
   RolloutSteps(
       StateStore store,
@@ -56,15 +55,13 @@ final class RolloutSteps {
       Runtimes runtime,
       BackupManager backups,
       CommandPolicy policy,
-      StepRecorder steps,
-      LatencyNow latencyNow) {
+      StepRecorder steps) {
     this.store = store;
     this.releases = releases;
     this.runtime = runtime;
     this.backups = backups;
     this.policy = policy;
     this.steps = steps;
-    this.latencyNow = latencyNow;
   }
 
   static ReconcileError.Failed commitFailed(Reason reason, String message) {
@@ -287,15 +284,14 @@ final class RolloutSteps {
   /**
    * Recreate: stops what runs (with the spec it runs with), then starts the new revision. What runs
    * is recorded before the start, so an agent killed now knows which revision it was starting.
+   *
+   * @param latencyBefore the latency of what ran, measured just before ({@link LatencyNow})
    */
-  void deploy(StageInput in) throws Exception {
+  void deploy(StageInput in, Map<String, Double> latencyBefore) throws Exception {
     RolloutRecord r = in.rollout();
     DeploymentSpec spec = in.spec();
     if (store.rollouts().marks(r.id()).isEmpty()) {
-      // What runs answers on this host as it is now (measured first, so that its requests' log
-      // lines are not counted). Kept from the first attempt when resumed: lines written since then
-      // still count, and what ran has stopped.
-      Map<String, Double> latencyBefore = latencyNow.measure(in);
+      // Kept from the first attempt when resumed: lines written since then still count.
       markLogs(
           r,
           spec,
