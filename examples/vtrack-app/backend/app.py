@@ -135,12 +135,19 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(404, {"success": False, "error": "not found: " + path})
 
 
+class Server(ThreadingHTTPServer):
+    # http.server listens with a backlog of 5: a handful of clients connecting at once (users,
+    # health checks, a smoke test) overflow it, and the kernel drops their SYNs, retried only
+    # 1 s and 3 s later.
+    request_queue_size = 128
+
+
 def main():
     migrate()
     stop = threading.Event()
     writer = threading.Thread(target=record_events, args=(stop,), daemon=True)
     writer.start()
-    server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+    server = Server(("127.0.0.1", PORT), Handler)
 
     def shutdown(signum, frame):
         log.info("signal %s: shutting down", signum)
