@@ -200,6 +200,17 @@ class HealthPolicyIT extends AgentTestBase {
     assertThat(r3.get("result")).as("%s", r3).isEqualTo("RolledBack");
     assertThat(r3.get("message").toString()).contains("latency: median").contains("vs baseline");
     awaitPhase("vtrack", "RolledBack", v2);
+
+    // A rollback an operator asks for goes as fast as it can: nothing is measured first.
+    Api.Answer back = agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "{}");
+    assertThat(back.status()).as(back.body()).isEqualTo(202);
+    awaitPhase("vtrack", "RolledBack", commitOf("h1"));
+    Map<String, Object> manual = agent.api.history("vtrack").get(0);
+    assertThat(manual.get("kind")).isEqualTo("rollback");
+    assertThat((List<Map<String, Object>>) manual.get("steps"))
+        .extracting(s -> s.get("name"))
+        .contains("stop", "start")
+        .doesNotContain("measure-live");
   }
 
   @Test
