@@ -6,6 +6,7 @@ import io.vtrack.agent.check.Baselined;
 import io.vtrack.agent.check.CheckFactory;
 import io.vtrack.agent.check.CheckStatus;
 import io.vtrack.agent.check.HealthCheck;
+import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
 import java.util.ArrayList;
@@ -41,22 +42,31 @@ final class LatencyNow {
   private record Started(long step, List<HealthCheck> checks) {}
 
   /**
+   * Whether a rollout to {@code toCommit} measures what {@code snap} runs first: a recreate rollout
+   * (not one an operator asked for, which goes as fast as it can) from the last healthy commit,
+   * with a latency check. {@code vtrack plan} asks the same.
+   */
+  static boolean measures(Snapshot snap, DeploymentSpec spec, String toCommit, boolean manual) {
+    String running = snap.row().currentCommit();
+    return spec.blueGreen() == null
+        && !manual
+        && running != null
+        && !running.equals(toCommit)
+        && running.equals(snap.row().lastHealthyCommit())
+        && snap.instances().isEmpty()
+        && spec.health().checks().stream().anyMatch(c -> c.latency() != null);
+  }
+
+  /**
    * The median of each latency check of the rollout's spec on what runs now, by baseline key, when
-   * what runs is the last healthy commit and answers; empty otherwise, on a resumed rollout (what
-   * ran may have stopped) and for a rollback an operator asked for, which goes as fast as it can.
-   * Recorded as the step {@code measure-live}. Call on the agent's context: the checks run on it.
+   * {@link #measures} and what runs answers; empty otherwise and on a resumed rollout (what ran may
+   * have stopped). Recorded as the step {@code measure-live}. Call on the agent's context: the
+   * checks run on it.
    */
   Future<Map<String, Double>> measure(StageInput in) {
     RolloutRecord r = in.rollout();
     String running = in.snap().row().currentCommit();
-    boolean latencyChecked =
-        in.spec().health().checks().stream().anyMatch(c -> c.latency() != null);
-    if (!latencyChecked
-        || r.manual()
-        || running == null
-        || running.equals(r.toCommit())
-        || !running.equals(in.snap().row().lastHealthyCommit())
-        || !in.snap().instances().isEmpty()) {
+    if (!measures(in.snap(), in.spec(), r.toCommit(), r.manual())) {
       return Future.succeededFuture(Map.of());
     }
     return vertx

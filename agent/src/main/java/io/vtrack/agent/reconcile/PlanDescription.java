@@ -156,9 +156,7 @@ final class PlanDescription {
               + ", on ports of its own");
     } else {
       String running = snap.row().currentCommit();
-      if (running != null
-          && running.equals(snap.row().lastHealthyCommit())
-          && spec.health().checks().stream().anyMatch(c -> c.latency() != null)) {
+      if (LatencyNow.measures(snap, spec, to, false)) {
         steps.add(
             "measure the latency of "
                 + StatusBuilder.short7(running)

@@ -20,7 +20,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
@@ -117,9 +116,8 @@ final class RolloutExecutor {
           case BackingUp -> blocking(() -> moved(in, Stage.BackingUp, () -> steps.backup(in)));
           case Previewing -> preview.run(in).compose(v -> blocking(() -> afterPreview(in, v)));
           case Deploying ->
-              (in.spec().blueGreen() != null
-                      ? Future.succeededFuture(Map.<String, Double>of())
-                      : latencyNow.measure(in))
+              latencyNow
+                  .measure(in)
                   .compose(
                       latencyBefore ->
                           blocking(
