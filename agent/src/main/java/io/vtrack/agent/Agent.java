@@ -19,6 +19,7 @@ import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.ComposeRuntime;
 import io.vtrack.agent.runtime.OrphanScan;
+import io.vtrack.agent.runtime.ProcStat;
 import io.vtrack.agent.runtime.ProcessRuntime;
 import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.runtime.Signaller;
@@ -314,11 +315,17 @@ public final class Agent extends VerticleBase {
       known.add(d.name());
     }
     Set<Long> recorded = new HashSet<>();
+    Set<String> running = new HashSet<>();
     for (var p : store.processes().all()) {
       recorded.add(p.pgid());
+      if (ProcStat.isAlive(p.pid(), p.startTicks())) {
+        running.add(p.deployment() + "\0" + p.service());
+      }
     }
     for (OrphanScan.Found f : OrphanScan.find(stateDir)) {
-      if (known.contains(f.deployment()) && !recorded.contains(f.pgid())) {
+      // A child that left the group of a service that runs is that service's: it stops with it.
+      boolean childOfRunning = running.contains(f.instance() + "\0" + f.service());
+      if (known.contains(f.deployment()) && !recorded.contains(f.pgid()) && !childOfRunning) {
         LOG.warn(
             "{}: pid {} was started here but never recorded (the agent was killed meanwhile):"
                 + " stopping it",

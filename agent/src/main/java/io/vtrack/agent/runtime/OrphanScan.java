@@ -14,15 +14,39 @@ import java.util.List;
  * environment names this state folder ({@code VTRACK_STATE_DIR}), in the agent's own pid and mount
  * namespaces (a compose service's container has that variable too, but it is the engine's to run).
  * Used on start so that the agent never runs a second copy next to processes its store does not
- * account for.
+ * account for, and on every stop of a service, for the processes that left its group (a {@code
+ * setsid} or daemonized child): they carry the service's {@code VTRACK_INSTANCE} and {@code
+ * VTRACK_SERVICE}.
  */
 public final class OrphanScan {
   private static final Path PROC = Path.of("/proc");
 
   private OrphanScan() {}
 
-  /** A process group leader started from this state folder, for {@code deployment}. */
-  public record Found(long pid, long pgid, String deployment, String cwd) {}
+  /**
+   * A process group leader started from this state folder, for {@code deployment}; {@code instance}
+   * and {@code service} are the service it was started as or from, when its environment says so
+   * (else null).
+   */
+  public record Found(
+      long pid, long pgid, String deployment, String cwd, String instance, String service) {
+
+    /** Whether it was started as or by {@code service} of runtime key {@code instance}. */
+    public boolean of(String instance, String service) {
+      return instance.equals(this.instance) && service.equals(this.service);
+    }
+  }
+
+  /**
+   * The group leaders started from this state folder by {@code service} of runtime key {@code
+   * instance} that are not in group {@code pgid}: processes that left the service's group and would
+   * outlive a stop of that group.
+   */
+  public static List<Found> leftGroup(Path stateDir, String instance, String service, long pgid) {
+    return find(stateDir).stream()
+        .filter(f -> f.of(instance, service) && f.pgid() != pgid)
+        .toList();
+  }
 
   public static List<Found> find(Path stateDir) {
     Path base = stateDir.toAbsolutePath().normalize();
@@ -61,16 +85,19 @@ public final class OrphanScan {
           name = rel.getNameCount() > 0 ? rel.getName(0).toString() : null;
         }
         List<String> env = environ(d);
-        if (name == null && (env.contains(marker) || env.contains(marker2))) {
-          name =
-              env.stream()
-                  .filter(e -> e.startsWith("VTRACK_DEPLOYMENT="))
-                  .map(e -> e.substring("VTRACK_DEPLOYMENT=".length()))
-                  .findFirst()
-                  .orElse("");
+        boolean ours = env.contains(marker) || env.contains(marker2);
+        if (name == null && ours) {
+          name = value(env, "VTRACK_DEPLOYMENT", "");
         }
         if (name != null) {
-          out.add(new Found(pid, st.pgid(), name, cwd));
+          out.add(
+              new Found(
+                  pid,
+                  st.pgid(),
+                  name,
+                  cwd,
+                  ours ? value(env, "VTRACK_INSTANCE", null) : null,
+                  ours ? value(env, "VTRACK_SERVICE", null) : null));
         }
       }
     } catch (IOException e) {
@@ -93,6 +120,14 @@ public final class OrphanScan {
   private static boolean elsewhere(Path procDir, String kind, String own) {
     String ns = namespace(procDir, kind);
     return own != null && ns != null && !ns.equals(own);
+  }
+
+  private static String value(List<String> env, String name, String otherwise) {
+    return env.stream()
+        .filter(e -> e.startsWith(name + "="))
+        .map(e -> e.substring(name.length() + 1))
+        .findFirst()
+        .orElse(otherwise);
   }
 
   private static String cwd(Path procDir) {

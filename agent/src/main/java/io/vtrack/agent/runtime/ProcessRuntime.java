@@ -140,6 +140,11 @@ public final class ProcessRuntime implements AppRuntime {
     pb.environment().putAll(extraEnv);
     pb.environment().putAll(EnvFiles.read(s.envFrom()));
     pb.environment().putAll(s.env());
+    // What finds a process that left the service's group (setsid, a daemonizing child) when the
+    // service stops: the environment is inherited.
+    pb.environment().put("VTRACK_STATE_DIR", store.folder().toString());
+    pb.environment().put("VTRACK_INSTANCE", deployment);
+    pb.environment().put("VTRACK_SERVICE", s.name());
     Process p = pb.start();
     long pid = p.pid();
     // setsid execs in place (the child is not a group leader), so pid == pgid == sid.
@@ -248,6 +253,7 @@ public final class ProcessRuntime implements AppRuntime {
   }
 
   private void stopRow(ProcessRow row, String signal, Duration timeout) {
+    List<Long> groups = new ArrayList<>();
     // Only signal the group while its leader is the process we started: a reused pid or pgid
     // belongs to someone else. A leader that died may have left members in the group, though.
     boolean leaderOurs = ProcStat.isAlive(row.pid(), row.startTicks());
@@ -256,8 +262,22 @@ public final class ProcessRuntime implements AppRuntime {
         || (groupLeft && !ProcStat.read(row.pgid()).filter(ProcStat::alive).isPresent())) {
       LOG.info(
           "{}: stopping {} (pgid {}) with {}", row.deployment(), row.service(), row.pgid(), signal);
-      Signaller.stopGroup(row.pgid(), signal, timeout);
+      groups.add(row.pgid());
     }
+    // A child that left the group (its own session) would outlive the service, holding its port
+    // or its files: it is stopped with the service, as systemd stops a unit's whole cgroup.
+    for (OrphanScan.Found f :
+        OrphanScan.leftGroup(store.folder(), row.deployment(), row.service(), row.pgid())) {
+      LOG.info(
+          "{}: stopping pid {} (pgid {}), started by {} but out of its process group, with {}",
+          row.deployment(),
+          f.pid(),
+          f.pgid(),
+          row.service(),
+          signal);
+      groups.add(f.pgid());
+    }
+    Signaller.stopGroups(groups, signal, timeout);
   }
 
   /** The state of each recorded service of a deployment. */
@@ -333,14 +353,24 @@ public final class ProcessRuntime implements AppRuntime {
     return rotated;
   }
 
-  /** Resident memory in bytes of a service's whole process group, or -1 when it is not running. */
+  /**
+   * Resident memory in bytes of a service's whole process group and of the groups of children that
+   * left it, or -1 when it is not running.
+   */
   @Override
   public long residentBytes(String deployment, String service) throws SQLException {
     for (ProcessRow row : store.processes().of(deployment)) {
       if (row.service().equals(service) && ProcStat.isAlive(row.pid(), row.startTicks())) {
+        List<Long> groups = new ArrayList<>(List.of(row.pgid()));
+        for (OrphanScan.Found f :
+            OrphanScan.leftGroup(store.folder(), deployment, service, row.pgid())) {
+          groups.add(f.pgid());
+        }
         long pages = 0;
-        for (ProcStat m : ProcStat.groupMembers(row.pgid())) {
-          pages += m.rssPages();
+        for (long g : groups) {
+          for (ProcStat m : ProcStat.groupMembers(g)) {
+            pages += m.rssPages();
+          }
         }
         return pages * 4096L;
       }

@@ -80,13 +80,25 @@ public final class Signaller {
 
   /** Sends {@code signal}, waits up to {@code timeout}, then KILLs what is left. */
   public static void stopGroup(long pgid, String signal, Duration timeout) {
-    if (ProcStat.groupMembers(pgid).isEmpty()) {
-      return;
+    stopGroups(List.of(pgid), signal, timeout);
+  }
+
+  /**
+   * Sends {@code signal} to every group, waits up to {@code timeout} for all of them together (not
+   * one after the other), then KILLs what is left.
+   */
+  public static void stopGroups(List<Long> pgids, String signal, Duration timeout) {
+    List<Long> live = pgids.stream().filter(g -> !ProcStat.groupMembers(g).isEmpty()).toList();
+    for (long g : live) {
+      signalGroup(g, signal);
     }
-    signalGroup(pgid, signal);
-    if (!awaitGroupExit(pgid, timeout)) {
-      signalGroup(pgid, "KILL");
-      awaitGroupExit(pgid, Duration.ofSeconds(10));
+    long deadline = System.nanoTime() + timeout.toNanos();
+    for (long g : live) {
+      Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+      if (!awaitGroupExit(g, left)) {
+        signalGroup(g, "KILL");
+        awaitGroupExit(g, Duration.ofSeconds(10));
+      }
     }
   }
 }

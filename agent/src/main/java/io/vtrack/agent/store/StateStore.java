@@ -165,8 +165,10 @@ public final class StateStore implements AutoCloseable {
   private final ProcessRepository processes;
   private final EventRepository events;
   private final InstanceRepository instances;
+  private final Path folder;
 
-  private StateStore(Connection conn) {
+  private StateStore(Connection conn, Path folder) {
+    this.folder = folder;
     this.db = new Db(conn);
     this.deployments = new DeploymentRepository(db);
     this.commits = new CommitRepository(db);
@@ -175,6 +177,11 @@ public final class StateStore implements AutoCloseable {
     this.processes = new ProcessRepository(db);
     this.events = new EventRepository(db);
     this.instances = new InstanceRepository(db);
+  }
+
+  /** The state folder this store lives in (absolute). */
+  public Path folder() {
+    return folder;
   }
 
   /** The store's file in a state folder. */
@@ -213,7 +220,7 @@ public final class StateStore implements AutoCloseable {
       throw new SQLException("cannot create the state store " + file + ": " + e.getMessage(), e);
     }
     Connection c = DriverManager.getConnection("jdbc:sqlite:" + file);
-    StateStore store = new StateStore(c);
+    StateStore store = new StateStore(c, stateDir.toAbsolutePath().normalize());
     try {
       try (Statement st = c.createStatement()) {
         st.execute("PRAGMA busy_timeout=5000");

@@ -149,6 +149,18 @@ class AgentIT extends AgentTestBase {
   }
 
   @Test
+  void aWorkerThatABrokenRevisionDetachedFromItsServiceIsStoppedWithIt() throws Exception {
+    String v1 = deployHealthy("v1");
+    app.detachesAWorker("detached-worker-of-v2");
+    app.breakContract("v2");
+    app.deploy("v2");
+    awaitPhase("RolledBack", v1);
+    assertThat(HostProcesses.withCommandLine("detached-worker-of-v2"))
+        .as("the worker of the rolled back revision")
+        .isEmpty();
+  }
+
+  @Test
   void aValidationFailureTouchesNothing() throws Exception {
     String v1 = deployHealthy("v1");
     long pid = backendPid();

@@ -13,7 +13,6 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -117,7 +116,9 @@ class AgentRestartIT {
             assertThat(ProcStat.isAlive(r.pid(), r.startTicks())).isTrue();
           }
         }
-        assertThat(processesIn(agent.stateDir.resolve("deployments/vtrack/releases/" + other)))
+        assertThat(
+                HostProcesses.runningIn(
+                    agent.stateDir.resolve("deployments/vtrack/releases/" + other)))
             .as("processes still running from %s", other)
             .isEmpty();
         Map<String, Object> h = Api.appJson("http://127.0.0.1:" + app.backendPort + "/api/health");
@@ -129,6 +130,51 @@ class AgentRestartIT {
             .isEqualTo(c.badRevision ? "RolledBack" : "Succeeded");
         assertThat(history).as("one rollout to v2, resumed, not restarted").hasSize(2);
       }
+    }
+  }
+
+  /**
+   * A worker that a running service started in a session of its own is that service's: a restarted
+   * agent leaves it running with the service (it stops with the service).
+   */
+  @org.junit.jupiter.api.Test
+  void aWorkerARunningServiceDetachedOutlivesAnAgentRestart() throws Exception {
+    try (TestApp app = new TestApp(tmp.resolve("repos"))) {
+      app.detachesAWorker("detached-worker-of-v1w");
+      String v1 = app.commitApp("A detached worker", "v1w");
+      app.deploy("v1w");
+      try (AgentProcess agent = new AgentProcess(tmp.resolve("agent"), app.deployUrl(), "300ms")) {
+        agent.start();
+        agent.awaitState("Healthy", v1);
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .until(() -> HostProcesses.withCommandLine("detached-worker-of-v1w").size() == 1);
+        long worker = HostProcesses.withCommandLine("detached-worker-of-v1w").get(0);
+        long backend = backendPid(agent);
+
+        agent.kill();
+        agent.start();
+        agent.awaitState("Healthy", v1);
+        assertThat(backendPid(agent)).as("the backend, adopted").isEqualTo(backend);
+        assertThat(HostProcesses.withCommandLine("detached-worker-of-v1w"))
+            .as("the worker of the adopted backend")
+            .containsExactly(worker);
+
+        app.removeDocument();
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> HostProcesses.withCommandLine("detached-worker-of-v1w").isEmpty());
+      }
+    }
+  }
+
+  private static long backendPid(AgentProcess agent) throws Exception {
+    try (StateStore s = StateStore.open(agent.stateDir)) {
+      return s.processes().of("vtrack").stream()
+          .filter(r -> r.service().equals("backend"))
+          .findFirst()
+          .orElseThrow()
+          .pid();
     }
   }
 
@@ -153,28 +199,6 @@ class AgentRestartIT {
         st.execute("INSERT INTO ballast VALUES (randomblob(1048576))");
       }
       c.commit();
-    }
-  }
-
-  /** Processes whose working directory lies in {@code dir}. */
-  private static List<Long> processesIn(Path dir) throws Exception {
-    Path real = Files.exists(dir) ? dir.toRealPath() : dir;
-    try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-      return procs
-          .filter(p -> p.getFileName().toString().matches("\\d+"))
-          .filter(
-              p -> {
-                try {
-                  return Files.readSymbolicLink(p.resolve("cwd")).startsWith(real)
-                      && ProcStat.read(Long.parseLong(p.getFileName().toString()))
-                          .map(ProcStat::alive)
-                          .orElse(false);
-                } catch (Exception e) {
-                  return false;
-                }
-              })
-          .map(p -> Long.parseLong(p.getFileName().toString()))
-          .toList();
     }
   }
 }

@@ -171,6 +171,22 @@ public final class TestApp implements AutoCloseable {
         tag);
   }
 
+  /**
+   * Makes the backend start a worker in a session of its own, as a daemonizing app does: out of the
+   * service's process group. Its command line holds {@code marker}. Not committed.
+   */
+  public void detachesAWorker(String marker) throws IOException {
+    edit(
+        "backend/app.py",
+        s ->
+            s.replace(
+                "def main():\n",
+                "def main():\n    import subprocess\n    subprocess.Popen([sys.executable, '-c',"
+                    + " 'import time  # "
+                    + marker
+                    + "\\nwhile True: time.sleep(1)'], start_new_session=True)\n"));
+  }
+
   /** A commit that renames {@code data} to {@code items} in the sources API: a contract break. */
   public String breakContract(String tag) throws Exception {
     return changeBackend(

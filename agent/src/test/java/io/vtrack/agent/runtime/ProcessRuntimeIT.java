@@ -55,6 +55,48 @@ class ProcessRuntimeIT {
   }
 
   @Test
+  void aChildThatLeftTheServicesGroupStopsWithItAndNoOtherInstancesChildDoes() throws Exception {
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      ProcessRuntime rt = new ProcessRuntime(store, (d, s) -> {});
+      // A worker started in a session of its own (setsid, as a daemonizing app does): the group
+      // signal never reaches it, and it ignores TERM.
+      String script =
+          "setsid sh -c \"trap '' TERM; while :; do sleep 0.2; done\" & echo $! > escaped-$VTRACK_INSTANCE; wait";
+      ServiceSpec web = sh("web", script, "TERM", "500ms");
+      rt.start("app@blue", "c1", dir, List.of(web), dir.resolve("logs"), Map.of());
+      rt.start("app@green", "c2", dir, List.of(web), dir.resolve("logs2"), Map.of());
+      long blue = escapedPid(dir.resolve("escaped-app@blue"));
+      long green = escapedPid(dir.resolve("escaped-app@green"));
+      assertThat(ProcStat.read(blue).orElseThrow().pgid())
+          .isNotEqualTo(store.processes().of("app@blue").get(0).pgid());
+
+      // Its memory is the service's too (both shells only wait: their resident sizes hold).
+      long leader = store.processes().of("app@blue").get(0).pid();
+      assertThat(rt.residentBytes("app@blue", "web"))
+          .isGreaterThanOrEqualTo(
+              (ProcStat.read(leader).orElseThrow().rssPages()
+                      + ProcStat.read(blue).orElseThrow().rssPages())
+                  * 4096L);
+
+      rt.stopAll("app@blue", List.of(web));
+
+      assertThat(ProcStat.read(blue).filter(ProcStat::alive)).isEmpty();
+      assertThat(ProcStat.read(green).filter(ProcStat::alive)).isPresent();
+      rt.stopAll("app@green", List.of(web));
+      assertThat(ProcStat.read(green).filter(ProcStat::alive)).isEmpty();
+    }
+  }
+
+  private static long escapedPid(Path file) throws Exception {
+    await().atMost(Duration.ofSeconds(10)).until(() -> Files.exists(file) && Files.size(file) > 0);
+    long pid = Long.parseLong(Files.readString(file).trim());
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> ProcStat.read(pid).map(ProcStat::pgid).orElse(0L) == pid);
+    return pid;
+  }
+
+  @Test
   void killsAfterTheTimeoutWhenTheSignalIsIgnored() throws Exception {
     try (StateStore store = StateStore.open(dir.resolve("state"))) {
       ProcessRuntime rt = new ProcessRuntime(store, (d, s) -> {});
