@@ -49,6 +49,7 @@ public final class CheckFactory {
    */
   public record Inputs(
       Map<String, Double> lastHealthy,
+      Map<String, String> baselineOrigins,
       Map<String, Double> backupValues,
       ToLongFunction<String> residentBytes,
       Map<String, String> env,
@@ -56,7 +57,8 @@ public final class CheckFactory {
       Function<String, LogSource> serviceLogs,
       Substitutions live) {
     public static Inputs none(ToLongFunction<String> residentBytes) {
-      return new Inputs(Map.of(), Map.of(), residentBytes, Map.of(), Map.of(), s -> null, null);
+      return new Inputs(
+          Map.of(), Map.of(), Map.of(), residentBytes, Map.of(), Map.of(), s -> null, null);
     }
   }
 
@@ -128,6 +130,7 @@ public final class CheckFactory {
           url,
           http,
           in.lastHealthy().get(baselineKey(c)),
+          in.baselineOrigins().get(baselineKey(c)),
           ctx.verifying(),
           url.equals(liveUrl) ? null : liveUrl);
     }

@@ -29,11 +29,14 @@ final class LatencyCheck implements HealthCheck, Baselined {
   private final String url;
   private final HttpClient client;
   private final Double baselineMs;
+  private final String baselineOrigin;
   private final boolean verifying;
   private final String liveUrl;
   private final List<Double> medians = new ArrayList<>();
 
   /**
+   * @param baselineOrigin where {@code baselineMs} comes from, for the failure message (e.g.
+   *     "recorded when 1a2b3c4 was verified"); null to say nothing
    * @param liveUrl the same URL on the live instance of the last healthy commit, sampled side by
    *     side during verification; null without one
    */
@@ -42,12 +45,14 @@ final class LatencyCheck implements HealthCheck, Baselined {
       String url,
       HttpClient client,
       Double baselineMs,
+      String baselineOrigin,
       boolean verifying,
       String liveUrl) {
     this.spec = spec;
     this.url = url;
     this.client = client;
     this.baselineMs = baselineMs;
+    this.baselineOrigin = baselineOrigin;
     this.verifying = verifying;
     this.liveUrl = verifying ? liveUrl : null;
   }
@@ -200,6 +205,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
     String vs =
         live.isEmpty()
             ? String.format(Locale.ROOT, " vs baseline %.1fms", reference)
+                + (baselineOrigin == null ? "" : " (" + baselineOrigin + ")")
             : String.format(
                 Locale.ROOT, " vs %.1fms on the live instance, side by side", reference);
     if (median > limitMs(reference)) {

@@ -3,6 +3,7 @@ package io.vtrack.agent.reconcile;
 import io.vtrack.agent.check.CheckContext;
 import io.vtrack.agent.check.CheckFactory;
 import io.vtrack.agent.check.HealthCheck;
+import io.vtrack.agent.model.Commits;
 import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.model.RuntimeSpec;
 import io.vtrack.agent.release.DeploymentPaths;
@@ -54,15 +55,27 @@ final class CheckBuilder {
       io.vtrack.agent.store.Instance live)
       throws Exception {
     Map<String, Double> lastHealthy = new HashMap<>();
+    Map<String, String> origins = new HashMap<>();
     Map<String, Object> marks = marks(r, commit, verifying);
     if (lastHealthyCommit != null && !lastHealthyCommit.equals(commit)) {
       String json = store.commits().baseline(name, lastHealthyCommit).orElse(null);
+      String was = Commits.short7(lastHealthyCommit);
       if (json != null) {
         numbers(JSON.readValue(json, Map.class), lastHealthy, (a, b) -> b);
+        lastHealthy.keySet().forEach(k -> origins.put(k, "recorded when " + was + " was verified"));
       }
       // Recreate: what the last healthy commit answered just before it stopped, on the host as it
       // is now; the higher of the two is the baseline (see LatencyNow).
-      numbers(marks.get(LatencyNow.MARK), lastHealthy, Math::max);
+      Map<String, Double> now = new HashMap<>();
+      numbers(marks.get(LatencyNow.MARK), now, (a, b) -> b);
+      now.forEach(
+          (k, v) -> {
+            Double recorded = lastHealthy.get(k);
+            if (recorded == null || v > recorded) {
+              lastHealthy.put(k, v);
+              origins.put(k, "what " + was + " answered just before it stopped");
+            }
+          });
     }
     Map<String, Double> backupValues = new HashMap<>();
     if (r != null) {
@@ -83,6 +96,7 @@ final class CheckBuilder {
     CheckFactory.Inputs in =
         new CheckFactory.Inputs(
             lastHealthy,
+            origins,
             backupValues,
             service -> {
               try {

@@ -67,7 +67,8 @@ class LatencyCheckTest {
   }
 
   private CheckResult run(String url, Double baselineMs, String liveUrl) throws Exception {
-    return new LatencyCheck(spec(url), url, client, baselineMs, true, liveUrl)
+    return new LatencyCheck(
+            spec(url), url, client, baselineMs, "recorded when abc1234 was verified", true, liveUrl)
         .run()
         .toCompletionStage()
         .toCompletableFuture()
@@ -81,7 +82,8 @@ class LatencyCheckTest {
     String live = server(120);
     CheckResult againstStored = run(candidate, 2.0, null);
     assertThat(againstStored.passing()).isFalse();
-    assertThat(againstStored.message()).contains("vs baseline 2.0ms");
+    assertThat(againstStored.message())
+        .contains("vs baseline 2.0ms (recorded when abc1234 was verified)");
 
     CheckResult sideBySide = run(candidate, 2.0, live);
     assertThat(sideBySide.passing()).as(sideBySide.message()).isTrue();
@@ -102,7 +104,8 @@ class LatencyCheckTest {
     AtomicInteger asked = new AtomicInteger();
     String candidate = server(150, asked);
     String live = server(0);
-    LatencyCheck check = new LatencyCheck(spec(candidate, 10), candidate, client, 2.0, true, live);
+    LatencyCheck check =
+        new LatencyCheck(spec(candidate, 10), candidate, client, 2.0, null, true, live);
 
     CheckResult warming =
         check.runWarmingUp().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
@@ -124,7 +127,7 @@ class LatencyCheckTest {
     AtomicInteger asked = new AtomicInteger();
     String candidate = server(0, asked);
     CheckResult r =
-        new LatencyCheck(spec(candidate, 10), candidate, client, 2.0, true, server(0))
+        new LatencyCheck(spec(candidate, 10), candidate, client, 2.0, null, true, server(0))
             .runWarmingUp()
             .toCompletionStage()
             .toCompletableFuture()

@@ -198,7 +198,16 @@ class HealthPolicyIT extends AgentTestBase {
     app.deploy("v3");
     Map<String, Object> r3 = rolloutTo(v3);
     assertThat(r3.get("result")).as("%s", r3).isEqualTo("RolledBack");
-    assertThat(r3.get("message").toString()).contains("latency: median").contains("vs baseline");
+    // Compared with the higher of v2's recorded baseline and what v2 answered before it stopped
+    // (both about 150 ms here): the message says which.
+    assertThat(r3.get("message").toString())
+        .contains("latency: median")
+        .containsPattern(
+            "vs baseline [0-9.]+ms \\((recorded when "
+                + v2.substring(0, 7)
+                + " was verified|what "
+                + v2.substring(0, 7)
+                + " answered just before it stopped)\\)");
     awaitPhase("vtrack", "RolledBack", v2);
 
     // A rollback an operator asks for goes as fast as it can: nothing is measured first.
