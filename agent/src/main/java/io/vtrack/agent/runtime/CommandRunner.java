@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -87,6 +88,10 @@ public final class CommandRunner {
               .redirectOutput(out.toFile())
               .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
       pb.environment().putAll(env);
+      // Inherited by whatever it starts, even in a session of its own: found and stopped after.
+      String id = UUID.randomUUID().toString();
+      pb.environment().put("VTRACK_COMMAND_ID", id);
+      String mark = "VTRACK_COMMAND_ID=" + id;
       Process p;
       try {
         p = pb.start();
@@ -96,15 +101,18 @@ public final class CommandRunner {
       } finally {
         delete(out);
       }
+      long since = ProcStat.read(p.pid()).map(ProcStat::startTicks).orElse(0L);
       boolean done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
       if (!done) {
         // setsid made the child a group leader, so its pid is the group to kill.
         Signaller.signalGroup(p.pid(), "KILL");
         p.waitFor(10, TimeUnit.SECONDS);
+        killLeftBehind(mark, since);
         return new Result(-1, true, LogFiles.tail(output, OUTPUT_TAIL, 0), elapsed(start));
       }
       // Children it left behind in its group go too, so nothing outlives a check.
       Signaller.signalGroup(p.pid(), "KILL");
+      killLeftBehind(mark, since);
       int code = p.exitValue();
       String tail = LogFiles.tail(output, OUTPUT_TAIL, 0);
       if (code == 127 && tail.contains("No such file")) {
@@ -116,6 +124,13 @@ public final class CommandRunner {
       return new Result(-1, false, "interrupted", elapsed(start));
     } catch (IOException e) {
       return new Result(-1, false, "cannot read the output: " + e.getMessage(), elapsed(start));
+    }
+  }
+
+  /** Kills the groups of what the command started in sessions of their own (setsid, daemons). */
+  private static void killLeftBehind(String mark, long sinceTicks) {
+    for (long group : OrphanScan.groupsMarked(mark, sinceTicks)) {
+      Signaller.signalGroup(group, "KILL");
     }
   }
 

@@ -106,6 +106,31 @@ public final class OrphanScan {
     return out;
   }
 
+  /**
+   * The process groups whose leader started at or after {@code sinceTicks} (clock ticks since boot,
+   * as {@code /proc/<pid>/stat} says) with {@code entry} ({@code NAME=value}) in its environment:
+   * what a command left running in sessions of their own. Only leaders that new are read.
+   */
+  public static List<Long> groupsMarked(String entry, long sinceTicks) {
+    List<Long> out = new ArrayList<>();
+    try (DirectoryStream<Path> dirs = Files.newDirectoryStream(PROC, "[0-9]*")) {
+      for (Path d : dirs) {
+        long pid = Long.parseLong(d.getFileName().toString());
+        ProcStat st = ProcStat.read(pid).orElse(null);
+        if (st != null
+            && st.alive()
+            && st.pgid() == pid
+            && st.startTicks() >= sinceTicks
+            && environ(d).contains(entry)) {
+          out.add(pid);
+        }
+      }
+    } catch (IOException e) {
+      // /proc unreadable: nothing can be said.
+    }
+    return out;
+  }
+
   private static String namespace(Path procDir, String kind) {
     try {
       return Files.readSymbolicLink(procDir.resolve("ns").resolve(kind)).toString();

@@ -1,6 +1,7 @@
 package io.vtrack.agent.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -37,6 +38,32 @@ class CommandRunnerTest {
             Duration.ofSeconds(5));
     assertThat(r.timedOut()).isTrue();
     assertThat(r.output()).isEqualTo("started\n");
+  }
+
+  /**
+   * What a command starts in a session of its own (a daemon, a helper server of a smoke test) is
+   * out of the group killed after it, but goes too: a check that runs every round would otherwise
+   * leave one more behind each time.
+   */
+  @Test
+  void whatACommandStartedInASessionOfItsOwnDoesNotOutliveIt() throws Exception {
+    for (String end : List.of("exit 0", "exec sleep 60")) {
+      CommandRunner.Result r =
+          CommandRunner.run(
+              List.of("sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!; " + end),
+              CWD,
+              Map.of(),
+              Duration.ofSeconds(end.startsWith("exit") ? 30 : 3));
+      long pid = Long.parseLong(r.output().trim());
+      // KILL is sent before run returns; the process is gone once the kernel has delivered it.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () ->
+                  assertThat(ProcStat.read(pid).filter(ProcStat::alive))
+                      .as("after '%s'", end)
+                      .isEmpty());
+    }
   }
 
   /**
