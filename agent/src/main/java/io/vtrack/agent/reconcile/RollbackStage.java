@@ -75,8 +75,10 @@ final class RollbackStage {
                   r,
                   "rollback-stop",
                   () -> {
-                    runtime.stopAll(in.name(), spec.runtime());
-                    return "stopped " + StatusBuilder.short7(r.toCommit());
+                    String said = runtime.stopAll(in.name(), spec.runtime());
+                    return "stopped "
+                        + StatusBuilder.short7(r.toCommit())
+                        + (said.isEmpty() ? "" : "; " + said);
                   });
               boolean restored = r.dataRestored();
               if (r.restoreData()

@@ -304,13 +304,16 @@ final class RolloutSteps {
         r,
         "stop",
         () -> {
+          String said;
           try {
-            runtime.stopAll(in.name(), running.runtime());
+            said = runtime.stopAll(in.name(), running.runtime());
           } catch (Exception e) {
             // Stopping what runs never fails because of the new commit.
             throw hostFailure(running, e);
           }
-          return "stopped " + StatusBuilder.short7(in.snap().row().currentCommit());
+          return "stopped "
+              + StatusBuilder.short7(in.snap().row().currentCommit())
+              + (said.isEmpty() ? "" : "; " + said);
         });
     if (r.manual() && r.restoreData() && !r.dataRestored()) {
       steps.run(r, "restore", () -> restoreFor(in, r.fromCommit()));

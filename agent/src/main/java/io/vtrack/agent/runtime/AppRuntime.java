@@ -37,9 +37,10 @@ public interface AppRuntime {
 
   /**
    * Stops everything of a deployment, whatever revision it is; {@code spec} gives stop signals and
-   * timeouts (null: defaults).
+   * timeouts (null: defaults). Returns what is worth telling about the stop (a service killed after
+   * its timeout, …), or "" when there is nothing to say.
    */
-  void stopAll(String deployment, RuntimeSpec spec) throws Exception;
+  String stopAll(String deployment, RuntimeSpec spec) throws Exception;
 
   /** The state of each service of a deployment. */
   Map<String, ServiceState> observe(String deployment) throws Exception;

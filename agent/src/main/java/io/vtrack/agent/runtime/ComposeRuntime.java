@@ -298,7 +298,7 @@ public final class ComposeRuntime implements AppRuntime {
   }
 
   @Override
-  public void stopAll(String deployment, RuntimeSpec spec) {
+  public String stopAll(String deployment, RuntimeSpec spec) {
     Map<String, Container> all = new LinkedHashMap<>();
     engine.containers(deployment).forEach(c -> all.put(c.getId(), c));
     if (spec != null) {
@@ -328,6 +328,7 @@ public final class ComposeRuntime implements AppRuntime {
       }
     }
     exits.clear(deployment);
+    return "";
   }
 
   @Override

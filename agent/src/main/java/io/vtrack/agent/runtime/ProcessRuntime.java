@@ -94,9 +94,9 @@ public final class ProcessRuntime implements AppRuntime {
   }
 
   @Override
-  public void stopAll(String deployment, io.vtrack.agent.model.RuntimeSpec spec)
+  public String stopAll(String deployment, io.vtrack.agent.model.RuntimeSpec spec)
       throws SQLException {
-    stopAll(deployment, spec == null ? List.of() : spec.services());
+    return stopAll(deployment, spec == null ? List.of() : spec.services());
   }
 
   /** Starts every service of {@code commit} from {@code releaseDir}; logs go to {@code logsDir}. */
@@ -190,8 +190,10 @@ public final class ProcessRuntime implements AppRuntime {
   /**
    * Stops every service of a deployment: the configured signal to each process group, KILL after
    * the timeout. Services not in {@code specs} (e.g. removed from the spec) get TERM and 10s.
+   * Returns what is worth telling about it (a service killed after its timeout, processes out of
+   * its group), or "" when each service stopped on its signal.
    */
-  public void stopAll(String deployment, List<ServiceSpec> specs) throws SQLException {
+  public String stopAll(String deployment, List<ServiceSpec> specs) throws SQLException {
     Map<String, ServiceSpec> bySpec = new LinkedHashMap<>();
     for (ServiceSpec s : specs) {
       bySpec.put(s.name(), s);
@@ -199,6 +201,7 @@ public final class ProcessRuntime implements AppRuntime {
     List<ProcessRow> rows = store.processes().of(deployment);
     // Stop in parallel: each group gets its own grace period, not the sum of all of them.
     List<Thread> stoppers = new ArrayList<>();
+    Map<String, String> notes = new java.util.concurrent.ConcurrentSkipListMap<>();
     for (ProcessRow row : rows) {
       watched.remove(new Key(deployment, row.service()));
       exits.remove(new Key(deployment, row.service()));
@@ -207,7 +210,12 @@ public final class ProcessRuntime implements AppRuntime {
       Duration timeout = spec == null ? Duration.ofSeconds(10) : spec.stop().timeout().duration();
       Thread t =
           new Thread(
-              () -> stopRow(row, signal, timeout),
+              () -> {
+                String note = stopRow(row, signal, timeout);
+                if (!note.isEmpty()) {
+                  notes.put(row.service(), note);
+                }
+              },
               "vtrack-stop-" + deployment + "-" + row.service());
       t.start();
       stoppers.add(t);
@@ -222,6 +230,7 @@ public final class ProcessRuntime implements AppRuntime {
     for (ProcessRow row : rows) {
       store.processes().delete(deployment, row.service());
     }
+    return String.join("; ", notes.values());
   }
 
   /**
@@ -252,7 +261,8 @@ public final class ProcessRuntime implements AppRuntime {
     }
   }
 
-  private void stopRow(ProcessRow row, String signal, Duration timeout) {
+  /** Stops a service's group and what left it; says what is worth telling (else ""). */
+  private String stopRow(ProcessRow row, String signal, Duration timeout) {
     List<Long> groups = new ArrayList<>();
     // Only signal the group while its leader is the process we started: a reused pid or pgid
     // belongs to someone else. A leader that died may have left members in the group, though.
@@ -277,7 +287,29 @@ public final class ProcessRuntime implements AppRuntime {
           signal);
       groups.add(f.pgid());
     }
-    Signaller.stopGroups(groups, signal, timeout);
+    int outOfGroup = groups.size() - (groups.contains(row.pgid()) ? 1 : 0);
+    List<Long> killed = Signaller.stopGroups(groups, signal, timeout);
+    List<String> said = new ArrayList<>();
+    if (killed.contains(row.pgid())) {
+      said.add(
+          row.service()
+              + " still ran "
+              + (timeout.toMillis() % 1000 == 0
+                  ? timeout.toSeconds() + "s"
+                  : timeout.toMillis() + "ms")
+              + " after "
+              + signal
+              + ": killed");
+    }
+    if (outOfGroup > 0) {
+      said.add(
+          row.service()
+              + ": stopped "
+              + outOfGroup
+              + (outOfGroup == 1 ? " process" : " processes")
+              + " it started out of its process group");
+    }
+    return String.join("; ", said);
   }
 
   /** The state of each recorded service of a deployment. */

@@ -180,16 +180,16 @@ public final class Runtimes implements AppRuntime {
   }
 
   @Override
-  public void stopAll(String deployment, RuntimeSpec spec) throws Exception {
+  public String stopAll(String deployment, RuntimeSpec spec) throws Exception {
     if (spec != null) {
-      of(deployment, spec).stopAll(deployment, spec);
-      return;
+      return of(deployment, spec).stopAll(deployment, spec);
     }
     // No spec (the document is gone or invalid): stop whatever runs for it, in either runtime.
-    process.stopAll(deployment, (RuntimeSpec) null);
+    String said = process.stopAll(deployment, (RuntimeSpec) null);
     if (compose != null) {
       compose.stopAll(deployment, null);
     }
+    return said;
   }
 
   @Override

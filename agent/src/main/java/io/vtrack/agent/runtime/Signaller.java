@@ -3,6 +3,7 @@ package io.vtrack.agent.runtime;
 import io.vtrack.agent.model.Signals;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
@@ -85,20 +86,23 @@ public final class Signaller {
 
   /**
    * Sends {@code signal} to every group, waits up to {@code timeout} for all of them together (not
-   * one after the other), then KILLs what is left.
+   * one after the other), then KILLs what is left; returns the groups that had to be killed.
    */
-  public static void stopGroups(List<Long> pgids, String signal, Duration timeout) {
+  public static List<Long> stopGroups(List<Long> pgids, String signal, Duration timeout) {
     List<Long> live = pgids.stream().filter(g -> !ProcStat.groupMembers(g).isEmpty()).toList();
     for (long g : live) {
       signalGroup(g, signal);
     }
     long deadline = System.nanoTime() + timeout.toNanos();
+    List<Long> killed = new ArrayList<>();
     for (long g : live) {
       Duration left = Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
       if (!awaitGroupExit(g, left)) {
         signalGroup(g, "KILL");
         awaitGroupExit(g, Duration.ofSeconds(10));
+        killed.add(g);
       }
     }
+    return killed;
   }
 }

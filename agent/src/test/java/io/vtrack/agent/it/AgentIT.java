@@ -158,6 +158,15 @@ class AgentIT extends AgentTestBase {
     assertThat(HostProcesses.withCommandLine("detached-worker-of-v2"))
         .as("the worker of the rolled back revision")
         .isEmpty();
+    List<Map<String, Object>> steps =
+        (List<Map<String, Object>>) agent.api.history("vtrack").get(0).get("steps");
+    assertThat(steps)
+        .anySatisfy(
+            s -> {
+              assertThat(s.get("name")).isEqualTo("rollback-stop");
+              assertThat(s.get("output").toString())
+                  .contains("backend: stopped 1 process it started out of its process group");
+            });
   }
 
   @Test

@@ -78,7 +78,8 @@ class ProcessRuntimeIT {
                       + ProcStat.read(blue).orElseThrow().rssPages())
                   * 4096L);
 
-      rt.stopAll("app@blue", List.of(web));
+      assertThat(rt.stopAll("app@blue", List.of(web)))
+          .isEqualTo("web: stopped 1 process it started out of its process group");
 
       assertThat(ProcStat.read(blue).filter(ProcStat::alive)).isEmpty();
       assertThat(ProcStat.read(green).filter(ProcStat::alive)).isPresent();
@@ -105,7 +106,8 @@ class ProcessRuntimeIT {
       rt.start("app", "c1", dir, List.of(stubborn), dir.resolve("logs"), Map.of());
       long pgid = store.processes().of("app").get(0).pgid();
       long t0 = System.nanoTime();
-      rt.stopAll("app", List.of(stubborn));
+      assertThat(rt.stopAll("app", List.of(stubborn)))
+          .isEqualTo("stubborn still ran 500ms after TERM: killed");
       assertThat(ProcStat.groupMembers(pgid)).isEmpty();
       assertThat(Duration.ofNanos(System.nanoTime() - t0))
           .isGreaterThanOrEqualTo(Duration.ofMillis(500));
