@@ -116,13 +116,14 @@ final class BlueGreenSteps {
           r,
           "clear-" + colour,
           () -> {
-            stop(leftover, Duration.ZERO);
+            String said = stop(leftover, Duration.ZERO);
             return "stopped the "
                 + leftover.role().name().toLowerCase()
                 + " "
                 + colour
                 + " instance of "
-                + Commits.short7(leftover.commit());
+                + Commits.short7(leftover.commit())
+                + said;
           });
     }
     if (r.manual() && r.restoreData() && !r.dataRestored()) {
@@ -294,17 +295,19 @@ final class BlueGreenSteps {
 
   /**
    * Stops an instance: requests in flight to it first finish (at most {@code drain}), then its
-   * processes stop and it is forgotten.
+   * processes stop and it is forgotten. Returns what was not a clean stop, as {@code stopAll} says
+   * it ("" when each service stopped on its signal), prefixed "; " for a step's output.
    */
-  void stop(Instance i, Duration drain) throws Exception {
+  String stop(Instance i, Duration drain) throws Exception {
     DeploymentSpec spec = Specs.parse(i.specJson());
     if (!drain.isZero()) {
       for (Integer port : i.ports().values()) {
         proxy.drain("127.0.0.1:" + port, drain);
       }
     }
-    runtime.stopAll(i.runtimeKey(), spec == null ? null : spec.runtime());
+    String said = runtime.stopAll(i.runtimeKey(), spec == null ? null : spec.runtime());
     store.instances().delete(i.deployment(), i.colour());
+    return said.isEmpty() ? "" : "; " + said;
   }
 
   /** Whether any {@code sqlite} check failed during this rollout's verification: proven damage. */

@@ -172,12 +172,13 @@ final class RollbackStage {
                   () -> {
                     String stopped = "no candidate instance runs";
                     if (candidate != null) {
-                      bg.stop(candidate, Duration.ZERO);
+                      String said = bg.stop(candidate, Duration.ZERO);
                       stopped =
                           "stopped the "
                               + candidate.colour()
                               + " candidate "
-                              + StatusBuilder.short7(candidate.commit());
+                              + StatusBuilder.short7(candidate.commit())
+                              + said;
                     }
                     // A worker waiting for a worker: Future.await is for virtual threads only.
                     liveStopped.toCompletionStage().toCompletableFuture().get();

@@ -65,7 +65,7 @@ final class WarmInstances {
             : Duration.ofSeconds(30);
     return vertx.executeBlocking(
         () -> {
-          blueGreen.stop(warm, drain);
+          String said = blueGreen.stop(warm, drain);
           store
               .events()
               .add(
@@ -76,7 +76,8 @@ final class WarmInstances {
                       + warm.colour()
                       + " instance of "
                       + StatusBuilder.short7(warm.commit())
-                      + " stopped: keepWarm is over");
+                      + " stopped: keepWarm is over"
+                      + said);
           LOG.info(
               "{}: warm {} instance of {} stopped",
               name,

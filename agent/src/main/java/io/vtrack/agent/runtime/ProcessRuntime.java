@@ -177,7 +177,16 @@ public final class ProcessRuntime implements AppRuntime {
     }
     exits.put(
         key,
-        key.service() + " (pid " + pid + ") exited" + (code == null ? "" : " with code " + code));
+        key.service()
+            + " (pid "
+            + pid
+            + ") exited"
+            + (code == null ? "" : " with code " + code)
+            // The usual cause of a clean exit: a start script that puts the app in the
+            // background (`&`, nohup, a daemon mode) and returns.
+            + (code != null && code == 0
+                ? " (a service's command must keep running in the foreground)"
+                : ""));
     LOG.warn(
         "{}: service {} (pid {}) exited{}",
         key.deployment(),

@@ -91,6 +91,8 @@ class BlueGreenIT extends AgentTestBase {
     long livePid = pidOf((String) instance("Live").get("colour"), "backend");
     try (PollingClient user = user()) {
       await().atMost(LONG).until(() -> user.ok.get() > 10);
+      // It also starts a worker in a session of its own: that goes with the candidate too.
+      app.detachesAWorker("detached-worker-of-candidate");
       String bad = app.breakContract("v2");
       app.deploy("v2");
       awaitPhase("RolledBack", v1);
@@ -99,6 +101,15 @@ class BlueGreenIT extends AgentTestBase {
       assertThat(user.failures).as("failed requests while v2 was tried").isEmpty();
       assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(bad);
     }
+    assertThat(HostProcesses.withCommandLine("detached-worker-of-candidate")).isEmpty();
+    assertThat((List<Map<String, Object>>) agent.api.history("vtrack").get(0).get("steps"))
+        .anySatisfy(
+            s -> {
+              assertThat(s.get("name")).isEqualTo("rollback-stop");
+              assertThat(s.get("output").toString())
+                  .contains("candidate")
+                  .contains("backend: stopped 1 process it started out of its process group");
+            });
     // The live instance never stopped.
     assertThat(pidOf((String) instance("Live").get("colour"), "backend")).isEqualTo(livePid);
     assertThat(instance("Candidate")).isNull();

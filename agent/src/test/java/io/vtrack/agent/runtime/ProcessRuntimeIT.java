@@ -139,6 +139,26 @@ class ProcessRuntimeIT {
   }
 
   @Test
+  void aServiceThatPutsItsAppInTheBackgroundAndReturnsIsToldSo() throws Exception {
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      List<String> exits = new CopyOnWriteArrayList<>();
+      ProcessRuntime rt = new ProcessRuntime(store, (d, s) -> exits.add(d + "/" + s));
+      ServiceSpec daemonizing = sh("web", "sleep 60 & exit 0", "TERM", "1s");
+      rt.start("app", "c1", dir, List.of(daemonizing), dir.resolve("logs"), Map.of());
+      await().atMost(Duration.ofSeconds(10)).until(() -> exits.contains("app/web"));
+      assertThat(rt.unexpectedExits("app"))
+          .singleElement()
+          .asString()
+          .contains("exited with code 0 (a service's command must keep running in the foreground)");
+      // What it left running in its group stops with it.
+      long pgid = store.processes().of("app").get(0).pgid();
+      assertThat(ProcStat.groupMembers(pgid)).isNotEmpty();
+      rt.stopAll("app", List.of(daemonizing));
+      assertThat(ProcStat.groupMembers(pgid)).isEmpty();
+    }
+  }
+
+  @Test
   void aNewRuntimeAdoptsServicesLeftRunningByAnAgentThatDied() throws Exception {
     try (StateStore store = StateStore.open(dir.resolve("state"))) {
       // An orphan, as a service is after its agent died: not a child of this JVM.
