@@ -220,7 +220,7 @@ public final class ProcessRuntime implements AppRuntime {
       Thread t =
           new Thread(
               () -> {
-                String note = stopRow(row, signal, timeout);
+                String note = ServiceStop.run(store.folder(), row, signal, timeout);
                 if (!note.isEmpty()) {
                   notes.put(row.service(), note);
                 }
@@ -264,61 +264,11 @@ public final class ProcessRuntime implements AppRuntime {
       if (row.service().equals(spec.name())) {
         watched.remove(new Key(deployment, row.service()));
         exits.remove(new Key(deployment, row.service()));
-        stopRow(row, spec.stop().signal(), spec.stop().timeout().duration());
+        ServiceStop.run(
+            store.folder(), row, spec.stop().signal(), spec.stop().timeout().duration());
         store.processes().delete(deployment, row.service());
       }
     }
-  }
-
-  /** Stops a service's group and what left it; says what is worth telling (else ""). */
-  private String stopRow(ProcessRow row, String signal, Duration timeout) {
-    List<Long> groups = new ArrayList<>();
-    // Only signal the group while its leader is the process we started: a reused pid or pgid
-    // belongs to someone else. A leader that died may have left members in the group, though.
-    boolean leaderOurs = ProcStat.isAlive(row.pid(), row.startTicks());
-    boolean groupLeft = !ProcStat.groupMembers(row.pgid()).isEmpty();
-    if (leaderOurs
-        || (groupLeft && !ProcStat.read(row.pgid()).filter(ProcStat::alive).isPresent())) {
-      LOG.info(
-          "{}: stopping {} (pgid {}) with {}", row.deployment(), row.service(), row.pgid(), signal);
-      groups.add(row.pgid());
-    }
-    // A child that left the group (its own session) would outlive the service, holding its port
-    // or its files: it is stopped with the service, as systemd stops a unit's whole cgroup.
-    for (OrphanScan.Found f :
-        OrphanScan.leftGroup(store.folder(), row.deployment(), row.service(), row.pgid())) {
-      LOG.info(
-          "{}: stopping pid {} (pgid {}), started by {} but out of its process group, with {}",
-          row.deployment(),
-          f.pid(),
-          f.pgid(),
-          row.service(),
-          signal);
-      groups.add(f.pgid());
-    }
-    int outOfGroup = groups.size() - (groups.contains(row.pgid()) ? 1 : 0);
-    List<Long> killed = Signaller.stopGroups(groups, signal, timeout);
-    List<String> said = new ArrayList<>();
-    if (killed.contains(row.pgid())) {
-      said.add(
-          row.service()
-              + " still ran "
-              + (timeout.toMillis() % 1000 == 0
-                  ? timeout.toSeconds() + "s"
-                  : timeout.toMillis() + "ms")
-              + " after "
-              + signal
-              + ": killed");
-    }
-    if (outOfGroup > 0) {
-      said.add(
-          row.service()
-              + ": stopped "
-              + outOfGroup
-              + (outOfGroup == 1 ? " process" : " processes")
-              + " it started out of its process group");
-    }
-    return String.join("; ", said);
   }
 
   /** The state of each recorded service of a deployment. */
