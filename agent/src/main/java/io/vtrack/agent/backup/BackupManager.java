@@ -265,7 +265,7 @@ public final class BackupManager {
   /**
    * Restores a backup into {@code shared/} while the app is stopped. The current data moves to
    * {@code failed/} first; each database is written beside its target and renamed into place, with
-   * no stale {@code -wal}/{@code -shm} left next to it.
+   * no stale {@code -wal}/{@code -shm}/{@code -journal} left next to it.
    */
   /** What a restore did, and where the data it replaced was kept. */
   public record Restored(List<String> paths, Path failedDir) {
@@ -302,7 +302,10 @@ public final class BackupManager {
       // Keep the data as it was at failure.
       Path failedCopy = failed.resolve(rel);
       Files.createDirectories(failedCopy.getParent());
-      for (String suffix : sqlite ? List.of("", "-wal", "-shm") : List.of("")) {
+      // With its side files: a hot -journal (a writer killed in a transaction, in the default
+      // rollback-journal mode) left beside the restored file would be played back into it by
+      // the next connection, writing the failed data's pages over the backup's.
+      for (String suffix : sqlite ? List.of("", "-wal", "-shm", "-journal") : List.of("")) {
         Path f = Path.of(target + suffix);
         if (Files.exists(f)) {
           Files.move(f, Path.of(failedCopy + suffix), StandardCopyOption.REPLACE_EXISTING);

@@ -103,6 +103,57 @@ class BackupManagerTest {
     }
   }
 
+  /**
+   * An app in SQLite's default rollback-journal mode, killed in a transaction (a stop past its
+   * timeout, a crash), leaves a hot journal. The restore moves it aside with the failed copy: the
+   * next connection would play it back into the restored file.
+   */
+  @Test
+  void aHotJournalTheFailedRevisionLeftGoesWithTheFailedCopy() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
+    Path db = paths.shared().resolve("app.db");
+    Files.createDirectories(db.getParent());
+    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
+        Statement st = c.createStatement()) {
+      st.execute("PRAGMA journal_mode=DELETE");
+      st.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, payload TEXT)");
+      st.execute(
+          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)"
+              + " INSERT INTO rows(payload) SELECT hex(randomblob(64)) FROM n");
+    }
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+      BackupSpec spec = new BackupSpec(List.of("app.db"), List.of(), 2);
+      mgr.take("dep", 1, paths, spec);
+      // The failed revision deletes half, then dies in a transaction whose pages spilled.
+      Process app =
+          new ProcessBuilder(
+                  "python3",
+                  "-c",
+                  "import sqlite3, os\n"
+                      + "c = sqlite3.connect('"
+                      + db
+                      + "', isolation_level=None)\n"
+                      + "c.execute('DELETE FROM rows WHERE id > 1000')\n"
+                      + "c.execute('PRAGMA cache_size=2')\n"
+                      + "c.execute('BEGIN')\n"
+                      + "c.execute(\"UPDATE rows SET payload = 'x' || payload\")\n"
+                      + "os._exit(0)\n")
+              .inheritIO()
+              .start();
+      assertThat(app.waitFor()).isZero();
+      assertThat(Path.of(db + "-journal")).exists();
+
+      BackupManager.Restored r = mgr.restore(paths, 1, spec);
+
+      assertThat(count(db)).isEqualTo(2000);
+      assertThat(SqliteBackup.integrityCheck(db)).isEqualTo("ok");
+      assertThat(Path.of(db + "-journal")).doesNotExist();
+      // The failed copy, with its journal, opens as the failed revision left it committed.
+      assertThat(count(r.failedDir().resolve("app.db"))).isEqualTo(1000);
+    }
+  }
+
   @Test
   void keepsTheNewestBackupsAndNeverTheFailedCopies() throws Exception {
     DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
