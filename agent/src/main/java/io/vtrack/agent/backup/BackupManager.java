@@ -85,7 +85,9 @@ public final class BackupManager {
       long needed = 0;
       for (String rel : concat(spec.sqlite(), spec.files())) {
         Path src = paths.shared().resolve(rel);
-        if (Files.exists(src)) {
+        if (FolderCopy.isFolder(src)) {
+          needed += FolderCopy.size(src);
+        } else if (Files.exists(src)) {
           needed += Files.size(src);
           Path wal = Path.of(src + "-wal");
           if (Files.exists(wal)) {
@@ -122,6 +124,10 @@ public final class BackupManager {
         if (!Files.exists(src)) {
           Files.writeString(Path.of(dest + MISSING_MARKER), "");
           notes.add(rel + ": absent");
+          continue;
+        }
+        if (FolderCopy.isFolder(src)) {
+          size += FolderCopy.copy(src, dest, sqliteFiles(paths.shared(), spec));
           continue;
         }
         Files.copy(src, dest, StandardCopyOption.COPY_ATTRIBUTES);
@@ -291,7 +297,9 @@ public final class BackupManager {
       failed = dir.resolve("failed-" + n);
     }
     List<String> done = new ArrayList<>();
-    for (String rel : concat(spec.sqlite(), spec.files())) {
+    // Folders first: a database of backup.sqlite inside one is then put back after it, from its
+    // consistent copy, instead of being moved aside again with the folder.
+    for (String rel : concat(spec.files(), spec.sqlite())) {
       boolean sqlite = spec.sqlite().contains(rel);
       Path target = paths.shared().resolve(rel);
       Path saved = dir.resolve(rel);
@@ -317,8 +325,16 @@ public final class BackupManager {
       }
       Files.createDirectories(target.getParent());
       Path tmp = Path.of(target + ".vtrack-restore");
-      Files.copy(saved, tmp, StandardCopyOption.REPLACE_EXISTING);
-      DurableFiles.force(tmp);
+      if (FolderCopy.isFolder(saved)) {
+        // A folder is put together beside its place, then renamed into it, as a file is.
+        ReleaseBuilder.deleteTree(tmp);
+        // Its databases (the backup's own copies) are put back by the sqlite step below.
+        FolderCopy.copy(saved, tmp, sqliteFiles(dir, spec));
+        DurableFiles.forceTree(tmp);
+      } else {
+        Files.copy(saved, tmp, StandardCopyOption.REPLACE_EXISTING);
+        DurableFiles.force(tmp);
+      }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       DurableFiles.forceFolder(target.getParent());
       done.add(rel);
@@ -327,6 +343,21 @@ public final class BackupManager {
       DurableFiles.forceTree(failed);
     }
     return new Restored(done, failed);
+  }
+
+  /**
+   * The databases of backup.sqlite under {@code base} (shared/ or a backup) with their side files
+   * and markers: a folder's copy leaves them out, since their own copy is the consistent one.
+   */
+  static java.util.Set<Path> sqliteFiles(Path base, BackupSpec spec) {
+    java.util.Set<Path> out = new java.util.HashSet<>();
+    for (String rel : spec.sqlite()) {
+      Path db = base.resolve(rel).normalize();
+      for (String suffix : List.of("", "-wal", "-shm", "-journal", MISSING_MARKER)) {
+        out.add(Path.of(db + suffix));
+      }
+    }
+    return out;
   }
 
   private static List<String> concat(List<String> a, List<String> b) {

@@ -83,7 +83,7 @@ public final class PreviewCopy {
       Set<String> sqliteBases = new HashSet<>();
       for (Path f : files) {
         String rel = live.shared().relativize(f).toString();
-        if (fromBackup.contains(rel)) {
+        if (fromBackup(rel, fromBackup)) {
           continue;
         }
         if (isSqlite(f)) {
@@ -92,7 +92,7 @@ public final class PreviewCopy {
       }
       for (Path f : files) {
         String rel = live.shared().relativize(f).toString();
-        if (fromBackup.contains(rel) || isSideFile(rel, fromBackup, sqliteBases)) {
+        if (fromBackup(rel, fromBackup) || isSideFile(rel, fromBackup, sqliteBases)) {
           continue;
         }
         Path to = dest.resolve(rel);
@@ -106,10 +106,16 @@ public final class PreviewCopy {
       }
       for (String rel : fromBackup) {
         Path from = saved.resolve(rel);
+        Path to = dest.resolve(rel);
+        if (FolderCopy.isFolder(from)) {
+          Files.createDirectories(to.getParent());
+          // Its databases come from their own copies, below or above.
+          bytes += FolderCopy.copy(from, to, BackupManager.sqliteFiles(saved, backup));
+          continue;
+        }
         if (!Files.isRegularFile(from, LinkOption.NOFOLLOW_LINKS)) {
           continue; // absent before the rollout: absent in the copy too
         }
-        Path to = dest.resolve(rel);
         Files.createDirectories(to.getParent());
         Files.copy(from, to, StandardCopyOption.REPLACE_EXISTING);
         bytes += Files.size(to);
@@ -156,6 +162,12 @@ public final class PreviewCopy {
           });
     }
     return out;
+  }
+
+  /** Whether a shared file comes from the backup: listed itself, or in a folder listed. */
+  private static boolean fromBackup(String rel, Set<String> listed) {
+    Path p = Path.of(rel);
+    return listed.stream().anyMatch(l -> p.startsWith(Path.of(l)));
   }
 
   private static boolean isSideFile(String rel, Set<String> fromBackup, Set<String> sqliteBases) {

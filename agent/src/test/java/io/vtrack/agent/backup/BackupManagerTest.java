@@ -154,6 +154,109 @@ class BackupManagerTest {
     }
   }
 
+  /** A folder in backup.files (users' uploads) is backed up and restored whole. */
+  @Test
+  void aFolderInBackupFilesIsBackedUpAndRestoredWhole() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
+    Path uploads = paths.shared().resolve("uploads");
+    Files.createDirectories(uploads.resolve("2026/12"));
+    Files.writeString(uploads.resolve("a.txt"), "first upload");
+    Files.writeString(uploads.resolve("2026/12/b.bin"), "second upload");
+    Files.createSymbolicLink(uploads.resolve("latest"), Path.of("2026/12/b.bin"));
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+      for (String listed : List.of("uploads/", "uploads")) {
+        BackupSpec spec = new BackupSpec(List.of(), List.of(listed), 5);
+        long id = listed.endsWith("/") ? 1 : 2;
+        BackupManager.BackupResult b = mgr.take("dep", id, paths, spec);
+        assertThat(b.sizeBytes()).as(listed).isEqualTo(25);
+
+        // The failed revision deletes one upload, rewrites another and adds a third.
+        Files.delete(uploads.resolve("a.txt"));
+        Files.writeString(uploads.resolve("2026/12/b.bin"), "overwritten");
+        Files.writeString(uploads.resolve("c.txt"), "written by the failed revision");
+        BackupManager.Restored r = mgr.restore(paths, id, spec);
+
+        assertThat(uploads.resolve("a.txt")).hasContent("first upload");
+        assertThat(uploads.resolve("2026/12/b.bin")).hasContent("second upload");
+        assertThat(uploads.resolve("c.txt")).doesNotExist();
+        assertThat(Files.readSymbolicLink(uploads.resolve("latest")))
+            .isEqualTo(Path.of("2026/12/b.bin"));
+        Path failed = r.failedDir().resolve("uploads");
+        assertThat(failed.resolve("c.txt")).hasContent("written by the failed revision");
+        assertThat(failed.resolve("2026/12/b.bin")).hasContent("overwritten");
+        assertThat(failed.resolve("a.txt")).doesNotExist();
+      }
+    }
+  }
+
+  /**
+   * A database of backup.sqlite inside a folder of backup.files comes back from its consistent
+   * copy, not from the folder's, and the failure's copy of both is kept.
+   */
+  @Test
+  void aDatabaseInsideABackedUpFolderComesBackFromItsOwnCopy() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
+    Path db = paths.shared().resolve("data/app.db");
+    Files.createDirectories(db.getParent());
+    Files.writeString(db.resolveSibling("notes.txt"), "kept");
+    try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
+        Statement st = c.createStatement()) {
+      st.execute("PRAGMA journal_mode=WAL");
+      st.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY)");
+      st.execute("INSERT INTO rows VALUES (1), (2), (3)");
+    }
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+      BackupSpec spec = new BackupSpec(List.of("data/app.db"), List.of("data/"), 5);
+      mgr.take("dep", 1, paths, spec);
+      assertThat(paths.backup(1).resolve("data/notes.txt")).hasContent("kept");
+      try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db);
+          Statement st = c.createStatement()) {
+        st.execute("DELETE FROM rows WHERE id > 1");
+      }
+      Files.delete(db.resolveSibling("notes.txt"));
+
+      BackupManager.Restored r = mgr.restore(paths, 1, spec);
+
+      assertThat(count(db)).isEqualTo(3);
+      assertThat(SqliteBackup.integrityCheck(db)).isEqualTo("ok");
+      assertThat(db.resolveSibling("notes.txt")).hasContent("kept");
+      assertThat(count(r.failedDir().resolve("data/app.db"))).isEqualTo(1);
+
+      // A snapshot preview's copy: the folder and its database, each from its own copy.
+      DeploymentPaths preview = new DeploymentPaths(dir.resolve("preview"), dir);
+      PreviewCopy.Made made =
+          PreviewCopy.make(paths, 1, spec, List.of("data/"), preview, Duration.ofSeconds(30));
+      assertThat(count(made.shared().resolve("data/app.db"))).isEqualTo(3);
+      assertThat(made.shared().resolve("data/notes.txt")).hasContent("kept");
+    }
+  }
+
+  /** A snapshot preview's copy takes a folder of backup.files from the backup, like a file. */
+  @Test
+  void aPreviewCopyTakesAFolderOfBackupFilesFromTheBackup() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
+    Path uploads = paths.shared().resolve("data/uploads");
+    Files.createDirectories(uploads);
+    Files.writeString(uploads.resolve("a.txt"), "in the backup");
+    Files.writeString(paths.shared().resolve("data/conf"), "live");
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+      BackupSpec spec = new BackupSpec(List.of(), List.of("data/uploads/"), 5);
+      mgr.take("dep", 1, paths, spec);
+      Files.writeString(uploads.resolve("later.txt"), "written after the backup");
+
+      DeploymentPaths preview = new DeploymentPaths(dir.resolve("preview"), dir);
+      PreviewCopy.Made made =
+          PreviewCopy.make(paths, 1, spec, List.of("data/"), preview, Duration.ofSeconds(30));
+
+      assertThat(made.shared().resolve("data/uploads/a.txt")).hasContent("in the backup");
+      assertThat(made.shared().resolve("data/uploads/later.txt")).doesNotExist();
+      assertThat(made.shared().resolve("data/conf")).hasContent("live");
+    }
+  }
+
   @Test
   void keepsTheNewestBackupsAndNeverTheFailedCopies() throws Exception {
     DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);

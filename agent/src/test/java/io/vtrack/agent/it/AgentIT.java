@@ -197,6 +197,34 @@ class AgentIT extends AgentTestBase {
   }
 
   @Test
+  void aFolderOfUploadsInBackupFilesIsRestoredWithTheDatabase() throws Exception {
+    app.backupFiles = "    files: [backend/database/uploads/]";
+    String v1 = deployHealthy("v1");
+    Path uploads = sharedDb().resolveSibling("uploads");
+    Files.createDirectories(uploads.resolve("2026"));
+    Files.writeString(uploads.resolve("2026/photo.jpg"), "a user's photo");
+    // v2's migration deletes rows and the users' uploads.
+    app.edit(
+        "backend/app.py",
+        s ->
+            s.replace(
+                "def migrate():\n",
+                "def migrate():\n    import shutil\n    shutil.rmtree(os.path.join(os.path.dirname("
+                    + "DB_PATH), 'uploads'), ignore_errors=True)\n"));
+    app.deleteRowsInMigration("v2");
+    app.deploy("v2");
+    awaitPhase("RolledBack", v1);
+    assertThat(rows(sharedDb())).isEqualTo(3);
+    assertThat(uploads.resolve("2026/photo.jpg")).hasContent("a user's photo");
+    long id = ((Number) ((Map<?, ?>) status().get("lastRollout")).get("id")).longValue();
+    assertThat(
+            agent.stateDir.resolve(
+                "deployments/vtrack/backups/" + id + "/failed/backend/database/uploads"))
+        .as("the uploads folder as the failure left it: emptied")
+        .doesNotExist();
+  }
+
+  @Test
   void aMigrationThatDeletesRowsIsRolledBackWithTheDataRestored() throws Exception {
     String v1 = deployHealthy("v1");
     assertThat(rows(sharedDb())).isEqualTo(3);

@@ -34,6 +34,10 @@ public final class TestApp implements AutoCloseable {
   public String extraChecks = "";
 
   public String extraSpec = "";
+
+  /** Extra lines of spec.backup (e.g. {@code " files: [backend/database/uploads/]"}). */
+  public String backupFiles = "";
+
   public String validate =
       """
         validate:
@@ -336,6 +340,7 @@ public final class TestApp implements AutoCloseable {
         %6$s
           backup:
             sqlite: [backend/database/events.db]
+        %11$s
             keep: 3
           health:
             %7$s
@@ -367,7 +372,8 @@ public final class TestApp implements AutoCloseable {
             timings,
             extraChecks,
             extraSpec,
-            runtime.formatted(backendPort, frontendPort));
+            runtime.formatted(backendPort, frontendPort),
+            backupFiles);
   }
 
   /** Commits the desired-state document pointing at {@code revision}. */
