@@ -309,6 +309,7 @@ public final class ComposeRuntime implements AppRuntime {
           .exec()
           .forEach(c -> all.put(c.getId(), c));
     }
+    List<String> said = new ArrayList<>();
     for (Container c : all.values()) {
       exits.expectGone(c.getId());
       String svc = c.getLabels().getOrDefault(LABEL_SERVICE, c.getId());
@@ -317,6 +318,11 @@ public final class ComposeRuntime implements AppRuntime {
           LOG.info("{}: stopping container {} ({})", deployment, shortId(c.getId()), svc);
           // The container's own stop timeout (compose: stop_grace_period) applies.
           docker.stopContainerCmd(c.getId()).exec();
+          // 137 = 128 + KILL: the engine killed it once its stop timeout had passed.
+          Long code = docker.inspectContainerCmd(c.getId()).exec().getState().getExitCodeLong();
+          if (code != null && code == 137) {
+            said.add(svc + " still ran after its stop timeout (stop_grace_period): killed");
+          }
         }
       } catch (NotModifiedException | NotFoundException e) {
         // Already stopped or gone.
@@ -328,7 +334,7 @@ public final class ComposeRuntime implements AppRuntime {
       }
     }
     exits.clear(deployment);
-    return "";
+    return String.join("; ", said);
   }
 
   @Override

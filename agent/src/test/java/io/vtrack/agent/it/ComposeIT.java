@@ -606,6 +606,7 @@ class ComposeIT extends AgentTestBase {
   }
 
   @Test
+  @SuppressWarnings("unchecked")
   void aServiceScaledToTwoContainersIsDeployedHealedAndUpgradedAsOne() throws Exception {
     // A queue worker with no port, two replicas (compose file 2.4 `scale`).
     app.edit(
@@ -640,6 +641,15 @@ class ComposeIT extends AgentTestBase {
     assertThat(replicas("worker").values()).containsOnly(c2);
     assertThat(projectContainers(true))
         .allSatisfy(c -> assertThat(c.getLabels().get(ComposeRuntime.LABEL_COMMIT)).isEqualTo(c2));
+    // `sleep` as PID 1 ignores TERM: the engine killed each replica after its 1 s, and the
+    // rollout's stop step says so.
+    assertThat((List<Map<String, Object>>) agent.api.history(app.name).get(0).get("steps"))
+        .anySatisfy(
+            s -> {
+              assertThat(s.get("name")).isEqualTo("stop");
+              assertThat(s.get("output").toString())
+                  .contains("worker still ran after its stop timeout (stop_grace_period): killed");
+            });
   }
 
   @Test
