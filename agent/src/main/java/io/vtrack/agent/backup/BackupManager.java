@@ -313,7 +313,7 @@ public final class BackupManager {
       // With its side files: a hot -journal (a writer killed in a transaction, in the default
       // rollback-journal mode) left beside the restored file would be played back into it by
       // the next connection, writing the failed data's pages over the backup's.
-      for (String suffix : sqlite ? List.of("", "-wal", "-shm", "-journal") : List.of("")) {
+      for (String suffix : sqlite ? withSideFiles() : List.of("")) {
         Path f = Path.of(target + suffix);
         if (Files.exists(f)) {
           Files.move(f, Path.of(failedCopy + suffix), StandardCopyOption.REPLACE_EXISTING);
@@ -353,10 +353,18 @@ public final class BackupManager {
     java.util.Set<Path> out = new java.util.HashSet<>();
     for (String rel : spec.sqlite()) {
       Path db = base.resolve(rel).normalize();
-      for (String suffix : List.of("", "-wal", "-shm", "-journal", MISSING_MARKER)) {
+      out.add(Path.of(db + MISSING_MARKER));
+      for (String suffix : withSideFiles()) {
         out.add(Path.of(db + suffix));
       }
     }
+    return out;
+  }
+
+  /** "" (the database itself) and its side files' suffixes. */
+  private static List<String> withSideFiles() {
+    List<String> out = new ArrayList<>(List.of(""));
+    out.addAll(SqliteBackup.SIDE_FILES);
     return out;
   }
 

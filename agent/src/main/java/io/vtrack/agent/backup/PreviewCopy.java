@@ -32,7 +32,6 @@ import java.util.Set;
  */
 public final class PreviewCopy {
   private static final byte[] SQLITE_HEADER = "SQLite format 3\0".getBytes(StandardCharsets.UTF_8);
-  private static final Set<String> SQLITE_SIDE_FILES = Set.of("-wal", "-shm", "-journal");
 
   private PreviewCopy() {}
 
@@ -171,7 +170,7 @@ public final class PreviewCopy {
   }
 
   private static boolean isSideFile(String rel, Set<String> fromBackup, Set<String> sqliteBases) {
-    for (String suffix : SQLITE_SIDE_FILES) {
+    for (String suffix : SqliteBackup.SIDE_FILES) {
       if (rel.endsWith(suffix)) {
         String base = rel.substring(0, rel.length() - suffix.length());
         if (fromBackup.contains(base) || sqliteBases.contains(base)) {

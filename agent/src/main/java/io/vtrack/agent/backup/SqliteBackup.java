@@ -16,6 +16,12 @@ import java.time.Duration;
  * online backup, which starts over on every write). Blocking.
  */
 public final class SqliteBackup {
+  /**
+   * The files SQLite keeps beside a database ({@code <db>-wal}, {@code -shm}, and the rollback
+   * journal, hot when a writer died in a transaction): they belong to that file and go with it.
+   */
+  static final java.util.List<String> SIDE_FILES = java.util.List.of("-wal", "-shm", "-journal");
+
   private SqliteBackup() {}
 
   /** Copies {@code db} into {@code dest} (which must not exist) within {@code timeout}. */

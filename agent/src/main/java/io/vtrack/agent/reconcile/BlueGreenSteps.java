@@ -117,13 +117,14 @@ final class BlueGreenSteps {
           "clear-" + colour,
           () -> {
             String said = stop(leftover, Duration.ZERO);
-            return "stopped the "
-                + leftover.role().name().toLowerCase()
-                + " "
-                + colour
-                + " instance of "
-                + Commits.short7(leftover.commit())
-                + said;
+            return StepRecorder.saying(
+                "stopped the "
+                    + leftover.role().name().toLowerCase()
+                    + " "
+                    + colour
+                    + " instance of "
+                    + Commits.short7(leftover.commit()),
+                said);
           });
     }
     if (r.manual() && r.restoreData() && !r.dataRestored()) {
@@ -296,7 +297,7 @@ final class BlueGreenSteps {
   /**
    * Stops an instance: requests in flight to it first finish (at most {@code drain}), then its
    * processes stop and it is forgotten. Returns what was not a clean stop, as {@code stopAll} says
-   * it ("" when each service stopped on its signal), prefixed "; " for a step's output.
+   * it ("" when each service stopped on its signal).
    */
   String stop(Instance i, Duration drain) throws Exception {
     DeploymentSpec spec = Specs.parse(i.specJson());
@@ -307,7 +308,7 @@ final class BlueGreenSteps {
     }
     String said = runtime.stopAll(i.runtimeKey(), spec == null ? null : spec.runtime());
     store.instances().delete(i.deployment(), i.colour());
-    return said.isEmpty() ? "" : "; " + said;
+    return said;
   }
 
   /** Whether any {@code sqlite} check failed during this rollout's verification: proven damage. */

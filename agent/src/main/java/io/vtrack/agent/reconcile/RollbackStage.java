@@ -76,9 +76,8 @@ final class RollbackStage {
                   "rollback-stop",
                   () -> {
                     String said = runtime.stopAll(in.name(), spec.runtime());
-                    return "stopped "
-                        + StatusBuilder.short7(r.toCommit())
-                        + (said.isEmpty() ? "" : "; " + said);
+                    return StepRecorder.saying(
+                        "stopped " + StatusBuilder.short7(r.toCommit()), said);
                   });
               boolean restored = r.dataRestored();
               if (r.restoreData()
@@ -174,11 +173,12 @@ final class RollbackStage {
                     if (candidate != null) {
                       String said = bg.stop(candidate, Duration.ZERO);
                       stopped =
-                          "stopped the "
-                              + candidate.colour()
-                              + " candidate "
-                              + StatusBuilder.short7(candidate.commit())
-                              + said;
+                          StepRecorder.saying(
+                              "stopped the "
+                                  + candidate.colour()
+                                  + " candidate "
+                                  + StatusBuilder.short7(candidate.commit()),
+                              said);
                     }
                     // A worker waiting for a worker: Future.await is for virtual threads only.
                     liveStopped.toCompletionStage().toCompletableFuture().get();

@@ -311,9 +311,8 @@ final class RolloutSteps {
             // Stopping what runs never fails because of the new commit.
             throw hostFailure(running, e);
           }
-          return "stopped "
-              + StatusBuilder.short7(in.snap().row().currentCommit())
-              + (said.isEmpty() ? "" : "; " + said);
+          return StepRecorder.saying(
+              "stopped " + StatusBuilder.short7(in.snap().row().currentCommit()), said);
         });
     if (r.manual() && r.restoreData() && !r.dataRestored()) {
       steps.run(r, "restore", () -> restoreFor(in, r.fromCommit()));

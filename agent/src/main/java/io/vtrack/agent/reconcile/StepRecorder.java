@@ -25,6 +25,14 @@ final class StepRecorder {
   }
 
   /**
+   * A step's output: what was done, then what is worth telling about it ({@code said}, e.g. what
+   * {@code AppRuntime.stopAll} returns) when there is anything.
+   */
+  static String saying(String done, String said) {
+    return said.isEmpty() ? done : done + "; " + said;
+  }
+
+  /**
    * Runs {@code work} as step {@code step} of {@code r}; its exception is recorded, then thrown.
    */
   String run(RolloutRecord r, String step, Work work) throws Exception {

@@ -72,12 +72,13 @@ final class WarmInstances {
                   name,
                   "WarmStopped",
                   null,
-                  "the warm "
-                      + warm.colour()
-                      + " instance of "
-                      + StatusBuilder.short7(warm.commit())
-                      + " stopped: keepWarm is over"
-                      + said);
+                  StepRecorder.saying(
+                      "the warm "
+                          + warm.colour()
+                          + " instance of "
+                          + StatusBuilder.short7(warm.commit())
+                          + " stopped: keepWarm is over",
+                      said));
           LOG.info(
               "{}: warm {} instance of {} stopped",
               name,

@@ -129,7 +129,7 @@ public final class CommandRunner {
 
   /** Kills the groups of what the command started in sessions of their own (setsid, daemons). */
   private static void killLeftBehind(String mark, long sinceTicks) {
-    for (long group : OrphanScan.groupsMarked(mark, sinceTicks)) {
+    for (long group : OrphanScan.groupsMarked(List.of(mark), sinceTicks)) {
       Signaller.signalGroup(group, "KILL");
     }
   }

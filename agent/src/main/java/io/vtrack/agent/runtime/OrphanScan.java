@@ -29,22 +29,24 @@ public final class OrphanScan {
    * (else null).
    */
   public record Found(
-      long pid, long pgid, String deployment, String cwd, String instance, String service) {
-
-    /** Whether it was started as or by {@code service} of runtime key {@code instance}. */
-    public boolean of(String instance, String service) {
-      return instance.equals(this.instance) && service.equals(this.service);
-    }
-  }
+      long pid, long pgid, String deployment, String cwd, String instance, String service) {}
 
   /**
-   * The group leaders started from this state folder by {@code service} of runtime key {@code
-   * instance} that are not in group {@code pgid}: processes that left the service's group and would
-   * outlive a stop of that group.
+   * The process groups that {@code service} of runtime key {@code instance}, started by the
+   * ProcessRuntime of {@code stateFolder} as group {@code pgid} at {@code startTicks}, started in
+   * sessions of their own: they would outlive a stop of its group. Only leaders newer than the
+   * service are read, so this is cheap enough for every memory check.
    */
-  public static List<Found> leftGroup(Path stateDir, String instance, String service, long pgid) {
-    return find(stateDir).stream()
-        .filter(f -> f.of(instance, service) && f.pgid() != pgid)
+  public static List<Long> leftGroup(
+      Path stateFolder, String instance, String service, long pgid, long startTicks) {
+    return groupsMarked(
+            List.of(
+                "VTRACK_STATE_DIR=" + stateFolder,
+                "VTRACK_INSTANCE=" + instance,
+                "VTRACK_SERVICE=" + service),
+            startTicks)
+        .stream()
+        .filter(g -> g != pgid)
         .toList();
   }
 
@@ -108,11 +110,14 @@ public final class OrphanScan {
 
   /**
    * The process groups whose leader started at or after {@code sinceTicks} (clock ticks since boot,
-   * as {@code /proc/<pid>/stat} says) with {@code entry} ({@code NAME=value}) in its environment:
-   * what a command left running in sessions of their own. Only leaders that new are read.
+   * as {@code /proc/<pid>/stat} says) with every one of {@code entries} ({@code NAME=value}) in its
+   * environment, in the agent's own pid and mount namespaces: what a command or a service left
+   * running in sessions of their own. Only leaders that new are read.
    */
-  public static List<Long> groupsMarked(String entry, long sinceTicks) {
+  public static List<Long> groupsMarked(List<String> entries, long sinceTicks) {
     List<Long> out = new ArrayList<>();
+    String ownPidNamespace = namespace(PROC.resolve("self"), "pid");
+    String ownMountNamespace = namespace(PROC.resolve("self"), "mnt");
     try (DirectoryStream<Path> dirs = Files.newDirectoryStream(PROC, "[0-9]*")) {
       for (Path d : dirs) {
         long pid = Long.parseLong(d.getFileName().toString());
@@ -121,7 +126,9 @@ public final class OrphanScan {
             && st.alive()
             && st.pgid() == pid
             && st.startTicks() >= sinceTicks
-            && environ(d).contains(entry)) {
+            && environ(d).containsAll(entries)
+            && !elsewhere(d, "pid", ownPidNamespace)
+            && !elsewhere(d, "mnt", ownMountNamespace)) {
           out.add(pid);
         }
       }

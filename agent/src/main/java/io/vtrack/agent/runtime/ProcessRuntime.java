@@ -353,10 +353,9 @@ public final class ProcessRuntime implements AppRuntime {
     for (ProcessRow row : store.processes().of(deployment)) {
       if (row.service().equals(service) && ProcStat.isAlive(row.pid(), row.startTicks())) {
         List<Long> groups = new ArrayList<>(List.of(row.pgid()));
-        for (OrphanScan.Found f :
-            OrphanScan.leftGroup(store.folder(), deployment, service, row.pgid())) {
-          groups.add(f.pgid());
-        }
+        groups.addAll(
+            OrphanScan.leftGroup(
+                store.folder(), deployment, service, row.pgid(), row.startTicks()));
         long pages = 0;
         for (long g : groups) {
           for (ProcStat m : ProcStat.groupMembers(g)) {

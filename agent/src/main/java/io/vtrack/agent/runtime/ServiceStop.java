@@ -32,16 +32,16 @@ final class ServiceStop {
     }
     // A child that left the group (its own session) would outlive the service, holding its port
     // or its files: it is stopped with the service, as systemd stops a unit's whole cgroup.
-    for (OrphanScan.Found f :
-        OrphanScan.leftGroup(stateFolder, row.deployment(), row.service(), row.pgid())) {
+    for (long g :
+        OrphanScan.leftGroup(
+            stateFolder, row.deployment(), row.service(), row.pgid(), row.startTicks())) {
       LOG.info(
-          "{}: stopping pid {} (pgid {}), started by {} but out of its process group, with {}",
+          "{}: stopping pgid {}, started by {} but out of its process group, with {}",
           row.deployment(),
-          f.pid(),
-          f.pgid(),
+          g,
           row.service(),
           signal);
-      groups.add(f.pgid());
+      groups.add(g);
     }
     int outOfGroup = groups.size() - (groups.contains(row.pgid()) ? 1 : 0);
     List<Long> killed = Signaller.stopGroups(groups, signal, timeout);
