@@ -53,7 +53,8 @@ class CommandRunnerTest {
               List.of("sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!; " + end),
               CWD,
               Map.of(),
-              Duration.ofSeconds(end.startsWith("exit") ? 30 : 3));
+              // As above: time for a busy machine to start the shell; the sleep outlasts it.
+              Duration.ofSeconds(end.startsWith("exit") ? 30 : 5));
       long pid = Long.parseLong(r.output().trim());
       // KILL is sent before run returns; the process is gone once the kernel has delivered it.
       await()
