@@ -103,12 +103,16 @@ final class SelfHeal {
     s.recovering = true;
     int attempt = s.healAttempts;
     DeploymentPaths paths = DeploymentPaths.of(stateDir, name);
-    return vertx.executeBlocking(
-        () -> {
-          restart(snap, heal, attempt, paths);
-          return null;
-        },
-        false);
+    return vertx
+        .<Void>executeBlocking(
+            () -> {
+              restart(snap, heal, attempt, paths);
+              return null;
+            },
+            false)
+        // Rounds that ran while it restarted (a compose stop can take a grace period per
+        // container) saw it down: only rounds after the restart count toward the next attempt.
+        .onComplete(done -> s.failingRounds = 0);
   }
 
   private void restart(Snapshot snap, Step.Heal heal, int attempt, DeploymentPaths paths)
