@@ -126,15 +126,20 @@ public final class BackupManager {
           notes.add(rel + ": absent");
           continue;
         }
+        FolderCopy.FileCopier copier =
+            (from, to) -> copyFile(paths.shared(), from, to, integrity, notes);
         if (FolderCopy.isFolder(src)) {
-          size += FolderCopy.copy(src, dest, sqliteFiles(paths.shared(), spec));
+          // backup.sqlite's databases have their own copy; a database found in it has one too.
+          java.util.Set<Path> listed = sqliteFiles(paths.shared(), spec);
+          size +=
+              FolderCopy.copy(
+                  src,
+                  dest,
+                  p -> listed.contains(p.normalize()) || SqliteBackup.isSideFile(p),
+                  copier);
           continue;
         }
-        Files.copy(src, dest, StandardCopyOption.COPY_ATTRIBUTES);
-        if (Files.mismatch(src, dest) != -1) {
-          throw new BackupFailedException("copy of " + rel + " differs from its source", null);
-        }
-        size += Files.size(dest);
+        size += copier.copy(src, dest);
       }
       String integrityText = integrity.isEmpty() ? "n/a" : String.join(", ", integrity);
       // On the disk before the store says it was taken: SQLite does not flush what VACUUM INTO
@@ -155,6 +160,40 @@ public final class BackupManager {
       boolean full = String.valueOf(e.getMessage()).contains("No space left");
       throw new BackupFailedException("backup failed: " + e.getMessage(), e, full);
     }
+  }
+
+  /**
+   * Copies a file of backup.files. A SQLite database among them (listed there rather than in
+   * backup.sqlite, or found in a folder listed) is copied as backup.sqlite's are, in one read
+   * transaction: a plain copy of a database being written is torn, and misses what its {@code -wal}
+   * holds (its side files are then left out). One SQLite cannot read is copied as a file, with its
+   * side files.
+   */
+  private long copyFile(
+      Path shared, Path src, Path dest, List<String> integrity, List<String> notes)
+      throws IOException {
+    String rel = shared.relativize(src).toString();
+    if (SqliteBackup.isDatabase(src)) {
+      try {
+        SqliteBackup.copy(src, dest, timeout);
+        Files.setPosixFilePermissions(dest, Files.getPosixFilePermissions(src));
+        integrity.add(rel + ": " + SqliteBackup.integrityCheck(dest));
+        return Files.size(dest);
+      } catch (SQLException e) {
+        Files.deleteIfExists(dest);
+        notes.add(
+            rel + ": not readable as a SQLite database (" + e.getMessage() + "), copied as a file");
+        long bytes = 0;
+        for (String suffix : SqliteBackup.SIDE_FILES) {
+          Path side = Path.of(src + suffix);
+          if (Files.exists(side)) {
+            bytes += FolderCopy.VERIFIED.copy(side, Path.of(dest + suffix));
+          }
+        }
+        return bytes + FolderCopy.VERIFIED.copy(src, dest);
+      }
+    }
+    return FolderCopy.VERIFIED.copy(src, dest);
   }
 
   /**
@@ -300,9 +339,13 @@ public final class BackupManager {
     // Folders first: a database of backup.sqlite inside one is then put back after it, from its
     // consistent copy, instead of being moved aside again with the folder.
     for (String rel : concat(spec.files(), spec.sqlite())) {
-      boolean sqlite = spec.sqlite().contains(rel);
       Path target = paths.shared().resolve(rel);
       Path saved = dir.resolve(rel);
+      // A database of backup.files goes with its side files as backup.sqlite's do.
+      boolean sqlite =
+          spec.sqlite().contains(rel)
+              || SqliteBackup.isDatabase(saved)
+              || SqliteBackup.isDatabase(target);
       boolean wasAbsent = Files.exists(Path.of(saved + MISSING_MARKER));
       if (!Files.exists(saved) && !wasAbsent) {
         continue;

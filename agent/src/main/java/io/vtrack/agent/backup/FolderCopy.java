@@ -36,12 +36,39 @@ final class FolderCopy {
     return total[0];
   }
 
+  /** Copies one regular file to a path that does not exist yet; returns the bytes written. */
+  @FunctionalInterface
+  interface FileCopier {
+    long copy(Path from, Path to) throws IOException;
+  }
+
+  /** Which files of a folder are left out of its copy. */
+  @FunctionalInterface
+  interface Skip {
+    boolean test(Path file) throws IOException;
+  }
+
+  /** A plain copy, compared with its source: a file that changed while copied fails it. */
+  static final FileCopier VERIFIED =
+      (from, to) -> {
+        Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES);
+        if (Files.mismatch(from, to) != -1) {
+          throw new IOException("copy of " + from + " differs from its source");
+        }
+        return Files.size(to);
+      };
+
+  /** {@link #copy(Path, Path, Skip, FileCopier)} of plain, verified copies. */
+  static long copy(Path from, Path to, Set<Path> skip) throws IOException {
+    return copy(from, to, p -> skip.contains(p.normalize()), VERIFIED);
+  }
+
   /**
    * Copies {@code from} into {@code to} (created when missing; none of the files copied may exist
-   * there), leaving out the files of {@code skip}; returns the bytes of regular files copied. A
-   * file that changed while it was copied fails the copy, as a single file's does.
+   * there), leaving out the files {@code skip} accepts, each regular file by {@code files}; returns
+   * the bytes of regular files copied.
    */
-  static long copy(Path from, Path to, Set<Path> skip) throws IOException {
+  static long copy(Path from, Path to, Skip skip, FileCopier files) throws IOException {
     long[] total = {0};
     Files.walkFileTree(
         from,
@@ -59,17 +86,13 @@ final class FolderCopy {
           public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
               throws IOException {
             Path target = to.resolve(from.relativize(file).toString());
-            if (skip.contains(file.normalize())) {
+            if (skip.test(file)) {
               return FileVisitResult.CONTINUE;
             }
             if (attrs.isSymbolicLink()) {
               Files.createSymbolicLink(target, Files.readSymbolicLink(file));
             } else if (attrs.isRegularFile()) {
-              Files.copy(file, target, StandardCopyOption.COPY_ATTRIBUTES);
-              if (Files.mismatch(file, target) != -1) {
-                throw new IOException("copy of " + file + " differs from its source");
-              }
-              total[0] += attrs.size();
+              total[0] += files.copy(file, target);
             }
             return FileVisitResult.CONTINUE;
           }

@@ -5,8 +5,6 @@ import io.vtrack.agent.model.Quantities;
 import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.ReleaseBuilder;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -18,7 +16,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -31,7 +28,6 @@ import java.util.Set;
  * the copy is a link to the live files: a symbolic link in {@code shared/} is left out. Blocking.
  */
 public final class PreviewCopy {
-  private static final byte[] SQLITE_HEADER = "SQLite format 3\0".getBytes(StandardCharsets.UTF_8);
 
   private PreviewCopy() {}
 
@@ -85,7 +81,7 @@ public final class PreviewCopy {
         if (fromBackup(rel, fromBackup)) {
           continue;
         }
-        if (isSqlite(f)) {
+        if (SqliteBackup.isDatabase(f)) {
           sqliteBases.add(rel);
         }
       }
@@ -179,12 +175,6 @@ public final class PreviewCopy {
       }
     }
     return false;
-  }
-
-  static boolean isSqlite(Path f) throws IOException {
-    try (InputStream in = Files.newInputStream(f)) {
-      return Arrays.equals(in.readNBytes(SQLITE_HEADER.length), SQLITE_HEADER);
-    }
   }
 
   /** Deletes a preview's folder (its copy, release and logs). */

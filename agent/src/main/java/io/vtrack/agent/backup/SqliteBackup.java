@@ -1,7 +1,10 @@
 package io.vtrack.agent.backup;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -9,6 +12,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.Arrays;
 
 /**
  * Consistent copies of live SQLite databases. {@code VACUUM INTO} copies in one read transaction,
@@ -22,7 +26,30 @@ public final class SqliteBackup {
    */
   static final java.util.List<String> SIDE_FILES = java.util.List.of("-wal", "-shm", "-journal");
 
+  private static final byte[] HEADER = "SQLite format 3\0".getBytes(StandardCharsets.UTF_8);
+
   private SqliteBackup() {}
+
+  /** Whether {@code f} is a regular file that starts as an SQLite database does. */
+  public static boolean isDatabase(Path f) throws IOException {
+    if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
+      return false;
+    }
+    try (InputStream in = Files.newInputStream(f)) {
+      return Arrays.equals(in.readNBytes(HEADER.length), HEADER);
+    }
+  }
+
+  /** Whether {@code f} is the {@code -wal}, {@code -shm} or {@code -journal} of a database. */
+  static boolean isSideFile(Path f) throws IOException {
+    String name = f.getFileName().toString();
+    for (String suffix : SIDE_FILES) {
+      if (name.endsWith(suffix) && name.length() > suffix.length()) {
+        return isDatabase(f.resolveSibling(name.substring(0, name.length() - suffix.length())));
+      }
+    }
+    return false;
+  }
 
   /** Copies {@code db} into {@code dest} (which must not exist) within {@code timeout}. */
   public static void copy(Path db, Path dest, Duration timeout) throws SQLException, IOException {

@@ -154,6 +154,74 @@ class BackupManagerTest {
     }
   }
 
+  /**
+   * A database listed in backup.files instead of backup.sqlite, or found in a folder listed there,
+   * is copied as a database: what its -wal holds is in the backup (a plain copy of the main file
+   * lacked it), and the failed revision's -wal goes with the failed copy on restore (left beside
+   * the restored file, it would be played back into it).
+   */
+  @Test
+  void aDatabaseInBackupFilesIsCopiedAsOneWithWhatItsWalHolds() throws Exception {
+    for (String listed : List.of("data/app.db", "data/")) {
+      DeploymentPaths paths = new DeploymentPaths(dir.resolve(listed.replace('/', '_')), dir);
+      Path db = paths.shared().resolve("data/app.db");
+      Files.createDirectories(db.getParent());
+      Files.writeString(db.resolveSibling("notes.txt"), "kept");
+      // The running app: 500 rows, all still in its -wal (no checkpoint), connection open.
+      Process app =
+          new ProcessBuilder(
+                  "python3",
+                  "-c",
+                  "import sqlite3, os, sys\n"
+                      + "c = sqlite3.connect('"
+                      + db
+                      + "', isolation_level=None)\n"
+                      + "c.execute('PRAGMA journal_mode=WAL')\n"
+                      + "c.execute('PRAGMA wal_autocheckpoint=0')\n"
+                      + "c.execute('CREATE TABLE rows (id INTEGER PRIMARY KEY, payload TEXT)')\n"
+                      + "c.execute(\"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+                      + " WHERE i < 500) INSERT INTO rows(payload) SELECT hex(randomblob(64))"
+                      + " FROM n\")\n"
+                      + "print('ready', flush=True)\n"
+                      + "sys.stdin.readline()\n"
+                      + "c.execute('DELETE FROM rows WHERE id > 10')\n"
+                      + "os._exit(0)\n")
+              .redirectError(ProcessBuilder.Redirect.INHERIT)
+              .start();
+      try (var out =
+          new java.io.BufferedReader(new java.io.InputStreamReader(app.getInputStream()))) {
+        assertThat(out.readLine()).isEqualTo("ready");
+      }
+      assertThat(Path.of(db + "-wal")).exists();
+      try (StateStore store = StateStore.open(paths.root().resolve("state"))) {
+        BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+        BackupSpec spec = new BackupSpec(List.of(), List.of(listed), 5);
+        BackupManager.BackupResult b = mgr.take("dep", 1, paths, spec);
+
+        Path saved = paths.backup(1).resolve("data/app.db");
+        assertThat(count(saved)).as(listed).isEqualTo(500);
+        assertThat(Path.of(saved + "-wal")).as(listed).doesNotExist();
+        assertThat(b.integrity()).as(listed).isEqualTo("data/app.db: ok");
+
+        // The failed revision deletes rows and dies, its -wal left beside the database.
+        app.getOutputStream().write('\n');
+        app.getOutputStream().close();
+        assertThat(app.waitFor()).isZero();
+        assertThat(Path.of(db + "-wal")).exists();
+
+        BackupManager.Restored r = mgr.restore(paths, 1, spec);
+
+        assertThat(count(db)).as(listed).isEqualTo(500);
+        assertThat(SqliteBackup.integrityCheck(db)).isEqualTo("ok");
+        assertThat(Path.of(db + "-wal")).as(listed).doesNotExist();
+        assertThat(count(r.failedDir().resolve("data/app.db"))).as(listed).isEqualTo(10);
+        if (listed.endsWith("/")) {
+          assertThat(db.resolveSibling("notes.txt")).hasContent("kept");
+        }
+      }
+    }
+  }
+
   /** A folder in backup.files (users' uploads) is backed up and restored whole. */
   @Test
   void aFolderInBackupFilesIsBackedUpAndRestoredWhole() throws Exception {
