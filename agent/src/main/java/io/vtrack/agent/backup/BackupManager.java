@@ -9,6 +9,7 @@ import io.vtrack.agent.store.BackupRepository;
 import io.vtrack.agent.store.StateStore;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.FileAttribute;
@@ -87,7 +88,7 @@ public final class BackupManager {
         Path src = paths.shared().resolve(rel);
         if (FolderCopy.isFolder(src)) {
           needed += FolderCopy.size(src);
-        } else if (Files.exists(src)) {
+        } else if (Files.isRegularFile(src)) {
           needed += Files.size(src);
           Path wal = Path.of(src + "-wal");
           if (Files.exists(wal)) {
@@ -108,6 +109,11 @@ public final class BackupManager {
           notes.add(rel + ": no database yet");
           continue;
         }
+        if (!Files.isRegularFile(src)) {
+          // SQLite would wait for ever on a pipe.
+          throw new BackupFailedException(
+              "backup.sqlite: " + rel + " is not a file (a pipe, a socket or a device)", null);
+        }
         SqliteBackup.copy(src, dest, timeout);
         String check = SqliteBackup.integrityCheck(dest);
         if (!"ok".equals(check)) {
@@ -121,9 +127,19 @@ public final class BackupManager {
         Path src = paths.shared().resolve(rel);
         Path dest = dir.resolve(rel);
         Files.createDirectories(dest.getParent());
+        if (Files.isSymbolicLink(src)) {
+          // The link itself, as in a folder: what it points to may be outside shared/ (/dev/zero).
+          Files.createSymbolicLink(dest, Files.readSymbolicLink(src));
+          continue;
+        }
         if (!Files.exists(src)) {
           Files.writeString(Path.of(dest + MISSING_MARKER), "");
           notes.add(rel + ": absent");
+          continue;
+        }
+        if (!FolderCopy.isFolder(src) && !Files.isRegularFile(src)) {
+          // Reading a pipe would wait for ever; none of these kinds holds data to restore.
+          notes.add(rel + ": neither a file nor a folder (a pipe, a socket or a device): left out");
           continue;
         }
         FolderCopy.FileCopier copier =
@@ -347,7 +363,7 @@ public final class BackupManager {
               || SqliteBackup.isDatabase(saved)
               || SqliteBackup.isDatabase(target);
       boolean wasAbsent = Files.exists(Path.of(saved + MISSING_MARKER));
-      if (!Files.exists(saved) && !wasAbsent) {
+      if (!Files.exists(saved, LinkOption.NOFOLLOW_LINKS) && !wasAbsent) {
         continue;
       }
       // Keep the data as it was at failure.
@@ -358,7 +374,7 @@ public final class BackupManager {
       // the next connection, writing the failed data's pages over the backup's.
       for (String suffix : sqlite ? withSideFiles() : List.of("")) {
         Path f = Path.of(target + suffix);
-        if (Files.exists(f)) {
+        if (Files.exists(f, LinkOption.NOFOLLOW_LINKS)) {
           Files.move(f, Path.of(failedCopy + suffix), StandardCopyOption.REPLACE_EXISTING);
         }
       }
@@ -375,8 +391,11 @@ public final class BackupManager {
         FolderCopy.copy(saved, tmp, sqliteFiles(dir, spec));
         DurableFiles.forceTree(tmp);
       } else {
-        Files.copy(saved, tmp, StandardCopyOption.REPLACE_EXISTING);
-        DurableFiles.force(tmp);
+        // A link comes back as the link it was.
+        Files.copy(saved, tmp, StandardCopyOption.REPLACE_EXISTING, LinkOption.NOFOLLOW_LINKS);
+        if (!Files.isSymbolicLink(tmp)) {
+          DurableFiles.force(tmp);
+        }
       }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       DurableFiles.forceFolder(target.getParent());

@@ -1,6 +1,7 @@
 package io.vtrack.agent.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vtrack.agent.model.BackupSpec;
 import io.vtrack.agent.release.DeploymentPaths;
@@ -219,6 +220,50 @@ class BackupManagerTest {
           assertThat(db.resolveSibling("notes.txt")).hasContent("kept");
         }
       }
+    }
+  }
+
+  /**
+   * backup.files entries that are not plain files: a link is kept as a link (a copy of what it
+   * points to could be endless: /dev/zero), a pipe is left out (reading it waits for ever).
+   */
+  @Test
+  void aLinkOrAPipeInBackupFilesIsNeitherFollowedNorRead() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
+    Files.createDirectories(paths.shared());
+    Files.createSymbolicLink(paths.shared().resolve("zero"), Path.of("/dev/zero"));
+    assertThat(
+            new ProcessBuilder("mkfifo", paths.shared().resolve("pipe").toString())
+                .start()
+                .waitFor())
+        .isZero();
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+      BackupSpec spec = new BackupSpec(List.of(), List.of("zero", "pipe"), 5);
+      BackupManager.BackupResult b =
+          org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+              Duration.ofMinutes(2), () -> mgr.take("dep", 1, paths, spec));
+      assertThat(Files.readSymbolicLink(paths.backup(1).resolve("zero")))
+          .isEqualTo(Path.of("/dev/zero"));
+      assertThat(paths.backup(1).resolve("pipe")).doesNotExist();
+      assertThat(b.notes()).anySatisfy(n -> assertThat(n).startsWith("pipe: neither a file"));
+
+      // The failed revision replaced the link with a file: the link comes back, as a link.
+      Files.delete(paths.shared().resolve("zero"));
+      Files.writeString(paths.shared().resolve("zero"), "not a link");
+      BackupManager.Restored r = mgr.restore(paths, 1, spec);
+      assertThat(Files.readSymbolicLink(paths.shared().resolve("zero")))
+          .isEqualTo(Path.of("/dev/zero"));
+      assertThat(r.failedDir().resolve("zero")).hasContent("not a link");
+      assertThat(paths.shared().resolve("pipe")).exists();
+
+      // backup.sqlite naming a pipe is refused with its name, not waited on.
+      BackupSpec db = new BackupSpec(List.of("pipe"), List.of(), 5);
+      assertThatThrownBy(
+              () ->
+                  org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+                      Duration.ofMinutes(2), () -> mgr.take("dep", 2, paths, db)))
+          .hasMessageContaining("backup.sqlite: pipe is not a file");
     }
   }
 
