@@ -24,7 +24,10 @@ public interface AppRuntime {
       Map<String, String> env)
       throws Exception;
 
-  /** Stops and starts again the named services of {@code commit} (self-heal). */
+  /**
+   * Brings the named services of {@code commit} back after they went down (self-heal): what of them
+   * is down starts again; a replica of a scaled compose service that still runs is left.
+   */
   void restart(
       String deployment,
       String commit,

@@ -7,6 +7,7 @@ import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.api.model.Event;
 import com.github.dockerjava.core.DefaultDockerClientConfig;
 import com.github.dockerjava.core.DockerClientImpl;
+import com.github.dockerjava.transport.DockerHttpClient;
 import com.github.dockerjava.zerodep.ZerodepDockerHttpClient;
 import io.vtrack.agent.model.RuntimeSpec;
 import java.io.IOException;
@@ -18,6 +19,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.BiConsumer;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -286,14 +291,22 @@ public final class ComposeRuntime implements AppRuntime {
       throws Exception {
     ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
     files.writeOverride(deployment, commit, releaseDir, spec, m, env);
+    List<String> named = services.isEmpty() ? m.services() : services;
+    // Only the containers that are down go: a replica of a scaled service that still runs keeps
+    // serving (a forced recreate stopped it too), and `up` replaces what is missing.
     for (Container c : engine.containers(deployment)) {
-      if (services.contains(c.getLabels().get(LABEL_SERVICE))) {
+      if (named.contains(c.getLabels().get(LABEL_SERVICE)) && !"running".equals(c.getState())) {
         exits.expectGone(c.getId());
+        try {
+          docker.removeContainerCmd(c.getId()).withForce(true).exec();
+        } catch (NotFoundException e) {
+          // Already gone.
+        }
       }
     }
-    exits.clear(deployment, services);
-    List<String> args = new ArrayList<>(List.of("up", "-d", "--no-deps", "--force-recreate"));
-    args.addAll(services.isEmpty() ? m.services() : services);
+    exits.clear(deployment, named);
+    List<String> args = new ArrayList<>(List.of("up", "-d", "--no-deps"));
+    args.addAll(named);
     files.run(deployment, releaseDir, spec, env, args, UP_TIMEOUT);
   }
 
@@ -309,32 +322,96 @@ public final class ComposeRuntime implements AppRuntime {
           .exec()
           .forEach(c -> all.put(c.getId(), c));
     }
-    List<String> said = new ArrayList<>();
-    for (Container c : all.values()) {
-      exits.expectGone(c.getId());
-      String svc = c.getLabels().getOrDefault(LABEL_SERVICE, c.getId());
+    // All at once, as a process deployment's services stop: two services that ignore TERM cost
+    // the longer of their stop_grace_periods, not the sum.
+    List<Container> list = List.copyOf(all.values());
+    java.util.Set<String> said = new java.util.LinkedHashSet<>(); // replicas say the same
+    if (!list.isEmpty()) {
+      ExecutorService pool = Executors.newFixedThreadPool(Math.min(list.size(), 16));
       try {
-        if ("running".equals(c.getState()) || "restarting".equals(c.getState())) {
-          LOG.info("{}: stopping container {} ({})", deployment, shortId(c.getId()), svc);
-          // The container's own stop timeout (compose: stop_grace_period) applies.
-          docker.stopContainerCmd(c.getId()).exec();
-          // 137 = 128 + KILL: the engine killed it once its stop timeout had passed.
-          Long code = docker.inspectContainerCmd(c.getId()).exec().getState().getExitCodeLong();
-          if (code != null && code == 137) {
-            said.add(svc + " still ran after its stop timeout (stop_grace_period): killed");
+        List<Future<String>> stops = new ArrayList<>();
+        for (Container c : list) {
+          exits.expectGone(c.getId());
+          stops.add(pool.submit(() -> stopAndRemove(deployment, c)));
+        }
+        for (Future<String> f : stops) {
+          String one = f.get();
+          if (one != null) {
+            said.add(one);
           }
         }
-      } catch (NotModifiedException | NotFoundException e) {
-        // Already stopped or gone.
-      }
-      try {
-        docker.removeContainerCmd(c.getId()).withForce(true).exec();
-      } catch (NotFoundException e) {
-        // Already gone.
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while stopping " + deployment, e);
+      } catch (ExecutionException e) {
+        throw e.getCause() instanceof RuntimeException r
+            ? r
+            : new IllegalStateException(e.getCause());
+      } finally {
+        pool.shutdown();
       }
     }
     exits.clear(deployment);
     return String.join("; ", said);
+  }
+
+  /**
+   * Stops one container within its own stop timeout and removes it; returns what the stop said when
+   * the engine had to kill it, or null.
+   */
+  private String stopAndRemove(String deployment, Container c) {
+    String svc = c.getLabels().getOrDefault(LABEL_SERVICE, c.getId());
+    String said = null;
+    try {
+      if ("running".equals(c.getState()) || "restarting".equals(c.getState())) {
+        LOG.info("{}: stopping container {} ({})", deployment, shortId(c.getId()), svc);
+        stopWithinItsOwnTimeout(c.getId());
+        // 137 = 128 + KILL: the engine killed it once its stop timeout had passed.
+        Long code = docker.inspectContainerCmd(c.getId()).exec().getState().getExitCodeLong();
+        if (code != null && code == 137) {
+          said = svc + " still ran after its stop timeout (stop_grace_period): killed";
+        }
+      }
+    } catch (NotModifiedException | NotFoundException e) {
+      // Already stopped or gone.
+    }
+    try {
+      docker.removeContainerCmd(c.getId()).withForce(true).exec();
+    } catch (NotFoundException e) {
+      // Already gone.
+    }
+    return said;
+  }
+
+  /**
+   * Asks the engine to stop a container within the container's own stop timeout (compose sets it
+   * from stop_grace_period; the engine's default is 10 s), as {@code docker stop} does. docker-java
+   * always sends a timeout, 10 s unless told: it killed a worker given a minute to finish its job,
+   * and gave one that asked for 1 s ten. Through the client without a response timeout: the engine
+   * bounds the call by the stop timeout, then kills.
+   */
+  private void stopWithinItsOwnTimeout(String id) {
+    if (!(streams instanceof DockerClientImpl impl)) {
+      docker.stopContainerCmd(id).exec();
+      return;
+    }
+    DockerHttpClient.Request req =
+        DockerHttpClient.Request.builder()
+            .method(DockerHttpClient.Request.Method.POST)
+            .path("/containers/" + id + "/stop")
+            .build();
+    try (DockerHttpClient.Response r = impl.getHttpClient().execute(req)) {
+      int code = r.getStatusCode();
+      // 204 stopped, 304 not running, 404 gone: all leave it stopped.
+      if (code >= 400 && code != 404) {
+        String body =
+            new String(r.getBody().readNBytes(500), java.nio.charset.StandardCharsets.UTF_8);
+        throw new IllegalStateException(
+            "the engine did not stop container " + shortId(id) + ": HTTP " + code + " " + body);
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   @Override

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.github.dockerjava.api.DockerClient;
 import com.github.dockerjava.api.model.Container;
+import com.github.dockerjava.api.model.Event;
 import com.github.dockerjava.core.DefaultDockerClientConfig;
 import com.github.dockerjava.core.DockerClientImpl;
 import com.github.dockerjava.zerodep.ZerodepDockerHttpClient;
@@ -19,6 +20,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -614,7 +616,11 @@ class ComposeIT extends AgentTestBase {
         s ->
             s
                 + "  worker:\n    image: vtrack/runtime:bookworm\n    command: [sleep, \"3600\"]\n"
-                + "    network_mode: host\n    scale: 2\n    stop_grace_period: 1s\n");
+                + "    network_mode: host\n    scale: 2\n    stop_grace_period: 1s\n"
+                // One that needs 11 s after TERM to finish its job, and is given 30.
+                + "  finisher:\n    image: vtrack/runtime:bookworm\n"
+                + "    command: [sh, -c, \"trap 'sleep 11; exit 0' TERM; while :; do sleep 1; done\"]\n"
+                + "    network_mode: host\n    stop_grace_period: 30s\n");
     app.commitApp("A worker, twice", "w1");
     String c1 = deployHealthy("w1");
     assertThat(replicas("worker")).hasSize(2).containsValues(c1).doesNotContainValue(null);
@@ -632,8 +638,13 @@ class ComposeIT extends AgentTestBase {
             });
     assertThat(replicas("worker")).containsKey(before.get(1));
     awaitPhase("Healthy", c1);
+    assertThat(replicas("worker")).containsKey(before.get(1));
 
     // An upgrade replaces both replicas with the new commit's, and no container of c1 is left.
+    List<String> atUpgrade = new ArrayList<>(replicas("worker").keySet());
+    String finisher = container("finisher").getId();
+    atUpgrade.add(finisher);
+    long since = java.time.Instant.now().getEpochSecond() - 1;
     String c2 = app.goodUpgrade("2.0.0", "c2");
     app.deploy("c2");
     awaitPhase("Healthy", c2);
@@ -648,8 +659,63 @@ class ComposeIT extends AgentTestBase {
             s -> {
               assertThat(s.get("name")).isEqualTo("stop");
               assertThat(s.get("output").toString())
-                  .contains("worker still ran after its stop timeout (stop_grace_period): killed");
+                  .contains("worker still ran after its stop timeout (stop_grace_period): killed")
+                  .doesNotContain("finisher");
             });
+    // Both replicas were stopped together: each got its TERM before either died (one after the
+    // other, the second's TERM came after the first's KILL, a grace period later).
+    List<Event> seen = events(atUpgrade, since);
+    int lastTerm = -1;
+    int firstDie = Integer.MAX_VALUE;
+    for (int i = 0; i < seen.size(); i++) {
+      Event e = seen.get(i);
+      Map<String, String> attrs = e.getActor() == null ? Map.of() : e.getActor().getAttributes();
+      if ("kill".equals(e.getAction()) && "15".equals(attrs.get("signal"))) {
+        lastTerm = i;
+      } else if ("die".equals(e.getAction())) {
+        firstDie = Math.min(firstDie, i);
+      }
+    }
+    List<String> actions =
+        seen.stream()
+            .map(
+                e ->
+                    shortId(e.getId())
+                        + " "
+                        + e.getAction()
+                        + " "
+                        + (e.getActor() == null ? "" : e.getActor().getAttributes().get("signal")))
+            .toList();
+    assertThat(seen.stream().filter(e -> "die".equals(e.getAction()))).hasSize(3);
+    assertThat(lastTerm).as("events: %s", actions).isGreaterThanOrEqualTo(0).isLessThan(firstDie);
+    // The finisher was given its stop_grace_period, 30 s, and finished: not killed at 10 s.
+    assertThat(seen)
+        .filteredOn(e -> "die".equals(e.getAction()) && finisher.equals(e.getId()))
+        .singleElement()
+        .satisfies(e -> assertThat(e.getActor().getAttributes()).containsEntry("exitCode", "0"));
+  }
+
+  private static String shortId(String id) {
+    return id == null ? "?" : id.substring(0, Math.min(12, id.length()));
+  }
+
+  /** The engine's events about these containers from {@code since} (epoch seconds), in order. */
+  private List<Event> events(List<String> ids, long since) throws InterruptedException {
+    List<Event> out = new java.util.concurrent.CopyOnWriteArrayList<>();
+    docker
+        .eventsCmd()
+        .withContainerFilter(ids.toArray(String[]::new))
+        .withSince(String.valueOf(since))
+        .withUntil(String.valueOf(java.time.Instant.now().getEpochSecond() + 1))
+        .exec(
+            new com.github.dockerjava.api.async.ResultCallback.Adapter<Event>() {
+              @Override
+              public void onNext(Event e) {
+                out.add(e);
+              }
+            })
+        .awaitCompletion(30, java.util.concurrent.TimeUnit.SECONDS);
+    return out;
   }
 
   @Test
