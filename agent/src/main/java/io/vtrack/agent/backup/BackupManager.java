@@ -209,7 +209,11 @@ public final class BackupManager {
         return bytes + FolderCopy.VERIFIED.copy(src, dest);
       }
     }
-    return FolderCopy.VERIFIED.copy(src, dest);
+    FolderCopy.Copied c = FolderCopy.verifiedCopy(src, dest);
+    if (c.grew()) {
+      notes.add(rel + " grew while copied: its first " + c.bytes() + " bytes are in the backup");
+    }
+    return c.bytes();
   }
 
   /**

@@ -48,15 +48,40 @@ final class FolderCopy {
     boolean test(Path file) throws IOException;
   }
 
-  /** A plain copy, compared with its source: a file that changed while copied fails it. */
-  static final FileCopier VERIFIED =
-      (from, to) -> {
-        Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES);
-        if (Files.mismatch(from, to) != -1) {
-          throw new IOException("copy of " + from + " differs from its source");
-        }
-        return Files.size(to);
-      };
+  /** A plain copy, compared with its source ({@link #verifiedCopy}). */
+  static final FileCopier VERIFIED = (from, to) -> verifiedCopy(from, to).bytes();
+
+  /** What a verified copy wrote, and whether the source had grown past it meanwhile. */
+  record Copied(long bytes, boolean grew) {}
+
+  private static final int COPY_TRIES = 3;
+
+  /**
+   * Copies a file and compares the copy with its source. A source that only grew meanwhile (a log
+   * being appended) is kept as copied: the copy is what it held a moment before, whole. One that
+   * changed otherwise is copied again, and fails the copy after {@value #COPY_TRIES} tries.
+   */
+  static Copied verifiedCopy(Path from, Path to) throws IOException {
+    for (int attempt = 1; ; attempt++) {
+      Files.copy(from, to, StandardCopyOption.COPY_ATTRIBUTES, StandardCopyOption.REPLACE_EXISTING);
+      long copied = Files.size(to);
+      long mismatch = Files.mismatch(from, to);
+      if (mismatch == -1) {
+        return new Copied(copied, false);
+      }
+      if (mismatch == copied) {
+        return new Copied(copied, true);
+      }
+      if (attempt == COPY_TRIES) {
+        throw new IOException(
+            "copy of "
+                + from
+                + " differs from its source (it changed while copied, "
+                + COPY_TRIES
+                + " times)");
+      }
+    }
+  }
 
   /** {@link #copy(Path, Path, Skip, FileCopier)} of plain, verified copies. */
   static long copy(Path from, Path to, Set<Path> skip) throws IOException {

@@ -267,6 +267,57 @@ class BackupManagerTest {
     }
   }
 
+  /**
+   * A log the app keeps appending to, in a folder of backup.files: the backup holds it as it was a
+   * moment before (a prefix of it), instead of failing every try because it grew while copied.
+   */
+  @Test
+  void aLogAppendedToWhileItIsCopiedIsBackedUpAsItWas() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
+    Path log = paths.shared().resolve("data/app.log");
+    Files.createDirectories(log.getParent());
+    byte[] line = "2026-12-05 INFO request served in 3 ms\n".getBytes();
+    try (var out = Files.newOutputStream(log)) {
+      for (int i = 0; i < 800_000; i++) {
+        out.write(line);
+      }
+    }
+    long before = Files.size(log);
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicInteger appended = new AtomicInteger();
+    Thread app =
+        new Thread(
+            () -> {
+              try (var out = Files.newOutputStream(log, java.nio.file.StandardOpenOption.APPEND)) {
+                while (!stop.get()) {
+                  out.write(line);
+                  out.flush();
+                  appended.incrementAndGet();
+                }
+              } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
+    app.start();
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+      long id = 0;
+      for (String listed : List.of("data/", "data/app.log")) {
+        id++;
+        mgr.take("dep", id, paths, new BackupSpec(List.of(), List.of(listed), 5));
+        Path copy = paths.backup(id).resolve("data/app.log");
+        assertThat(Files.size(copy)).as(listed).isGreaterThanOrEqualTo(before);
+        byte[] now = Files.readAllBytes(log);
+        byte[] saved = Files.readAllBytes(copy);
+        assertThat(java.util.Arrays.copyOf(now, saved.length)).as(listed).isEqualTo(saved);
+      }
+    } finally {
+      stop.set(true);
+      app.join();
+    }
+    assertThat(appended.get()).as("the app kept writing").isPositive();
+  }
+
   /** A folder in backup.files (users' uploads) is backed up and restored whole. */
   @Test
   void aFolderInBackupFilesIsBackedUpAndRestoredWhole() throws Exception {
