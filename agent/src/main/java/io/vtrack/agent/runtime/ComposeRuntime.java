@@ -292,19 +292,10 @@ public final class ComposeRuntime implements AppRuntime {
     ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
     files.writeOverride(deployment, commit, releaseDir, spec, m, env);
     List<String> named = services.isEmpty() ? m.services() : services;
-    // Only the containers that are down go: a replica of a scaled service that still runs keeps
-    // serving (a forced recreate stopped it too), and `up` replaces what is missing.
-    for (Container c : engine.containers(deployment)) {
-      if (named.contains(c.getLabels().get(LABEL_SERVICE)) && !"running".equals(c.getState())) {
-        exits.expectGone(c.getId());
-        try {
-          docker.removeContainerCmd(c.getId()).withForce(true).exec();
-        } catch (NotFoundException e) {
-          // Already gone.
-        }
-      }
-    }
     exits.clear(deployment, named);
+    // Without --force-recreate: `up` starts again the containers that are down (with their
+    // volumes) and creates the missing ones; a replica of a scaled service that still runs keeps
+    // serving (a forced recreate stopped it too).
     List<String> args = new ArrayList<>(List.of("up", "-d", "--no-deps"));
     args.addAll(named);
     files.run(deployment, releaseDir, spec, env, args, UP_TIMEOUT);
@@ -325,6 +316,11 @@ public final class ComposeRuntime implements AppRuntime {
     // All at once, as a process deployment's services stop: two services that ignore TERM cost
     // the longer of their stop_grace_periods, not the sum.
     List<Container> list = List.copyOf(all.values());
+    // The deployment's own project (recreate) keeps its stopped containers: the next `up`
+    // recreates them with their anonymous volumes (an image's VOLUME, a `- /data` entry), as
+    // `docker-compose up` does on an upgrade; removed, each rollout started those empty. A
+    // colour's or a preview's project is removed: what its volumes held is not the live data.
+    boolean remove = deployment.indexOf('@') >= 0;
     java.util.Set<String> said = new java.util.LinkedHashSet<>(); // replicas say the same
     if (!list.isEmpty()) {
       ExecutorService pool = Executors.newFixedThreadPool(Math.min(list.size(), 16));
@@ -332,7 +328,7 @@ public final class ComposeRuntime implements AppRuntime {
         List<Future<String>> stops = new ArrayList<>();
         for (Container c : list) {
           exits.expectGone(c.getId());
-          stops.add(pool.submit(() -> stopAndRemove(deployment, c)));
+          stops.add(pool.submit(() -> stop(deployment, c, remove)));
         }
         for (Future<String> f : stops) {
           String one = f.get();
@@ -356,10 +352,10 @@ public final class ComposeRuntime implements AppRuntime {
   }
 
   /**
-   * Stops one container within its own stop timeout and removes it; returns what the stop said when
-   * the engine had to kill it, or null.
+   * Stops one container within its own stop timeout, and removes it if asked; returns what the stop
+   * said when the engine had to kill it, or null.
    */
-  private String stopAndRemove(String deployment, Container c) {
+  private String stop(String deployment, Container c, boolean remove) {
     String svc = c.getLabels().getOrDefault(LABEL_SERVICE, c.getId());
     String said = null;
     try {
@@ -375,10 +371,12 @@ public final class ComposeRuntime implements AppRuntime {
     } catch (NotModifiedException | NotFoundException e) {
       // Already stopped or gone.
     }
-    try {
-      docker.removeContainerCmd(c.getId()).withForce(true).exec();
-    } catch (NotFoundException e) {
-      // Already gone.
+    if (remove) {
+      try {
+        docker.removeContainerCmd(c.getId()).withForce(true).exec();
+      } catch (NotFoundException e) {
+        // Already gone.
+      }
     }
     return said;
   }

@@ -82,7 +82,8 @@ final class ContainerExits {
     String action = e.getAction() == null ? String.valueOf(e.getStatus()) : e.getAction();
     String id = e.getId();
     boolean expected = id != null && expectedGone.contains(id);
-    if ("destroy".equals(action) && id != null) {
+    // Gone, or started again (a stopped container the next `up` starts): its next death is news.
+    if (("destroy".equals(action) || "start".equals(action)) && id != null) {
       expectedGone.remove(id);
     }
     String code = attrs.get("exitCode");

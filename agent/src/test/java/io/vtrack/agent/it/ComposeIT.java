@@ -550,7 +550,7 @@ class ComposeIT extends AgentTestBase {
   }
 
   @Test
-  void aContainerKilledByHandIsRecreatedAndContainersOfOtherProjectsAreLeftAlone()
+  void aContainerKilledByHandIsStartedAgainAndContainersOfOtherProjectsAreLeftAlone()
       throws Exception {
     // A container of another compose project, which the agent must never touch.
     String other =
@@ -566,14 +566,19 @@ class ComposeIT extends AgentTestBase {
       docker.startContainerCmd(other).exec();
       String c1 = deployHealthy("c1");
       String killed = container("backend").getId();
+      String startedAt = startedAt(killed);
       docker.killContainerCmd(killed).exec();
+      // The same container, started again (with whatever its volumes hold).
       await()
           .atMost(LONG)
           .pollInterval(Duration.ofMillis(200))
           .until(
               () -> {
                 Container c = container("backend");
-                return c != null && !c.getId().equals(killed) && "1.0.0".equals(runningVersion());
+                return c != null
+                    && c.getId().equals(killed)
+                    && !startedAt(killed).equals(startedAt)
+                    && "1.0.0".equals(runningVersion());
               });
       awaitPhase("Healthy", c1);
 
@@ -607,6 +612,46 @@ class ComposeIT extends AgentTestBase {
     return out;
   }
 
+  /**
+   * A service's anonymous volume (`- /data`, or an image's VOLUME: postgres's, redis's) keeps what
+   * it held across an upgrade, as with `docker-compose up`: the new commit's container is created
+   * from the stopped one and gets its volumes. Removing the containers at the stop gave each
+   * rollout an empty one (the old left dangling).
+   */
+  @Test
+  void anAnonymousVolumeKeepsWhatItHeldAcrossAnUpgrade() throws Exception {
+    app.edit(
+        "docker-compose.yml",
+        s ->
+            s
+                + "  keeper:\n    image: vtrack/runtime:bookworm\n"
+                + "    command: [sh, -c, \"echo started >> /data/starts; exec sleep 3600\"]\n"
+                + "    volumes: [/data]\n    network_mode: host\n    stop_grace_period: 1s\n");
+    app.commitApp("A keeper with an anonymous volume", "k1");
+    deployHealthy("k1");
+    String first = container("keeper").getId();
+    String c2 = app.goodUpgrade("2.0.0", "c2");
+    app.deploy("c2");
+    awaitPhase("Healthy", c2);
+    String second = container("keeper").getId();
+    assertThat(second).isNotEqualTo(first);
+    var exec =
+        docker.execCreateCmd(second).withCmd("cat", "/data/starts").withAttachStdout(true).exec();
+    var out = new java.io.ByteArrayOutputStream();
+    docker
+        .execStartCmd(exec.getId())
+        .exec(
+            new com.github.dockerjava.api.async.ResultCallback.Adapter<
+                com.github.dockerjava.api.model.Frame>() {
+              @Override
+              public void onNext(com.github.dockerjava.api.model.Frame f) {
+                out.writeBytes(f.getPayload());
+              }
+            })
+        .awaitCompletion(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(out.toString()).isEqualTo("started\nstarted\n");
+  }
+
   @Test
   @SuppressWarnings("unchecked")
   void aServiceScaledToTwoContainersIsDeployedHealedAndUpgradedAsOne() throws Exception {
@@ -625,26 +670,31 @@ class ComposeIT extends AgentTestBase {
     String c1 = deployHealthy("w1");
     assertThat(replicas("worker")).hasSize(2).containsValues(c1).doesNotContainValue(null);
 
-    // One replica killed: the service is not all there; it is put back, the other left running.
+    // One replica killed: the service is not all there; that container is started again (with
+    // its volumes), the other left running.
     List<String> before = List.copyOf(replicas("worker").keySet());
+    String otherStarted = startedAt(before.get(1));
+    String killedStarted = startedAt(before.get(0));
     docker.killContainerCmd(before.get(0)).exec();
     await()
         .atMost(LONG)
         .pollInterval(Duration.ofMillis(200))
         .until(
-            () -> {
-              Map<String, String> now = replicas("worker");
-              return now.size() == 2 && !now.containsKey(before.get(0));
-            });
-    assertThat(replicas("worker")).containsKey(before.get(1));
+            () ->
+                replicas("worker").keySet().containsAll(before)
+                    && !startedAt(before.get(0)).equals(killedStarted));
     awaitPhase("Healthy", c1);
-    assertThat(replicas("worker")).containsKey(before.get(1));
+    assertThat(replicas("worker").keySet()).containsExactlyInAnyOrderElementsOf(before);
+    assertThat(startedAt(before.get(1)))
+        .as("the replica that kept running was not restarted")
+        .isEqualTo(otherStarted);
 
     // An upgrade replaces both replicas with the new commit's, and no container of c1 is left.
     List<String> atUpgrade = new ArrayList<>(replicas("worker").keySet());
     String finisher = container("finisher").getId();
     atUpgrade.add(finisher);
-    long since = java.time.Instant.now().getEpochSecond() - 1;
+    java.time.Instant upgradeAt = java.time.Instant.now();
+    long since = upgradeAt.getEpochSecond() - 1;
     String c2 = app.goodUpgrade("2.0.0", "c2");
     app.deploy("c2");
     awaitPhase("Healthy", c2);
@@ -664,7 +714,11 @@ class ComposeIT extends AgentTestBase {
             });
     // Both replicas were stopped together: each got its TERM before either died (one after the
     // other, the second's TERM came after the first's KILL, a grace period later).
-    List<Event> seen = events(atUpgrade, since);
+    long fromNanos = upgradeAt.getEpochSecond() * 1_000_000_000L + upgradeAt.getNano();
+    List<Event> seen =
+        events(atUpgrade, since).stream()
+            .filter(e -> e.getTimeNano() != null && e.getTimeNano() >= fromNanos)
+            .toList();
     int lastTerm = -1;
     int firstDie = Integer.MAX_VALUE;
     for (int i = 0; i < seen.size(); i++) {
@@ -693,6 +747,10 @@ class ComposeIT extends AgentTestBase {
         .filteredOn(e -> "die".equals(e.getAction()) && finisher.equals(e.getId()))
         .singleElement()
         .satisfies(e -> assertThat(e.getActor().getAttributes()).containsEntry("exitCode", "0"));
+  }
+
+  private String startedAt(String container) {
+    return docker.inspectContainerCmd(container).exec().getState().getStartedAt();
   }
 
   private static String shortId(String id) {
@@ -1238,7 +1296,8 @@ class ComposeIT extends AgentTestBase {
     assertThat(rt.lastOutput("cli", "backend", tmp)).contains("listening on 127.0.0.1");
     assertThat(shared.resolve("backend/database/events.db")).exists();
     rt.stopAll("cli", spec);
-    assertThat(projectContainers(true)).isEmpty();
+    // Stopped, and kept for the next `up` to recreate with their volumes.
+    assertThat(projectContainers(false)).isEmpty();
     assertThat(rt.unexpectedExits("cli")).isEmpty();
   }
 }
