@@ -92,7 +92,8 @@ class ComposeIT extends AgentTestBase {
               .withShowAll(true)
               .withLabelFilter(Map.of(ComposeRuntime.LABEL_PROJECT, p))
               .exec()) {
-        docker.removeContainerCmd(c.getId()).withForce(true).exec();
+        // With its anonymous volumes.
+        docker.removeContainerCmd(c.getId()).withForce(true).withRemoveVolumes(true).exec();
       }
     }
     // The images built for its commits and the ones it pulled from a local registry.
