@@ -75,7 +75,9 @@ final class RollbackStage {
                   r,
                   "rollback-stop",
                   () -> {
-                    String said = runtime.stopAll(in.name(), spec.runtime());
+                    String said =
+                        runtime.stopForReplacement(
+                            in.name(), spec.runtime(), haveTarget ? startWith.runtime() : null);
                     return StepRecorder.saying(
                         "stopped " + StatusBuilder.short7(r.toCommit()), said);
                   });

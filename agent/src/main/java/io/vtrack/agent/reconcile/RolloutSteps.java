@@ -306,7 +306,7 @@ final class RolloutSteps {
         () -> {
           String said;
           try {
-            said = runtime.stopAll(in.name(), running.runtime());
+            said = runtime.stopForReplacement(in.name(), running.runtime(), in.spec().runtime());
           } catch (Exception e) {
             // Stopping what runs never fails because of the new commit.
             throw hostFailure(running, e);

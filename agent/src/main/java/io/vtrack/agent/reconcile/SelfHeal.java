@@ -131,7 +131,7 @@ final class SelfHeal {
     env.putAll(target.portEnv());
     String key = target.runtimeKey();
     if (heal.all()) {
-      runtime.stopAll(key, spec.runtime());
+      runtime.stopForReplacement(key, spec.runtime(), spec.runtime());
       runtime.start(key, commit, release, target.substitute(spec.runtime()), target.logsDir(), env);
     } else {
       runtime.restart(

@@ -45,6 +45,16 @@ public interface AppRuntime {
    */
   String stopAll(String deployment, RuntimeSpec spec) throws Exception;
 
+  /**
+   * {@link #stopAll} before {@link #start} of the same deployment with {@code next} (a recreate
+   * rollout, a rollback, a restart). A compose project that {@code next} runs again keeps its
+   * containers, stopped: {@code up} recreates them with their anonymous volumes.
+   */
+  default String stopForReplacement(String deployment, RuntimeSpec spec, RuntimeSpec next)
+      throws Exception {
+    return stopAll(deployment, spec);
+  }
+
   /** The state of each service of a deployment. */
   Map<String, ServiceState> observe(String deployment) throws Exception;
 

@@ -303,6 +303,27 @@ public final class ComposeRuntime implements AppRuntime {
 
   @Override
   public String stopAll(String deployment, RuntimeSpec spec) {
+    return stopAll(deployment, spec, true);
+  }
+
+  /**
+   * Keeps the containers, stopped, when {@code next} runs the same project again: its {@code up}
+   * recreates them with their anonymous volumes (an image's VOLUME, a {@code - /data} entry), as
+   * {@code docker-compose up} does on an upgrade; removed, each rollout started those empty and
+   * left the old ones dangling. Anything else removes them: a stopped container of a service with
+   * {@code restart: always} would start again when the engine does (a reboot).
+   */
+  @Override
+  public String stopForReplacement(String deployment, RuntimeSpec spec, RuntimeSpec next) {
+    boolean same =
+        spec != null
+            && next != null
+            && next.type() == RuntimeSpec.RuntimeType.compose
+            && project(deployment, next).equals(project(deployment, spec));
+    return stopAll(deployment, spec, !same);
+  }
+
+  private String stopAll(String deployment, RuntimeSpec spec, boolean remove) {
     Map<String, Container> all = new LinkedHashMap<>();
     engine.containers(deployment).forEach(c -> all.put(c.getId(), c));
     if (spec != null) {
@@ -316,11 +337,6 @@ public final class ComposeRuntime implements AppRuntime {
     // All at once, as a process deployment's services stop: two services that ignore TERM cost
     // the longer of their stop_grace_periods, not the sum.
     List<Container> list = List.copyOf(all.values());
-    // The deployment's own project (recreate) keeps its stopped containers: the next `up`
-    // recreates them with their anonymous volumes (an image's VOLUME, a `- /data` entry), as
-    // `docker-compose up` does on an upgrade; removed, each rollout started those empty. A
-    // colour's or a preview's project is removed: what its volumes held is not the live data.
-    boolean remove = deployment.indexOf('@') >= 0;
     java.util.Set<String> said = new java.util.LinkedHashSet<>(); // replicas say the same
     if (!list.isEmpty()) {
       ExecutorService pool = Executors.newFixedThreadPool(Math.min(list.size(), 16));

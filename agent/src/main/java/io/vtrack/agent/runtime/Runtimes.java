@@ -180,6 +180,14 @@ public final class Runtimes implements AppRuntime {
   }
 
   @Override
+  public String stopForReplacement(String deployment, RuntimeSpec spec, RuntimeSpec next)
+      throws Exception {
+    return spec == null
+        ? stopAll(deployment, null)
+        : of(deployment, spec).stopForReplacement(deployment, spec, next);
+  }
+
+  @Override
   public String stopAll(String deployment, RuntimeSpec spec) throws Exception {
     if (spec != null) {
       return of(deployment, spec).stopAll(deployment, spec);

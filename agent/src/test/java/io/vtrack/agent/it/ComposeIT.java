@@ -617,7 +617,7 @@ class ComposeIT extends AgentTestBase {
    * A service's anonymous volume (`- /data`, or an image's VOLUME: postgres's, redis's) keeps what
    * it held across an upgrade, as with `docker-compose up`: the new commit's container is created
    * from the stopped one and gets its volumes. Removing the containers at the stop gave each
-   * rollout an empty one (the old left dangling).
+   * rollout an empty one (the old left dangling). A stop with no `up` after it removes them.
    */
   @Test
   void anAnonymousVolumeKeepsWhatItHeldAcrossAnUpgrade() throws Exception {
@@ -627,7 +627,8 @@ class ComposeIT extends AgentTestBase {
             s
                 + "  keeper:\n    image: vtrack/runtime:bookworm\n"
                 + "    command: [sh, -c, \"echo started >> /data/starts; exec sleep 3600\"]\n"
-                + "    volumes: [/data]\n    network_mode: host\n    stop_grace_period: 1s\n");
+                + "    volumes: [/data]\n    network_mode: host\n    stop_grace_period: 1s\n"
+                + "    restart: always\n");
     app.commitApp("A keeper with an anonymous volume", "k1");
     deployHealthy("k1");
     String first = container("keeper").getId();
@@ -651,6 +652,14 @@ class ComposeIT extends AgentTestBase {
             })
         .awaitCompletion(30, java.util.concurrent.TimeUnit.SECONDS);
     assertThat(out.toString()).isEqualTo("started\nstarted\n");
+
+    // The document removed (deletionPolicy Stop): the containers are removed, not left stopped
+    // (a stopped `restart: always` container would start again with the engine).
+    app.removeDocument();
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> projectContainers(true).isEmpty());
   }
 
   @Test
@@ -1297,8 +1306,7 @@ class ComposeIT extends AgentTestBase {
     assertThat(rt.lastOutput("cli", "backend", tmp)).contains("listening on 127.0.0.1");
     assertThat(shared.resolve("backend/database/events.db")).exists();
     rt.stopAll("cli", spec);
-    // Stopped, and kept for the next `up` to recreate with their volumes.
-    assertThat(projectContainers(false)).isEmpty();
+    assertThat(projectContainers(true)).isEmpty();
     assertThat(rt.unexpectedExits("cli")).isEmpty();
   }
 }
