@@ -1,13 +1,10 @@
 package io.vtrack.agent.runtime;
 
 import com.github.dockerjava.api.DockerClient;
-import com.github.dockerjava.api.exception.NotFoundException;
-import com.github.dockerjava.api.exception.NotModifiedException;
 import com.github.dockerjava.api.model.Container;
 import com.github.dockerjava.api.model.Event;
 import com.github.dockerjava.core.DefaultDockerClientConfig;
 import com.github.dockerjava.core.DockerClientImpl;
-import com.github.dockerjava.transport.DockerHttpClient;
 import com.github.dockerjava.zerodep.ZerodepDockerHttpClient;
 import io.vtrack.agent.model.RuntimeSpec;
 import java.io.IOException;
@@ -19,10 +16,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.BiConsumer;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -54,6 +47,7 @@ public final class ComposeRuntime implements AppRuntime {
   private final ComposeImages images;
   private final EngineContainers engine;
   private final ContainerExits exits;
+  private final ContainerStop stops;
 
   private DockerEvents events;
 
@@ -87,6 +81,7 @@ public final class ComposeRuntime implements AppRuntime {
     this.files = new ComposeFiles(cli);
     this.images = new ComposeImages(docker, cli, files);
     this.engine = new EngineContainers(docker, streams);
+    this.stops = new ContainerStop(docker, streams, exits);
   }
 
   public ComposeCli cli() {
@@ -334,98 +329,9 @@ public final class ComposeRuntime implements AppRuntime {
           .exec()
           .forEach(c -> all.put(c.getId(), c));
     }
-    // All at once, as a process deployment's services stop: two services that ignore TERM cost
-    // the longer of their stop_grace_periods, not the sum.
-    List<Container> list = List.copyOf(all.values());
-    java.util.Set<String> said = new java.util.LinkedHashSet<>(); // replicas say the same
-    if (!list.isEmpty()) {
-      ExecutorService pool = Executors.newFixedThreadPool(Math.min(list.size(), 16));
-      try {
-        List<Future<String>> stops = new ArrayList<>();
-        for (Container c : list) {
-          exits.expectGone(c.getId());
-          stops.add(pool.submit(() -> stop(deployment, c, remove)));
-        }
-        for (Future<String> f : stops) {
-          String one = f.get();
-          if (one != null) {
-            said.add(one);
-          }
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted while stopping " + deployment, e);
-      } catch (ExecutionException e) {
-        throw e.getCause() instanceof RuntimeException r
-            ? r
-            : new IllegalStateException(e.getCause());
-      } finally {
-        pool.shutdown();
-      }
-    }
+    String said = stops.all(deployment, all.values(), remove);
     exits.clear(deployment);
-    return String.join("; ", said);
-  }
-
-  /**
-   * Stops one container within its own stop timeout, and removes it if asked; returns what the stop
-   * said when the engine had to kill it, or null.
-   */
-  private String stop(String deployment, Container c, boolean remove) {
-    String svc = c.getLabels().getOrDefault(LABEL_SERVICE, c.getId());
-    String said = null;
-    try {
-      if ("running".equals(c.getState()) || "restarting".equals(c.getState())) {
-        LOG.info("{}: stopping container {} ({})", deployment, shortId(c.getId()), svc);
-        stopWithinItsOwnTimeout(c.getId());
-        // 137 = 128 + KILL: the engine killed it once its stop timeout had passed.
-        Long code = docker.inspectContainerCmd(c.getId()).exec().getState().getExitCodeLong();
-        if (code != null && code == 137) {
-          said = svc + " still ran after its stop timeout (stop_grace_period): killed";
-        }
-      }
-    } catch (NotModifiedException | NotFoundException e) {
-      // Already stopped or gone.
-    }
-    if (remove) {
-      try {
-        docker.removeContainerCmd(c.getId()).withForce(true).exec();
-      } catch (NotFoundException e) {
-        // Already gone.
-      }
-    }
     return said;
-  }
-
-  /**
-   * Asks the engine to stop a container within the container's own stop timeout (compose sets it
-   * from stop_grace_period; the engine's default is 10 s), as {@code docker stop} does. docker-java
-   * always sends a timeout, 10 s unless told: it killed a worker given a minute to finish its job,
-   * and gave one that asked for 1 s ten. Through the client without a response timeout: the engine
-   * bounds the call by the stop timeout, then kills.
-   */
-  private void stopWithinItsOwnTimeout(String id) {
-    if (!(streams instanceof DockerClientImpl impl)) {
-      docker.stopContainerCmd(id).exec();
-      return;
-    }
-    DockerHttpClient.Request req =
-        DockerHttpClient.Request.builder()
-            .method(DockerHttpClient.Request.Method.POST)
-            .path("/containers/" + id + "/stop")
-            .build();
-    try (DockerHttpClient.Response r = impl.getHttpClient().execute(req)) {
-      int code = r.getStatusCode();
-      // 204 stopped, 304 not running, 404 gone: all leave it stopped.
-      if (code >= 400 && code != 404) {
-        String body =
-            new String(r.getBody().readNBytes(500), java.nio.charset.StandardCharsets.UTF_8);
-        throw new IllegalStateException(
-            "the engine did not stop container " + shortId(id) + ": HTTP " + code + " " + body);
-      }
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
   }
 
   @Override
