@@ -655,11 +655,19 @@ class ComposeIT extends AgentTestBase {
 
     // The document removed (deletionPolicy Stop): the containers are removed, not left stopped
     // (a stopped `restart: always` container would start again with the engine).
+    List<String> volumes =
+        docker.inspectContainerCmd(second).exec().getMounts().stream()
+            .filter(mnt -> mnt.getName() != null)
+            .map(mnt -> mnt.getName())
+            .toList();
+    assertThat(volumes).hasSize(1);
     app.removeDocument();
     await()
         .atMost(LONG)
         .pollInterval(Duration.ofMillis(200))
         .until(() -> projectContainers(true).isEmpty());
+    // What the volume held stays on the disk (data is never deleted); the test removes it.
+    docker.removeVolumeCmd(volumes.get(0)).exec();
   }
 
   @Test
