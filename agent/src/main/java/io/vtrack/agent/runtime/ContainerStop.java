@@ -117,16 +117,15 @@ final class ContainerStop {
    * kills.
    */
   private void withinItsOwnTimeout(String id) {
-    if (!(streams instanceof DockerClientImpl impl)) {
-      docker.stopContainerCmd(id).exec();
-      return;
-    }
+    // The raw request: docker-java's StopContainerCmd cannot leave the timeout out. Every client
+    // ComposeRuntime makes is a DockerClientImpl.
+    DockerHttpClient http = ((DockerClientImpl) streams).getHttpClient();
     DockerHttpClient.Request req =
         DockerHttpClient.Request.builder()
             .method(DockerHttpClient.Request.Method.POST)
             .path("/containers/" + id + "/stop")
             .build();
-    try (DockerHttpClient.Response r = impl.getHttpClient().execute(req)) {
+    try (DockerHttpClient.Response r = http.execute(req)) {
       int code = r.getStatusCode();
       // 204 stopped, 304 not running, 404 gone: all leave it stopped.
       if (code >= 400 && code != 404) {
