@@ -67,15 +67,21 @@ public final class HttpCheck implements HealthCheck {
             .setTimeout(timeout)
             .setIdleTimeout(timeout)
             .setFollowRedirects(false);
+    boolean[] sent = {false};
     client
         .request(opts)
-        .compose(req -> req.send())
+        .compose(
+            req -> {
+              sent[0] = true;
+              return req.send();
+            })
         .onFailure(
             err ->
-                // Refused, reset or timed out before any response: nothing answered yet.
+                // Refused or reset before any response: nothing answered yet; no response within
+                // the timeout to a request that was sent: judged with the round.
                 done.tryComplete(
-                    result(CheckStatus.Failing, null, "request failed: " + describe(err), start)
-                        .as(Failure.NotReady)))
+                    result(CheckStatus.Failing, null, failed(err, spec), start)
+                        .as(Failure.ofRequest(err, sent[0]))))
         .onSuccess(
             resp -> {
               Buffer body = Buffer.buffer();
@@ -220,6 +226,13 @@ public final class HttpCheck implements HealthCheck {
     long ms = elapsedMs(start);
     return new CheckResult(
         spec.name(), "http", status, value, message, ms, Instant.now().toString());
+  }
+
+  /** What a request that got no response says: no answer within the timeout, or why it failed. */
+  static String failed(Throwable err, CheckSpec spec) {
+    return err instanceof java.util.concurrent.TimeoutException
+        ? "no response within " + spec.effectiveTimeout().text()
+        : "request failed: " + describe(err);
   }
 
   static String describe(Throwable err) {

@@ -96,6 +96,8 @@ final class LatencyCheck implements HealthCheck, Baselined {
     // A live instance that failed one sample is not asked again this round: a hung one would
     // otherwise add a timeout to every sample.
     boolean[] liveAnswers = {liveUrl != null};
+    // Whether the candidate's current sample was sent: one that then times out is unanswered.
+    boolean[] sent = {false};
     Future<Void> chain = Future.succeededFuture();
     int n = spec.latency().samples();
     for (int i = 0; i < n; i++) {
@@ -106,12 +108,12 @@ final class LatencyCheck implements HealthCheck, Baselined {
               v ->
                   certainlyOver(times, live, n) || (warmingUp && slowSoFar(times, live))
                       ? Future.succeededFuture()
-                      : sample(url, times)
+                      : sample(url, times, sent)
                           .compose(
                               x ->
                                   !liveAnswers[0]
                                       ? Future.succeededFuture()
-                                      : sample(liveUrl, live)
+                                      : sample(liveUrl, live, new boolean[1])
                                           .onFailure(err -> liveAnswers[0] = false)
                                           .otherwiseEmpty()));
     }
@@ -120,24 +122,25 @@ final class LatencyCheck implements HealthCheck, Baselined {
         .recover(
             err ->
                 Future.succeededFuture(
-                    result(
-                            CheckStatus.Failing,
-                            null,
-                            "request failed: " + HttpCheck.describe(err),
-                            start)
-                        .as(Failure.NotReady)));
+                    result(CheckStatus.Failing, null, HttpCheck.failed(err, spec), start)
+                        .as(Failure.ofRequest(err, sent[0]))));
   }
 
-  private Future<Void> sample(String target, List<Double> times) {
+  private Future<Void> sample(String target, List<Double> times, boolean[] sent) {
     long t0 = System.nanoTime();
     long timeout = spec.effectiveTimeout().millis();
+    sent[0] = false;
     return client
         .request(
             new RequestOptions()
                 .setMethod(HttpMethod.GET)
                 .setAbsoluteURI(target)
                 .setTimeout(timeout))
-        .compose(req -> req.send())
+        .compose(
+            req -> {
+              sent[0] = true;
+              return req.send();
+            })
         .compose(HttpClientResponse::body)
         .compose(
             body -> {

@@ -142,7 +142,9 @@ final class Watch extends ApiCommand {
                     .append(
                         "NotReady".equals(c.get("failure"))
                             ? " (not ready)"
-                            : "Wrong".equals(c.get("failure")) ? " (wrong)" : "");
+                            : "Wrong".equals(c.get("failure"))
+                                ? " (wrong)"
+                                : "Unanswered".equals(c.get("failure")) ? " (no answer)" : "");
               }
             }
             out()

@@ -15,8 +15,10 @@ import io.vtrack.agent.model.HealthPolicy;
 import io.vtrack.agent.model.Reason;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -70,6 +72,10 @@ public final class Verification {
   private final Supplier<List<String>> exitedServices;
   private final Function<Round, Future<Void>> onRound;
   private final Set<String> passedOnce = new HashSet<>();
+
+  /** The address each check that asks one asks, by check name. */
+  private final Map<String, InetSocketAddress> addresses = new HashMap<>();
+
   private final Promise<Outcome> done = Promise.promise();
   private final FileGrowth files;
   private boolean roundRunning;
@@ -95,6 +101,7 @@ public final class Verification {
     this.mode = mode;
     this.exitedServices = exitedServices;
     this.onRound = onRound;
+    checks.forEach(c -> c.asks().ifPresent(a -> addresses.put(c.spec().name(), a)));
   }
 
   /** Runs it; call on the context that is to run its rounds. */
@@ -289,7 +296,7 @@ public final class Verification {
   }
 
   private Judged classify(CheckRound r) {
-    RoundJudgement j = RoundJudgement.of(r.results(), passedOnce);
+    RoundJudgement j = RoundJudgement.of(r.results(), passedOnce, addresses);
     for (var c : r.results()) {
       if (c.passing()) {
         passedOnce.add(c.name());

@@ -77,6 +77,23 @@ class FailFastIT extends AgentTestBase {
     rolledBackFor(v1, bad, "ChecksFailed", "latency: median", "above +50%");
   }
 
+  /**
+   * An endpoint that never answers while the app answers the others: wrong, not "not ready" — the
+   * startupTimeout of a minute is not waited out. Each of the two rounds waits for the check's
+   * default 5 s timeout.
+   */
+  @Test
+  void anEndpointThatHangsWhileTheAppAnswersFailsOnTwoRounds() throws Exception {
+    String v1 = deployHealthy("v1");
+    String bad = app.hangingEndpoint("v2");
+    app.deploy("v2");
+    rolledBackFor(
+        v1,
+        bad,
+        "ChecksFailed",
+        "sources: no response within 5s (while 127.0.0.1:" + app.backendPort + " answered");
+  }
+
   @Test
   void aMemoryHogFailsOnceWarm() throws Exception {
     String v1 = deployHealthy("v1");

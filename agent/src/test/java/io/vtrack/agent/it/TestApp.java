@@ -219,6 +219,15 @@ public final class TestApp implements AutoCloseable {
         tag);
   }
 
+  /** A commit whose sources endpoint never answers (a deadlock) while the others do. */
+  public String hangingEndpoint(String tag) throws Exception {
+    return changeBackend(
+        "        elif path == \"/api/config/get-sources\":\n",
+        "        elif path == \"/api/config/get-sources\":\n            threading.Event().wait()\n",
+        "Sources wait on a lock nobody releases",
+        tag);
+  }
+
   /** A commit whose backend holds 300 MB more than before: a memory regression. */
   public String memoryHog(String tag) throws Exception {
     return changeBackend(

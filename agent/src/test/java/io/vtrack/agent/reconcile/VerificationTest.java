@@ -125,6 +125,19 @@ class VerificationTest {
       java.util.function.Consumer<Verification.Round> onRound,
       HealthCheck... checks)
       throws Exception {
+    return runOn(vertx, files, policy, mode, exited, onRound, checks);
+  }
+
+  /** Runs a verification to its end on a context of {@code vertx}. */
+  static Verification.Outcome runOn(
+      Vertx vertx,
+      FileGrowth files,
+      HealthPolicy policy,
+      Verification.Mode mode,
+      java.util.function.Supplier<List<String>> exited,
+      java.util.function.Consumer<Verification.Round> onRound,
+      HealthCheck... checks)
+      throws Exception {
     return vertx
         .<Verification.Outcome>executeBlocking(() -> null)
         .compose(
