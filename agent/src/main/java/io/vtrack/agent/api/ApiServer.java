@@ -5,7 +5,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Router;
-import io.vertx.ext.web.handler.BodyHandler;
 import io.vtrack.agent.metrics.AgentMetrics;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.source.DesiredStateRegistry;
@@ -131,19 +130,17 @@ public final class ApiServer {
         .handler(commands::reconcile);
     router
         .post("/api/v1/deployments/:name/rollback")
-        .handler(BodyHandler.create(false).setBodyLimit(64 * 1024))
+        .handler(RawBody.upTo(64 * 1024))
         .handler(access::authenticated)
         .handler(commands::rollback);
-    router
-        .post("/api/v1/hooks/git")
-        .handler(BodyHandler.create(false).setBodyLimit(1 << 20))
-        .handler(feeds::webhook);
+    router.post("/api/v1/hooks/git").handler(RawBody.upTo(1 << 20)).handler(feeds::webhook);
     router
         .route()
         .last()
         .handler(
             rc -> {
-              String allow = Endpoints.allowed(rc.request().path());
+              // The path the routes were matched on: "%2e%2e" segments resolved.
+              String allow = Endpoints.allowed(rc.normalizedPath());
               if (allow != null) {
                 rc.response().putHeader("Allow", allow);
                 Replies.error(

@@ -47,7 +47,7 @@ final class CommandEndpoints {
     DesiredStateRegistry.Entry e = lookup.entry(rc);
     String to = null;
     boolean restore = false;
-    String body = rc.body() == null ? null : rc.body().asString();
+    String body = RawBody.of(rc).toString();
     if (body != null && !body.isBlank()) {
       JsonObject o = jsonObject(body);
       for (String k : o.fieldNames()) {
@@ -61,6 +61,15 @@ final class CommandEndpoints {
         throw new ApiError(400, "BadRequest", "'to' must be a commit SHA string");
       }
       to = (String) t;
+      if (to != null && !to.matches("[0-9a-fA-F]{4,40}")) {
+        throw new ApiError(
+            400,
+            "BadRequest",
+            "'to' must be a commit SHA of 4 to 40 hex digits, got '"
+                + io.vtrack.agent.Texts.abbreviate(to, 48)
+                + "'");
+      }
+      to = to == null ? null : to.toLowerCase(java.util.Locale.ROOT);
       Object r = o.getValue("restoreData");
       if (r != null && !(r instanceof Boolean)) {
         throw new ApiError(400, "BadRequest", "'restoreData' must be true or false");

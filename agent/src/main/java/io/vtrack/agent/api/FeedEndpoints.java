@@ -35,10 +35,7 @@ final class FeedEndpoints {
 
   /** A signed git push (GitHub's format): every source and app repository is fetched now. */
   void webhook(RoutingContext rc) {
-    byte[] body =
-        rc.body() == null || rc.body().buffer() == null
-            ? new byte[0]
-            : rc.body().buffer().getBytes();
+    byte[] body = RawBody.of(rc).getBytes();
     String sig = rc.request().getHeader("X-Hub-Signature-256");
     String event = rc.request().getHeader("X-GitHub-Event");
     String delivery = rc.request().getHeader("X-GitHub-Delivery");

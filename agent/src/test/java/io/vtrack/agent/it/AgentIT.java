@@ -313,7 +313,27 @@ class AgentIT extends AgentTestBase {
     // Rejected calls changed nothing: the hourly poll has not run, v1 still runs.
     assertThat(status().get("currentCommit")).isEqualTo(v1);
     assertThat(status().get("desiredRevision")).isEqualTo("v1");
-    webhook();
+    // GitHub's default content type: the JSON form-encoded as payload=…, a push is a few KB.
+    String payload =
+        "{\"ref\":\"refs/heads/main\",\"commits\":[{\"message\":\""
+            + "Deploy v2 & more ".repeat(200)
+            + "\"}]}";
+    byte[] form =
+        ("payload=" + java.net.URLEncoder.encode(payload, StandardCharsets.UTF_8))
+            .getBytes(StandardCharsets.UTF_8);
+    assertThat(form.length).isGreaterThan(2048);
+    Api.Answer a =
+        agent.api.post(
+            path,
+            new String(form, StandardCharsets.UTF_8),
+            Map.of(
+                "Content-Type",
+                "application/x-www-form-urlencoded",
+                "X-Hub-Signature-256",
+                WebhookSignature.sign("it-secret", form),
+                "X-GitHub-Event",
+                "push"));
+    assertThat(a.status()).as(a.body()).isEqualTo(202);
     awaitPhase("Healthy", v2);
   }
 

@@ -218,7 +218,12 @@ class BadInputIT extends AgentTestBase {
       byte[] body =
           c.containsKey("bodyBytes")
               ? new byte[(Integer) c.get("bodyBytes")]
-              : String.valueOf(c.getOrDefault("body", "")).getBytes(StandardCharsets.UTF_8);
+              : String.valueOf(c.getOrDefault("body", ""))
+                  .replace(
+                      "%s",
+                      String.valueOf(c.getOrDefault("repeatWith", "a"))
+                          .repeat((Integer) c.getOrDefault("repeat", 0)))
+                  .getBytes(StandardCharsets.UTF_8);
       b.method(
           (String) c.get("method"),
           body.length == 0
