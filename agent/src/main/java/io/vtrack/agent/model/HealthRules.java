@@ -1,8 +1,12 @@
 package io.vtrack.agent.model;
 
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -69,6 +73,73 @@ final class HealthRules extends FieldRules {
       }
       checkKind(f, c, services);
     }
+  }
+
+  /**
+   * Blue-green: a check that asks a public address reaches the live release through the switch
+   * proxy, never the one under verification, which would be switched in unproven.
+   *
+   * @param exposed each public address ({@code host:port}) by the field that exposes it
+   */
+  void checkAsksNoPublicAddress(HealthPolicy health, Map<String, String> exposed) {
+    for (int i = 0; i < health.checks().size(); i++) {
+      CheckSpec c = health.checks().get(i);
+      String f = "spec.health.checks[" + i + "]";
+      Map<String, String> asked = new LinkedHashMap<>();
+      if (c.http() != null) {
+        asked.put(f + ".http.url", c.http().url());
+      } else if (c.latency() != null) {
+        asked.put(f + ".latency.url", c.latency().url());
+      } else if (c.command() != null) {
+        for (int j = 0; j < c.command().command().size(); j++) {
+          asked.put(f + ".command.command[" + j + "]", c.command().command().get(j));
+        }
+      }
+      asked.forEach(
+          (field, text) ->
+              exposed.forEach(
+                  (listen, by) -> {
+                    if (text != null && asks(text, listen)) {
+                      fail(
+                          field,
+                          "asks "
+                              + listen
+                              + ", the public address the switch proxy owns ("
+                              + by
+                              + "): during a rollout it answers from the live release, not the"
+                              + " one under verification; ask the instance's own port,"
+                              + " http://127.0.0.1:${port:NAME}/...");
+                    }
+                  }));
+    }
+  }
+
+  private static final Set<String> LOOPBACK =
+      Set.of("127.0.0.1", "localhost", "0.0.0.0", "[::1]", "[::]", "::1", "::");
+
+  /**
+   * Whether {@code text} names {@code listen}'s port on its host, or on loopback for a local one.
+   */
+  static boolean asks(String text, String listen) {
+    int colon = listen.lastIndexOf(':');
+    if (colon <= 0) {
+      return false;
+    }
+    String host = listen.substring(0, colon).toLowerCase(Locale.ROOT);
+    String port = listen.substring(colon + 1);
+    Set<String> hosts = new HashSet<>(Set.of(host));
+    if (LOOPBACK.contains(host)) {
+      hosts.addAll(LOOPBACK);
+    }
+    for (String h : hosts) {
+      Matcher m =
+          Pattern.compile("(?<![\\w.-])" + Pattern.quote(h) + ":" + port + "(?!\\d)")
+              .matcher(text.toLowerCase(Locale.ROOT));
+      if (m.find()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void checkKind(String f, CheckSpec c, List<String> services) {

@@ -4,7 +4,9 @@ import io.vtrack.agent.model.RuntimeSpec.ServiceSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -251,7 +253,7 @@ public final class SpecValidator extends FieldRules {
   private void checkStrategy(DeploymentSpec spec, List<String> services) {
     StrategySpec.BlueGreen bg = spec.blueGreen();
     RuntimeSpec runtime = spec.runtime();
-    Set<String> listens = new HashSet<>();
+    Map<String, String> listens = new LinkedHashMap<>();
     boolean anyExposed = false;
     for (int i = 0; i < runtime.services().size(); i++) {
       ServiceSpec s = runtime.services().get(i);
@@ -283,7 +285,7 @@ public final class SpecValidator extends FieldRules {
           || Integer.parseInt(listen.substring(listen.lastIndexOf(':') + 1)) == 0
           || Integer.parseInt(listen.substring(listen.lastIndexOf(':') + 1)) > 65535) {
         fail(ef, "expected host:port (e.g. 127.0.0.1:18080), got '" + listen + "'");
-      } else if (!listens.add(listen)) {
+      } else if (listens.putIfAbsent(listen, ef) != null) {
         fail(ef, "'" + listen + "' is exposed twice");
       }
       boolean listensOnItsPort =
@@ -305,6 +307,7 @@ public final class SpecValidator extends FieldRules {
             "snapshot runs the revision on a copy of spec.runtime.sharedPaths, and there are none:"
                 + " use preview: live");
       }
+      new HealthRules(out).checkAsksNoPublicAddress(spec.health(), listens);
       within("spec.strategy.blueGreen.keepWarm", bg.keepWarm(), 0, 86_400_000);
       within("spec.strategy.blueGreen.drainTimeout", bg.drainTimeout(), 0, 600_000);
       if (!anyExposed) {

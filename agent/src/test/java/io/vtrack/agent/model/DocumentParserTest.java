@@ -117,6 +117,13 @@ class DocumentParserTest {
     assertThat(s.blueGreen().drainTimeout().millis()).isEqualTo(30_000);
     assertThat(s.blueGreen().preview()).isEqualTo(StrategySpec.Preview.live);
     assertThat(s.runtime().services().get(0).expose().listen()).isEqualTo("127.0.0.1:18080");
+    // Another port that only starts with the public one, or the public port on another host.
+    assertThat(
+            parse(
+                    BLUE_GREEN.replace(
+                        "[python3, tests/smoke.py]", "[curl, 127.0.0.1:180801, 10.0.0.9:18080]"))
+                .errors())
+        .isEmpty();
   }
 
   static Stream<Arguments> rejectedBlueGreen() {
@@ -151,6 +158,28 @@ class DocumentParserTest {
                 .replace("    files: [.env]\n", ""),
             "spec.strategy.blueGreen.preview",
             "there are none"),
+        Arguments.of(
+            "an http check that asks the public address, kept from a recreate document",
+            BLUE_GREEN.replaceFirst(
+                "http://127.0.0.1:\\$\\{port:backend}/api/health",
+                "http://localhost:18080/api/health"),
+            "spec.health.checks[1].http.url",
+            "asks 127.0.0.1:18080, the public address the switch proxy owns"
+                + " (spec.runtime.services[0].expose.listen)"),
+        Arguments.of(
+            "a latency check that asks the public address",
+            BLUE_GREEN.replaceFirst(
+                "latency: \\{url: \"http://127.0.0.1:\\$\\{port:backend}",
+                "latency: {url: \"http://127.0.0.1:18080"),
+            "spec.health.checks[6].latency.url",
+            "not the one under verification"),
+        Arguments.of(
+            "a smoke test given the public address",
+            BLUE_GREEN.replace(
+                "[python3, tests/smoke.py]",
+                "[python3, tests/smoke.py, \"http://127.0.0.1:18080\"]"),
+            "spec.health.checks[8].command.command[2]",
+            "the public address the switch proxy owns"),
         Arguments.of(
             "restoreData neither true, false nor Always",
             BLUE_GREEN.replace("restoreData: true", "restoreData: sometimes"),
