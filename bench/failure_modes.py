@@ -17,6 +17,9 @@ MODES = [
     ("200 ms slower",
      [("backend/app.py", 'elif path == "/api/config/get-sources":\n',
        'elif path == "/api/config/get-sources":\n            time.sleep(0.2)\n')]),
+    ("endpoint hangs",
+     [("backend/app.py", 'elif path == "/api/config/get-sources":\n',
+       'elif path == "/api/config/get-sources":\n            threading.Event().wait()\n')]),
     ("migration deletes rows",
      [("backend/app.py", "    conn.close()\n\n\ndef record_events",
        "    with conn:\n        conn.execute(\"DELETE FROM video_sources WHERE id > 1\")\n"

@@ -47,6 +47,9 @@ public final class Agent extends VerticleBase {
   /** How long a stopping agent lets a deletion policy being applied finish (services stopping). */
   static final Duration DELETION_GRACE = Duration.ofSeconds(20);
 
+  /** How often captured service output is looked at for rotation. */
+  static final long LOG_ROTATION_MILLIS = 250;
+
   private final AgentConfig config;
   private final Path baseDir;
   private Context ctx;
@@ -340,15 +343,25 @@ public final class Agent extends VerticleBase {
     proxyWatch.check();
     timers.add(vertx.setPeriodic(1000, id -> proxyWatch.check()));
     feeds.schedule();
-    // Services write their logs directly; the agent caps them by rotating in place.
+    // Services write their logs directly; the agent caps them by rotating in place, often enough
+    // that a flood of output (hundreds of MB a second) does not fill the disk between two looks.
     timers.add(
         vertx.setPeriodic(
-            Duration.ofSeconds(2).toMillis(),
-            id ->
-                vertx.executeBlocking(
-                    () -> ProcessRuntime.rotateLogs(config.statePath().resolve("deployments")),
-                    false)));
+            LOG_ROTATION_MILLIS,
+            id -> {
+              // One pass at a time: a pass still copying when the next tick comes is not doubled.
+              if (rotating.compareAndSet(false, true)) {
+                vertx
+                    .executeBlocking(
+                        () -> ProcessRuntime.rotateLogs(config.statePath().resolve("deployments")),
+                        false)
+                    .onComplete(x -> rotating.set(false));
+              }
+            }));
   }
+
+  private final java.util.concurrent.atomic.AtomicBoolean rotating =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   @Override
   public Future<?> stop() {

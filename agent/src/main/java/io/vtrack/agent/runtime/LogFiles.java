@@ -2,11 +2,14 @@ package io.vtrack.agent.runtime;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 
 /**
@@ -20,7 +23,12 @@ public final class LogFiles {
 
   private LogFiles() {}
 
-  /** Rotates {@code log} when it exceeds {@code maxBytes}; returns whether it did. */
+  /**
+   * Rotates {@code log} when it exceeds {@code maxBytes}; returns whether it did. The copy keeps at
+   * most its last {@code maxBytes} (from a line's start, after a line saying how much went before
+   * it): a service that floods its output can write gigabytes between two rotations, and copying
+   * them all would keep them all.
+   */
   public static boolean rotateIfNeeded(Path log, long maxBytes, int keep) throws IOException {
     if (!Files.exists(log) || Files.size(log) <= maxBytes) {
       return false;
@@ -31,11 +39,52 @@ public final class LogFiles {
         Files.move(from, Path.of(log + "." + (i + 1)), StandardCopyOption.REPLACE_EXISTING);
       }
     }
-    Files.copy(log, Path.of(log + ".1"), StandardCopyOption.REPLACE_EXISTING);
-    try (RandomAccessFile raf = new RandomAccessFile(log.toFile(), "rw")) {
-      raf.setLength(0);
+    Path first = Path.of(log + ".1");
+    Path tmp = Path.of(log + ".1.tmp");
+    try (FileChannel in = FileChannel.open(log, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel out =
+            FileChannel.open(
+                tmp,
+                StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+      long size = in.size();
+      long from = lineStart(in, Math.max(0, size - maxBytes));
+      if (from > 0) {
+        out.write(
+            ByteBuffer.wrap(
+                ("[vtrack: "
+                        + from
+                        + " bytes of output before this line were dropped: a service's captured"
+                        + " output is kept up to "
+                        + maxBytes
+                        + " bytes a file]\n")
+                    .getBytes(StandardCharsets.UTF_8)));
+      }
+      for (long pos = from; pos < size; ) {
+        pos += in.transferTo(pos, size - pos, out);
+      }
+      in.truncate(0);
     }
+    restrict(tmp, "rw-------");
+    Files.move(tmp, first, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     return true;
+  }
+
+  /** Where the first line that starts at or after {@code pos} starts (pos itself at 0). */
+  private static long lineStart(FileChannel in, long pos) throws IOException {
+    if (pos == 0) {
+      return 0;
+    }
+    ByteBuffer buf = ByteBuffer.allocate(64 << 10);
+    in.read(buf, pos - 1);
+    buf.flip();
+    for (int i = 0; i < buf.limit(); i++) {
+      if (buf.get(i) == '\n') {
+        return pos + i;
+      }
+    }
+    return pos; // no line break nearby: cut in the line
   }
 
   /** The last {@code maxBytes} of a file as text (for status and history). */

@@ -318,8 +318,8 @@ public final class ProcessRuntime implements AppRuntime {
   }
 
   /**
-   * Caps captured output: rotates every {@code logs/*.log} of every deployment under {@code
-   * deploymentsDir} that grew past the limit. Returns the files rotated.
+   * Caps captured output: rotates every {@code logs/*.log} and {@code logs/<colour>/*.log} of every
+   * deployment under {@code deploymentsDir} that grew past the limit. Returns the files rotated.
    */
   public static List<Path> rotateLogs(Path deploymentsDir) throws IOException {
     List<Path> rotated = new ArrayList<>();
@@ -332,11 +332,21 @@ public final class ProcessRuntime implements AppRuntime {
         if (!Files.isDirectory(logs)) {
           continue;
         }
-        try (var files = Files.list(logs)) {
-          for (Path f : files.filter(x -> x.toString().endsWith(".log")).toList()) {
+        // logs/<service>.log, and logs/<colour>/<service>.log with blue-green.
+        List<Path> files;
+        try (var walk = Files.walk(logs, 2)) {
+          files =
+              walk.filter(x -> x.toString().endsWith(".log") && Files.isRegularFile(x)).toList();
+        } catch (IOException | java.io.UncheckedIOException e) {
+          continue; // the deployment's folder went meanwhile
+        }
+        for (Path f : files) {
+          try {
             if (LogFiles.rotateIfNeeded(f, LogFiles.DEFAULT_MAX_BYTES, LogFiles.DEFAULT_KEEP)) {
               rotated.add(f);
             }
+          } catch (IOException e) {
+            // Gone meanwhile (a colour removed), or the disk is full: the next pass tries again.
           }
         }
       }

@@ -29,4 +29,65 @@ class LogFilesTest {
     assertThat(LogFiles.tail(log, 600, 10_000)).isEqualTo("after rotation\n");
     assertThat(LogFiles.tail(tmp.resolve("missing.log"), 600, 0)).isEmpty();
   }
+
+  @Test
+  void aRotationKeepsTheLastLinesUpToTheCapAndSaysWhatWentBefore() throws Exception {
+    Path log = tmp.resolve("backend.log");
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 5000; i++) {
+      sb.append("line ").append(i).append(' ').append("x".repeat(90)).append('\n');
+    }
+    Files.writeString(log, sb);
+    Files.writeString(tmp.resolve("backend.log.1"), "the rotation before\n");
+    long size = Files.size(log);
+
+    assertThat(LogFiles.rotateIfNeeded(log, 100_000, 3)).isTrue();
+
+    assertThat(log).isEmptyFile();
+    assertThat(tmp.resolve("backend.log.2")).hasContent("the rotation before");
+    String kept = Files.readString(tmp.resolve("backend.log.1"));
+    String[] lines = kept.split("\n");
+    assertThat(lines[0]).startsWith("[vtrack: ").contains("bytes of output before this line");
+    long dropped = Long.parseLong(lines[0].replaceAll("\\[vtrack: (\\d+) bytes.*", "$1"));
+    assertThat(lines[1]).startsWith("line ");
+    assertThat(lines[lines.length - 1]).startsWith("line 4999 ");
+    assertThat(dropped + kept.length() - lines[0].length() - 1).isEqualTo(size);
+    assertThat(kept.length() - lines[0].length() - 1).isLessThanOrEqualTo(100_000);
+    assertThat(LogFiles.rotateIfNeeded(log, 100_000, 3)).isFalse();
+  }
+
+  /**
+   * A real process flooding its output into a blue-green colour's log (opened in append mode, as
+   * the agent opens it for a service): passes of rotateLogs keep every file near the cap, and the
+   * process goes on writing into the truncated file.
+   */
+  @Test
+  void aServiceFloodingItsOutputIsKeptNearTheCap() throws Exception {
+    Path logs = tmp.resolve("deployments/app/logs/green");
+    Path log = LogFiles.ownerOnly(logs, "backend.log");
+    Process yes =
+        new ProcessBuilder("yes", "debug: " + "x".repeat(200))
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+            .start();
+    try {
+      int rotations = 0;
+      long deadline = System.nanoTime() + java.time.Duration.ofSeconds(60).toNanos();
+      while (rotations < 5 && System.nanoTime() < deadline) {
+        rotations += ProcessRuntime.rotateLogs(tmp.resolve("deployments")).size();
+      }
+      assertThat(rotations).isEqualTo(5);
+      // Still writing, into the same (truncated) file.
+      long now = Files.size(log);
+      org.awaitility.Awaitility.await()
+          .atMost(java.time.Duration.ofSeconds(30))
+          .until(() -> Files.size(log) > now || Files.size(log) < now);
+      for (int i = 1; i <= 3; i++) {
+        assertThat(Files.size(Path.of(log + "." + i)))
+            .isLessThanOrEqualTo(LogFiles.DEFAULT_MAX_BYTES + 200);
+      }
+      assertThat(Path.of(log + ".4")).doesNotExist();
+    } finally {
+      yes.destroyForcibly().waitFor();
+    }
+  }
 }
