@@ -155,6 +155,7 @@ public final class Agent extends VerticleBase {
               } catch (IOException e) {
                 throw new IllegalStateException("auth.tokenFile: " + IoErrors.describe(e), e);
               }
+              checkWebhookSecrets();
               repos =
                   new GitRepositories(stateDir.resolve("repos"), config.gitTimeout().duration());
               runtime =
@@ -358,6 +359,21 @@ public final class Agent extends VerticleBase {
                     .onComplete(x -> rotating.set(false));
               }
             }));
+  }
+
+  /** Every git source's webhookSecretFile can be read and holds a secret, or the start fails. */
+  private void checkWebhookSecrets() {
+    for (int i = 0; i < config.sources().size(); i++) {
+      var git = config.sources().get(i).git();
+      if (git != null && git.webhookSecretFile() != null) {
+        try {
+          io.vtrack.agent.source.GitSource.readSecret(git.webhookSecretFile());
+        } catch (IOException e) {
+          throw new IllegalStateException(
+              "sources[" + i + "].git.webhookSecretFile: " + IoErrors.describe(e), e);
+        }
+      }
+    }
   }
 
   private final java.util.concurrent.atomic.AtomicBoolean rotating =

@@ -44,10 +44,19 @@ public final class GitSource {
 
   /** The webhook secret, or null when none is configured. */
   public String webhookSecret() throws IOException {
-    if (config.webhookSecretFile() == null) {
-      return null;
+    return config.webhookSecretFile() == null ? null : readSecret(config.webhookSecretFile());
+  }
+
+  /**
+   * The secret a file holds. An empty one is refused: an HMAC under an empty key is one anybody can
+   * compute, so it would let any caller through.
+   */
+  public static String readSecret(String file) throws IOException {
+    String secret = Files.readString(Path.of(file)).trim();
+    if (secret.isEmpty()) {
+      throw new IOException(file + " is empty");
     }
-    return Files.readString(Path.of(config.webhookSecretFile())).trim();
+    return secret;
   }
 
   /** Fetches the repository and reads every document at the branch head. */
