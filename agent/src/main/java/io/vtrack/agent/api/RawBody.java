@@ -41,7 +41,7 @@ final class RawBody implements Handler<RoutingContext> {
     }
     long declared = declaredLength(req);
     if (declared > limit) {
-      rc.fail(413);
+      tooLarge(rc);
       return;
     }
     if ("100-continue".equalsIgnoreCase(req.getHeader("Expect"))) {
@@ -56,7 +56,7 @@ final class RawBody implements Handler<RoutingContext> {
           }
           if (body.length() + chunk.length() > limit) {
             over[0] = true;
-            rc.fail(413);
+            tooLarge(rc);
             return;
           }
           body.appendBuffer(chunk);
@@ -76,6 +76,16 @@ final class RawBody implements Handler<RoutingContext> {
           }
         });
     req.resume();
+  }
+
+  /**
+   * Answers 413 and closes the connection once the answer is out: the rest of an endless body is
+   * not read and dropped for as long as a client cares to send it.
+   */
+  private static void tooLarge(RoutingContext rc) {
+    rc.response().putHeader("Connection", "close");
+    rc.response().endHandler(v -> rc.request().connection().close());
+    rc.fail(413);
   }
 
   private static long declaredLength(HttpServerRequest req) {
