@@ -254,6 +254,40 @@ class BadInputIT extends AgentTestBase {
     assertThat(agent.api.get("/api/v1/deployments/" + app.name).json()).containsKey("status");
   }
 
+  /**
+   * A chunked body that never ends, to the unauthenticated webhook: answered 413 once past the
+   * limit and the connection closed, so the sender's writes fail long before it has sent 200 MB.
+   */
+  @Test
+  void anEndlessBodyIsRefusedAndItsConnectionClosed() throws Exception {
+    start("1h");
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", agent.agent.port())) {
+      s.setSoTimeout(30_000);
+      var out = s.getOutputStream();
+      out.write(
+          ("POST /api/v1/hooks/git HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  + "Transfer-Encoding: chunked\r\n\r\n")
+              .getBytes(StandardCharsets.US_ASCII));
+      byte[] chunk = new byte[64 << 10];
+      byte[] head =
+          (Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII);
+      long sent = 0;
+      try {
+        while (sent < 200L << 20) {
+          out.write(head);
+          out.write(chunk);
+          out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+          sent += chunk.length;
+        }
+      } catch (java.io.IOException closed) {
+        // What this test waits for: the agent closed the connection.
+      }
+      assertThat(sent).isLessThan(200L << 20);
+      String answer = new String(s.getInputStream().readNBytes(200), StandardCharsets.UTF_8);
+      assertThat(answer).startsWith("HTTP/1.1 413");
+    }
+  }
+
   private static String[] rawGet(int port, String path, String host) throws Exception {
     try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
       s.setSoTimeout(30_000);
