@@ -47,6 +47,9 @@ final class DeploymentState {
     buildProblemCommit = commit;
   }
 
+  /** The public addresses its document exposes that other documents expose too (last read). */
+  java.util.List<PublicAddresses.Shared> sharedAddresses = java.util.List.of();
+
   /** The last transient failure, shown in status until a reconcile succeeds. */
   ReconcileError.Transient transientError;
 

@@ -43,7 +43,8 @@ final class StateReader {
       ReconcileError.Stalled buildProblem,
       String buildProblemGeneration,
       String buildProblemCommit,
-      ReconcileError.Transient retrying) {
+      ReconcileError.Transient retrying,
+      List<PublicAddresses.Shared> sharedAddresses) {
     static LoopView of(DeploymentState s) {
       return new LoopView(
           s.degraded || s.recovering,
@@ -51,7 +52,8 @@ final class StateReader {
           s.buildProblem,
           s.buildProblemGeneration,
           s.buildProblemCommit,
-          s.transientError);
+          s.transientError,
+          s.sharedAddresses);
     }
   }
 
@@ -73,6 +75,9 @@ final class StateReader {
     DesiredDocument src = entry.document();
     VTrackDeployment doc = src.document();
     ReconcileError.Stalled blocker = admission.blocker(entry);
+    if (blocker == null && !loop.sharedAddresses().isEmpty()) {
+      blocker = PublicAddresses.blocker(name, loop.sharedAddresses(), store.instances().all());
+    }
     String revision =
         doc != null && doc.spec() != null && doc.spec().source() != null
             ? doc.spec().source().revision()

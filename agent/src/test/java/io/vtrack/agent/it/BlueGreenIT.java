@@ -268,6 +268,62 @@ class BlueGreenIT extends AgentTestBase {
                             .get("version")));
   }
 
+  /** A dev copy of the document on the public ports given. */
+  private void devCopy(int backend, int frontend) throws Exception {
+    java.nio.file.Files.writeString(
+        app.deployDir.resolve("vtrack-dev.yaml"),
+        app.document("vtrack-dev", "v2", backend, frontend, app.extraSpec)
+            .replace("http://127.0.0.1:" + backend, "http://127.0.0.1:${port:backend}")
+            .replace("http://127.0.0.1:" + frontend, "http://127.0.0.1:${port:frontend}"));
+    app.deploy.add().addFilepattern(".").call();
+    app.deploy.commit().setMessage("dev copy").call();
+  }
+
+  /**
+   * A copy of the document for a dev build, its public addresses left as they were: the running
+   * deployment keeps them and goes on serving its own release; the copy is Stalled naming the
+   * address and who has it, and runs nothing until it is given addresses of its own.
+   */
+  @Test
+  void aSecondDeploymentExposingTheSameAddressIsRefusedAndTakesNothing() throws Exception {
+    String v1 = deployHealthy("v1");
+    app.goodUpgrade("2.0.0", "v2");
+    devCopy(app.backendPort, app.frontendPort);
+    await()
+        .atMost(LONG)
+        .untilAsserted(
+            () -> {
+              Map<String, Object> dev = agent.api.status("vtrack-dev");
+              assertThat(dev.get("phase")).as("%s", dev).isEqualTo("Stalled");
+              assertThat(String.valueOf(dev.get("conditions")))
+                  .contains("InvalidSpec")
+                  .contains(
+                      "spec.runtime.services[0].expose.listen: 127.0.0.1:"
+                          + app.backendPort
+                          + " is the public address of deployment 'vtrack', which serves it");
+            });
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+    assertThat(status().get("phase")).isEqualTo("Healthy");
+    assertThat(status().get("currentCommit")).isEqualTo(v1);
+    try (var store = io.vtrack.agent.store.StateStore.open(agent.stateDir)) {
+      assertThat(store.instances().all())
+          .extracting(io.vtrack.agent.store.Instance::deployment)
+          .doesNotContain("vtrack-dev");
+    }
+    assertThat(
+            io.vtrack.agent.proxy.Routes.read(io.vtrack.agent.proxy.Routes.file(agent.stateDir))
+                .routes())
+        .extracting(io.vtrack.agent.proxy.Routes.Route::deployment)
+        .doesNotContain("vtrack-dev");
+
+    int devBackend = TestApp.freePort();
+    devCopy(devBackend, TestApp.freePort());
+    await().atMost(LONG).until(() -> "Healthy".equals(agent.api.status("vtrack-dev").get("phase")));
+    assertThat(Api.appJson("http://127.0.0.1:" + devBackend + "/api/health").get("version"))
+        .isEqualTo("2.0.0");
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
   /**
    * Until routes.json routes the live instance again and more routes were restored than {@code
    * before} (by either deployment: the first to switch gives the other's back too).
