@@ -80,7 +80,7 @@ final class DocumentIntake {
     }
     unattributedLogged.put(sourceId, now);
     Set<String> changed = registry.update(sourceId, docs);
-    for (String name : io.vtrack.agent.reconcile.PublicAddresses.toWake(registry, changed)) {
+    for (String name : io.vtrack.agent.reconcile.ExclusiveClaims.toWake(registry, changed)) {
       reconciler.enqueue(name, trigger + " " + sourceId);
     }
     return changed;

@@ -47,8 +47,8 @@ final class DeploymentState {
     buildProblemCommit = commit;
   }
 
-  /** The public addresses its document exposes that other documents expose too (last read). */
-  java.util.List<PublicAddresses.Shared> sharedAddresses = java.util.List.of();
+  /** What its document claims that other documents claim too (last read): addresses, projects. */
+  java.util.List<ExclusiveClaims.Shared> sharedClaims = java.util.List.of();
 
   /** The last transient failure, shown in status until a reconcile succeeds. */
   ReconcileError.Transient transientError;

@@ -253,7 +253,7 @@ public final class Reconciler {
       return Future.succeededFuture(
           new ReconcileQueue.Next.After(Duration.between(now, s.retryNotBefore).toMillis()));
     }
-    s.sharedAddresses = PublicAddresses.sharedWith(name, w.registry());
+    s.sharedClaims = ExclusiveClaims.sharedWith(name, w.registry());
     StateReader.LoopView view = StateReader.LoopView.of(s);
     // The status of what the last step did is published from this read, not from one of its own.
     boolean publishFirst = s.unpublishedSteps > 0;

@@ -44,7 +44,7 @@ final class StateReader {
       String buildProblemGeneration,
       String buildProblemCommit,
       ReconcileError.Transient retrying,
-      List<PublicAddresses.Shared> sharedAddresses) {
+      List<ExclusiveClaims.Shared> sharedClaims) {
     static LoopView of(DeploymentState s) {
       return new LoopView(
           s.degraded || s.recovering,
@@ -53,7 +53,7 @@ final class StateReader {
           s.buildProblemGeneration,
           s.buildProblemCommit,
           s.transientError,
-          s.sharedAddresses);
+          s.sharedClaims);
     }
   }
 
@@ -75,8 +75,10 @@ final class StateReader {
     DesiredDocument src = entry.document();
     VTrackDeployment doc = src.document();
     ReconcileError.Stalled blocker = admission.blocker(entry);
-    if (blocker == null && !loop.sharedAddresses().isEmpty()) {
-      blocker = PublicAddresses.blocker(name, loop.sharedAddresses(), store.instances().all());
+    if (blocker == null && !loop.sharedClaims().isEmpty()) {
+      blocker =
+          ExclusiveClaims.blocker(
+              name, loop.sharedClaims(), store.instances().all(), store.deployments().all());
     }
     String revision =
         doc != null && doc.spec() != null && doc.spec().source() != null

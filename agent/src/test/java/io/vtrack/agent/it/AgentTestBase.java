@@ -49,6 +49,18 @@ abstract class AgentTestBase {
     return commit;
   }
 
+  /** Waits until deployment {@code name} is Stalled, its conditions saying each of {@code said}. */
+  void awaitStalled(String name, String... said) {
+    await()
+        .atMost(LONG)
+        .untilAsserted(
+            () -> {
+              Map<String, Object> st = agent.api.status(name);
+              assertThat(st.get("phase")).as("%s", st).isEqualTo("Stalled");
+              assertThat(String.valueOf(st.get("conditions"))).contains(said);
+            });
+  }
+
   String commitOf(String revision) throws Exception {
     return app.app.getRepository().resolve(revision + "^{commit}").getName();
   }

@@ -270,13 +270,11 @@ class BlueGreenIT extends AgentTestBase {
 
   /** A dev copy of the document on the public ports given. */
   private void devCopy(int backend, int frontend) throws Exception {
-    java.nio.file.Files.writeString(
-        app.deployDir.resolve("vtrack-dev.yaml"),
+    app.commitDocument(
+        "vtrack-dev.yaml",
         app.document("vtrack-dev", "v2", backend, frontend, app.extraSpec)
             .replace("http://127.0.0.1:" + backend, "http://127.0.0.1:${port:backend}")
             .replace("http://127.0.0.1:" + frontend, "http://127.0.0.1:${port:frontend}"));
-    app.deploy.add().addFilepattern(".").call();
-    app.deploy.commit().setMessage("dev copy").call();
   }
 
   /**
@@ -289,19 +287,12 @@ class BlueGreenIT extends AgentTestBase {
     String v1 = deployHealthy("v1");
     app.goodUpgrade("2.0.0", "v2");
     devCopy(app.backendPort, app.frontendPort);
-    await()
-        .atMost(LONG)
-        .untilAsserted(
-            () -> {
-              Map<String, Object> dev = agent.api.status("vtrack-dev");
-              assertThat(dev.get("phase")).as("%s", dev).isEqualTo("Stalled");
-              assertThat(String.valueOf(dev.get("conditions")))
-                  .contains("InvalidSpec")
-                  .contains(
-                      "spec.runtime.services[0].expose.listen: 127.0.0.1:"
-                          + app.backendPort
-                          + " is the public address of deployment 'vtrack', which serves it");
-            });
+    awaitStalled(
+        "vtrack-dev",
+        "InvalidSpec",
+        "spec.runtime.services[0].expose.listen: the public address 127.0.0.1:"
+            + app.backendPort
+            + " belongs to deployment 'vtrack', which serves it");
     assertThat(runningVersion()).isEqualTo("1.0.0");
     assertThat(status().get("phase")).isEqualTo("Healthy");
     assertThat(status().get("currentCommit")).isEqualTo(v1);

@@ -602,6 +602,29 @@ class ComposeIT extends AgentTestBase {
     }
   }
 
+  /**
+   * A copy of the document for a dev build that keeps the compose project: the engine keeps one
+   * project's containers under its name, so the copy would replace production's. It is Stalled
+   * naming the project and the deployment running it, and no container changes.
+   */
+  @Test
+  void aSecondDocumentNamingARunningProjectIsRefusedAndTouchesNoContainer() throws Exception {
+    String c1 = deployHealthy("c1");
+    List<String> before = projectContainers(true).stream().map(Container::getId).sorted().toList();
+    app.commitDocument(
+        "vtrack-dev.yaml",
+        app.document("vtrack-dev", "c1", TestApp.freePort(), TestApp.freePort(), app.extraSpec));
+    awaitStalled(
+        "vtrack-dev",
+        "spec.runtime.compose.project: the compose project "
+            + project
+            + " belongs to deployment 'vtrack', which runs it");
+    assertThat(projectContainers(true).stream().map(Container::getId).sorted().toList())
+        .isEqualTo(before);
+    awaitPhase("Healthy", c1);
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
   /** The running containers of {@code service}, by id, with their commits. */
   Map<String, String> replicas(String service) {
     Map<String, String> out = new java.util.TreeMap<>();

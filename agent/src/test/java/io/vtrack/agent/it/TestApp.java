@@ -385,6 +385,13 @@ public final class TestApp implements AutoCloseable {
             backupFiles);
   }
 
+  /** Commits another document, {@code file}, into the desired-state repository. */
+  public void commitDocument(String file, String text) throws Exception {
+    Files.writeString(deployDir.resolve(file), text);
+    deploy.add().addFilepattern(".").call();
+    deploy.commit().setMessage("Add " + file).setAuthor(AUTHOR).setCommitter(AUTHOR).call();
+  }
+
   /** Commits the desired-state document pointing at {@code revision}. */
   public String deploy(String revision) throws Exception {
     Files.writeString(deployDir.resolve(name + ".yaml"), document(revision));
