@@ -51,6 +51,11 @@ public final class Agent extends VerticleBase {
   static final long LOG_ROTATION_MILLIS = 250;
 
   private final AgentConfig config;
+
+  /** Whether a pass of log rotation is running (one at a time). */
+  private final java.util.concurrent.atomic.AtomicBoolean rotating =
+      new java.util.concurrent.atomic.AtomicBoolean();
+
   private final Path baseDir;
   private Context ctx;
   private StateStore store;
@@ -375,9 +380,6 @@ public final class Agent extends VerticleBase {
       }
     }
   }
-
-  private final java.util.concurrent.atomic.AtomicBoolean rotating =
-      new java.util.concurrent.atomic.AtomicBoolean();
 
   @Override
   public Future<?> stop() {

@@ -48,7 +48,7 @@ final class CommandEndpoints {
     String to = null;
     boolean restore = false;
     String body = RawBody.of(rc).toString();
-    if (body != null && !body.isBlank()) {
+    if (!body.isBlank()) {
       JsonObject o = jsonObject(body);
       for (String k : o.fieldNames()) {
         if (!k.equals("to") && !k.equals("restoreData")) {

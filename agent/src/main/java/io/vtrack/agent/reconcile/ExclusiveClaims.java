@@ -3,11 +3,13 @@ package io.vtrack.agent.reconcile;
 import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.model.RuntimeSpec;
+import io.vtrack.agent.runtime.ComposeRuntime;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.store.DeploymentRepository.DeploymentRow;
 import io.vtrack.agent.store.Instance;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -69,11 +71,11 @@ public final class ExclusiveClaims {
     if (spec.runtime().type() == RuntimeSpec.RuntimeType.compose) {
       RuntimeSpec.ComposeSpec c = spec.runtime().compose();
       boolean named = c != null && c.project() != null && !c.project().isBlank();
-      String base = named ? c.project() : name;
       String field = named ? "spec.runtime.compose.project" : "metadata.name";
-      // The colours and the preview run as projects of their own.
-      for (String suffix : List.of("", "-blue", "-green", "-preview")) {
-        out.add(new Claim(Kind.PROJECT, base + suffix, field));
+      // The colours and the preview run as projects of their own: the names the runtime gives.
+      for (String colour : Arrays.asList(null, "blue", "green", PreviewStage.COLOUR)) {
+        String project = ComposeRuntime.project(Instance.runtimeKey(name, colour), spec.runtime());
+        out.add(new Claim(Kind.PROJECT, project, field));
       }
     }
     return out;

@@ -42,13 +42,6 @@ public record RoundJudgement(List<CheckResult> results, boolean wrong) {
 
   /**
    * @param passedBefore names of the checks that passed in an earlier round of this verification
-   */
-  public static RoundJudgement of(List<CheckResult> round, Set<String> passedBefore) {
-    return of(round, passedBefore, Map.of());
-  }
-
-  /**
-   * @param passedBefore names of the checks that passed in an earlier round of this verification
    * @param addresses the address each check that asks one asks, by check name
    */
   public static RoundJudgement of(

@@ -121,7 +121,7 @@ class DocumentParserTest {
     assertThat(
             parse(
                     BLUE_GREEN.replace(
-                        "[python3, tests/smoke.py]", "[curl, 127.0.0.1:180801, 10.0.0.9:18080]"))
+                        "[python3, tests/smoke.py]", "[curl, 127.0.0.1:180801, other-host:18080]"))
                 .errors())
         .isEmpty();
   }

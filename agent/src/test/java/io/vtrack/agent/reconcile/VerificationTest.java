@@ -114,21 +114,12 @@ class VerificationTest {
             3,
             2,
             List.of());
-    return run(policy, mode, exited, rounds::add, checks);
+    return runOn(vertx, files, policy, mode, exited, rounds::add, checks);
   }
 
-  /** Runs a verification to its end on a Vert.x context; {@code onRound} sees each round. */
-  private Verification.Outcome run(
-      HealthPolicy policy,
-      Verification.Mode mode,
-      java.util.function.Supplier<List<String>> exited,
-      java.util.function.Consumer<Verification.Round> onRound,
-      HealthCheck... checks)
-      throws Exception {
-    return runOn(vertx, files, policy, mode, exited, onRound, checks);
-  }
-
-  /** Runs a verification to its end on a context of {@code vertx}. */
+  /**
+   * Runs a verification to its end on a context of {@code vertx}; {@code onRound} sees each round.
+   */
   static Verification.Outcome runOn(
       Vertx vertx,
       FileGrowth files,
@@ -466,9 +457,10 @@ class VerificationTest {
   @Test
   void aCommandFailingBeforeTheAppAnswersIsNotWrong() {
     CheckResult smokeFails = result("smoke", "command", CheckStatus.Failing, Failure.Wrong);
-    RoundJudgement j = RoundJudgement.of(List.of(NOT_READY, smokeFails), java.util.Set.of());
+    RoundJudgement j =
+        RoundJudgement.of(List.of(NOT_READY, smokeFails), java.util.Set.of(), java.util.Map.of());
     assertThat(j.wrong()).isFalse();
-    j = RoundJudgement.of(List.of(PASS, smokeFails), java.util.Set.of());
+    j = RoundJudgement.of(List.of(PASS, smokeFails), java.util.Set.of(), java.util.Map.of());
     assertThat(j.wrong()).isTrue();
     assertThat(j.wrongAnswers()).startsWith("smoke: ");
   }
@@ -536,7 +528,9 @@ class VerificationTest {
     HealthPolicy policy =
         new HealthPolicy(
             Interval.parse("2h"), Interval.parse("1h"), Interval.parse("2h"), 3, 2, List.of());
-    return run(
+    return runOn(
+        vertx,
+        files,
         policy,
         Verification.Mode.VERIFY,
         List::of,
@@ -594,7 +588,15 @@ class VerificationTest {
             Interval.parse("2h"), Interval.parse("300ms"), Interval.parse("1s"), 3, 2, List.of());
     Verification.Outcome o;
     try {
-      o = run(policy, Verification.Mode.VERIFY, List::of, rounds::add, new ErrorLog(log));
+      o =
+          runOn(
+              vertx,
+              files,
+              policy,
+              Verification.Mode.VERIFY,
+              List::of,
+              rounds::add,
+              new ErrorLog(log));
     } finally {
       vertx.cancelTimer(writer);
     }
