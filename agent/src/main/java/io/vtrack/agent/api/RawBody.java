@@ -78,13 +78,36 @@ final class RawBody implements Handler<RoutingContext> {
     req.resume();
   }
 
+  /** How much of a refused body is still read (and dropped) before the connection is closed. */
+  static final long DISCARD_BYTES = 8L << 20;
+
+  /** How long a refused body is still read before the connection is closed. */
+  static final long DISCARD_MILLIS = 2_000;
+
   /**
-   * Answers 413 and closes the connection once the answer is out: the rest of an endless body is
-   * not read and dropped for as long as a client cares to send it.
+   * Answers 413 ({@code Connection: close}) and closes the connection once the rest of the body is
+   * read and dropped, at most {@link #DISCARD_BYTES} more of it or for {@link #DISCARD_MILLIS}. A
+   * socket closed while the client still sends is reset, and the reset can discard the 413 before
+   * the client reads it (hence the lingering close, as web servers do); an endless body is not read
+   * for ever.
    */
   private static void tooLarge(RoutingContext rc) {
+    HttpServerRequest req = rc.request();
     rc.response().putHeader("Connection", "close");
-    rc.response().endHandler(v -> rc.request().connection().close());
+    if (!req.isEnded()) {
+      long[] dropped = {0};
+      long timer = rc.vertx().setTimer(DISCARD_MILLIS, id -> req.connection().close());
+      req.connection().closeHandler(v -> rc.vertx().cancelTimer(timer));
+      req.handler(
+          chunk -> {
+            dropped[0] += chunk.length();
+            if (dropped[0] > DISCARD_BYTES) {
+              req.connection().close();
+            }
+          });
+      req.endHandler(v -> req.connection().close());
+      req.resume();
+    }
     rc.fail(413);
   }
 
