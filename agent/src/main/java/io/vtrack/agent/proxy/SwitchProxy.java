@@ -40,6 +40,7 @@ public final class SwitchProxy extends VerticleBase {
   private final String adminHost;
   private final int adminPort;
   private final RouteTable table = new RouteTable();
+  private final long headTimeoutMillis;
   private HttpServer admin;
   private final Instant startedAt = Instant.now();
 
@@ -47,6 +48,15 @@ public final class SwitchProxy extends VerticleBase {
    * @param adminListen host:port of the admin API (port 0: any free port, written to proxy.json)
    */
   public SwitchProxy(Path stateDir, String token, String adminListen) {
+    this(stateDir, token, adminListen, Forwarder.HEAD_TIMEOUT_MILLIS);
+  }
+
+  /**
+   * @param headTimeoutMillis how long a client connection may take to send a whole request head,
+   *     counted from its opening or from the end of its previous answer; then it is closed
+   */
+  SwitchProxy(Path stateDir, String token, String adminListen, long headTimeoutMillis) {
+    this.headTimeoutMillis = headTimeoutMillis;
     this.stateDir = stateDir;
     this.token = token;
     int colon = adminListen.lastIndexOf(':');
@@ -64,7 +74,8 @@ public final class SwitchProxy extends VerticleBase {
             routes -> {
               table.set(routes);
               return vertx.deployVerticle(
-                  () -> new Forwarder(table), new DeploymentOptions().setInstances(forwarders));
+                  () -> new Forwarder(table, headTimeoutMillis),
+                  new DeploymentOptions().setInstances(forwarders));
             })
         .compose(id -> startAdmin())
         .compose(

@@ -36,6 +36,7 @@ class SwitchProxyIT {
   int blue;
   int green;
   int publicPort;
+  String proxy;
 
   static int freePort() throws Exception {
     return io.vtrack.agent.it.TestApp.freePort();
@@ -71,7 +72,7 @@ class SwitchProxyIT {
     upstream("blue", blue);
     upstream("green", green);
     // The proxy runs in-process here; the agent's supervisor talks to it as to the real one.
-    vertx.deployVerticle(new SwitchProxy(dir, "t0ken", "127.0.0.1:0")).await();
+    proxy = vertx.deployVerticle(new SwitchProxy(dir, "t0ken", "127.0.0.1:0")).await();
     supervisor = new ProxySupervisor(dir, "t0ken", true);
   }
 
@@ -390,5 +391,83 @@ class SwitchProxyIT {
           .doesNotContainIgnoringCase("http2-settings");
       assertThat(got[1]).isEmpty();
     }
+  }
+
+  /**
+   * Slowloris: a client that trickles its request head a header at a time is closed once the head
+   * timeout passes, without an answer; a keep-alive connection is closed when it idles that long
+   * after its answer; an answer that takes longer than the timeout is not cut.
+   */
+  @Test
+  void aRequestHeadThatNeverEndsIsCutOffButASlowAnswerIsNot() throws Exception {
+    vertx.undeploy(proxy).await();
+    vertx.deployVerticle(new SwitchProxy(dir, "t0ken", "127.0.0.1:0", 500)).await();
+    supervisor = new ProxySupervisor(dir, "t0ken", true);
+    int slow = freePort();
+    vertx
+        .createHttpServer()
+        .requestHandler(req -> vertx.setTimer(1500, t -> req.response().end("slow answer")))
+        .listen(slow, "127.0.0.1")
+        .await();
+    supervisor.switchTo(List.of(route(slow, "blue")));
+
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", publicPort)) {
+      var out = s.getOutputStream();
+      out.write(bytes("GET / HTTP/1.1\r\nHost: x\r\n"));
+      var answer = readUntilClosed(s);
+      long start = System.nanoTime();
+      // A header every 100 ms, as slowloris sends them, until the proxy has closed.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .pollInterval(Duration.ofMillis(100))
+          .until(
+              () -> {
+                try {
+                  out.write(bytes("X-Slow: 1\r\n"));
+                  out.flush();
+                } catch (java.io.IOException e) {
+                  return true;
+                }
+                return answer.isDone();
+              });
+      assertThat(answer.get(10, TimeUnit.SECONDS)).as("what the proxy answered").isEmpty();
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(Duration.ofMillis(400));
+    }
+
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", publicPort)) {
+      var answer = readUntilClosed(s);
+      s.getOutputStream().write(bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+      // Answered in full after 1.5 s, three head timeouts; then, idle, the connection is closed.
+      assertThat(answer.get(10, TimeUnit.SECONDS))
+          .startsWith("HTTP/1.1 200 OK")
+          .endsWith("\r\n\r\nslow answer");
+    }
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+  }
+
+  /** Everything the peer sends on {@code s} until it closes (a reset ends it too). */
+  private static java.util.concurrent.CompletableFuture<String> readUntilClosed(java.net.Socket s) {
+    return java.util.concurrent.CompletableFuture.supplyAsync(
+        () -> {
+          var got = new java.io.ByteArrayOutputStream();
+          try {
+            var in = s.getInputStream();
+            byte[] buf = new byte[4096];
+            for (int n; (n = in.read(buf)) >= 0; ) {
+              got.write(buf, 0, n);
+            }
+          } catch (java.io.IOException e) {
+            // Reset: closed all the same.
+          }
+          return got.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+        },
+        r -> {
+          Thread t = new Thread(r, "read-until-closed");
+          t.setDaemon(true);
+          t.start();
+        });
   }
 }
