@@ -167,7 +167,11 @@ final class Forwarder extends VerticleBase {
     server.requestHandler(
         req -> {
           headArrived(req);
-          dispatch(req, listen);
+          if (ProxyHttp.unsupportedTransferCoding(req)) {
+            ProxyHttp.notImplemented(req);
+          } else {
+            dispatch(req, listen);
+          }
         });
     servers.put(listen, server);
     return server

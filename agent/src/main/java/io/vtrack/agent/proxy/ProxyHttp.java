@@ -4,6 +4,7 @@ import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -72,6 +73,28 @@ final class ProxyHttp {
   /** Whether an answer carries a body (RFC 9110 §6.4.1): not to HEAD, not 1xx, 204 or 304. */
   static boolean hasBody(HttpServerRequest req, int status) {
     return req.method() != HttpMethod.HEAD && status >= 200 && status != 204 && status != 304;
+  }
+
+  /**
+   * Whether a request names a transfer coding other than plain {@code chunked} ({@code gzip,
+   * chunked}, {@code chunked, identity}, a repeated header): its body cannot be passed on as it was
+   * sent, and forwarding it re-framed as chunked (or without a body) would change what the app
+   * gets.
+   */
+  static boolean unsupportedTransferCoding(HttpServerRequest req) {
+    List<String> codings = req.headers().getAll("Transfer-Encoding");
+    return !codings.isEmpty()
+        && (codings.size() > 1 || !"chunked".equalsIgnoreCase(codings.get(0).trim()));
+  }
+
+  /** 501 (RFC 9112 §6.1), and the connection closed: the rest of its bytes cannot be framed. */
+  static void notImplemented(HttpServerRequest req) {
+    req.response()
+        .setStatusCode(501)
+        .putHeader("Connection", "close")
+        .putHeader("Content-Type", "text/plain")
+        .end("transfer coding not supported: " + req.getHeader("Transfer-Encoding") + "\n")
+        .onComplete(v -> req.connection().close());
   }
 
   static void unavailable(HttpServerRequest req, Routes.Route r) {

@@ -394,6 +394,50 @@ class SwitchProxyIT {
   }
 
   /**
+   * Request framing a client may get wrong or use to smuggle: a body with both a length and chunked
+   * reaches the app chunked, as RFC 9112 says, and nothing else; a transfer coding the proxy does
+   * not pass on as it came ({@code gzip, chunked}) is refused with 501 and never reaches the app.
+   */
+  @Test
+  void ambiguousFramingReachesTheAppOnceAndAnUnknownCodingNotAtAll() throws Exception {
+    try (RawApp app = new RawApp()) {
+      supervisor.switchTo(List.of(route(app.server.getLocalPort(), "blue")));
+      String both =
+          raw(
+              "POST /both HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n"
+                  + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                  + "5\r\nhello\r\n0\r\n\r\n");
+      assertThat(both).startsWith("HTTP/1.1 200");
+      String[] got = app.seen.poll(10, TimeUnit.SECONDS);
+      assertThat(got).isNotNull();
+      assertThat(got[0])
+          .startsWith("POST /both HTTP/1.1\r\n")
+          .doesNotContainIgnoringCase("content-length");
+      assertThat(got[1]).isEqualTo("5\r\nhello\r\n0\r\n\r\n");
+
+      String gzip =
+          raw(
+              "POST /gzip HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                  + "5\r\nhello\r\n0\r\n\r\n");
+      assertThat(gzip).startsWith("HTTP/1.1 501").contains("gzip, chunked");
+      // The app's next request is the one after: the refused one never reached it.
+      assertThat(get("/after").body()).isEqualTo("ok");
+      got = app.seen.poll(10, TimeUnit.SECONDS);
+      assertThat(got).isNotNull();
+      assertThat(got[0]).startsWith("GET /after HTTP/1.1\r\n");
+    }
+  }
+
+  /** Sends {@code request} on a connection of its own; what came back until the proxy closed. */
+  String raw(String request) throws Exception {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", publicPort)) {
+      var answer = readUntilClosed(s);
+      s.getOutputStream().write(bytes(request));
+      return answer.get(10, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
    * Slowloris: a client that trickles its request head a header at a time is closed once the head
    * timeout passes, without an answer; a keep-alive connection is closed when it idles that long
    * after its answer; an answer that takes longer than the timeout is not cut.
