@@ -167,8 +167,9 @@ final class Forwarder extends VerticleBase {
     server.requestHandler(
         req -> {
           headArrived(req);
-          if (ProxyHttp.unsupportedTransferCoding(req)) {
-            ProxyHttp.notImplemented(req);
+          int refused = ProxyHttp.refusedFraming(req);
+          if (refused != 0) {
+            ProxyHttp.refuseFraming(req, refused);
           } else {
             dispatch(req, listen);
           }

@@ -4,6 +4,7 @@ import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpVersion;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -76,24 +77,36 @@ final class ProxyHttp {
   }
 
   /**
-   * Whether a request names a transfer coding other than plain {@code chunked} ({@code gzip,
-   * chunked}, {@code chunked, identity}, a repeated header): its body cannot be passed on as it was
-   * sent, and forwarding it re-framed as chunked (or without a body) would change what the app
-   * gets.
+   * Why a request's framing is refused before it is forwarded, as a status, or 0 when it is not: a
+   * transfer coding other than plain {@code chunked} ({@code gzip, chunked}, {@code chunked,
+   * identity}, a repeated header) cannot be passed on as it was sent, and re-framed as chunked (or
+   * without a body) the app would get another body: 501 (RFC 9112 §6.1). An HTTP/1.0 request with
+   * one has faulty framing: 400.
    */
-  static boolean unsupportedTransferCoding(HttpServerRequest req) {
+  static int refusedFraming(HttpServerRequest req) {
     List<String> codings = req.headers().getAll("Transfer-Encoding");
-    return !codings.isEmpty()
-        && (codings.size() > 1 || !"chunked".equalsIgnoreCase(codings.get(0).trim()));
+    if (codings.isEmpty()) {
+      return 0;
+    }
+    if (req.version() == HttpVersion.HTTP_1_0) {
+      return 400;
+    }
+    return codings.size() > 1 || !"chunked".equalsIgnoreCase(codings.get(0).trim()) ? 501 : 0;
   }
 
-  /** 501 (RFC 9112 §6.1), and the connection closed: the rest of its bytes cannot be framed. */
-  static void notImplemented(HttpServerRequest req) {
+  /**
+   * Refuses a request's framing with {@code status}, and closes the connection: its rest cannot be
+   * framed.
+   */
+  static void refuseFraming(HttpServerRequest req, int status) {
     req.response()
-        .setStatusCode(501)
+        .setStatusCode(status)
         .putHeader("Connection", "close")
         .putHeader("Content-Type", "text/plain")
-        .end("transfer coding not supported: " + req.getHeader("Transfer-Encoding") + "\n")
+        .end(
+            (status == 501 ? "transfer coding not supported: " : "transfer coding in HTTP/1.0: ")
+                + req.getHeader("Transfer-Encoding")
+                + "\n")
         .onComplete(v -> req.connection().close());
   }
 

@@ -420,6 +420,12 @@ class SwitchProxyIT {
               "POST /gzip HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
                   + "5\r\nhello\r\n0\r\n\r\n");
       assertThat(gzip).startsWith("HTTP/1.1 501").contains("gzip, chunked");
+      // HTTP/1.0 has no transfer codings: faulty framing, whatever the length says.
+      assertThat(
+              raw(
+                  "POST /old HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                      + "Content-Length: 4\r\n\r\nabcd"))
+          .startsWith("HTTP/1.0 400");
       // The app's next request is the one after: the refused one never reached it.
       assertThat(get("/after").body()).isEqualTo("ok");
       got = app.seen.poll(10, TimeUnit.SECONDS);
