@@ -167,9 +167,9 @@ final class Forwarder extends VerticleBase {
     server.requestHandler(
         req -> {
           headArrived(req);
-          int refused = ProxyHttp.refusedFraming(req);
-          if (refused != 0) {
-            ProxyHttp.refuseFraming(req, refused);
+          ProxyHttp.Refusal refusal = ProxyHttp.refusal(req);
+          if (refusal != null) {
+            ProxyHttp.refuse(req, refusal);
           } else {
             dispatch(req, listen);
           }

@@ -76,37 +76,45 @@ final class ProxyHttp {
     return req.method() != HttpMethod.HEAD && status >= 200 && status != 204 && status != 304;
   }
 
-  /**
-   * Why a request's framing is refused before it is forwarded, as a status, or 0 when it is not: a
-   * transfer coding other than plain {@code chunked} ({@code gzip, chunked}, {@code chunked,
-   * identity}, a repeated header) cannot be passed on as it was sent, and re-framed as chunked (or
-   * without a body) the app would get another body: 501 (RFC 9112 §6.1). An HTTP/1.0 request with
-   * one has faulty framing: 400.
-   */
-  static int refusedFraming(HttpServerRequest req) {
-    List<String> codings = req.headers().getAll("Transfer-Encoding");
-    if (codings.isEmpty()) {
-      return 0;
-    }
-    if (req.version() == HttpVersion.HTTP_1_0) {
-      return 400;
-    }
-    return codings.size() > 1 || !"chunked".equalsIgnoreCase(codings.get(0).trim()) ? 501 : 0;
-  }
+  /** Why a request is answered by the proxy itself instead of forwarded. */
+  record Refusal(int status, String message) {}
 
   /**
-   * Refuses a request's framing with {@code status}, and closes the connection: its rest cannot be
-   * framed.
+   * Whether a request is refused before it is forwarded (null: it is not), for what the proxy and
+   * the app could read differently:
+   *
+   * <ul>
+   *   <li>a transfer coding other than plain {@code chunked} ({@code gzip, chunked}, {@code
+   *       chunked, identity}, a repeated header) cannot be passed on as it was sent, and re-framed
+   *       as chunked (or without a body) the app would get another body: 501 (RFC 9112 §6.1);
+   *   <li>an HTTP/1.0 request with one has faulty framing: 400;
+   *   <li>an HTTP/1.1 request without a Host or with two: 400 (RFC 9112 §3.2), so that the app and
+   *       {@code X-Forwarded-Host} never name different hosts.
+   * </ul>
    */
-  static void refuseFraming(HttpServerRequest req, int status) {
+  static Refusal refusal(HttpServerRequest req) {
+    List<String> codings = req.headers().getAll("Transfer-Encoding");
+    if (!codings.isEmpty() && req.version() == HttpVersion.HTTP_1_0) {
+      return new Refusal(400, "transfer coding in HTTP/1.0: " + String.join(", ", codings));
+    }
+    if (!codings.isEmpty()
+        && (codings.size() > 1 || !"chunked".equalsIgnoreCase(codings.get(0).trim()))) {
+      return new Refusal(501, "transfer coding not supported: " + String.join(", ", codings));
+    }
+    int hosts = req.headers().getAll("Host").size();
+    if (req.version() == HttpVersion.HTTP_1_1 && hosts != 1) {
+      return new Refusal(400, hosts == 0 ? "no Host header" : hosts + " Host headers");
+    }
+    return null;
+  }
+
+  /** Answers a refused request, and closes the connection: what follows it cannot be trusted. */
+  static void refuse(HttpServerRequest req, Refusal refusal) {
     req.response()
-        .setStatusCode(status)
+        .setStatusCode(refusal.status())
         .putHeader("Connection", "close")
         .putHeader("Content-Type", "text/plain")
-        .end(
-            (status == 501 ? "transfer coding not supported: " : "transfer coding in HTTP/1.0: ")
-                + req.getHeader("Transfer-Encoding")
-                + "\n")
+        .end(refusal.message() + "\n")
         .onComplete(v -> req.connection().close());
   }
 

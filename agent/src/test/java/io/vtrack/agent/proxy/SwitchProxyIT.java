@@ -396,10 +396,11 @@ class SwitchProxyIT {
   /**
    * Request framing a client may get wrong or use to smuggle: a body with both a length and chunked
    * reaches the app chunked, as RFC 9112 says, and nothing else; a transfer coding the proxy does
-   * not pass on as it came ({@code gzip, chunked}) is refused with 501 and never reaches the app.
+   * not pass on as it came ({@code gzip, chunked}), one in HTTP/1.0, and an HTTP/1.1 request with
+   * no Host or two are refused and never reach the app.
    */
   @Test
-  void ambiguousFramingReachesTheAppOnceAndAnUnknownCodingNotAtAll() throws Exception {
+  void ambiguousFramingReachesTheAppOnceAndAnUnknownCodingOrHostNotAtAll() throws Exception {
     try (RawApp app = new RawApp()) {
       supervisor.switchTo(List.of(route(app.server.getLocalPort(), "blue")));
       String both =
@@ -426,6 +427,13 @@ class SwitchProxyIT {
                   "POST /old HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                       + "Content-Length: 4\r\n\r\nabcd"))
           .startsWith("HTTP/1.0 400");
+      // One Host in HTTP/1.1, no more and no fewer: the app and X-Forwarded-Host agree.
+      assertThat(raw("GET /two HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"))
+          .startsWith("HTTP/1.1 400")
+          .contains("2 Host headers");
+      assertThat(raw("GET /none HTTP/1.1\r\n\r\n"))
+          .startsWith("HTTP/1.1 400")
+          .contains("no Host header");
       // The app's next request is the one after: the refused one never reached it.
       assertThat(get("/after").body()).isEqualTo("ok");
       got = app.seen.poll(10, TimeUnit.SECONDS);
