@@ -6,13 +6,13 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientResponse;
-import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.net.NetSocket;
+import io.vtrack.agent.HeadDeadlines;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -45,24 +45,11 @@ final class Forwarder extends VerticleBase {
   /**
    * A client connection must deliver a whole request head this long after it opens or after its
    * previous answer ends (nginx's {@code client_header_timeout} and {@code keepalive_timeout} are
-   * 60 s and 75 s): one that trickles its head a byte at a time (slowloris) or sits idle between
-   * requests is closed then. An answer being streamed (server-sent events) and an upgraded
-   * WebSocket are not bound by it; the server's idle timeout (no byte either way) still is.
+   * 60 s and 75 s), else it is closed: a slowloris client, or one idle between requests.
    */
   static final long HEAD_TIMEOUT_MILLIS = 60_000;
 
-  /** A client connection's requests not answered yet, and since when it waits for a head. */
-  private static final class ClientConnection {
-    int unanswered;
-
-    /**
-     * {@link System#nanoTime()} when it began to wait for its next request head; -1: it does not.
-     */
-    long awaitingHeadSince = System.nanoTime();
-  }
-
-  /** The open client connections of this forwarder's servers. */
-  private final Map<HttpConnection, ClientConnection> clients = new HashMap<>();
+  private HeadDeadlines deadlines;
 
   Forwarder(RouteTable table, long headTimeoutMillis) {
     this.table = table;
@@ -100,7 +87,7 @@ final class Forwarder extends VerticleBase {
             sync();
           }
         });
-    vertx.setPeriodic(Math.max(10, headTimeoutMillis / 4), id -> closeLateHeads());
+    deadlines = new HeadDeadlines(vertx, headTimeoutMillis);
     return sync();
   }
 
@@ -159,21 +146,17 @@ final class Forwarder extends VerticleBase {
                 // compression themselves: no extension handler in every connection's pipeline.
                 .setPerMessageWebSocketCompressionSupported(false)
                 .setPerFrameWebSocketCompressionSupported(false));
-    server.connectionHandler(
-        conn -> {
-          clients.put(conn, new ClientConnection());
-          conn.closeHandler(v -> clients.remove(conn));
-        });
     server.requestHandler(
-        req -> {
-          headArrived(req);
-          ProxyHttp.Refusal refusal = ProxyHttp.refusal(req);
-          if (refusal != null) {
-            ProxyHttp.refuse(req, refusal);
-          } else {
-            dispatch(req, listen);
-          }
-        });
+        deadlines.track(
+            server,
+            req -> {
+              ProxyHttp.Refusal refusal = ProxyHttp.refusal(req);
+              if (refusal != null) {
+                ProxyHttp.refuse(req, refusal);
+              } else {
+                dispatch(req, listen);
+              }
+            }));
     servers.put(listen, server);
     return server
         .listen(Integer.parseInt(listen.substring(colon + 1)), listen.substring(0, colon))
@@ -192,40 +175,6 @@ final class Forwarder extends VerticleBase {
               }
               return Future.failedFuture(why);
             });
-  }
-
-  /** A request's head arrived: no deadline until its answer ends (and no other is unanswered). */
-  private void headArrived(HttpServerRequest req) {
-    HttpConnection conn = req.connection();
-    ClientConnection c = clients.get(conn);
-    if (c == null) {
-      return;
-    }
-    c.awaitingHeadSince = -1;
-    c.unanswered++;
-    req.response()
-        .bodyEndHandler(
-            v -> {
-              if (--c.unanswered == 0) {
-                c.awaitingHeadSince = System.nanoTime();
-              }
-            });
-  }
-
-  /**
-   * Closes the client connections that have waited longer than the head timeout for a request head.
-   * One sweep a few times per timeout: a request costs two field writes, no timer of its own.
-   */
-  private void closeLateHeads() {
-    long now = System.nanoTime();
-    long limit = headTimeoutMillis * 1_000_000;
-    for (var e : List.copyOf(clients.entrySet())) {
-      long since = e.getValue().awaitingHeadSince;
-      if (since != -1 && now - since >= limit) {
-        clients.remove(e.getKey());
-        e.getKey().close();
-      }
-    }
   }
 
   /** Sends a request where the route of {@code listen} says now, or holds it there. */

@@ -7,6 +7,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.WebSocketClient;
 import io.vertx.core.http.WebSocketConnectOptions;
+import io.vtrack.agent.RawClient;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -404,7 +405,8 @@ class SwitchProxyIT {
     try (RawApp app = new RawApp()) {
       supervisor.switchTo(List.of(route(app.server.getLocalPort(), "blue")));
       String both =
-          raw(
+          RawClient.exchange(
+              publicPort,
               "POST /both HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n"
                   + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                   + "5\r\nhello\r\n0\r\n\r\n");
@@ -417,21 +419,23 @@ class SwitchProxyIT {
       assertThat(got[1]).isEqualTo("5\r\nhello\r\n0\r\n\r\n");
 
       String gzip =
-          raw(
+          RawClient.exchange(
+              publicPort,
               "POST /gzip HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
                   + "5\r\nhello\r\n0\r\n\r\n");
       assertThat(gzip).startsWith("HTTP/1.1 501").contains("gzip, chunked");
       // HTTP/1.0 has no transfer codings: faulty framing, whatever the length says.
       assertThat(
-              raw(
+              RawClient.exchange(
+                  publicPort,
                   "POST /old HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                       + "Content-Length: 4\r\n\r\nabcd"))
           .startsWith("HTTP/1.0 400");
       // One Host in HTTP/1.1, no more and no fewer: the app and X-Forwarded-Host agree.
-      assertThat(raw("GET /two HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"))
+      assertThat(RawClient.exchange(publicPort, "GET /two HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"))
           .startsWith("HTTP/1.1 400")
           .contains("2 Host headers");
-      assertThat(raw("GET /none HTTP/1.1\r\n\r\n"))
+      assertThat(RawClient.exchange(publicPort, "GET /none HTTP/1.1\r\n\r\n"))
           .startsWith("HTTP/1.1 400")
           .contains("no Host header");
       // The app's next request is the one after: the refused one never reached it.
@@ -439,15 +443,6 @@ class SwitchProxyIT {
       got = app.seen.poll(10, TimeUnit.SECONDS);
       assertThat(got).isNotNull();
       assertThat(got[0]).startsWith("GET /after HTTP/1.1\r\n");
-    }
-  }
-
-  /** Sends {@code request} on a connection of its own; what came back until the proxy closed. */
-  String raw(String request) throws Exception {
-    try (java.net.Socket s = new java.net.Socket("127.0.0.1", publicPort)) {
-      var answer = readUntilClosed(s);
-      s.getOutputStream().write(bytes(request));
-      return answer.get(10, TimeUnit.SECONDS);
     }
   }
 
@@ -469,63 +464,13 @@ class SwitchProxyIT {
         .await();
     supervisor.switchTo(List.of(route(slow, "blue")));
 
-    try (java.net.Socket s = new java.net.Socket("127.0.0.1", publicPort)) {
-      var out = s.getOutputStream();
-      out.write(bytes("GET / HTTP/1.1\r\nHost: x\r\n"));
-      var answer = readUntilClosed(s);
-      long start = System.nanoTime();
-      // A header every 100 ms, as slowloris sends them, until the proxy has closed.
-      await()
-          .atMost(Duration.ofSeconds(10))
-          .pollInterval(Duration.ofMillis(100))
-          .until(
-              () -> {
-                try {
-                  out.write(bytes("X-Slow: 1\r\n"));
-                  out.flush();
-                } catch (java.io.IOException e) {
-                  return true;
-                }
-                return answer.isDone();
-              });
-      assertThat(answer.get(10, TimeUnit.SECONDS)).as("what the proxy answered").isEmpty();
-      assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(Duration.ofMillis(400));
-    }
+    RawClient.Trickled slowloris = RawClient.trickleHead(publicPort);
+    assertThat(slowloris.answer()).as("what the proxy answered").isEmpty();
+    assertThat(slowloris.lasted()).isGreaterThan(Duration.ofMillis(400));
 
-    try (java.net.Socket s = new java.net.Socket("127.0.0.1", publicPort)) {
-      var answer = readUntilClosed(s);
-      s.getOutputStream().write(bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-      // Answered in full after 1.5 s, three head timeouts; then, idle, the connection is closed.
-      assertThat(answer.get(10, TimeUnit.SECONDS))
-          .startsWith("HTTP/1.1 200 OK")
-          .endsWith("\r\n\r\nslow answer");
-    }
-  }
-
-  private static byte[] bytes(String s) {
-    return s.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
-  }
-
-  /** Everything the peer sends on {@code s} until it closes (a reset ends it too). */
-  private static java.util.concurrent.CompletableFuture<String> readUntilClosed(java.net.Socket s) {
-    return java.util.concurrent.CompletableFuture.supplyAsync(
-        () -> {
-          var got = new java.io.ByteArrayOutputStream();
-          try {
-            var in = s.getInputStream();
-            byte[] buf = new byte[4096];
-            for (int n; (n = in.read(buf)) >= 0; ) {
-              got.write(buf, 0, n);
-            }
-          } catch (java.io.IOException e) {
-            // Reset: closed all the same.
-          }
-          return got.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
-        },
-        r -> {
-          Thread t = new Thread(r, "read-until-closed");
-          t.setDaemon(true);
-          t.start();
-        });
+    // Answered in full after 1.5 s, three head timeouts; then, idle, the connection is closed.
+    assertThat(RawClient.exchange(publicPort, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .startsWith("HTTP/1.1 200 OK")
+        .endsWith("\r\n\r\nslow answer");
   }
 }
