@@ -5,7 +5,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Router;
-import io.vtrack.agent.HeadDeadlines;
 import io.vtrack.agent.metrics.AgentMetrics;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.source.DesiredStateRegistry;
@@ -39,12 +38,6 @@ public final class ApiServer {
   private final CommandEndpoints commands;
   private final FeedEndpoints feeds;
   private HttpServer server;
-  private HeadDeadlines deadlines;
-
-  /**
-   * How long a client may take to send a request head after connecting or after its last answer.
-   */
-  static final long HEAD_TIMEOUT_MILLIS = 60_000;
 
   public ApiServer(
       Vertx vertx,
@@ -190,18 +183,14 @@ public final class ApiServer {
             });
     // A request that never finishes is dropped after a minute of silence (the event stream writes
     // a comment every 15 s, so it stays open). HTTP/1.1 only: a client's h2c upgrade is ignored.
-    // The idle timeout restarts with every byte: a client trickling its request head (slowloris)
-    // is closed a minute after it connected or after its previous answer, however it trickles.
-    HttpServer created =
-        vertx.createHttpServer(
+    return vertx
+        .createHttpServer(
             new io.vertx.core.http.HttpServerOptions()
                 .setHttp2ClearTextEnabled(false)
                 .setIdleTimeout(60)
                 .setIdleTimeoutUnit(TimeUnit.SECONDS)
-                .setMaxHeaderSize(16 * 1024));
-    deadlines = new HeadDeadlines(vertx, HEAD_TIMEOUT_MILLIS);
-    return created
-        .requestHandler(deadlines.track(created, router))
+                .setMaxHeaderSize(16 * 1024))
+        .requestHandler(router)
         .listen(port, host)
         .onSuccess(s -> server = s);
   }
@@ -211,9 +200,6 @@ public final class ApiServer {
   }
 
   public Future<Void> close() {
-    if (deadlines != null) {
-      deadlines.close();
-    }
     return server == null ? Future.succeededFuture() : server.close();
   }
 }

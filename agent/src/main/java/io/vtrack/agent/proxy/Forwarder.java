@@ -12,7 +12,6 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.net.NetSocket;
-import io.vtrack.agent.HeadDeadlines;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;

@@ -1,4 +1,4 @@
-package io.vtrack.agent;
+package io.vtrack.agent.proxy;
 
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
@@ -13,17 +13,17 @@ import java.util.Map;
 /**
  * The clients of a server must deliver a whole request head within a timeout of their connection's
  * opening or of the end of their previous answer (nginx's {@code client_header_timeout}); a
- * connection that waits longer is closed. The server's idle timeout cannot do this: it restarts
- * with every byte, so a client trickling its head a header at a time (slowloris) holds its
- * connection for ever. An answer in progress (an event stream) and an upgraded connection (a
- * WebSocket) are not bound by it.
+ * connection that waits longer is closed. The proxy's idle timeout is 300 s, so that an event
+ * stream with sparse events stays open; alone, it let a client trickling its head a header at a
+ * time (slowloris), or idling between requests, hold a connection that long. An answer in progress
+ * (an event stream) and an upgraded connection (a WebSocket) are not bound by the deadline.
  *
  * <p>Confined to the event loop the server's connections are handled on (install it there). One
  * sweep a quarter of the timeout closes the late ones, so a connection waits between the timeout
  * and 1.25 times it; a request costs a map lookup, no timer of its own and no handler on its
  * response (which the request's own handling may need).
  */
-public final class HeadDeadlines {
+final class HeadDeadlines {
   private final Vertx vertx;
   private final long timeoutNanos;
   private final long timer;
@@ -38,7 +38,7 @@ public final class HeadDeadlines {
   }
 
   /** Starts the sweeps, on the calling event loop (see {@link #close}). */
-  public HeadDeadlines(Vertx vertx, long timeoutMillis) {
+  HeadDeadlines(Vertx vertx, long timeoutMillis) {
     this.vertx = vertx;
     this.timeoutNanos = timeoutMillis * 1_000_000;
     this.timer = vertx.setPeriodic(Math.max(10, timeoutMillis / 4), id -> sweep());
@@ -48,7 +48,7 @@ public final class HeadDeadlines {
    * Puts {@code server}'s connections under the deadline; returns the request handler to give the
    * server, which passes each request on to {@code next}.
    */
-  public Handler<HttpServerRequest> track(HttpServer server, Handler<HttpServerRequest> next) {
+  Handler<HttpServerRequest> track(HttpServer server, Handler<HttpServerRequest> next) {
     server.connectionHandler(
         conn -> {
           clients.put(conn, new Client());
@@ -65,7 +65,7 @@ public final class HeadDeadlines {
   }
 
   /** Stops the sweeps (a verticle's undeployment stops them too). */
-  public void close() {
+  void close() {
     vertx.cancelTimer(timer);
   }
 
