@@ -246,6 +246,13 @@ final class Forwarder extends VerticleBase {
             creq -> {
               ProxyHttp.copyEndToEnd(req.headers(), creq.headers());
               forwardedHeaders(req, creq.headers());
+              // A client that waits for "100 Continue" before its body gets it here, as nginx
+              // gives it: an HTTP/1.0 app never sends one, and the proxy relays none, so the
+              // client would wait its own timeout (curl: 1 s) on every such request.
+              if (ProxyHttp.expectsContinue(req)) {
+                creq.headers().remove("Expect");
+                req.response().writeContinue();
+              }
               // A request without a body goes without one: a chunked terminator after a GET
               // is left unread by an HTTP/1.0 app, whose close then resets the connection.
               Future<HttpClientResponse> sent;

@@ -71,6 +71,17 @@ final class ProxyHttp {
     return s;
   }
 
+  /**
+   * Whether the client waits for "100 Continue" before it sends its body (an HTTP/1.0 client's
+   * expectation is ignored, RFC 9110 §10.1.1).
+   */
+  static boolean expectsContinue(HttpServerRequest req) {
+    String expect = req.getHeader("Expect");
+    return expect != null
+        && "100-continue".equalsIgnoreCase(expect.trim())
+        && req.version() != HttpVersion.HTTP_1_0;
+  }
+
   /** Whether an answer carries a body (RFC 9110 §6.4.1): not to HEAD, not 1xx, 204 or 304. */
   static boolean hasBody(HttpServerRequest req, int status) {
     return req.method() != HttpMethod.HEAD && status >= 200 && status != 204 && status != 304;

@@ -447,6 +447,50 @@ class SwitchProxyIT {
   }
 
   /**
+   * A client that sends {@code Expect: 100-continue} gets its 100 from the proxy at once and its
+   * body reaches the app: an HTTP/1.0 app never answers the expectation, and without the proxy's
+   * 100 the client waits out its own timeout (curl: 1 s) on every such request.
+   */
+  @Test
+  void aClientExpectingContinueGetsItAtOnceAndItsBodyGoesThrough() throws Exception {
+    int port = freePort();
+    List<String> expects = new CopyOnWriteArrayList<>();
+    // An app that never answers the expectation (as an HTTP/1.0 one) and echoes the body it read.
+    vertx
+        .createHttpServer()
+        .requestHandler(
+            req -> {
+              expects.add(String.valueOf(req.getHeader("Expect")));
+              req.body().onSuccess(b -> req.response().end("got " + b));
+            })
+        .listen(port, "127.0.0.1")
+        .await();
+    supervisor.switchTo(List.of(route(port, "blue")));
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", publicPort)) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream()
+          .write(
+              RawClient.bytes(
+                  "POST /in HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                      + "Expect: 100-continue\r\nConnection: close\r\n\r\n"));
+      var in = s.getInputStream();
+      var interim = new StringBuilder();
+      while (!interim.toString().endsWith("\r\n\r\n")) {
+        int b = in.read();
+        assertThat(b).as("the connection closed after %s", interim).isNotNegative();
+        interim.append((char) b);
+      }
+      assertThat(interim.toString()).startsWith("HTTP/1.1 100 Continue\r\n");
+      s.getOutputStream().write(RawClient.bytes("hello"));
+      assertThat(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1))
+          .startsWith("HTTP/1.1 200")
+          .endsWith("got hello");
+    }
+    // Met by the proxy: the app is not asked again.
+    assertThat(expects).containsExactly("null");
+  }
+
+  /**
    * Slowloris: a client that trickles its request head a header at a time is closed once the head
    * timeout passes, without an answer; a keep-alive connection is closed when it idles that long
    * after its answer; an answer that takes longer than the timeout is not cut.
