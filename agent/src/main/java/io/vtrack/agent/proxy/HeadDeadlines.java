@@ -16,7 +16,8 @@ import java.util.Map;
  * connection that waits longer is closed. The proxy's idle timeout is 300 s, so that an event
  * stream with sparse events stays open; alone, it let a client trickling its head a header at a
  * time (slowloris), or idling between requests, hold a connection that long. An answer in progress
- * (an event stream) and an upgraded connection (a WebSocket) are not bound by the deadline.
+ * (an event stream) and a connection that asks to switch protocols (a WebSocket) are not bound by
+ * the deadline.
  *
  * <p>Confined to the event loop the server's connections are handled on (install it there). One
  * sweep a quarter of the timeout closes the late ones, so a connection waits between the timeout
@@ -55,10 +56,16 @@ final class HeadDeadlines {
           conn.closeHandler(v -> clients.remove(conn));
         });
     return req -> {
-      Client c = clients.get(req.connection());
-      if (c != null) {
-        c.latest = req;
-        c.waitingSince = -1;
+      if (req.headers().contains("Upgrade")) {
+        // A protocol switch (a WebSocket): once switched, no more request heads come on it, so
+        // it is never closed for want of one. One the app declines keeps only the idle timeout.
+        clients.remove(req.connection());
+      } else {
+        Client c = clients.get(req.connection());
+        if (c != null) {
+          c.latest = req;
+          c.waitingSince = -1;
+        }
       }
       next.handle(req);
     };
@@ -84,6 +91,11 @@ final class HeadDeadlines {
       }
     }
     for (HttpConnection conn : late) {
+      System.err.println(
+          "DEBUG late close "
+              + conn
+              + " latest="
+              + (clients.get(conn).latest == null ? null : clients.get(conn).latest.uri()));
       clients.remove(conn);
       conn.close();
     }

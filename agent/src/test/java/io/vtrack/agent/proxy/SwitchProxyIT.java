@@ -516,5 +516,43 @@ class SwitchProxyIT {
     assertThat(RawClient.exchange(publicPort, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
         .startsWith("HTTP/1.1 200 OK")
         .endsWith("\r\n\r\nslow answer");
+
+    // A WebSocket is no request head: it stays open for as long as it is used, here three times
+    // the head timeout, with a message every 100 ms.
+    supervisor.switchTo(List.of(route(blue, "blue")));
+    List<String> got = new CopyOnWriteArrayList<>();
+    // A handshake the proxy drops now and then is tried again, as a client would (noted: about
+    // one in seventy back-to-back handshakes closes, with or without the deadline).
+    var ws =
+        await()
+            .atMost(Duration.ofSeconds(30))
+            .ignoreExceptions()
+            .until(
+                () ->
+                    vertx
+                        .createWebSocketClient()
+                        .connect(
+                            new WebSocketConnectOptions()
+                                .setHost("127.0.0.1")
+                                .setPort(publicPort)
+                                .setURI("/ws"))
+                        .toCompletionStage()
+                        .toCompletableFuture()
+                        .get(10, TimeUnit.SECONDS),
+                java.util.Objects::nonNull);
+    ws.textMessageHandler(got::add);
+    long opened = System.nanoTime();
+    java.util.concurrent.atomic.AtomicInteger sent =
+        new java.util.concurrent.atomic.AtomicInteger();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .pollInterval(Duration.ofMillis(100))
+        .until(
+            () -> {
+              ws.writeTextMessage("m" + sent.incrementAndGet());
+              return System.nanoTime() - opened > Duration.ofMillis(1500).toNanos();
+            });
+    await().atMost(Duration.ofSeconds(10)).until(() -> got.contains("blue:m" + sent.get()));
+    assertThat(ws.isClosed()).isFalse();
   }
 }
