@@ -91,11 +91,6 @@ final class HeadDeadlines {
       }
     }
     for (HttpConnection conn : late) {
-      System.err.println(
-          "DEBUG late close "
-              + conn
-              + " latest="
-              + (clients.get(conn).latest == null ? null : clients.get(conn).latest.uri()));
       clients.remove(conn);
       conn.close();
     }
