@@ -73,12 +73,15 @@ public final class RawClient {
     }
   }
 
-  /** Sends {@code request} on a connection of its own; what came back until the server closed. */
+  /**
+   * Sends {@code request} on a connection of its own; what came back until the server closed (at
+   * most 30 s: a busy machine may be slow to answer).
+   */
   public static String exchange(int port, String request) throws Exception {
     try (Socket s = new Socket("127.0.0.1", port)) {
       var answer = readUntilClosed(s);
       s.getOutputStream().write(bytes(request));
-      return answer.get(10, TimeUnit.SECONDS);
+      return answer.get(30, TimeUnit.SECONDS);
     }
   }
 }

@@ -25,9 +25,7 @@ import java.util.Map;
  * response (which the request's own handling may need).
  */
 final class HeadDeadlines {
-  private final Vertx vertx;
   private final long timeoutNanos;
-  private final long timer;
   private final Map<HttpConnection, Client> clients = new HashMap<>();
 
   /** A client connection: its latest request, and since when it waits for the next head. */
@@ -38,11 +36,10 @@ final class HeadDeadlines {
     long waitingSince = System.nanoTime();
   }
 
-  /** Starts the sweeps, on the calling event loop (see {@link #close}). */
+  /** Starts the sweeps, on the calling event loop: a verticle's, whose undeployment stops them. */
   HeadDeadlines(Vertx vertx, long timeoutMillis) {
-    this.vertx = vertx;
     this.timeoutNanos = timeoutMillis * 1_000_000;
-    this.timer = vertx.setPeriodic(Math.max(10, timeoutMillis / 4), id -> sweep());
+    vertx.setPeriodic(Math.max(10, timeoutMillis / 4), id -> sweep());
   }
 
   /**
@@ -69,11 +66,6 @@ final class HeadDeadlines {
       }
       next.handle(req);
     };
-  }
-
-  /** Stops the sweeps (a verticle's undeployment stops them too). */
-  void close() {
-    vertx.cancelTimer(timer);
   }
 
   private void sweep() {

@@ -289,15 +289,10 @@ class BadInputIT extends AgentTestBase {
   }
 
   private static String[] rawGet(int port, String path, String host) throws Exception {
-    try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
-      s.setSoTimeout(30_000);
-      s.getOutputStream()
-          .write(
-              ("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
-                  .getBytes(StandardCharsets.US_ASCII));
-      String all = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      return new String[] {all.split(" ")[1], all};
-    }
+    String all =
+        io.vtrack.agent.RawClient.exchange(
+            port, "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
+    return new String[] {all.split(" ")[1], all};
   }
 
   @Test
