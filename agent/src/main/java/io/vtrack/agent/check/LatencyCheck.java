@@ -202,7 +202,8 @@ final class LatencyCheck implements HealthCheck, Baselined {
       return result(
           CheckStatus.Passing,
           value,
-          "median " + value + p95 + (baselineMs == null ? " (no baseline yet)" : ""),
+          // Monitoring compares with nothing: only a verification without one lacks a baseline.
+          "median " + value + p95 + (verifying ? " (no baseline yet)" : ""),
           start);
     }
     String vs =

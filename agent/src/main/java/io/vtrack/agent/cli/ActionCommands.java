@@ -69,13 +69,16 @@ final class ActionCommands {
 
     abstract String verb();
 
+    /** What the command prints once done ("suspended"). */
+    abstract String done();
+
     @Override
     int run(ApiClient api) throws Exception {
       ApiClient.Response r = api.post("/api/v1/deployments/" + name + "/" + verb(), null);
       if (!r.ok()) {
         return failure(r);
       }
-      out().println(name + " " + verb() + "d");
+      out().println(name + " " + done());
       return ExitCodes.OK;
     }
   }
@@ -86,6 +89,11 @@ final class ActionCommands {
     String verb() {
       return "suspend";
     }
+
+    @Override
+    String done() {
+      return "suspended";
+    }
   }
 
   @Command(name = "resume", description = "Resume a suspended deployment.")
@@ -93,6 +101,11 @@ final class ActionCommands {
     @Override
     String verb() {
       return "resume";
+    }
+
+    @Override
+    String done() {
+      return "resumed";
     }
   }
 }

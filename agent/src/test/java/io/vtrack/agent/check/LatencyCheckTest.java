@@ -144,6 +144,19 @@ class LatencyCheckTest {
   }
 
   @Test
+  void monitoringReportsTheMedianAndComparesWithNothing() throws Exception {
+    String url = server(1);
+    CheckResult r =
+        new LatencyCheck(spec(url), url, client, null, null, false, null)
+            .run()
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(60, TimeUnit.SECONDS);
+    assertThat(r.passing()).as(r.message()).isTrue();
+    assertThat(r.message()).startsWith("median ").doesNotContain("baseline");
+  }
+
+  @Test
   void aLiveInstanceThatDoesNotAnswerLeavesTheStoredBaselineInCharge() throws Exception {
     CheckResult r = run(server(150), 2.0, "http://127.0.0.1:1/");
     assertThat(r.passing()).isFalse();

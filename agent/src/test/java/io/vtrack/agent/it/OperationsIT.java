@@ -171,7 +171,9 @@ class OperationsIT extends AgentTestBase {
     awaitPhase("Healthy", commitOf("v1"));
     assertThat(agent.api.post("/api/v1/deployments/vtrack/suspend", "", Map.of()).status())
         .isEqualTo(401);
-    assertThat(cli("suspend", "vtrack", server(), tokenFile()).code).isZero();
+    Run suspended = cli("suspend", "vtrack", server(), tokenFile());
+    assertThat(suspended.code).isZero();
+    assertThat(suspended.out.strip()).isEqualTo("vtrack suspended");
     awaitPhase("Suspended", commitOf("v1"));
     agent.stopAgent();
     long pid = backendPid();
@@ -195,7 +197,9 @@ class OperationsIT extends AgentTestBase {
               }
             });
     assertThat(agent.api.history("vtrack")).hasSize(1);
-    assertThat(cli("resume", "vtrack", server(), tokenFile()).code).isZero();
+    Run resumed = cli("resume", "vtrack", server(), tokenFile());
+    assertThat(resumed.code).isZero();
+    assertThat(resumed.out.strip()).isEqualTo("vtrack resumed");
     awaitPhase("Healthy", v2);
   }
 
