@@ -260,7 +260,9 @@ final class BlueGreenSteps {
   /**
    * The first blue-green rollout after recreate: the release that runs under the deployment's own
    * name holds the public ports, so it stops just before the proxy takes them (once, when the
-   * strategy changes).
+   * strategy changes). The proxy is started first: between the stop and the proxy's bind the
+   * addresses refuse connections, and a proxy started only then would add its JVM's start to that
+   * gap (and one that cannot start would leave nothing serving).
    */
   private String stopRecreated(StageInput in) throws Exception {
     if (in.snap().live() != null) {
@@ -270,6 +272,7 @@ final class BlueGreenSteps {
     if (!runs) {
       return "";
     }
+    proxyRoutes.ensureProxy();
     DeploymentSpec was = in.snap().specOfWhatRuns();
     runtime.stopAll(in.name(), was == null ? null : was.runtime());
     return "; the release started with recreate was stopped first, to free the public addresses";

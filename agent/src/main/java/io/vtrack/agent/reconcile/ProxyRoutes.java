@@ -139,6 +139,14 @@ final class ProxyRoutes {
   }
 
   /**
+   * Makes sure the proxy runs (started, or adopted) before a step that needs it at once: starting
+   * it takes a JVM's start, most of a second.
+   */
+  void ensureProxy() throws IOException {
+    proxy.ensure();
+  }
+
+  /**
    * Serves {@code name}'s routes as {@code mine}, every other deployment's as they are;
    * acknowledged by the proxy before this returns.
    */

@@ -171,6 +171,80 @@ class BlueGreenIT extends AgentTestBase {
     assertThat(v2).isNotNull();
   }
 
+  /**
+   * A deployment moving to blue-green and back, as a team adopting it would: the same commit each
+   * time, a user polling the public address throughout. To blue-green, the release started with
+   * recreate holds the public ports until the proxy takes them; back to recreate, the proxy gives
+   * them up to the release. Each change is a rollout that ends Healthy with nothing left of the
+   * other strategy. Between the old release's stop and the new owner's bind the port is closed for
+   * a moment (one process cannot take a port another holds): the failed requests are reported.
+   */
+  @Test
+  void aStrategyChangeEitherWayEndsServedAndLeavesNothingOfTheOther() throws Exception {
+    app.recreate();
+    String v1 = deployHealthy("v1");
+    long recreated = backendPid();
+    app.blueGreen("10m");
+    redeployUnderLoad("recreate -> blue-green", 2);
+    assertThat(agent.api.history(app.name).get(0).get("steps").toString())
+        .contains("the release started with recreate was stopped first");
+    assertThat(instance("Live").get("commit")).isEqualTo(v1);
+    assertThat(((Map<String, Object>) status().get("proxy")).get("healthy")).isEqualTo(true);
+    assertThat(ProcessHandle.of(recreated).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+    try (StateStore s = StateStore.open(agent.stateDir)) {
+      assertThat(s.processes().of(app.name)).isEmpty();
+    }
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+
+    app.recreate();
+    redeployUnderLoad("blue-green -> recreate", 3);
+    assertThat(agent.api.history(app.name).get(0).get("steps").toString())
+        .contains("the strategy is now recreate");
+    assertThat(instances()).isEmpty();
+    assertThat(
+            io.vtrack.agent.proxy.Routes.read(io.vtrack.agent.proxy.Routes.file(agent.stateDir))
+                .routes())
+        .noneMatch(r -> app.name.equals(r.deployment()));
+    try (StateStore s = StateStore.open(agent.stateDir)) {
+      assertThat(s.instances().of(app.name)).isEmpty();
+      assertThat(s.processes().of(app.name))
+          .extracting(p -> p.service())
+          .containsExactlyInAnyOrder("backend", "frontend");
+    }
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
+  /**
+   * Deploys v1 again (its document changed) with a user polling, until rollout {@code n} Succeeded
+   * and the user was answered again; prints what the user saw.
+   */
+  private void redeployUnderLoad(String change, int n) throws Exception {
+    try (PollingClient user = user()) {
+      await().atMost(LONG).until(() -> user.ok.get() > 10);
+      app.deploy("v1");
+      awaitRollouts(n);
+      int ok = user.ok.get();
+      await().atMost(LONG).until(() -> user.ok.get() > ok + 10);
+      System.out.println(change + " under load: " + user);
+    }
+  }
+
+  /**
+   * Until the history holds {@code n} rollouts, the newest Succeeded and the deployment Healthy.
+   */
+  private void awaitRollouts(int n) {
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              List<Map<String, Object>> h = agent.api.history(app.name);
+              assertThat(h).hasSize(n);
+              assertThat(h.get(0).get("result")).as("%s", h.get(0)).isEqualTo("Succeeded");
+              assertThat(status().get("phase")).isEqualTo("Healthy");
+            });
+  }
+
   @Test
   void theSwitchProxyThatDiesIsStartedAgain() throws Exception {
     deployHealthy("v1");

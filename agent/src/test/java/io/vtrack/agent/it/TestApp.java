@@ -47,7 +47,9 @@ public final class TestApp implements AutoCloseable {
       """;
 
   /** The body of {@code spec.runtime}, with the backend and frontend ports as %1$d and %2$d. */
-  public String runtime =
+  public String runtime = RECREATE_RUNTIME;
+
+  private static final String RECREATE_RUNTIME =
       """
           type: process
           sharedPaths: [backend/database/, backend/logs/]
@@ -92,6 +94,16 @@ public final class TestApp implements AutoCloseable {
     extraSpec =
         extraSpec + "  strategy:\n    blueGreen: {keepWarm: " + keepWarm + ", drainTimeout: 5s}\n";
     instanceChecks = true;
+  }
+
+  /**
+   * Back to recreate after {@link #blueGreen}: the services bind the public ports themselves and
+   * the checks ask them there.
+   */
+  public void recreate() {
+    runtime = RECREATE_RUNTIME;
+    extraSpec = extraSpec.replaceAll("  strategy:\n    blueGreen: \\{[^}]*\\}\n", "");
+    instanceChecks = false;
   }
 
   /** Checks address the instance under verification (${port:NAME}), not the public address. */
