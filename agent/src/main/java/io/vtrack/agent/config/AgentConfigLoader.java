@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
 import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
 
 /** Reads {@code agent.yaml} strictly; errors name the field and the line. */
 public final class AgentConfigLoader {
@@ -36,6 +37,12 @@ public final class AgentConfigLoader {
       }
     }
     return true;
+  }
+
+  private static void blank(List<String> errors, String field, JsonNode value) {
+    if (value != null && (value.isNull() || (value.isString() && value.asString().isBlank()))) {
+      errors.add(field + ": has no value (leave the key out for its default)");
+    }
   }
 
   private static void bounded(List<String> errors, String field, Interval v, long min, long max) {
@@ -82,8 +89,15 @@ public final class AgentConfigLoader {
       throw new InvalidConfigException(origin + ": expected a map of settings, got null");
     }
     List<String> errors = new ArrayList<>();
-    if (DocumentParser.YAML.readTree(text).has("agentName")
-        && !LABEL_VALUE.matcher(cfg.agentName()).matches()) {
+    JsonNode tree = DocumentParser.YAML.readTree(text);
+    // A key given with no value (`stateDir:`, `stateDir: ""`, a template variable that expanded to
+    // nothing) is a file written half, not a wish for the default: an agent on the default state
+    // folder or name may be another agent's.
+    for (String key : List.of("agentName", "stateDir", "listen", "logFormat")) {
+      blank(errors, key, tree.get(key));
+    }
+    blank(errors, "auth.tokenFile", tree.path("auth").get("tokenFile"));
+    if (tree.has("agentName") && !LABEL_VALUE.matcher(cfg.agentName()).matches()) {
       // It is matched against the vtrack.io/agent label of documents and resources. (A host or
       // node name that is no label value still serves the documents with no such label.)
       errors.add(
