@@ -18,9 +18,17 @@ vtrack() { "$root/bin/vtrack" "$@"; }
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 agent_pid=""
 client_pid=""
+finished=""
 cleanup() {
   if [ -n "$client_pid" ] && kill -0 "$client_pid" 2>/dev/null; then
     kill "$client_pid" 2>/dev/null || true
+  fi
+  # Cut short (a failure, Ctrl-C): the app and the switch proxy outlive the agent by design, so
+  # the document goes first and the agent stops them, as at the end of the story.
+  if [ -z "$finished" ] && [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null \
+    && [ -f "$work/deploy/vtrack.yaml" ]; then
+    echo "   stopping what the demo started (removing the document)" >&2
+    remove_document >&2 || true
   fi
   if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
     kill "$agent_pid" 2>/dev/null || true
@@ -102,6 +110,16 @@ req = urllib.request.Request(sys.argv[2], data=body, method="POST",
 with urllib.request.urlopen(req, timeout=10) as r:
     print(f"   webhook answered {r.status}")
 PY
+}
+# Removes the document and waits (at most 30 s) until the agent has stopped the deployment.
+remove_document() {
+  git -C "$work/deploy" rm -q vtrack.yaml
+  git -C "$work/deploy" -c user.name="Demo User" -c user.email=demo@example.com commit -qm "Remove vtrack"
+  push_webhook
+  for _ in $(seq 1 30); do
+    vtrack status vtrack >/dev/null 2>&1 || break
+    read -r -t 1 _ <> <(:) || true
+  done
 }
 rows() {
   python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM video_sources").fetchone()[0])' \
@@ -202,11 +220,6 @@ say "The record of the rolled-back rollout (also: -o json, -o markdown)"
 vtrack history vtrack --id "$(vtrack history vtrack -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')"
 
 say "Removing the document: deletionPolicy Stop stops the app, data and backups stay"
-git -C "$work/deploy" rm -q vtrack.yaml
-git -C "$work/deploy" -c user.name="Demo User" -c user.email=demo@example.com commit -qm "Remove vtrack"
-push_webhook
-for _ in $(seq 1 30); do
-  vtrack status vtrack >/dev/null 2>&1 || break
-  read -r -t 1 _ <> <(:) || true
-done
+remove_document
+finished=yes
 say "Done. Everything is in $work (the status page was at http://127.0.0.1:$port/)"
