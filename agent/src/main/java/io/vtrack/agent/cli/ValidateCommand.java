@@ -1,13 +1,19 @@
 package io.vtrack.agent.cli;
 
 import io.vtrack.agent.model.SpecError;
+import io.vtrack.agent.reconcile.ExclusiveClaims;
+import io.vtrack.agent.source.DesiredDocument;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -31,7 +37,10 @@ final class ValidateCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     boolean ok = true;
-    for (String name : files) {
+    List<Read> valid = new ArrayList<>();
+    // A file named twice is read once: its documents would otherwise clash with themselves.
+    java.util.Set<Path> seen = new java.util.HashSet<>();
+    for (String name : new LinkedHashSet<>(files)) {
       String shown = name.replace("\0", "\\0");
       byte[] bytes;
       try {
@@ -44,6 +53,9 @@ final class ValidateCommand implements Callable<Integer> {
         if (Files.size(f) > io.vtrack.agent.source.DocumentReader.MAX_FILE_BYTES) {
           err.println(shown + ": " + io.vtrack.agent.source.DocumentReader.tooLarge(Files.size(f)));
           ok = false;
+          continue;
+        }
+        if (!seen.add(f.toRealPath())) {
           continue;
         }
         bytes = Files.readAllBytes(f);
@@ -65,6 +77,7 @@ final class ValidateCommand implements Callable<Integer> {
         int line = d.source().line() == null ? 1 : d.source().line();
         if (d.valid()) {
           out.println(name + ":" + line + ": " + d.name() + ": valid");
+          valid.add(new Read(name + ":" + line, d));
         } else {
           ok = false;
           for (SpecError e : d.errors()) {
@@ -80,6 +93,66 @@ final class ValidateCommand implements Callable<Integer> {
         }
       }
     }
+    ok &= together(valid, err);
     return ok ? ExitCodes.OK : ExitCodes.FAILED;
+  }
+
+  /** A valid document and where it was read ("file:line"). */
+  private record Read(String at, DesiredDocument doc) {}
+
+  /**
+   * What documents linted together cannot both have, as an agent reading them would find (it runs
+   * neither of two documents with one name, and only the deployment that has a public address or
+   * compose project of two that claim it): each clash is said once, at the later document. Two
+   * documents addressed to different agents ({@code vtrack.io/agent}) never meet.
+   */
+  private static boolean together(List<Read> docs, PrintWriter err) {
+    boolean ok = true;
+    Map<String, List<Read>> byKey = new HashMap<>();
+    for (Read b : docs) {
+      // What b claims, by key, with what to say of an earlier document that claims it too.
+      Map<String, java.util.function.Function<Read, String>> claims =
+          new java.util.LinkedHashMap<>();
+      claims.put(
+          "name " + b.doc().name(),
+          a ->
+              "metadata.name: also given at "
+                  + a.at()
+                  + ": an agent runs neither of two documents with one name");
+      for (ExclusiveClaims.Claim c : ExclusiveClaims.claims(b.doc())) {
+        claims.putIfAbsent(
+            c.kind() + " " + c.key(),
+            a ->
+                c.field()
+                    + ": the "
+                    + c.kind().words()
+                    + " "
+                    + c.key()
+                    + " is claimed by '"
+                    + a.doc().name()
+                    + "' ("
+                    + a.at()
+                    + ") too: two deployments cannot share one (an agent runs only the one that"
+                    + " has it)");
+      }
+      java.util.Set<Read> told = new java.util.HashSet<>();
+      for (var claim : claims.entrySet()) {
+        for (Read a : byKey.getOrDefault(claim.getKey(), List.of())) {
+          if (sameAgent(a, b) && told.add(a)) {
+            err.println(b.at() + ": " + b.doc().name() + ": " + claim.getValue().apply(a));
+            ok = false;
+          }
+        }
+        byKey.computeIfAbsent(claim.getKey(), k -> new ArrayList<>()).add(b);
+      }
+    }
+    return ok;
+  }
+
+  /** Whether one agent takes both: neither is addressed to an agent, or both to the same. */
+  private static boolean sameAgent(Read a, Read b) {
+    String x = a.doc().agentLabel();
+    String y = b.doc().agentLabel();
+    return x == null || y == null || Objects.equals(x, y);
   }
 }

@@ -29,7 +29,7 @@ public final class ExclusiveClaims {
   private ExclusiveClaims() {}
 
   /** What is claimed: a public address or a compose project. */
-  enum Kind {
+  public enum Kind {
     ADDRESS("public address"),
     PROJECT("compose project");
 
@@ -38,16 +38,21 @@ public final class ExclusiveClaims {
     Kind(String words) {
       this.words = words;
     }
+
+    /** How a message names it ("public address"). */
+    public String words() {
+      return words;
+    }
   }
 
   /** A claim: {@code key} of {@code kind}, made by {@code field}. */
-  record Claim(Kind kind, String key, String field) {}
+  public record Claim(Kind kind, String key, String field) {}
 
   /** A claim {@code field} makes that the {@code others} make too. */
   record Shared(Kind kind, String key, String field, List<String> others) {}
 
   /** What a valid document claims: its public addresses, and its compose projects. */
-  static List<Claim> claims(DesiredDocument d) {
+  public static List<Claim> claims(DesiredDocument d) {
     return d == null || !d.valid() ? List.of() : claims(d.name(), d.document().spec());
   }
 
