@@ -1283,6 +1283,46 @@ class ComposeIT extends AgentTestBase {
     }
   }
 
+  /**
+   * A compose project moving from recreate to blue-green, a user polling throughout: the project
+   * recreate started holds the public ports until the proxy takes them, then it is gone and a
+   * colour's project serves. The short gap between its stop and the proxy's bind is reported.
+   */
+  @Test
+  @SuppressWarnings("unchecked")
+  void aProjectMovingFromRecreateToBlueGreenEndsServedByAColour() throws Exception {
+    String c1 = deployHealthy("c1");
+    assertThat(projectContainers(false)).hasSize(2);
+    try (PollingClient user =
+        new PollingClient("http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources")) {
+      await().atMost(LONG).until(() -> user.ok.get() > 10);
+      composeBlueGreen();
+      app.deploy("c1");
+      await()
+          .atMost(LONG)
+          .pollInterval(Duration.ofMillis(100))
+          .untilAsserted(
+              () -> {
+                List<Map<String, Object>> h = agent.api.history("vtrack");
+                assertThat(h).hasSize(2);
+                assertThat(h.get(0).get("result")).as("%s", h.get(0)).isEqualTo("Succeeded");
+              });
+      awaitPhase("Healthy", c1);
+      int after = user.ok.get();
+      await().atMost(LONG).until(() -> user.ok.get() > after + 10);
+      user.close();
+      System.out.println("compose recreate -> blue-green under load: " + user);
+    }
+    assertThat(agent.api.history("vtrack").get(0).get("steps").toString())
+        .contains("the release started with recreate was stopped first");
+    assertThat(projectContainers(true)).isEmpty();
+    assertThat(colourContainers(liveColour()))
+        .hasSize(2)
+        .allSatisfy(c -> assertThat(c.getLabels().get(ComposeRuntime.LABEL_COMMIT)).isEqualTo(c1));
+    assertThat(((Map<String, Object>) status().get("proxy")).get("healthy")).isEqualTo(true);
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
   @Test
   @SuppressWarnings("unchecked")
   void aCrashingComposeRevisionIsNeverServedAndTheLiveProjectIsUntouched() throws Exception {
