@@ -10,11 +10,15 @@ import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -39,7 +43,7 @@ final class ValidateCommand implements Callable<Integer> {
     boolean ok = true;
     List<Read> valid = new ArrayList<>();
     // A file named twice is read once: its documents would otherwise clash with themselves.
-    java.util.Set<Path> seen = new java.util.HashSet<>();
+    Set<Path> seen = new HashSet<>();
     for (String name : new LinkedHashSet<>(files)) {
       String shown = name.replace("\0", "\\0");
       byte[] bytes;
@@ -111,8 +115,7 @@ final class ValidateCommand implements Callable<Integer> {
     Map<String, List<Read>> byKey = new HashMap<>();
     for (Read b : docs) {
       // What b claims, by key, with what to say of an earlier document that claims it too.
-      Map<String, java.util.function.Function<Read, String>> claims =
-          new java.util.LinkedHashMap<>();
+      Map<String, Function<Read, String>> claims = new LinkedHashMap<>();
       claims.put(
           "name " + b.doc().name(),
           a ->
@@ -135,7 +138,7 @@ final class ValidateCommand implements Callable<Integer> {
                     + ") too: two deployments cannot share one (an agent runs only the one that"
                     + " has it)");
       }
-      java.util.Set<Read> told = new java.util.HashSet<>();
+      Set<Read> told = new HashSet<>();
       for (var claim : claims.entrySet()) {
         for (Read a : byKey.getOrDefault(claim.getKey(), List.of())) {
           if (sameAgent(a, b) && told.add(a)) {

@@ -33,7 +33,7 @@ public final class ExclusiveClaims {
     ADDRESS("public address"),
     PROJECT("compose project");
 
-    final String words;
+    private final String words;
 
     Kind(String words) {
       this.words = words;
@@ -155,7 +155,7 @@ public final class ExclusiveClaims {
       if (holders.isEmpty() && mine) {
         continue; // this deployment has it; the other waits
       }
-      String what = s.field() + ": the " + s.kind().words + " " + s.key();
+      String what = s.field() + ": the " + s.kind().words() + " " + s.key();
       String message =
           !holders.isEmpty()
               ? what

@@ -49,6 +49,22 @@ abstract class AgentTestBase {
     return commit;
   }
 
+  /**
+   * Until the history holds {@code n} rollouts, the newest Succeeded and the deployment Healthy.
+   */
+  void awaitRollouts(int n) {
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(100))
+        .untilAsserted(
+            () -> {
+              List<Map<String, Object>> h = agent.api.history(app.name);
+              assertThat(h).hasSize(n);
+              assertThat(h.get(0).get("result")).as("%s", h.get(0)).isEqualTo("Succeeded");
+              assertThat(status().get("phase")).isEqualTo("Healthy");
+            });
+  }
+
   /** Waits until deployment {@code name} is Stalled, its conditions saying each of {@code said}. */
   void awaitStalled(String name, String... said) {
     await()

@@ -229,22 +229,6 @@ class BlueGreenIT extends AgentTestBase {
     }
   }
 
-  /**
-   * Until the history holds {@code n} rollouts, the newest Succeeded and the deployment Healthy.
-   */
-  private void awaitRollouts(int n) {
-    await()
-        .atMost(LONG)
-        .pollInterval(Duration.ofMillis(100))
-        .untilAsserted(
-            () -> {
-              List<Map<String, Object>> h = agent.api.history(app.name);
-              assertThat(h).hasSize(n);
-              assertThat(h.get(0).get("result")).as("%s", h.get(0)).isEqualTo("Succeeded");
-              assertThat(status().get("phase")).isEqualTo("Healthy");
-            });
-  }
-
   @Test
   void theSwitchProxyThatDiesIsStartedAgain() throws Exception {
     deployHealthy("v1");

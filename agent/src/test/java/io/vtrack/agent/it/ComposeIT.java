@@ -1298,15 +1298,7 @@ class ComposeIT extends AgentTestBase {
       await().atMost(LONG).until(() -> user.ok.get() > 10);
       composeBlueGreen();
       app.deploy("c1");
-      await()
-          .atMost(LONG)
-          .pollInterval(Duration.ofMillis(100))
-          .untilAsserted(
-              () -> {
-                List<Map<String, Object>> h = agent.api.history("vtrack");
-                assertThat(h).hasSize(2);
-                assertThat(h.get(0).get("result")).as("%s", h.get(0)).isEqualTo("Succeeded");
-              });
+      awaitRollouts(2);
       awaitPhase("Healthy", c1);
       int after = user.ok.get();
       await().atMost(LONG).until(() -> user.ok.get() > after + 10);
