@@ -5,6 +5,7 @@ import io.vertx.core.MultiMap;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -233,43 +234,103 @@ final class Forwarder extends VerticleBase {
    * back (chunked bodies and event streams as they come), each on a pooled keep-alive connection.
    */
   private void forward(HttpServerRequest req, Routes.Route r) {
-    String up = r.upstream();
-    Runnable done = inflight(up);
+    Runnable done = inflight(r.upstream());
+    // The request to the app while its answer is under way: a client gone before it ended resets
+    // it, which closes the app's connection and so tells it to stop (nginx does the same).
+    HttpClientRequest[] on = {null};
     var resp = req.response();
     resp.endHandler(v -> done.run());
-    resp.closeHandler(v -> done.run());
+    resp.closeHandler(
+        v -> {
+          done.run();
+          if (on[0] != null) {
+            on[0].reset();
+            on[0] = null;
+          }
+        });
     req.pause();
+    send(req, r, on, 0);
+  }
+
+  private void send(HttpServerRequest req, Routes.Route r, HttpClientRequest[] on, int tried) {
     client
-        .request(upstreamRequest(req, up))
+        .request(upstreamRequest(req, r.upstream()))
         .onFailure(err -> badGateway(req, r, err))
         .onSuccess(
             creq -> {
-              ProxyHttp.copyEndToEnd(req.headers(), creq.headers());
-              forwardedHeaders(req, creq.headers());
-              // A client that waits for "100 Continue" before its body gets it here, as nginx
-              // gives it: an HTTP/1.0 app never sends one, and the proxy relays none, so the
-              // client would wait its own timeout (curl: 1 s) on every such request.
-              if (ProxyHttp.expectsContinue(req)) {
-                creq.headers().remove("Expect");
-                req.response().writeContinue();
+              if (req.response().closed()) {
+                creq.reset();
+                return;
               }
-              // A request without a body goes without one: a chunked terminator after a GET
-              // is left unread by an HTTP/1.0 app, whose close then resets the connection.
-              Future<HttpClientResponse> sent;
-              if (req.getHeader("Content-Length") != null) {
-                sent = creq.send(req);
-              } else if ("chunked".equalsIgnoreCase(req.getHeader("Transfer-Encoding"))) {
-                creq.setChunked(true);
-                sent = creq.send(req);
-              } else {
-                req.resume();
-                sent = creq.send();
-              }
-              ProxyHttp.quickAck(creq.connection());
-              sent.onFailure(err -> badGateway(req, r, err))
-                  .onSuccess(cresp -> relay(req, r, cresp));
+              on[0] = creq;
+              exchange(req, r, on, creq, tried);
             });
   }
+
+  private void exchange(
+      HttpServerRequest req,
+      Routes.Route r,
+      HttpClientRequest[] on,
+      HttpClientRequest creq,
+      int tried) {
+    ProxyHttp.copyEndToEnd(req.headers(), creq.headers());
+    forwardedHeaders(req, creq.headers());
+    // A client that waits for "100 Continue" before its body gets it here, as nginx gives it: an
+    // HTTP/1.0 app never sends one, and the proxy relays none, so the client would wait its own
+    // timeout (curl: 1 s) on every such request.
+    if (ProxyHttp.expectsContinue(req)) {
+      creq.headers().remove("Expect");
+      req.response().writeContinue();
+    }
+    // A request without a body goes without one: a chunked terminator after a GET is left unread
+    // by an HTTP/1.0 app, whose close then resets the connection.
+    Future<HttpClientResponse> sent;
+    if (req.getHeader("Content-Length") != null) {
+      sent = creq.send(req);
+    } else if ("chunked".equalsIgnoreCase(req.getHeader("Transfer-Encoding"))) {
+      creq.setChunked(true);
+      sent = creq.send(req);
+    } else {
+      req.resume();
+      sent = creq.send();
+    }
+    ProxyHttp.quickAck(creq.connection());
+    sent.onFailure(err -> failed(req, r, on, creq, tried, err))
+        .onSuccess(
+            cresp -> {
+              cresp.end().onComplete(ar -> on[0] = null);
+              relay(req, r, cresp);
+            });
+  }
+
+  /**
+   * No answer came to {@code creq}. On a kept connection that served an answer before, the app most
+   * likely closed it as the request went out (its keep-alive time ran out), which is not the app's
+   * failure: a request without a body that may be sent twice (GET, HEAD, OPTIONS) goes again, on
+   * another connection, as nginx sends it again (at most {@link #RETRIES} times); any other is
+   * answered 502.
+   */
+  private void failed(
+      HttpServerRequest req,
+      Routes.Route r,
+      HttpClientRequest[] on,
+      HttpClientRequest creq,
+      int tried,
+      Throwable err) {
+    on[0] = null;
+    if (tried < RETRIES
+        && ProxyHttp.servedBefore(creq.connection())
+        && !req.response().headWritten()
+        && !req.response().closed()
+        && ProxyHttp.repeatable(req)) {
+      send(req, r, on, tried + 1);
+    } else {
+      badGateway(req, r, err);
+    }
+  }
+
+  /** Kept connections a request may find closed by the app in a row, before it is answered 502. */
+  static final int RETRIES = 3;
 
   private void badGateway(HttpServerRequest req, Routes.Route r, Throwable err) {
     answered.of(r, 502).increment();
@@ -360,7 +421,31 @@ final class Forwarder extends VerticleBase {
       resp.setChunked(true);
     }
     answered.of(r, cresp.statusCode()).increment();
-    cresp.pipeTo(resp);
+    // A pipe, but an answer the app broke off is broken off to the client too (a chunked one ended
+    // here would look whole to it), and nothing is written once the client has left (a pipe then
+    // logs an error for every chunk still on its way).
+    cresp.handler(
+        chunk -> {
+          if (!resp.closed() && !resp.ended()) {
+            resp.write(chunk);
+            if (resp.writeQueueFull()) {
+              cresp.pause();
+              resp.drainHandler(v -> cresp.resume());
+            }
+          }
+        });
+    cresp.exceptionHandler(
+        err -> {
+          if (!resp.closed() && !resp.ended()) {
+            resp.reset();
+          }
+        });
+    cresp.endHandler(
+        v -> {
+          if (!resp.closed() && !resp.ended()) {
+            resp.end();
+          }
+        });
   }
 
   private void upgraded(

@@ -40,7 +40,11 @@ final class ProxyHttp {
   static void quickAck(HttpConnection c) {
     if (c instanceof io.vertx.core.net.impl.ConnectionBase base
         && base.channel() instanceof io.netty.channel.epoll.EpollSocketChannel ch) {
-      ch.config().setTcpQuickAck(true);
+      try {
+        ch.config().setTcpQuickAck(true);
+      } catch (io.netty.channel.ChannelException e) {
+        // Closed already (the app reset it): the request's own failure says so.
+      }
     }
   }
 
@@ -80,6 +84,23 @@ final class ProxyHttp {
     return expect != null
         && "100-continue".equalsIgnoreCase(expect.trim())
         && req.version() != HttpVersion.HTTP_1_0;
+  }
+
+  /** A connection to an app that has carried an answer before (it was kept for another). */
+  static boolean servedBefore(HttpConnection c) {
+    return c instanceof io.vertx.core.http.impl.HttpClientConnectionInternal i
+        && i.lastResponseReceivedTimestamp() > 0;
+  }
+
+  /**
+   * A request that may go to the app again when its connection closed before any answer: a method
+   * that changes nothing (RFC 9110 §9.2.1) and no body, which the first try has read.
+   */
+  static boolean repeatable(HttpServerRequest req) {
+    HttpMethod m = req.method();
+    return (m == HttpMethod.GET || m == HttpMethod.HEAD || m == HttpMethod.OPTIONS)
+        && req.getHeader("Content-Length") == null
+        && req.getHeader("Transfer-Encoding") == null;
   }
 
   /** Whether an answer carries a body (RFC 9110 §6.4.1): not to HEAD, not 1xx, 204 or 304. */

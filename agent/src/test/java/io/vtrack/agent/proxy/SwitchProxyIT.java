@@ -307,6 +307,19 @@ class SwitchProxyIT {
     return n == null ? 0 : ((Number) n).intValue();
   }
 
+  /** A request head read a byte at a time, up to its blank line or what came before the close. */
+  static String readHead(java.io.InputStream in) throws java.io.IOException {
+    var head = new StringBuilder();
+    while (head.length() < 4 || !head.substring(head.length() - 4).equals("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) {
+        break;
+      }
+      head.append((char) b);
+    }
+    return head.toString();
+  }
+
   /**
    * An HTTP/1.0 app on a raw socket: reads a request head, answers with a length and closes its
    * side, then records every byte the proxy sent after the head until the proxy closes.
@@ -323,15 +336,7 @@ class SwitchProxyIT {
                 while (!server.isClosed()) {
                   try (var socket = server.accept()) {
                     var in = socket.getInputStream();
-                    var head = new java.io.ByteArrayOutputStream();
-                    while (!head.toString(java.nio.charset.StandardCharsets.ISO_8859_1)
-                        .endsWith("\r\n\r\n")) {
-                      int b = in.read();
-                      if (b < 0) {
-                        break;
-                      }
-                      head.write(b);
-                    }
+                    String head = readHead(in);
                     socket
                         .getOutputStream()
                         .write(
@@ -340,10 +345,7 @@ class SwitchProxyIT {
                     socket.shutdownOutput();
                     String rest =
                         new String(in.readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
-                    seen.add(
-                        new String[] {
-                          head.toString(java.nio.charset.StandardCharsets.ISO_8859_1), rest
-                        });
+                    seen.add(new String[] {head, rest});
                   } catch (java.io.IOException e) {
                     // Closed: the test is over.
                   }
@@ -503,6 +505,161 @@ class SwitchProxyIT {
     }
     // Met by the proxy: the app is not asked again.
     assertThat(expects).containsExactly("null");
+  }
+
+  /**
+   * A keep-alive app on a raw socket that drops each connection when the second request arrives on
+   * it, unanswered, as an app does whose keep-alive time runs out just as the proxy sends on the
+   * idle connection; {@code /broken} is answered chunked and broken off after the first chunk.
+   */
+  static final class DroppingApp implements AutoCloseable {
+    final ServerSocket server = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
+    final List<String> answered = new CopyOnWriteArrayList<>();
+    final java.util.concurrent.atomic.AtomicInteger connections =
+        new java.util.concurrent.atomic.AtomicInteger();
+
+    DroppingApp() throws Exception {
+      Thread t =
+          new Thread(
+              () -> {
+                while (!server.isClosed()) {
+                  try {
+                    var socket = server.accept();
+                    connections.incrementAndGet();
+                    Thread c = new Thread(() -> serve(socket), "dropping-app-connection");
+                    c.setDaemon(true);
+                    c.start();
+                  } catch (java.io.IOException e) {
+                    // Closed: the test is over.
+                  }
+                }
+              },
+              "dropping-app");
+      t.setDaemon(true);
+      t.start();
+    }
+
+    private void serve(java.net.Socket socket) {
+      try (socket) {
+        var in = socket.getInputStream();
+        var out = socket.getOutputStream();
+        for (int n = 1; ; n++) {
+          String head = readHead(in);
+          if (!head.endsWith("\r\n\r\n") || n == 2) {
+            return;
+          }
+          String line = head.split("\r\n")[0];
+          if (line.contains("/broken")) {
+            out.write(
+                RawClient.bytes(
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"));
+            out.flush();
+            return;
+          }
+          answered.add(line);
+          out.write(RawClient.bytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+          out.flush();
+        }
+      } catch (java.io.IOException e) {
+        // The proxy closed it.
+      }
+    }
+
+    @Override
+    public void close() throws Exception {
+      server.close();
+    }
+  }
+
+  /** The status and body of a request on {@code client} to the public address. */
+  String send(
+      io.vertx.core.http.HttpClient client, io.vertx.core.http.HttpMethod method, String path)
+      throws Exception {
+    return client
+        .request(method, publicPort, "127.0.0.1", path)
+        .compose(req -> method == io.vertx.core.http.HttpMethod.POST ? req.send("x") : req.send())
+        .compose(resp -> resp.body().map(b -> resp.statusCode() + " " + b))
+        .toCompletionStage()
+        .toCompletableFuture()
+        .get(10, TimeUnit.SECONDS);
+  }
+
+  /**
+   * The proxy keeps its connections to an app open between requests. One the app closes just as a
+   * request goes out on it has not failed the request: a GET goes again on a new connection, as
+   * nginx and haproxy send it, while a POST (the app may have acted on it) is answered 502. An
+   * answer the app breaks off reaches the client broken off, never as a whole one.
+   */
+  @Test
+  void aKeptConnectionTheAppDropsCostsAGetNothingAndABrokenAnswerStaysBroken() throws Exception {
+    try (DroppingApp app = new DroppingApp()) {
+      supervisor.switchTo(List.of(route(app.server.getLocalPort(), "blue")));
+      // One client connection for all, so one forwarder of the proxy, with its kept connections.
+      var client =
+          vertx.createHttpClient(
+              new io.vertx.core.http.HttpClientOptions().setKeepAlive(true),
+              new io.vertx.core.http.PoolOptions().setHttp1MaxSize(1));
+      for (String path : List.of("/a", "/b", "/c")) {
+        assertThat(send(client, io.vertx.core.http.HttpMethod.GET, path)).isEqualTo("200 ok");
+      }
+      // /b and /c went out on a kept connection first, which the app dropped.
+      assertThat(app.answered)
+          .containsExactly("GET /a HTTP/1.1", "GET /b HTTP/1.1", "GET /c HTTP/1.1");
+      assertThat(app.connections.get()).isEqualTo(3);
+
+      assertThat(send(client, io.vertx.core.http.HttpMethod.POST, "/d")).startsWith("502 ");
+      assertThat(app.answered).hasSize(3);
+
+      String broken = RawClient.exchange(publicPort, "GET /broken HTTP/1.1\r\nHost: x\r\n\r\n");
+      assertThat(broken).startsWith("HTTP/1.1 200").contains("hello").doesNotContain("0\r\n\r\n");
+    }
+  }
+
+  /**
+   * An event stream whose client leaves: the app's connection is closed too, so the app stops
+   * writing to nobody; before, it stayed open, busy, for as long as the app kept writing.
+   */
+  @Test
+  void aClientLeavingAnEventStreamClosesTheAppsConnectionToo() throws Exception {
+    int port = freePort();
+    java.util.concurrent.CountDownLatch appSawClose = new java.util.concurrent.CountDownLatch(1);
+    vertx
+        .createHttpServer()
+        .requestHandler(
+            req -> {
+              var resp =
+                  req.response().setChunked(true).putHeader("Content-Type", "text/event-stream");
+              long timer =
+                  vertx.setPeriodic(
+                      100,
+                      id -> {
+                        if (!resp.closed()) {
+                          resp.write("data: tick\n\n");
+                        }
+                      });
+              req.connection()
+                  .closeHandler(
+                      v -> {
+                        vertx.cancelTimer(timer);
+                        appSawClose.countDown();
+                      });
+            })
+        .listen(port, "127.0.0.1")
+        .await();
+    supervisor.switchTo(List.of(route(port, "blue")));
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", publicPort)) {
+      s.setSoTimeout(10_000);
+      s.getOutputStream().write(RawClient.bytes("GET /events HTTP/1.1\r\nHost: x\r\n\r\n"));
+      var in = s.getInputStream();
+      var got = new StringBuilder();
+      while (!got.toString().contains("data: tick")) {
+        int b = in.read();
+        assertThat(b).as("the stream closed after %s", got).isNotNegative();
+        got.append((char) b);
+      }
+    }
+    assertThat(appSawClose.await(10, TimeUnit.SECONDS)).as("the app's connection closed").isTrue();
+    await().atMost(Duration.ofSeconds(10)).until(() -> inflight("127.0.0.1:" + port) == 0);
   }
 
   /**
