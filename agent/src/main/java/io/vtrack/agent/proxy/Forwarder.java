@@ -333,6 +333,11 @@ final class Forwarder extends VerticleBase {
   static final int RETRIES = 3;
 
   private void badGateway(HttpServerRequest req, Routes.Route r, Throwable err) {
+    if (req.response().closed()) {
+      // The client left first (its leaving reset the app's request): nobody to answer, and not
+      // the app's failure to count.
+      return;
+    }
     answered.of(r, 502).increment();
     if (!req.response().headWritten()) {
       req.response()

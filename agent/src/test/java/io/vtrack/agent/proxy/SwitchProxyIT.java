@@ -102,6 +102,17 @@ class SwitchProxyIT {
             HttpResponse.BodyHandlers.ofString());
   }
 
+  /** The proxy's metrics, in Prometheus' text format. */
+  String metrics() throws Exception {
+    return HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(URI.create(ProxyState.read(dir).adminUrl() + "/metrics"))
+                .header("Authorization", "Bearer t0ken")
+                .build(),
+            HttpResponse.BodyHandlers.ofString())
+        .body();
+  }
+
   @Test
   void forwardsSwitchesAndSaysWhenNothingIsLive() throws Exception {
     Routes served = supervisor.switchTo(List.of(route(null, null)));
@@ -130,15 +141,7 @@ class SwitchProxyIT {
     assertThat(supervisor.status().get("version")).isEqualTo(3);
 
     // Counted by public address, instance, upstream and status.
-    String metrics =
-        HttpClient.newHttpClient()
-            .send(
-                HttpRequest.newBuilder(URI.create(ProxyState.read(dir).adminUrl() + "/metrics"))
-                    .header("Authorization", "Bearer t0ken")
-                    .build(),
-                HttpResponse.BodyHandlers.ofString())
-            .body();
-    assertThat(metrics.lines())
+    assertThat(metrics().lines())
         .anySatisfy(
             l ->
                 assertThat(l)
@@ -617,7 +620,8 @@ class SwitchProxyIT {
 
   /**
    * An event stream whose client leaves: the app's connection is closed too, so the app stops
-   * writing to nobody; before, it stayed open, busy, for as long as the app kept writing.
+   * writing to nobody; before, it stayed open, busy, for as long as the app kept writing. A client
+   * that leaves before any answer closes it as well, and is not counted as a 502 of the app's.
    */
   @Test
   void aClientLeavingAnEventStreamClosesTheAppsConnectionToo() throws Exception {
@@ -660,6 +664,29 @@ class SwitchProxyIT {
     }
     assertThat(appSawClose.await(10, TimeUnit.SECONDS)).as("the app's connection closed").isTrue();
     await().atMost(Duration.ofSeconds(10)).until(() -> inflight("127.0.0.1:" + port) == 0);
+
+    // One that leaves before the app answered at all: the app's connection closes as well, and
+    // the request is not counted as a 502 of the app's.
+    java.util.concurrent.CountDownLatch asked = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch silentClosed = new java.util.concurrent.CountDownLatch(1);
+    int silent = freePort();
+    vertx
+        .createHttpServer()
+        .requestHandler(
+            req -> {
+              req.connection().closeHandler(v -> silentClosed.countDown());
+              asked.countDown();
+            })
+        .listen(silent, "127.0.0.1")
+        .await();
+    supervisor.switchTo(List.of(route(silent, "blue")));
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", publicPort)) {
+      s.getOutputStream().write(RawClient.bytes("GET /never HTTP/1.1\r\nHost: x\r\n\r\n"));
+      assertThat(asked.await(10, TimeUnit.SECONDS)).as("the app was asked").isTrue();
+    }
+    assertThat(silentClosed.await(10, TimeUnit.SECONDS)).as("the app's connection closed").isTrue();
+    await().atMost(Duration.ofSeconds(10)).until(() -> inflight("127.0.0.1:" + silent) == 0);
+    assertThat(metrics()).doesNotContain("status=\"502\"");
   }
 
   /**
