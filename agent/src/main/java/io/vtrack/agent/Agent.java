@@ -196,7 +196,9 @@ public final class Agent extends VerticleBase {
         .compose(
             v -> {
               registry = new DesiredStateRegistry(config.agentName());
-              proxy = new ProxySupervisor(stateDir, token, config.proxy().external());
+              proxy =
+                  new ProxySupervisor(
+                      stateDir, config.tokenPath(), token, config.proxy().external());
               proxy.onDeath(
                   () ->
                       ctx.runOnContext(

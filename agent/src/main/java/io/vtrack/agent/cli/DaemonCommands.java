@@ -108,7 +108,8 @@ final class DaemonCommands {
             .deployVerticle(
                 new io.vtrack.agent.proxy.SwitchProxy(
                     stateDir.toAbsolutePath(),
-                    io.vtrack.agent.proxy.SwitchProxy.readToken(token),
+                    // Training answers no admin call: its token is never read.
+                    exitWhenReady ? "training" : io.vtrack.agent.proxy.SwitchProxy.readToken(token),
                     adminListen))
             .await();
       } catch (Exception e) {

@@ -6,7 +6,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Collectors;
 
 /** How the switch proxy's process is started: its command line and class-data archive. */
 final class ProxyProcess {
@@ -14,9 +16,12 @@ final class ProxyProcess {
 
   /**
    * Starts {@code vtrack proxy} on {@code stateDir} with the agent's own Java and class path, in
-   * its own session (it outlives the agent), its output appended to {@code proxy/proxy.log}.
+   * its own session (it outlives the agent), its output appended to {@code proxy/proxy.log},
+   * reading the agent's API token from {@code tokenFile} (where agent.yaml's {@code auth.tokenFile}
+   * puts it). The class path is made absolute: the proxy runs in {@code proxy/}, and an agent
+   * started as {@code java -jar vtrack-agent.jar} from the jar's folder has a relative one.
    */
-  static void start(Path stateDir) throws IOException {
+  static Process start(Path stateDir, Path tokenFile) throws IOException {
     Path dir = stateDir.resolve("proxy");
     Files.createDirectories(dir);
     String java =
@@ -29,7 +34,7 @@ final class ProxyProcess {
     cmd.add(java);
     cmd.add("-XX:+UseSerialGC");
     cmd.add("-Xss512k");
-    String classPath = System.getProperty("java.class.path");
+    String classPath = absolute(System.getProperty("java.class.path"));
     Path archive = proxyArchive(classPath);
     if (archive != null) {
       // The classes a proxy loads until it serves, mapped instead of loaded: back sooner.
@@ -43,6 +48,8 @@ final class ProxyProcess {
     cmd.add("proxy");
     cmd.add("--state-dir");
     cmd.add(stateDir.toString());
+    cmd.add("--token-file");
+    cmd.add(tokenFile.toAbsolutePath().toString());
     ProcessBuilder pb =
         new ProcessBuilder(cmd)
             .directory(dir.toFile())
@@ -50,7 +57,14 @@ final class ProxyProcess {
             .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("proxy.log").toFile()))
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     pb.environment().put("VTRACK_STATE_DIR", stateDir.toString());
-    pb.start();
+    return pb.start();
+  }
+
+  /** Every entry of a class path made absolute (against the agent's working directory). */
+  static String absolute(String classPath) {
+    return Arrays.stream(classPath.split(File.pathSeparator, -1))
+        .map(e -> Path.of(e).toAbsolutePath().toString())
+        .collect(Collectors.joining(File.pathSeparator));
   }
 
   /**

@@ -33,6 +33,7 @@ public final class ProxySupervisor {
   private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
 
   private final Path stateDir;
+  private final Path tokenFile;
   private final String token;
   private final boolean external;
   private final HttpClient http =
@@ -71,8 +72,18 @@ public final class ProxySupervisor {
     }
   }
 
+  /** A supervisor for a proxy that reads the token from {@code <stateDir>/api-token}. */
   public ProxySupervisor(Path stateDir, String token, boolean external) {
+    this(stateDir, stateDir.resolve("api-token"), token, external);
+  }
+
+  /**
+   * @param tokenFile the file the agent's API token {@code token} is in, which a proxy it starts
+   *     reads
+   */
+  public ProxySupervisor(Path stateDir, Path tokenFile, String token, boolean external) {
     this.stateDir = stateDir.toAbsolutePath();
+    this.tokenFile = tokenFile.toAbsolutePath();
     this.token = token;
     this.external = external;
   }
@@ -112,10 +123,37 @@ public final class ProxySupervisor {
 
   private volatile long silentPid;
 
+  /** Why the last proxy this agent started never answered, until one answers; or null. */
+  private volatile String startFailure;
+
+  /** Why the last proxy this agent started never answered (none answers since), or null. */
+  public String startFailure() {
+    return startFailure;
+  }
+
+  /** Failed starts in a row, and when the next start may be tried (capped exponential backoff). */
+  private int failedStarts;
+
+  private long nextStartNanos;
+
+  private ProxyUnavailableException startFailed(String why) {
+    failedStarts++;
+    long backoff = Math.min(30, 1L << Math.min(failedStarts - 1, 5));
+    nextStartNanos = System.nanoTime() + Duration.ofSeconds(backoff).toNanos();
+    startFailure = why + "; the agent tries again " + backoff + "s after that";
+    return new ProxyUnavailableException(startFailure);
+  }
+
+  private void started() {
+    startFailure = null;
+    failedStarts = 0;
+  }
+
   /** Makes sure a proxy runs (adopting the one there is), when routes exist to serve. */
   public synchronized ProxyState ensure() throws IOException {
     ProxyState s = ProxyState.read(stateDir);
     if (s != null && answers(s)) {
+      started();
       silentSinceNanos = 0;
       watch(s);
       return s;
@@ -146,17 +184,34 @@ public final class ProxySupervisor {
     } else if (s != null) {
       LOG.warn("switch proxy (pid {}) has exited: starting it again", s.pid());
     }
+    if (failedStarts > 0 && System.nanoTime() < nextStartNanos) {
+      throw new ProxyUnavailableException(startFailure);
+    }
     silentSinceNanos = 0;
     Files.deleteIfExists(ProxyState.file(stateDir));
     forgetReported();
-    ProxyProcess.start(stateDir);
+    Path log = stateDir.resolve("proxy/proxy.log");
+    long logFrom = Files.exists(log) ? Files.size(log) : 0;
+    Process process = ProxyProcess.start(stateDir, tokenFile);
     long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
     while (System.nanoTime() < deadline) {
       ProxyState started = ProxyState.read(stateDir);
       if (started != null && answers(started)) {
         LOG.info("switch proxy started (pid {}, admin {})", started.pid(), started.adminUrl());
+        started();
         watch(started);
         return started;
+      }
+      if (!process.isAlive()) {
+        // It will not answer: say why now rather than after the start timeout.
+        throw startFailed(
+            "the switch proxy exited with code "
+                + process.exitValue()
+                + " as it started: "
+                + io.vtrack.agent.runtime.LogFiles.tail(log, 600, logFrom).strip()
+                + " (see "
+                + log
+                + ")");
       }
       try {
         Thread.sleep(50);
@@ -165,11 +220,9 @@ public final class ProxySupervisor {
         break;
       }
     }
-    throw new ProxyUnavailableException(
-        "the switch proxy did not start within "
-            + START_TIMEOUT.toSeconds()
-            + "s; see "
-            + stateDir.resolve("proxy/proxy.log"));
+    process.destroyForcibly();
+    throw startFailed(
+        "the switch proxy did not start within " + START_TIMEOUT.toSeconds() + "s; see " + log);
   }
 
   /**

@@ -241,6 +241,20 @@ public final class SwitchProxy extends VerticleBase {
 
   /** Reads the token the agent and its proxy share. */
   public static String readToken(Path tokenFile) throws IOException {
-    return Files.readString(tokenFile).trim();
+    String token;
+    try {
+      token = Files.readString(tokenFile).trim();
+    } catch (IOException e) {
+      throw new IOException(
+          "cannot read the agent's API token from "
+              + tokenFile
+              + " (--token-file): "
+              + (e instanceof java.nio.file.NoSuchFileException ? "no such file" : e.toString()),
+          e);
+    }
+    if (token.isEmpty()) {
+      throw new IOException("the agent's API token file " + tokenFile + " is empty (--token-file)");
+    }
+    return token;
   }
 }

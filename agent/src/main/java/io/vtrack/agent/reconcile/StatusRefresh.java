@@ -82,10 +82,12 @@ final class StatusRefresh {
           null,
           proxy.external()
               ? "the switch proxy (a sidecar: proxy.external) does not answer"
-              : "the switch proxy does not answer; the agent starts it again if it has exited,"
-                  + " or replaces it after "
-                  + ProxySupervisor.WEDGED_AFTER.toSeconds()
-                  + "s of silence");
+              : proxy.startFailure() != null
+                  ? proxy.startFailure()
+                  : "the switch proxy does not answer; the agent starts it again if it has"
+                      + " exited, or replaces it after "
+                      + ProxySupervisor.WEDGED_AFTER.toSeconds()
+                      + "s of silence");
     }
     List<String> notListening = new ArrayList<>();
     if (st.get("routes") instanceof List<?> routes) {

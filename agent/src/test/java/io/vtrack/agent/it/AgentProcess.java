@@ -15,6 +15,10 @@ public final class AgentProcess implements AutoCloseable {
   private final Path root;
   private final Path config;
   public final Path stateDir;
+
+  /** Where the agent keeps its API token (agent.yaml's auth.tokenFile; default in stateDir). */
+  private Path tokenFile;
+
   public final int port;
   private Process process;
   private int starts;
@@ -38,6 +42,7 @@ public final class AgentProcess implements AutoCloseable {
     Files.createDirectories(root);
     Files.writeString(root.resolve("webhook-secret"), "it-secret\n");
     this.config = root.resolve("agent.yaml");
+    this.tokenFile = stateDir.resolve("api-token");
     Files.writeString(
         config,
         """
@@ -50,6 +55,16 @@ public final class AgentProcess implements AutoCloseable {
             .formatted(stateDir, port, sources));
   }
 
+  /**
+   * Keeps the API token in {@code file} (agent.yaml's auth.tokenFile), outside the state folder.
+   */
+  public AgentProcess tokenAt(Path file) throws Exception {
+    tokenFile = file;
+    Files.writeString(
+        config, "auth: {tokenFile: \"" + file + "\"}\n", java.nio.file.StandardOpenOption.APPEND);
+    return this;
+  }
+
   public void start() throws Exception {
     start(java.util.Map.of());
   }
@@ -60,13 +75,13 @@ public final class AgentProcess implements AutoCloseable {
     await()
         .atMost(Duration.ofSeconds(60))
         .ignoreExceptions()
-        .until(
-            () ->
-                Files.exists(stateDir.resolve("api-token"))
-                    && api().get("/readyz").status() == 200);
+        .until(() -> Files.exists(tokenFile) && api().get("/readyz").status() == 200);
   }
 
-  /** Starts the agent and returns at once (it may halt at a crash point before it is ready). */
+  /**
+   * Starts the agent and returns at once (it may halt at a crash point before it is ready). It runs
+   * as an operator runs it: {@code java -jar vtrack-agent.jar} in the jar's folder.
+   */
   public void startNoWait(java.util.Map<String, String> env) throws Exception {
     List<String> cmd =
         new ArrayList<>(
@@ -75,13 +90,14 @@ public final class AgentProcess implements AutoCloseable {
                 "-XX:+UseSerialGC",
                 "-XX:TieredStopAtLevel=1",
                 "-jar",
-                JAR.toString(),
+                JAR.getFileName().toString(),
                 "run",
                 "--config",
                 config.toString()));
     starts++;
     ProcessBuilder pb =
         new ProcessBuilder(cmd)
+            .directory(JAR.getParent().toFile())
             .redirectErrorStream(true)
             .redirectOutput(
                 ProcessBuilder.Redirect.appendTo(
@@ -99,10 +115,7 @@ public final class AgentProcess implements AutoCloseable {
   }
 
   public Api api() throws Exception {
-    String token =
-        Files.exists(stateDir.resolve("api-token"))
-            ? Files.readString(stateDir.resolve("api-token")).trim()
-            : "";
+    String token = Files.exists(tokenFile) ? Files.readString(tokenFile).trim() : "";
     return new Api(port, token);
   }
 

@@ -113,6 +113,69 @@ class BlueGreenRestartIT {
     }
   }
 
+  /**
+   * An agent whose API token lives outside its state folder (auth.tokenFile), run from the jar's
+   * folder as {@code java -jar vtrack-agent.jar}: the proxy it starts finds both the token and its
+   * classes. When the proxy cannot start, the status says why at once, not after the start timeout,
+   * and the proxy is back once the cause is gone.
+   */
+  @org.junit.jupiter.api.Test
+  @SuppressWarnings("unchecked")
+  void aProxyThatCannotStartSaysWhyAndComesBackWhenItCan() throws Exception {
+    Path token = tmp.resolve("secrets/api-token");
+    try (TestApp app = new TestApp(tmp.resolve("repos"));
+        AgentProcess agent =
+            new AgentProcess(tmp.resolve("agent"), app.deployUrl(), "300ms").tokenAt(token)) {
+      v1Healthy(app, agent);
+      assertThat(java.nio.file.Files.exists(agent.stateDir.resolve("api-token"))).isFalse();
+      String publicUrl = "http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources";
+      assertThat(statusOf(publicUrl)).isEqualTo(200);
+      long pid =
+          ((Number) ((Map<String, Object>) agent.api().status("vtrack").get("proxy")).get("pid"))
+              .longValue();
+      assertThat(ProcessHandle.of(pid).flatMap(h -> h.info().commandLine()).orElse(""))
+          .contains("--token-file " + token);
+
+      // The token gone, the proxy killed: the one started in its place exits at once.
+      Path away = tmp.resolve("secrets/away");
+      java.nio.file.Files.move(token, away);
+      ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () ->
+                  assertThat(
+                          String.valueOf(
+                              ((Map<String, Object>) agent.api().status("vtrack").get("proxy"))
+                                  .get("message")))
+                      .contains("exited with code 1")
+                      .contains("cannot read the agent's API token from " + token));
+
+      java.nio.file.Files.move(away, token);
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .ignoreExceptions()
+          .until(() -> statusOf(publicUrl) == 200);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .untilAsserted(
+              () ->
+                  assertThat((Map<String, Object>) agent.api().status("vtrack").get("proxy"))
+                      .containsEntry("healthy", true)
+                      .doesNotContainKey("message"));
+    }
+  }
+
+  private static int statusOf(String url) throws Exception {
+    return java.net.http.HttpClient.newHttpClient()
+        .send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create(url))
+                .timeout(Duration.ofSeconds(10))
+                .build(),
+            java.net.http.HttpResponse.BodyHandlers.discarding())
+        .statusCode();
+  }
+
   /** The app as blue-green, v1 deployed and Healthy; returns v1's commit. */
   static String v1Healthy(TestApp app, AgentProcess agent) throws Exception {
     app.blueGreen("10m");

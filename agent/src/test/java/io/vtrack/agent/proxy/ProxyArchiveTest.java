@@ -47,4 +47,12 @@ class ProxyArchiveTest {
         .isNull();
     assertThat(ProxyProcess.proxyArchive(null)).isNull();
   }
+
+  @Test
+  void aRelativeClassPathIsMadeAbsoluteForTheProxyWhichRunsInItsOwnFolder() {
+    Path cwd = Path.of("").toAbsolutePath();
+    assertThat(ProxyProcess.absolute("vtrack-agent.jar")).isEqualTo(cwd + "/vtrack-agent.jar");
+    assertThat(ProxyProcess.absolute("lib/a.jar" + File.pathSeparator + "/opt/b.jar"))
+        .isEqualTo(cwd + "/lib/a.jar" + File.pathSeparator + "/opt/b.jar");
+  }
 }
