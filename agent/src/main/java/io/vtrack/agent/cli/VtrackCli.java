@@ -7,6 +7,8 @@ import picocli.CommandLine.Command;
 @Command(
     name = "vtrack",
     mixinStandardHelpOptions = true,
+    // -h/--help and -V on every subcommand too: `vtrack status --help` is how users ask.
+    scope = CommandLine.ScopeType.INHERIT,
     version = "vtrack 0.1.0",
     description = "Health-gated deployments with data-aware rollback.",
     subcommands = {
