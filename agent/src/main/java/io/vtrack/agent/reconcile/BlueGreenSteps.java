@@ -30,6 +30,8 @@ import java.util.Set;
  * stopped. Blocking: call from a worker.
  */
 final class BlueGreenSteps {
+  private static final org.slf4j.Logger LOG =
+      org.slf4j.LoggerFactory.getLogger(BlueGreenSteps.class);
 
   private final StateStore store;
   private final Runtimes runtime;
@@ -242,6 +244,7 @@ final class BlueGreenSteps {
         () -> {
           String before = stopRecreated(in);
           Routes served = proxyRoutes.serve(in.name(), ProxyRoutes.routes(in.name(), spec, to));
+          linkLiveLogs(in, to, spec);
           return "the proxy serves "
               + ProxyRoutes.routes(in.name(), spec, to).stream()
                   .map(x -> x.listen() + " -> " + x.upstream())
@@ -255,6 +258,28 @@ final class BlueGreenSteps {
               + ")"
               + before;
         });
+  }
+
+  /**
+   * Processes: {@code logs/<service>.log} follows the live instance (a compose service's output is
+   * the engine's). A link that cannot be made is logged, never a failed switch: users are served.
+   */
+  private void linkLiveLogs(StageInput in, Instance live, DeploymentSpec spec) {
+    if (spec.runtime().type() == RuntimeSpec.RuntimeType.compose) {
+      return;
+    }
+    try {
+      io.vtrack.agent.runtime.LogFiles.linkLive(
+          in.paths().logs(),
+          live.colour(),
+          spec.runtime().services().stream().map(RuntimeSpec.ServiceSpec::name).toList());
+    } catch (IOException e) {
+      LOG.warn(
+          "{}: logs/<service>.log not linked to the live {} instance's: {}",
+          in.name(),
+          live.colour(),
+          e.toString());
+    }
   }
 
   /**
@@ -293,6 +318,7 @@ final class BlueGreenSteps {
             stopped.add(i.colour() + " " + Commits.short7(i.commit()));
           }
           proxyRoutes.unroute(in.name());
+          io.vtrack.agent.runtime.LogFiles.unlinkLive(in.paths().logs());
           return "the strategy is now recreate: stopped the blue-green instances " + stopped;
         });
   }

@@ -130,6 +130,10 @@ public final class LogFiles {
       restrict(dir, "rwx------");
     }
     Path log = dir.resolve(name);
+    if (Files.isSymbolicLink(log)) {
+      // logs/<service>.log of a blue-green deployment that recreates now: its own file from here.
+      Files.delete(log);
+    }
     if (!Files.exists(log)) {
       try {
         Files.createFile(log);
@@ -139,6 +143,46 @@ public final class LogFiles {
       }
     }
     return log;
+  }
+
+  /**
+   * Points {@code logs/<service>.log} of every service in {@code services} at the live blue-green
+   * instance's {@code logs/<colour>/<service>.log} (DESIGN.md's path: {@code tail -F} on it follows
+   * each switch). Each link is replaced in one rename. A regular file there, written while the
+   * deployment recreated, is kept as {@code <service>.log.recreate}.
+   */
+  public static void linkLive(Path logs, String colour, Iterable<String> services)
+      throws IOException {
+    Files.createDirectories(logs);
+    for (String service : services) {
+      Path link = logs.resolve(service + ".log");
+      Path target = Path.of(colour, service + ".log");
+      if (Files.isSymbolicLink(link) && Files.readSymbolicLink(link).equals(target)) {
+        continue;
+      }
+      if (Files.isRegularFile(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        Files.move(
+            link, logs.resolve(service + ".log.recreate"), StandardCopyOption.REPLACE_EXISTING);
+      }
+      Path tmp = logs.resolve("." + service + ".log.link");
+      Files.deleteIfExists(tmp);
+      Files.createSymbolicLink(tmp, target);
+      Files.move(tmp, link, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+  }
+
+  /** Removes the {@code logs/<service>.log} links to blue-green instances (recreate from now). */
+  public static void unlinkLive(Path logs) throws IOException {
+    if (!Files.isDirectory(logs)) {
+      return;
+    }
+    try (var files = Files.list(logs)) {
+      for (Path p : files.toList()) {
+        if (p.getFileName().toString().endsWith(".log") && Files.isSymbolicLink(p)) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
   }
 
   private static void restrict(Path p, String perms) {

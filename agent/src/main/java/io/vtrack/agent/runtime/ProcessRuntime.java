@@ -336,7 +336,13 @@ public final class ProcessRuntime implements AppRuntime {
         List<Path> files;
         try (var walk = Files.walk(logs, 2)) {
           files =
-              walk.filter(x -> x.toString().endsWith(".log") && Files.isRegularFile(x)).toList();
+              walk.filter(
+                      x ->
+                          x.toString().endsWith(".log")
+                              // Not logs/<service>.log linked to the live colour's: that is
+                              // rotated as itself.
+                              && Files.isRegularFile(x, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+                  .toList();
         } catch (IOException | java.io.UncheckedIOException e) {
           continue; // the deployment's folder went meanwhile
         }

@@ -55,6 +55,23 @@ class BlueGreenIT extends AgentTestBase {
     }
   }
 
+  /**
+   * The colour whose {@code logs/<colour>/<service>.log} the contract's {@code logs/<service>.log}
+   * points at (a link), or null when that is no link.
+   */
+  String linkedColour(String service) throws Exception {
+    Path link = agent.stateDir.resolve("deployments/" + app.name + "/logs/" + service + ".log");
+    if (!java.nio.file.Files.isSymbolicLink(link)) {
+      return null;
+    }
+    Path target = java.nio.file.Files.readSymbolicLink(link);
+    assertThat(target.getFileName().toString()).isEqualTo(service + ".log");
+    // It reads what the instance wrote.
+    assertThat(java.nio.file.Files.readString(link))
+        .isEqualTo(java.nio.file.Files.readString(link.resolveSibling(target)));
+    return target.getParent().toString();
+  }
+
   @Test
   void aGoodUpgradeSwitchesWithNoFailedRequestAndTheOldOneStaysWarm() throws Exception {
     String v1 = deployHealthy("v1");
@@ -121,9 +138,14 @@ class BlueGreenIT extends AgentTestBase {
     String v1 = deployHealthy("v1");
     String v1Colour = (String) instance("Live").get("colour");
     long v1Pid = pidOf(v1Colour, "backend");
+    assertThat(linkedColour("backend")).isEqualTo(v1Colour);
     String v2 = app.goodUpgrade("2.0.0", "v2");
     app.deploy("v2");
     awaitPhase("Healthy", v2);
+    String v2Colour = (String) instance("Live").get("colour");
+    assertThat(v2Colour).isNotEqualTo(v1Colour);
+    assertThat(linkedColour("backend")).isEqualTo(v2Colour);
+    assertThat(linkedColour("frontend")).isEqualTo(v2Colour);
     try (PollingClient user = user()) {
       await().atMost(LONG).until(() -> user.ok.get() > 10);
       // Twenty operators at once (a double-click, a retrying script): one switch back, the
@@ -160,6 +182,7 @@ class BlueGreenIT extends AgentTestBase {
     }
     // No restart: the same process serves v1 again.
     assertThat(instance("Live").get("colour")).isEqualTo(v1Colour);
+    assertThat(linkedColour("backend")).isEqualTo(v1Colour);
     assertThat(pidOf(v1Colour, "backend")).isEqualTo(v1Pid);
     List<Map<String, Object>> steps =
         (List<Map<String, Object>>) agent.api.history(app.name).get(0).get("steps");
@@ -195,6 +218,10 @@ class BlueGreenIT extends AgentTestBase {
       assertThat(s.processes().of(app.name)).isEmpty();
     }
     assertThat(runningVersion()).isEqualTo("1.0.0");
+    // logs/<service>.log follows the live instance; what the recreated release wrote is kept.
+    Path logs = agent.stateDir.resolve("deployments/" + app.name + "/logs");
+    assertThat(linkedColour("backend")).isEqualTo(instance("Live").get("colour"));
+    assertThat(java.nio.file.Files.size(logs.resolve("backend.log.recreate"))).isPositive();
 
     app.recreate();
     redeployUnderLoad("blue-green -> recreate", 3);
@@ -212,6 +239,9 @@ class BlueGreenIT extends AgentTestBase {
           .containsExactlyInAnyOrder("backend", "frontend");
     }
     assertThat(runningVersion()).isEqualTo("1.0.0");
+    // Its own file again, which the release writes.
+    assertThat(linkedColour("backend")).isNull();
+    await().atMost(LONG).until(() -> java.nio.file.Files.size(logs.resolve("backend.log")) > 0);
   }
 
   /**
