@@ -83,34 +83,68 @@ final class HealthRules extends FieldRules {
    */
   void checkAsksNoPublicAddress(HealthPolicy health, Map<String, String> exposed) {
     for (int i = 0; i < health.checks().size(); i++) {
-      CheckSpec c = health.checks().get(i);
-      String f = "spec.health.checks[" + i + "]";
-      Map<String, String> asked = new LinkedHashMap<>();
-      if (c.http() != null) {
-        asked.put(f + ".http.url", c.http().url());
-      } else if (c.latency() != null) {
-        asked.put(f + ".latency.url", c.latency().url());
-      } else if (c.command() != null) {
-        for (int j = 0; j < c.command().command().size(); j++) {
-          asked.put(f + ".command.command[" + j + "]", c.command().command().get(j));
-        }
+      asked(health.checks().get(i), "spec.health.checks[" + i + "]")
+          .forEach(
+              (field, text) ->
+                  exposed.forEach(
+                      (listen, by) -> {
+                        if (text != null && asks(text, listen)) {
+                          fail(
+                              field,
+                              "asks "
+                                  + listen
+                                  + ", the public address the switch proxy owns ("
+                                  + by
+                                  + "): during a rollout it answers from the live release, not the"
+                                  + " one under verification; ask the instance's own port,"
+                                  + " http://127.0.0.1:${port:NAME}/...");
+                        }
+                      }));
+    }
+  }
+
+  /** What a check asks (an http or latency URL, a command's arguments), by field. */
+  private static Map<String, String> asked(CheckSpec c, String f) {
+    Map<String, String> asked = new LinkedHashMap<>();
+    if (c.http() != null) {
+      asked.put(f + ".http.url", c.http().url());
+    } else if (c.latency() != null) {
+      asked.put(f + ".latency.url", c.latency().url());
+    } else if (c.command() != null) {
+      for (int j = 0; j < c.command().command().size(); j++) {
+        asked.put(f + ".command.command[" + j + "]", c.command().command().get(j));
       }
-      asked.forEach(
-          (field, text) ->
-              exposed.forEach(
-                  (listen, by) -> {
-                    if (text != null && asks(text, listen)) {
-                      fail(
-                          field,
-                          "asks "
-                              + listen
-                              + ", the public address the switch proxy owns ("
-                              + by
-                              + "): during a rollout it answers from the live release, not the"
-                              + " one under verification; ask the instance's own port,"
-                              + " http://127.0.0.1:${port:NAME}/...");
-                    }
-                  }));
+    }
+    return asked;
+  }
+
+  /**
+   * A check's {@code ${port:NAME}} names a port the agent hands out: only blue-green has them, and
+   * only for a service of the deployment. A name it does not know would stay in the URL as written
+   * and fail the check of every revision, quarantining commits for a typo in the document.
+   *
+   * @param services the services that get a port, or null when the compose files name them (not
+   *     known before a release is exported)
+   */
+  void checkPortReferences(HealthPolicy health, boolean blueGreen, List<String> services) {
+    for (int i = 0; i < health.checks().size(); i++) {
+      asked(health.checks().get(i), "spec.health.checks[" + i + "]")
+          .forEach(
+              (field, text) -> {
+                Matcher m = PORT_REF.matcher(text == null ? "" : text);
+                while (m.find()) {
+                  if (!blueGreen) {
+                    fail(field, "${port:" + m.group(1) + "} needs spec.strategy.blueGreen");
+                  } else if (services != null && !services.contains(m.group(1))) {
+                    fail(
+                        field,
+                        "${port:"
+                            + m.group(1)
+                            + "} names no service of spec.runtime.services "
+                            + services);
+                  }
+                }
+              });
     }
   }
 

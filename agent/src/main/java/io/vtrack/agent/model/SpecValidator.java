@@ -78,6 +78,11 @@ public final class SpecValidator extends FieldRules {
       fail("spec.releases.keep", "must be at least 2 (the running and the last healthy release)");
     }
     new HealthRules(out).checkHealth(spec.health(), services);
+    new HealthRules(out)
+        .checkPortReferences(
+            spec.health(),
+            spec.blueGreen() != null,
+            spec.runtime().type() == RuntimeSpec.RuntimeType.compose ? null : services);
     checkStrategy(spec, services);
     if (spec.promotion() != null) {
       String other = spec.promotion().requireHealthyIn();

@@ -144,6 +144,21 @@ class DocumentParserTest {
             "spec.runtime.services[0]",
             "names no service"),
         Arguments.of(
+            "a check asking the port of a service that does not exist (a typo)",
+            BLUE_GREEN.replaceFirst(
+                "http://127.0.0.1:\\$\\{port:backend}/api/health",
+                "http://127.0.0.1:\\${port:backnd}/api/health"),
+            "spec.health.checks[1].http.url",
+            "${port:backnd} names no service of spec.runtime.services [backend, frontend]"),
+        Arguments.of(
+            "a check asking a port without blue-green",
+            BLUE_GREEN
+                .replace("  strategy:\n    blueGreen: {keepWarm: 5m}\n", "")
+                .replace("BACKEND_PORT: \"${port:backend}\"", "BACKEND_PORT: \"8080\"")
+                .replace("\n        expose: {listen: \"127.0.0.1:18080\"}", ""),
+            "spec.health.checks[0].http.url",
+            "${port:backend} needs spec.strategy.blueGreen"),
+        Arguments.of(
             "a listen address that is not host:port",
             BLUE_GREEN.replace("listen: \"127.0.0.1:18080\"", "listen: \"18080\""),
             "spec.runtime.services[0].expose.listen",
