@@ -202,8 +202,9 @@ public final class ProxySupervisor {
         watch(started);
         return started;
       }
-      if (!process.isAlive()) {
-        // It will not answer: say why now rather than after the start timeout.
+      if (!process.isAlive() && process.exitValue() != 0) {
+        // It will not answer: say why now rather than after the start timeout. (Exit code 0
+        // would be a setsid that forked, its child the proxy: that one is waited for.)
         throw startFailed(
             "the switch proxy exited with code "
                 + process.exitValue()
