@@ -151,9 +151,11 @@ public final class LogFiles {
    * each switch). Each link is replaced in one rename. A regular file there, written while the
    * deployment recreated, is kept as {@code <service>.log.recreate}.
    */
-  public static void linkLive(Path logs, String colour, Iterable<String> services)
+  public static void linkLive(Path logs, String colour, java.util.Collection<String> services)
       throws IOException {
     Files.createDirectories(logs);
+    // A service the document no longer has (renamed, removed) keeps no link to an old colour.
+    unlinkLiveExcept(logs, services);
     for (String service : services) {
       Path link = logs.resolve(service + ".log");
       Path target = Path.of(colour, service + ".log");
@@ -173,12 +175,20 @@ public final class LogFiles {
 
   /** Removes the {@code logs/<service>.log} links to blue-green instances (recreate from now). */
   public static void unlinkLive(Path logs) throws IOException {
+    unlinkLiveExcept(logs, java.util.List.of());
+  }
+
+  private static void unlinkLiveExcept(Path logs, java.util.Collection<String> keep)
+      throws IOException {
     if (!Files.isDirectory(logs)) {
       return;
     }
     try (var files = Files.list(logs)) {
       for (Path p : files.toList()) {
-        if (p.getFileName().toString().endsWith(".log") && Files.isSymbolicLink(p)) {
+        String name = p.getFileName().toString();
+        if (name.endsWith(".log")
+            && Files.isSymbolicLink(p)
+            && !keep.contains(name.substring(0, name.length() - 4))) {
           Files.deleteIfExists(p);
         }
       }

@@ -90,4 +90,44 @@ class LogFilesTest {
       yes.destroyForcibly().waitFor();
     }
   }
+
+  @Test
+  void theServiceLogsFollowTheLiveColourAndGoWithRecreate() throws Exception {
+    Path logs = tmp.resolve("deployments/vtrack/logs");
+    Files.createDirectories(logs.resolve("blue"));
+    Files.createDirectories(logs.resolve("green"));
+    Files.writeString(logs.resolve("blue/backend.log"), "blue says\n");
+    Files.writeString(logs.resolve("green/backend.log"), "green says\n");
+    // What the release started with recreate wrote, where the link goes.
+    Files.writeString(logs.resolve("backend.log"), "recreate said\n");
+
+    LogFiles.linkLive(logs, "blue", java.util.List.of("backend", "old"));
+    assertThat(Files.readSymbolicLink(logs.resolve("backend.log")))
+        .isEqualTo(Path.of("blue/backend.log"));
+    assertThat(Files.readString(logs.resolve("backend.log"))).isEqualTo("blue says\n");
+    assertThat(Files.readString(logs.resolve("backend.log.recreate"))).isEqualTo("recreate said\n");
+    assertThat(Files.isSymbolicLink(logs.resolve("old.log"))).isTrue();
+
+    // The switch: one rename; a service the document no longer has loses its link.
+    LogFiles.linkLive(logs, "green", java.util.List.of("backend"));
+    assertThat(Files.readString(logs.resolve("backend.log"))).isEqualTo("green says\n");
+    assertThat(Files.exists(logs.resolve("old.log"), java.nio.file.LinkOption.NOFOLLOW_LINKS))
+        .isFalse();
+    // Rotation rotates the colour's file once, never through the link.
+    Files.writeString(logs.resolve("green/backend.log"), "x\n".repeat(6 << 20));
+    assertThat(ProcessRuntime.rotateLogs(tmp.resolve("deployments")))
+        .containsExactly(logs.resolve("green/backend.log"));
+    assertThat(Files.exists(logs.resolve("backend.log.1"))).isFalse();
+    assertThat(Files.size(logs.resolve("green/backend.log"))).isZero();
+    Files.writeString(logs.resolve("green/backend.log"), "x".repeat(100));
+
+    LogFiles.unlinkLive(logs);
+    assertThat(Files.exists(logs.resolve("backend.log"), java.nio.file.LinkOption.NOFOLLOW_LINKS))
+        .isFalse();
+    // A release that recreates gets a file of its own, not the live colour's through a link.
+    LogFiles.linkLive(logs, "green", java.util.List.of("backend"));
+    Path own = LogFiles.ownerOnly(logs, "backend.log");
+    assertThat(Files.isSymbolicLink(own)).isFalse();
+    assertThat(Files.readString(logs.resolve("green/backend.log"))).isEqualTo("x".repeat(100));
+  }
 }
