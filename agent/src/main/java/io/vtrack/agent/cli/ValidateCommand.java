@@ -26,7 +26,9 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "validate", description = "Lint desired-state documents (no agent needed).")
 final class ValidateCommand implements Callable<Integer> {
-  @Parameters(arity = "1..*", description = "YAML files")
+  @Parameters(
+      arity = "1..*",
+      description = "YAML files, or folders (every .yaml/.yml under one, as a file source reads)")
   List<String> files = new ArrayList<>();
 
   @Option(
@@ -36,6 +38,39 @@ final class ValidateCommand implements Callable<Integer> {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
+  /** False once a folder named could not be read or held no document file. */
+  private boolean foldersOk = true;
+
+  /** The files named, a folder replaced by the document files under it. */
+  private Set<String> expanded(PrintWriter err) {
+    Set<String> out = new LinkedHashSet<>();
+    for (String name : files) {
+      Path p;
+      try {
+        p = Path.of(name);
+      } catch (InvalidPathException e) {
+        out.add(name); // said below
+        continue;
+      }
+      if (!Files.isDirectory(p)) {
+        out.add(name);
+        continue;
+      }
+      try {
+        List<Path> in = io.vtrack.agent.source.FileSource.documentFiles(p);
+        if (in.isEmpty()) {
+          err.println(name + ": a folder with no .yaml or .yml file in it");
+          foldersOk = false;
+        }
+        in.forEach(f -> out.add(f.toString()));
+      } catch (IOException | java.io.UncheckedIOException e) {
+        err.println(name + ": cannot read the folder: " + e.getMessage());
+        foldersOk = false;
+      }
+    }
+    return out;
+  }
+
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
@@ -44,7 +79,7 @@ final class ValidateCommand implements Callable<Integer> {
     List<Read> valid = new ArrayList<>();
     // A file named twice is read once: its documents would otherwise clash with themselves.
     Set<Path> seen = new HashSet<>();
-    for (String name : new LinkedHashSet<>(files)) {
+    for (String name : expanded(err)) {
       String shown = name.replace("\0", "\\0");
       byte[] bytes;
       try {
@@ -97,7 +132,7 @@ final class ValidateCommand implements Callable<Integer> {
         }
       }
     }
-    ok &= together(valid, err);
+    ok &= together(valid, err) && foldersOk;
     return ok ? ExitCodes.OK : ExitCodes.FAILED;
   }
 

@@ -44,7 +44,12 @@ public final class FileSource {
     if (Files.isRegularFile(root)) {
       return List.of(root);
     }
-    try (Stream<Path> s = Files.walk(root)) {
+    return documentFiles(root);
+  }
+
+  /** The files a folder source reads: every {@code .yaml}/{@code .yml} under it, in order. */
+  public static List<Path> documentFiles(Path folder) throws IOException {
+    try (Stream<Path> s = Files.walk(folder)) {
       return s.filter(Files::isRegularFile)
           .filter(p -> p.toString().endsWith(".yaml") || p.toString().endsWith(".yml"))
           .sorted()

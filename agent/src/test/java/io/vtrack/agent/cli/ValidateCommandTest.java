@@ -112,4 +112,27 @@ class ValidateCommandTest {
     assertThat(r.code()).as(r.err()).isZero();
     assertThat(r.out().lines().count()).isEqualTo(1);
   }
+
+  /** A folder is read as a file source reads it: every .yaml/.yml under it, together. */
+  @Test
+  void aFolderIsEveryDocumentFileUnderIt() throws Exception {
+    Files.createDirectories(tmp.resolve("deploy/dev"));
+    write("deploy/a.yaml", EXAMPLE);
+    write("deploy/dev/b.yml", renamed("dev", "127.0.0.1:18080", "127.0.0.1:13001"));
+    write("deploy/notes.txt", "not a document");
+    Run r = validate(tmp.resolve("deploy"));
+    assertThat(r.code()).as(r.err()).isEqualTo(1);
+    // Both files were read, and met: the second claims the first's public address.
+    assertThat(r.err()).contains("b.yml").contains("127.0.0.1:18080").doesNotContain("notes.txt");
+
+    Files.delete(tmp.resolve("deploy/dev/b.yml"));
+    r = validate(tmp.resolve("deploy"));
+    assertThat(r.code()).as(r.err()).isEqualTo(0);
+    assertThat(r.out()).contains("a.yaml:1: vtrack: valid");
+
+    Files.createDirectories(tmp.resolve("empty"));
+    r = validate(tmp.resolve("empty"));
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.err()).contains("a folder with no .yaml or .yml file in it");
+  }
 }
