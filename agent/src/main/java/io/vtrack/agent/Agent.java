@@ -350,6 +350,10 @@ public final class Agent extends VerticleBase {
   private void scheduleSources() {
     proxyWatch.check();
     timers.add(vertx.setPeriodic(1000, id -> proxyWatch.check()));
+    JarWatch jar = JarWatch.ofThisJvm();
+    if (jar != null) {
+      timers.add(jar.watch(vertx, "agent"));
+    }
     feeds.schedule();
     // Services write their logs directly; the agent caps them by rotating in place, often enough
     // that a flood of output (hundreds of MB a second) does not fill the disk between two looks.

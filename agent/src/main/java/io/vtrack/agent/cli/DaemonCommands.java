@@ -101,6 +101,8 @@ final class DaemonCommands {
         // Netty tries /tmp and falls back to Java NIO.
       }
       Vertx vertx = Vertx.vertx(Agent.vertxOptions().setPreferNativeTransport(true));
+      // A class lost to a jar written over in place: exit, and the agent starts a whole proxy.
+      vertx.exceptionHandler(io.vtrack.agent.proxy.SwitchProxy::haltIfJarChanged);
       int training =
           exitWhenReady ? io.vtrack.agent.proxy.ProxyTraining.prepare(vertx, stateDir) : 0;
       try {
@@ -121,6 +123,10 @@ final class DaemonCommands {
         io.vtrack.agent.proxy.ProxyTraining.exercise(training);
         vertx.close().await(10, TimeUnit.SECONDS);
         return ExitCodes.OK;
+      }
+      io.vtrack.agent.JarWatch jar = io.vtrack.agent.JarWatch.ofThisJvm();
+      if (jar != null) {
+        jar.watch(vertx, "switch proxy");
       }
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime()

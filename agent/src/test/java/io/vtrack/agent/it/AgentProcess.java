@@ -19,6 +19,15 @@ public final class AgentProcess implements AutoCloseable {
   /** Where the agent keeps its API token (agent.yaml's auth.tokenFile; default in stateDir). */
   private Path tokenFile;
 
+  /** The jar the agent runs from (the build's, unless a test installs one of its own). */
+  private Path jar = JAR;
+
+  /** Runs the agent from {@code file} (a jar installed elsewhere) instead of the build's. */
+  public AgentProcess jar(Path file) {
+    this.jar = file;
+    return this;
+  }
+
   public final int port;
   private Process process;
   private int starts;
@@ -90,14 +99,14 @@ public final class AgentProcess implements AutoCloseable {
                 "-XX:+UseSerialGC",
                 "-XX:TieredStopAtLevel=1",
                 "-jar",
-                JAR.getFileName().toString(),
+                jar.getFileName().toString(),
                 "run",
                 "--config",
                 config.toString()));
     starts++;
     ProcessBuilder pb =
         new ProcessBuilder(cmd)
-            .directory(JAR.getParent().toFile())
+            .directory(jar.getParent().toFile())
             .redirectErrorStream(true)
             .redirectOutput(
                 ProcessBuilder.Redirect.appendTo(

@@ -166,6 +166,92 @@ class BlueGreenRestartIT {
     }
   }
 
+  /**
+   * An operator upgrades by copying a new jar over the installed one ({@code cp}, which writes into
+   * the same file). The agent and its switch proxy, both running from that file, have lost every
+   * class they had not loaded yet (a proxy answered nothing, not even its health, and was replaced
+   * only as a wedged one after 15 s; an agent fails whatever it had not done yet). Both exit within
+   * a second, saying why; systemd starts the agent again (here the test does), and the agent its
+   * proxy, from the jar as it is now.
+   */
+  @org.junit.jupiter.api.Test
+  @SuppressWarnings("unchecked")
+  void anAgentAndProxyWhoseJarWasCopiedOverExitAndComeBackFromTheNewOne() throws Exception {
+    Path installed = tmp.resolve("opt/vtrack-agent.jar");
+    java.nio.file.Files.createDirectories(installed.getParent());
+    java.nio.file.Files.copy(AgentProcess.JAR, installed);
+    try (TestApp app = new TestApp(tmp.resolve("repos"));
+        AgentProcess agent =
+            new AgentProcess(tmp.resolve("agent"), app.deployUrl(), "300ms").jar(installed)) {
+      v1Healthy(app, agent);
+      String publicUrl = "http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources";
+      Map<String, Object> proxy = (Map<String, Object>) agent.api().status("vtrack").get("proxy");
+      long pid = ((Number) proxy.get("pid")).longValue();
+
+      // `cp new.jar installed.jar`: the same file, its entries elsewhere in it now.
+      byte[] rebuilt = padded(java.nio.file.Files.readAllBytes(AgentProcess.JAR));
+      try (var out =
+          java.nio.file.Files.newOutputStream(
+              installed, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+        out.write(rebuilt);
+      }
+      assertThat(agent.awaitExit(Duration.ofSeconds(30))).as(agent.log()).isEqualTo(70);
+      assertThat(agent.log())
+          .contains(installed + " was written over while this agent ran from it");
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> !ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
+      assertThat(java.nio.file.Files.readString(agent.stateDir.resolve("proxy/proxy.log")))
+          .contains(installed + " was written over while this switch proxy ran from it");
+
+      agent.start();
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .ignoreExceptions()
+          .untilAsserted(
+              () -> {
+                assertThat(statusOf(publicUrl)).isEqualTo(200);
+                Map<String, Object> now =
+                    (Map<String, Object>) agent.api().status("vtrack").get("proxy");
+                assertThat(now).containsEntry("healthy", true);
+                assertThat(((Number) now.get("pid")).longValue()).isNotEqualTo(pid);
+              });
+      // A jar replaced by a rename (dpkg, install, mv) leaves both running.
+      Path staged = installed.resolveSibling("vtrack-agent.jar.new");
+      java.nio.file.Files.write(staged, rebuilt);
+      java.nio.file.Files.move(
+          staged, installed, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      long newPid =
+          ((Number) ((Map<String, Object>) agent.api().status("vtrack").get("proxy")).get("pid"))
+              .longValue();
+      // Both stay, through three of their looks at the jar.
+      await()
+          .during(Duration.ofSeconds(3))
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  agent.api().get("/readyz").status() == 200
+                      && ProcessHandle.of(newPid).map(ProcessHandle::isAlive).orElse(false));
+    }
+  }
+
+  /** The jar's entries behind a new first one: a valid jar whose every entry has moved. */
+  private static byte[] padded(byte[] jar) throws Exception {
+    var out = new java.io.ByteArrayOutputStream();
+    try (var in = new java.util.zip.ZipInputStream(new java.io.ByteArrayInputStream(jar));
+        var zip = new java.util.zip.ZipOutputStream(out)) {
+      zip.putNextEntry(new java.util.zip.ZipEntry("META-INF/padding.txt"));
+      zip.write("x".repeat(4096).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      zip.closeEntry();
+      for (var e = in.getNextEntry(); e != null; e = in.getNextEntry()) {
+        zip.putNextEntry(new java.util.zip.ZipEntry(e.getName()));
+        in.transferTo(zip);
+        zip.closeEntry();
+      }
+    }
+    return out.toByteArray();
+  }
+
   private static int statusOf(String url) throws Exception {
     return java.net.http.HttpClient.newHttpClient()
         .send(
