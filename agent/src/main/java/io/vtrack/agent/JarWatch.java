@@ -38,13 +38,22 @@ public final class JarWatch {
     this.modified = at.lastModifiedTime();
   }
 
-  /** The jar this JVM runs from (its class path is one jar), or null (it runs from classes). */
-  public static JarWatch ofThisJvm() {
-    String cp = System.getProperty("java.class.path");
-    if (cp == null || cp.contains(File.pathSeparator) || !cp.endsWith(".jar")) {
+  /** The one jar a class path names, made absolute; null when it names classes or several. */
+  public static Path singleJar(String classPath) {
+    if (classPath == null
+        || classPath.contains(File.pathSeparator)
+        || !classPath.endsWith(".jar")) {
       return null;
     }
-    Path jar = Path.of(cp).toAbsolutePath();
+    return Path.of(classPath).toAbsolutePath();
+  }
+
+  /** The jar this JVM runs from (its class path is one jar), or null (it runs from classes). */
+  public static JarWatch ofThisJvm() {
+    Path jar = singleJar(System.getProperty("java.class.path"));
+    if (jar == null) {
+      return null;
+    }
     try {
       return new JarWatch(jar, Files.readAttributes(jar, BasicFileAttributes.class));
     } catch (IOException e) {

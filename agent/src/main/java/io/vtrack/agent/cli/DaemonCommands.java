@@ -101,8 +101,6 @@ final class DaemonCommands {
         // Netty tries /tmp and falls back to Java NIO.
       }
       Vertx vertx = Vertx.vertx(Agent.vertxOptions().setPreferNativeTransport(true));
-      // A class lost to a jar written over in place: exit, and the agent starts a whole proxy.
-      vertx.exceptionHandler(io.vtrack.agent.proxy.SwitchProxy::haltIfJarChanged);
       int training =
           exitWhenReady ? io.vtrack.agent.proxy.ProxyTraining.prepare(vertx, stateDir) : 0;
       try {

@@ -80,16 +80,12 @@ final class ProxyProcess {
    * Java is ignored by the JVM, quietly.
    */
   static Path proxyArchive(String classPath) {
-    if (classPath == null
-        || classPath.contains(File.pathSeparator)
-        || !classPath.endsWith(".jar")) {
+    Path jar = io.vtrack.agent.JarWatch.singleJar(classPath);
+    if (jar == null) {
       return null;
     }
     String named = System.getProperty(ARCHIVE_PROPERTY, "");
-    Path archive =
-        named.isBlank()
-            ? Path.of(classPath).toAbsolutePath().resolveSibling("vtrack-proxy.jsa")
-            : Path.of(named);
+    Path archive = named.isBlank() ? jar.resolveSibling("vtrack-proxy.jsa") : Path.of(named);
     return Files.isRegularFile(archive) ? archive : null;
   }
 }

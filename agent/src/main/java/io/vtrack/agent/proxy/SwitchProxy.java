@@ -189,18 +189,13 @@ public final class SwitchProxy extends VerticleBase {
           reload()
               .onSuccess(v -> json(req, 200, status()))
               .onFailure(
-                  err -> {
-                    json(
-                        req,
-                        500,
-                        err instanceof ListenFailed
-                            ? Map.of("error", "ListenFailed", "message", err.getMessage())
-                            : Map.of("error", "ReloadFailed", "message", String.valueOf(err)));
-                    if (jarChanged(err)) {
-                      // Answered first: the agent reads why, then sees this process exit.
-                      vertx.setTimer(200, id -> haltIfJarChanged(err));
-                    }
-                  });
+                  err ->
+                      json(
+                          req,
+                          500,
+                          err instanceof ListenFailed
+                              ? Map.of("error", "ListenFailed", "message", err.getMessage())
+                              : Map.of("error", "ReloadFailed", "message", String.valueOf(err))));
       case "/status" -> json(req, 200, status());
       case "/metrics" ->
           req.response()
@@ -244,36 +239,6 @@ public final class SwitchProxy extends VerticleBase {
         .end(JSON.writeValueAsString(body));
   }
 
-  /**
-   * Whether {@code t} is (or was caused by) a class that could not be loaded: in a running proxy,
-   * its jar was written over in place ({@code cp} of a new build onto it) and every class not
-   * loaded yet is lost to it. It would go on serving what it has loaded and fail every switch.
-   */
-  public static boolean jarChanged(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-      if (c instanceof LinkageError) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * Exits at once when {@link #jarChanged}: the agent sees the proxy exit and starts it again from
-   * the jar as it is now, into the same routes (users' connections close once; a proxy that cannot
-   * switch would hold the deployments still). Installing with {@code install} or {@code mv}, which
-   * replace the file rather than write into it, leaves a running proxy its own.
-   */
-  public static void haltIfJarChanged(Throwable t) {
-    if (jarChanged(t)) {
-      LOG.error(
-          "a class could not be loaded ({}): the jar was written over under the running proxy;"
-              + " exiting so that the agent starts it again from the new one",
-          t.toString());
-      Runtime.getRuntime().halt(70);
-    }
-  }
-
   /** Reads the token the agent and its proxy share. */
   public static String readToken(Path tokenFile) throws IOException {
     String token;
@@ -284,7 +249,7 @@ public final class SwitchProxy extends VerticleBase {
           "cannot read the agent's API token from "
               + tokenFile
               + " (--token-file): "
-              + (e instanceof java.nio.file.NoSuchFileException ? "no such file" : e.toString()),
+              + io.vtrack.agent.IoErrors.describe(e),
           e);
     }
     if (token.isEmpty()) {
