@@ -101,6 +101,10 @@ class Bench:
         self.write_doc(sh("git", "rev-parse", "HEAD", cwd=self.app))
         commit(self.deploy, "deploy v1")
         self.log = open(os.path.join(self.work, "agent.log"), "w")
+        self.restart()
+
+    def restart(self):
+        """Starts the agent (again, after it stopped: its output goes on in the same log)."""
         self.proc = subprocess.Popen([os.path.join(ROOT, "bin", "vtrack"), "run", "--config",
                                       os.path.join(self.work, "agent.yaml")], stdout=self.log, stderr=self.log)
 
