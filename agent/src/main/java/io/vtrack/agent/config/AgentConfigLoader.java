@@ -133,6 +133,17 @@ public final class AgentConfigLoader {
       }
       if (s.git() != null) {
         bounded(errors, "sources[" + i + "].git.interval", s.git().interval(), 100, DAY);
+        String path = s.git().path();
+        if (path.startsWith("/") && !path.equals("/")) {
+          errors.add(
+              "sources["
+                  + i
+                  + "].git.path: '"
+                  + path
+                  + "' must be a folder of the repository, relative to its root");
+        } else if (java.util.Arrays.asList(path.split("/")).contains("..")) {
+          errors.add("sources[" + i + "].git.path: '" + path + "' leaves the repository ('..')");
+        }
       }
       if (s.file() != null) {
         bounded(errors, "sources[" + i + "].file.interval", s.file().interval(), 100, DAY);

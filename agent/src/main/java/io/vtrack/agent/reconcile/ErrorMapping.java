@@ -36,7 +36,8 @@ public final class ErrorMapping {
       if (c instanceof SharedPathMissingException) {
         return new ReconcileError.Stalled(Reason.SharedPathMissing, c.getMessage());
       }
-      if (c instanceof ConfinedPath.UnsafePathException) {
+      if (c instanceof ConfinedPath.UnsafePathException
+          || c instanceof io.vtrack.agent.release.SourcePathNotFoundException) {
         return new ReconcileError.Stalled(Reason.InvalidSpec, c.getMessage());
       }
       if (c instanceof CommandPolicy.NotAllowedException) {

@@ -81,6 +81,20 @@ final class CommitFiles {
         });
   }
 
+  /** Whether {@code path} (normalized like a folder; empty: the root) is in {@code commit}. */
+  static boolean has(Path mirror, String commit, String path) throws IOException {
+    String p = normalizeFolder(path);
+    if (p.isEmpty()) {
+      return true;
+    }
+    try (Repository repo = Git.open(mirror.toFile()).getRepository();
+        RevWalk walk = new RevWalk(repo);
+        TreeWalk tw =
+            TreeWalk.forPath(repo, p, walk.parseCommit(ObjectId.fromString(commit)).getTree())) {
+      return tw != null;
+    }
+  }
+
   /** Every entry under {@code prefix} (normalized; empty: all) of {@code commit}, recursively. */
   private static void walk(Path mirror, String commit, String prefix, FileVisitor visitor)
       throws IOException {
@@ -113,6 +127,9 @@ final class CommitFiles {
         prefix,
         (repo, tw) -> {
           String full = tw.getPathString();
+          if (full.equals(prefix)) {
+            return; // the path names a file: no folder to export
+          }
           String rel = prefix.isEmpty() ? full : full.substring(prefix.length() + 1);
           Path target = dest.resolve(rel).normalize();
           FileMode mode = tw.getFileMode(0);

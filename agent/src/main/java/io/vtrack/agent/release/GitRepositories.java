@@ -274,6 +274,13 @@ public final class GitRepositories {
   }
 
   /**
+   * Whether {@code folder} (a file or a folder; empty or "." for the root) is in {@code commit}.
+   */
+  public boolean hasPath(String url, String commit, String folder) throws IOException {
+    return CommitFiles.has(mirror(url), commit, folder);
+  }
+
+  /**
    * Writes the tree of {@code commit} below {@code subPath} into {@code dest} (which must not
    * exist), keeping executable bits and symlinks. Returns the paths written (relative).
    */

@@ -55,6 +55,16 @@ public final class ReleaseBuilder {
       Path tmp = paths.releases().resolve(".tmp-" + commit + "-" + UUID.randomUUID());
       try {
         tracked = repos.export(repoUrl, commit, spec.source().path(), tmp);
+        if (tracked.isEmpty()) {
+          // Git keeps no empty folder: nothing exported means the path is not a folder there.
+          throw new SourcePathNotFoundException(
+              "spec.source.path: '"
+                  + spec.source().path()
+                  + "' names no folder in commit "
+                  + commit.substring(0, Math.min(7, commit.length()))
+                  + " of "
+                  + GitRepositories.redact(repoUrl));
+        }
         linkShared(tmp, paths.shared(), spec.runtime().sharedPaths(), tracked);
         // A release folder under its final name counts as complete and is reused: its files are
         // on the disk before the name is, or a power loss could leave a release of empty files.

@@ -10,15 +10,22 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Desired-state documents committed to a git repository: every {@code .yaml}/{@code .yml} file
  * under {@code path} at the head of {@code branch}. Blocking: call {@link #read()} from a worker.
  */
 public final class GitSource {
+  private static final Logger LOG = LoggerFactory.getLogger(GitSource.class);
+
   private final String id;
   private final GitSourceConfig config;
   private final GitRepositories repos;
+
+  /** The branch head last found without {@code path} (said once per head). */
+  private volatile String warnedHead;
 
   public GitSource(int index, GitSourceConfig config, GitRepositories repos) {
     this.id =
@@ -100,6 +107,17 @@ public final class GitSource {
       } else {
         docs.addAll(DocumentReader.read(f.getValue().bytes(), ref, config.repoURL()));
       }
+    }
+    if (docs.isEmpty()
+        && !head.equals(warnedHead)
+        && !repos.hasPath(config.repoURL(), head, config.path())) {
+      warnedHead = head;
+      LOG.warn(
+          "{}: path '{}' names nothing at the head of {} ({}): no documents from it",
+          id,
+          config.path(),
+          config.branch(),
+          head.substring(0, 7));
     }
     return docs;
   }

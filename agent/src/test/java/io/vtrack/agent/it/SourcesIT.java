@@ -126,6 +126,30 @@ class SourcesIT {
         .until(() -> "Healthy".equals(status("vtrack").get("phase")));
     assertThat(status("vtrack").get("currentCommit")).isEqualTo(v1);
     assertThat(backendPid()).isEqualTo(pidBefore);
+
+    // A source path that names no folder of the commit (a typo): Stalled naming it, nothing
+    // exported, the commit not blamed, what runs untouched; put right, the rollout goes on.
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.commitDocument(
+        app.name + ".yaml",
+        app.document("v2").replace("revision: v2\n", "revision: v2\n    path: backnd/\n"));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> "Stalled".equals(status("vtrack").get("phase")));
+    Map<String, Object> typo = status("vtrack");
+    assertThat(condition(typo, "Stalled").get("reason")).isEqualTo("InvalidSpec");
+    assertThat(typo.get("message").toString())
+        .contains("spec.source.path: 'backnd/' names no folder in commit " + v2.substring(0, 7));
+    assertThat(typo.getOrDefault("quarantinedCommits", List.of())).asList().isEmpty();
+    assertThat(stateDir.resolve("deployments/vtrack/releases/" + v2)).doesNotExist();
+    assertThat(backendPid()).isEqualTo(pidBefore);
+    app.deploy("v2");
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                "Healthy".equals(status("vtrack").get("phase"))
+                    && v2.equals(status("vtrack").get("currentCommit")));
   }
 
   @Test

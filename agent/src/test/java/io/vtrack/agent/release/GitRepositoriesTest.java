@@ -63,6 +63,27 @@ class GitRepositoriesTest {
   }
 
   @Test
+  void aPathIsFoundAsAFileOrAFolderInTheCommitItself() throws Exception {
+    GitRepositories git = new GitRepositories(repos);
+    String url = source.toString();
+    Files.createDirectories(source.resolve("deploy"));
+    Files.writeString(source.resolve("deploy/app.yaml"), "kind: VTrackDeployment\n");
+    String second;
+    try (Git src = Git.open(source.toFile())) {
+      src.add().addFilepattern("deploy").call();
+      second = src.commit().setMessage("deploy").setSign(false).call().getName();
+    }
+    git.fetch(url, null);
+    for (String p : List.of(".", "./", "", "deploy", "deploy/", "./deploy/", "deploy/app.yaml")) {
+      assertThat(git.hasPath(url, second, p)).as(p).isTrue();
+    }
+    for (String p : List.of("deploys/", "deploy/other.yaml", "app.txt/x")) {
+      assertThat(git.hasPath(url, second, p)).as(p).isFalse();
+    }
+    assertThat(git.hasPath(url, first, "deploy/")).as("not in the first commit").isFalse();
+  }
+
+  @Test
   void aMirrorMadeBeforeRunsItsGcInTheFetchFromItsNextFetch() throws Exception {
     GitRepositories git = new GitRepositories(repos);
     String url = source.toString();

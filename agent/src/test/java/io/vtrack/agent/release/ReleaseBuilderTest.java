@@ -71,4 +71,64 @@ class ReleaseBuilderTest {
         .isInstanceOf(ConfinedPath.UnsafePathException.class);
     assertThat(db).hasContent("live data");
   }
+
+  @Test
+  void aSourcePathThatNamesNoFolderOfTheCommitExportsNothingAndSaysSo() throws Exception {
+    Path app = tmp.resolve("app");
+    Files.createDirectories(app.resolve("backend"));
+    Files.writeString(app.resolve("backend/app.py"), "print('hi')\n");
+    String commit;
+    try (org.eclipse.jgit.api.Git git =
+        org.eclipse.jgit.api.Git.init()
+            .setDirectory(app.toFile())
+            .setInitialBranch("main")
+            .call()) {
+      git.add().addFilepattern(".").call();
+      commit = git.commit().setMessage("v1").setSign(false).call().getName();
+    }
+    GitRepositories repos = new GitRepositories(tmp.resolve("repos"));
+    repos.fetch(app.toString(), null);
+    ReleaseBuilder builder = new ReleaseBuilder(repos);
+    DeploymentPaths paths = DeploymentPaths.of(tmp.resolve("state"), "vtrack");
+    for (String path : List.of("nope/", "backend/app.py")) {
+      assertThatThrownBy(() -> builder.build(paths, app.toString(), commit, spec(path)))
+          .isInstanceOf(SourcePathNotFoundException.class)
+          .hasMessage(
+              "spec.source.path: '"
+                  + path
+                  + "' names no folder in commit "
+                  + commit.substring(0, 7)
+                  + " of "
+                  + app);
+      // Nothing is left to be taken for this commit's release later, with the path put right.
+      assertThat(paths.release(commit)).doesNotExist();
+      try (var left = Files.list(paths.releases())) {
+        assertThat(left).isEmpty();
+      }
+    }
+    Path dir = builder.build(paths, app.toString(), commit, spec("backend/")).dir();
+    assertThat(dir.resolve("app.py")).hasContent("print('hi')");
+  }
+
+  private static io.vtrack.agent.model.DeploymentSpec spec(String path) {
+    String yaml =
+        """
+        apiVersion: vtrack.io/v1alpha1
+        kind: VTrackDeployment
+        metadata: {name: vtrack}
+        spec:
+          source: {repoURL: "file:///srv/app.git", revision: main, path: "%s"}
+          runtime:
+            type: process
+            services: [{name: backend, command: [python3, app.py]}]
+          health:
+            checks: [{name: up, http: {url: "http://127.0.0.1:8080/"}}]
+        """
+            .formatted(path);
+    var parsed =
+        io.vtrack.agent.model.DocumentParser.parseAll(
+            yaml, "test.yaml", io.vtrack.agent.model.SpecValidator.Context.FILE);
+    assertThat(parsed.get(0).errors()).isEmpty();
+    return parsed.get(0).document().spec();
+  }
 }
