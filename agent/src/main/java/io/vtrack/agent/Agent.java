@@ -18,6 +18,7 @@ import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.runtime.CommandPolicy;
 import io.vtrack.agent.runtime.ComposeRuntime;
+import io.vtrack.agent.runtime.LogFiles;
 import io.vtrack.agent.runtime.OrphanScan;
 import io.vtrack.agent.runtime.ProcStat;
 import io.vtrack.agent.runtime.ProcessRuntime;
@@ -365,7 +366,16 @@ public final class Agent extends VerticleBase {
               if (rotating.compareAndSet(false, true)) {
                 vertx
                     .executeBlocking(
-                        () -> ProcessRuntime.rotateLogs(config.statePath().resolve("deployments")),
+                        () -> {
+                          List<Path> rotated =
+                              ProcessRuntime.rotateLogs(config.statePath().resolve("deployments"));
+                          // The switch proxy's own output (its errors) is capped the same way.
+                          LogFiles.rotateIfNeeded(
+                              config.statePath().resolve("proxy/proxy.log"),
+                              LogFiles.DEFAULT_MAX_BYTES,
+                              LogFiles.DEFAULT_KEEP);
+                          return rotated;
+                        },
                         false)
                     .onComplete(x -> rotating.set(false));
               }

@@ -286,10 +286,10 @@ final class Forwarder extends VerticleBase {
     // by an HTTP/1.0 app, whose close then resets the connection.
     Future<HttpClientResponse> sent;
     if (req.getHeader("Content-Length") != null) {
-      sent = creq.send(req);
+      sent = sendBody(req, creq);
     } else if ("chunked".equalsIgnoreCase(req.getHeader("Transfer-Encoding"))) {
       creq.setChunked(true);
-      sent = creq.send(req);
+      sent = sendBody(req, creq);
     } else {
       req.resume();
       sent = creq.send();
@@ -301,6 +301,50 @@ final class Forwarder extends VerticleBase {
               cresp.end().onComplete(ar -> on[0] = null);
               relay(req, r, cresp);
             });
+  }
+
+  /**
+   * The client's body to the app, with back-pressure, as {@code creq.send(req)} pipes it, except
+   * when the app's side is over first: an app that answers without reading the body (a 401, a 413,
+   * a 501 to a method it lacks) and closes, or a connection that broke. The rest of the body is
+   * then read and dropped, so that the client's connection stays usable; a pipe would go on writing
+   * to the finished request, which Vert.x refuses with an exception at every chunk.
+   */
+  private static Future<HttpClientResponse> sendBody(
+      HttpServerRequest req, HttpClientRequest creq) {
+    boolean[] over = {false};
+    Runnable drop =
+        () -> {
+          if (!over[0]) {
+            over[0] = true;
+            req.resume();
+          }
+        };
+    creq.exceptionHandler(err -> drop.run());
+    req.exceptionHandler(err -> creq.reset());
+    req.handler(
+        buf -> {
+          if (over[0]) {
+            return;
+          }
+          try {
+            creq.write(buf);
+            if (creq.writeQueueFull()) {
+              req.pause();
+              creq.drainHandler(v -> req.resume());
+            }
+          } catch (IllegalStateException e) {
+            drop.run(); // the request to the app is complete: it takes nothing more
+          }
+        });
+    req.endHandler(
+        v -> {
+          if (!over[0]) {
+            creq.end();
+          }
+        });
+    req.resume();
+    return creq.response();
   }
 
   /**

@@ -55,8 +55,8 @@ public final class LogFiles {
             ByteBuffer.wrap(
                 ("[vtrack: "
                         + from
-                        + " bytes of output before this line were dropped: a service's captured"
-                        + " output is kept up to "
+                        + " bytes of output before this line were dropped: captured output is"
+                        + " kept up to "
                         + maxBytes
                         + " bytes a file]\n")
                     .getBytes(StandardCharsets.UTF_8)));

@@ -511,6 +511,73 @@ class SwitchProxyIT {
   }
 
   /**
+   * An app that answers a POST without reading its body and closes (Python's http.server to a
+   * method it lacks, a 401 or 413 before an upload): the rest of the client's body is read and
+   * dropped, the client's connection serves its next request, and the proxy raises nothing.
+   */
+  @Test
+  void anAppAnsweringBeforeTheBodyLeavesTheClientsConnectionUsable() throws Exception {
+    List<Throwable> unhandled = new CopyOnWriteArrayList<>();
+    vertx.exceptionHandler(unhandled::add);
+    try (ServerSocket app = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+      Thread t =
+          new Thread(
+              () -> {
+                while (!app.isClosed()) {
+                  try (java.net.Socket c = app.accept()) {
+                    String head = readHead(c.getInputStream());
+                    String answer =
+                        head.startsWith("POST")
+                            ? "HTTP/1.0 501 Unsupported method ('POST')\r\nContent-Length: 0\r\n"
+                            : "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                    c.getOutputStream()
+                        .write(RawClient.bytes(answer + (head.startsWith("POST") ? "\r\n" : "")));
+                  } catch (java.io.IOException e) {
+                    // Closed: the test is over.
+                  }
+                }
+              },
+              "early-answering-app");
+      t.setDaemon(true);
+      t.start();
+      supervisor.switchTo(List.of(route(app.getLocalPort(), "blue")));
+      int size = 4 << 20;
+      try (java.net.Socket s = new java.net.Socket("127.0.0.1", publicPort)) {
+        s.setSoTimeout(10_000);
+        var out = s.getOutputStream();
+        var in = new java.io.BufferedInputStream(s.getInputStream());
+        out.write(
+            RawClient.bytes(
+                "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                    + size
+                    + "\r\nExpect: 100-continue\r\n\r\n"));
+        assertThat(readHead(in)).startsWith("HTTP/1.1 100 Continue\r\n");
+        out.write(new byte[size]);
+        out.write(RawClient.bytes("GET /next HTTP/1.1\r\nHost: x\r\n\r\n"));
+        // The app's answer, or 502 where its close reset the connection before the proxy read it
+        // (a race nginx has too): either way a whole answer, then the next request's.
+        String first = readHead(in);
+        assertThat(first).matches("(?s)HTTP/1.1 50[12] .*");
+        in.readNBytes(contentLength(first));
+        String second = readHead(in);
+        assertThat(second).startsWith("HTTP/1.1 200 ");
+        assertThat(new String(in.readNBytes(2), java.nio.charset.StandardCharsets.ISO_8859_1))
+            .isEqualTo("ok");
+      }
+    }
+    assertThat(unhandled).isEmpty();
+  }
+
+  private static int contentLength(String head) {
+    for (String line : head.split("\r\n")) {
+      if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+        return Integer.parseInt(line.substring(15).trim());
+      }
+    }
+    return 0;
+  }
+
+  /**
    * A keep-alive app on a raw socket that drops each connection when the second request arrives on
    * it, unanswered, as an app does whose keep-alive time runs out just as the proxy sends on the
    * idle connection; {@code /broken} is answered chunked and broken off after the first chunk.
