@@ -101,6 +101,8 @@ final class CheckBuilder {
             service -> {
               try {
                 return runtime.residentBytes(target.runtimeKey(), service);
+              } catch (io.vtrack.agent.runtime.EngineUnreachableException e) {
+                throw e; // said as such, not as a service that does not run
               } catch (Exception e) {
                 return -1;
               }

@@ -53,7 +53,8 @@ public final class ErrorMapping {
       if (c instanceof io.vtrack.agent.proxy.ProxySupervisor.ProxyUnavailableException) {
         return new ReconcileError.Transient(Reason.ProxyUnavailable, c.getMessage());
       }
-      if (c instanceof Runtimes.RuntimeUnavailableException) {
+      if (c instanceof Runtimes.RuntimeUnavailableException
+          || c instanceof io.vtrack.agent.runtime.EngineUnreachableException) {
         return new ReconcileError.Transient(Reason.RuntimeUnavailable, c.getMessage());
       }
       if (c instanceof SourceUnavailableException

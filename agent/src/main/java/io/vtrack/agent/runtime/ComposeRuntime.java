@@ -125,7 +125,7 @@ public final class ComposeRuntime implements AppRuntime {
     return rt;
   }
 
-  private static DockerClient client(DefaultDockerClientConfig config, Duration responseTimeout) {
+  static DockerClient client(DefaultDockerClientConfig config, Duration responseTimeout) {
     var http =
         new ZerodepDockerHttpClient.Builder()
             .dockerHost(config.getDockerHost())

@@ -43,11 +43,15 @@ public final class EngineContainers {
 
   /** Every container of a deployment, running or not, by the label the override puts on them. */
   List<Container> containers(String deployment) {
-    return docker
-        .listContainersCmd()
-        .withShowAll(true)
-        .withLabelFilter(Map.of(LABEL_DEPLOYMENT, deployment))
-        .exec();
+    try {
+      return docker
+          .listContainersCmd()
+          .withShowAll(true)
+          .withLabelFilter(Map.of(LABEL_DEPLOYMENT, deployment))
+          .exec();
+    } catch (RuntimeException e) {
+      throw EngineUnreachableException.of(e);
+    }
   }
 
   /**
