@@ -275,14 +275,18 @@ public final class Reconciler {
               Step step = Planner.plan(snap.desired(), snap.observed());
               LOG.debug("{}: {}", name, step);
               boolean steady = !(step instanceof Step.Begin || step instanceof Step.Resume);
-              return steps
-                  .act(name, snap, step, s)
-                  .compose(
-                      next ->
-                          steady
-                              ? warm.retireDue(name, snap)
-                                  .map(retired -> retired ? new ReconcileQueue.Next.Again() : next)
-                              : Future.succeededFuture(next));
+              Future<ReconcileQueue.Next> acted = steps.act(name, snap, step, s);
+              if (step instanceof Step.Heal) {
+                // A restart can take a whole stop timeout: the status says Degraded, self-heal in
+                // progress, from its start, not once it is over.
+                refresh.readAndPublish(name, entry, s);
+              }
+              return acted.compose(
+                  next ->
+                      steady
+                          ? warm.retireDue(name, snap)
+                              .map(retired -> retired ? new ReconcileQueue.Next.Again() : next)
+                          : Future.succeededFuture(next));
             })
         .transform(ar -> settle(name, entry, s, ar.succeeded() ? ar.result() : null, ar.cause()));
   }

@@ -92,6 +92,12 @@ public final class Signaller {
     List<Long> live = pgids.stream().filter(g -> !ProcStat.groupMembers(g).isEmpty()).toList();
     for (long g : live) {
       signalGroup(g, signal);
+      // A stopped process (SIGSTOP, a debugger let go of, Ctrl-Z) acts on the signal only once
+      // continued: without this it sat out the whole timeout before the KILL (systemd sends
+      // SIGCONT after the stop signal for the same reason).
+      if (ProcStat.groupMembers(g).stream().anyMatch(m -> m.state() == 'T' || m.state() == 't')) {
+        signalGroup(g, "CONT");
+      }
     }
     long deadline = System.nanoTime() + timeout.toNanos();
     List<Long> killed = new ArrayList<>();

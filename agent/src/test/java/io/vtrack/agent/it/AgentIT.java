@@ -267,6 +267,35 @@ class AgentIT extends AgentTestBase {
     assertThat(agent.api.history("vtrack")).hasSize(1);
   }
 
+  /**
+   * A live service that hangs (stopped: SIGSTOP, a debugger) fails its checks: after
+   * failureThreshold (2) rounds the deployment is Degraded and restarted. A stopped process acts on
+   * its stop signal only once continued, so the agent continues it: with a stop timeout of an hour
+   * here, a restart that waited it out would never end.
+   */
+  @Test
+  void aHungServiceIsRestartedWithoutWaitingOutItsStopTimeout() throws Exception {
+    app.runtime = app.runtime.replaceFirst("timeout: 5s", "timeout: 1h");
+    String v1 = deployHealthy("v1");
+    long pid = backendPid();
+    new ProcessBuilder("kill", "-STOP", Long.toString(pid)).start().waitFor();
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> "Degraded".equals(status().get("phase")));
+    assertThat(status().get("message").toString()).contains("self-heal in progress");
+    await()
+        .atMost(LONG)
+        .until(
+            () -> {
+              long now = backendPid();
+              return now != pid && ProcStat.read(now).map(ProcStat::alive).orElse(false);
+            });
+    awaitPhase("Healthy", v1);
+    assertThat(ProcStat.read(pid).map(ProcStat::alive).orElse(false)).as("the hung one").isFalse();
+    assertThat(agent.api.history("vtrack")).as("a restart, not a rollout").hasSize(1);
+  }
+
   @Test
   void theWebhookNeedsAValidSignature() throws Exception {
     app.deploy("v1");
