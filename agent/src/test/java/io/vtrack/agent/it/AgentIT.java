@@ -255,13 +255,7 @@ class AgentIT extends AgentTestBase {
     String v1 = deployHealthy("v1");
     long pid = backendPid();
     new ProcessBuilder("kill", "-KILL", Long.toString(pid)).start().waitFor();
-    await()
-        .atMost(LONG)
-        .until(
-            () -> {
-              long now = backendPid();
-              return now != pid && ProcStat.read(now).map(ProcStat::alive).orElse(false);
-            });
+    awaitBackendOtherThan(pid);
     awaitPhase("Healthy", v1);
     assertThat(runningVersion()).isEqualTo("1.0.0");
     assertThat(agent.api.history("vtrack")).hasSize(1);
@@ -284,6 +278,14 @@ class AgentIT extends AgentTestBase {
         .pollInterval(Duration.ofMillis(50))
         .until(() -> "Degraded".equals(status().get("phase")));
     assertThat(status().get("message").toString()).contains("self-heal in progress");
+    awaitBackendOtherThan(pid);
+    awaitPhase("Healthy", v1);
+    assertThat(ProcStat.read(pid).map(ProcStat::alive).orElse(false)).as("the hung one").isFalse();
+    assertThat(agent.api.history("vtrack")).as("a restart, not a rollout").hasSize(1);
+  }
+
+  /** Until a backend other than {@code pid} runs (it was restarted). */
+  private void awaitBackendOtherThan(long pid) {
     await()
         .atMost(LONG)
         .until(
@@ -291,9 +293,6 @@ class AgentIT extends AgentTestBase {
               long now = backendPid();
               return now != pid && ProcStat.read(now).map(ProcStat::alive).orElse(false);
             });
-    awaitPhase("Healthy", v1);
-    assertThat(ProcStat.read(pid).map(ProcStat::alive).orElse(false)).as("the hung one").isFalse();
-    assertThat(agent.api.history("vtrack")).as("a restart, not a rollout").hasSize(1);
   }
 
   @Test
