@@ -61,7 +61,7 @@ public final class ReleaseBuilder {
               "spec.source.path: '"
                   + spec.source().path()
                   + "' names no folder in commit "
-                  + commit.substring(0, Math.min(7, commit.length()))
+                  + io.vtrack.agent.model.Commits.short7(commit)
                   + " of "
                   + GitRepositories.redact(repoUrl));
         }

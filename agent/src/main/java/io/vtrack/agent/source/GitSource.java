@@ -117,7 +117,7 @@ public final class GitSource {
           id,
           config.path(),
           config.branch(),
-          head.substring(0, 7));
+          io.vtrack.agent.model.Commits.short7(head));
     }
     return docs;
   }
