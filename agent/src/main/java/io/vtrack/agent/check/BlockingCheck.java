@@ -55,6 +55,9 @@ abstract class BlockingCheck implements HealthCheck {
               () -> {
                 try {
                   return check(start);
+                } catch (io.vtrack.agent.runtime.EngineUnreachableException e) {
+                  return result(CheckStatus.Failing, null, e.getMessage(), start)
+                      .as(Failure.HostUnavailable);
                 } catch (Exception e) {
                   return result(
                           CheckStatus.Failing,

@@ -15,7 +15,13 @@ public enum Failure {
    * Judged with the rest of the round: wrong when another check of the same address got an answer
    * in it (the app serves, this request hangs), else not ready (nothing answers there yet).
    */
-  Unanswered;
+  Unanswered,
+  /**
+   * The check could not be run for the host's trouble, not the revision's: the Docker Engine does
+   * not answer. Says nothing about the revision, so it never fails a rollout: verification is
+   * retried once the host is back.
+   */
+  HostUnavailable;
 
   /**
    * Why a request failed: {@link #Unanswered} when it timed out after {@code sent}, else (refused,

@@ -256,6 +256,15 @@ public final class Verification {
                   cannotPass()
                       && j.results().stream()
                           .noneMatch(r -> r.failing() && failedForGood(r.name()));
+              String host = hostTrouble(j.results());
+              if (host != null) {
+                // Nothing was learnt about the revision: verified again once the host is back,
+                // never failed for it (DESIGN.md §2: the host is never held against the commit).
+                done.tryFail(
+                    new io.vtrack.agent.runtime.Runtimes.RuntimeUnavailableException(
+                        "the checks could not run: " + host));
+                return;
+              }
               Outcome out = countedSince ? null : judge(j, n);
               if (out != null) {
                 done.tryComplete(out);
@@ -286,6 +295,16 @@ public final class Verification {
             && !(warmingUp && HealthCheck.warming(r.kind()));
     return failedForGood(r.name())
         || (wrongAlone && wrongInARow + 1 >= policy.startupFailureThreshold());
+  }
+
+  /** The checks of a round that the host's trouble kept from running, as a message, or null. */
+  private static String hostTrouble(List<CheckResult> results) {
+    List<String> out =
+        results.stream()
+            .filter(r -> !r.passing() && r.failure() == Failure.HostUnavailable)
+            .map(r -> r.name() + ": " + r.message())
+            .toList();
+    return out.isEmpty() ? null : String.join("; ", out);
   }
 
   /** A round after the fail-fast classification, with its status. */

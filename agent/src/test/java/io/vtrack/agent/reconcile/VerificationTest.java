@@ -160,6 +160,38 @@ class VerificationTest {
     assertThat(o.message()).contains("2 rounds in a row answered wrong").contains("api Failing");
   }
 
+  /**
+   * A check the host kept from running (the Docker Engine does not answer) says nothing about the
+   * revision: not during startup, not in the window, it never fails the rollout; the verification
+   * ends as the host's trouble, to be run again once it is back.
+   */
+  @Test
+  void aCheckTheHostKeptFromRunningFailsTheVerificationAsTheHostsTrouble() throws Exception {
+    CheckResult host =
+        result("containers", "containers", CheckStatus.Failing, Failure.HostUnavailable);
+    CheckResult up = result("containers", "containers", CheckStatus.Passing, null);
+    for (Scripted containers :
+        List.of(new Scripted(host), new Scripted(up, up, host, up))) { // startup; in the window
+      Throwable thrown =
+          org.assertj.core.api.Assertions.catchThrowable(
+              () ->
+                  verify(
+                      Verification.Mode.VERIFY,
+                      "1h",
+                      "0s",
+                      "1h",
+                      List::of,
+                      new Scripted(PASS),
+                      containers));
+      assertThat(thrown)
+          .hasRootCauseInstanceOf(
+              io.vtrack.agent.runtime.Runtimes.RuntimeUnavailableException.class)
+          .hasMessageContaining("the checks could not run: containers: containers Failing");
+      assertThat(io.vtrack.agent.reconcile.ErrorMapping.classify(thrown).reason())
+          .isEqualTo(Reason.RuntimeUnavailable);
+    }
+  }
+
   @Test
   void oneWrongRoundIsNotTwo() throws Exception {
     Verification.Outcome o =
