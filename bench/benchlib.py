@@ -183,7 +183,9 @@ class Bench:
             with open(proxy) as f:
                 subprocess.run(["kill", "-TERM", str(json.load(f)["pid"])], capture_output=True)
         if self.runtime == "compose":
-            ids = sh("docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}").split()
+            # Recreate runs the project under its own name; blue-green as <project>-<colour>.
+            ids = set(sh("docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}").split())
+            ids |= set(sh("docker", "ps", "-aq", "--filter", f"name=^{self.project}-").split())
             if ids:
                 subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
 

@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 import urllib.request
@@ -94,6 +95,13 @@ def power_off(b):
         except ProcessLookupError:
             pass
     b.proc.wait(timeout=30)
+    if b.runtime == "compose":
+        # The containers die with the machine; the engine (a service of its own) keeps their
+        # records, as after a reboot without restart policies.
+        ids = sh("docker", "ps", "-q", "--filter", f"name=^{b.project}-").split()
+        if ids:
+            subprocess.run(["docker", "kill", *ids], capture_output=True)
+        frozen |= set(ids)
     return len(frozen)
 
 
@@ -130,6 +138,17 @@ def untracked(b):
     return sorted(out)
 
 
+def stray_containers(b):
+    """Running containers of the deployment in a project (colour) the store has no instance of."""
+    db = sqlite3.connect(f"file:{b.work}/state/state.db?mode=ro", uri=True)
+    try:
+        colours = {c for (c,) in db.execute("SELECT colour FROM instances")}
+    finally:
+        db.close()
+    names = sh("docker", "ps", "--format", "{{.Names}}", "--filter", f"name=^{b.project}-").split()
+    return sorted(n for n in names if not any(n.startswith(f"{b.project}-{c}") for c in colours))
+
+
 def serves(b):
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{b.backend}/api/health", timeout=5) as r:
@@ -139,11 +158,13 @@ def serves(b):
 
 
 def main():
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    seed = int(sys.argv[2]) if len(sys.argv) > 2 else int(time.time())
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    runtime = "compose" if "--compose" in sys.argv else "process"
+    rounds = int(args[0]) if args else 20
+    seed = int(args[1]) if len(args) > 1 else int(time.time())
     rng = random.Random(seed)
-    print(f"{rounds} rounds, seed {seed}")
-    b = Bench()
+    print(f"{rounds} rounds, seed {seed}, {runtime}")
+    b = Bench(runtime=runtime)
     results, broken = [], []
     try:
         base = sh("git", "rev-parse", "HEAD", cwd=b.app)
@@ -153,7 +174,7 @@ def main():
         for n in range(rounds):
             kind = rng.choice(["good", "good", "deletes rows", "crashes"])
             # The rollout takes ~6 s when good, ~2 s when bad: lose the power anywhere in it.
-            delay = rng.uniform(0, 7 if kind == "good" else 2)
+            delay = rng.uniform(0, (7 if kind == "good" else 2) * (2.5 if runtime == "compose" else 1))
 
             def edit():
                 sh("git", "checkout", "-q", healthy, "--", ".", cwd=b.app)
@@ -207,12 +228,13 @@ def main():
             if serves(b) != want:
                 problems.append(f"the public address serves {serves(b)}, not {want[:7]}")
             live = live_colour(b)
-            for service in ("backend", "frontend"):
+            # Processes: the log links and the process table. Compose: the engine's containers.
+            for service in ("backend", "frontend") if runtime == "process" else ():
                 link = os.path.join(b.work, "state", "deployments", "vtrack", "logs", service + ".log")
                 if not os.path.islink(link) or os.readlink(link) != f"{live}/{service}.log":
                     problems.append(f"logs/{service}.log is not a link to the live {live} instance's log:"
                                     f" {os.readlink(link) if os.path.islink(link) else 'no link'}")
-            strays = untracked(b)
+            strays = untracked(b) if runtime == "process" else stray_containers(b)
             if strays:
                 problems.append(f"processes the store does not account for: {strays}")
             if rows(b) != before:
