@@ -74,14 +74,15 @@ final class BlueGreenSteps {
   /**
    * Deploying: the candidate beside the live instance. A manual rollback to the commit that is
    * still warm reuses it (a switch back, no restart); otherwise the other colour is cleared and the
-   * new revision started there on fresh ports.
+   * new revision started there on fresh ports. Returns false when the candidate was recorded before
+   * (a stage resumed after a restart or a retry): what of it runs is not known here, and
+   * verification first starts what does not run.
    */
-  void deploy(StageInput in) throws Exception {
+  boolean deploy(StageInput in) throws Exception {
     RolloutRecord r = in.rollout();
     String name = in.name();
     if (candidate(name, r.id()) != null) {
-      // Resumed: the instance is recorded; verification starts what does not run.
-      return;
+      return false;
     }
     Instance live = in.snap().live();
     Instance warm = in.snap().inRole(Instance.Role.Warm);
@@ -109,7 +110,7 @@ final class BlueGreenSteps {
                 + Commits.short7(warm.commit())
                 + " is still warm: switching back to it, no restart";
           });
-      return;
+      return true;
     }
     String colour = live == null ? "blue" : Instance.other(live.colour());
     Instance leftover = store.instances().get(name, colour).orElse(null);
@@ -145,6 +146,7 @@ final class BlueGreenSteps {
             null,
             null);
     store.instances().put(candidate);
+    io.vtrack.agent.store.CrashPoints.reach("candidate.recorded");
     Target target = Target.of(candidate, in.paths());
     if (store.rollouts().marks(r.id()).isEmpty()) {
       steps.markLogs(r, spec, in.paths().release(r.toCommit()), target);
@@ -163,6 +165,7 @@ final class BlueGreenSteps {
               + " on ports "
               + candidate.ports();
         });
+    return true;
   }
 
   /**

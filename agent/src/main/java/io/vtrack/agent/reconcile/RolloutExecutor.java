@@ -122,13 +122,14 @@ final class RolloutExecutor {
                       latencyBefore ->
                           blocking(
                               () -> {
+                                boolean[] started = {true};
                                 Outcome o =
                                     moved(
                                         in,
                                         Stage.Deploying,
                                         () -> {
                                           if (in.spec().blueGreen() != null) {
-                                            blueGreen.deploy(in);
+                                            started[0] = blueGreen.deploy(in);
                                           } else {
                                             if (!in.snap().instances().isEmpty()) {
                                               blueGreen.retire(in);
@@ -136,7 +137,11 @@ final class RolloutExecutor {
                                             steps.deploy(in, latencyBefore);
                                           }
                                         });
-                                deployedHere.add(r.id());
+                                // A candidate recorded before this stage ran (power lost as it
+                                // started) is not known to run: verification starts what does not.
+                                if (started[0]) {
+                                  deployedHere.add(r.id());
+                                }
                                 return o;
                               }));
           case Verifying ->

@@ -79,6 +79,7 @@ class PowerLossIT {
   @ParameterizedTest(name = "blue-green, power lost at {0}")
   @CsvSource({
     "stage.Deploying, good",
+    "candidate.recorded, good",
     "verified.mid, good",
     "switched.mid, good",
     "finish.mid, good",
