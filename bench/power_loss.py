@@ -247,7 +247,9 @@ def main():
             if problems:
                 broken.append(r)
             if kind == "good":
-                healthy, version = sha, version + 1
+                version += 1
+            # What the next round builds on: what runs, whatever this round broke.
+            healthy = b.status().get("currentCommit") or healthy
         times = sorted(r["restart to end s"] for r in results)
         print(f"\n{len(results)} rounds, {len(broken)} broke a rule; restart -> end state: "
               f"median {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s")
