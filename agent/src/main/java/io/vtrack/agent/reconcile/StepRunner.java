@@ -58,6 +58,9 @@ final class StepRunner {
       return done();
     }
     if (step instanceof Step.HealLater later) {
+      // A heal ends at the first passing round: the checks run meanwhile. An agent that has just
+      // started and found its services dead has no monitor yet, and would heal again forever.
+      monitor.ensure(name, snap);
       selfHeal.later(name, later.at(), s, enqueue);
       return done();
     }
@@ -74,6 +77,7 @@ final class StepRunner {
               });
     }
     if (step instanceof Step.Heal heal) {
+      monitor.ensure(name, snap);
       return selfHeal.heal(snap, heal, s).map(x -> new ReconcileQueue.Next.Done());
     }
     monitor.stop(name);

@@ -1003,10 +1003,7 @@ class ComposeIT extends AgentTestBase {
   void anAgentRestartLeavesTheRunningContainersAlone() throws Exception {
     try (AgentProcess proc =
         new AgentProcess(tmp.resolve("agent-process"), app.deployUrl(), "300ms")) {
-      String c1 = commitOf("c1");
-      app.deploy("c1");
-      proc.start();
-      proc.awaitState("Healthy", c1);
+      String c1 = c1Healthy(proc);
       Map<String, String> before = containerStarts();
       assertThat(before).hasSize(2);
       proc.kill();
@@ -1077,6 +1074,30 @@ class ComposeIT extends AgentTestBase {
   }
 
   /**
+   * Power lost while all is well (no rollout): the agent, the proxy and every container gone; the
+   * agent started again restarts the live release and is Healthy again (it healed once, then its
+   * checks pass), and the public address serves. It stayed Degraded, healing again and again, when
+   * its checks never ran after the start.
+   */
+  @Test
+  void aHealthyBlueGreenDeploymentComesBackAfterAPowerLoss() throws Exception {
+    composeBlueGreen();
+    try (AgentProcess proc =
+        new AgentProcess(tmp.resolve("agent-process"), app.deployUrl(), "300ms")) {
+      String c1 = c1Healthy(proc);
+      proc.kill();
+      powerOff(proc);
+      proc.start();
+      await()
+          .atMost(LONG)
+          .pollInterval(Duration.ofMillis(50))
+          .until(() -> "Degraded".equals(proc.api().status("vtrack").get("phase")));
+      proc.awaitState("Healthy", c1);
+      PowerLossIT.publicAddressesServe(app, "1.0.0");
+    }
+  }
+
+  /**
    * c1 Healthy, then c2 (a good upgrade to 2.0.0 or a broken contract) deployed to an agent that
    * halts at {@code crashAt}, every container of the project (both colours) and the switch proxy
    * killed with it as a power cut takes them; then only the agent started again. Returns the commit
@@ -1085,43 +1106,14 @@ class ComposeIT extends AgentTestBase {
   @SuppressWarnings("unchecked")
   private String powerLostDuringARolloutToC2(AgentProcess proc, String crashAt, boolean good)
       throws Exception {
-    String c1 = commitOf("c1");
-    app.deploy("c1");
-    proc.start();
-    proc.awaitState("Healthy", c1);
+    String c1 = c1Healthy(proc);
     String c2 = good ? app.goodUpgrade("2.0.0", "c2") : app.breakContract("c2");
     String expected = good ? c2 : c1;
     proc.kill();
     app.deploy("c2");
     proc.startNoWait(Map.of("VTRACK_CRASH_AT", crashAt));
     assertThat(proc.awaitExit(Duration.ofSeconds(180))).as(proc.log()).isEqualTo(137);
-    InProcessAgent.killApp(proc.stateDir);
-    List<String> projects = List.of(project, project + "-blue", project + "-green");
-    for (String p : projects) {
-      for (Container c :
-          docker
-              .listContainersCmd()
-              .withLabelFilter(Map.of(ComposeRuntime.LABEL_PROJECT, p))
-              .exec()) {
-        try {
-          docker.killContainerCmd(c.getId()).exec();
-        } catch (RuntimeException e) {
-          // It stopped meanwhile: gone all the same.
-        }
-      }
-    }
-    await()
-        .atMost(LONG)
-        .until(
-            () ->
-                projects.stream()
-                    .allMatch(
-                        p ->
-                            docker
-                                .listContainersCmd()
-                                .withLabelFilter(Map.of(ComposeRuntime.LABEL_PROJECT, p))
-                                .exec()
-                                .isEmpty()));
+    powerOff(proc);
     proc.start();
     proc.awaitState(good ? "Healthy" : "RolledBack", expected);
     Map<String, Object> st = proc.api().status("vtrack");
@@ -1163,6 +1155,49 @@ class ComposeIT extends AgentTestBase {
     assertThat(runningCommits()).containsOnly(Map.entry("backend", c2), Map.entry("frontend", c2));
     assertThat(agent.api.history("vtrack").get(0).get("result")).isEqualTo("Succeeded");
     assertThat(c1).isNotNull();
+  }
+
+  /** c1 deployed by {@code proc}, started, and Healthy; returns c1's commit. */
+  private String c1Healthy(AgentProcess proc) throws Exception {
+    String c1 = commitOf("c1");
+    app.deploy("c1");
+    proc.start();
+    proc.awaitState("Healthy", c1);
+    return c1;
+  }
+
+  /**
+   * The rest of a power cut, after the agent: the switch proxy and every container of the project
+   * (both colours) killed, until the engine lists none.
+   */
+  private void powerOff(AgentProcess proc) throws Exception {
+    InProcessAgent.killApp(proc.stateDir);
+    List<String> projects = List.of(project, project + "-blue", project + "-green");
+    for (String p : projects) {
+      for (Container c :
+          docker
+              .listContainersCmd()
+              .withLabelFilter(Map.of(ComposeRuntime.LABEL_PROJECT, p))
+              .exec()) {
+        try {
+          docker.killContainerCmd(c.getId()).exec();
+        } catch (RuntimeException e) {
+          // It stopped meanwhile: gone all the same.
+        }
+      }
+    }
+    await()
+        .atMost(LONG)
+        .until(
+            () ->
+                projects.stream()
+                    .allMatch(
+                        p ->
+                            docker
+                                .listContainersCmd()
+                                .withLabelFilter(Map.of(ComposeRuntime.LABEL_PROJECT, p))
+                                .exec()
+                                .isEmpty()));
   }
 
   /**

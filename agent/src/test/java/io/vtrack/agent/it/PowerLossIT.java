@@ -127,8 +127,15 @@ class PowerLossIT {
             () ->
                 assertThat(Api.appJson("http://127.0.0.1:" + app.backendPort + "/api/health"))
                     .containsEntry("version", version));
-    assertThat(Api.appJson("http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources"))
-        .containsKey("data");
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .ignoreExceptions()
+        .untilAsserted(
+            () ->
+                assertThat(
+                        Api.appJson(
+                            "http://127.0.0.1:" + app.frontendPort + "/api/config/get-sources"))
+                    .containsKey("data"));
   }
 
   /**
