@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.request
 
-from benchlib import Bench, save_results, sh
+from benchlib import Bench, save_results, sh, ts
 
 BAD = {
     "deletes rows": ("backend/app.py", "    conn.close()\n\n\ndef record_events",
@@ -206,8 +206,10 @@ def main():
                 st = b.status()
                 # A bad commit's end: rolled back to the last healthy one, and quarantined (right
                 # after the restart the status is still Healthy on that one, the push not read yet).
+                # And checked since the restart: right after it the status is the one stored before.
+                fresh = any(c.get("lastRun") and ts(c["lastRun"]) > restarted for c in st.get("checks") or [])
                 if st.get("currentCommit") == want and st.get("phase") in (want_phase, "Healthy") \
-                        and not st.get("activeRollout") \
+                        and not st.get("activeRollout") and fresh \
                         and (kind == "good" or sha in (st.get("quarantinedCommits") or [])):
                     break
                 time.sleep(0.05)
