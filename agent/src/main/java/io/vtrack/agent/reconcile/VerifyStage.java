@@ -155,6 +155,18 @@ final class VerifyStage {
               running.put(in.name(), v);
               return v.run()
                   .onComplete(x -> running.remove(in.name(), v))
+                  // The host's trouble (an engine that does not answer): the step ends saying so,
+                  // and the stage is tried again.
+                  .recover(
+                      err ->
+                          vertx
+                              .executeBlocking(
+                                  () -> {
+                                    recorder.end(r, p.stepId(), step, false, err.getMessage());
+                                    return null;
+                                  },
+                                  false)
+                              .transform(x -> Future.<Verification.Outcome>failedFuture(err)))
                   .compose(
                       out ->
                           vertx.executeBlocking(
