@@ -168,6 +168,15 @@ class Bench:
         db.close()
         return ts(started), ts(finished), steps, rounds
 
+    def rows(self):
+        """The example app's video sources in the deployment's live database (read-only)."""
+        db = sqlite3.connect(f"file:{self.work}/state/deployments/vtrack/shared/backend/database/events.db?mode=ro",
+                             uri=True)
+        try:
+            return db.execute("SELECT COUNT(*) FROM video_sources").fetchone()[0]
+        finally:
+            db.close()
+
     def agent_pid(self):
         return self.proc.pid
 

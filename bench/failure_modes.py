@@ -3,7 +3,6 @@ how long until the agent has the old revision healthy again, and what caught it 
 failure-modes.sh)."""
 
 import os
-import sqlite3
 import sys
 import time
 
@@ -35,15 +34,6 @@ MODES = [
 ]
 
 
-def rows(b):
-    db = sqlite3.connect(f"file:{b.work}/state/deployments/vtrack/shared/backend/database/events.db?mode=ro",
-                         uri=True)
-    try:
-        return db.execute("SELECT COUNT(*) FROM video_sources").fetchone()[0]
-    finally:
-        db.close()
-
-
 def main():
     runtime = sys.argv[1] if len(sys.argv) > 1 else "process"
     b = Bench(runtime=runtime)
@@ -51,7 +41,7 @@ def main():
     try:
         v1 = sh("git", "rev-parse", "HEAD", cwd=b.app)
         b.wait("Healthy", v1)
-        before = rows(b)
+        before = b.rows()
         for name, edits in MODES:
             def edit():
                 sh("git", "checkout", "-q", v1, "--", ".", cwd=b.app)
@@ -79,7 +69,7 @@ def main():
                 "mode": name, "phase": st.get("phase"), "reason": last.get("reason"),
                 "current is v1": st.get("currentCommit") == v1,
                 "quarantined": sha in st.get("quarantinedCommits", []),
-                "rows before/after": f"{before}/{rows(b)}",
+                "rows before/after": f"{before}/{b.rows()}",
                 "push to failure seen ms": round((failed_at - sent) * 1000),
                 "push to v1 healthy ms": round((back - sent) * 1000),
                 "message": (last.get("message") or "").splitlines()[0][:110],

@@ -29,15 +29,6 @@ BAD = {
 }
 
 
-def rows(b):
-    db = sqlite3.connect(f"file:{b.work}/state/deployments/vtrack/shared/backend/database/events.db?mode=ro",
-                         uri=True)
-    try:
-        return db.execute("SELECT COUNT(*) FROM video_sources").fetchone()[0]
-    finally:
-        db.close()
-
-
 def children():
     """pid -> parent pid of every process."""
     out = {}
@@ -169,7 +160,7 @@ def main():
     try:
         base = sh("git", "rev-parse", "HEAD", cwd=b.app)
         b.wait("Healthy", base)
-        before = rows(b)
+        before = b.rows()
         healthy, version = base, 1
         for n in range(rounds):
             kind = rng.choice(["good", "good", "deletes rows", "crashes"])
@@ -239,8 +230,8 @@ def main():
             strays = untracked(b) if runtime == "process" else stray_containers(b)
             if strays:
                 problems.append(f"processes the store does not account for: {strays}")
-            if rows(b) != before:
-                problems.append(f"{rows(b)} rows, not {before}")
+            if b.rows() != before:
+                problems.append(f"{b.rows()} rows, not {before}")
             r = {"round": n, "kind": kind, "lost power after s": round(delay, 2),
                  "phase then": at.get("phase"), "processes killed": killed,
                  "restart to end s": round(done - restarted, 2), "problems": problems}

@@ -36,4 +36,13 @@ public final class IoErrors {
     String file = e instanceof FileSystemException f ? f.getFile() : null;
     return file == null ? reason : reason + ": " + file;
   }
+
+  /** The message of the innermost cause of {@code e} (its class's name when it has none). */
+  public static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+  }
 }

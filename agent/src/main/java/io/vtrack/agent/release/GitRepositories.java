@@ -136,7 +136,7 @@ public final class GitRepositories {
         }
         return fetchErrors.remove(url) != null || changed;
       } catch (GitAPIException | IOException | RuntimeException e) {
-        String msg = "cannot fetch " + redact(url) + ": " + rootMessage(e);
+        String msg = "cannot fetch " + redact(url) + ": " + io.vtrack.agent.IoErrors.rootMessage(e);
         if (msg.contains("Server key did not validate")) {
           msg +=
               " (its host key is not the one recorded in "
@@ -210,7 +210,8 @@ public final class GitRepositories {
         throw new RevisionNotFoundException(
             "revision '" + revision + "' is an ambiguous short SHA");
       }
-      throw new SourceUnavailableException("cannot read " + redact(url) + ": " + rootMessage(e), e);
+      throw new SourceUnavailableException(
+          "cannot read " + redact(url) + ": " + io.vtrack.agent.IoErrors.rootMessage(e), e);
     }
   }
 
@@ -342,14 +343,6 @@ public final class GitRepositories {
   /** A URL with any user:password part removed, for messages and logs. */
   public static String redact(String url) {
     return url.replaceAll("://[^/@]+@", "://***@");
-  }
-
-  private static String rootMessage(Throwable e) {
-    Throwable t = e;
-    while (t.getCause() != null && t.getCause() != t) {
-      t = t.getCause();
-    }
-    return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
   }
 
   static String sha1(String s) {

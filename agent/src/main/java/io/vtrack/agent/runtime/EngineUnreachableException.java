@@ -8,7 +8,9 @@ import java.net.SocketException;
  */
 public final class EngineUnreachableException extends RuntimeException {
   EngineUnreachableException(Throwable cause) {
-    super("the Docker Engine does not answer (" + rootMessage(cause) + ")", cause);
+    super(
+        "the Docker Engine does not answer (" + io.vtrack.agent.IoErrors.rootMessage(cause) + ")",
+        cause);
   }
 
   /** {@code e} as this exception when the engine's socket refused or dropped it, else as it is. */
@@ -19,13 +21,5 @@ public final class EngineUnreachableException extends RuntimeException {
       }
     }
     return e;
-  }
-
-  private static String rootMessage(Throwable t) {
-    Throwable root = t;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
-    }
-    return root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
   }
 }
