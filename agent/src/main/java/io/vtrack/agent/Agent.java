@@ -216,7 +216,7 @@ public final class Agent extends VerticleBase {
                           store,
                           registry,
                           repos,
-                          new ReleaseBuilder(repos),
+                          new ReleaseBuilder(repos, store.releases()),
                           runtimes,
                           new BackupManager(
                               store, Duration.ofMinutes(5), config.retention().failedCopies()),

@@ -315,7 +315,8 @@ public final class DeploymentCommands {
         () -> {
           Snapshot snap = reader.read(entry, view);
           Step step = Planner.plan(snap.desired(), snap.observed());
-          return PlanDescription.describe(snap, step, DeploymentPaths.of(stateDir, name));
+          return PlanDescription.describe(
+              snap, step, DeploymentPaths.of(stateDir, name), store.releases());
         });
   }
 

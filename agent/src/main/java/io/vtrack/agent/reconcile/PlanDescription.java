@@ -6,6 +6,8 @@ import io.vtrack.agent.model.RestoreData;
 import io.vtrack.agent.model.RuntimeSpec;
 import io.vtrack.agent.model.StrategySpec;
 import io.vtrack.agent.release.DeploymentPaths;
+import io.vtrack.agent.release.ReleaseBuilder;
+import io.vtrack.agent.release.ReleaseSources;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -18,7 +20,8 @@ import java.util.Map;
 final class PlanDescription {
   private PlanDescription() {}
 
-  static Map<String, Object> describe(Snapshot snap, Step step, DeploymentPaths paths) {
+  static Map<String, Object> describe(
+      Snapshot snap, Step step, DeploymentPaths paths, ReleaseSources sources) {
     Map<String, Object> out = new LinkedHashMap<>();
     Desired d = snap.desired();
     String desired = d.desiredCommit();
@@ -74,13 +77,13 @@ final class PlanDescription {
               + sup.retrying().message()
               + "), without quarantining "
               + StatusBuilder.short7(sup.rollout().toCommit()));
-      steps.addAll(rolloutSteps(snap, sup.desiredCommit(), paths, backups));
+      steps.addAll(rolloutSteps(snap, sup.desiredCommit(), paths, sources, backups));
     } else if (step instanceof Step.Resume r) {
       action = "Resume";
       steps.add("continue rollout " + r.rollout().id() + " at " + r.rollout().stage());
     } else {
       action = "Begin";
-      steps.addAll(rolloutSteps(snap, ((Step.Begin) step).toCommit(), paths, backups));
+      steps.addAll(rolloutSteps(snap, ((Step.Begin) step).toCommit(), paths, sources, backups));
     }
     // While held (suspended, awaiting promotion), say what the rollout would be once it lifts.
     if (!(step instanceof Step.Begin)
@@ -93,7 +96,7 @@ final class PlanDescription {
       List<String> pendingBackups = new ArrayList<>();
       Map<String, Object> pending = new LinkedHashMap<>();
       pending.put("to", desired);
-      pending.put("steps", rolloutSteps(snap, desired, paths, pendingBackups));
+      pending.put("steps", rolloutSteps(snap, desired, paths, sources, pendingBackups));
       pending.put("backups", pendingBackups);
       out.put("pendingRollout", pending);
     }
@@ -104,11 +107,25 @@ final class PlanDescription {
   }
 
   private static List<String> rolloutSteps(
-      Snapshot snap, String to, DeploymentPaths paths, List<String> backups) {
+      Snapshot snap,
+      String to,
+      DeploymentPaths paths,
+      ReleaseSources sources,
+      List<String> backups) {
     List<String> steps = new ArrayList<>();
     DeploymentSpec spec = snap.doc().spec();
     String rel = paths.release(to).toString();
-    steps.add((Files.isDirectory(paths.release(to)) ? "reuse release " : "export release ") + rel);
+    boolean elsewhere;
+    try {
+      elsewhere = ReleaseBuilder.exportedFromElsewhere(sources, paths, to, spec);
+    } catch (java.sql.SQLException e) {
+      elsewhere = false;
+    }
+    steps.add(
+        (!Files.isDirectory(paths.release(to))
+                ? "export release "
+                : elsewhere ? "export release again (from spec.source.path) " : "reuse release ")
+            + rel);
     spec.prepare().forEach(c -> steps.add(command("prepare", c)));
     spec.validate().forEach(c -> steps.add(command("validate", c)));
     for (String db : spec.backup().sqlite()) {

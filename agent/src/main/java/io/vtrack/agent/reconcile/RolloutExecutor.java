@@ -356,6 +356,7 @@ final class RolloutExecutor {
     }
     List<String> pruned = ReleaseBuilder.prune(in.paths(), in.spec().releases().keep(), keep);
     if (!pruned.isEmpty()) {
+      store.releases().forget(in.name(), pruned);
       LOG.info("{}: pruned releases {}", in.name(), pruned);
       runtime.pruned(in.name(), in.spec().runtime(), pruned);
     }

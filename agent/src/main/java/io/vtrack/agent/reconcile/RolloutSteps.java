@@ -6,6 +6,7 @@ import io.vtrack.agent.backup.SqliteBackup;
 import io.vtrack.agent.check.CheckFactory;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.model.CommandStep;
+import io.vtrack.agent.model.Commits;
 import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.model.RuntimeSpec;
@@ -19,14 +20,17 @@ import io.vtrack.agent.runtime.NetworkUnavailableException;
 import io.vtrack.agent.runtime.RegistryUnavailableException;
 import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.BackupRepository;
+import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
@@ -104,6 +108,7 @@ final class RolloutSteps {
   void prepare(StageInput in) throws Exception {
     RolloutRecord r = in.rollout();
     DeploymentSpec spec = in.spec();
+    refuseMovingARunningRelease(in);
     steps.run(
         r,
         "release",
@@ -151,6 +156,42 @@ final class RolloutSteps {
       // What the commands wrote (dependencies, build output) is on the disk before it runs.
       DurableFiles.syncFileSystem(in.paths().release(r.toCommit()), ReleaseBuilder.SYNC_TIMEOUT);
     }
+  }
+
+  /**
+   * One commit has one release folder: when the document names another {@code spec.source.path} for
+   * a commit whose release runs (live, warm, or the last healthy one a rollback starts), that
+   * release cannot be exported again under it, and it is not the document's either.
+   */
+  private void refuseMovingARunningRelease(StageInput in) throws Exception {
+    String commit = in.rollout().toCommit();
+    if (!ReleaseBuilder.exportedFromElsewhere(store.releases(), in.paths(), commit, in.spec())) {
+      return;
+    }
+    Set<String> inUse = new HashSet<>();
+    if (in.snap().row() != null) {
+      inUse.add(in.snap().row().currentCommit());
+      inUse.add(in.snap().row().lastHealthyCommit());
+    }
+    inUse.add(in.rollout().fromCommit());
+    in.snap().instances().stream()
+        .filter(i -> i.role() != Instance.Role.Preview)
+        .forEach(i -> inUse.add(i.commit()));
+    if (!inUse.contains(commit)) {
+      return;
+    }
+    String from = store.releases().exportedFrom(in.name(), commit);
+    throw new ReconcileError.Failed(
+        new ReconcileError.Stalled(
+            Reason.InvalidSpec,
+            "spec.source.path: '"
+                + in.spec().source().path()
+                + "' is not the folder commit "
+                + Commits.short7(commit)
+                + " runs from ('"
+                + (from.isEmpty() ? "." : from)
+                + "'), and a commit has one release: put the path back, or move the app"
+                + " with a new commit"));
   }
 
   void validate(StageInput in) throws Exception {

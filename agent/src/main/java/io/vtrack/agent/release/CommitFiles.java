@@ -153,7 +153,7 @@ final class CommitFiles {
     return written;
   }
 
-  private static String normalizeFolder(String folder) {
+  static String normalizeFolder(String folder) {
     if (folder == null) {
       return "";
     }

@@ -22,6 +22,11 @@ public record DeploymentPaths(Path root, Path stateDir) {
     return root.resolve("preview");
   }
 
+  /** The deployment's name (of a deployment's own layout, not a preview's). */
+  public String name() {
+    return root.getFileName().toString();
+  }
+
   public Path releases() {
     return root.resolve("releases");
   }

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -28,9 +29,11 @@ public final class ReleaseBuilder {
   public static final Duration SYNC_TIMEOUT = Duration.ofSeconds(30);
 
   private final GitRepositories repos;
+  private final ReleaseSources sources;
 
-  public ReleaseBuilder(GitRepositories repos) {
+  public ReleaseBuilder(GitRepositories repos, ReleaseSources sources) {
     this.repos = repos;
+    this.sources = sources;
   }
 
   /** A release on disk and what building it noticed. */
@@ -41,11 +44,16 @@ public final class ReleaseBuilder {
    * paths, seeding {@code shared/} from the release where it lacks them.
    */
   public Release build(DeploymentPaths paths, String repoUrl, String commit, DeploymentSpec spec)
-      throws IOException, SharedPathMissingException {
+      throws IOException, SharedPathMissingException, SQLException {
     Path dir = paths.release(commit);
     if (Files.isSymbolicLink(dir)) {
       // A release is always a real folder the agent exported; a link here was not made by it.
       Files.delete(dir);
+    }
+    if (exportedFromElsewhere(sources, paths, commit, spec)) {
+      // Exported from another folder of the commit (the document's path was put right after a
+      // rollout of it failed): that release is not this document's, so it is exported again.
+      discard(paths, commit);
     }
     List<String> tracked;
     if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
@@ -69,9 +77,11 @@ public final class ReleaseBuilder {
         // A release folder under its final name counts as complete and is reused: its files are
         // on the disk before the name is, or a power loss could leave a release of empty files.
         DurableFiles.syncFileSystem(tmp, SYNC_TIMEOUT);
+        // Recorded before the release takes its name: a name never stands for an unrecorded export.
+        sources.exported(paths.name(), commit, CommitFiles.normalizeFolder(spec.source().path()));
         Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
         DurableFiles.forceFolder(paths.releases());
-      } catch (IOException | SharedPathMissingException e) {
+      } catch (IOException | SharedPathMissingException | SQLException e) {
         deleteTree(tmp);
         throw e;
       }
@@ -79,6 +89,31 @@ public final class ReleaseBuilder {
     // Links are (re)checked on reuse too: a release built before a sharedPaths change needs them.
     List<String> warnings = linkShared(dir, paths.shared(), spec.runtime().sharedPaths(), tracked);
     return new Release(dir, warnings);
+  }
+
+  /**
+   * Whether {@code releases/<commit>/} is there but was exported from another folder of the commit
+   * than {@code spec.source.path} names. A release made before the folder was recorded counts as
+   * the document's.
+   */
+  public static boolean exportedFromElsewhere(
+      ReleaseSources sources, DeploymentPaths paths, String commit, DeploymentSpec spec)
+      throws SQLException {
+    String from = sources.exportedFrom(paths.name(), commit);
+    return from != null
+        && Files.isDirectory(paths.release(commit), LinkOption.NOFOLLOW_LINKS)
+        && !from.equals(CommitFiles.normalizeFolder(spec.source().path()));
+  }
+
+  /**
+   * Removes the release of {@code commit}: first out of its name in one step (a power loss leaves a
+   * {@code .tmp-} folder {@link #prune} removes, never half a release), then from the disk.
+   */
+  private static void discard(DeploymentPaths paths, String commit) throws IOException {
+    Path aside = paths.releases().resolve(".tmp-" + commit + "-" + UUID.randomUUID());
+    Files.move(paths.release(commit), aside, StandardCopyOption.ATOMIC_MOVE);
+    DurableFiles.forceFolder(paths.releases());
+    deleteTree(aside);
   }
 
   /**
@@ -92,7 +127,7 @@ public final class ReleaseBuilder {
       String repoUrl,
       String commit,
       DeploymentSpec spec)
-      throws IOException, SharedPathMissingException {
+      throws IOException, SharedPathMissingException, SQLException {
     Path from = build(live, repoUrl, commit, spec).dir();
     Path dir = preview.release(commit);
     deleteTree(dir);

@@ -149,6 +149,15 @@ public final class StateStore implements AutoCloseable {
             warm_until TEXT,
             PRIMARY KEY (deployment, colour)
           );
+          """,
+          // v6: the folder of its commit each release was exported from (spec.source.path).
+          """
+          CREATE TABLE releases (
+            deployment TEXT NOT NULL,
+            commit_sha TEXT NOT NULL,
+            source_path TEXT NOT NULL,
+            PRIMARY KEY (deployment, commit_sha)
+          );
           """);
 
   /** Work done inside a transaction. */
@@ -165,6 +174,7 @@ public final class StateStore implements AutoCloseable {
   private final ProcessRepository processes;
   private final EventRepository events;
   private final InstanceRepository instances;
+  private final ReleaseRepository releases;
   private final Path folder;
 
   private StateStore(Connection conn, Path folder) {
@@ -177,6 +187,7 @@ public final class StateStore implements AutoCloseable {
     this.processes = new ProcessRepository(db);
     this.events = new EventRepository(db);
     this.instances = new InstanceRepository(db);
+    this.releases = new ReleaseRepository(db);
   }
 
   /** The state folder this store lives in (absolute). */
@@ -324,6 +335,10 @@ public final class StateStore implements AutoCloseable {
 
   public EventRepository events() {
     return events;
+  }
+
+  public ReleaseRepository releases() {
+    return releases;
   }
 
   public InstanceRepository instances() {

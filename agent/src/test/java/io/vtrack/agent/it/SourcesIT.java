@@ -130,14 +130,7 @@ class SourcesIT {
     // A source path that names no folder of the commit (a typo): Stalled naming it, nothing
     // exported, the commit not blamed, what runs untouched; put right, the rollout goes on.
     String v2 = app.goodUpgrade("2.0.0", "v2");
-    app.commitDocument(
-        app.name + ".yaml",
-        app.document("v2").replace("revision: v2\n", "revision: v2\n    path: backnd/\n"));
-    await()
-        .atMost(Duration.ofSeconds(30))
-        .until(() -> "Stalled".equals(status("vtrack").get("phase")));
-    Map<String, Object> typo = status("vtrack");
-    assertThat(condition(typo, "Stalled").get("reason")).isEqualTo("InvalidSpec");
+    Map<String, Object> typo = stalledOnPath("v2", "backnd/");
     assertThat(typo.get("message").toString())
         .contains("spec.source.path: 'backnd/' names no folder in commit " + v2.substring(0, 7));
     assertThat(typo.getOrDefault("quarantinedCommits", List.of())).asList().isEmpty();
@@ -150,6 +143,71 @@ class SourcesIT {
             () ->
                 "Healthy".equals(status("vtrack").get("phase"))
                     && v2.equals(status("vtrack").get("currentCommit")));
+  }
+
+  @Test
+  void aSourcePathPutRightDeploysTheCommitThatFailedWithTheWrongOne() throws Exception {
+    String v1 = commitOf("v1");
+    await().atMost(Duration.ofSeconds(60)).until(() -> v1.equals(healthyCommit()));
+
+    // A path that names a folder, but not the app's: the rollout fails and the commit is
+    // quarantined, as the document asked for something that cannot work.
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.commitDocument(app.name + ".yaml", documentWithPath("v2", "backend/"));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(
+            () ->
+                status("vtrack").getOrDefault("quarantinedCommits", List.of()).equals(List.of(v2)));
+    Path release = stateDir.resolve("deployments/vtrack/releases/" + v2);
+    assertThat(release.resolve("app.py")).exists();
+
+    // Put right, the same commit is exported again from the right folder, and deploys.
+    app.deploy("v2");
+    await().atMost(Duration.ofSeconds(90)).until(() -> v2.equals(healthyCommit()));
+    assertThat(release.resolve("backend/app.py")).exists();
+    assertThat(release.resolve("app.py")).doesNotExist();
+    long pid = backendPid();
+
+    // Another folder for the commit that runs: its release cannot be exported again under it.
+    // Stalled naming the path, nothing stopped, the commit not blamed; put back, Healthy.
+    Map<String, Object> moved = stalledOnPath("v2", "frontend/");
+    assertThat(moved.get("message").toString())
+        .contains(
+            "spec.source.path: 'frontend/' is not the folder commit "
+                + v2.substring(0, 7)
+                + " runs from ('.')");
+    assertThat(moved.getOrDefault("quarantinedCommits", List.of())).asList().isEmpty();
+    assertThat(release.resolve("backend/app.py")).exists();
+    assertThat(backendPid()).isEqualTo(pid);
+    app.deploy("v2");
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> "Healthy".equals(status("vtrack").get("phase")));
+    assertThat(status("vtrack").get("currentCommit")).isEqualTo(v2);
+    assertThat(backendPid()).isEqualTo(pid);
+  }
+
+  /** Commits the document of {@code revision} with {@code path}: Stalled, InvalidSpec. */
+  private Map<String, Object> stalledOnPath(String revision, String path) throws Exception {
+    app.commitDocument(app.name + ".yaml", documentWithPath(revision, path));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> "Stalled".equals(status("vtrack").get("phase")));
+    Map<String, Object> st = status("vtrack");
+    assertThat(condition(st, "Stalled").get("reason")).isEqualTo("InvalidSpec");
+    return st;
+  }
+
+  private String documentWithPath(String revision, String path) {
+    return app.document(revision)
+        .replace(
+            "revision: " + revision + "\n", "revision: " + revision + "\n    path: " + path + "\n");
+  }
+
+  private String healthyCommit() {
+    Map<String, Object> st = status("vtrack");
+    return "Healthy".equals(st.get("phase")) ? (String) st.get("currentCommit") : null;
   }
 
   @Test

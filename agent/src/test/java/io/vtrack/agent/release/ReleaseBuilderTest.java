@@ -3,6 +3,7 @@ package io.vtrack.agent.release;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.vtrack.agent.store.StateStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -16,6 +17,8 @@ class ReleaseBuilderTest {
   Path release;
   Path shared;
   Path db;
+  Path app;
+  String commit;
 
   @BeforeEach
   void setUp() throws Exception {
@@ -74,22 +77,15 @@ class ReleaseBuilderTest {
 
   @Test
   void aSourcePathThatNamesNoFolderOfTheCommitExportsNothingAndSaysSo() throws Exception {
-    Path app = tmp.resolve("app");
-    Files.createDirectories(app.resolve("backend"));
-    Files.writeString(app.resolve("backend/app.py"), "print('hi')\n");
-    String commit;
-    try (org.eclipse.jgit.api.Git git =
-        org.eclipse.jgit.api.Git.init()
-            .setDirectory(app.toFile())
-            .setInitialBranch("main")
-            .call()) {
-      git.add().addFilepattern(".").call();
-      commit = git.commit().setMessage("v1").setSign(false).call().getName();
-    }
-    GitRepositories repos = new GitRepositories(tmp.resolve("repos"));
-    repos.fetch(app.toString(), null);
-    ReleaseBuilder builder = new ReleaseBuilder(repos);
+    GitRepositories repos = fetchedApp();
     DeploymentPaths paths = DeploymentPaths.of(tmp.resolve("state"), "vtrack");
+    try (StateStore store = StateStore.open(tmp.resolve("state"))) {
+      theBadPathsExportNothing(new ReleaseBuilder(repos, store.releases()), paths, app, commit);
+    }
+  }
+
+  private static void theBadPathsExportNothing(
+      ReleaseBuilder builder, DeploymentPaths paths, Path app, String commit) throws Exception {
     for (String path : List.of("nope/", "backend/app.py")) {
       assertThatThrownBy(() -> builder.build(paths, app.toString(), commit, spec(path)))
           .isInstanceOf(SourcePathNotFoundException.class)
@@ -108,6 +104,67 @@ class ReleaseBuilderTest {
     }
     Path dir = builder.build(paths, app.toString(), commit, spec("backend/")).dir();
     assertThat(dir.resolve("app.py")).hasContent("print('hi')");
+  }
+
+  @Test
+  void aReleaseExportedFromAnotherFolderOfTheCommitIsExportedAgain() throws Exception {
+    GitRepositories repos = fetchedApp();
+    try (StateStore store = StateStore.open(tmp.resolve("state"))) {
+      ReleaseSources sources = store.releases();
+      ReleaseBuilder builder = new ReleaseBuilder(repos, sources);
+      DeploymentPaths paths = DeploymentPaths.of(tmp.resolve("state"), "vtrack");
+
+      // The document first named the repository's root, where the app is not.
+      Path dir = builder.build(paths, app.toString(), commit, spec(".")).dir();
+      assertThat(dir.resolve("backend/app.py")).exists();
+      assertThat(sources.exportedFrom("vtrack", commit)).isEmpty();
+      assertThat(ReleaseBuilder.exportedFromElsewhere(sources, paths, commit, spec("./")))
+          .isFalse();
+      assertThat(ReleaseBuilder.exportedFromElsewhere(sources, paths, commit, spec("backend/")))
+          .isTrue();
+
+      // Put right: the same commit's release is what the path names, not the first export.
+      dir = builder.build(paths, app.toString(), commit, spec("backend/")).dir();
+      assertThat(dir).isEqualTo(paths.release(commit));
+      assertThat(dir.resolve("app.py")).hasContent("print('hi')");
+      assertThat(dir.resolve("backend")).doesNotExist();
+      assertThat(sources.exportedFrom("vtrack", commit)).isEqualTo("backend");
+      try (var left = Files.list(paths.releases())) {
+        assertThat(left.map(p -> p.getFileName().toString())).containsExactly(commit);
+      }
+
+      // The same folder spelled another way reuses the release (what prepare wrote stays).
+      Files.writeString(dir.resolve("built.txt"), "prepared");
+      dir = builder.build(paths, app.toString(), commit, spec("./backend")).dir();
+      assertThat(dir.resolve("built.txt")).hasContent("prepared");
+
+      // A release from before the folder was recorded is reused as it is.
+      store.releases().forget("vtrack", List.of(commit));
+      dir = builder.build(paths, app.toString(), commit, spec(".")).dir();
+      assertThat(dir.resolve("built.txt")).hasContent("prepared");
+    }
+  }
+
+  /** A repository whose app is in {@code backend/}, committed ({@link #commit}) and fetched. */
+  private GitRepositories fetchedApp() throws Exception {
+    app = tmp.resolve("app");
+    Files.createDirectories(app.resolve("backend"));
+    Files.writeString(app.resolve("backend/app.py"), "print('hi')\n");
+    commit = commitAll(app);
+    GitRepositories repos = new GitRepositories(tmp.resolve("repos"));
+    repos.fetch(app.toString(), null);
+    return repos;
+  }
+
+  private static String commitAll(Path dir) throws Exception {
+    try (org.eclipse.jgit.api.Git git =
+        org.eclipse.jgit.api.Git.init()
+            .setDirectory(dir.toFile())
+            .setInitialBranch("main")
+            .call()) {
+      git.add().addFilepattern(".").call();
+      return git.commit().setMessage("v1").setSign(false).call().getName();
+    }
   }
 
   private static io.vtrack.agent.model.DeploymentSpec spec(String path) {
