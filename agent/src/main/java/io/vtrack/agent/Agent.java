@@ -2,6 +2,7 @@ package io.vtrack.agent;
 
 import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpClientOptions;
@@ -248,7 +249,7 @@ public final class Agent extends VerticleBase {
                       new DeploymentViews(store, repos),
                       metrics,
                       token,
-                      new ApiServer.Webhooks() {
+                      new ApiServer.Sources() {
                         @Override
                         public Future<List<String>> secrets() {
                           return vertx.executeBlocking(feeds::webhookSecrets, false);
@@ -257,6 +258,13 @@ public final class Agent extends VerticleBase {
                         @Override
                         public void refreshAll(String delivery) {
                           ctx.runOnContext(x -> feeds.refreshEverything(delivery));
+                        }
+
+                        @Override
+                        public Future<Void> refresh(String deployment) {
+                          Promise<Void> done = Promise.promise();
+                          ctx.runOnContext(x -> feeds.refresh(deployment).onComplete(done));
+                          return done.future();
                         }
                       },
                       () -> !ready ? "starting" : watchdog.stuck(),

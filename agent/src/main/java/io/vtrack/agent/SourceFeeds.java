@@ -260,6 +260,27 @@ final class SourceFeeds {
   }
 
   /**
+   * Reads the git source that holds {@code name}'s document (its app repositories with it), or
+   * fetches the app repository of a document from a file or the cluster: a reconcile someone asks
+   * for works from the revision as it is now, not as the last poll saw it. A source that does not
+   * answer is said as on a poll, and the reconcile goes on with what was read before.
+   */
+  Future<Void> refresh(String name) {
+    DesiredStateRegistry.Entry e = registry.get(name);
+    if (e == null || stopping) {
+      return Future.succeededFuture();
+    }
+    for (GitSource g : gitSources) {
+      if (g.id().equals(e.document().source().sourceId())) {
+        return syncGit(g, "api").mapEmpty();
+      }
+    }
+    return read(() -> intake.fetchApps(List.of(e.document())))
+        .<Void>mapEmpty()
+        .recover(err -> Future.succeededFuture());
+  }
+
+  /**
    * Fetches every app repository, then asks the deployments to look again: on a poll those whose
    * repository changed, else all.
    */

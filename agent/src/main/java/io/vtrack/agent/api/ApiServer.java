@@ -22,12 +22,21 @@ import java.util.function.Supplier;
  */
 public final class ApiServer {
 
-  /** What the webhook needs: the configured secrets and a way to refresh every source now. */
-  public interface Webhooks {
+  /**
+   * What the webhook and {@code reconcile} need of the sources: the configured secrets, and ways to
+   * read the sources and fetch the app repositories now.
+   */
+  public interface Sources {
     /** Secrets of the git sources that have one; empty when none is configured. */
     Future<List<String>> secrets();
 
     void refreshAll(String deliveryId);
+
+    /**
+     * Reads the source of {@code deployment}'s document and fetches its app repository now;
+     * completes (never fails) once done, a source that does not answer said as on a poll.
+     */
+    Future<Void> refresh(String deployment);
   }
 
   private final Vertx vertx;
@@ -46,7 +55,7 @@ public final class ApiServer {
       DeploymentViews views,
       AgentMetrics metrics,
       String token,
-      Webhooks webhooks,
+      Sources sources,
       Supplier<String> notReady,
       Supplier<String> agentName,
       List<String> allowedHosts) {
@@ -63,8 +72,8 @@ public final class ApiServer {
     this.access = new ApiAccess(token, new AllowedHosts(names));
     DeploymentLookup lookup = new DeploymentLookup(registry, agentName);
     this.reads = new ReadEndpoints(vertx, lookup, reconciler, views, access);
-    this.commands = new CommandEndpoints(lookup, reconciler);
-    this.feeds = new FeedEndpoints(vertx, webhooks);
+    this.commands = new CommandEndpoints(lookup, reconciler, sources);
+    this.feeds = new FeedEndpoints(vertx, sources);
   }
 
   public Future<HttpServer> listen(String host, int port) {

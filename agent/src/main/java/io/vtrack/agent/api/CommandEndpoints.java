@@ -17,17 +17,20 @@ import tools.jackson.databind.JsonNode;
 final class CommandEndpoints {
   private final DeploymentLookup lookup;
   private final Reconciler reconciler;
+  private final ApiServer.Sources sources;
 
-  CommandEndpoints(DeploymentLookup lookup, Reconciler reconciler) {
+  CommandEndpoints(DeploymentLookup lookup, Reconciler reconciler, ApiServer.Sources sources) {
     this.lookup = lookup;
     this.reconciler = reconciler;
+    this.sources = sources;
   }
 
+  /** Now means the revision as it is now: the document's source and app repository first. */
   void reconcile(RoutingContext rc) {
     DesiredStateRegistry.Entry e = lookup.entry(rc);
-    reconciler
-        .commands()
-        .reconcile(e.name(), ApiAccess.caller(rc))
+    sources
+        .refresh(e.name())
+        .compose(x -> reconciler.commands().reconcile(e.name(), ApiAccess.caller(rc)))
         .onComplete(
             ar -> {
               if (ar.failed()) {

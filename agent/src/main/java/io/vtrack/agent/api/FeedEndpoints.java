@@ -15,7 +15,7 @@ import java.util.Set;
 /** What flows in and out as it happens: the git webhook and the server-sent event stream. */
 final class FeedEndpoints {
   private final Vertx vertx;
-  private final ApiServer.Webhooks webhooks;
+  private final ApiServer.Sources webhooks;
 
   /** A client of the event stream, and the deployment it narrowed it to (null: all). */
   private record Subscriber(HttpServerResponse resp, String only) {}
@@ -28,7 +28,7 @@ final class FeedEndpoints {
 
   private MessageConsumer<String> consumer;
 
-  FeedEndpoints(Vertx vertx, ApiServer.Webhooks webhooks) {
+  FeedEndpoints(Vertx vertx, ApiServer.Sources webhooks) {
     this.vertx = vertx;
     this.webhooks = webhooks;
   }

@@ -44,22 +44,14 @@ class SourcesIT {
     stateDir = tmp.resolve("state");
     app.deploy("v1");
     config =
-        new AgentConfig(
-            "edge-01",
-            stateDir.toString(),
-            "127.0.0.1:0",
-            null,
+        agentOn(
+            stateDir,
             List.of(),
-            List.of(
-                new AgentConfig.SourceConfig(
-                    new AgentConfig.GitSourceConfig(
-                        app.deployUrl(), "main", ".", Interval.parse("300ms"), null),
-                    null,
-                    null),
-                new AgentConfig.SourceConfig(
-                    null,
-                    null,
-                    new AgentConfig.FileSourceConfig(files.toString(), Interval.parse("200ms")))));
+            gitSource(app.deployUrl(), "300ms"),
+            new AgentConfig.SourceConfig(
+                null,
+                null,
+                new AgentConfig.FileSourceConfig(files.toString(), Interval.parse("200ms"))));
     restartOn(config);
   }
 
@@ -579,6 +571,76 @@ class SourcesIT {
   }
 
   @Test
+  void reconcileWorksFromTheRevisionAsItIsNowNotAsTheLastPollSawIt() throws Exception {
+    int backend = TestApp.freePort();
+    int frontend = TestApp.freePort();
+    String h1 = commitOf("v1");
+
+    // A document from a file: the app repository is fetched by reconcile, not in 30 s.
+    Path files2 = Files.createDirectories(tmp.resolve("files2"));
+    Files.writeString(
+        files2.resolve("filed.yaml"), app.document("filed", "main", backend, frontend, ""));
+    withAgent(
+        fileSourceOnly(tmp.resolve("state-files2"), files2, List.of()),
+        api2 -> {
+          awaitHealthyAt(api2, "filed", h1);
+          String h2 = app.goodUpgrade("2.0.0", null);
+          reconcileStarts(api2, "filed", h2);
+          awaitHealthyAt(api2, "filed", h2);
+        });
+
+    // A document from a git source polled once an hour: reconcile reads it, and fetches the app.
+    Path docs = tmp.resolve("docs");
+    try (org.eclipse.jgit.api.Git git =
+        org.eclipse.jgit.api.Git.init()
+            .setDirectory(docs.toFile())
+            .setInitialBranch("main")
+            .call()) {
+      Runnable commit =
+          () -> {
+            try {
+              git.add().addFilepattern(".").call();
+              git.commit().setMessage("doc").setSign(false).call();
+            } catch (Exception e) {
+              throw new IllegalStateException(e);
+            }
+          };
+      Files.writeString(
+          docs.resolve("polled.yaml"), app.document("polled", "main", backend, frontend, ""));
+      commit.run();
+      AgentConfig hourly =
+          agentOn(tmp.resolve("state-hourly"), List.of(), gitSource(docs.toUri().toString(), "1h"));
+      withAgent(
+          hourly,
+          api3 -> {
+            String h2 = commitOf("HEAD");
+            awaitHealthyAt(api3, "polled", h2);
+            String h3 = app.goodUpgrade("3.0.0", null);
+            reconcileStarts(api3, "polled", h3);
+            awaitHealthyAt(api3, "polled", h3);
+            Files.writeString(
+                docs.resolve("polled.yaml"), app.document("polled", "v1", backend, frontend, ""));
+            commit.run();
+            reconcileStarts(api3, "polled", h1);
+            awaitHealthyAt(api3, "polled", h1);
+          });
+    }
+  }
+
+  /**
+   * Reconcile answers with a rollout to {@code commit}: the one it started, or the one the source
+   * it read started just before (both are the revision as it is now).
+   */
+  private static void reconcileStarts(Api api, String name, String commit) throws Exception {
+    Api.Answer a = api.postAuthed("/api/v1/deployments/" + name + "/reconcile", "");
+    assertThat(a.status()).as(a.body()).isEqualTo(202);
+    Object id = a.json().get("rolloutId");
+    Map<String, Object> rollout =
+        api.history(name).stream().filter(r -> id.equals(r.get("id"))).findFirst().orElseThrow();
+    assertThat(rollout.get("to")).as(a.body()).isEqualTo(commit);
+  }
+
+  @Test
   void aDocumentWithoutRepoUrlDeploysFromTheRepositoryThatHoldsIt() throws Exception {
     // The document lives in the app repository itself, next to the code it deploys.
     int backend = TestApp.freePort();
@@ -738,16 +800,27 @@ class SourcesIT {
 
   /** A second agent's configuration: one file source, polled every 200 ms. */
   private static AgentConfig fileSourceOnly(Path state, Path folder, List<String> allowed) {
-    return new AgentConfig(
-        "edge-01",
-        state.toString(),
-        "127.0.0.1:0",
-        null,
+    return agentOn(
+        state,
         allowed,
-        List.of(
-            new AgentConfig.SourceConfig(
-                null,
-                null,
-                new AgentConfig.FileSourceConfig(folder.toString(), Interval.parse("200ms")))));
+        new AgentConfig.SourceConfig(
+            null,
+            null,
+            new AgentConfig.FileSourceConfig(folder.toString(), Interval.parse("200ms"))));
+  }
+
+  /** The agent "edge-01" on {@code state}, its API on a free port, with {@code sources}. */
+  private static AgentConfig agentOn(
+      Path state, List<String> allowed, AgentConfig.SourceConfig... sources) {
+    return new AgentConfig(
+        "edge-01", state.toString(), "127.0.0.1:0", null, allowed, List.of(sources));
+  }
+
+  /** A git source reading the documents at the root of {@code url}'s main branch. */
+  private static AgentConfig.SourceConfig gitSource(String url, String interval) {
+    return new AgentConfig.SourceConfig(
+        new AgentConfig.GitSourceConfig(url, "main", ".", Interval.parse(interval), null),
+        null,
+        null);
   }
 }
