@@ -112,7 +112,13 @@ final class CommandEndpoints {
         .onComplete(
             ar -> {
               if (ar.succeeded()) {
-                Replies.json(rc, 200, Map.of("name", e.name(), "suspended", suspended));
+                Map<String, Object> body = new java.util.LinkedHashMap<>();
+                body.put("name", e.name());
+                body.put("suspended", suspended);
+                if (ar.result() != null) {
+                  body.put("message", ar.result());
+                }
+                Replies.json(rc, 200, body);
               } else {
                 Replies.error(rc, new ApiError(409, "Conflict", ar.cause().getMessage()));
               }

@@ -78,7 +78,8 @@ final class ActionCommands {
       if (!r.ok()) {
         return failure(r);
       }
-      out().println(name + " " + done());
+      Object more = r.body().get("message");
+      out().println(name + " " + done() + (more == null ? "" : ": " + more));
       return ExitCodes.OK;
     }
   }

@@ -279,29 +279,55 @@ public final class DeploymentCommands {
     return new ReconcileAnswer(null, lifted + what);
   }
 
-  /** Suspends or resumes through the API; persisted, so it holds across agent restarts. */
-  public Future<Void> setSuspended(String name, boolean suspended, String caller) {
-    return queue.submit(
-        name,
-        () -> {
-          states.apply(name).trigger = "api:" + caller;
-          return blocking(
-              () -> {
-                if (store.deployments().get(name).isEmpty()) {
-                  throw new ConflictException(
-                      "deployment " + name + " has not been reconciled yet");
-                }
-                store.transaction(
+  /**
+   * Suspends or resumes through the API; persisted, so it holds across agent restarts. Answers what
+   * it means now: null, or, while a rollout is active, what becomes of it: a stage that has begun
+   * runs to its end (a rollout holds its deployment's slot for a stage, and a verification takes up
+   * to its {@code startupTimeout} and window), so the flag is written at once rather than after it,
+   * and the next step planned sees it.
+   */
+  public Future<String> setSuspended(String name, boolean suspended, String caller) {
+    return activeRollout(name)
+        .compose(
+            active -> {
+              if (active == null) {
+                return queue.submit(
+                    name,
                     () -> {
-                      store.deployments().setSuspended(name, suspended);
-                      store
-                          .events()
-                          .add(name, suspended ? "Suspended" : "Resumed", null, "by " + caller);
-                      return null;
+                      states.apply(name).trigger = "api:" + caller;
+                      return blocking(() -> recordSuspended(name, suspended, caller));
                     });
-                return (Void) null;
-              });
+              }
+              return blocking(() -> recordSuspended(name, suspended, caller))
+                  .map(
+                      x -> {
+                        // A reconcile follows, as after a command in the slot: a held rollout
+                        // goes on when resumed, and the status says what the flag means now.
+                        queue.enqueue(name);
+                        return "rollout "
+                            + active.id()
+                            + " to "
+                            + StatusBuilder.short7(active.toCommit())
+                            + " (stage "
+                            + active.stage()
+                            + (suspended
+                                ? ") goes no further than the stage it is in"
+                                : ") goes on");
+                      });
+            });
+  }
+
+  private String recordSuspended(String name, boolean suspended, String caller) throws Exception {
+    if (store.deployments().get(name).isEmpty()) {
+      throw new ConflictException("deployment " + name + " has not been reconciled yet");
+    }
+    store.transaction(
+        () -> {
+          store.deployments().setSuspended(name, suspended);
+          store.events().add(name, suspended ? "Suspended" : "Resumed", null, "by " + caller);
+          return null;
         });
+    return null;
   }
 
   /**

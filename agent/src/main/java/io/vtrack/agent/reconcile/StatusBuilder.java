@@ -57,7 +57,16 @@ public final class StatusBuilder {
     String message;
     if (d.suspended()) {
       phase = Phase.Suspended;
-      message = "suspended (spec.suspend or vtrack suspend): observing only, nothing is changed";
+      message =
+          in.active() == null
+              ? "suspended (spec.suspend or vtrack suspend): observing only, nothing is changed"
+              : "suspended (spec.suspend or vtrack suspend): rollout "
+                  + in.active().id()
+                  + " to "
+                  + short7(in.active().toCommit())
+                  + " (stage "
+                  + in.active().stage()
+                  + ") goes no further than the stage it is in; nothing more is changed";
     } else if (d.blocker() != null) {
       phase = Phase.Stalled;
       message = d.blocker().message();

@@ -204,6 +204,62 @@ class OperationsIT extends AgentTestBase {
   }
 
   @Test
+  void suspendDuringARolloutAnswersAtOnceAndHoldsItAtItsNextStage() throws Exception {
+    app.deploy("v1");
+    start("300ms");
+    String v1 = commitOf("v1");
+    awaitPhase("Healthy", v1);
+    // A validation that lasts until the test opens its gate: the rollout holds the slot meanwhile.
+    Path gate = tmp.resolve("gate");
+    app.validate =
+        """
+          validate:
+            - name: gate
+              command: [sh, -c, "while [ ! -e %s ]; do sleep 0.05; done"]
+              timeout: 5m
+        """
+            .formatted(gate);
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.deploy("v2");
+    await().atMost(LONG).until(() -> "Validating".equals(status().get("phase")));
+
+    // The answer does not wait for the stage (it did: until the whole rollout was over).
+    Api.Answer a =
+        CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    return agent.api.postAuthed("/api/v1/deployments/vtrack/suspend", "");
+                  } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                  }
+                })
+            .get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(a.status()).as(a.body()).isEqualTo(200);
+    assertThat(a.json().get("message").toString())
+        .contains("(stage Validating) goes no further than the stage it is in");
+    assertThat(status().get("phase")).isEqualTo("Validating");
+
+    // The stage that had begun ends; the rollout holds before its backup, the old release serves.
+    Files.writeString(gate, "");
+    await()
+        .atMost(LONG)
+        .until(
+            () ->
+                "Suspended".equals(status().get("phase"))
+                    && String.valueOf(status().get("message")).contains("(stage BackingUp)"));
+    assertThat(status().get("currentCommit")).isEqualTo(v1);
+    Map<String, Object> held = agent.api.history("vtrack").get(0);
+    assertThat(held.get("stage")).isEqualTo("BackingUp");
+    assertThat(held.get("backup")).isNull();
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+
+    Run resumed = cli("resume", "vtrack", server(), tokenFile());
+    assertThat(resumed.code).isZero();
+    assertThat(resumed.out).contains("(stage BackingUp) goes on");
+    awaitPhase("Healthy", v2);
+  }
+
+  @Test
   void theEventStreamAndWatchFollowARolloutAndTheRecordHoldsEverything() throws Exception {
     app.deploy("v1");
     start("300ms");
