@@ -128,9 +128,15 @@ final class ReadEndpoints {
 
   private static int parseLimit(String s) {
     try {
-      return s == null ? 50 : Math.max(1, Math.min(1000, Integer.parseInt(s)));
+      // Clamped to 1..1000, however large the number asked for.
+      return s == null
+          ? 50
+          : new java.math.BigInteger(s.strip())
+              .max(java.math.BigInteger.ONE)
+              .min(java.math.BigInteger.valueOf(1000))
+              .intValue();
     } catch (NumberFormatException e) {
-      throw new ApiError(400, "BadRequest", "limit must be a number, got '" + s + "'");
+      throw new ApiError(400, "BadRequest", "limit must be a whole number, got '" + s + "'");
     }
   }
 }
