@@ -15,7 +15,7 @@ import java.util.Set;
 /** What flows in and out as it happens: the git webhook and the server-sent event stream. */
 final class FeedEndpoints {
   private final Vertx vertx;
-  private final ApiServer.Sources webhooks;
+  private final ApiServer.Sources sources;
 
   /** A client of the event stream, and the deployment it narrowed it to (null: all). */
   private record Subscriber(HttpServerResponse resp, String only) {}
@@ -28,9 +28,9 @@ final class FeedEndpoints {
 
   private MessageConsumer<String> consumer;
 
-  FeedEndpoints(Vertx vertx, ApiServer.Sources webhooks) {
+  FeedEndpoints(Vertx vertx, ApiServer.Sources sources) {
     this.vertx = vertx;
-    this.webhooks = webhooks;
+    this.sources = sources;
   }
 
   /** A signed git push (GitHub's format): every source and app repository is fetched now. */
@@ -39,7 +39,7 @@ final class FeedEndpoints {
     String sig = rc.request().getHeader("X-Hub-Signature-256");
     String event = rc.request().getHeader("X-GitHub-Event");
     String delivery = rc.request().getHeader("X-GitHub-Delivery");
-    webhooks
+    sources
         .secrets()
         .onComplete(
             ar -> {
@@ -76,7 +76,7 @@ final class FeedEndpoints {
                 Replies.json(rc, 200, Map.of("message", "pong"));
                 return;
               }
-              webhooks.refreshAll(delivery == null ? "webhook" : "webhook:" + delivery);
+              sources.refreshAll(delivery == null ? "webhook" : "webhook:" + delivery);
               Replies.json(
                   rc, 202, Map.of("message", "refreshing every source and app repository"));
             });

@@ -30,6 +30,15 @@ final class DeploymentState {
 
   int healAttempts;
   Instant healNotBefore;
+
+  /**
+   * When the last self-heal's restart ended (System.nanoTime), until a monitoring round that
+   * started after it has been judged; 0: no verdict awaited. Another heal waits for that verdict: a
+   * heal slower than its backoff (a compose stop waits out each grace period) would otherwise be
+   * followed by the next one before any round could look, restarting everything again and again.
+   */
+  long healVerdictAfterNanos;
+
   Long healTimer;
 
   /** A problem of the release the document describes (a shared file missing), per generation. */
@@ -94,6 +103,7 @@ final class DeploymentState {
   void clearHeal() {
     healAttempts = 0;
     healNotBefore = null;
+    healVerdictAfterNanos = 0;
     degraded = false;
     recovering = false;
     failingRounds = 0;

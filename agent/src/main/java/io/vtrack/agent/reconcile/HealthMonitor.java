@@ -166,6 +166,7 @@ final class HealthMonitor {
     }
     metrics.roundLate(System.nanoTime() - w.due);
     w.inFlight = true;
+    long startedNanos = System.nanoTime();
     CheckRound.run(vertx, w.checks)
         .onComplete(
             ar -> {
@@ -174,7 +175,7 @@ final class HealthMonitor {
                 return;
               }
               if (ar.succeeded()) {
-                judge(name, w, ar.result());
+                judge(name, w, ar.result(), startedNanos);
               }
               if (watches.get(name) == w) {
                 schedule(name, w);
@@ -186,8 +187,12 @@ final class HealthMonitor {
    * A round of what runs: {@code failureThreshold} failing rounds in a row make it Degraded (and a
    * reconcile self-heals it); a passing round after a heal ends the recovery.
    */
-  private void judge(String name, Watch w, CheckRound round) {
+  private void judge(String name, Watch w, CheckRound round, long startedNanos) {
     DeploymentState s = states.apply(name);
+    if (s.healVerdictAfterNanos != 0 && startedNanos - s.healVerdictAfterNanos > 0) {
+      // The first look at what the last self-heal restarted: the next attempt may be decided.
+      s.healVerdictAfterNanos = 0;
+    }
     s.checks = round.results();
     round.results().forEach(c -> metrics.checkRan(name, c));
     boolean wasDegraded = s.degraded;

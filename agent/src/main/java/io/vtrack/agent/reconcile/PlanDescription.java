@@ -88,7 +88,7 @@ final class PlanDescription {
     // While held (suspended, awaiting promotion), say what the rollout would be once it lifts.
     if (!(step instanceof Step.Begin)
         && desired != null
-        && !desired.equals(snap.row().currentCommit())
+        && (!desired.equals(snap.row().currentCommit()) || snap.observed().specChanged())
         && !snap.quarantined().contains(desired)
         && snap.doc() != null
         && snap.observed().active() == null
@@ -120,6 +120,13 @@ final class PlanDescription {
       elsewhere = ReleaseBuilder.exportedFromElsewhere(sources, paths, to, spec);
     } catch (java.sql.SQLException e) {
       elsewhere = false;
+    }
+    if (elsewhere && RolloutSteps.releaseRuns(snap, to)) {
+      steps.add(
+          "stop, Stalled (InvalidSpec): the release "
+              + rel
+              + " runs, exported from another folder than spec.source.path names");
+      return steps;
     }
     steps.add(
         (!Files.isDirectory(paths.release(to))

@@ -159,6 +159,22 @@ final class RolloutSteps {
   }
 
   /**
+   * Whether {@code commit}'s release runs or may have to: what runs now, a blue-green instance, the
+   * last healthy commit (a rollback starts it).
+   */
+  static boolean releaseRuns(Snapshot snap, String commit) {
+    Set<String> inUse = new HashSet<>();
+    if (snap.row() != null) {
+      inUse.add(snap.row().currentCommit());
+      inUse.add(snap.row().lastHealthyCommit());
+    }
+    snap.instances().stream()
+        .filter(i -> i.role() != Instance.Role.Preview)
+        .forEach(i -> inUse.add(i.commit()));
+    return inUse.contains(commit);
+  }
+
+  /**
    * One commit has one release folder: when the document names another {@code spec.source.path} for
    * a commit whose release runs (live, warm, or the last healthy one a rollback starts), that
    * release cannot be exported again under it, and it is not the document's either.
@@ -168,16 +184,7 @@ final class RolloutSteps {
     if (!ReleaseBuilder.exportedFromElsewhere(store.releases(), in.paths(), commit, in.spec())) {
       return;
     }
-    Set<String> inUse = new HashSet<>();
-    if (in.snap().row() != null) {
-      inUse.add(in.snap().row().currentCommit());
-      inUse.add(in.snap().row().lastHealthyCommit());
-    }
-    inUse.add(in.rollout().fromCommit());
-    in.snap().instances().stream()
-        .filter(i -> i.role() != Instance.Role.Preview)
-        .forEach(i -> inUse.add(i.commit()));
-    if (!inUse.contains(commit)) {
+    if (!releaseRuns(in.snap(), commit) && !commit.equals(in.rollout().fromCommit())) {
       return;
     }
     String from = store.releases().exportedFrom(in.name(), commit);

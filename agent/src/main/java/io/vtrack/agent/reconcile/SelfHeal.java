@@ -111,8 +111,17 @@ final class SelfHeal {
             },
             false)
         // Rounds that ran while it restarted (a compose stop can take a grace period per
-        // container) saw it down: only rounds after the restart count toward the next attempt.
-        .onComplete(done -> s.failingRounds = 0);
+        // container) saw it down: only rounds after the restart count toward the next attempt,
+        // and the next attempt waits for one of them, and for its backoff from the restart's end.
+        .onComplete(
+            done -> {
+              s.failingRounds = 0;
+              s.healVerdictAfterNanos = System.nanoTime();
+              Instant notBefore = Instant.now().plusMillis(ErrorMapping.backoffMillis(attempt));
+              if (s.healNotBefore == null || s.healNotBefore.isBefore(notBefore)) {
+                s.healNotBefore = notBefore;
+              }
+            });
   }
 
   private void restart(Snapshot snap, Step.Heal heal, int attempt, DeploymentPaths paths)

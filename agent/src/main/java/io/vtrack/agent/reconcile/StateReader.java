@@ -17,6 +17,7 @@ import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -40,6 +41,7 @@ final class StateReader {
   record LoopView(
       boolean degraded,
       Instant healNotBefore,
+      boolean healVerdictPending,
       ReconcileError.Stalled buildProblem,
       String buildProblemGeneration,
       String buildProblemCommit,
@@ -49,6 +51,7 @@ final class StateReader {
       return new LoopView(
           s.degraded || s.recovering,
           s.healNotBefore,
+          s.healVerdictAfterNanos != 0,
           s.buildProblem,
           s.buildProblemGeneration,
           s.buildProblemCommit,
@@ -180,12 +183,30 @@ final class StateReader {
             new HashSet<>(quarantined),
             dead,
             loop.degraded(),
-            loop.healNotBefore(),
+            healNotBefore(loop, dead),
             specChanged,
             routesDrift,
             Instant.now());
     return new Snapshot(
         src, doc, desired, observed, row, verified, quarantined, qReason, last, running, instances);
+  }
+
+  /** How soon a verdict of the monitor on what a self-heal restarted is looked for again. */
+  static final Duration VERDICT_RECHECK = Duration.ofSeconds(1);
+
+  /**
+   * No self-heal before its backoff, nor, for checks that fail, before the monitor has looked at
+   * what the last one restarted (a service found dead is restarted without waiting for a round).
+   */
+  private static Instant healNotBefore(LoopView loop, List<String> dead) {
+    Instant notBefore = loop.healNotBefore();
+    if (loop.healVerdictPending() && dead.isEmpty()) {
+      Instant recheck = Instant.now().plus(VERDICT_RECHECK);
+      if (notBefore == null || notBefore.isBefore(recheck)) {
+        notBefore = recheck;
+      }
+    }
+    return notBefore;
   }
 
   /** The canonical JSON of a document's spec, as stored with the deployment and its rollouts. */

@@ -284,6 +284,37 @@ class AgentIT extends AgentTestBase {
     assertThat(agent.api.history("vtrack")).as("a restart, not a rollout").hasSize(1);
   }
 
+  @Test
+  void aSelfHealSlowerThanItsBackoffIsNotRepeatedBeforeTheChecksLook() throws Exception {
+    // The backend ignores its stop signal: a restart waits out the 3 s stop timeout, longer than
+    // the first backoffs (about 1 s, then 2 s) between self-heal attempts.
+    app.runtime =
+        app.runtime.replaceFirst("signal: TERM, timeout: 5s", "signal: WINCH, timeout: 3s");
+    String v1 = deployHealthy("v1");
+    long pid = backendPid();
+    new ProcessBuilder("kill", "-STOP", Long.toString(pid)).start().waitFor();
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> "Degraded".equals(status().get("phase")));
+    awaitBackendOtherThan(pid);
+    awaitPhase("Healthy", v1);
+    // One restart, then the checks pass: before, each attempt ended past the next one's backoff
+    // and that one began before any round had looked (three restarts, each 3 s of no backend).
+    assertThat(selfHeals()).as("self-heal attempts").isEqualTo(1);
+  }
+
+  private int selfHeals() throws Exception {
+    try (var c =
+            java.sql.DriverManager.getConnection(
+                "jdbc:sqlite:" + agent.stateDir.resolve("state.db"));
+        var rs =
+            c.createStatement()
+                .executeQuery("SELECT COUNT(*) FROM events WHERE type = 'SelfHeal'")) {
+      return rs.next() ? rs.getInt(1) : 0;
+    }
+  }
+
   /** Until a backend other than {@code pid} runs (it was restarted). */
   private void awaitBackendOtherThan(long pid) {
     await()

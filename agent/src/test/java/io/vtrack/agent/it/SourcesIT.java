@@ -162,7 +162,18 @@ class SourcesIT {
     long pid = backendPid();
 
     // Another folder for the commit that runs: its release cannot be exported again under it.
-    // Stalled naming the path, nothing stopped, the commit not blamed; put back, Healthy.
+    // Stalled naming the path, nothing stopped, the commit not blamed; put back, Healthy. Asked
+    // beforehand (suspended), the plan says so.
+    assertThat(api.postAuthed("/api/v1/deployments/vtrack/suspend", "").status()).isEqualTo(200);
+    app.commitDocument(app.name + ".yaml", documentWithPath("v2", "frontend/"));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                api.getAuthed("/api/v1/deployments/vtrack/plan")
+                    .body()
+                    .contains("stop, Stalled (InvalidSpec): the release "));
+    assertThat(api.postAuthed("/api/v1/deployments/vtrack/resume", "").status()).isEqualTo(200);
     Map<String, Object> moved = stalledOnPath("v2", "frontend/");
     assertThat(moved.get("message").toString())
         .contains(
