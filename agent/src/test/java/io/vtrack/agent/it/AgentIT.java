@@ -271,12 +271,7 @@ class AgentIT extends AgentTestBase {
   void aHungServiceIsRestartedWithoutWaitingOutItsStopTimeout() throws Exception {
     app.runtime = app.runtime.replaceFirst("timeout: 5s", "timeout: 1h");
     String v1 = deployHealthy("v1");
-    long pid = backendPid();
-    new ProcessBuilder("kill", "-STOP", Long.toString(pid)).start().waitFor();
-    await()
-        .atMost(LONG)
-        .pollInterval(Duration.ofMillis(50))
-        .until(() -> "Degraded".equals(status().get("phase")));
+    long pid = hangBackendUntilDegraded();
     assertThat(status().get("message").toString()).contains("self-heal in progress");
     awaitBackendOtherThan(pid);
     awaitPhase("Healthy", v1);
@@ -291,12 +286,7 @@ class AgentIT extends AgentTestBase {
     app.runtime =
         app.runtime.replaceFirst("signal: TERM, timeout: 5s", "signal: WINCH, timeout: 3s");
     String v1 = deployHealthy("v1");
-    long pid = backendPid();
-    new ProcessBuilder("kill", "-STOP", Long.toString(pid)).start().waitFor();
-    await()
-        .atMost(LONG)
-        .pollInterval(Duration.ofMillis(50))
-        .until(() -> "Degraded".equals(status().get("phase")));
+    long pid = hangBackendUntilDegraded();
     awaitBackendOtherThan(pid);
     awaitPhase("Healthy", v1);
     // One restart, then the checks pass: before, each attempt ended past the next one's backoff
@@ -313,6 +303,17 @@ class AgentIT extends AgentTestBase {
                 .executeQuery("SELECT COUNT(*) FROM events WHERE type = 'SelfHeal'")) {
       return rs.next() ? rs.getInt(1) : 0;
     }
+  }
+
+  /** Stops the backend (SIGSTOP) and waits until the deployment is Degraded; its pid. */
+  private long hangBackendUntilDegraded() throws Exception {
+    long pid = backendPid();
+    new ProcessBuilder("kill", "-STOP", Long.toString(pid)).start().waitFor();
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(50))
+        .until(() -> "Degraded".equals(status().get("phase")));
+    return pid;
   }
 
   /** Until a backend other than {@code pid} runs (it was restarted). */
