@@ -37,12 +37,18 @@ public final class IoErrors {
     return file == null ? reason : reason + ": " + file;
   }
 
-  /** The message of the innermost cause of {@code e} (its class's name when it has none). */
-  public static String rootMessage(Throwable e) {
+  /** The innermost cause of {@code e} ({@code e} itself when it has none). */
+  public static Throwable root(Throwable e) {
     Throwable t = e;
     while (t.getCause() != null && t.getCause() != t) {
       t = t.getCause();
     }
+    return t;
+  }
+
+  /** The message of the innermost cause of {@code e} (its class's name when it has none). */
+  public static String rootMessage(Throwable e) {
+    Throwable t = root(e);
     return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
   }
 }

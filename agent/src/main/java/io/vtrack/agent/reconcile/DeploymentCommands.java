@@ -295,7 +295,8 @@ public final class DeploymentCommands {
                     name,
                     () -> {
                       states.apply(name).trigger = "api:" + caller;
-                      return blocking(() -> recordSuspended(name, suspended, caller));
+                      return blocking(() -> recordSuspended(name, suspended, caller))
+                          .map((String) null);
                     });
               }
               return blocking(() -> recordSuspended(name, suspended, caller))
@@ -304,20 +305,12 @@ public final class DeploymentCommands {
                         // A reconcile follows, as after a command in the slot: a held rollout
                         // goes on when resumed, and the status says what the flag means now.
                         queue.enqueue(name);
-                        return "rollout "
-                            + active.id()
-                            + " to "
-                            + StatusBuilder.short7(active.toCommit())
-                            + " (stage "
-                            + active.stage()
-                            + (suspended
-                                ? ") goes no further than the stage it is in"
-                                : ") goes on");
+                        return StatusBuilder.heldRollout(active, suspended);
                       });
             });
   }
 
-  private String recordSuspended(String name, boolean suspended, String caller) throws Exception {
+  private Void recordSuspended(String name, boolean suspended, String caller) throws Exception {
     if (store.deployments().get(name).isEmpty()) {
       throw new ConflictException("deployment " + name + " has not been reconciled yet");
     }

@@ -1,6 +1,7 @@
 package io.vtrack.agent.reconcile;
 
 import io.github.resilience4j.core.IntervalFunction;
+import io.vtrack.agent.IoErrors;
 import io.vtrack.agent.backup.BackupManager;
 import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.release.ConfinedPath;
@@ -71,12 +72,8 @@ public final class ErrorMapping {
         return new ReconcileError.Transient(Reason.InsufficientDisk, c.getMessage());
       }
     }
-    Throwable root = t;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
-    }
-    String what = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
-    if (dockerClass(root)) {
+    String what = IoErrors.rootMessage(t);
+    if (dockerClass(IoErrors.root(t))) {
       return new ReconcileError.Transient(Reason.RuntimeUnavailable, "Docker Engine: " + what);
     }
     // Anything else is the agent's own failure (I/O, a bug): never held against the commit.

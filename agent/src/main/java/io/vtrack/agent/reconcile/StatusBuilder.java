@@ -60,13 +60,9 @@ public final class StatusBuilder {
       message =
           in.active() == null
               ? "suspended (spec.suspend or vtrack suspend): observing only, nothing is changed"
-              : "suspended (spec.suspend or vtrack suspend): rollout "
-                  + in.active().id()
-                  + " to "
-                  + short7(in.active().toCommit())
-                  + " (stage "
-                  + in.active().stage()
-                  + ") goes no further than the stage it is in; nothing more is changed";
+              : "suspended (spec.suspend or vtrack suspend): "
+                  + heldRollout(in.active(), true)
+                  + "; nothing more is changed";
     } else if (d.blocker() != null) {
       phase = Phase.Stalled;
       message = d.blocker().message();
@@ -259,6 +255,20 @@ public final class StatusBuilder {
         r.startedAt(),
         r.finishedAt(),
         duration);
+  }
+
+  /**
+   * What becomes of an active rollout when its deployment is suspended (or resumed): a stage that
+   * has begun runs to its end, the next waits.
+   */
+  static String heldRollout(RolloutRecord active, boolean suspended) {
+    return "rollout "
+        + active.id()
+        + " to "
+        + short7(active.toCommit())
+        + " (stage "
+        + active.stage()
+        + (suspended ? ") goes no further than the stage it is in" : ") goes on");
   }
 
   static String short7(String commit) {
