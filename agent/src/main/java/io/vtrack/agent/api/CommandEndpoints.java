@@ -49,7 +49,7 @@ final class CommandEndpoints {
   void rollback(RoutingContext rc) {
     DesiredStateRegistry.Entry e = lookup.entry(rc);
     String to = null;
-    boolean restore = false;
+    Boolean restore = null;
     String body = RawBody.of(rc).toString();
     if (!body.isBlank()) {
       JsonObject o = jsonObject(body);
@@ -77,7 +77,7 @@ final class CommandEndpoints {
       if (r != null && !(r instanceof Boolean)) {
         throw new ApiError(400, "BadRequest", "'restoreData' must be true or false");
       }
-      restore = r != null && (Boolean) r;
+      restore = (Boolean) r;
     }
     reconciler
         .commands()
@@ -85,7 +85,12 @@ final class CommandEndpoints {
         .onComplete(
             ar -> {
               if (ar.succeeded()) {
-                Replies.json(rc, 202, Map.of("rolloutId", ar.result()));
+                Map<String, Object> answer = new java.util.LinkedHashMap<>();
+                answer.put("rolloutId", ar.result().rolloutId());
+                if (ar.result().message() != null) {
+                  answer.put("message", ar.result().message());
+                }
+                Replies.json(rc, 202, answer);
               } else if (ar.cause() instanceof IllegalArgumentException) {
                 Replies.error(rc, new ApiError(400, "BadRequest", ar.cause().getMessage()));
               } else {

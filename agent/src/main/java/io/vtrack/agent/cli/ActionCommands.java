@@ -10,7 +10,11 @@ import picocli.CommandLine.Parameters;
 final class ActionCommands {
   private ActionCommands() {}
 
-  @Command(name = "rollback", description = "Quarantine what runs and deploy a verified commit.")
+  @Command(
+      name = "rollback",
+      description =
+          "Quarantine what runs and deploy a verified commit; during a rollout, stop it and go"
+              + " back.")
   static class Rollback extends ApiCommand {
     @Parameters(index = "0", description = "deployment name")
     String name;
@@ -22,7 +26,9 @@ final class ActionCommands {
 
     @Option(
         names = "--restore-data",
-        description = "restore the data backup taken before the current commit")
+        description =
+            "restore the data backup taken before the current commit (for a rollout in"
+                + " progress: default as its rollback.restoreData says)")
     boolean restoreData;
 
     @Override
@@ -31,12 +37,17 @@ final class ActionCommands {
       if (to != null) {
         body.put("to", to);
       }
-      body.put("restoreData", restoreData);
+      if (restoreData) {
+        body.put("restoreData", true);
+      }
       ApiClient.Response r = api.post("/api/v1/deployments/" + name + "/rollback", body);
       if (!r.ok()) {
         return failure(r);
       }
-      out().println("rollback started: rollout " + r.body().get("rolloutId"));
+      Object message = r.body().get("message");
+      out()
+          .println(
+              message != null ? message : "rollback started: rollout " + r.body().get("rolloutId"));
       return ExitCodes.OK;
     }
   }

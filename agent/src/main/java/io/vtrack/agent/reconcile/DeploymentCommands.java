@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.model.DeploymentSpec;
+import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.model.RolloutKind;
 import io.vtrack.agent.model.Stage;
 import io.vtrack.agent.release.DeploymentPaths;
@@ -11,12 +12,14 @@ import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.store.DeploymentRepository.DeploymentRow;
 import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.RolloutRepository;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,8 +43,11 @@ public final class DeploymentCommands {
     }
   }
 
-  /** The answer to a reconcile request: the rollout it started or joined, if any. */
-  public record ReconcileAnswer(Long rolloutId, String message) {}
+  /**
+   * The answer to a command: the rollout it started, joined or stopped, if any, and what it means
+   * (null when the rollout id says it all).
+   */
+  public record Answer(Long rolloutId, String message) {}
 
   private final Vertx vertx;
   private final StateStore store;
@@ -51,6 +57,7 @@ public final class DeploymentCommands {
   private final StateReader reader;
   private final RolloutTransitions transitions;
   private final Function<String, DeploymentState> states;
+  private final BiFunction<String, String, RolloutExecutor.StopWhen> stopRollout;
   private final Path stateDir;
 
   DeploymentCommands(
@@ -62,6 +69,7 @@ public final class DeploymentCommands {
       StateReader reader,
       RolloutTransitions transitions,
       Function<String, DeploymentState> states,
+      BiFunction<String, String, RolloutExecutor.StopWhen> stopRollout,
       Path stateDir) {
     this.vertx = vertx;
     this.store = store;
@@ -71,6 +79,7 @@ public final class DeploymentCommands {
     this.reader = reader;
     this.transitions = transitions;
     this.states = states;
+    this.stopRollout = stopRollout;
     this.stateDir = stateDir;
   }
 
@@ -116,16 +125,178 @@ public final class DeploymentCommands {
 
   /**
    * Manual rollback: quarantines what runs and deploys a verified commit (default the previous).
+   * While a rollout runs, it is that rollout that is rolled back: it stops (its verification at
+   * once, another stage when it ends), its commit is quarantined, and the deployment goes back to
+   * the last healthy commit, as when its checks fail.
+   *
+   * @param restoreData whether the data comes back; null: not for a rollback of what runs, and as
+   *     the rollout's {@code rollback.restoreData} says for one in progress
    */
-  public Future<Long> rollback(String name, String to, boolean restoreData, String caller) {
-    // Refused at once while a rollout runs (its slot may be busy for a whole verification); the
-    // check that counts is repeated inside the slot.
+  public Future<Answer> rollback(String name, String to, Boolean restoreData, String caller) {
+    // The rollout in progress is looked at outside the slot, which it may hold for a whole
+    // verification; the check that counts is repeated inside it.
     return activeRollout(name)
         .compose(
             active ->
                 active == null
-                    ? submitRollback(name, to, restoreData, caller)
-                    : Future.failedFuture(inProgress(name, active)));
+                    ? rollbackWhatRuns(name, to, restoreData, caller)
+                    : stopRollout(name, active, to, restoreData, caller));
+  }
+
+  private Future<Answer> rollbackWhatRuns(
+      String name, String to, Boolean restoreData, String caller) {
+    return submitRollback(name, to, Boolean.TRUE.equals(restoreData), caller)
+        .map(id -> new Answer(id, null));
+  }
+
+  /**
+   * Stops {@code active} and rolls it back. A rollback cannot be stopped, and one asked twice is
+   * refused the second time; a rollout that ended meanwhile leaves a rollback of what runs.
+   */
+  private Future<Answer> stopRollout(
+      String name, RolloutRecord active, String to, Boolean restoreData, String caller) {
+    if (active.manual() || active.stage() == Stage.RollingBack) {
+      return Future.failedFuture(inProgress(name, active));
+    }
+    return blocking(() -> recordStop(name, active, to, restoreData, caller))
+        .compose(
+            stop -> {
+              if (stop == null) {
+                return activeRollout(name)
+                    .compose(
+                        now ->
+                            now == null
+                                ? rollbackWhatRuns(name, to, restoreData, caller)
+                                : Future.failedFuture(stopRefused(name, now)));
+              }
+              RolloutExecutor.StopWhen when = stopRollout.apply(name, stop.text());
+              queue.enqueue(name);
+              return Future.succeededFuture(new Answer(active.id(), stop.answer(when)));
+            });
+  }
+
+  /**
+   * A stop recorded: the rollout, the stage it was in, what it records as its failure ({@code
+   * text}), and what follows ({@code then}).
+   */
+  private record Stop(
+      RolloutRecord rollout, Stage stage, String text, String then, boolean suspended) {
+    String answer(RolloutExecutor.StopWhen when) {
+      String at =
+          switch (when) {
+            case NOW -> " stopped in " + stage;
+            case STAGE_END -> " stops when its stage ends (" + stage + ")";
+            case NEXT_STAGE -> " stops before its next stage (" + stage + ")";
+          };
+      return "rollout "
+          + rollout.id()
+          + " to "
+          + StatusBuilder.short7(rollout.toCommit())
+          + at
+          + ": "
+          + StatusBuilder.short7(rollout.toCommit())
+          + " is quarantined"
+          + then
+          + (suspended && when == RolloutExecutor.StopWhen.NEXT_STAGE
+              ? "; the deployment is suspended: this happens when it is resumed"
+              : "");
+    }
+  }
+
+  private DeploymentRow deployed(String name) throws Exception {
+    return store
+        .deployments()
+        .get(name)
+        .orElseThrow(() -> new ConflictException("deployment " + name + " has not been deployed"));
+  }
+
+  /** Records the stop, or returns null when the rollout can no longer be stopped. */
+  private Stop recordStop(
+      String name, RolloutRecord active, String to, Boolean restoreData, String caller)
+      throws Exception {
+    DeploymentRow row = deployed(name);
+    String back = row.lastHealthyCommit();
+    if (back != null && back.equals(active.toCommit())) {
+      back = null;
+    }
+    if (to != null && (back == null || !back.startsWith(to))) {
+      throw new IllegalArgumentException(
+          "rollout "
+              + active.id()
+              + " to "
+              + StatusBuilder.short7(active.toCommit())
+              + " is in progress, and a rollback of it goes back to "
+              + (back == null
+                  ? "nothing (no commit was verified healthy here)"
+                  : "the last healthy commit " + StatusBuilder.short7(back))
+              + ", not to '"
+              + to
+              + "'");
+    }
+    RolloutRepository.StopRequest stop =
+        store.transaction(
+            () -> {
+              if (!store.rollouts().requestStop(active.id(), caller, restoreData)) {
+                return null;
+              }
+              RolloutRepository.StopRequest asked =
+                  store.rollouts().stopRequest(active.id()).orElseThrow();
+              store
+                  .events()
+                  .add(
+                      name,
+                      active.id(),
+                      "RollbackRequested",
+                      Reason.ManualRollback.name(),
+                      "rollout "
+                          + active.id()
+                          + " to "
+                          + StatusBuilder.short7(active.toCommit())
+                          + " "
+                          + asked.describe());
+              return asked;
+            });
+    if (stop == null) {
+      return null;
+    }
+    // Before Deploying, nothing that runs was touched: the rollout simply ends.
+    boolean touched = stop.stage().ordinal() >= Stage.Deploying.ordinal();
+    String then =
+        !touched
+            ? (back == null
+                ? "; nothing was deployed"
+                : "; " + StatusBuilder.short7(back) + " runs on")
+            : (back == null
+                    ? ", and its services stop (no commit was verified healthy here)"
+                    : " and the deployment goes back to " + StatusBuilder.short7(back))
+                + (restoreData == null
+                    ? ""
+                    : restoreData
+                        ? ", with the data backed up before the rollout"
+                        : ", the data kept as it is");
+    return new Stop(active, stop.stage(), stop.describe(), then, suspended(name, row));
+  }
+
+  private boolean suspended(String name, DeploymentRow row) {
+    DesiredStateRegistry.Entry e = registry.get(name);
+    return row.suspended()
+        || (e != null
+            && e.document().valid()
+            && e.document().document().spec() != null
+            && e.document().document().spec().suspended());
+  }
+
+  private static ConflictException stopRefused(String name, RolloutRecord active) {
+    return active.manual() || active.stage() == Stage.RollingBack
+        ? inProgress(name, active)
+        : new ConflictException(
+            "rollout "
+                + active.id()
+                + " of "
+                + name
+                + " is being rolled back already ("
+                + active.stage()
+                + ")");
   }
 
   private Future<RolloutRecord> activeRollout(String name) {
@@ -154,12 +325,7 @@ public final class DeploymentCommands {
       DesiredStateRegistry.Entry entry, String to, boolean restoreData, String caller)
       throws Exception {
     String name = entry.name();
-    DeploymentRow row =
-        store
-            .deployments()
-            .get(name)
-            .orElseThrow(
-                () -> new ConflictException("deployment " + name + " has not been deployed"));
+    DeploymentRow row = deployed(name);
     RolloutRecord active = store.rollouts().active(name).orElse(null);
     if (active != null) {
       throw inProgress(name, active);
@@ -213,22 +379,21 @@ public final class DeploymentCommands {
    * Lifts the quarantine and reconciles now. The plan is made inside the slot, so the caller learns
    * whether a rollout started.
    */
-  public Future<ReconcileAnswer> reconcile(String name, String caller) {
+  public Future<Answer> reconcile(String name, String caller) {
     String trigger = "api:" + caller;
     return activeRollout(name)
         .compose(
             active -> {
-              Future<ReconcileAnswer> inSlot = submitReconcile(name, trigger);
+              Future<Answer> inSlot = submitReconcile(name, trigger);
               // While a rollout runs, the answer does not wait for its slot to be free.
               return active == null
                   ? inSlot
                   : Future.succeededFuture(
-                      new ReconcileAnswer(
-                          active.id(), "rollout " + active.id() + " is in progress"));
+                      new Answer(active.id(), "rollout " + active.id() + " is in progress"));
             });
   }
 
-  private Future<ReconcileAnswer> submitReconcile(String name, String trigger) {
+  private Future<Answer> submitReconcile(String name, String trigger) {
     return queue.submit(
         name,
         () -> {
@@ -245,24 +410,23 @@ public final class DeploymentCommands {
         });
   }
 
-  private ReconcileAnswer reconcileNow(
+  private Answer reconcileNow(
       String name, DesiredStateRegistry.Entry entry, StateReader.LoopView view, String trigger)
       throws Exception {
     int cleared = store.commits().clearQuarantine(name);
     String lifted = cleared > 0 ? "quarantine lifted; " : "";
     RolloutRecord active = store.rollouts().active(name).orElse(null);
     if (active != null) {
-      return new ReconcileAnswer(
-          active.id(), lifted + "rollout " + active.id() + " is in progress");
+      return new Answer(active.id(), lifted + "rollout " + active.id() + " is in progress");
     }
     if (entry == null) {
-      return new ReconcileAnswer(null, lifted + "reconcile queued");
+      return new Answer(null, lifted + "reconcile queued");
     }
     Snapshot snap = reader.read(entry, view);
     Step step = Planner.plan(snap.desired(), snap.observed());
     if (step instanceof Step.Begin b) {
       long id = begin(snap, b.toCommit(), trigger);
-      return new ReconcileAnswer(id, lifted + "rollout " + id + " to " + b.toCommit() + " started");
+      return new Answer(id, lifted + "rollout " + id + " to " + b.toCommit() + " started");
     }
     String what =
         step instanceof Step.Stall st
@@ -276,7 +440,7 @@ public final class DeploymentCommands {
                         : "nothing to do: "
                             + StatusBuilder.short7(snap.row().currentCommit())
                             + " is what is desired";
-    return new ReconcileAnswer(null, lifted + what);
+    return new Answer(null, lifted + what);
   }
 
   /**

@@ -137,6 +137,7 @@ public final class Reconciler {
             reader,
             transitions,
             this::state,
+            executor::stop,
             wiring.stateDir());
     this.steps = new StepRunner(vertx, monitor, selfHeal, commands, executor, this::enqueue);
     wiring.metrics().queueDepth(queue::depth);

@@ -82,8 +82,10 @@ final class RollbackStage {
                         "stopped " + StatusBuilder.short7(r.toCommit()), said);
                   });
               boolean restored = r.dataRestored();
-              if (r.restoreData()
-                  && spec.rollback().restoreData().enabled()
+              Boolean asked = askedToRestore(r);
+              if ((asked != null
+                      ? asked
+                      : r.restoreData() && spec.rollback().restoreData().enabled())
                   && !r.dataRestored()
                   && store.backups().get(r.id()).isPresent()) {
                 restoreStep(in, spec, "", "");
@@ -139,13 +141,17 @@ final class RollbackStage {
             () -> {
               Instance candidate = bg.candidate(in.name(), r.id());
               RestoreData policy = spec.rollback().restoreData();
+              Boolean asked = askedToRestore(r);
               boolean restore =
                   live != null
-                      && r.restoreData()
                       && !r.dataRestored()
                       && store.backups().get(r.id()).isPresent()
-                      && (policy == RestoreData.Always
-                          || (policy == RestoreData.WhenDamaged && bg.dataDamaged(r.id())));
+                      && (asked != null
+                          ? asked
+                          : r.restoreData()
+                              && (policy == RestoreData.Always
+                                  || (policy == RestoreData.WhenDamaged
+                                      && bg.dataDamaged(r.id()))));
               DeploymentSpec liveSpec = live == null ? null : Specs.parse(live.specJson());
               DeploymentSpec with = liveSpec != null ? liveSpec : spec;
               // A live instance that does not run (this rollback stopped it for the data and the
@@ -208,7 +214,9 @@ final class RollbackStage {
                 restoreStep(
                     in,
                     spec,
-                    " (a sqlite check failed, or restoreData: Always)",
+                    asked != null
+                        ? " (asked for with the rollback)"
+                        : " (a sqlite check failed, or restoreData: Always)",
                     "; the live instance restarts on it");
                 io.vtrack.agent.store.CrashPoints.reach("restored.mid");
               }
@@ -254,6 +262,18 @@ final class RollbackStage {
                   // Passed or not, the held requests go on to what runs now.
                   .eventually(() -> vertx.executeBlocking(() -> letThrough(in.name()), false));
             });
+  }
+
+  /**
+   * Whether the person who asked for this rollback while the rollout ran said the data comes back
+   * ({@code restoreData} of the request); null: as the rollout's policy says.
+   */
+  private Boolean askedToRestore(RolloutRecord r) throws Exception {
+    return store
+        .rollouts()
+        .stopRequest(r.id())
+        .map(io.vtrack.agent.store.RolloutRepository.StopRequest::restoreData)
+        .orElse(null);
   }
 
   /** The restore step: this rollout's backup back in place, the data at failure kept aside. */

@@ -14,6 +14,7 @@ import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.CrashPoints;
 import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.RolloutRepository;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -66,6 +67,19 @@ final class RolloutExecutor {
   private final Path stateDir;
   private final int keepRollouts;
 
+  /** When a rollback asked for during a rollout takes effect. */
+  enum StopWhen {
+    /** Its verification (or preview) ended at once. */
+    NOW,
+    /** The stage that runs ends first. */
+    STAGE_END,
+    /** No stage runs (it is held, or between two): before the next one. */
+    NEXT_STAGE
+  }
+
+  /** Deployments whose rollout runs a stage now; on the agent's context. */
+  private final Set<String> inStage = new HashSet<>();
+
   /** Rollouts whose services this agent process started just now: no need to look first. */
   private final Set<Long> deployedHere = new HashSet<>();
 
@@ -109,61 +123,104 @@ final class RolloutExecutor {
     StageInput in = StageInput.of(snap, r, DeploymentPaths.of(stateDir, r.deployment()));
     Stage stage = r.stage();
     CrashPoints.reach("stage." + stage);
+    inStage.add(r.deployment());
     Future<Outcome> work =
-        switch (stage) {
-          case Preparing -> blocking(() -> moved(in, Stage.Preparing, () -> steps.prepare(in)));
-          case Validating -> blocking(() -> moved(in, Stage.Validating, () -> steps.validate(in)));
-          case BackingUp -> blocking(() -> moved(in, Stage.BackingUp, () -> steps.backup(in)));
-          case Previewing -> preview.run(in).compose(v -> blocking(() -> afterPreview(in, v)));
-          case Deploying ->
-              latencyNow
-                  .measure(in)
-                  .compose(
-                      latencyBefore ->
-                          blocking(
-                              () -> {
-                                boolean[] started = {true};
-                                Outcome o =
-                                    moved(
-                                        in,
-                                        Stage.Deploying,
-                                        () -> {
-                                          if (in.spec().blueGreen() != null) {
-                                            started[0] = blueGreen.deploy(in);
-                                          } else {
-                                            if (!in.snap().instances().isEmpty()) {
-                                              blueGreen.retire(in);
-                                            }
-                                            steps.deploy(in, latencyBefore);
-                                          }
-                                        });
-                                // A candidate recorded before this stage ran (power lost as it
-                                // started) is not known to run: verification starts what does not.
-                                if (started[0]) {
-                                  deployedHere.add(r.id());
-                                }
-                                return o;
-                              }));
-          case Verifying ->
-              blocking(() -> candidateTarget(in))
-                  .compose(
-                      target ->
-                          verify
-                              .verify(
-                                  in,
-                                  r.toCommit(),
-                                  in.spec(),
-                                  target,
-                                  // A manual rollback's target was verified before: one round.
-                                  r.manual()
-                                      ? Verification.Mode.KNOWN_GOOD
-                                      : Verification.Mode.VERIFY,
-                                  !deployedHere.remove(r.id()))
-                              .compose(v -> blocking(() -> afterVerify(in, v))));
-          case RollingBack -> rollback.run(in).compose(v -> blocking(() -> afterRollback(in, v)));
-          case Done -> Future.succeededFuture(new Outcome.Moved());
-        };
-    return work.recover(err -> onError(in, stage, err));
+        stoppable(r)
+            ? blocking(() -> stopRequest(r))
+                .compose(
+                    stop ->
+                        stop == null
+                            ? stage(in, r, stage)
+                            : blocking(() -> stopped(in, stage, stop)))
+            : stage(in, r, stage);
+    return work.recover(err -> onError(in, stage, err))
+        .onComplete(x -> inStage.remove(r.deployment()));
+  }
+
+  /**
+   * A rollback was asked for while {@code deployment}'s rollout ran (recorded in the store, which
+   * every stage reads as it begins and ends): a verification of the new revision ends now with
+   * {@code message}. Says when it takes effect. Call on the agent's context.
+   */
+  StopWhen stop(String deployment, String message) {
+    if (verify.stop(deployment, message)) {
+      return StopWhen.NOW;
+    }
+    return inStage.contains(deployment) ? StopWhen.STAGE_END : StopWhen.NEXT_STAGE;
+  }
+
+  /** Whether {@code r} may have been asked to stop (a rollout that has not begun to roll back). */
+  private static boolean stoppable(RolloutRecord r) {
+    return !r.manual() && r.stage() != Stage.RollingBack && r.stage() != Stage.Done;
+  }
+
+  /** The rollback asked for while {@code r} ran, or null. */
+  private RolloutRepository.StopRequest stopRequest(RolloutRecord r) throws Exception {
+    return stoppable(r) ? store.rollouts().stopRequest(r.id()).orElse(null) : null;
+  }
+
+  /**
+   * A rollback was asked for while {@code stage} ran or before it began: the rollout fails there,
+   * its commit quarantined, and goes back as after a failure (before the switch, nothing runs
+   * differently and it simply ends).
+   */
+  private Outcome stopped(StageInput in, Stage stage, RolloutRepository.StopRequest stop)
+      throws Exception {
+    return failed(in, stage, Reason.ManualRollback, stop.describe(), true);
+  }
+
+  private Future<Outcome> stage(StageInput in, RolloutRecord r, Stage stage) {
+    return switch (stage) {
+      case Preparing -> blocking(() -> moved(in, Stage.Preparing, () -> steps.prepare(in)));
+      case Validating -> blocking(() -> moved(in, Stage.Validating, () -> steps.validate(in)));
+      case BackingUp -> blocking(() -> moved(in, Stage.BackingUp, () -> steps.backup(in)));
+      case Previewing -> preview.run(in).compose(v -> blocking(() -> afterPreview(in, v)));
+      case Deploying ->
+          latencyNow
+              .measure(in)
+              .compose(
+                  latencyBefore ->
+                      blocking(
+                          () -> {
+                            boolean[] started = {true};
+                            Outcome o =
+                                moved(
+                                    in,
+                                    Stage.Deploying,
+                                    () -> {
+                                      if (in.spec().blueGreen() != null) {
+                                        started[0] = blueGreen.deploy(in);
+                                      } else {
+                                        if (!in.snap().instances().isEmpty()) {
+                                          blueGreen.retire(in);
+                                        }
+                                        steps.deploy(in, latencyBefore);
+                                      }
+                                    });
+                            // A candidate recorded before this stage ran (power lost as it
+                            // started) is not known to run: verification starts what does not.
+                            if (started[0]) {
+                              deployedHere.add(r.id());
+                            }
+                            return o;
+                          }));
+      case Verifying ->
+          blocking(() -> candidateTarget(in))
+              .compose(
+                  target ->
+                      verify
+                          .verify(
+                              in,
+                              r.toCommit(),
+                              in.spec(),
+                              target,
+                              // A manual rollback's target was verified before: one round.
+                              r.manual() ? Verification.Mode.KNOWN_GOOD : Verification.Mode.VERIFY,
+                              !deployedHere.remove(r.id()))
+                          .compose(v -> blocking(() -> afterVerify(in, v))));
+      case RollingBack -> rollback.run(in).compose(v -> blocking(() -> afterRollback(in, v)));
+      case Done -> Future.succeededFuture(new Outcome.Moved());
+    };
   }
 
   /**
@@ -196,6 +253,10 @@ final class RolloutExecutor {
 
   private Outcome moved(StageInput in, Stage stage, StageWork work) throws Exception {
     work.run();
+    RolloutRepository.StopRequest stop = stopRequest(in.rollout());
+    if (stop != null) {
+      return stopped(in, stage, stop);
+    }
     RolloutMachine.Transition t = transitions.advance(in.rollout(), stage);
     if (t.next() == Stage.Done) {
       ended(in, t.result(), null);
@@ -223,6 +284,11 @@ final class RolloutExecutor {
     if (!v.healthy()) {
       return failed(in, Stage.Verifying, v.reason(), v.message(), true);
     }
+    // Asked to stop as the verification ended: it does not switch.
+    RolloutRepository.StopRequest stop = stopRequest(r);
+    if (stop != null) {
+      return stopped(in, Stage.Verifying, stop);
+    }
     if (in.spec().blueGreen() != null) {
       Instance to = blueGreen.candidate(in.name(), r.id());
       blueGreen.switchTo(in, to, in.spec());
@@ -243,6 +309,9 @@ final class RolloutExecutor {
 
   /** A preview that failed quarantines the commit; nothing live was touched, nothing goes back. */
   private Outcome afterPreview(StageInput in, VerifyStage.Verdict v) throws Exception {
+    if (v.reason() == Reason.ManualRollback) {
+      return failed(in, Stage.Previewing, v.reason(), v.message(), true);
+    }
     if (!v.healthy()) {
       return failed(
           in,
@@ -279,9 +348,10 @@ final class RolloutExecutor {
     boolean haveHealthy = lastHealthy != null && !lastHealthy.equals(r.toCommit());
     LogSetup.about(LOG, Level.WARN, in.name(), r.id(), r.toCommit())
         .log("{}: rollout {} failed in {}: {} {}", in.name(), r.id(), stage, reason, message);
+    // A rollback asked for by hand rolls back even where rollback.automatic is false.
+    boolean automatic = spec.rollback().automatic() || reason == Reason.ManualRollback;
     RolloutMachine.Transition t =
-        transitions.fail(
-            r, stage, reason, message, spec.rollback().automatic(), haveHealthy, quarantine);
+        transitions.fail(r, stage, reason, message, automatic, haveHealthy, quarantine);
     if (t.next() == Stage.Done) {
       ended(in, t.result(), reason);
     }

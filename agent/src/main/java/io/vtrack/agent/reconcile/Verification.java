@@ -163,6 +163,20 @@ public final class Verification {
     }
   }
 
+  /**
+   * Ends the verification of a new revision now, failed ({@link Reason#ManualRollback}): a rollback
+   * was asked for while it ran. A known-good revision coming back is not stopped. Whether it ended
+   * it; call on the context that runs this verification.
+   */
+  public boolean stop(String message) {
+    if (mode != Mode.VERIFY || done.future().isComplete()) {
+      return false;
+    }
+    vertx.cancelTimer(nextRound);
+    return done.tryComplete(
+        new Outcome(false, Reason.ManualRollback, message, roundsDone, "a rollback was asked for"));
+  }
+
   /** How often the addresses the checks ask are tried before the first round. */
   private static final long LISTEN_POLL_MILLIS = 25;
 

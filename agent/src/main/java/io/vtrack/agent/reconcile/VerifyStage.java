@@ -153,7 +153,14 @@ final class VerifyStage {
                       round -> record(in.name(), r, stage, round),
                       files);
               running.put(in.name(), v);
-              return v.run()
+              Future<Verification.Outcome> outcome = v.run();
+              if (mode == Verification.Mode.VERIFY) {
+                // A rollback asked for before this verification could be found running.
+                vertx
+                    .executeBlocking(() -> store.rollouts().stopRequest(r.id()), false)
+                    .onSuccess(stop -> stop.ifPresent(st -> v.stop(st.describe())));
+              }
+              return outcome
                   .onComplete(x -> running.remove(in.name(), v))
                   // The host's trouble (an engine that does not answer): the step ends saying so,
                   // and the stage is tried again.
@@ -193,6 +200,16 @@ final class VerifyStage {
     if (v != null) {
       v.servicesChanged();
     }
+  }
+
+  /**
+   * A rollback was asked for while {@code deployment}'s rollout ran: its verification of the new
+   * revision (or preview) ends now, failed with {@code message}. Whether one did. Call on the
+   * agent's context.
+   */
+  boolean stop(String deployment, String message) {
+    Verification v = running.get(deployment);
+    return v != null && v.stop(message);
   }
 
   private record Prepared(long stepId, List<HealthCheck> checks, String restarted) {}

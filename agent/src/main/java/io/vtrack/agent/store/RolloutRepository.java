@@ -68,6 +68,56 @@ public final class RolloutRepository {
         "UPDATE rollouts SET reason = ?, message = ? WHERE id = ?", reason, message, rolloutId);
   }
 
+  /**
+   * A rollback asked for while a rollout ran (DESIGN.md §4, {@code vtrack rollback}): the rollout
+   * stops and goes back to the last healthy commit.
+   *
+   * @param by who asked (the API's caller)
+   * @param stage the stage the rollout was in when asked
+   * @param restoreData whether the data backup taken before the rollout comes back; null: as the
+   *     rollout's {@code rollback.restoreData} says
+   * @param at when, ISO-8601
+   */
+  public record StopRequest(String by, Stage stage, Boolean restoreData, String at) {
+    /** In words, for the rollout's record and the status. */
+    public String describe() {
+      return "rolled back by " + by + " while " + stage;
+    }
+  }
+
+  /**
+   * Records that {@code rolloutId} is to stop and roll back; false when it cannot be any more (it
+   * ended, is rolling back already, is itself a rollback, or was asked to stop before).
+   */
+  public boolean requestStop(long rolloutId, String by, Boolean restoreData) throws SQLException {
+    return db.update(
+            "UPDATE rollouts SET stop_by = ?, stop_stage = stage, stop_restore = ?, stop_at = ?"
+                + " WHERE id = ? AND finished_at IS NULL AND stop_by IS NULL AND kind = ?"
+                + " AND stage NOT IN (?, ?)",
+            by,
+            restoreData,
+            Db.now(),
+            rolloutId,
+            RolloutKind.Rollout.text(),
+            Stage.RollingBack,
+            Stage.Done)
+        == 1;
+  }
+
+  /** The rollback asked for while {@code rolloutId} ran, if one was. */
+  public Optional<StopRequest> stopRequest(long rolloutId) throws SQLException {
+    return db.first(
+        "SELECT stop_by, stop_stage, stop_restore, stop_at FROM rollouts"
+            + " WHERE id = ? AND stop_by IS NOT NULL",
+        rs -> {
+          int restore = rs.getInt(3);
+          Boolean restoreData = rs.wasNull() ? null : restore == 1;
+          return new StopRequest(
+              rs.getString(1), Stage.valueOf(rs.getString(2)), restoreData, rs.getString(4));
+        },
+        rolloutId);
+  }
+
   /** Ends a rollout; a null reason or message keeps the one recorded before. */
   public void finish(long rolloutId, RolloutResult result, Reason reason, String message)
       throws SQLException {

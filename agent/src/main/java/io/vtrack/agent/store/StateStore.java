@@ -158,6 +158,13 @@ public final class StateStore implements AutoCloseable {
             source_path TEXT NOT NULL,
             PRIMARY KEY (deployment, commit_sha)
           );
+          """,
+          // v7: a rollback asked for while the rollout ran (it stops the rollout).
+          """
+          ALTER TABLE rollouts ADD COLUMN stop_by TEXT;
+          ALTER TABLE rollouts ADD COLUMN stop_stage TEXT;
+          ALTER TABLE rollouts ADD COLUMN stop_restore INTEGER;
+          ALTER TABLE rollouts ADD COLUMN stop_at TEXT;
           """);
 
   /** Work done inside a transaction. */

@@ -134,6 +134,41 @@ class BlueGreenIT extends AgentTestBase {
   }
 
   @Test
+  void aRollbackWhileTheCandidateIsVerifiedStopsItAtOnceAndNoUserSawIt() throws Exception {
+    String v1 = deployHealthy("v1");
+    long livePid = pidOf((String) instance("Live").get("colour"), "backend");
+    // Not ready for ten minutes, verified for up to five: a rollback is the way out.
+    app.timings = "startupTimeout: 5m\n    interval: 300ms\n    window: 1500ms";
+    try (PollingClient user = user()) {
+      await().atMost(LONG).until(() -> user.ok.get() > 10);
+      String v2 = app.warmsUpWith503(600, "v2");
+      app.deploy("v2");
+      await()
+          .atMost(LONG)
+          .until(
+              () -> {
+                Map<String, Object> r = agent.api.history(app.name).get(0);
+                return v2.equals(r.get("to"))
+                    && ((List<Map<String, Object>>) r.getOrDefault("checks", List.of()))
+                        .stream().anyMatch(c -> c.get("stage").toString().startsWith("Verifying"));
+              });
+      Api.Answer a = agent.api.postAuthed("/api/v1/deployments/" + app.name + "/rollback", "{}");
+      assertThat(a.status()).as(a.body()).isEqualTo(202);
+      assertThat(a.json().get("message").toString()).contains("stopped in Verifying");
+      awaitPhase("RolledBack", v1);
+      user.close();
+      System.out.println("rollback while the candidate is verified, under load: " + user);
+      assertThat(user.failures).as("failed requests while v2 was tried").isEmpty();
+      assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(v2);
+    }
+    Map<String, Object> last = agent.api.history(app.name).get(0);
+    assertThat(last.get("reason")).isEqualTo("ManualRollback");
+    assertThat(pidOf((String) instance("Live").get("colour"), "backend")).isEqualTo(livePid);
+    assertThat(instance("Candidate")).isNull();
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
+  @Test
   void aRollbackWhileWarmIsASwitchBack() throws Exception {
     String v1 = deployHealthy("v1");
     String v1Colour = (String) instance("Live").get("colour");

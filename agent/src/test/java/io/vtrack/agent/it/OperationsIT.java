@@ -211,17 +211,7 @@ class OperationsIT extends AgentTestBase {
     awaitPhase("Healthy", v1);
     // A validation that lasts until the test opens its gate: the rollout holds the slot meanwhile.
     Path gate = tmp.resolve("gate");
-    app.validate =
-        """
-          validate:
-            - name: gate
-              command: [sh, -c, "while [ ! -e %s ]; do sleep 0.05; done"]
-              timeout: 5m
-        """
-            .formatted(gate);
-    String v2 = app.goodUpgrade("2.0.0", "v2");
-    app.deploy("v2");
-    await().atMost(LONG).until(() -> "Validating".equals(status().get("phase")));
+    String v2 = upgradeHeldInValidation(gate, "2.0.0", "v2");
 
     // The answer does not wait for the stage (it did: until the whole rollout was over).
     Api.Answer a =
@@ -241,12 +231,7 @@ class OperationsIT extends AgentTestBase {
 
     // The stage that had begun ends; the rollout holds before its backup, the old release serves.
     Files.writeString(gate, "");
-    await()
-        .atMost(LONG)
-        .until(
-            () ->
-                "Suspended".equals(status().get("phase"))
-                    && String.valueOf(status().get("message")).contains("(stage BackingUp)"));
+    awaitHeldBeforeBackup();
     assertThat(status().get("currentCommit")).isEqualTo(v1);
     Map<String, Object> held = agent.api.history("vtrack").get(0);
     assertThat(held.get("stage")).isEqualTo("BackingUp");
@@ -257,6 +242,173 @@ class OperationsIT extends AgentTestBase {
     assertThat(resumed.code).isZero();
     assertThat(resumed.out).contains("(stage BackingUp) goes on");
     awaitPhase("Healthy", v2);
+  }
+
+  @Test
+  void aRollbackDuringVerificationStopsItAtOnceAndGoesBack() throws Exception {
+    app.deploy("v1");
+    start("300ms");
+    String v1 = commitOf("v1");
+    awaitPhase("Healthy", v1);
+    // A revision that answers 503 for ten minutes, verified for up to five: it serves its 503s
+    // (recreate) until startupTimeout, unless someone rolls it back.
+    app.timings = "startupTimeout: 5m\n    interval: 200ms\n    window: 1500ms";
+    // Its migration writes the data too: a rollback puts the backup taken before it back.
+    app.edit(
+        "backend/app.py",
+        s ->
+            s.replace(
+                "    conn.close()\n\n\ndef record_events",
+                "    with conn:\n        conn.execute(\"CREATE TABLE IF NOT EXISTS v2_marker (x)\")\n"
+                    + "    conn.close()\n\n\ndef record_events"));
+    String v2 = app.warmsUpWith503(600, "v2");
+    app.deploy("v2");
+    awaitVerificationRounds(v2);
+    assertThat(runningVersion()).isNull();
+    assertThat(tables()).contains("v2_marker");
+
+    Api.Answer elsewhere =
+        agent.api.postAuthed(
+            "/api/v1/deployments/vtrack/rollback", "{\"to\": \"" + v2.substring(0, 8) + "\"}");
+    assertThat(elsewhere.status()).as(elsewhere.body()).isEqualTo(400);
+    assertThat(elsewhere.json().get("message").toString())
+        .contains("goes back to the last healthy commit " + v1.substring(0, 7));
+
+    Run rb = cli("rollback", "vtrack", server(), tokenFile());
+    assertThat(rb.code).as(rb.err).isZero();
+    assertThat(rb.out)
+        .contains("stopped in Verifying")
+        .contains(v2.substring(0, 7) + " is quarantined")
+        .contains("goes back to " + v1.substring(0, 7));
+    awaitPhase("RolledBack", v1);
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+    Map<String, Object> stopped = agent.api.history("vtrack").get(0);
+    assertThat(stopped.get("result")).isEqualTo("RolledBack");
+    assertThat(stopped.get("reason")).isEqualTo("ManualRollback");
+    assertThat(stopped.get("message").toString())
+        .contains("rolled back by token@127.0.0.1")
+        .contains("while Verifying");
+    assertThat(status().get("quarantinedCommits")).asList().contains(v2);
+    assertThat(tables()).doesNotContain("v2_marker");
+    assertThat((List<Map<String, Object>>) stopped.get("steps"))
+        .anySatisfy(st -> assertThat(st.get("name")).isEqualTo("restore"));
+    // Asked again, there is no rollout to stop: a rollback of what runs, with nothing to go to.
+    Api.Answer again = agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "{}");
+    assertThat(again.status()).as(again.body()).isEqualTo(400);
+  }
+
+  @Test
+  void aRollbackAskedDuringAStageEndsTheRolloutThereAndHoldsThroughARestart() throws Exception {
+    app.deploy("v1");
+    start("300ms");
+    String v1 = commitOf("v1");
+    awaitPhase("Healthy", v1);
+    long pid = backendPid();
+    Path gate = tmp.resolve("gate");
+    String v2 = upgradeHeldInValidation(gate, "2.0.0", "v2");
+
+    // Asked while its validation runs: the stage runs to its end, and the rollout ends there.
+    Api.Answer a = agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "");
+    assertThat(a.status()).as(a.body()).isEqualTo(202);
+    assertThat(a.json().get("message").toString())
+        .contains("stops when its stage ends (Validating)")
+        .contains(v1.substring(0, 7) + " runs on");
+    Api.Answer twice = agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "");
+    assertThat(twice.status()).as(twice.body()).isEqualTo(409);
+    assertThat(twice.json().get("message").toString()).contains("is being rolled back already");
+    Files.writeString(gate, "");
+    awaitPhase("RolledBack", v1);
+    Map<String, Object> ended = agent.api.history("vtrack").get(0);
+    assertThat(ended.get("result")).isEqualTo("Failed");
+    assertThat(ended.get("reason")).isEqualTo("ManualRollback");
+    assertThat(ended.get("backup")).isNull();
+    assertThat(backendPid()).isEqualTo(pid);
+    assertThat(status().get("quarantinedCommits")).asList().containsExactly(v2);
+
+    // Held by a suspension before its backup, asked, then the agent restarts: the request holds.
+    Files.delete(gate);
+    String v3 = upgradeHeldInValidation(gate, "3.0.0", "v3");
+    assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/suspend", "").status())
+        .isEqualTo(200);
+    Files.writeString(gate, "");
+    awaitHeldBeforeBackup();
+    Run held = cli("rollback", "vtrack", server(), tokenFile());
+    assertThat(held.code).as(held.err).isZero();
+    assertThat(held.out)
+        .contains("stops before its next stage (BackingUp)")
+        .contains("suspended: this happens when it is resumed");
+    agent.stopAgent();
+    start("300ms");
+    awaitPhase("Suspended", v1);
+    assertThat(agent.api.history("vtrack").get(0).get("result")).isNull();
+    assertThat(cli("resume", "vtrack", server(), tokenFile()).code).isZero();
+    awaitPhase("RolledBack", v1);
+    Map<String, Object> last = agent.api.history("vtrack").get(0);
+    assertThat(last.get("reason")).isEqualTo("ManualRollback");
+    assertThat(last.get("message").toString()).contains("while BackingUp");
+    assertThat(last.get("backup")).isNull();
+    assertThat(backendPid()).isEqualTo(pid);
+    assertThat(status().get("quarantinedCommits")).asList().containsExactly(v3);
+  }
+
+  /**
+   * Pushes a good upgrade whose validation lasts until {@code gate} exists, and waits until its
+   * rollout is in it; returns its commit.
+   */
+  private String upgradeHeldInValidation(Path gate, String version, String tag) throws Exception {
+    app.validate =
+        """
+          validate:
+            - name: gate
+              command: [sh, -c, "while [ ! -e %s ]; do sleep 0.05; done"]
+              timeout: 5m
+        """
+            .formatted(gate);
+    String commit = app.goodUpgrade(version, tag);
+    app.deploy(tag);
+    await().atMost(LONG).until(() -> "Validating".equals(status().get("phase")));
+    return commit;
+  }
+
+  /** Until the rollout, suspended, holds before its backup. */
+  private void awaitHeldBeforeBackup() {
+    await()
+        .atMost(LONG)
+        .until(
+            () ->
+                "Suspended".equals(status().get("phase"))
+                    && String.valueOf(status().get("message")).contains("(stage BackingUp)"));
+  }
+
+  /** The tables of the app's database. */
+  private List<String> tables() throws Exception {
+    List<String> names = new java.util.ArrayList<>();
+    Path db = agent.stateDir.resolve("deployments/vtrack/shared/backend/database/events.db");
+    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + db);
+        var rs =
+            c.createStatement()
+                .executeQuery("SELECT name FROM sqlite_master WHERE type = 'table'")) {
+      while (rs.next()) {
+        names.add(rs.getString(1));
+      }
+    }
+    return names;
+  }
+
+  /** Until the rollout to {@code commit} has recorded a round of its verification. */
+  private void awaitVerificationRounds(String commit) {
+    await()
+        .atMost(LONG)
+        .until(
+            () -> {
+              Map<String, Object> r = agent.api.history("vtrack").get(0);
+              return commit.equals(r.get("to"))
+                  && r.get("checks") instanceof List<?> c
+                  && c.stream()
+                      .anyMatch(
+                          x ->
+                              String.valueOf(((Map<?, ?>) x).get("stage")).startsWith("Verifying"));
+            });
   }
 
   @Test

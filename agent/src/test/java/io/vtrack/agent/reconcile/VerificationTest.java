@@ -151,6 +151,54 @@ class VerificationTest {
   }
 
   @Test
+  void aRollbackAskedForEndsAVerificationThatWouldWaitForItsStartupTimeout() throws Exception {
+    HealthPolicy policy =
+        new HealthPolicy(
+            Interval.parse("10m"), Interval.parse("10ms"), Interval.parse("0s"), 3, 2, List.of());
+    java.util.concurrent.CompletableFuture<Verification.Outcome> outcome =
+        new java.util.concurrent.CompletableFuture<>();
+    java.util.concurrent.atomic.AtomicBoolean knownGoodStopped =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    vertx.runOnContext(
+        x -> {
+          Verification[] v = new Verification[1];
+          v[0] =
+              new Verification(
+                  vertx,
+                  List.of(new Scripted(NOT_READY)),
+                  policy,
+                  Verification.Mode.VERIFY,
+                  List::of,
+                  r -> {
+                    if (r.number() == 3) {
+                      v[0].stop("rolled back by someone while Verifying");
+                    }
+                    return Future.succeededFuture();
+                  },
+                  files);
+          v[0].run().onComplete(ar -> outcome.complete(ar.result()));
+          Verification knownGood =
+              new Verification(
+                  vertx,
+                  List.of(new Scripted(NOT_READY)),
+                  policy,
+                  Verification.Mode.KNOWN_GOOD,
+                  List::of,
+                  r -> Future.succeededFuture(),
+                  files);
+          knownGood.run();
+          knownGoodStopped.set(knownGood.stop("no"));
+        });
+    Verification.Outcome o = outcome.get(60, TimeUnit.SECONDS);
+    assertThat(o.healthy()).isFalse();
+    assertThat(o.reason()).isEqualTo(Reason.ManualRollback);
+    assertThat(o.message()).isEqualTo("rolled back by someone while Verifying");
+    assertThat(o.rounds()).isEqualTo(3);
+    // The last healthy revision coming back is not stopped by a rollback.
+    assertThat(knownGoodStopped).isFalse();
+  }
+
+  @Test
   void twoWrongRoundsInARowFailAtOnce() throws Exception {
     Verification.Outcome o =
         verify(Verification.Mode.VERIFY, "1h", "0s", new Scripted(NOT_READY, WRONG, WRONG));

@@ -23,6 +23,47 @@ class StateStoreTest {
   }
 
   @Test
+  void aRolloutIsAskedToStopOnceAndOnlyWhileItCanStop() throws Exception {
+    try (StateStore s = StateStore.open(dir)) {
+      long id = s.rollouts().create(rollout("abc"));
+      s.rollouts().setStage(id, Stage.Verifying);
+      assertThat(s.rollouts().stopRequest(id)).isEmpty();
+      assertThat(s.rollouts().requestStop(id, "ops", null)).isTrue();
+      assertThat(s.rollouts().requestStop(id, "ops again", true)).isFalse();
+      RolloutRepository.StopRequest stop = s.rollouts().stopRequest(id).orElseThrow();
+      assertThat(stop.by()).isEqualTo("ops");
+      assertThat(stop.stage()).isEqualTo(Stage.Verifying);
+      assertThat(stop.restoreData()).isNull();
+      assertThat(stop.describe()).isEqualTo("rolled back by ops while Verifying");
+
+      long rollingBack = s.rollouts().create(rollout("def"));
+      s.rollouts().setStage(rollingBack, Stage.RollingBack);
+      assertThat(s.rollouts().requestStop(rollingBack, "ops", false)).isFalse();
+      long done = s.rollouts().create(rollout("ghi"));
+      s.rollouts().finish(done, io.vtrack.agent.model.RolloutResult.Succeeded, null, null);
+      assertThat(s.rollouts().requestStop(done, "ops", false)).isFalse();
+      long manual =
+          s.rollouts()
+              .create(
+                  RolloutRecord.create(
+                      "app",
+                      RolloutKind.ManualRollback,
+                      "ghi",
+                      "abc",
+                      null,
+                      "g1",
+                      Stage.BackingUp,
+                      false,
+                      "{}",
+                      "{}"));
+      assertThat(s.rollouts().requestStop(manual, "ops", false)).isFalse();
+      long kept = s.rollouts().create(rollout("jkl"));
+      assertThat(s.rollouts().requestStop(kept, "ops", false)).isTrue();
+      assertThat(s.rollouts().stopRequest(kept).orElseThrow().restoreData()).isFalse();
+    }
+  }
+
+  @Test
   void migratesOnceAndKeepsDataAcrossReopen() throws Exception {
     int version;
     try (StateStore s = StateStore.open(dir)) {
