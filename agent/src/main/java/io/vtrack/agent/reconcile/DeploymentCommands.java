@@ -19,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.function.BiFunction;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,6 +42,12 @@ public final class DeploymentCommands {
     }
   }
 
+  /** Stops a rollout that runs, rolled back by hand; says when that takes effect. */
+  @FunctionalInterface
+  interface Stopping {
+    RolloutExecutor.StopWhen stop(String deployment, long rolloutId, String message);
+  }
+
   /**
    * The answer to a command: the rollout it started, joined or stopped, if any, and what it means
    * (null when the rollout id says it all).
@@ -57,7 +62,7 @@ public final class DeploymentCommands {
   private final StateReader reader;
   private final RolloutTransitions transitions;
   private final Function<String, DeploymentState> states;
-  private final BiFunction<String, String, RolloutExecutor.StopWhen> stopRollout;
+  private final Stopping stopRollout;
   private final Path stateDir;
 
   DeploymentCommands(
@@ -69,7 +74,7 @@ public final class DeploymentCommands {
       StateReader reader,
       RolloutTransitions transitions,
       Function<String, DeploymentState> states,
-      BiFunction<String, String, RolloutExecutor.StopWhen> stopRollout,
+      Stopping stopRollout,
       Path stateDir) {
     this.vertx = vertx;
     this.store = store;
@@ -169,7 +174,7 @@ public final class DeploymentCommands {
                                 ? rollbackWhatRuns(name, to, restoreData, caller)
                                 : Future.failedFuture(stopRefused(name, now)));
               }
-              RolloutExecutor.StopWhen when = stopRollout.apply(name, stop.text());
+              RolloutExecutor.StopWhen when = stopRollout.stop(name, active.id(), stop.text());
               queue.enqueue(name);
               return Future.succeededFuture(new Answer(active.id(), stop.answer(when)));
             });

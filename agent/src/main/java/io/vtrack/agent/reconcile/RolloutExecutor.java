@@ -138,12 +138,15 @@ final class RolloutExecutor {
   }
 
   /**
-   * A rollback was asked for while {@code deployment}'s rollout ran (recorded in the store, which
-   * every stage reads as it begins and ends): a verification of the new revision ends now with
-   * {@code message}. Says when it takes effect. Call on the agent's context.
+   * A rollback was asked for while {@code deployment}'s rollout {@code rolloutId} ran (recorded in
+   * the store, which every stage reads as it begins and ends): a verification of the new revision
+   * ends now with {@code message}, and a prepare or validate command that runs is killed. Says when
+   * it takes effect. Call on the agent's context.
    */
-  StopWhen stop(String deployment, String message) {
-    if (verify.stop(deployment, message)) {
+  StopWhen stop(String deployment, long rolloutId, String message) {
+    // Both: a command check of the verification is one of its rounds, not a rollout command.
+    boolean verifying = verify.stop(deployment, message);
+    if (steps.stopCommands(rolloutId) || verifying) {
       return StopWhen.NOW;
     }
     return inStage.contains(deployment) ? StopWhen.STAGE_END : StopWhen.NEXT_STAGE;
@@ -392,6 +395,7 @@ final class RolloutExecutor {
 
   private void ended(StageInput in, RolloutResult result, Reason reason) {
     RolloutRecord r = in.rollout();
+    steps.ended(r.id());
     Duration took = Duration.between(Instant.parse(r.startedAt()), Instant.now());
     metrics.rolloutFinished(in.name(), result.name(), took);
     events.emit(

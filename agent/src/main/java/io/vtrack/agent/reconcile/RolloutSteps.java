@@ -22,6 +22,7 @@ import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.BackupRepository;
 import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
+import io.vtrack.agent.store.RolloutRepository;
 import io.vtrack.agent.store.StateStore;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -31,6 +32,7 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
@@ -52,6 +54,9 @@ final class RolloutSteps {
   private final BackupManager backups;
   private final CommandPolicy policy;
   private final StepRecorder steps;
+
+  /** The prepare and validate commands of each rollout, to stop them when it is rolled back. */
+  private final Map<Long, CommandRunner.Stopper> commands = new ConcurrentHashMap<>();
 
   RolloutSteps(
       StateStore store,
@@ -220,7 +225,29 @@ final class RolloutSteps {
     // Refused before it runs: the document must change, the commit is not to blame.
     policy.approve(c.command(), cwd);
     CommandRunner.Result res =
-        CommandRunner.run(policy, c.command(), cwd, env, c.timeout().duration());
+        CommandRunner.run(
+            policy,
+            c.command(),
+            cwd,
+            env,
+            c.timeout().duration(),
+            commands.computeIfAbsent(r.id(), id -> new CommandRunner.Stopper()));
+    if (res.stopped()) {
+      throw commitFailed(
+          Reason.ManualRollback,
+          store
+                  .rollouts()
+                  .stopRequest(r.id())
+                  .map(RolloutRepository.StopRequest::describe)
+                  .orElse("rolled back")
+              + " ("
+              + what
+              + " '"
+              + c.name()
+              + "' "
+              + res.describe()
+              + ")");
+    }
     if (!res.ok() && reason == Reason.PrepareFailed) {
       Optional<NetworkUnavailableException> away =
           NetworkUnavailableException.in(
@@ -236,6 +263,19 @@ final class RolloutSteps {
           what + " '" + c.name() + "' failed (" + res.describe() + "): " + res.output().strip());
     }
     return res.output();
+  }
+
+  /**
+   * Rollout {@code rolloutId} is rolled back: its prepare or validate command that runs is killed,
+   * and none starts after. Whether one ran.
+   */
+  boolean stopCommands(long rolloutId) {
+    return commands.computeIfAbsent(rolloutId, id -> new CommandRunner.Stopper()).stop();
+  }
+
+  /** Rollout {@code rolloutId} ended: nothing of it is left to stop. */
+  void ended(long rolloutId) {
+    commands.remove(rolloutId);
   }
 
   void backup(StageInput in) throws Exception {

@@ -20,16 +20,66 @@ public final class CommandRunner {
   /**
    * How a command ended: its exit code (-1 on timeout or when it could not start) and output tail.
    */
-  public record Result(int exitCode, boolean timedOut, String output, long durationMs) {
+  public record Result(
+      int exitCode, boolean timedOut, String output, long durationMs, boolean stopped) {
+    public Result(int exitCode, boolean timedOut, String output, long durationMs) {
+      this(exitCode, timedOut, output, durationMs, false);
+    }
+
     public boolean ok() {
-      return !timedOut && exitCode == 0;
+      return !timedOut && !stopped && exitCode == 0;
     }
 
     public String describe() {
+      if (stopped) {
+        return "stopped after " + durationMs + "ms";
+      }
       if (timedOut) {
         return "timed out after " + durationMs + "ms";
       }
       return exitCode < 0 ? "could not start" : "exit code " + exitCode;
+    }
+  }
+
+  /**
+   * Stops the commands run with it: the one running is killed (its group, and what it started in
+   * sessions of its own), and any run after that does not start. Thread-safe.
+   */
+  public static final class Stopper {
+    private Process running;
+    private boolean stopped;
+
+    /** Stops what runs now and everything run with this stopper after; whether one ran. */
+    public boolean stop() {
+      Process p;
+      synchronized (this) {
+        stopped = true;
+        p = running;
+      }
+      if (p != null) {
+        Signaller.signalGroup(p.pid(), "KILL");
+      }
+      return p != null;
+    }
+
+    public synchronized boolean stopped() {
+      return stopped;
+    }
+
+    /** Whether {@code p} may run: false (and it is killed) when stopped already. */
+    private boolean attach(Process p) {
+      synchronized (this) {
+        if (!stopped) {
+          running = p;
+          return true;
+        }
+      }
+      Signaller.signalGroup(p.pid(), "KILL");
+      return false;
+    }
+
+    private synchronized void detach() {
+      running = null;
     }
   }
 
@@ -61,7 +111,23 @@ public final class CommandRunner {
       Path cwd,
       Map<String, String> env,
       Duration timeout) {
+    return run(policy, argv, cwd, env, timeout, new Stopper());
+  }
+
+  /**
+   * As {@link #run(CommandPolicy, List, Path, Map, Duration)}, stopped early by {@code stopper}.
+   */
+  public static Result run(
+      CommandPolicy policy,
+      List<String> argv,
+      Path cwd,
+      Map<String, String> env,
+      Duration timeout,
+      Stopper stopper) {
     long start = System.nanoTime();
+    if (stopper.stopped()) {
+      return new Result(-1, false, "", 0, true);
+    }
     try {
       argv = policy.approve(argv, cwd);
     } catch (CommandPolicy.NotAllowedException e) {
@@ -102,7 +168,17 @@ public final class CommandRunner {
         delete(out);
       }
       long since = ProcStat.read(p.pid()).map(ProcStat::startTicks).orElse(0L);
-      boolean done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      boolean done;
+      try {
+        done = stopper.attach(p) && p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      } finally {
+        stopper.detach();
+      }
+      if (stopper.stopped()) {
+        p.waitFor(10, TimeUnit.SECONDS);
+        killLeftBehind(mark, since);
+        return new Result(-1, false, LogFiles.tail(output, OUTPUT_TAIL, 0), elapsed(start), true);
+      }
       if (!done) {
         // setsid made the child a group leader, so its pid is the group to kill.
         Signaller.signalGroup(p.pid(), "KILL");

@@ -307,26 +307,32 @@ class OperationsIT extends AgentTestBase {
     Path gate = tmp.resolve("gate");
     String v2 = upgradeHeldInValidation(gate, "2.0.0", "v2");
 
-    // Asked while its validation runs: the stage runs to its end, and the rollout ends there.
+    // Asked while its validation runs (for five minutes): the command is killed, and the rollout
+    // ends there, before anything that runs was touched.
     Api.Answer a = agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "");
     assertThat(a.status()).as(a.body()).isEqualTo(202);
     assertThat(a.json().get("message").toString())
-        .contains("stops when its stage ends (Validating)")
+        .contains("stopped in Validating")
         .contains(v1.substring(0, 7) + " runs on");
-    Api.Answer twice = agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "");
-    assertThat(twice.status()).as(twice.body()).isEqualTo(409);
-    assertThat(twice.json().get("message").toString()).contains("is being rolled back already");
-    Files.writeString(gate, "");
     awaitPhase("RolledBack", v1);
     Map<String, Object> ended = agent.api.history("vtrack").get(0);
     assertThat(ended.get("result")).isEqualTo("Failed");
     assertThat(ended.get("reason")).isEqualTo("ManualRollback");
     assertThat(ended.get("backup")).isNull();
+    assertThat((List<Map<String, Object>>) ended.get("steps"))
+        .anySatisfy(
+            st -> {
+              assertThat(st.get("name")).isEqualTo("validate:gate");
+              assertThat(st.get("output").toString())
+                  .contains("rolled back by token@127.0.0.1")
+                  .contains("validate 'gate' stopped after");
+            });
+    assertThat(HostProcesses.withCommandLine(gate.toString())).isEmpty();
     assertThat(backendPid()).isEqualTo(pid);
     assertThat(status().get("quarantinedCommits")).asList().containsExactly(v2);
 
     // Held by a suspension before its backup, asked, then the agent restarts: the request holds.
-    Files.delete(gate);
+    Files.deleteIfExists(gate);
     String v3 = upgradeHeldInValidation(gate, "3.0.0", "v3");
     assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/suspend", "").status())
         .isEqualTo(200);
@@ -337,6 +343,9 @@ class OperationsIT extends AgentTestBase {
     assertThat(held.out)
         .contains("stops before its next stage (BackingUp)")
         .contains("suspended: this happens when it is resumed");
+    Api.Answer twice = agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "");
+    assertThat(twice.status()).as(twice.body()).isEqualTo(409);
+    assertThat(twice.json().get("message").toString()).contains("is being rolled back already");
     agent.stopAgent();
     start("300ms");
     awaitPhase("Suspended", v1);
@@ -352,21 +361,24 @@ class OperationsIT extends AgentTestBase {
   }
 
   /**
-   * Pushes a good upgrade whose validation lasts until {@code gate} exists, and waits until its
-   * rollout is in it; returns its commit.
+   * Pushes a good upgrade whose validation lasts until {@code gate} exists, and waits until that
+   * command runs; returns its commit.
    */
   private String upgradeHeldInValidation(Path gate, String version, String tag) throws Exception {
     app.validate =
         """
           validate:
             - name: gate
-              command: [sh, -c, "while [ ! -e %s ]; do sleep 0.05; done"]
+              command: [sh, -c, "touch %1$s.runs; while [ ! -e %1$s ]; do sleep 0.05; done"]
               timeout: 5m
         """
             .formatted(gate);
+    Path runs = Path.of(gate + ".runs");
+    Files.deleteIfExists(runs);
     String commit = app.goodUpgrade(version, tag);
     app.deploy(tag);
-    await().atMost(LONG).until(() -> "Validating".equals(status().get("phase")));
+    await().atMost(LONG).until(() -> Files.exists(runs));
+    assertThat(status().get("phase")).isEqualTo("Validating");
     return commit;
   }
 

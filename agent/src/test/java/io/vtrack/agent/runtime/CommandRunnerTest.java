@@ -27,6 +27,37 @@ class CommandRunnerTest {
   }
 
   @Test
+  void aStoppedCommandIsKilledAndNoneRunsAfter() throws Exception {
+    CommandRunner.Stopper stopper = new CommandRunner.Stopper();
+    java.util.concurrent.CompletableFuture<CommandRunner.Result> running =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () ->
+                CommandRunner.run(
+                    CommandPolicy.ANY,
+                    List.of("sh", "-c", "echo started; exec sleep 300"),
+                    CWD,
+                    Map.of(),
+                    Duration.ofMinutes(10),
+                    stopper));
+    // Stopped once it runs (before, stop finds nothing to kill and the command does not start).
+    await().atMost(Duration.ofSeconds(30)).until(() -> stopper.stop() || running.isDone());
+    CommandRunner.Result r = running.get(30, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(r.stopped()).isTrue();
+    assertThat(r.ok()).isFalse();
+    assertThat(r.describe()).startsWith("stopped after ");
+    CommandRunner.Result after =
+        CommandRunner.run(
+            CommandPolicy.ANY,
+            List.of("sh", "-c", "echo ran"),
+            CWD,
+            Map.of(),
+            Duration.ofSeconds(30),
+            stopper);
+    assertThat(after.stopped()).isTrue();
+    assertThat(after.output()).isEmpty();
+  }
+
+  @Test
   void aCommandPastItsTimeoutIsKilled() {
     CommandRunner.Result r =
         CommandRunner.run(
