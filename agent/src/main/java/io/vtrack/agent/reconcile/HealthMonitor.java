@@ -3,6 +3,7 @@ package io.vtrack.agent.reconcile;
 import io.vertx.core.Vertx;
 import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.check.CheckRound;
+import io.vtrack.agent.check.Failure;
 import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.metrics.AgentMetrics;
 import io.vtrack.agent.model.DeploymentSpec;
@@ -183,6 +184,13 @@ final class HealthMonitor {
             });
   }
 
+  /** Whether every check of {@code round} that failed failed for the host's trouble. */
+  private static boolean hostOnly(CheckRound round) {
+    return round.results().stream()
+        .filter(c -> !c.passing())
+        .allMatch(c -> c.failure() == Failure.HostUnavailable);
+  }
+
   /**
    * A round of what runs: {@code failureThreshold} failing rounds in a row make it Degraded (and a
    * reconcile self-heals it); a passing round after a heal ends the recovery.
@@ -205,6 +213,10 @@ final class HealthMonitor {
         s.healAttempts = 0;
         s.healNotBefore = null;
       }
+    } else if (hostOnly(round)) {
+      // Nothing was learnt about what runs: the checks that failed could not run for the host's
+      // trouble (the Docker Engine away while its containers serve). It neither counts toward
+      // Degraded nor ends it (DESIGN.md §2: the host is never held against the commit).
     } else if (++s.failingRounds >= w.failureThreshold) {
       s.degraded = true;
     }

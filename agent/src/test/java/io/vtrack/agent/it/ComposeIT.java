@@ -14,6 +14,7 @@ import io.vtrack.agent.model.RuntimeSpec;
 import io.vtrack.agent.runtime.ComposeCli;
 import io.vtrack.agent.runtime.ComposeRuntime;
 import io.vtrack.agent.runtime.LogSource;
+import io.vtrack.agent.store.StateStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -1121,6 +1122,67 @@ class ComposeIT extends AgentTestBase {
         .as("status %s\n%s", st, proc.log())
         .isEqualTo(good ? List.of() : List.of(c2));
     return expected;
+  }
+
+  /**
+   * An engine with live-restore (what Docker advises for upgrading it) keeps the containers running
+   * while it is away: the app serves, only the checks that ask the engine cannot run, and that is
+   * nobody's failure - neither Degraded nor restarted, while it is away or once it is back.
+   */
+  @Test
+  @SuppressWarnings("unchecked")
+  void theEngineAwayWhileItsContainersServeIsNotHeldAgainstThem() throws Exception {
+    app.extraChecks =
+        """
+              - name: memory
+                memory: {service: backend, max: 1Gi}
+        """;
+    DockerDaemon.stop();
+    DockerDaemon.start(docker, "--live-restore");
+    try {
+      String c1 = deployHealthy("c1");
+      List<String> ids = containerIds();
+      DockerDaemon.stop();
+      await()
+          .atMost(LONG)
+          .until(() -> String.valueOf(status().get("checks")).contains("Docker Engine"));
+      assertThat(runningVersion()).isEqualTo("1.0.0");
+      // Rounds every 200 ms, two failing ones make it Degraded: ten times that.
+      await()
+          .during(Duration.ofSeconds(4))
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> "Healthy".equals(status().get("phase")));
+      DockerDaemon.start(docker, "--live-restore");
+      await()
+          .atMost(LONG)
+          .untilAsserted(
+              () ->
+                  assertThat((List<Map<String, Object>>) status().get("checks"))
+                      .allSatisfy(c -> assertThat(c.get("status")).isEqualTo("Passing")));
+      awaitPhase("Healthy", c1);
+      assertThat(containerIds()).isEqualTo(ids);
+      try (StateStore s = StateStore.open(agent.stateDir)) {
+        assertThat(s.events().of(app.name, 1000))
+            .noneMatch(e -> "SelfHeal".equals(e.get("type")) || "Degraded".equals(e.get("type")));
+      }
+    } finally {
+      if (Files.exists(Path.of("/var/run/docker.pid"))) {
+        DockerDaemon.stop();
+      }
+      DockerDaemon.start(docker);
+    }
+  }
+
+  /** The ids of the project's containers, sorted. */
+  private List<String> containerIds() {
+    return docker
+        .listContainersCmd()
+        .withLabelFilter(Map.of(ComposeRuntime.LABEL_PROJECT, project))
+        .exec()
+        .stream()
+        .map(Container::getId)
+        .sorted()
+        .toList();
   }
 
   @Test

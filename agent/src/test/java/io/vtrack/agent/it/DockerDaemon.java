@@ -29,9 +29,13 @@ final class DockerDaemon {
     h.onExit().get(2, TimeUnit.MINUTES);
   }
 
-  /** Starts the daemon again and waits until it answers. */
-  static void start(DockerClient docker) throws Exception {
-    new ProcessBuilder("setsid", "dockerd", "--bridge=none", "--iptables=false")
+  /** Starts the daemon again, with {@code flags} added, and waits until it answers. */
+  static void start(DockerClient docker, String... flags) throws Exception {
+    java.util.List<String> argv =
+        new java.util.ArrayList<>(
+            java.util.List.of("setsid", "dockerd", "--bridge=none", "--iptables=false"));
+    argv.addAll(java.util.List.of(flags));
+    new ProcessBuilder(argv)
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(new File("/var/log/vtrack-dockerd.log")))
         .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
