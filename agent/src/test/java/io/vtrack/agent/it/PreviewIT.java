@@ -118,6 +118,43 @@ class PreviewIT extends AgentTestBase {
   }
 
   @Test
+  void aRollbackDuringThePreviewEndsItAndTouchesNothingLive() throws Exception {
+    String v1 = deployHealthy("v1");
+    long pid = livePid();
+    String before = digest(liveDb());
+    // Not ready for ten minutes on the copy, previewed for up to five.
+    app.timings = "startupTimeout: 5m\n    interval: 300ms\n    window: 1500ms";
+    String v2 = app.warmsUpWith503(600, "v2");
+    app.deploy("v2");
+    await()
+        .atMost(LONG)
+        .until(
+            () -> {
+              Map<String, Object> r = agent.api.history(app.name).get(0);
+              return v2.equals(r.get("to"))
+                  && ((List<Map<String, Object>>) r.getOrDefault("checks", List.of()))
+                      .stream().anyMatch(c -> c.get("stage").toString().startsWith("Previewing"));
+            });
+    Api.Answer a = agent.api.postAuthed("/api/v1/deployments/" + app.name + "/rollback", "{}");
+    assertThat(a.status()).as(a.body()).isEqualTo(202);
+    assertThat(a.json().get("message").toString())
+        .contains("stopped in Previewing")
+        .contains(v1.substring(0, 7) + " runs on");
+    awaitPhase("RolledBack", v1);
+    Map<String, Object> last = agent.api.history(app.name).get(0);
+    assertThat(last.get("result")).isEqualTo("Failed");
+    assertThat(last.get("reason")).isEqualTo("ManualRollback");
+    assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(v2);
+    assertThat(steps()).extracting(s -> s.get("name")).contains("preview-stop");
+    assertThat(steps()).extracting(s -> s.get("name")).doesNotContain("start", "switch");
+    assertThat(agent.stateDir.resolve("deployments/" + app.name + "/preview")).doesNotExist();
+    assertThat((List<Map<String, Object>>) status().get("instances"))
+        .noneSatisfy(i -> assertThat(i.get("role")).isEqualTo("Preview"));
+    assertThat(digest(liveDb())).isEqualTo(before);
+    assertThat(livePid()).isEqualTo(pid);
+  }
+
+  @Test
   void aGoodMigrationPassesThePreviewThenSwitchesWithNoFailedRequest() throws Exception {
     deployHealthy("v1");
     try (PollingClient user =
