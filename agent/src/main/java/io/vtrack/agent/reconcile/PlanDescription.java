@@ -80,7 +80,18 @@ final class PlanDescription {
       steps.addAll(rolloutSteps(snap, sup.desiredCommit(), paths, sources, backups));
     } else if (step instanceof Step.Resume r) {
       action = "Resume";
-      steps.add("continue rollout " + r.rollout().id() + " at " + r.rollout().stage());
+      steps.add(
+          r.rollout().stopBy() == null
+              ? "continue rollout " + r.rollout().id() + " at " + r.rollout().stage()
+              : "stop rollout "
+                  + r.rollout().id()
+                  + " at "
+                  + r.rollout().stage()
+                  + " (rolled back by "
+                  + r.rollout().stopBy()
+                  + "): quarantine "
+                  + StatusBuilder.short7(r.rollout().toCommit())
+                  + " and go back as after a failure");
     } else {
       action = "Begin";
       steps.addAll(rolloutSteps(snap, ((Step.Begin) step).toCommit(), paths, sources, backups));

@@ -70,7 +70,15 @@ public final class StatusBuilder {
       Stage stage = in.active().stage();
       phase = stage.phase() == null ? Phase.Deploying : stage.phase();
       message =
-          "rollout " + in.active().id() + " to " + short7(in.active().toCommit()) + ": " + stage;
+          "rollout "
+              + in.active().id()
+              + " to "
+              + short7(in.active().toCommit())
+              + ": "
+              + stage
+              + (in.active().stopBy() == null
+                  ? ""
+                  : ", rolled back by " + in.active().stopBy() + ": it stops and goes back");
     } else if (in.hold() == Reason.AwaitingPromotion) {
       phase = Phase.Pending;
       message = "waiting until " + short7(desiredCommit) + " is verified in the promotion source";
@@ -262,13 +270,15 @@ public final class StatusBuilder {
    * has begun runs to its end, the next waits.
    */
   static String heldRollout(RolloutRecord active, boolean suspended) {
-    return "rollout "
-        + active.id()
-        + " to "
-        + short7(active.toCommit())
-        + " (stage "
-        + active.stage()
-        + (suspended ? ") goes no further than the stage it is in" : ") goes on");
+    String rollout =
+        "rollout " + active.id() + " to " + short7(active.toCommit()) + " (stage " + active.stage();
+    if (active.stopBy() != null) {
+      return rollout
+          + ") was rolled back by "
+          + active.stopBy()
+          + (suspended ? ": it stops once resumed" : ": it stops and goes back");
+    }
+    return rollout + (suspended ? ") goes no further than the stage it is in" : ") goes on");
   }
 
   static String short7(String commit) {

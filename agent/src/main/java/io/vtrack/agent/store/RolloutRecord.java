@@ -7,7 +7,8 @@ import io.vtrack.agent.model.Stage;
 
 /**
  * A persisted rollout: its kind, commits, the stage it is in, how it ended, and the spec it started
- * with (canonical JSON), which it resumes and rolls back with whatever the document says now.
+ * with (canonical JSON), which it resumes and rolls back with whatever the document says now;
+ * {@code stopBy} is who rolled it back by hand while it ran, if anyone did.
  */
 public record RolloutRecord(
     long id,
@@ -26,7 +27,8 @@ public record RolloutRecord(
     String triggerJson,
     String startedAt,
     String finishedAt,
-    String specJson) {
+    String specJson,
+    String stopBy) {
 
   public boolean active() {
     return finishedAt == null;
@@ -65,6 +67,7 @@ public record RolloutRecord(
         triggerJson,
         null,
         null,
-        specJson);
+        specJson,
+        null);
   }
 }

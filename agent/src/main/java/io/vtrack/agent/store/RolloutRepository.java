@@ -18,7 +18,8 @@ import java.util.Optional;
 public final class RolloutRepository {
   private static final String COLUMNS =
       "id, deployment, kind, from_commit, to_commit, revision, generation, stage, result, reason,"
-          + " message, restore_data, data_restored, trigger_json, started_at, finished_at, spec_json";
+          + " message, restore_data, data_restored, trigger_json, started_at, finished_at, spec_json,"
+          + " stop_by";
 
   private final Db db;
 
@@ -186,7 +187,8 @@ public final class RolloutRepository {
         rs.getString(14),
         rs.getString(15),
         rs.getString(16),
-        rs.getString(17));
+        rs.getString(17),
+        rs.getString(18));
   }
 
   private static Reason reason(String s) {

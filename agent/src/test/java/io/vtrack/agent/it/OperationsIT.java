@@ -350,6 +350,9 @@ class OperationsIT extends AgentTestBase {
     start("300ms");
     awaitPhase("Suspended", v1);
     assertThat(agent.api.history("vtrack").get(0).get("result")).isNull();
+    assertThat(status().get("message").toString())
+        .contains("(stage BackingUp) was rolled back by token@127.0.0.1")
+        .contains("it stops once resumed");
     assertThat(cli("resume", "vtrack", server(), tokenFile()).code).isZero();
     awaitPhase("RolledBack", v1);
     Map<String, Object> last = agent.api.history("vtrack").get(0);

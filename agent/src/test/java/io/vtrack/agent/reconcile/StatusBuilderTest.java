@@ -77,6 +77,7 @@ class StatusBuilderTest {
         null,
         NOW.toString(),
         NOW.plusSeconds(5).toString(),
+        null,
         null);
   }
 
