@@ -132,6 +132,7 @@ final class RolloutSteps {
           "build",
           () -> {
             String built;
+            CommandRunner.Stopper stopper = stopper(r);
             try {
               built =
                   runtime.build(
@@ -139,8 +140,12 @@ final class RolloutSteps {
                       r.toCommit(),
                       in.paths().release(r.toCommit()),
                       spec.runtime(),
-                      serviceEnv(in.name(), r.toCommit(), r.revision(), in.paths()));
+                      serviceEnv(in.name(), r.toCommit(), r.revision(), in.paths()),
+                      stopper);
             } catch (IOException e) {
+              if (stopper.stopped()) {
+                throw stopped(r, "the build " + e.getMessage());
+              }
               throw hostOrCommit(spec, Reason.PrepareFailed, e);
             }
             String sideBySide =
@@ -225,28 +230,9 @@ final class RolloutSteps {
     // Refused before it runs: the document must change, the commit is not to blame.
     policy.approve(c.command(), cwd);
     CommandRunner.Result res =
-        CommandRunner.run(
-            policy,
-            c.command(),
-            cwd,
-            env,
-            c.timeout().duration(),
-            commands.computeIfAbsent(r.id(), id -> new CommandRunner.Stopper()));
+        CommandRunner.run(policy, c.command(), cwd, env, c.timeout().duration(), stopper(r));
     if (res.stopped()) {
-      throw commitFailed(
-          Reason.ManualRollback,
-          store
-                  .rollouts()
-                  .stopRequest(r.id())
-                  .map(RolloutRepository.StopRequest::describe)
-                  .orElse("rolled back")
-              + " ("
-              + what
-              + " '"
-              + c.name()
-              + "' "
-              + res.describe()
-              + ")");
+      throw stopped(r, what + " '" + c.name() + "' " + res.describe());
     }
     if (!res.ok() && reason == Reason.PrepareFailed) {
       Optional<NetworkUnavailableException> away =
@@ -265,9 +251,28 @@ final class RolloutSteps {
     return res.output();
   }
 
+  /** What stops the commands of rollout {@code r} (prepare, validate, a compose build). */
+  private CommandRunner.Stopper stopper(RolloutRecord r) {
+    return commands.computeIfAbsent(r.id(), id -> new CommandRunner.Stopper());
+  }
+
+  /** The failure of rollout {@code r}, rolled back by hand while {@code what} ran. */
+  private ReconcileError.Failed stopped(RolloutRecord r, String what) throws Exception {
+    return commitFailed(
+        Reason.ManualRollback,
+        store
+                .rollouts()
+                .stopRequest(r.id())
+                .map(RolloutRepository.StopRequest::describe)
+                .orElse("rolled back")
+            + " ("
+            + what
+            + ")");
+  }
+
   /**
-   * Rollout {@code rolloutId} is rolled back: its prepare or validate command that runs is killed,
-   * and none starts after. Whether one ran.
+   * Rollout {@code rolloutId} is rolled back: its prepare, validate or build command that runs is
+   * killed, and none starts after. Whether one ran.
    */
   boolean stopCommands(long rolloutId) {
     return commands.computeIfAbsent(rolloutId, id -> new CommandRunner.Stopper()).stop();

@@ -69,10 +69,16 @@ public interface AppRuntime {
 
   /**
    * Builds what a release needs before anything running is touched (compose: the images, tagged per
-   * commit); returns what it did. Processes need nothing.
+   * commit); returns what it did. Processes need nothing. {@code stopper} stops it early (its
+   * rollout was rolled back).
    */
   default String build(
-      String deployment, String commit, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
+      String deployment,
+      String commit,
+      Path releaseDir,
+      RuntimeSpec spec,
+      Map<String, String> env,
+      CommandRunner.Stopper stopper)
       throws Exception {
     return null;
   }

@@ -72,6 +72,18 @@ public final class ComposeCli {
       List<String> args,
       Map<String, String> env,
       Duration timeout) {
+    return run(project, projectDir, files, args, env, timeout, new CommandRunner.Stopper());
+  }
+
+  /** As {@link #run(String, Path, List, List, Map, Duration)}, stopped by {@code stopper}. */
+  public CommandRunner.Result run(
+      String project,
+      Path projectDir,
+      List<Path> files,
+      List<String> args,
+      Map<String, String> env,
+      Duration timeout,
+      CommandRunner.Stopper stopper) {
     List<String> argv = new ArrayList<>(command);
     argv.add("--ansi");
     argv.add("never");
@@ -84,7 +96,7 @@ public final class ComposeCli {
       argv.add(f.toString());
     }
     argv.addAll(args);
-    return CommandRunner.run(argv, projectDir, env, timeout);
+    return CommandRunner.run(CommandPolicy.ANY, argv, projectDir, env, timeout, stopper);
   }
 
   /**
@@ -99,7 +111,20 @@ public final class ComposeCli {
       Map<String, String> env,
       Duration timeout)
       throws IOException {
-    CommandRunner.Result r = run(project, projectDir, files, args, env, timeout);
+    return runOrFail(project, projectDir, files, args, env, timeout, new CommandRunner.Stopper());
+  }
+
+  /** As {@link #runOrFail(String, Path, List, List, Map, Duration)}, stopped by {@code stopper}. */
+  public CommandRunner.Result runOrFail(
+      String project,
+      Path projectDir,
+      List<Path> files,
+      List<String> args,
+      Map<String, String> env,
+      Duration timeout,
+      CommandRunner.Stopper stopper)
+      throws IOException {
+    CommandRunner.Result r = run(project, projectDir, files, args, env, timeout, stopper);
     if (!r.ok()) {
       throw new IOException(
           describe()

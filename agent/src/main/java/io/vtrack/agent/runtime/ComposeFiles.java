@@ -326,12 +326,28 @@ final class ComposeFiles {
       List<String> args,
       Duration timeout)
       throws IOException {
+    return run(deployment, releaseDir, spec, env, args, timeout, new CommandRunner.Stopper());
+  }
+
+  /**
+   * As {@link #run(String, Path, RuntimeSpec, Map, List, Duration)}, stopped by {@code stopper}.
+   */
+  CommandRunner.Result run(
+      String deployment,
+      Path releaseDir,
+      RuntimeSpec spec,
+      Map<String, String> env,
+      List<String> args,
+      Duration timeout,
+      CommandRunner.Stopper stopper)
+      throws IOException {
     return cli.runOrFail(
         ComposeRuntime.project(deployment, spec),
         releaseDir,
         withOverride(releaseDir, spec),
         args,
         env,
-        timeout);
+        timeout,
+        stopper);
   }
 }

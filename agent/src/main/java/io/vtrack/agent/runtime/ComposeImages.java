@@ -34,12 +34,17 @@ final class ComposeImages {
 
   /** Builds the release's images and pulls the missing ones; says what it did. */
   String build(
-      String deployment, String commit, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
+      String deployment,
+      String commit,
+      Path releaseDir,
+      RuntimeSpec spec,
+      Map<String, String> env,
+      CommandRunner.Stopper stopper)
       throws IOException, ComposeConfigException {
     files.forget(releaseDir);
     ComposeFiles.Model m = files.model(deployment, releaseDir, spec, env);
     files.writeOverride(deployment, commit, releaseDir, spec, m, env);
-    String pulled = pullMissing(deployment, releaseDir, spec, m, env);
+    String pulled = pullMissing(deployment, releaseDir, spec, m, env, stopper);
     if (!m.buildsByService().containsValue(true)) {
       return "no service builds from the release" + pulled;
     }
@@ -54,7 +59,8 @@ final class ComposeImages {
               // v1's builder keeps the container of a step that failed (one per failed build, for
               // good); v2 builds with BuildKit, which leaves none.
               cli.version() == 1 ? List.of("build", "--force-rm") : List.of("build"),
-              BUILD_TIMEOUT);
+              BUILD_TIMEOUT,
+              stopper);
     } catch (IOException e) {
       // A base image that cannot be fetched because its registry is away is not the commit's, nor
       // a RUN step (npm ci, pip install) that could not reach the network.
@@ -91,7 +97,8 @@ final class ComposeImages {
       Path releaseDir,
       RuntimeSpec spec,
       ComposeFiles.Model m,
-      Map<String, String> env)
+      Map<String, String> env,
+      CommandRunner.Stopper stopper)
       throws IOException {
     List<String> services = new ArrayList<>();
     List<String> images = new ArrayList<>();
@@ -112,7 +119,7 @@ final class ComposeImages {
     args.addAll(services);
     CommandRunner.Result r;
     try {
-      r = files.run(deployment, releaseDir, spec, env, args, BUILD_TIMEOUT);
+      r = files.run(deployment, releaseDir, spec, env, args, BUILD_TIMEOUT, stopper);
     } catch (IOException e) {
       throw RegistryUnavailableException.classify(
           new IOException("cannot pull " + images + " for " + services + ": " + e.getMessage()));

@@ -246,9 +246,14 @@ public final class ComposeRuntime implements AppRuntime {
 
   @Override
   public String build(
-      String deployment, String commit, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
+      String deployment,
+      String commit,
+      Path releaseDir,
+      RuntimeSpec spec,
+      Map<String, String> env,
+      CommandRunner.Stopper stopper)
       throws Exception {
-    return images.build(deployment, commit, releaseDir, spec, env);
+    return images.build(deployment, commit, releaseDir, spec, env, stopper);
   }
 
   @Override

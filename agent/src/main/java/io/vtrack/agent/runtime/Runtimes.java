@@ -217,9 +217,14 @@ public final class Runtimes implements AppRuntime {
 
   @Override
   public String build(
-      String deployment, String commit, Path releaseDir, RuntimeSpec spec, Map<String, String> env)
+      String deployment,
+      String commit,
+      Path releaseDir,
+      RuntimeSpec spec,
+      Map<String, String> env,
+      CommandRunner.Stopper stopper)
       throws Exception {
-    return of(deployment, spec).build(deployment, commit, releaseDir, spec, env);
+    return of(deployment, spec).build(deployment, commit, releaseDir, spec, env, stopper);
   }
 
   @Override

@@ -11,6 +11,7 @@ import com.github.dockerjava.core.DefaultDockerClientConfig;
 import com.github.dockerjava.core.DockerClientImpl;
 import com.github.dockerjava.zerodep.ZerodepDockerHttpClient;
 import io.vtrack.agent.model.RuntimeSpec;
+import io.vtrack.agent.runtime.CommandRunner;
 import io.vtrack.agent.runtime.ComposeCli;
 import io.vtrack.agent.runtime.ComposeRuntime;
 import io.vtrack.agent.runtime.LogSource;
@@ -293,6 +294,44 @@ class ComposeIT extends AgentTestBase {
     assertThat(container("backend").getId()).isEqualTo(before);
     assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
     assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
+  /**
+   * A rollback asked for while an image builds stops the build (the compose CLI and what it
+   * started): a slow build is not waited out, and nothing of it keeps running.
+   */
+  @Test
+  @SuppressWarnings("unchecked")
+  void aRollbackDuringTheImageBuildStopsIt() throws Exception {
+    String c1 = deployHealthy("c1");
+    String before = container("backend").getId();
+    app.edit("Dockerfile", s -> s + "RUN echo vtrack-slow-build && sleep 600\n");
+    String slow = app.commitApp("A Dockerfile step that takes ten minutes", "c2");
+    app.deploy("c2");
+    await()
+        .atMost(LONG)
+        .until(
+            () ->
+                docker.listContainersCmd().exec().stream()
+                    .anyMatch(c -> String.valueOf(c.getCommand()).contains("vtrack-slow-build")));
+    Api.Answer a = agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "");
+    assertThat(a.status()).as(a.body()).isEqualTo(202);
+    assertThat(a.json().get("message").toString()).contains("stopped in Preparing");
+    awaitPhase("RolledBack", c1);
+    Map<String, Object> last = agent.api.history("vtrack").get(0);
+    assertThat(last.get("result")).isEqualTo("Failed");
+    assertThat(last.get("reason")).isEqualTo("ManualRollback");
+    assertThat(last.get("message").toString()).contains("rolled back by").contains("the build");
+    assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(slow);
+    // The build's step stops with its client; nothing that ran was touched.
+    await()
+        .atMost(LONG)
+        .until(
+            () ->
+                docker.listContainersCmd().exec().stream()
+                    .noneMatch(c -> String.valueOf(c.getCommand()).contains("vtrack-slow-build")));
+    assertThat(container("backend").getId()).isEqualTo(before);
+    assertThat(runningCommits()).containsOnly(Map.entry("backend", c1), Map.entry("frontend", c1));
   }
 
   /** A service on {@code image}, added to the compose file. */
@@ -1460,7 +1499,8 @@ class ComposeIT extends AgentTestBase {
             new RuntimeSpec.ComposeSpec(List.of("docker-compose.yml"), project));
     Map<String, String> env = Map.of("VTRACK_COMMIT", commit, "VTRACK_SHARED", shared.toString());
     assertThat(rt.services("cli", spec, app.appDir)).containsExactly("backend", "frontend");
-    assertThat(rt.build("cli", commit, app.appDir, spec, env)).contains("built");
+    assertThat(rt.build("cli", commit, app.appDir, spec, env, new CommandRunner.Stopper()))
+        .contains("built");
     rt.start("cli", commit, app.appDir, spec, tmp.resolve("logs"), env);
     await()
         .atMost(LONG)
