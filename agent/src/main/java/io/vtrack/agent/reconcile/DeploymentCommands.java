@@ -163,7 +163,9 @@ public final class DeploymentCommands {
     if (active.manual() || active.stage() == Stage.RollingBack) {
       return Future.failedFuture(inProgress(name, active));
     }
-    return blocking(() -> recordStop(name, active, to, restoreData, caller))
+    // The registry is read on the agent's context, not on the worker.
+    boolean specSuspends = specSuspends(registry.get(name));
+    return blocking(() -> recordStop(name, active, to, restoreData, caller, specSuspends))
         .compose(
             stop -> {
               if (stop == null) {
@@ -217,7 +219,12 @@ public final class DeploymentCommands {
 
   /** Records the stop, or returns null when the rollout can no longer be stopped. */
   private Stop recordStop(
-      String name, RolloutRecord active, String to, Boolean restoreData, String caller)
+      String name,
+      RolloutRecord active,
+      String to,
+      Boolean restoreData,
+      String caller,
+      boolean specSuspends)
       throws Exception {
     DeploymentRow row = deployed(name);
     String back = row.lastHealthyCommit();
@@ -279,16 +286,15 @@ public final class DeploymentCommands {
                     : restoreData
                         ? ", with the data backed up before the rollout"
                         : ", the data kept as it is");
-    return new Stop(active, stop.stage(), stop.describe(), then, suspended(name, row));
+    return new Stop(active, stop.stage(), stop.describe(), then, row.suspended() || specSuspends);
   }
 
-  private boolean suspended(String name, DeploymentRow row) {
-    DesiredStateRegistry.Entry e = registry.get(name);
-    return row.suspended()
-        || (e != null
-            && e.document().valid()
-            && e.document().document().spec() != null
-            && e.document().document().spec().suspended());
+  /** Whether the document of {@code e} says {@code spec.suspend: true}. */
+  private static boolean specSuspends(DesiredStateRegistry.Entry e) {
+    return e != null
+        && e.document().valid()
+        && e.document().document().spec() != null
+        && e.document().document().spec().suspended();
   }
 
   private static ConflictException stopRefused(String name, RolloutRecord active) {

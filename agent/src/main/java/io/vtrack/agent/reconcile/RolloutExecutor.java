@@ -69,7 +69,7 @@ final class RolloutExecutor {
 
   /** When a rollback asked for during a rollout takes effect. */
   enum StopWhen {
-    /** Its verification (or preview) ended at once. */
+    /** Its verification (or preview) ended at once, or a command of it was killed. */
     NOW,
     /** The stage that runs ends first. */
     STAGE_END,
@@ -140,8 +140,8 @@ final class RolloutExecutor {
   /**
    * A rollback was asked for while {@code deployment}'s rollout {@code rolloutId} ran (recorded in
    * the store, which every stage reads as it begins and ends): a verification of the new revision
-   * ends now with {@code message}, and a prepare or validate command that runs is killed. Says when
-   * it takes effect. Call on the agent's context.
+   * ends now with {@code message}, and a prepare, validate or build command that runs is killed.
+   * Says when it takes effect. Call on the agent's context.
    */
   StopWhen stop(String deployment, long rolloutId, String message) {
     // Both: a command check of the verification is one of its rounds, not a rollout command.

@@ -55,7 +55,7 @@ final class RolloutSteps {
   private final CommandPolicy policy;
   private final StepRecorder steps;
 
-  /** The prepare and validate commands of each rollout, to stop them when it is rolled back. */
+  /** What stops the prepare, validate and build commands of each rollout when it is rolled back. */
   private final Map<Long, CommandRunner.Stopper> commands = new ConcurrentHashMap<>();
 
   RolloutSteps(
