@@ -150,8 +150,7 @@ public final class DeploymentCommands {
 
   private Future<Answer> rollbackWhatRuns(
       String name, String to, Boolean restoreData, String caller) {
-    return submitRollback(name, to, Boolean.TRUE.equals(restoreData), caller)
-        .map(id -> new Answer(id, null));
+    return submitRollback(name, to, Boolean.TRUE.equals(restoreData), caller);
   }
 
   /**
@@ -319,7 +318,8 @@ public final class DeploymentCommands {
         "rollout " + active.id() + " of " + name + " is in progress (" + active.stage() + ")");
   }
 
-  private Future<Long> submitRollback(String name, String to, boolean restoreData, String caller) {
+  private Future<Answer> submitRollback(
+      String name, String to, boolean restoreData, String caller) {
     return queue.submit(
         name,
         () -> {
@@ -332,7 +332,8 @@ public final class DeploymentCommands {
         });
   }
 
-  private long createRollback(
+  /** Starts the rollback; says, when the deployment is suspended, that it waits for resume. */
+  private Answer createRollback(
       DesiredStateRegistry.Entry entry, String to, boolean restoreData, String caller)
       throws Exception {
     String name = entry.name();
@@ -371,19 +372,30 @@ public final class DeploymentCommands {
         target.equals(row.lastHealthyCommit()) && row.lastHealthySpecJson() != null
             ? row.lastHealthySpecJson()
             : Specs.json(entry.document().document().spec());
-    return transitions.requestRollback(
-        RolloutRecord.create(
-            name,
-            RolloutKind.ManualRollback,
-            current,
-            target,
-            null,
-            entry.document().generation(),
-            Stage.BackingUp,
-            restoreData,
-            JSON.writeValueAsString(Map.of("by", "api", "caller", caller)),
-            specJson),
-        caller);
+    long id =
+        transitions.requestRollback(
+            RolloutRecord.create(
+                name,
+                RolloutKind.ManualRollback,
+                current,
+                target,
+                null,
+                entry.document().generation(),
+                Stage.BackingUp,
+                restoreData,
+                JSON.writeValueAsString(Map.of("by", "api", "caller", caller)),
+                specJson),
+            caller);
+    if (!row.suspended() && !specSuspends(entry)) {
+      return new Answer(id, null);
+    }
+    return new Answer(
+        id,
+        "rollback "
+            + id
+            + " to "
+            + StatusBuilder.short7(target)
+            + " waits: the deployment is suspended, and it runs when resumed");
   }
 
   /**

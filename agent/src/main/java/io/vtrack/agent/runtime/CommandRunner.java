@@ -175,6 +175,8 @@ public final class CommandRunner {
         stopper.detach();
       }
       if (stopper.stopped()) {
+        // Stopped after it ended too: what it left in its group goes, as below.
+        Signaller.signalGroup(p.pid(), "KILL");
         p.waitFor(10, TimeUnit.SECONDS);
         killLeftBehind(mark, since);
         return new Result(-1, false, LogFiles.tail(output, OUTPUT_TAIL, 0), elapsed(start), true);

@@ -427,6 +427,29 @@ class OperationsIT extends AgentTestBase {
   }
 
   @Test
+  void aRollbackAskedWhileSuspendedSaysItWaitsAndRunsWhenResumed() throws Exception {
+    app.deploy("v1");
+    start("300ms");
+    String v1 = commitOf("v1");
+    awaitPhase("Healthy", v1);
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.deploy("v2");
+    awaitPhase("Healthy", v2);
+    assertThat(cli("suspend", "vtrack", server(), tokenFile()).code).isZero();
+    Run rb = cli("rollback", "vtrack", server(), tokenFile());
+    assertThat(rb.code).as(rb.err).isZero();
+    // It said "rollback started" and nothing happened until resumed.
+    assertThat(rb.out)
+        .contains("to " + v1.substring(0, 7) + " waits: the deployment is suspended")
+        .doesNotContain("started");
+    awaitPhase("Suspended", v2);
+    assertThat(runningVersion()).isEqualTo("2.0.0");
+    assertThat(cli("resume", "vtrack", server(), tokenFile()).code).isZero();
+    awaitPhase("RolledBack", v1);
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
+  @Test
   void theEventStreamAndWatchFollowARolloutAndTheRecordHoldsEverything() throws Exception {
     app.deploy("v1");
     start("300ms");
