@@ -17,6 +17,9 @@ final class HealthRules extends FieldRules {
   /** Latency samples per round: more only makes every round longer, never the median surer. */
   static final int MAX_SAMPLES = 1000;
 
+  /** The most checks a deployment may have: every round runs each of them. */
+  static final int MAX_CHECKS = 100;
+
   HealthRules(List<SpecValidator.Violation> out) {
     super(out);
   }
@@ -37,6 +40,12 @@ final class HealthRules extends FieldRules {
     }
     if (health.startupFailureThreshold() < 1) {
       fail("spec.health.startupFailureThreshold", "must be at least 1");
+    }
+    if (health.checks().size() > MAX_CHECKS) {
+      // Every round runs every check against the app: thousands would load it, not watch it.
+      fail(
+          "spec.health.checks", "at most " + MAX_CHECKS + " checks, got " + health.checks().size());
+      return;
     }
     Set<String> names = new HashSet<>();
     for (int i = 0; i < health.checks().size(); i++) {

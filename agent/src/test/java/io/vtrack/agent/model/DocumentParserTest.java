@@ -547,6 +547,25 @@ class DocumentParserTest {
         .endsWith("…'");
   }
 
+  /** A generated document with thousands of checks is refused in one line, not one per check. */
+  @Test
+  void thousandsOfChecksAreRefusedAsOne() {
+    StringBuilder checks = new StringBuilder("    checks:\n");
+    for (int i = 0; i < 5000; i++) {
+      checks.append("      - {name: c" + i + ", http: {url: \"http://127.0.0.1:8080/\"}}\n");
+    }
+    assertThat(Documents.VALID).containsOnlyOnce("\n    checks:\n");
+    DocumentParser.Parsed p = parse(Documents.VALID.replace("\n    checks:\n", "\n" + checks));
+    assertThat(p.valid()).isFalse();
+    assertThat(p.errors())
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.field()).isEqualTo("spec.health.checks");
+              assertThat(e.message()).isEqualTo("at most 100 checks, got 5009");
+            });
+  }
+
   @Test
   void aSyntaxErrorSaysWhatWasFound() {
     String yaml = Documents.VALID.replace("    window: 30s", "    window: [30s\n    oops: {");
