@@ -176,6 +176,9 @@ public final class DeploymentCommands {
                                 : Future.failedFuture(stopRefused(name, now)));
               }
               RolloutExecutor.StopWhen when = stopRollout.stop(name, active.id(), stop.text());
+              // A rollout retrying the host's failure (a registry away) stops now, not after its
+              // backoff of up to two minutes.
+              states.apply(name).retryNotBefore = null;
               queue.enqueue(name);
               return Future.succeededFuture(new Answer(active.id(), stop.answer(when)));
             });

@@ -42,9 +42,14 @@ abstract class AgentTestBase {
    * Deploys {@code revision} with an agent polling every 300ms; returns its commit once Healthy.
    */
   String deployHealthy(String revision) throws Exception {
+    return deployHealthy(revision, "300ms");
+  }
+
+  /** As {@link #deployHealthy(String)}, with the agent polling every {@code pollInterval}. */
+  String deployHealthy(String revision, String pollInterval) throws Exception {
     app.deploy(revision);
     String commit = commitOf(revision);
-    start("300ms");
+    start(pollInterval);
     awaitPhase("Healthy", commit);
     return commit;
   }

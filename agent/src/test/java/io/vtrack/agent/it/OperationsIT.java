@@ -299,10 +299,7 @@ class OperationsIT extends AgentTestBase {
 
   @Test
   void aRollbackAskedDuringAStageEndsTheRolloutThereAndHoldsThroughARestart() throws Exception {
-    app.deploy("v1");
-    start("300ms");
-    String v1 = commitOf("v1");
-    awaitPhase("Healthy", v1);
+    String v1 = deployHealthy("v1");
     long pid = backendPid();
     Path gate = tmp.resolve("gate");
     String v2 = upgradeHeldInValidation(gate, "2.0.0", "v2");
@@ -447,6 +444,44 @@ class OperationsIT extends AgentTestBase {
     assertThat(cli("resume", "vtrack", server(), tokenFile()).code).isZero();
     awaitPhase("RolledBack", v1);
     assertThat(runningVersion()).isEqualTo("1.0.0");
+  }
+
+  /**
+   * A rollout retrying a failure of the host (a package registry away) backs off up to two minutes
+   * between attempts; a rollback asked meanwhile does not wait for the next one.
+   */
+  @Test
+  void aRollbackOfARolloutBackingOffStopsItWithoutWaitingForTheNextAttempt() throws Exception {
+    // Polled hourly: a poll of the source looks again at once, which would hide the backoff.
+    deployHealthy("v1", "1h");
+    long pid = backendPid();
+    Path attempts = tmp.resolve("attempts");
+    app.extraSpec =
+        """
+          prepare:
+            - {name: deps, command: [sh, -c, "echo x >> %s; echo 'npm error code ECONNREFUSED' >&2; exit 1"], timeout: 60s}
+        """
+            .formatted(attempts);
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.deploy("v2");
+    assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/reconcile", "").status())
+        .isEqualTo(202);
+    awaitRetryingInPreparing(v2, "prepare 'deps' could not reach the network");
+    // After the fifth attempt the next waits 16 s (±20 %).
+    await()
+        .atMost(LONG)
+        .until(() -> Files.exists(attempts) && Files.readAllLines(attempts).size() >= 5);
+    Api.Answer a = agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "");
+    assertThat(a.status()).as(a.body()).isEqualTo(202);
+    assertThat(a.json().get("message").toString())
+        .contains("stops before its next stage (Preparing)");
+    int tried = Files.readAllLines(attempts).size();
+    await().atMost(Duration.ofSeconds(10)).until(() -> "RolledBack".equals(status().get("phase")));
+    Map<String, Object> ended = agent.api.history("vtrack").get(0);
+    assertThat(ended.get("result")).isEqualTo("Failed");
+    assertThat(ended.get("reason")).isEqualTo("ManualRollback");
+    assertThat(Files.readAllLines(attempts)).hasSize(tried);
+    assertThat(backendPid()).isEqualTo(pid);
   }
 
   @Test
