@@ -2,6 +2,7 @@ package io.vtrack.agent.model;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Size;
 import java.util.List;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -11,7 +12,7 @@ public record HealthPolicy(
     @Pattern(SchemaPatterns.DURATION) Interval window,
     Integer failureThreshold,
     Integer startupFailureThreshold,
-    List<CheckSpec> checks) {
+    @Size(max = HealthRules.MAX_CHECKS) List<CheckSpec> checks) {
   public HealthPolicy {
     startupTimeout = startupTimeout == null ? Interval.parse("60s") : startupTimeout;
     interval = interval == null ? Interval.parse("2s") : interval;
