@@ -144,13 +144,8 @@ public final class DeploymentCommands {
         .compose(
             active ->
                 active == null
-                    ? rollbackWhatRuns(name, to, restoreData, caller)
+                    ? submitRollback(name, to, Boolean.TRUE.equals(restoreData), caller)
                     : stopRollout(name, active, to, restoreData, caller));
-  }
-
-  private Future<Answer> rollbackWhatRuns(
-      String name, String to, Boolean restoreData, String caller) {
-    return submitRollback(name, to, Boolean.TRUE.equals(restoreData), caller);
   }
 
   /**
@@ -172,7 +167,7 @@ public final class DeploymentCommands {
                     .compose(
                         now ->
                             now == null
-                                ? rollbackWhatRuns(name, to, restoreData, caller)
+                                ? submitRollback(name, to, Boolean.TRUE.equals(restoreData), caller)
                                 : Future.failedFuture(stopRefused(name, now)));
               }
               RolloutExecutor.StopWhen when = stopRollout.stop(name, active.id(), stop.text());

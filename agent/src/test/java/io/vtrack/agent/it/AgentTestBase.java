@@ -82,6 +82,24 @@ abstract class AgentTestBase {
             });
   }
 
+  /**
+   * Until the newest rollout, to {@code commit}, has recorded a round of its stage {@code stage}
+   * ({@code Verifying}, {@code Previewing}).
+   */
+  void awaitRounds(String commit, String stage) {
+    await()
+        .atMost(LONG)
+        .until(
+            () -> {
+              Map<String, Object> r = agent.api.history(app.name).get(0);
+              return commit.equals(r.get("to"))
+                  && r.get("checks") instanceof List<?> c
+                  && c.stream()
+                      .anyMatch(
+                          x -> String.valueOf(((Map<?, ?>) x).get("stage")).startsWith(stage));
+            });
+  }
+
   String commitOf(String revision) throws Exception {
     return app.app.getRepository().resolve(revision + "^{commit}").getName();
   }

@@ -143,15 +143,7 @@ class BlueGreenIT extends AgentTestBase {
       await().atMost(LONG).until(() -> user.ok.get() > 10);
       String v2 = app.warmsUpWith503(600, "v2");
       app.deploy("v2");
-      await()
-          .atMost(LONG)
-          .until(
-              () -> {
-                Map<String, Object> r = agent.api.history(app.name).get(0);
-                return v2.equals(r.get("to"))
-                    && ((List<Map<String, Object>>) r.getOrDefault("checks", List.of()))
-                        .stream().anyMatch(c -> c.get("stage").toString().startsWith("Verifying"));
-              });
+      awaitRounds(v2, "Verifying");
       Api.Answer a = agent.api.postAuthed("/api/v1/deployments/" + app.name + "/rollback", "{}");
       assertThat(a.status()).as(a.body()).isEqualTo(202);
       assertThat(a.json().get("message").toString()).contains("stopped in Verifying");

@@ -263,7 +263,7 @@ class OperationsIT extends AgentTestBase {
                     + "    conn.close()\n\n\ndef record_events"));
     String v2 = app.warmsUpWith503(600, "v2");
     app.deploy("v2");
-    awaitVerificationRounds(v2);
+    awaitRounds(v2, "Verifying");
     assertThat(runningVersion()).isNull();
     assertThat(tables()).contains("v2_marker");
 
@@ -405,22 +405,6 @@ class OperationsIT extends AgentTestBase {
       }
     }
     return names;
-  }
-
-  /** Until the rollout to {@code commit} has recorded a round of its verification. */
-  private void awaitVerificationRounds(String commit) {
-    await()
-        .atMost(LONG)
-        .until(
-            () -> {
-              Map<String, Object> r = agent.api.history("vtrack").get(0);
-              return commit.equals(r.get("to"))
-                  && r.get("checks") instanceof List<?> c
-                  && c.stream()
-                      .anyMatch(
-                          x ->
-                              String.valueOf(((Map<?, ?>) x).get("stage")).startsWith("Verifying"));
-            });
   }
 
   @Test

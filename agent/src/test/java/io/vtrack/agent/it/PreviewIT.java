@@ -126,15 +126,7 @@ class PreviewIT extends AgentTestBase {
     app.timings = "startupTimeout: 5m\n    interval: 300ms\n    window: 1500ms";
     String v2 = app.warmsUpWith503(600, "v2");
     app.deploy("v2");
-    await()
-        .atMost(LONG)
-        .until(
-            () -> {
-              Map<String, Object> r = agent.api.history(app.name).get(0);
-              return v2.equals(r.get("to"))
-                  && ((List<Map<String, Object>>) r.getOrDefault("checks", List.of()))
-                      .stream().anyMatch(c -> c.get("stage").toString().startsWith("Previewing"));
-            });
+    awaitRounds(v2, "Previewing");
     Api.Answer a = agent.api.postAuthed("/api/v1/deployments/" + app.name + "/rollback", "{}");
     assertThat(a.status()).as(a.body()).isEqualTo(202);
     assertThat(a.json().get("message").toString())
