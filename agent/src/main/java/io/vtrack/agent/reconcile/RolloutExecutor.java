@@ -389,8 +389,16 @@ final class RolloutExecutor {
             return new Outcome.Stalled(s, r.generation(), r.toCommit());
           });
     }
-    LOG.debug("{}: rollout {} stage {} will be retried: {}", in.name(), r.id(), stage, e);
-    return Future.failedFuture(new ReconcileError.Failed(e));
+    // A rollout asked to stop is not retried: the host's failure ends it as the stop says.
+    return blocking(() -> stopRequest(r))
+        .compose(
+            stop -> {
+              if (stop != null) {
+                return blocking(() -> stopped(in, stage, stop));
+              }
+              LOG.debug("{}: rollout {} stage {} will be retried: {}", in.name(), r.id(), stage, e);
+              return Future.failedFuture(new ReconcileError.Failed(e));
+            });
   }
 
   private void ended(StageInput in, RolloutResult result, Reason reason) {
