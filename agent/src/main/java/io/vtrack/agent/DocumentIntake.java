@@ -1,14 +1,18 @@
 package io.vtrack.agent;
 
+import io.vtrack.agent.model.SpecError;
+import io.vtrack.agent.reconcile.ExclusiveClaims;
 import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
+import io.vtrack.agent.source.SourceRef;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,8 +64,16 @@ final class DocumentIntake {
     return changed;
   }
 
-  /** Hands a source's documents to the registry and reconciles what changed; returns those. */
-  Set<String> apply(String sourceId, List<DesiredDocument> docs, String trigger) {
+  /**
+   * Hands a source's documents to the registry and reconciles what it holds; returns those. {@code
+   * moved} are the app repositories the fetch before found changed. A deployment whose document or
+   * app repository changed is reconciled as changed: a failure's backoff gives way to it. The
+   * others are looked at again (what blocked them may have gone), but a backoff is not cut short by
+   * a source that was read again and said the same: a poll every 300 ms retried a registry that was
+   * away every 300 ms.
+   */
+  Set<String> apply(
+      String sourceId, List<DesiredDocument> docs, String trigger, Set<String> moved) {
     // Each problem is logged when it appears, not at every poll while it stays.
     Set<String> before = unattributedLogged.getOrDefault(sourceId, Set.of());
     Set<String> now = new HashSet<>();
@@ -79,10 +91,38 @@ final class DocumentIntake {
       }
     }
     unattributedLogged.put(sourceId, now);
-    Set<String> changed = registry.update(sourceId, docs);
-    for (String name : io.vtrack.agent.reconcile.ExclusiveClaims.toWake(registry, changed)) {
-      reconciler.enqueue(name, trigger + " " + sourceId);
+    Map<String, Read> was = new HashMap<>();
+    for (String n : registry.names()) {
+      was.put(n, Read.of(registry.get(n).document()));
     }
-    return changed;
+    Set<String> read = registry.update(sourceId, docs);
+    Set<String> changed = new TreeSet<>();
+    for (String n : read) {
+      DesiredStateRegistry.Entry e = registry.get(n);
+      if (e == null
+          || !Read.of(e.document()).equals(was.get(n))
+          || moved.contains(e.document().effectiveRepoUrl())) {
+        changed.add(n);
+      }
+    }
+    Set<String> toChange = ExclusiveClaims.toWake(registry, changed);
+    Set<String> woken = ExclusiveClaims.toWake(registry, read);
+    for (String name : woken) {
+      if (toChange.contains(name)) {
+        reconciler.enqueue(name, trigger + " " + sourceId);
+      } else {
+        reconciler.enqueue(name);
+      }
+    }
+    return woken;
+  }
+
+  /** What of a document, read again, means it changed. */
+  private record Read(
+      String generation, List<SpecError> errors, SourceRef source, String repoUrl, boolean bound) {
+    static Read of(DesiredDocument d) {
+      return new Read(
+          d.generation(), d.errors(), d.source(), d.effectiveRepoUrl(), d.document() != null);
+    }
   }
 }

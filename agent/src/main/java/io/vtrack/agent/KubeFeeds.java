@@ -43,9 +43,13 @@ final class KubeFeeds {
   /** How long startup waits for a kubernetes source's first list (the API server may be away). */
   static final long KUBE_FIRST_LIST_WAIT_MILLIS = 15_000;
 
-  /** Hands a source's documents to the registry; returns the deployments that changed. */
+  /**
+   * Hands a source's documents to the registry, with the app repositories their fetch found moved;
+   * returns the deployments it reconciles.
+   */
   interface ToRegistry {
-    Set<String> apply(String sourceId, List<DesiredDocument> docs, String trigger);
+    Set<String> apply(
+        String sourceId, List<DesiredDocument> docs, String trigger, Set<String> moved);
   }
 
   private final Vertx vertx;
@@ -167,13 +171,9 @@ final class KubeFeeds {
             update ->
                 // App repositories first, so a new revision resolves as soon as it is seen; on the
                 // agent's context and ordered, so updates are applied in the order they came.
-                ctx.executeBlocking(
-                        () -> {
-                          fetchApps.apply(update.docs());
-                          return null;
-                        },
-                        true)
-                    .onComplete(ar -> apply(holder[0], update)));
+                ctx.executeBlocking(() -> fetchApps.apply(update.docs()), true)
+                    .onComplete(
+                        ar -> apply(holder[0], update, ar.succeeded() ? ar.result() : Set.of())));
     holder[0] = src;
     KubeStatusWriter writer =
         new KubeStatusWriter(vertx, src, config.agentName(), n -> reconciler.status(n));
@@ -197,13 +197,12 @@ final class KubeFeeds {
               // A deployment another agent holds is known as such with the list (apply sets
               // both at once), never as a removal.
               KubeSource.Update first = k.snapshot("synced");
-              fetchApps.apply(first.docs());
-              return first;
+              return Map.entry(first, fetchApps.apply(first.docs()));
             },
             false)
         .onSuccess(
             first -> {
-              apply(k, first);
+              apply(k, first.getKey(), first.getValue());
               listed.add(k.id());
               done.tryComplete(true);
             })
@@ -235,10 +234,10 @@ final class KubeFeeds {
   }
 
   /** On the event loop: what a kubernetes source says this agent acts on, and what it must not. */
-  private void apply(KubeSource k, KubeSource.Update update) {
+  private void apply(KubeSource k, KubeSource.Update update, Set<String> moved) {
     // Both first, then the reconciles: a lease changing hands must never look like a removal.
     Set<String> changed = new HashSet<>(registry.setHeldElsewhere(k.id(), update.heldElsewhere()));
-    changed.removeAll(toRegistry.apply(k.id(), update.docs(), update.trigger()));
+    changed.removeAll(toRegistry.apply(k.id(), update.docs(), update.trigger(), moved));
     for (String n : changed) {
       reconciler.enqueue(n, update.trigger());
     }

@@ -342,15 +342,14 @@ final class SourceFeeds {
                 e.getMessage());
           }
           // App repositories first, so a new revision resolves as soon as its document is seen.
-          intake.fetchApps(docs);
-          return docs;
+          return Map.entry(docs, intake.fetchApps(docs));
         })
         .map(
-            docs -> {
+            read -> {
               if (sourceTrouble.remove(g.id()) != null) {
                 LOG.info("{}: answers again", g.id());
               }
-              intake.apply(g.id(), docs, trigger);
+              intake.apply(g.id(), read.getKey(), trigger, read.getValue());
               return true;
             })
         .recover(
@@ -388,13 +387,12 @@ final class SourceFeeds {
             lastFingerprint[0] = fp;
           }
           // As for git and kubernetes: a new revision resolves as soon as its document is seen.
-          intake.fetchApps(docs);
-          return docs;
+          return Map.entry(docs, intake.fetchApps(docs));
         })
         .map(
-            docs -> {
-              if (docs != null) {
-                intake.apply(f.id(), docs, trigger);
+            read -> {
+              if (read != null) {
+                intake.apply(f.id(), read.getKey(), trigger, read.getValue());
               }
               return true;
             })

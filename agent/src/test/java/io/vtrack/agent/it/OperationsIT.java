@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -434,27 +435,47 @@ class OperationsIT extends AgentTestBase {
    * A rollout retrying a failure of the host (a package registry away) backs off up to two minutes
    * between attempts; a rollback asked meanwhile does not wait for the next one.
    */
+  /**
+   * A rollout failing for the host's reason (a registry away) backs off 1, 2, 4, 8 s between
+   * attempts (±20 %), even while its source is polled every 300 ms and reads the same documents
+   * each time: every poll cut the backoff short, and the step ran every 300 ms (134 times in 40 s).
+   * A new commit still goes ahead at once, without waiting for the next attempt.
+   */
+  @Test
+  void aSourceThatSaysTheSameAgainDoesNotCutABackoffShortButANewCommitDoes() throws Exception {
+    deployHealthy("v1", "300ms");
+    Path attempts = tmp.resolve("attempts");
+    failFiveTimesForTheHost(attempts);
+    List<Long> at = Files.readAllLines(attempts).stream().map(Long::parseLong).toList();
+    for (int i = 0; i + 1 < 5; i++) {
+      long backoffNanos = (long) (0.8 * (1L << i) * 1_000_000_000L);
+      assertThat(at.get(i + 1) - at.get(i))
+          .as("attempts %d and %d, after 15 polls: %s", i + 1, i + 2, at)
+          .isGreaterThanOrEqualTo(backoffNanos);
+    }
+    int tried = at.size();
+
+    // The next attempt is 16 s away: a new commit is taken now, not then.
+    app.extraSpec = "";
+    String v3 = app.goodUpgrade("3.0.0", "v3");
+    app.deploy("v3");
+    awaitPhase("Healthy", v3);
+    assertThat(Files.readAllLines(attempts)).hasSize(tried);
+    Map<String, Object> taken = agent.api.history("vtrack").get(0);
+    assertThat(taken.get("to")).isEqualTo(v3);
+    long takenAt = Instant.parse(taken.get("startedAt").toString()).toEpochMilli();
+    assertThat(takenAt)
+        .as("v3's rollout started before the earliest time of v2's next attempt")
+        .isLessThan(at.get(tried - 1) / 1_000_000 + (long) (0.8 * 16_000));
+  }
+
   @Test
   void aRollbackOfARolloutBackingOffStopsItWithoutWaitingForTheNextAttempt() throws Exception {
-    // Polled hourly: a poll of the source looks again at once, which would hide the backoff.
-    deployHealthy("v1", "1h");
+    deployHealthy("v1");
     long pid = backendPid();
     Path attempts = tmp.resolve("attempts");
-    app.extraSpec =
-        """
-          prepare:
-            - {name: deps, command: [sh, -c, "echo x >> %s; echo 'npm error code ECONNREFUSED' >&2; exit 1"], timeout: 60s}
-        """
-            .formatted(attempts);
-    String v2 = app.goodUpgrade("2.0.0", "v2");
-    app.deploy("v2");
-    assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/reconcile", "").status())
-        .isEqualTo(202);
-    awaitRetryingInPreparing(v2, "prepare 'deps' could not reach the network");
     // After the fifth attempt the next waits 16 s (±20 %).
-    await()
-        .atMost(LONG)
-        .until(() -> Files.exists(attempts) && Files.readAllLines(attempts).size() >= 5);
+    failFiveTimesForTheHost(attempts);
     Api.Answer a = agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "");
     assertThat(a.status()).as(a.body()).isEqualTo(202);
     // Between two attempts, or as the last one ends: either way it stops there.
@@ -468,6 +489,26 @@ class OperationsIT extends AgentTestBase {
     assertThat(ended.get("reason")).isEqualTo("ManualRollback");
     assertThat(Files.readAllLines(attempts)).hasSize(tried);
     assertThat(backendPid()).isEqualTo(pid);
+  }
+
+  /**
+   * Deploys v2 with a {@code prepare} step that cannot reach the network (the host's failure,
+   * retried with backoff), each attempt writing its time in nanoseconds to {@code attempts};
+   * returns after its fifth attempt.
+   */
+  private void failFiveTimesForTheHost(Path attempts) throws Exception {
+    app.extraSpec =
+        """
+          prepare:
+            - {name: deps, command: [sh, -c, "date +%%s%%N >> %s; echo 'npm error code ECONNREFUSED' >&2; exit 1"], timeout: 60s}
+        """
+            .formatted(attempts);
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.deploy("v2");
+    awaitRetryingInPreparing(v2, "prepare 'deps' could not reach the network");
+    await()
+        .atMost(LONG)
+        .until(() -> Files.exists(attempts) && Files.readAllLines(attempts).size() >= 5);
   }
 
   @Test
