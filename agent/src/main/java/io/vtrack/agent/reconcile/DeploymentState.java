@@ -85,10 +85,10 @@ final class DeploymentState {
     if (transientError == null || !error.message().equals(transientError.message())) {
       lastLogged = null;
     }
-    transientError = error;
     transientAttempts++;
     long wait = ErrorMapping.backoffMillis(transientAttempts);
     retryNotBefore = now.plusMillis(wait);
+    transientError = error.attempted(transientAttempts, retryNotBefore);
     return wait;
   }
 

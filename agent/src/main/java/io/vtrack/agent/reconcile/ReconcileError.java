@@ -22,7 +22,17 @@ public sealed interface ReconcileError {
    * The agent's world failed, not the commit: an engine away, a full disk, a repository that does
    * not answer, the state store. Retried with capped backoff; what runs is untouched.
    */
-  record Transient(Reason reason, String message) implements ReconcileError {}
+  record Transient(Reason reason, String message, int attempt, java.time.Instant retryAt)
+      implements ReconcileError {
+    public Transient(Reason reason, String message) {
+      this(reason, message, 0, null);
+    }
+
+    /** As failed in attempt {@code attempt} in a row, the next due at {@code at}. */
+    Transient attempted(int attempt, java.time.Instant at) {
+      return new Transient(reason, message, attempt, at);
+    }
+  }
 
   /** The revision itself failed (prepare, validate, start, verification): it is quarantined. */
   record CommitFailure(Reason reason, String message) implements ReconcileError {}

@@ -121,8 +121,10 @@ public final class StatusBuilder {
     if (in.error() != null && acting) {
       // The agent's own failure: retried, what runs untouched, and said here, not only in a log.
       readyReason = in.error().reason();
-      readyMessage = in.error().message() + " (retrying with backoff; what runs is untouched)";
-      message = message + "; retrying after: " + in.error().message();
+      readyMessage =
+          in.error().message() + " (" + retrying(in.error()) + "; what runs is untouched)";
+      message =
+          message + "; retrying after: " + in.error().message() + " (" + retrying(in.error()) + ")";
     } else if (d.resolutionProblem() != null && acting) {
       readyReason = d.resolutionProblem().reason();
       readyMessage = d.resolutionProblem().message();
@@ -283,5 +285,17 @@ public final class StatusBuilder {
 
   static String short7(String commit) {
     return io.vtrack.agent.model.Commits.short7(commit);
+  }
+
+  /** When a failure of the agent's world is tried again: its attempt and the next one's time. */
+  static String retrying(ReconcileError.Transient e) {
+    if (e.attempt() == 0 || e.retryAt() == null) {
+      return "retrying with backoff";
+    }
+    return "attempt "
+        + e.attempt()
+        + " failed; the next at "
+        + e.retryAt().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+        + ", or now on `vtrack reconcile`";
   }
 }

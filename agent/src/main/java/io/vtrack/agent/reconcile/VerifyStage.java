@@ -229,7 +229,8 @@ final class VerifyStage {
             + message
             + " ("
             + out.rounds()
-            + " rounds; ended by: "
+            + (out.rounds() == 1 ? " round" : " rounds")
+            + "; ended by: "
             + out.rule()
             + ")";
     recorder.end(in.rollout(), p.stepId(), step, out.healthy(), output);

@@ -143,12 +143,7 @@ abstract class AgentTestBase {
               Map<String, Object> st = status();
               assertThat(st.get("phase")).isEqualTo("Preparing");
               assertThat(st.get("desiredCommit")).isEqualTo(commit);
-              Map<?, ?> ready =
-                  ((List<Map<?, ?>>) st.get("conditions"))
-                      .stream()
-                          .filter(c -> "Ready".equals(c.get("type")))
-                          .findFirst()
-                          .orElseThrow();
+              Map<?, ?> ready = readyCondition(st);
               assertThat(ready.get("reason")).isEqualTo("SourceUnavailable");
               assertThat(String.valueOf(ready.get("message")))
                   .contains(said)
@@ -156,6 +151,12 @@ abstract class AgentTestBase {
             });
     assertThat((List<Object>) status().getOrDefault("quarantinedCommits", List.of()))
         .doesNotContain(commit);
+  }
+
+  /** The Ready condition of the deployment's status {@code st}. */
+  static Map<?, ?> readyCondition(Map<String, Object> st) {
+    return ((List<Map<?, ?>>) st.get("conditions"))
+        .stream().filter(c -> "Ready".equals(c.get("type"))).findFirst().orElseThrow();
   }
 
   long backendPid() throws Exception {

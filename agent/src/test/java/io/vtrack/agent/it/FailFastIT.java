@@ -114,7 +114,7 @@ class FailFastIT extends AgentTestBase {
     String verify =
         rolledBackBetweenRounds(v1, bad, "ServiceExited", "backend", "exited with code 3");
     // It passed a round (the exit came during the wait for the next).
-    assertThat(verify).contains("1 rounds", "ended by: a service exited");
+    assertThat(verify).contains("(1 round; ended by: a service exited");
   }
 
   /**

@@ -454,6 +454,22 @@ class OperationsIT extends AgentTestBase {
           .isGreaterThanOrEqualTo(backoffNanos);
     }
     int tried = at.size();
+    // The status says which attempt failed and when the next is: 16 s after the fifth (±20 %).
+    await()
+        .atMost(LONG)
+        .untilAsserted(
+            () -> {
+              String said = String.valueOf(readyCondition(status()).get("message"));
+              java.util.regex.Matcher m =
+                  java.util.regex.Pattern.compile(
+                          "attempt 5 failed; the next at (\\S+), or now on `vtrack reconcile`;"
+                              + " what runs is untouched")
+                      .matcher(said);
+              assertThat(m.find()).as(said).isTrue();
+              long next = Instant.parse(m.group(1)).toEpochMilli();
+              assertThat(next)
+                  .isBetween(at.get(4) / 1_000_000 + 11_800, at.get(4) / 1_000_000 + 40_000);
+            });
 
     // The next attempt is 16 s away: a new commit is taken now, not then.
     app.extraSpec = "";

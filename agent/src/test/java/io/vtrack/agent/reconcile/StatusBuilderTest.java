@@ -284,4 +284,57 @@ class StatusBuilderTest {
     assertThat(second.condition("Ready").lastTransitionTime())
         .isEqualTo(first.condition("Ready").lastTransitionTime());
   }
+
+  @Test
+  void aFailureOfTheHostSaysWhichAttemptFailedAndWhenTheNextIs() {
+    StatusBuilder.Inputs ok =
+        in(
+            desired(A),
+            null,
+            finished("Succeeded"),
+            A,
+            A,
+            List.of(A),
+            List.of(),
+            List.of(),
+            false,
+            null);
+    ReconcileError.Transient away =
+        new ReconcileError.Transient(
+                Reason.SourceUnavailable, "prepare 'deps' could not reach the network")
+            .attempted(5, NOW.plusMillis(16_400));
+    DeploymentStatus st =
+        StatusBuilder.build(
+            new StatusBuilder.Inputs(
+                ok.desired(),
+                ok.observedGeneration(),
+                ok.active(),
+                ok.lastRollout(),
+                ok.currentCommit(),
+                ok.lastHealthyCommit(),
+                ok.verifiedCommits(),
+                ok.quarantinedCommits(),
+                ok.quarantineReason(),
+                ok.checks(),
+                ok.deadServices(),
+                ok.degraded(),
+                ok.hold(),
+                ok.warnings(),
+                away,
+                ok.instances(),
+                ok.proxy(),
+                ok.previous(),
+                ok.now()));
+    DeploymentStatus.Condition ready =
+        st.conditions().stream().filter(c -> c.type().equals("Ready")).findFirst().orElseThrow();
+    assertThat(ready.reason()).isEqualTo("SourceUnavailable");
+    assertThat(ready.message())
+        .isEqualTo(
+            "prepare 'deps' could not reach the network (attempt 5 failed; the next at"
+                + " 2026-11-29T12:00:16Z, or now on `vtrack reconcile`; what runs is untouched)");
+    assertThat(st.message())
+        .endsWith(
+            "; retrying after: prepare 'deps' could not reach the network (attempt 5 failed; the"
+                + " next at 2026-11-29T12:00:16Z, or now on `vtrack reconcile`)");
+  }
 }
