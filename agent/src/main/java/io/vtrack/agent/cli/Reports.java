@@ -91,10 +91,14 @@ final class Reports {
     }
     Map<String, Object> proxy = (Map<String, Object>) st.get("proxy");
     if (proxy != null) {
-      boolean healthy = Boolean.TRUE.equals(proxy.get("healthy"));
+      // No verdict while it has nothing to serve yet (the first rollout, before its switch).
+      String said =
+          proxy.get("healthy") == null
+              ? ""
+              : Boolean.TRUE.equals(proxy.get("healthy")) ? "healthy" : "UNHEALTHY";
       out.println(
           "Proxy:         "
-              + (healthy ? "healthy" : "UNHEALTHY")
+              + said
               + (proxy.get("pid") == null
                   ? ""
                   : " (pid "
@@ -102,7 +106,9 @@ final class Reports {
                       + ", routes version "
                       + proxy.get("routesVersion")
                       + ")")
-              + (proxy.get("message") == null ? "" : ": " + proxy.get("message")));
+              + (proxy.get("message") == null
+                  ? ""
+                  : (said.isEmpty() ? "" : ": ") + proxy.get("message")));
     }
   }
 

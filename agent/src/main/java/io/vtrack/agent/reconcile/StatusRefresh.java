@@ -6,6 +6,7 @@ import io.vtrack.agent.model.NotifySpec;
 import io.vtrack.agent.proxy.ProxySupervisor;
 import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.source.DesiredStateRegistry;
+import io.vtrack.agent.store.Instance;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -75,6 +76,16 @@ final class StatusRefresh {
       return null;
     }
     Map<String, Object> st = proxy.reportedStatus();
+    boolean live = snap.instances().stream().anyMatch(i -> i.role() == Instance.Role.Live);
+    if (st == null
+        && !live
+        && !proxy.external()
+        && proxy.startFailure() == null
+        && proxy.routes().isEmpty()) {
+      // The first rollout, before its switch: nothing to serve yet, and not a failure.
+      return new DeploymentStatus.ProxyStatus(
+          null, null, null, "not started yet: it starts at the first switch");
+    }
     if (st == null) {
       return new DeploymentStatus.ProxyStatus(
           false,

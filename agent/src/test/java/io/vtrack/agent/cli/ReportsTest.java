@@ -82,6 +82,17 @@ class ReportsTest {
   }
 
   @Test
+  void aProxyNotNeededYetIsNeitherHealthyNorUnhealthy() {
+    Map<String, Object> st = new LinkedHashMap<>();
+    st.put("phase", "Verifying");
+    st.put("instances", List.of(instance("blue", "Candidate", "42989d0", null)));
+    st.put("proxy", Map.of("message", "not started yet: it starts at the first switch"));
+    assertThat(render(st))
+        .contains("Proxy:         not started yet: it starts at the first switch\n")
+        .doesNotContain("UNHEALTHY");
+  }
+
+  @Test
   void recreateShowsNeither() {
     String out = render(Map.of("phase", "Healthy"));
     assertThat(out).doesNotContain("Instances:").doesNotContain("Proxy:");

@@ -74,7 +74,23 @@ class BlueGreenIT extends AgentTestBase {
 
   @Test
   void aGoodUpgradeSwitchesWithNoFailedRequestAndTheOldOneStaysWarm() throws Exception {
-    String v1 = deployHealthy("v1");
+    app.deploy("v1");
+    String v1 = commitOf("v1");
+    start("300ms");
+    // The first candidate is verified before anything is served: the proxy is not started yet,
+    // and that is said as such, not as a proxy that does not answer.
+    await()
+        .atMost(LONG)
+        .pollInterval(Duration.ofMillis(50))
+        .untilAsserted(
+            () -> {
+              Map<String, Object> st = status();
+              assertThat(st.get("phase")).isEqualTo("Verifying");
+              assertThat((Map<String, Object>) st.get("proxy"))
+                  .containsExactly(
+                      Map.entry("message", "not started yet: it starts at the first switch"));
+            });
+    awaitPhase("Healthy", v1);
     Map<String, Object> live = instance("Live");
     assertThat(live.get("commit")).isEqualTo(v1);
     String blue = (String) live.get("colour");
