@@ -40,8 +40,8 @@ final class DocumentIntake {
 
   /**
    * Fetches the app repositories of {@code docs}, each once; failures show in their status. Returns
-   * the repositories where something changed (or that failed): their deployments need a look, the
-   * others do not.
+   * the repositories where something changed (or that failed otherwise than at the last fetch):
+   * their deployments need a look, the others do not.
    */
   Set<String> fetchApps(List<DesiredDocument> docs) {
     Set<String> done = new HashSet<>();
@@ -51,14 +51,19 @@ final class DocumentIntake {
       if (url == null || !done.add(url)) {
         continue;
       }
+      String before = repos.fetchError(url);
       try {
         if (repos.fetch(
             url, d.document() == null ? null : d.document().spec().source().credentials())) {
           changed.add(url);
         }
       } catch (Exception e) {
-        changed.add(url);
-        LOG.warn("{}", e.getMessage());
+        // A repository that fails as it failed at the last fetch has nothing new to say: it is
+        // logged once, and its deployments' backoff holds.
+        if (!String.valueOf(e.getMessage()).equals(before)) {
+          changed.add(url);
+          LOG.warn("{}", e.getMessage());
+        }
       }
     }
     return changed;
