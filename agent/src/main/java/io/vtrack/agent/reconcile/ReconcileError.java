@@ -1,6 +1,7 @@
 package io.vtrack.agent.reconcile;
 
 import io.vtrack.agent.model.Reason;
+import java.time.Instant;
 
 /**
  * Why a reconcile or a rollout stage could not go on, typed so that one place ({@link
@@ -22,14 +23,14 @@ public sealed interface ReconcileError {
    * The agent's world failed, not the commit: an engine away, a full disk, a repository that does
    * not answer, the state store. Retried with capped backoff; what runs is untouched.
    */
-  record Transient(Reason reason, String message, int attempt, java.time.Instant retryAt)
+  record Transient(Reason reason, String message, int attempt, Instant retryAt)
       implements ReconcileError {
     public Transient(Reason reason, String message) {
       this(reason, message, 0, null);
     }
 
     /** As failed in attempt {@code attempt} in a row, the next due at {@code at}. */
-    Transient attempted(int attempt, java.time.Instant at) {
+    Transient attempted(int attempt, Instant at) {
       return new Transient(reason, message, attempt, at);
     }
   }

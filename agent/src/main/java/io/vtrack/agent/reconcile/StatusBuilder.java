@@ -10,6 +10,7 @@ import io.vtrack.agent.reconcile.DeploymentStatus.LastRollout;
 import io.vtrack.agent.store.RolloutRecord;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -295,7 +296,7 @@ public final class StatusBuilder {
     return "attempt "
         + e.attempt()
         + " failed; the next at "
-        + e.retryAt().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+        + e.retryAt().truncatedTo(ChronoUnit.SECONDS)
         + ", or now on `vtrack reconcile`";
   }
 }
