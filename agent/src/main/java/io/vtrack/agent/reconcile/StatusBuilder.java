@@ -122,10 +122,9 @@ public final class StatusBuilder {
     if (in.error() != null && acting) {
       // The agent's own failure: retried, what runs untouched, and said here, not only in a log.
       readyReason = in.error().reason();
-      readyMessage =
-          in.error().message() + " (" + retrying(in.error()) + "; what runs is untouched)";
-      message =
-          message + "; retrying after: " + in.error().message() + " (" + retrying(in.error()) + ")";
+      String retrying = retrying(in.error());
+      readyMessage = in.error().message() + " (" + retrying + "; what runs is untouched)";
+      message = message + "; retrying after: " + in.error().message() + " (" + retrying + ")";
     } else if (d.resolutionProblem() != null && acting) {
       readyReason = d.resolutionProblem().reason();
       readyMessage = d.resolutionProblem().message();

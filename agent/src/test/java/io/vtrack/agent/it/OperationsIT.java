@@ -21,6 +21,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
@@ -460,8 +462,8 @@ class OperationsIT extends AgentTestBase {
         .untilAsserted(
             () -> {
               String said = String.valueOf(readyCondition(status()).get("message"));
-              java.util.regex.Matcher m =
-                  java.util.regex.Pattern.compile(
+              Matcher m =
+                  Pattern.compile(
                           "attempt 5 failed; the next at (\\S+), or now on `vtrack reconcile`;"
                               + " what runs is untouched")
                       .matcher(said);
