@@ -9,6 +9,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -258,13 +259,46 @@ public final class ProxySupervisor {
   }
 
   /**
-   * Serves {@code change} applied to the routes written last (none when routes.json is lost or
-   * cannot be read), as one step: deployments switching at the same time never write back each
-   * other's old routes.
+   * Serves {@code change} applied to the routes written last, as one step: deployments switching at
+   * the same time never write back each other's old routes. When routes.json is lost or cannot be
+   * read, {@code change} applies to what the running proxy serves: the first deployment to write
+   * its routes again must not drop the others' (their addresses would stop answering until each
+   * wrote its own).
    */
   public synchronized Routes switchWith(UnaryOperator<List<Routes.Route>> change)
       throws IOException {
-    return switchTo(change.apply(routes()));
+    Path file = Routes.file(stateDir);
+    List<Routes.Route> now;
+    try {
+      now = Files.exists(file) ? Routes.read(file).routes() : served();
+    } catch (IOException unreadable) {
+      now = served();
+    }
+    return switchTo(change.apply(now));
+  }
+
+  /** The routes the running proxy serves, as its status lists them; none when none answers. */
+  private List<Routes.Route> served() {
+    Map<String, Object> st = status();
+    List<Routes.Route> out = new ArrayList<>();
+    if (st != null && st.get("routes") instanceof List<?> routes) {
+      for (Object o : routes) {
+        if (o instanceof Map<?, ?> m
+            && m.get("listen") instanceof String listen
+            && m.get("deployment") instanceof String deployment) {
+          out.add(
+              new Routes.Route(
+                  listen,
+                  deployment,
+                  (String) m.get("service"),
+                  (String) m.get("upstream"),
+                  (String) m.get("instance"),
+                  m.get("drainMillis") instanceof Number n ? n.longValue() : 0,
+                  Boolean.TRUE.equals(m.get("held"))));
+        }
+      }
+    }
+    return out;
   }
 
   /**

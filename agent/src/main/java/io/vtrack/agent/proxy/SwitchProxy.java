@@ -218,6 +218,7 @@ public final class SwitchProxy extends VerticleBase {
       r.put("service", route.service());
       r.put("upstream", route.upstream());
       r.put("instance", route.instance());
+      r.put("drainMillis", route.drainMillis());
       r.put("held", route.held());
       String error = table.listenErrors.get(route.listen());
       r.put("listening", error == null);

@@ -16,10 +16,12 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -156,6 +158,64 @@ class SwitchProxyIT {
                     .contains("instance=\"green\"")
                     .contains("status=\"200\"")
                     .endsWith(" 1.0"));
+  }
+
+  /**
+   * A public address dropped from the routes and served again at once (as when one deployment's
+   * routes are written while another's are not yet) is listened on again: the close of its old
+   * listener, still under way, must not take the new one with it.
+   */
+  @Test
+  void anAddressDroppedAndServedAgainAtOnceIsListenedOn() throws Exception {
+    Routes.Route other =
+        new Routes.Route(
+            "127.0.0.1:" + freePort(), "other", "web", "127.0.0.1:" + green, "green", 1000, false);
+    supervisor.switchTo(List.of(route(blue, "blue"), other));
+    for (int i = 0; i < 20; i++) {
+      supervisor.switchTo(List.of(other));
+      supervisor.switchTo(List.of(route(blue, "blue"), other));
+      assertThat(get("/").body()).as("round %d", i).startsWith("blue");
+    }
+  }
+
+  /**
+   * routes.json cut short or lost by hand: the first deployment to write its routes again builds on
+   * what the proxy serves, so another deployment's address keeps answering (it went unserved until
+   * that deployment wrote its own).
+   */
+  @Test
+  void routesWrittenAgainAfterTheFileBrokeKeepWhatOtherDeploymentsServe() throws Exception {
+    int otherPort = freePort();
+    Routes.Route other =
+        new Routes.Route(
+            "127.0.0.1:" + otherPort, "other", "web", "127.0.0.1:" + green, "green", 1000, false);
+    supervisor.switchTo(List.of(route(blue, "blue"), other));
+    Path file = Routes.file(dir);
+    // Cut short, then lost.
+    for (String broken : Arrays.asList("{\"version\": 3, \"rou", null)) {
+      if (broken == null) {
+        Files.delete(file);
+      } else {
+        Files.writeString(file, broken);
+      }
+      Routes now =
+          supervisor.switchWith(
+              routes ->
+                  Stream.concat(
+                          routes.stream().filter(r -> !r.deployment().equals("app")),
+                          Stream.of(route(blue, "blue")))
+                      .toList());
+      assertThat(now.routes()).containsExactlyInAnyOrder(other, route(blue, "blue"));
+      assertThat(Routes.read(file)).isEqualTo(now);
+      HttpResponse<String> r =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + otherPort + "/"))
+                      .timeout(Duration.ofSeconds(10))
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
+      assertThat(r.body()).startsWith("green");
+    }
   }
 
   @Test
