@@ -7,12 +7,15 @@ import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.source.DesiredDocument;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.source.SourceRef;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,6 +32,12 @@ final class DocumentIntake {
   private final DesiredStateRegistry registry;
   private final Reconciler reconciler;
 
+  /**
+   * By deployment: its repository, revision and the commit that resolved to when the repository
+   * last moved. Fetches run on workers, several at once.
+   */
+  private final Map<String, String> resolved = new ConcurrentHashMap<>();
+
   /** The documents no deployment can be attributed to, by source, as last logged. */
   private final Map<String, Set<String>> unattributedLogged = new HashMap<>();
 
@@ -40,42 +49,69 @@ final class DocumentIntake {
 
   /**
    * Fetches the app repositories of {@code docs}, each once; failures show in their status. Returns
-   * the repositories where something changed (or that failed otherwise than at the last fetch):
-   * their deployments need a look, the others do not.
+   * the names of the deployments with news from their repository: it failed otherwise than at the
+   * last fetch, answers again, or moved so that their revision resolves to another commit. A commit
+   * that changes nothing a deployment's revision names (a push to main beside a tag) is no news to
+   * it: a failure's backoff holds.
    */
   Set<String> fetchApps(List<DesiredDocument> docs) {
-    Set<String> done = new HashSet<>();
-    Set<String> changed = new HashSet<>();
+    Map<String, List<DesiredDocument>> byRepo = new LinkedHashMap<>();
     for (DesiredDocument d : docs) {
-      String url = d.effectiveRepoUrl();
-      if (url == null || !done.add(url)) {
-        continue;
+      if (d.effectiveRepoUrl() != null) {
+        byRepo.computeIfAbsent(d.effectiveRepoUrl(), u -> new ArrayList<>()).add(d);
       }
+    }
+    Set<String> news = new HashSet<>();
+    for (Map.Entry<String, List<DesiredDocument>> repo : byRepo.entrySet()) {
+      String url = repo.getKey();
+      DesiredDocument first = repo.getValue().get(0);
       String before = repos.fetchError(url);
       try {
-        if (repos.fetch(
-            url, d.document() == null ? null : d.document().spec().source().credentials())) {
-          changed.add(url);
+        boolean moved =
+            repos.fetch(
+                url,
+                first.document() == null ? null : first.document().spec().source().credentials());
+        for (DesiredDocument d : repo.getValue()) {
+          // Resolved at every move, so that what a revision named before is known at the next.
+          if ((moved && revisionMoved(url, d)) || before != null) {
+            news.add(d.name());
+          }
         }
       } catch (Exception e) {
         // A repository that fails as it failed at the last fetch has nothing new to say: it is
         // logged once, and its deployments' backoff holds.
         if (!String.valueOf(e.getMessage()).equals(before)) {
-          changed.add(url);
+          repo.getValue().forEach(d -> news.add(d.name()));
           LOG.warn("{}", e.getMessage());
         }
       }
     }
-    return changed;
+    news.remove(null);
+    return news;
+  }
+
+  /** Whether {@code d}'s revision resolves otherwise than when its repository last moved. */
+  private boolean revisionMoved(String url, DesiredDocument d) {
+    if (d.name() == null || d.document() == null) {
+      return true;
+    }
+    String revision = d.document().spec().source().revision();
+    String now;
+    try {
+      now = url + " " + revision + " " + repos.resolve(url, revision);
+    } catch (Exception e) {
+      now = url + " " + revision + " unresolved: " + e.getMessage();
+    }
+    return !now.equals(resolved.put(d.name(), now));
   }
 
   /**
    * Hands a source's documents to the registry and reconciles what it holds; returns those. {@code
-   * moved} are the app repositories the fetch before found changed. A deployment whose document or
-   * app repository changed is reconciled as changed: a failure's backoff gives way to it. The
-   * others are looked at again (what blocked them may have gone), but a backoff is not cut short by
-   * a source that was read again and said the same: a poll every 300 ms retried a registry that was
-   * away every 300 ms.
+   * moved} are the deployments the fetch before found news for ({@link #fetchApps}). A deployment
+   * whose document changed or that has news is reconciled as changed: a failure's backoff gives way
+   * to it. The others are looked at again (what blocked them may have gone), but a backoff is not
+   * cut short by a source that was read again and said the same: a poll every 300 ms retried a
+   * registry that was away every 300 ms.
    */
   Set<String> apply(
       String sourceId, List<DesiredDocument> docs, String trigger, Set<String> moved) {
@@ -104,9 +140,7 @@ final class DocumentIntake {
     Set<String> changed = new TreeSet<>();
     for (String n : read) {
       DesiredStateRegistry.Entry e = registry.get(n);
-      if (e == null
-          || !Read.of(e.document()).equals(was.get(n))
-          || moved.contains(e.document().effectiveRepoUrl())) {
+      if (e == null || !Read.of(e.document()).equals(was.get(n)) || moved.contains(n)) {
         changed.add(n);
       }
     }

@@ -44,7 +44,7 @@ final class KubeFeeds {
   static final long KUBE_FIRST_LIST_WAIT_MILLIS = 15_000;
 
   /**
-   * Hands a source's documents to the registry, with the app repositories their fetch found moved;
+   * Hands a source's documents to the registry, with the deployments their fetch found news for;
    * returns the deployments it reconciles.
    */
   interface ToRegistry {

@@ -301,13 +301,13 @@ final class SourceFeeds {
         .onComplete(
             ar -> {
               syncing.remove("apps");
-              // A poll asks only deployments whose repository moved (one that finds nothing new
-              // is quiet); a refresh someone asked for asks every deployment.
-              Set<String> changed = ar.succeeded() && trigger.equals("poll") ? ar.result() : null;
+              // A poll asks only deployments with news from their repository (one that finds
+              // nothing new is quiet); a refresh someone asked for asks every deployment.
+              Set<String> news = ar.succeeded() && trigger.equals("poll") ? ar.result() : null;
               for (String n : registry.names()) {
                 DesiredStateRegistry.Entry e = registry.get(n);
                 String url = e == null ? null : e.document().effectiveRepoUrl();
-                if (changed == null || url == null || changed.contains(url)) {
+                if (news == null || url == null || news.contains(n)) {
                   reconciler.enqueue(n, trigger);
                 }
               }

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.source.DesiredDocument;
+import io.vtrack.agent.source.DocumentReader;
+import io.vtrack.agent.source.SourceRef;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -12,8 +14,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Which app repositories a fetch says changed: those are reconciled as changed (a failure's backoff
- * gives way), the others are not. A real repository, fetched by jgit.
+ * Which deployments a fetch of their app repositories has news for: those are reconciled as changed
+ * (a failure's backoff gives way), the others are not. A real repository, fetched by jgit.
  */
 class DocumentIntakeTest {
   @TempDir Path tmp;
@@ -24,21 +26,71 @@ class DocumentIntakeTest {
     String url = remote.toUri().toString();
     DocumentIntake intake =
         new DocumentIntake(new GitRepositories(tmp.resolve("repos")), null, null);
-    List<DesiredDocument> docs =
-        List.of(new DesiredDocument("app", null, List.of(), null, null, url));
+    List<DesiredDocument> docs = List.of(document("app", url, "main"));
 
     // Not there: the first failure is news, the same failure at the next poll is not.
-    assertThat(intake.fetchApps(docs)).containsExactly(url);
+    assertThat(intake.fetchApps(docs)).containsExactly("app");
     assertThat(intake.fetchApps(docs)).isEmpty();
 
     try (Git git = Git.init().setDirectory(remote.toFile()).setInitialBranch("main").call()) {
       commit(git, remote, "v1");
       // It answers: news; answering the same again is not.
-      assertThat(intake.fetchApps(docs)).containsExactly(url);
+      assertThat(intake.fetchApps(docs)).containsExactly("app");
       assertThat(intake.fetchApps(docs)).isEmpty();
       commit(git, remote, "v2");
-      assertThat(intake.fetchApps(docs)).containsExactly(url);
+      assertThat(intake.fetchApps(docs)).containsExactly("app");
     }
+  }
+
+  /**
+   * A push that leaves what a deployment's revision names where it was (a commit to main beside a
+   * tag) is news only to the deployments tracking what moved.
+   */
+  @Test
+  void aCommitIsNewsOnlyToTheDeploymentsWhoseRevisionItMoves() throws Exception {
+    Path remote = tmp.resolve("app");
+    String url = remote.toUri().toString();
+    DocumentIntake intake =
+        new DocumentIntake(new GitRepositories(tmp.resolve("repos")), null, null);
+    try (Git git = Git.init().setDirectory(remote.toFile()).setInitialBranch("main").call()) {
+      commit(git, remote, "v1");
+      git.tag().setName("v1").call();
+      List<DesiredDocument> docs =
+          List.of(document("pinned", url, "v1"), document("tracking", url, "main"));
+      assertThat(intake.fetchApps(docs)).containsExactlyInAnyOrder("pinned", "tracking");
+
+      commit(git, remote, "v2");
+      assertThat(intake.fetchApps(docs)).containsExactly("tracking");
+      // A tag that appears is no news to either; the tag moved is news to its deployment.
+      git.tag().setName("v2").call();
+      assertThat(intake.fetchApps(docs)).isEmpty();
+      git.tag().setName("v1").setForceUpdate(true).call();
+      assertThat(intake.fetchApps(docs)).containsExactly("pinned");
+    }
+  }
+
+  /** A document of deployment {@code name} for {@code revision} of the app at {@code url}. */
+  private static DesiredDocument document(String name, String url, String revision) {
+    String yaml =
+        """
+        apiVersion: vtrack.io/v1alpha1
+        kind: VTrackDeployment
+        metadata: {name: %s}
+        spec:
+          source: {repoURL: "%s", revision: %s}
+          runtime:
+            type: process
+            services:
+              - {name: web, command: [python3, app.py]}
+          health:
+            checks:
+              - {name: up, http: {url: "http://127.0.0.1:8080/"}}
+        """
+            .formatted(name, url, revision);
+    SourceRef where = new SourceRef("file", "docs", null, name + ".yaml", 1, null, null, null);
+    DesiredDocument d = DocumentReader.read(yaml, where, null).get(0);
+    assertThat(d.errors()).isEmpty();
+    return d;
   }
 
   private static void commit(Git git, Path dir, String content) throws Exception {
