@@ -132,6 +132,14 @@ public final class SpecValidator extends FieldRules {
         fail(
             "spec.source.repoURL",
             "unsupported scheme in '" + url + "' (https, ssh, file or a path)");
+      } else if (!remote && !url.startsWith("/")) {
+        // Relative to what? The folder the agent happens to run in is no answer.
+        fail(
+            "spec.source.repoURL",
+            "'"
+                + url
+                + "' is neither a URL (https://, ssh://, file://, user@host:path) nor an absolute"
+                + " path");
       }
     }
     relativePath("spec.source.path", source.path(), false);

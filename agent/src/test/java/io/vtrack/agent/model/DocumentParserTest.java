@@ -397,6 +397,19 @@ class DocumentParserTest {
             "source:",
             "is required"),
         Arguments.of(
+            "relative repoURL",
+            v.replace("repoURL: file:///srv/git/V_Track.git", "repoURL: not a url"),
+            "spec.source.repoURL",
+            "repoURL: not a url",
+            "'not a url' is neither a URL (https://, ssh://, file://, user@host:path) nor an"
+                + " absolute path"),
+        Arguments.of(
+            "repoURL of another scheme",
+            v.replace("repoURL: file:///srv/git/V_Track.git", "repoURL: ftp://host/app.git"),
+            "spec.source.repoURL",
+            "repoURL: ftp://host/app.git",
+            "unsupported scheme in 'ftp://host/app.git'"),
+        Arguments.of(
             "unknown signal",
             v.replace("signal: TERM", "signal: BOGUS"),
             "spec.runtime.services[0].stop.signal",
