@@ -16,6 +16,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * The agent image, built from the root Dockerfile on vtrack/agent-base (made without a registry by
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Docker socket, the state folder as a volume at the same path, a read-only root filesystem. It
  * deploys the compose example through the engine. With CI=true it may not skip.
  */
+@ResourceLock(DockerDaemon.ENGINE)
 class AgentImageIT {
   static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
   static final String IMAGE = "vtrack/agent:0.1.0";

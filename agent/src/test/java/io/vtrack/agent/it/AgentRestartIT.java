@@ -13,6 +13,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -21,6 +22,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * The agent killed with SIGKILL at each persisted step of a rollout, then restarted: it must end
  * correct — the new revision verified, or rolled back — with exactly one revision running.
  */
+@Order(3) // long: started early
 class AgentRestartIT {
   enum Case {
     Preparing(false),

@@ -31,7 +31,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.ResourceLock;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -41,6 +43,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * one): images built from each release and tagged per commit, containers on host networking bound
  * to 127.0.0.1, observed through docker-java. With CI=true these tests may not skip.
  */
+@ResourceLock(DockerDaemon.ENGINE)
+@Order(1) // the longest: started first, so the other classes run beside it
 class ComposeIT extends AgentTestBase {
   static DockerClient docker;
   String project;

@@ -14,6 +14,12 @@ import java.util.concurrent.TimeUnit;
  * /var/run/docker.pid), the way the engine goes away under a running agent in production.
  */
 final class DockerDaemon {
+  /**
+   * The lock of the IT classes that use the engine: ITs run two classes at a time, and one that
+   * restarts or stops the engine must not do it under another's containers and builds.
+   */
+  static final String ENGINE = "docker-engine";
+
   private DockerDaemon() {}
 
   static void restart(DockerClient docker) throws Exception {

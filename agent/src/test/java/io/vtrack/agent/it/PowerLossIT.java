@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -21,6 +22,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * agent starts again. It must make the world match the store and finish: a good commit ends Healthy
  * and is never quarantined, a bad one ends rolled back.
  */
+@Order(2) // long: started early
 class PowerLossIT {
   @TempDir Path tmp;
 
