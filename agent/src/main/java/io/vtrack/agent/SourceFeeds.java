@@ -137,7 +137,7 @@ final class SourceFeeds {
     return out;
   }
 
-  /** Polls every source on its interval, and the app repositories of file and kube documents. */
+  /** Polls every source on its interval, and the app repositories of kubernetes documents. */
   void schedule() {
     for (GitSource g : gitSources) {
       timers.add(vertx.setPeriodic(g.config().interval().millis(), id -> syncGit(g, "poll")));
@@ -148,9 +148,9 @@ final class SourceFeeds {
           vertx.setPeriodic(
               f.config().interval().millis(), id -> syncFile(f, "file-change", last)));
     }
-    if (!fileSources.isEmpty() || !kube.isEmpty()) {
-      // App repositories of file- and kubernetes-sourced documents are refreshed on their own
-      // schedule (git sources fetch them with every poll).
+    if (!kube.isEmpty()) {
+      // App repositories of kubernetes-sourced documents are refreshed on their own schedule (a
+      // watch has no interval; git and file sources fetch them with every poll).
       timers.add(vertx.setPeriodic(Duration.ofSeconds(30).toMillis(), id -> refreshApps("poll")));
     }
   }
@@ -370,6 +370,11 @@ final class SourceFeeds {
             });
   }
 
+  /**
+   * Reads a file source's folder when its files changed, and fetches the app repositories of its
+   * documents at every call (DESIGN.md §2: every source interval), so a new head of a branch they
+   * follow rolls out within an interval of its push, as with a git source.
+   */
   private Future<Boolean> syncFile(FileSource f, String trigger, String[] lastFingerprint) {
     if (stopping) {
       return Future.succeededFuture(false);
@@ -377,22 +382,37 @@ final class SourceFeeds {
     if (!syncing.add(f.id())) {
       return Future.succeededFuture(true);
     }
+    // What the registry holds from this source, read on the event loop that owns it.
+    List<DesiredDocument> held = new ArrayList<>();
+    for (String n : registry.names()) {
+      DesiredStateRegistry.Entry e = registry.get(n);
+      if (e != null && f.id().equals(e.document().source().sourceId())) {
+        held.add(e.document());
+      }
+    }
     return read(() -> {
           String fp = f.fingerprint();
           if (lastFingerprint != null && fp.equals(lastFingerprint[0])) {
-            return null;
+            return new FileRead(null, intake.fetchApps(held));
           }
           List<DesiredDocument> docs = f.read();
           if (lastFingerprint != null) {
             lastFingerprint[0] = fp;
           }
           // As for git and kubernetes: a new revision resolves as soon as its document is seen.
-          return Map.entry(docs, intake.fetchApps(docs));
+          return new FileRead(docs, intake.fetchApps(docs));
         })
         .map(
             read -> {
-              if (read != null) {
-                intake.apply(f.id(), read.getKey(), trigger, read.getValue());
+              if (read.docs() != null) {
+                intake.apply(f.id(), read.docs(), trigger, read.news());
+              } else {
+                // The files say the same; a deployment whose revision moved is looked at now.
+                for (String n : read.news()) {
+                  if (registry.get(n) != null) {
+                    reconciler.enqueue(n, "poll " + f.id());
+                  }
+                }
               }
               return true;
             })
@@ -403,4 +423,10 @@ final class SourceFeeds {
             })
         .onComplete(ar -> syncing.remove(f.id()));
   }
+
+  /**
+   * What a file source's sync found: the documents when its files changed (else null), and the
+   * deployments with news from their app repository ({@link DocumentIntake#fetchApps}).
+   */
+  private record FileRead(List<DesiredDocument> docs, Set<String> news) {}
 }

@@ -581,18 +581,44 @@ class SourcesIT {
         });
   }
 
+  /**
+   * A document from a file source that follows a branch: a push to the app repository rolls out at
+   * the source's next look (its interval), as with a git source; it waited for a refresh of app
+   * repositories every 30 s.
+   */
+  @Test
+  void aPushToTheBranchAFileSourcedDocumentFollowsRollsOutAtTheSourcesNextLook() throws Exception {
+    int backend = TestApp.freePort();
+    int frontend = TestApp.freePort();
+    Path files2 = Files.createDirectories(tmp.resolve("files2"));
+    Files.writeString(
+        files2.resolve("filed.yaml"), app.document("filed", "main", backend, frontend, ""));
+    withAgent(
+        fileSourceOnly(tmp.resolve("state-files2"), files2, List.of()),
+        api2 -> {
+          awaitHealthyAt(api2, "filed", commitOf("v1"));
+          String h2 = app.goodUpgrade("2.0.0", null);
+          awaitHealthyAt(api2, "filed", h2);
+          Map<?, ?> trigger = (Map<?, ?>) api2.history("filed").get(0).get("trigger");
+          assertThat(trigger.get("by").toString())
+              .as("trigger %s", trigger)
+              .isEqualTo("poll file[0]:" + files2.toAbsolutePath().normalize());
+        });
+  }
+
   @Test
   void reconcileWorksFromTheRevisionAsItIsNowNotAsTheLastPollSawIt() throws Exception {
     int backend = TestApp.freePort();
     int frontend = TestApp.freePort();
     String h1 = commitOf("v1");
 
-    // A document from a file: the app repository is fetched by reconcile, not in 30 s.
+    // A document from a file source looked at once an hour: the app repository is fetched by
+    // reconcile, not at the next look.
     Path files2 = Files.createDirectories(tmp.resolve("files2"));
     Files.writeString(
         files2.resolve("filed.yaml"), app.document("filed", "main", backend, frontend, ""));
     withAgent(
-        fileSourceOnly(tmp.resolve("state-files2"), files2, List.of()),
+        fileSourceOnly(tmp.resolve("state-files2"), files2, List.of(), "1h"),
         api2 -> {
           awaitHealthyAt(api2, "filed", h1);
           String h2 = app.goodUpgrade("2.0.0", null);
@@ -811,13 +837,18 @@ class SourcesIT {
 
   /** A second agent's configuration: one file source, polled every 200 ms. */
   private static AgentConfig fileSourceOnly(Path state, Path folder, List<String> allowed) {
+    return fileSourceOnly(state, folder, allowed, "200ms");
+  }
+
+  private static AgentConfig fileSourceOnly(
+      Path state, Path folder, List<String> allowed, String interval) {
     return agentOn(
         state,
         allowed,
         new AgentConfig.SourceConfig(
             null,
             null,
-            new AgentConfig.FileSourceConfig(folder.toString(), Interval.parse("200ms"))));
+            new AgentConfig.FileSourceConfig(folder.toString(), Interval.parse(interval))));
   }
 
   /** The agent "edge-01" on {@code state}, its API on a free port, with {@code sources}. */
