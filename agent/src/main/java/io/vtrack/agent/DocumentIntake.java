@@ -33,8 +33,8 @@ final class DocumentIntake {
   private final Reconciler reconciler;
 
   /**
-   * By deployment: its repository, revision and the commit that resolved to when the repository
-   * last moved. Fetches run on workers, several at once.
+   * By deployment: its repository, revision and the commit that resolved to at the last fetch.
+   * Fetches run on workers, several at once.
    */
   private final Map<String, String> resolved = new ConcurrentHashMap<>();
 
@@ -67,13 +67,11 @@ final class DocumentIntake {
       DesiredDocument first = repo.getValue().get(0);
       String before = repos.fetchError(url);
       try {
-        boolean moved =
-            repos.fetch(
-                url,
-                first.document() == null ? null : first.document().spec().source().credentials());
+        repos.fetch(
+            url, first.document() == null ? null : first.document().spec().source().credentials());
         for (DesiredDocument d : repo.getValue()) {
-          // Resolved at every move, so that what a revision named before is known at the next.
-          if ((moved && revisionMoved(url, d)) || before != null) {
+          // Resolved at every fetch (a ref lookup), so that what each revision named is known.
+          if (revisionMoved(url, d) || before != null) {
             news.add(d.name());
           }
         }
@@ -90,7 +88,7 @@ final class DocumentIntake {
     return news;
   }
 
-  /** Whether {@code d}'s revision resolves otherwise than when its repository last moved. */
+  /** Whether {@code d}'s revision resolves otherwise than at the last fetch. */
   private boolean revisionMoved(String url, DesiredDocument d) {
     if (d.name() == null || d.document() == null) {
       return true;
