@@ -105,14 +105,13 @@ final class DocumentIntake {
 
   /**
    * Hands a source's documents to the registry and reconciles what it holds; returns those. {@code
-   * moved} are the deployments the fetch before found news for ({@link #fetchApps}). A deployment
+   * news} are the deployments the fetch before found news for ({@link #fetchApps}). A deployment
    * whose document changed or that has news is reconciled as changed: a failure's backoff gives way
    * to it. The others are looked at again (what blocked them may have gone), but a backoff is not
    * cut short by a source that was read again and said the same: a poll every 300 ms retried a
    * registry that was away every 300 ms.
    */
-  Set<String> apply(
-      String sourceId, List<DesiredDocument> docs, String trigger, Set<String> moved) {
+  Set<String> apply(String sourceId, List<DesiredDocument> docs, String trigger, Set<String> news) {
     // Each problem is logged when it appears, not at every poll while it stays.
     Set<String> before = unattributedLogged.getOrDefault(sourceId, Set.of());
     Set<String> now = new HashSet<>();
@@ -138,7 +137,7 @@ final class DocumentIntake {
     Set<String> changed = new TreeSet<>();
     for (String n : read) {
       DesiredStateRegistry.Entry e = registry.get(n);
-      if (e == null || !Read.of(e.document()).equals(was.get(n)) || moved.contains(n)) {
+      if (e == null || !Read.of(e.document()).equals(was.get(n)) || news.contains(n)) {
         changed.add(n);
       }
     }

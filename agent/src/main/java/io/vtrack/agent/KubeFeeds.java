@@ -49,7 +49,7 @@ final class KubeFeeds {
    */
   interface ToRegistry {
     Set<String> apply(
-        String sourceId, List<DesiredDocument> docs, String trigger, Set<String> moved);
+        String sourceId, List<DesiredDocument> docs, String trigger, Set<String> news);
   }
 
   private final Vertx vertx;
@@ -234,10 +234,10 @@ final class KubeFeeds {
   }
 
   /** On the event loop: what a kubernetes source says this agent acts on, and what it must not. */
-  private void apply(KubeSource k, KubeSource.Update update, Set<String> moved) {
+  private void apply(KubeSource k, KubeSource.Update update, Set<String> news) {
     // Both first, then the reconciles: a lease changing hands must never look like a removal.
     Set<String> changed = new HashSet<>(registry.setHeldElsewhere(k.id(), update.heldElsewhere()));
-    changed.removeAll(toRegistry.apply(k.id(), update.docs(), update.trigger(), moved));
+    changed.removeAll(toRegistry.apply(k.id(), update.docs(), update.trigger(), news));
     for (String n : changed) {
       reconciler.enqueue(n, update.trigger());
     }
