@@ -55,33 +55,64 @@ final class DocumentIntake {
    * it: a failure's backoff holds.
    */
   Set<String> fetchApps(List<DesiredDocument> docs) {
+    Set<String> news = new HashSet<>();
+    for (Map.Entry<String, List<DesiredDocument>> repo : byRepo(docs).entrySet()) {
+      news.addAll(fetchRepo(repo.getKey(), repo.getValue()));
+    }
+    return news;
+  }
+
+  /**
+   * The documents of {@code docs} by the app repository each names (those naming none left out).
+   */
+  static Map<String, List<DesiredDocument>> byRepo(List<DesiredDocument> docs) {
     Map<String, List<DesiredDocument>> byRepo = new LinkedHashMap<>();
     for (DesiredDocument d : docs) {
       if (d.effectiveRepoUrl() != null) {
         byRepo.computeIfAbsent(d.effectiveRepoUrl(), u -> new ArrayList<>()).add(d);
       }
     }
+    return byRepo;
+  }
+
+  /**
+   * {@link #fetchApps} for one repository, {@code url}, which every one of {@code docs} names.
+   * Blocking.
+   */
+  Set<String> fetchRepo(String url, List<DesiredDocument> docs) {
+    DesiredDocument first = docs.get(0);
+    String before = repos.fetchError(url);
     Set<String> news = new HashSet<>();
-    for (Map.Entry<String, List<DesiredDocument>> repo : byRepo.entrySet()) {
-      String url = repo.getKey();
-      DesiredDocument first = repo.getValue().get(0);
-      String before = repos.fetchError(url);
-      try {
-        repos.fetch(
-            url, first.document() == null ? null : first.document().spec().source().credentials());
-        for (DesiredDocument d : repo.getValue()) {
-          // Resolved at every fetch (a ref lookup), so that what each revision named is known.
-          if (revisionMoved(url, d) || before != null) {
-            news.add(d.name());
-          }
+    try {
+      repos.fetch(
+          url, first.document() == null ? null : first.document().spec().source().credentials());
+      for (DesiredDocument d : docs) {
+        // Resolved at every fetch (a ref lookup), so that what each revision named is known.
+        if (revisionMoved(url, d) || before != null) {
+          news.add(d.name());
         }
-      } catch (Exception e) {
-        // A repository that fails as it failed at the last fetch has nothing new to say: it is
-        // logged once, and its deployments' backoff holds.
-        if (!String.valueOf(e.getMessage()).equals(before)) {
-          repo.getValue().forEach(d -> news.add(d.name()));
-          LOG.warn("{}", e.getMessage());
-        }
+      }
+    } catch (Exception e) {
+      // A repository that fails as it failed at the last fetch has nothing new to say: it is
+      // logged once, and its deployments' backoff holds.
+      if (!String.valueOf(e.getMessage()).equals(before)) {
+        docs.forEach(d -> news.add(d.name()));
+        LOG.warn("{}", e.getMessage());
+      }
+    }
+    news.remove(null);
+    return news;
+  }
+
+  /**
+   * After a fetch of {@code url} that another caller made: those of {@code docs} (all naming {@code
+   * url}) whose revision now resolves otherwise than before. Blocking (ref lookups).
+   */
+  Set<String> moved(String url, List<DesiredDocument> docs) {
+    Set<String> news = new HashSet<>();
+    for (DesiredDocument d : docs) {
+      if (revisionMoved(url, d)) {
+        news.add(d.name());
       }
     }
     news.remove(null);

@@ -47,6 +47,14 @@ final class SourceFeeds {
   static final long READS_WAIT_MILLIS = 3_000;
 
   /**
+   * How long the documents a source read wait for the fetch of their app repositories before they
+   * are applied without it: a new revision resolves as soon as its document is seen when the fetch
+   * is quick, and a remote that hangs (up to {@code gitTimeout}) does not hold up an edit of the
+   * source's documents, its other deployments or {@code vtrack reconcile}.
+   */
+  static final long APPS_WAIT_MILLIS = 3_000;
+
+  /**
    * Where reads run: threads of their own, not Vert.x's workers, so that a read that outlives the
    * agent's Vert.x (a fetch from a remote that hangs) ends quietly instead of failing to hand its
    * result to a closed event loop. Daemons: they never hold the JVM.
@@ -76,6 +84,10 @@ final class SourceFeeds {
   private final KubeFeeds kube;
   private final Set<String> syncing = new HashSet<>();
   private final Set<String> syncAgain = new HashSet<>();
+
+  /** The app repositories being fetched, each with its fetch (on the event loop). */
+  private final Map<String, Future<Void>> fetching = new HashMap<>();
+
   private final List<Long> timers = new ArrayList<>();
   private volatile boolean stopping;
 
@@ -275,9 +287,68 @@ final class SourceFeeds {
         return syncGit(g, "api").mapEmpty();
       }
     }
-    return read(() -> intake.fetchApps(List.of(e.document())))
-        .<Void>mapEmpty()
-        .recover(err -> Future.succeededFuture());
+    return fetchApps(List.of(e.document()), true, "api").mapEmpty();
+  }
+
+  /**
+   * Fetches the app repositories of {@code docs}, each on a worker of its own, and completes with
+   * the deployments that have news ({@link DocumentIntake#fetchApps}), or with those known once
+   * {@link #APPS_WAIT_MILLIS} have passed: the caller then goes on with the repositories as they
+   * are, and a deployment with news found later is looked at then ({@code trigger}). A repository
+   * whose fetch is under way for another caller is not fetched twice: with {@code join}, these
+   * documents' revisions are resolved again once that fetch ends; without, it is left to it.
+   */
+  private Future<Set<String>> fetchApps(List<DesiredDocument> docs, boolean join, String trigger) {
+    Map<String, List<DesiredDocument>> byRepo = DocumentIntake.byRepo(docs);
+    Set<String> news = new HashSet<>();
+    Promise<Set<String>> answer = Promise.promise();
+    int[] left = {byRepo.size()};
+    long timer = vertx.setTimer(APPS_WAIT_MILLIS, id -> answer.tryComplete(Set.copyOf(news)));
+    Runnable oneDone =
+        () -> {
+          if (--left[0] <= 0) {
+            vertx.cancelTimer(timer);
+            answer.tryComplete(Set.copyOf(news));
+          }
+        };
+    byRepo.forEach(
+        (url, repoDocs) -> {
+          Future<Void> running = fetching.get(url);
+          Future<Set<String>> one;
+          if (running == null) {
+            one = read(() -> intake.fetchRepo(url, repoDocs));
+            Future<Void> done = one.<Void>mapEmpty().otherwiseEmpty();
+            fetching.put(url, done);
+            done.onComplete(ar -> fetching.remove(url, done));
+          } else if (join) {
+            one = running.compose(v -> read(() -> intake.moved(url, repoDocs)));
+          } else {
+            oneDone.run();
+            return;
+          }
+          one.onComplete(
+              ar -> {
+                if (ar.failed()) {
+                  LOG.warn("{}", ar.cause().getMessage());
+                }
+                Set<String> found = ar.succeeded() ? ar.result() : Set.of();
+                if (answer.future().isComplete()) {
+                  // Late: the documents went on without it.
+                  for (String n : found) {
+                    if (registry.get(n) != null) {
+                      reconciler.enqueue(n, trigger);
+                    }
+                  }
+                } else {
+                  news.addAll(found);
+                }
+                oneDone.run();
+              });
+        });
+    if (byRepo.isEmpty()) {
+      oneDone.run();
+    }
+    return answer.future();
   }
 
   /**
@@ -297,13 +368,14 @@ final class SourceFeeds {
     for (String n : registry.names()) {
       docs.add(registry.get(n).document());
     }
-    read(() -> intake.fetchApps(docs))
+    boolean poll = trigger.equals("poll");
+    fetchApps(docs, !poll, trigger)
         .onComplete(
             ar -> {
               syncing.remove("apps");
               // A poll asks only deployments with news from their repository (one that finds
               // nothing new is quiet); a refresh someone asked for asks every deployment.
-              Set<String> news = ar.succeeded() && trigger.equals("poll") ? ar.result() : null;
+              Set<String> news = ar.succeeded() && poll ? ar.result() : null;
               for (String n : registry.names()) {
                 DesiredStateRegistry.Entry e = registry.get(n);
                 String url = e == null ? null : e.document().effectiveRepoUrl();
@@ -341,9 +413,10 @@ final class SourceFeeds {
                 g.id(),
                 e.getMessage());
           }
-          // App repositories first, so a new revision resolves as soon as its document is seen.
-          return Map.entry(docs, intake.fetchApps(docs));
+          return docs;
         })
+        // App repositories first, so a new revision resolves as soon as its document is seen.
+        .compose(docs -> fetchApps(docs, true, "poll " + g.id()).map(news -> Map.entry(docs, news)))
         .map(
             read -> {
               if (sourceTrouble.remove(g.id()) != null) {
@@ -393,28 +466,38 @@ final class SourceFeeds {
     return read(() -> {
           String fp = f.fingerprint();
           if (lastFingerprint != null && fp.equals(lastFingerprint[0])) {
-            return new FileRead(null, intake.fetchApps(held));
+            return null;
           }
           List<DesiredDocument> docs = f.read();
           if (lastFingerprint != null) {
             lastFingerprint[0] = fp;
           }
-          // As for git and kubernetes: a new revision resolves as soon as its document is seen.
-          return new FileRead(docs, intake.fetchApps(docs));
+          return docs;
         })
-        .map(
-            read -> {
-              if (read.docs() != null) {
-                intake.apply(f.id(), read.docs(), trigger, read.news());
-              } else {
-                // The files say the same; a deployment whose revision moved is looked at now.
-                for (String n : read.news()) {
-                  if (registry.get(n) != null) {
-                    reconciler.enqueue(n, "poll " + f.id());
-                  }
-                }
+        .compose(
+            docs -> {
+              if (docs == null) {
+                // The files say the same; a deployment whose revision moved is looked at when the
+                // fetch ends, and the next look does not wait for it.
+                fetchApps(held, false, "poll " + f.id())
+                    .onSuccess(
+                        news -> {
+                          for (String n : news) {
+                            if (registry.get(n) != null) {
+                              reconciler.enqueue(n, "poll " + f.id());
+                            }
+                          }
+                        });
+                return Future.succeededFuture(true);
               }
-              return true;
+              // As for git and kubernetes: a new revision resolves as soon as its document is
+              // seen.
+              return fetchApps(docs, true, trigger + " " + f.id())
+                  .map(
+                      news -> {
+                        intake.apply(f.id(), docs, trigger, news);
+                        return true;
+                      });
             })
         .recover(
             err -> {
@@ -423,10 +506,4 @@ final class SourceFeeds {
             })
         .onComplete(ar -> syncing.remove(f.id()));
   }
-
-  /**
-   * What a file source's sync found: the documents when its files changed (else null), and the
-   * deployments with news from their app repository ({@link DocumentIntake#fetchApps}).
-   */
-  private record FileRead(List<DesiredDocument> docs, Set<String> news) {}
 }

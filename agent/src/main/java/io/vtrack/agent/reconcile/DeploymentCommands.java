@@ -406,11 +406,18 @@ public final class DeploymentCommands {
         .compose(
             active -> {
               Future<Answer> inSlot = submitReconcile(name, trigger);
-              // While a rollout runs, the answer does not wait for its slot to be free.
+              // While a rollout runs, the answer does not wait for its slot to be free; it says
+              // that the reconcile still comes (after a rollback, it tries the commit the rollback
+              // quarantined again).
               return active == null
                   ? inSlot
                   : Future.succeededFuture(
-                      new Answer(active.id(), "rollout " + active.id() + " is in progress"));
+                      new Answer(
+                          active.id(),
+                          "rollout "
+                              + active.id()
+                              + " is in progress; the reconcile follows it, with any quarantine"
+                              + " lifted"));
             });
   }
 

@@ -8,15 +8,12 @@ import io.vertx.core.Vertx;
 import io.vtrack.agent.Agent;
 import io.vtrack.agent.config.AgentConfig;
 import io.vtrack.agent.model.Interval;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -113,23 +110,8 @@ class FaultIT extends AgentTestBase {
 
   @Test
   void aGitRemoteThatNeverAnswersLeavesTheApiAnsweringAndSaysSo() throws Exception {
-    // Accepts every connection and never says a word.
-    List<Socket> held = new CopyOnWriteArrayList<>();
-    try (ServerSocket silent = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
-      Thread acceptor =
-          new Thread(
-              () -> {
-                while (!silent.isClosed()) {
-                  try {
-                    held.add(silent.accept());
-                  } catch (Exception e) {
-                    return;
-                  }
-                }
-              });
-      acceptor.setDaemon(true);
-      acceptor.start();
-      String url = "http://127.0.0.1:" + silent.getLocalPort() + "/app.git";
+    try (SilentServer silent = new SilentServer()) {
+      String url = silent.repoUrl();
       Files.writeString(
           app.deployDir.resolve("vtrack.yaml"),
           app.document("v1").replace(app.appDir.toUri().toString(), url));
@@ -161,13 +143,9 @@ class FaultIT extends AgentTestBase {
         }
       }
       assertThat(reason).as("Ready=False SourceUnavailable within the git timeout").isNotNull();
-      assertThat(reason).contains("127.0.0.1:" + silent.getLocalPort());
+      assertThat(reason).contains("127.0.0.1:" + silent.port());
       // The API never waited for the remote: far below the 8 s the remote holds a fetch.
       assertThat(worst).as("slowest /healthz + status answer, ms").isLessThan(2_000);
-    } finally {
-      for (Socket s : held) {
-        s.close();
-      }
     }
   }
 

@@ -606,6 +606,51 @@ class SourcesIT {
         });
   }
 
+  /**
+   * An app repository on a remote that never answers (a fetch from it ends only at {@code
+   * gitTimeout}) holds up neither the other deployments of its source nor an edit of their
+   * documents: each waited for that fetch, at startup and at every look.
+   */
+  @Test
+  void anAppRepositoryThatNeverAnswersHoldsUpNoOtherDeploymentOfItsSource() throws Exception {
+    try (SilentServer silent = new SilentServer()) {
+      Path files2 = Files.createDirectories(tmp.resolve("files2"));
+      Files.writeString(
+          files2.resolve("a-stuck.yaml"),
+          app.document("stuck", "v1", TestApp.freePort(), TestApp.freePort(), "")
+              .replace(app.appDir.toUri().toString(), silent.repoUrl()));
+      int backend = TestApp.freePort();
+      int frontend = TestApp.freePort();
+      Path filed = files2.resolve("filed.yaml");
+      Files.writeString(filed, app.document("filed", "v1", backend, frontend, ""));
+      AgentConfig cfg =
+          new AgentConfig(
+              "edge-01",
+              tmp.resolve("state-files2").toString(),
+              "127.0.0.1:0",
+              null,
+              List.of(),
+              List.of(
+                  new AgentConfig.SourceConfig(
+                      null,
+                      null,
+                      new AgentConfig.FileSourceConfig(
+                          files2.toString(), Interval.parse("200ms")))),
+              null,
+              Interval.parse("90s"),
+              null);
+      withAgent(
+          cfg,
+          api2 -> {
+            awaitHealthyAt(api2, "filed", commitOf("v1"));
+            String v2 = app.goodUpgrade("2.0.0", "v2");
+            Files.writeString(filed, app.document("filed", "v2", backend, frontend, ""));
+            awaitHealthyAt(api2, "filed", v2);
+            assertThat(api2.status("stuck").get("phase")).isNotEqualTo("Healthy");
+          });
+    }
+  }
+
   @Test
   void reconcileWorksFromTheRevisionAsItIsNowNotAsTheLastPollSawIt() throws Exception {
     int backend = TestApp.freePort();
