@@ -25,7 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,7 +58,11 @@ final class KubeFeeds {
   private final Path baseDir;
   private final DesiredStateRegistry registry;
   private final Reconciler reconciler;
-  private final Function<List<DesiredDocument>, Set<String>> fetchApps;
+  private final BiFunction<List<DesiredDocument>, String, Future<Set<String>>> fetchApps;
+
+  /** The last update of any kubernetes source, applied once its fetch ended (on the event loop). */
+  private Future<Void> applied = Future.succeededFuture();
+
   private final ToRegistry toRegistry;
   private final List<KubeSource> sources = new ArrayList<>();
   private final List<Long> retries = new ArrayList<>();
@@ -68,7 +72,8 @@ final class KubeFeeds {
   private final Set<String> listed = new HashSet<>();
 
   /**
-   * @param fetchApps fetches the app repositories of documents (blocking)
+   * @param fetchApps fetches the app repositories of documents (on the event loop), naming the
+   *     trigger of a reconcile for news it finds after it answered
    * @param toRegistry hands documents to the registry (on the event loop)
    */
   KubeFeeds(
@@ -78,7 +83,7 @@ final class KubeFeeds {
       Path baseDir,
       DesiredStateRegistry registry,
       Reconciler reconciler,
-      Function<List<DesiredDocument>, Set<String>> fetchApps,
+      BiFunction<List<DesiredDocument>, String, Future<Set<String>>> fetchApps,
       ToRegistry toRegistry) {
     this.vertx = vertx;
     this.ctx = ctx;
@@ -170,10 +175,20 @@ final class KubeFeeds {
             KubeSource.Leases.DEFAULT,
             update ->
                 // App repositories first, so a new revision resolves as soon as it is seen; on the
-                // agent's context and ordered, so updates are applied in the order they came.
-                ctx.executeBlocking(() -> fetchApps.apply(update.docs()), true)
-                    .onComplete(
-                        ar -> apply(holder[0], update, ar.succeeded() ? ar.result() : Set.of())));
+                // agent's context and one after another, so updates are applied in the order they
+                // came.
+                ctx.runOnContext(
+                    v ->
+                        applied =
+                            applied.transform(
+                                ar ->
+                                    fetchApps
+                                        .apply(update.docs(), update.trigger())
+                                        .map(
+                                            news -> {
+                                              apply(holder[0], update, news);
+                                              return null;
+                                            }))));
     holder[0] = src;
     KubeStatusWriter writer =
         new KubeStatusWriter(vertx, src, config.agentName(), n -> reconciler.status(n));
@@ -196,10 +211,12 @@ final class KubeFeeds {
               k.start().toCompletableFuture().get(2, TimeUnit.MINUTES);
               // A deployment another agent holds is known as such with the list (apply sets
               // both at once), never as a removal.
-              KubeSource.Update first = k.snapshot("synced");
-              return Map.entry(first, fetchApps.apply(first.docs()));
+              return k.snapshot("synced");
             },
             false)
+        .compose(
+            first ->
+                fetchApps.apply(first.docs(), first.trigger()).map(news -> Map.entry(first, news)))
         .onSuccess(
             first -> {
               apply(k, first.getKey(), first.getValue());

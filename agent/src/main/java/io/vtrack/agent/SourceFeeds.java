@@ -117,7 +117,14 @@ final class SourceFeeds {
     this.intake = new DocumentIntake(repos, registry, reconciler);
     this.kube =
         new KubeFeeds(
-            vertx, ctx, config, baseDir, registry, reconciler, intake::fetchApps, intake::apply);
+            vertx,
+            ctx,
+            config,
+            baseDir,
+            registry,
+            reconciler,
+            (docs, trigger) -> fetchApps(docs, true, trigger),
+            intake::apply);
     for (int i = 0; i < config.sources().size(); i++) {
       AgentConfig.SourceConfig s = config.sources().get(i);
       if (s.git() != null) {

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.dsl.Resource;
 import io.vtrack.agent.kube.KubeSource;
+import io.vtrack.agent.model.Interval;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -120,8 +121,12 @@ class KubernetesIT extends AgentTestBase {
   }
 
   void awaitCrStatus(String phase, String commit) {
+    awaitCrStatus(phase, commit, LONG);
+  }
+
+  void awaitCrStatus(String phase, String commit, Duration atMost) {
     await()
-        .atMost(LONG)
+        .atMost(atMost)
         .pollInterval(Duration.ofMillis(200))
         .untilAsserted(
             () -> {
@@ -200,6 +205,33 @@ class KubernetesIT extends AgentTestBase {
                       || !gone.getMetadata().getFinalizers().contains(KubeSource.FINALIZER));
             });
     assertThat(agent.api.get("/api/v1/deployments/vtrack").status()).isEqualTo(404);
+  }
+
+  /**
+   * A resource whose app repository never answers (a fetch from it ends only at {@code gitTimeout})
+   * holds up neither another resource nor a change to it: updates waited for that fetch, one after
+   * another.
+   */
+  @Test
+  void anAppRepositoryThatNeverAnswersHoldsUpNoOtherResource() throws Exception {
+    try (SilentServer silent = new SilentServer()) {
+      api.deployments(NS)
+          .resource(
+              api.load(
+                  NS,
+                  app.document("stuck", "v1", TestApp.freePort(), TestApp.freePort(), "")
+                      .replace(app.appDir.toUri().toString(), silent.repoUrl())))
+          .create();
+      var kubeconfig = api.kubeconfig(tmp.resolve("kubeconfig"));
+      agent =
+          new InProcessAgent(
+              tmp, List.of(KubeApiServer.source(NS, kubeconfig)), Interval.parse("150s"));
+      apply("v1");
+      awaitCrStatus("Healthy", commitOf("v1"), Duration.ofSeconds(60));
+      String v2 = app.goodUpgrade("2.0.0", "v2");
+      apply("v2");
+      awaitCrStatus("Healthy", v2, Duration.ofSeconds(60));
+    }
   }
 
   @Test
