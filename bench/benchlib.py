@@ -56,6 +56,15 @@ def recreate(doc, backend, frontend):
     return doc.replace("${port:backend}", str(backend)).replace("${port:frontend}", str(frontend))
 
 
+def answers(b):
+    """Whether the example backend's public address answers its health endpoint with 200."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{b.backend}/api/health", timeout=1) as r:
+            return r.status == 200
+    except Exception:
+        return False
+
+
 _HANDED_OUT = set()
 
 

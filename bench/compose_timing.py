@@ -7,7 +7,7 @@ import sqlite3
 import sys
 import time
 
-from benchlib import Bench, commit, report, save_results, sh, ts
+from benchlib import Bench, answers, commit, report, save_results, sh, ts
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 
@@ -32,15 +32,6 @@ def last_event(b, kind):
     row = db.execute("SELECT id, at FROM events WHERE type = ? ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
     db.close()
     return row
-
-
-def answers(b):
-    import urllib.request
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{b.backend}/api/health", timeout=1) as r:
-            return r.status == 200
-    except Exception:
-        return False
 
 
 def kill(b, i):
