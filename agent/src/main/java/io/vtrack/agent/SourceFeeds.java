@@ -27,6 +27,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -60,12 +61,25 @@ final class SourceFeeds {
    * result to a closed event loop. Daemons: they never hold the JVM.
    */
   private final ExecutorService readers =
-      Executors.newCachedThreadPool(
-          r -> {
-            Thread t = new Thread(r, "vtrack-source-read");
-            t.setDaemon(true);
-            return t;
-          });
+      Executors.newCachedThreadPool(daemons("vtrack-source-read"));
+
+  /**
+   * Where app repositories are fetched, {@link #FETCHES_AT_ONCE} at a time: many deployments with
+   * repositories of their own are fetched side by side, without a burst of connections to one git
+   * host at every look.
+   */
+  private final ExecutorService fetchers =
+      Executors.newFixedThreadPool(FETCHES_AT_ONCE, daemons("vtrack-fetch"));
+
+  static final int FETCHES_AT_ONCE = 8;
+
+  private static ThreadFactory daemons(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
+  }
 
   private final Vertx vertx;
   private final Context ctx;
@@ -182,6 +196,7 @@ final class SourceFeeds {
     stopping = true;
     timers.forEach(vertx::cancelTimer);
     readers.shutdown();
+    fetchers.shutdown();
     Future<Void> reads =
         Future.join(List.copyOf(reading))
             .<Void>mapEmpty()
@@ -192,11 +207,15 @@ final class SourceFeeds {
 
   /** Runs a read on a worker, known to {@link #stop} until it ends (on the event loop). */
   private <T> Future<T> read(Callable<T> task) {
+    return read(readers, task);
+  }
+
+  private <T> Future<T> read(ExecutorService on, Callable<T> task) {
     Promise<T> p = Promise.promise();
     Future<T> f = p.future();
     reading.add(f);
     f.onComplete(ar -> reading.remove(f));
-    readers.execute(
+    on.execute(
         () -> {
           io.vertx.core.Handler<Void> handOver;
           try {
@@ -323,7 +342,7 @@ final class SourceFeeds {
           Future<Void> running = fetching.get(url);
           Future<Set<String>> one;
           if (running == null) {
-            one = read(() -> intake.fetchRepo(url, repoDocs));
+            one = read(fetchers, () -> intake.fetchRepo(url, repoDocs));
             Future<Void> done = one.<Void>mapEmpty().otherwiseEmpty();
             fetching.put(url, done);
             done.onComplete(ar -> fetching.remove(url, done));
