@@ -130,7 +130,7 @@ rows() {
 # counts the answers that were not a 200 (python3 only).
 start_client() {
   python3 - "$work/client.txt" <<'PY' &
-import sys, time, urllib.request
+import os, sys, time, urllib.request
 out, ok, failed = sys.argv[1], 0, 0
 while True:
     try:
@@ -138,8 +138,10 @@ while True:
             ok, failed = (ok + 1, failed) if r.status == 200 else (ok, failed + 1)
     except Exception:
         failed += 1
-    with open(out, "w") as f:
+    # Written aside and renamed: a report never reads a file cut short.
+    with open(out + ".tmp", "w") as f:
         f.write(f"{ok} {failed}\n")
+    os.replace(out + ".tmp", out)
     time.sleep(0.05)
 PY
   client_pid=$!
@@ -147,8 +149,13 @@ PY
 client_mark=(0 0)
 # Says how many of the user's requests failed since the last report.
 client_report() {
-  local ok failed
-  read -r ok failed < "$work/client.txt" || return 0
+  local ok="" failed="" i
+  # The client's first count may take a moment on a busy machine.
+  for i in $(seq 1 100); do
+    [ -f "$work/client.txt" ] && read -r ok failed < "$work/client.txt" && break
+    read -r -t 0.1 _ <> <(:) || true
+  done
+  [ -n "$ok" ] || return 0
   echo "   user polling the public address: $((ok - client_mark[0])) ok, $((failed - client_mark[1])) failed — $1"
   client_mark=("$ok" "$failed")
 }
