@@ -48,21 +48,6 @@ final class DocumentIntake {
   }
 
   /**
-   * Fetches the app repositories of {@code docs}, each once; failures show in their status. Returns
-   * the names of the deployments with news from their repository: it failed otherwise than at the
-   * last fetch, answers again, or moved so that their revision resolves to another commit. A commit
-   * that changes nothing a deployment's revision names (a push to main beside a tag) is no news to
-   * it: a failure's backoff holds.
-   */
-  Set<String> fetchApps(List<DesiredDocument> docs) {
-    Set<String> news = new HashSet<>();
-    for (Map.Entry<String, List<DesiredDocument>> repo : byRepo(docs).entrySet()) {
-      news.addAll(fetchRepo(repo.getKey(), repo.getValue()));
-    }
-    return news;
-  }
-
-  /**
    * The documents of {@code docs} by the app repository each names (those naming none left out).
    */
   static Map<String, List<DesiredDocument>> byRepo(List<DesiredDocument> docs) {
@@ -76,8 +61,11 @@ final class DocumentIntake {
   }
 
   /**
-   * {@link #fetchApps} for one repository, {@code url}, which every one of {@code docs} names.
-   * Blocking.
+   * Fetches the app repository {@code url}, which every one of {@code docs} names; a failure shows
+   * in their status. Returns the names of the deployments with news from it: it failed otherwise
+   * than at the last fetch, answers again, or moved so that their revision resolves to another
+   * commit. A commit that changes nothing a deployment's revision names (a push to main beside a
+   * tag) is no news to it: a failure's backoff holds. Blocking.
    */
   Set<String> fetchRepo(String url, List<DesiredDocument> docs) {
     DesiredDocument first = docs.get(0);
@@ -136,7 +124,7 @@ final class DocumentIntake {
 
   /**
    * Hands a source's documents to the registry and reconciles what it holds; returns those. {@code
-   * news} are the deployments the fetch before found news for ({@link #fetchApps}). A deployment
+   * news} are the deployments the fetch before found news for ({@link #fetchRepo}). A deployment
    * whose document changed or that has news is reconciled as changed: a failure's backoff gives way
    * to it. The others are looked at again (what blocked them may have gone), but a backoff is not
    * cut short by a source that was read again and said the same: a poll every 300 ms retried a

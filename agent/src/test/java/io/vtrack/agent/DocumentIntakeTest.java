@@ -29,16 +29,16 @@ class DocumentIntakeTest {
     List<DesiredDocument> docs = List.of(document("app", url, "main"));
 
     // Not there: the first failure is news, the same failure at the next poll is not.
-    assertThat(intake.fetchApps(docs)).containsExactly("app");
-    assertThat(intake.fetchApps(docs)).isEmpty();
+    assertThat(intake.fetchRepo(url, docs)).containsExactly("app");
+    assertThat(intake.fetchRepo(url, docs)).isEmpty();
 
     try (Git git = Git.init().setDirectory(remote.toFile()).setInitialBranch("main").call()) {
       commit(git, remote, "v1");
       // It answers: news; answering the same again is not.
-      assertThat(intake.fetchApps(docs)).containsExactly("app");
-      assertThat(intake.fetchApps(docs)).isEmpty();
+      assertThat(intake.fetchRepo(url, docs)).containsExactly("app");
+      assertThat(intake.fetchRepo(url, docs)).isEmpty();
       commit(git, remote, "v2");
-      assertThat(intake.fetchApps(docs)).containsExactly("app");
+      assertThat(intake.fetchRepo(url, docs)).containsExactly("app");
     }
   }
 
@@ -57,15 +57,15 @@ class DocumentIntakeTest {
       git.tag().setName("v1").call();
       List<DesiredDocument> docs =
           List.of(document("pinned", url, "v1"), document("tracking", url, "main"));
-      assertThat(intake.fetchApps(docs)).containsExactlyInAnyOrder("pinned", "tracking");
+      assertThat(intake.fetchRepo(url, docs)).containsExactlyInAnyOrder("pinned", "tracking");
 
       commit(git, remote, "v2");
-      assertThat(intake.fetchApps(docs)).containsExactly("tracking");
+      assertThat(intake.fetchRepo(url, docs)).containsExactly("tracking");
       // A tag that appears is no news to either; the tag moved is news to its deployment.
       git.tag().setName("v2").call();
-      assertThat(intake.fetchApps(docs)).isEmpty();
+      assertThat(intake.fetchRepo(url, docs)).isEmpty();
       git.tag().setName("v1").setForceUpdate(true).call();
-      assertThat(intake.fetchApps(docs)).containsExactly("pinned");
+      assertThat(intake.fetchRepo(url, docs)).containsExactly("pinned");
     }
   }
 
