@@ -3,6 +3,7 @@ package io.vtrack.agent.proxy;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
@@ -10,6 +11,7 @@ import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.net.NetSocket;
@@ -473,29 +475,96 @@ final class Forwarder extends VerticleBase {
     // A pipe, but an answer the app broke off is broken off to the client too (a chunked one ended
     // here would look whole to it), and nothing is written once the client has left (a pipe then
     // logs an error for every chunk still on its way).
-    cresp.handler(
-        chunk -> {
-          if (!resp.closed() && !resp.ended()) {
-            resp.write(chunk);
-            if (resp.writeQueueFull()) {
-              cresp.pause();
-              resp.drainHandler(v -> cresp.resume());
-            }
-          }
-        });
+    Outgoing out = new Outgoing(resp, cresp);
+    cresp.handler(out::add);
     cresp.exceptionHandler(
         err -> {
+          out.drop();
           if (!resp.closed() && !resp.ended()) {
             resp.reset();
           }
         });
-    cresp.endHandler(
-        v -> {
-          if (!resp.closed() && !resp.ended()) {
-            resp.end();
-          }
-        });
+    cresp.endHandler(v -> out.end());
   }
+
+  /**
+   * What one read from the app brought, written to the client at once when that read is over: an
+   * answer that came whole (head, body and a chunked end) leaves in one write, not a write for the
+   * head and body and another for the end, each of which would wake the client. An event stream's
+   * events still go out as they come, and a long body in writes of at most {@link #COALESCE_BYTES}.
+   */
+  private final class Outgoing {
+    private final HttpServerResponse resp;
+    private final HttpClientResponse cresp;
+    private Buffer pending;
+    private boolean owned;
+    private boolean scheduled;
+
+    Outgoing(HttpServerResponse resp, HttpClientResponse cresp) {
+      this.resp = resp;
+      this.cresp = cresp;
+    }
+
+    private boolean open() {
+      return !resp.closed() && !resp.ended();
+    }
+
+    void add(Buffer chunk) {
+      if (!open()) {
+        return;
+      }
+      if (pending == null) {
+        pending = chunk;
+        owned = false;
+      } else {
+        if (!owned) {
+          // The app's chunk is not ours to grow: a buffer of our own holds them together.
+          pending = Buffer.buffer(pending.length() + chunk.length()).appendBuffer(pending);
+          owned = true;
+        }
+        pending.appendBuffer(chunk);
+      }
+      if (pending.length() >= COALESCE_BYTES) {
+        flush();
+      } else if (!scheduled) {
+        // Tasks run once the event loop has handled the reads it was woken for.
+        scheduled = true;
+        context.runOnContext(v -> flush());
+      }
+    }
+
+    private void flush() {
+      scheduled = false;
+      if (pending == null || !open()) {
+        pending = null;
+        return;
+      }
+      resp.write(pending);
+      pending = null;
+      if (resp.writeQueueFull()) {
+        cresp.pause();
+        resp.drainHandler(v -> cresp.resume());
+      }
+    }
+
+    void end() {
+      if (open()) {
+        if (pending == null) {
+          resp.end();
+        } else {
+          resp.end(pending);
+        }
+      }
+      pending = null;
+    }
+
+    void drop() {
+      pending = null;
+    }
+  }
+
+  /** Bytes of an answer held for one write at most; more go out at once. */
+  static final int COALESCE_BYTES = 64 * 1024;
 
   private void upgraded(
       HttpServerRequest req, Routes.Route r, HttpClientResponse cresp, Runnable done) {

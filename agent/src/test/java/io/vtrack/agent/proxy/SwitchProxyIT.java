@@ -778,16 +778,9 @@ class SwitchProxyIT {
         .listen(port, "127.0.0.1")
         .await();
     supervisor.switchTo(List.of(route(port, "blue")));
-    try (java.net.Socket s = new java.net.Socket("127.0.0.1", publicPort)) {
-      s.setSoTimeout(10_000);
-      s.getOutputStream().write(RawClient.bytes("GET /events HTTP/1.1\r\nHost: x\r\n\r\n"));
+    try (java.net.Socket s = askForEvents()) {
       var in = s.getInputStream();
-      var got = new StringBuilder();
-      while (!got.toString().contains("data: tick")) {
-        int b = in.read();
-        assertThat(b).as("the stream closed after %s", got).isNotNegative();
-        got.append((char) b);
-      }
+      readUntil(in, new StringBuilder(), "data: tick");
     }
     assertThat(appSawClose.await(10, TimeUnit.SECONDS)).as("the app's connection closed").isTrue();
     await().atMost(Duration.ofSeconds(10)).until(() -> inflight("127.0.0.1:" + port) == 0);
@@ -814,6 +807,117 @@ class SwitchProxyIT {
     assertThat(silentClosed.await(10, TimeUnit.SECONDS)).as("the app's connection closed").isTrue();
     await().atMost(Duration.ofSeconds(10)).until(() -> inflight("127.0.0.1:" + silent) == 0);
     assertThat(metrics()).doesNotContain("status=\"502\"");
+  }
+
+  /**
+   * The proxy writes what one read from the app brought in one write: that must never hold an event
+   * back until the next one comes (the app here writes each event only once the client has read the
+   * one before), nor change a long body, which goes out as it comes, in order, with back-pressure.
+   */
+  @Test
+  void anAnswerGoesOutAsItComesAndWhole() throws Exception {
+    int port = freePort();
+    java.util.concurrent.atomic.AtomicInteger allowed =
+        new java.util.concurrent.atomic.AtomicInteger(1);
+    int bodyBytes = 8 * 1024 * 1024;
+    vertx
+        .createHttpServer()
+        .requestHandler(
+            req -> {
+              var resp = req.response().setChunked(true);
+              if (req.path().equals("/events")) {
+                resp.putHeader("Content-Type", "text/event-stream");
+                int[] sent = {0};
+                vertx.setPeriodic(
+                    5,
+                    id -> {
+                      if (sent[0] == 5) {
+                        vertx.cancelTimer(id);
+                        resp.end();
+                      } else if (sent[0] < allowed.get()) {
+                        resp.write("data: " + ++sent[0] + "\n\n");
+                      }
+                    });
+                return;
+              }
+              int[] at = {0};
+              Runnable[] more = {null};
+              more[0] =
+                  () -> {
+                    while (at[0] < bodyBytes && !resp.writeQueueFull()) {
+                      byte[] chunk = new byte[16 * 1024];
+                      for (int i = 0; i < chunk.length; i++) {
+                        chunk[i] = patterned(at[0] + i);
+                      }
+                      at[0] += chunk.length;
+                      resp.write(io.vertx.core.buffer.Buffer.buffer(chunk));
+                    }
+                    if (at[0] >= bodyBytes) {
+                      resp.end();
+                    } else {
+                      resp.drainHandler(v -> more[0].run());
+                    }
+                  };
+              more[0].run();
+            })
+        .listen(port, "127.0.0.1")
+        .await();
+    supervisor.switchTo(List.of(route(port, "blue")));
+
+    try (java.net.Socket s = askForEvents()) {
+      var in = s.getInputStream();
+      var got = new StringBuilder();
+      for (int n = 1; n <= 5; n++) {
+        readUntil(in, got, "data: " + n + "\n\n");
+        allowed.set(n + 1);
+      }
+      readUntil(in, got, "0\r\n\r\n");
+    }
+
+    HttpResponse<java.io.InputStream> big =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + publicPort + "/big"))
+                    .timeout(Duration.ofSeconds(30))
+                    .build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+    assertThat(big.statusCode()).isEqualTo(200);
+    try (var body = big.body()) {
+      byte[] buf = new byte[64 * 1024];
+      int at = 0;
+      for (int n; (n = body.read(buf)) >= 0; ) {
+        for (int i = 0; i < n; i++) {
+          if (buf[i] != patterned(at + i)) {
+            throw new AssertionError("byte " + (at + i) + " of the body differs");
+          }
+        }
+        at += n;
+      }
+      assertThat(at).isEqualTo(bodyBytes);
+    }
+  }
+
+  /** A client connection to the public address that asked for {@code GET /events}. */
+  java.net.Socket askForEvents() throws java.io.IOException {
+    java.net.Socket s = new java.net.Socket("127.0.0.1", publicPort);
+    s.setSoTimeout(10_000);
+    s.getOutputStream().write(RawClient.bytes("GET /events HTTP/1.1\r\nHost: x\r\n\r\n"));
+    return s;
+  }
+
+  /** Reads {@code in} into {@code got} until it holds {@code what}; failing if it closes first. */
+  static void readUntil(java.io.InputStream in, StringBuilder got, String what)
+      throws java.io.IOException {
+    while (!got.toString().contains(what)) {
+      int b = in.read();
+      assertThat(b).as("closed before %s came, after %s", what, got).isNotNegative();
+      got.append((char) b);
+    }
+  }
+
+  /** Byte {@code i} of a long body: no run of it repeats at a power of two. */
+  private static byte patterned(int i) {
+    return (byte) (i * 31 + i / 1021);
   }
 
   /**
