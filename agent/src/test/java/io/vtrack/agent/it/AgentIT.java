@@ -318,13 +318,7 @@ class AgentIT extends AgentTestBase {
 
   /** Until a backend other than {@code pid} runs (it was restarted). */
   private void awaitBackendOtherThan(long pid) {
-    await()
-        .atMost(LONG)
-        .until(
-            () -> {
-              long now = backendPid();
-              return now != pid && ProcStat.read(now).map(ProcStat::alive).orElse(false);
-            });
+    awaitBackendOtherThan(agent.stateDir, app.name, pid, LONG);
   }
 
   @Test

@@ -160,13 +160,39 @@ abstract class AgentTestBase {
   }
 
   long backendPid() throws Exception {
-    try (StateStore s = StateStore.open(agent.stateDir)) {
-      return s.processes().of(app.name).stream()
+    return recordedBackendPid(agent.stateDir, app.name).orElseThrow();
+  }
+
+  /**
+   * The pid of {@code deployment}'s backend as the state store records it now: none between a stop
+   * and the next start.
+   */
+  static java.util.OptionalLong recordedBackendPid(Path stateDir, String deployment)
+      throws Exception {
+    try (StateStore s = StateStore.open(stateDir)) {
+      return s.processes().of(deployment).stream()
           .filter(p -> p.service().equals("backend"))
-          .findFirst()
-          .orElseThrow()
-          .pid();
+          .mapToLong(p -> p.pid())
+          .findFirst();
     }
+  }
+
+  /**
+   * Until a live backend other than {@code pid} is recorded (it was restarted); a moment with none
+   * recorded, between the stop and the start, is not yet.
+   */
+  static void awaitBackendOtherThan(Path stateDir, String deployment, long pid, Duration atMost) {
+    await()
+        .atMost(atMost)
+        .until(
+            () -> {
+              var now = recordedBackendPid(stateDir, deployment);
+              return now.isPresent()
+                  && now.getAsLong() != pid
+                  && io.vtrack.agent.runtime.ProcStat.read(now.getAsLong())
+                      .map(io.vtrack.agent.runtime.ProcStat::alive)
+                      .orElse(false);
+            });
   }
 
   /** The version the running backend reports, or null when it does not answer. */

@@ -314,13 +314,7 @@ class SourcesIT {
   }
 
   private long backendPid() throws Exception {
-    try (io.vtrack.agent.store.StateStore s = io.vtrack.agent.store.StateStore.open(stateDir)) {
-      return s.processes().of("vtrack").stream()
-          .filter(p -> p.service().equals("backend"))
-          .findFirst()
-          .orElseThrow()
-          .pid();
-    }
+    return AgentTestBase.recordedBackendPid(stateDir, "vtrack").orElseThrow();
   }
 
   /**
@@ -360,15 +354,10 @@ class SourcesIT {
       awaitHealthyAt(api, "vtrack", v1);
       assertThat(backendPid()).isEqualTo(pid);
       new ProcessBuilder("kill", "-KILL", Long.toString(pid)).start().waitFor();
+      AgentTestBase.awaitBackendOtherThan(stateDir, "vtrack", pid, Duration.ofSeconds(60));
       await()
           .atMost(Duration.ofSeconds(60))
-          .until(
-              () ->
-                  backendPid() != pid
-                      && io.vtrack.agent.runtime.ProcStat.read(backendPid())
-                          .filter(io.vtrack.agent.runtime.ProcStat::alive)
-                          .isPresent()
-                      && "Healthy".equals(status("vtrack").get("phase")));
+          .until(() -> "Healthy".equals(status("vtrack").get("phase")));
       long healed = backendPid();
       vertx.close().await();
 
