@@ -318,7 +318,7 @@ final class SourceFeeds {
 
   /**
    * Fetches the app repositories of {@code docs}, each on a worker of its own, and completes with
-   * the deployments that have news ({@link DocumentIntake#fetchApps}), or with those known once
+   * the deployments that have news ({@link DocumentIntake#fetchRepo}), or with those known once
    * {@link #APPS_WAIT_MILLIS} have passed: the caller then goes on with the repositories as they
    * are, and a deployment with news found later is looked at then ({@code trigger}). A repository
    * whose fetch is under way for another caller is not fetched twice: with {@code join}, these
