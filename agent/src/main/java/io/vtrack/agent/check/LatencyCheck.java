@@ -1,6 +1,7 @@
 package io.vtrack.agent.check;
 
 import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
@@ -12,6 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * {@code samples} sequential requests; the median (and p95 from 20 samples) is compared with the
@@ -96,40 +99,54 @@ final class LatencyCheck implements HealthCheck, Baselined {
     // A live instance that failed one sample is not asked again this round: a hung one would
     // otherwise add a timeout to every sample.
     boolean[] liveAnswers = {liveUrl != null};
-    // Whether the candidate's current sample was sent: one that then times out is unanswered.
-    boolean[] sent = {false};
+    // The candidate's current sample: whether it was sent (one that then times out is unanswered)
+    // and whether it was not waited for, still unanswered when it decided the round.
+    Asked asked = new Asked();
     Future<Void> chain = Future.succeededFuture();
     int n = spec.latency().samples();
     for (int i = 0; i < n; i++) {
       // Fail as soon as it is certain: once the median is over the limit even if every sample
-      // still to come took no time at all, the rest cannot change the verdict.
+      // still to come took no time at all, the rest cannot change the verdict; a sample that
+      // would make it so is not waited for past the limit. The live instance is not asked after
+      // the candidate's deciding sample: its answer could only move the limit that was decided on.
       chain =
           chain.compose(
               v ->
-                  certainlyOver(times, live, n) || (warmingUp && slowSoFar(times, live))
+                  asked.cutShort
+                          || certainlyOver(times, live, n)
+                          || (warmingUp && slowSoFar(times, live))
                       ? Future.succeededFuture()
-                      : sample(url, times, sent)
+                      : sample(url, times, asked, decidingAfterMs(times, live, n, warmingUp))
                           .compose(
                               x ->
-                                  !liveAnswers[0]
+                                  !liveAnswers[0] || asked.cutShort
                                       ? Future.succeededFuture()
-                                      : sample(liveUrl, live, new boolean[1])
+                                      : sample(liveUrl, live, new Asked(), -1)
                                           .onFailure(err -> liveAnswers[0] = false)
                                           .otherwiseEmpty()));
     }
     return chain
-        .map(v -> judge(times, live, start))
+        .map(v -> judge(times, live, asked.cutShort, start))
         .recover(
             err ->
                 Future.succeededFuture(
                     result(CheckStatus.Failing, null, HttpCheck.failed(err, spec), start)
-                        .as(Failure.ofRequest(err, sent[0]))));
+                        .as(Failure.ofRequest(err, asked.sent))));
   }
 
-  private Future<Void> sample(String target, List<Double> times, boolean[] sent) {
+  /**
+   * One request to {@code target}; its time goes into {@code times}.
+   *
+   * @param overAfterMs when not negative, the time after which this sample decides the round by
+   *     being over the limit: still unanswered then, it is over whatever comes, so it is counted at
+   *     the time it has taken and not waited for. The request itself is left to finish: an app that
+   *     finds its client gone logs a broken pipe, and a log check would take that error for the
+   *     revision's own
+   */
+  private Future<Void> sample(String target, List<Double> times, Asked asked, double overAfterMs) {
     long t0 = System.nanoTime();
     long timeout = spec.effectiveTimeout().millis();
-    sent[0] = false;
+    asked.sent = false;
     return client
         .request(
             new RequestOptions()
@@ -138,15 +155,63 @@ final class LatencyCheck implements HealthCheck, Baselined {
                 .setTimeout(timeout))
         .compose(
             req -> {
-              sent[0] = true;
-              return req.send();
+              asked.sent = true;
+              Future<Buffer> answer = req.send().compose(HttpClientResponse::body);
+              if (overAfterMs < 0) {
+                return answer;
+              }
+              // The timer counts from the send, so the connection the sample waited for is in
+              // its time but can never make a request that was not sent look slow.
+              long left = (long) Math.floor(overAfterMs - (System.nanoTime() - t0) / 1e6) + 1;
+              return answer
+                  .timeout(Math.max(1, left), TimeUnit.MILLISECONDS)
+                  .recover(
+                      err -> {
+                        if (!(err instanceof TimeoutException) || answer.isComplete()) {
+                          return Future.failedFuture(err);
+                        }
+                        asked.cutShort = true;
+                        return Future.succeededFuture();
+                      });
             })
-        .compose(HttpClientResponse::body)
         .compose(
             body -> {
               times.add((System.nanoTime() - t0) / 1e6);
               return Future.succeededFuture();
             });
+  }
+
+  /**
+   * How long the candidate's next sample may take before it decides the round: past that time the
+   * median is over the limit whatever the samples after it take (or, warming up, the first samples
+   * are all over); -1 when no time within the request's timeout would decide it.
+   */
+  double decidingAfterMs(List<Double> times, List<Double> live, int n, boolean warmingUp) {
+    double limit = limitMs(reference(live));
+    double lo = limit;
+    double hi = spec.effectiveTimeout().millis();
+    if (Double.isInfinite(limit) || hi <= lo || !decides(times, live, n, warmingUp, hi)) {
+      return -1;
+    }
+    // The verdict only grows with the sample's time: the least time that decides, to 0.1 ms.
+    while (hi - lo > 0.1) {
+      double mid = (lo + hi) / 2;
+      if (decides(times, live, n, warmingUp, mid)) {
+        hi = mid;
+      } else {
+        lo = mid;
+      }
+    }
+    return hi;
+  }
+
+  /** Whether a next sample of {@code ms} decides the round (see {@link #decidingAfterMs}). */
+  private boolean decides(
+      List<Double> times, List<Double> live, int n, boolean warmingUp, double ms) {
+    List<Double> with = new ArrayList<>(times);
+    with.add(ms);
+    return (warmingUp && slowSoFar(with, live))
+        || medianOfPadded(with, n) > limitMs(reference(live));
   }
 
   /**
@@ -174,11 +239,16 @@ final class LatencyCheck implements HealthCheck, Baselined {
     if (Double.isInfinite(limit) || times.isEmpty() || times.size() >= n) {
       return false;
     }
+    return medianOfPadded(times, n) > limit;
+  }
+
+  /** The median of {@code times} with the samples missing of {@code n} taken as no time at all. */
+  private static double medianOfPadded(List<Double> times, int n) {
     List<Double> best = new ArrayList<>(times);
     while (best.size() < n) {
       best.add(0.0);
     }
-    return percentile(best, 50) > limit;
+    return percentile(best, 50);
   }
 
   /** Whether the first {@value #WARMING_SAMPLES} samples (or more) are all over the limit. */
@@ -189,7 +259,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
         && times.stream().allMatch(t -> t > limit);
   }
 
-  private CheckResult judge(List<Double> times, List<Double> live, long start) {
+  private CheckResult judge(List<Double> times, List<Double> live, boolean cutShort, long start) {
     double median = percentile(times, 50);
     synchronized (this) {
       medians.add(median);
@@ -224,18 +294,43 @@ final class LatencyCheck implements HealthCheck, Baselined {
               + spec.latency().maxIncrease().text()
               + " and +"
               + spec.latency().minDelta().text()
-              + (times.size() < spec.latency().samples()
-                  ? " (stopped after "
-                      + times.size()
-                      + " of "
-                      + spec.latency().samples()
-                      + (certainlyOver(times, live, spec.latency().samples())
-                          ? " samples: the median could not come under)"
-                          : " samples: each was over while the revision warms up)")
-                  : ""),
+              + stopped(times, live, cutShort),
           start);
     }
     return result(CheckStatus.Passing, value, "median " + value + p95 + vs, start);
+  }
+
+  /**
+   * Why a failing round took fewer samples than it asks, or how its last one was cut short, in
+   * brackets; nothing when it took them all and waited for each.
+   */
+  private String stopped(List<Double> times, List<Double> live, boolean cutShort) {
+    int n = spec.latency().samples();
+    List<String> why = new ArrayList<>();
+    if (times.size() < n) {
+      why.add(
+          "stopped after "
+              + times.size()
+              + " of "
+              + n
+              + (certainlyOver(times, live, n)
+                  ? " samples: the median could not come under"
+                  : " samples: each was over while the revision warms up"));
+    }
+    if (cutShort) {
+      why.add(
+          String.format(
+              Locale.ROOT,
+              "the last was not waited for: still unanswered after %.1fms",
+              times.get(times.size() - 1)));
+    }
+    return why.isEmpty() ? "" : " (" + String.join("; ", why) + ")";
+  }
+
+  /** One request's fate, for the round's verdict. */
+  private static final class Asked {
+    boolean sent;
+    boolean cutShort;
   }
 
   static double percentile(List<Double> values, int pct) {

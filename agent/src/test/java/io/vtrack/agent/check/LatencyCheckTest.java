@@ -2,11 +2,15 @@ package io.vtrack.agent.check;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerRequest;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.model.Interval;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -120,6 +124,102 @@ class LatencyCheckTest {
     assertThat(counted.failure()).isEqualTo(Failure.Wrong);
     assertThat(counted.message()).contains("stopped after 5 of 10 samples: the median could not");
     assertThat(asked.get()).isEqualTo(5);
+  }
+
+  /**
+   * A server whose first {@code slow} requests are answered after 150 ms and the rest are held
+   * until {@link #answer}; it counts the requests asked and the connections closed while a request
+   * on them was held.
+   */
+  private final class SlowThenHeld {
+    final AtomicInteger asked = new AtomicInteger();
+    final AtomicInteger abandoned = new AtomicInteger();
+    final List<HttpServerRequest> held = new CopyOnWriteArrayList<>();
+    final String url;
+
+    SlowThenHeld(int slow) {
+      HttpServer s =
+          vertx
+              .createHttpServer()
+              .requestHandler(
+                  req -> {
+                    if (asked.incrementAndGet() <= slow) {
+                      vertx.setTimer(150, id -> req.response().end("ok"));
+                    } else {
+                      held.add(req);
+                      req.connection().closeHandler(v -> abandoned.incrementAndGet());
+                    }
+                  })
+              .listen(0, "127.0.0.1")
+              .await();
+      url = "http://127.0.0.1:" + s.actualPort() + "/";
+    }
+
+    /**
+     * Answers the held request, as the app does when it is done: its client must still be there.
+     */
+    void answer() {
+      assertThat(held).hasSize(1);
+      held.get(0).response().end("late").await();
+      assertThat(abandoned.get()).as("requests whose client went away").isZero();
+    }
+  }
+
+  private static CheckResult done(Future<CheckResult> round) throws Exception {
+    return round.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void theSampleThatDecidesARoundIsNotWaitedForPastTheTimeThatDecides() throws Exception {
+    // Four samples of 150 ms against a limit of 52 ms (baseline 2 ms + 50 ms): a fifth over 104 ms
+    // makes the median of 10 over the limit whatever the other five take (even all 0 ms: the
+    // median is then the mean of 0 and 104), so the fifth is counted once it has taken that long,
+    // not waited for until its timeout (5 s), which would end the round as unanswered.
+    SlowThenHeld candidate = new SlowThenHeld(4);
+    CheckResult r =
+        done(
+            new LatencyCheck(spec(candidate.url, 10), candidate.url, client, 2.0, null, true, null)
+                .run());
+    assertThat(r.failure()).as(r.message()).isEqualTo(Failure.Wrong);
+    assertThat(r.message())
+        .contains("stopped after 5 of 10 samples: the median could not come under")
+        .contains("the last was not waited for: still unanswered after");
+    assertThat(candidate.asked.get()).isEqualTo(5);
+    // The request it stopped waiting for is left to finish: an app whose client went away would
+    // log a broken pipe, which a log check would count against the revision.
+    candidate.answer();
+  }
+
+  @Test
+  void whileWarmingUpTheSecondSlowSampleIsNotWaitedForPastTheLimit() throws Exception {
+    SlowThenHeld candidate = new SlowThenHeld(1);
+    CheckResult r =
+        done(
+            new LatencyCheck(
+                    spec(candidate.url, 10), candidate.url, client, 2.0, null, true, server(0))
+                .runWarmingUp());
+    assertThat(r.passing()).isFalse();
+    assertThat(r.message())
+        .contains("stopped after 2 of 10 samples: each was over while the revision warms up")
+        .contains("the last was not waited for");
+    candidate.answer();
+  }
+
+  @Test
+  void aSampleThatCannotDecideTheRoundIsWaitedFor() throws Exception {
+    // The first sample over the limit decides nothing: it is waited for, and its time counted.
+    AtomicInteger asked = new AtomicInteger();
+    String candidate = server(150, asked);
+    CheckResult r =
+        new LatencyCheck(spec(candidate, 3), candidate, client, 2.0, null, true, null)
+            .run()
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(60, TimeUnit.SECONDS);
+    assertThat(r.failure()).isEqualTo(Failure.Wrong);
+    // 3 samples: the second decides (the median of 3 is the middle one) and is counted at 52 ms.
+    assertThat(r.message()).contains("stopped after 2 of 3 samples").contains("not waited for");
+    assertThat(Double.parseDouble(r.value().replace("ms", ""))).isGreaterThanOrEqualTo(52);
   }
 
   @Test
