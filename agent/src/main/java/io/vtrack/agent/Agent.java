@@ -5,7 +5,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.WorkerExecutor;
-import io.vertx.core.http.HttpClientOptions;
 import io.vtrack.agent.api.ApiServer;
 import io.vtrack.agent.api.DeploymentViews;
 import io.vtrack.agent.backup.BackupManager;
@@ -209,7 +208,7 @@ public final class Agent extends VerticleBase {
                               proxyWatch.check();
                             }
                           }));
-              var http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(false));
+              var http = CheckFactory.httpClient(vertx);
               reconciler =
                   new Reconciler(
                       new Reconciler.Wiring(
