@@ -99,34 +99,33 @@ final class LatencyCheck implements HealthCheck, Baselined {
     // A live instance that failed one sample is not asked again this round: a hung one would
     // otherwise add a timeout to every sample.
     boolean[] liveAnswers = {liveUrl != null};
-    // The candidate's current sample: whether it was sent (one that then times out is unanswered)
-    // and whether it was not waited for, still unanswered when it decided the round.
+    // The candidate's current sample: whether it was sent (one that then times out is unanswered);
+    // and the time of a sample that was counted without waiting for its answer.
     Asked asked = new Asked();
     Future<Void> chain = Future.succeededFuture();
     int n = spec.latency().samples();
     for (int i = 0; i < n; i++) {
       // Fail as soon as it is certain: once the median is over the limit even if every sample
       // still to come took no time at all, the rest cannot change the verdict; a sample that
-      // would make it so is not waited for past the limit. The live instance is not asked after
-      // the candidate's deciding sample: its answer could only move the limit that was decided on.
+      // would make it so is not waited for past the time that does. The live instance is still
+      // asked after it: a live sample that raises the limit takes the certainty back, and the
+      // round goes on with the time the candidate's sample had taken then (less than its own).
       chain =
           chain.compose(
               v ->
-                  asked.cutShort
-                          || certainlyOver(times, live, n)
-                          || (warmingUp && slowSoFar(times, live))
+                  certainlyOver(times, live, n) || (warmingUp && slowSoFar(times, live))
                       ? Future.succeededFuture()
                       : sample(url, times, asked, decidingAfterMs(times, live, n, warmingUp))
                           .compose(
                               x ->
-                                  !liveAnswers[0] || asked.cutShort
+                                  !liveAnswers[0]
                                       ? Future.succeededFuture()
                                       : sample(liveUrl, live, new Asked(), -1)
                                           .onFailure(err -> liveAnswers[0] = false)
                                           .otherwiseEmpty()));
     }
     return chain
-        .map(v -> judge(times, live, asked.cutShort, start))
+        .map(v -> judge(times, live, asked.notWaitedMs, start))
         .recover(
             err ->
                 Future.succeededFuture(
@@ -160,8 +159,9 @@ final class LatencyCheck implements HealthCheck, Baselined {
               if (overAfterMs < 0) {
                 return answer;
               }
-              // The timer counts from the send, so the connection the sample waited for is in
-              // its time but can never make a request that was not sent look slow.
+              // Its time counts from the sample's start, connecting included, as every sample's
+              // does; the timer starts only once the request is on its way, so a candidate that
+              // does not take connections yet is never counted as slow.
               long left = (long) Math.floor(overAfterMs - (System.nanoTime() - t0) / 1e6) + 1;
               return answer
                   .timeout(Math.max(1, left), TimeUnit.MILLISECONDS)
@@ -170,7 +170,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
                         if (!(err instanceof TimeoutException) || answer.isComplete()) {
                           return Future.failedFuture(err);
                         }
-                        asked.cutShort = true;
+                        asked.notWaitedMs = (System.nanoTime() - t0) / 1e6;
                         return Future.succeededFuture();
                       });
             })
@@ -259,7 +259,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
         && times.stream().allMatch(t -> t > limit);
   }
 
-  private CheckResult judge(List<Double> times, List<Double> live, boolean cutShort, long start) {
+  private CheckResult judge(List<Double> times, List<Double> live, Double notWaitedMs, long start) {
     double median = percentile(times, 50);
     synchronized (this) {
       medians.add(median);
@@ -294,7 +294,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
               + spec.latency().maxIncrease().text()
               + " and +"
               + spec.latency().minDelta().text()
-              + stopped(times, live, cutShort),
+              + stopped(times, live, notWaitedMs),
           start);
     }
     return result(CheckStatus.Passing, value, "median " + value + p95 + vs, start);
@@ -304,7 +304,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
    * Why a failing round took fewer samples than it asks, or how its last one was cut short, in
    * brackets; nothing when it took them all and waited for each.
    */
-  private String stopped(List<Double> times, List<Double> live, boolean cutShort) {
+  private String stopped(List<Double> times, List<Double> live, Double notWaitedMs) {
     int n = spec.latency().samples();
     List<String> why = new ArrayList<>();
     if (times.size() < n) {
@@ -317,12 +317,12 @@ final class LatencyCheck implements HealthCheck, Baselined {
                   ? " samples: the median could not come under"
                   : " samples: each was over while the revision warms up"));
     }
-    if (cutShort) {
+    if (notWaitedMs != null) {
       why.add(
           String.format(
               Locale.ROOT,
-              "the last was not waited for: still unanswered after %.1fms",
-              times.get(times.size() - 1)));
+              "a sample still unanswered at %.1fms was counted then, not waited for",
+              notWaitedMs));
     }
     return why.isEmpty() ? "" : " (" + String.join("; ", why) + ")";
   }
@@ -330,7 +330,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
   /** One request's fate, for the round's verdict. */
   private static final class Asked {
     boolean sent;
-    boolean cutShort;
+    Double notWaitedMs;
   }
 
   static double percentile(List<Double> values, int pct) {
