@@ -60,6 +60,9 @@ public final class GitRepositories {
   /** How long a remote may take to connect or to answer a read before a fetch fails. */
   private final Duration timeout;
 
+  /** When the fetch of a repository that runs now started (System.nanoTime), by URL. */
+  private final Map<String, Long> fetchingSince = new java.util.concurrent.ConcurrentHashMap<>();
+
   public GitRepositories(Path root) {
     this(root, Duration.ofSeconds(30));
   }
@@ -110,6 +113,7 @@ public final class GitRepositories {
     synchronized (lock(url)) {
       Path dir = mirror(url);
       boolean changed = true;
+      fetchingSince.put(url, System.nanoTime());
       try {
         if (!Files.exists(dir.resolve("HEAD"))) {
           // A new mirror is made aside and takes its name once fetched, so a mirror under its
@@ -145,6 +149,8 @@ public final class GitRepositories {
         }
         fetchErrors.put(url, msg);
         throw new SourceUnavailableException(msg, e);
+      } finally {
+        fetchingSince.remove(url);
       }
     }
   }
@@ -204,7 +210,11 @@ public final class GitRepositories {
         }
       }
       throw new RevisionNotFoundException(
-          "revision '" + revision + "' is no tag, branch or commit of " + redact(url));
+          "revision '"
+              + revision
+              + "' is no tag, branch or commit of "
+              + redact(url)
+              + underWay(url));
     } catch (IOException | RuntimeException e) {
       if (e instanceof org.eclipse.jgit.errors.AmbiguousObjectException) {
         throw new RevisionNotFoundException(
@@ -213,6 +223,21 @@ public final class GitRepositories {
       throw new SourceUnavailableException(
           "cannot read " + redact(url) + ": " + io.vtrack.agent.IoErrors.rootMessage(e), e);
     }
+  }
+
+  /**
+   * What to add to "not found" while a fetch of {@code url} runs: the revision may be in what it
+   * brings (a document applied moments after its commit was pushed), so the answer is not final.
+   */
+  private String underWay(String url) {
+    Long since = fetchingSince.get(url);
+    if (since == null) {
+      return "";
+    }
+    long secs = Math.max(0, (System.nanoTime() - since) / 1_000_000_000L);
+    return " as fetched so far; a fetch of it is under way (for "
+        + secs
+        + " s), and the revision may be in what it brings";
   }
 
   private static ObjectId peel(Repository repo, ObjectId id) throws IOException {

@@ -3,9 +3,14 @@ package io.vtrack.agent.release;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.eclipse.jgit.api.Git;
 import org.eclipse.jgit.lib.ConfigConstants;
@@ -60,6 +65,47 @@ class GitRepositoriesTest {
       assertThat(git.resolve(url, "main")).isEqualTo(second);
     }
     assertThat(git.fetch(url, null)).as("nothing changed").isFalse();
+  }
+
+  @Test
+  void aRevisionNotFoundWhileAFetchRunsSaysTheFetchMayBringIt() throws Exception {
+    GitRepositories git = new GitRepositories(repos);
+    String url = source.toString();
+    git.fetch(url, null);
+    assertThatThrownBy(() -> git.resolve(url, "v2"))
+        .isInstanceOf(RevisionNotFoundException.class)
+        .hasMessageNotContaining("under way");
+    // The mirror's next fetch goes to a remote that takes the connection and says nothing, as a
+    // slow git host does, until the test hangs up.
+    CompletableFuture<Boolean> fetch;
+    try (ServerSocket remote = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      try (Git mirror = Git.open(git.mirror(url).toFile())) {
+        StoredConfig config = mirror.getRepository().getConfig();
+        config.setString(
+            "remote", "origin", "url", "http://127.0.0.1:" + remote.getLocalPort() + "/app.git");
+        config.save();
+      }
+      fetch =
+          CompletableFuture.supplyAsync(
+              () -> {
+                try {
+                  return git.fetch(url, null);
+                } catch (SourceUnavailableException e) {
+                  return false;
+                }
+              });
+      try (Socket asked = remote.accept()) {
+        assertThatThrownBy(() -> git.resolve(url, "v2"))
+            .isInstanceOf(RevisionNotFoundException.class)
+            .hasMessageContaining("as fetched so far; a fetch of it is under way (for ")
+            .hasMessageContaining("the revision may be in what it brings");
+      }
+    }
+    assertThat(fetch.get(60, TimeUnit.SECONDS)).isFalse();
+    // That fetch is over: not found is the answer again, without the note.
+    assertThatThrownBy(() -> git.resolve(url, "v2"))
+        .isInstanceOf(RevisionNotFoundException.class)
+        .hasMessageNotContaining("under way");
   }
 
   @Test
