@@ -301,8 +301,8 @@ final class LatencyCheck implements HealthCheck, Baselined {
   }
 
   /**
-   * Why a failing round took fewer samples than it asks, or how its last one was cut short, in
-   * brackets; nothing when it took them all and waited for each.
+   * Why a failing round took fewer samples than it asks, and whether a sample was counted without
+   * waiting for its answer, in brackets; nothing when it took them all and waited for each.
    */
   private String stopped(List<Double> times, List<Double> live, Double notWaitedMs) {
     int n = spec.latency().samples();

@@ -61,7 +61,7 @@ public final class GitRepositories {
   private final Duration timeout;
 
   /** When the fetch of a repository that runs now started (System.nanoTime), by URL. */
-  private final Map<String, Long> fetchingSince = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, Long> fetchingSince = new ConcurrentHashMap<>();
 
   public GitRepositories(Path root) {
     this(root, Duration.ofSeconds(30));
