@@ -97,9 +97,9 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
 
   private static Future<CheckResult> bounded(Vertx vertx, HealthCheck c, boolean warmingUp) {
     Promise<CheckResult> p = Promise.promise();
-    long timeout = c.spec().effectiveTimeout().millis();
+    long timeout = c.boundMillis();
     long start = System.nanoTime();
-    // The check's own I/O has the same timeout; this guard catches anything that ignores it.
+    // The check's own I/O keeps to this; the guard catches anything that ignores it.
     long timer =
         vertx.setTimer(
             timeout + 1000,
@@ -110,7 +110,10 @@ public record CheckRound(List<CheckResult> results, CheckStatus status) {
                         c.kind(),
                         CheckStatus.Failing,
                         null,
-                        "timed out after " + c.spec().effectiveTimeout().text(),
+                        "timed out after "
+                            + (timeout == c.spec().effectiveTimeout().millis()
+                                ? c.spec().effectiveTimeout().text()
+                                : timeout + "ms"),
                         (System.nanoTime() - start) / 1_000_000,
                         Instant.now().toString(),
                         Failure.NotReady)));

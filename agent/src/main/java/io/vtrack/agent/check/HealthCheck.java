@@ -32,6 +32,15 @@ public interface HealthCheck {
   Future<CheckResult> run();
 
   /**
+   * The longest one run of this check may take when it keeps to its own timeouts: its {@code
+   * timeout}, for a check that asks once. A round waits this long (and a second more) before it
+   * takes the check for timed out.
+   */
+  default long boundMillis() {
+    return spec().effectiveTimeout().millis();
+  }
+
+  /**
    * Runs one round of a verification where this check's limits cannot count as wrong yet (DESIGN.md
    * §2: a warming revision is slow and large; latency and memory count only from the round after
    * every other check passed once). Such a check may stop at the first sign it will not pass: its

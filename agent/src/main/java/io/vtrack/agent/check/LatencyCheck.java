@@ -1,9 +1,7 @@
 package io.vtrack.agent.check;
 
 import io.vertx.core.Future;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
-import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import io.vtrack.agent.model.CheckSpec;
@@ -129,7 +127,14 @@ final class LatencyCheck implements HealthCheck, Baselined {
         .recover(
             err ->
                 Future.succeededFuture(
-                    result(CheckStatus.Failing, null, HttpCheck.failed(err, spec), start)
+                    result(
+                            CheckStatus.Failing,
+                            null,
+                            // Sent, and its answer did not end in time (maybe it never began).
+                            err instanceof TimeoutException && asked.sent
+                                ? "no complete answer within " + spec.effectiveTimeout().text()
+                                : HttpCheck.failed(err, spec),
+                            start)
                         .as(Failure.ofRequest(err, asked.sent))));
   }
 
@@ -155,7 +160,22 @@ final class LatencyCheck implements HealthCheck, Baselined {
         .compose(
             req -> {
               asked.sent = true;
-              Future<Buffer> answer = req.send().compose(HttpClientResponse::body);
+              // The whole answer within the timeout, not only each pause in it: an endpoint that
+              // streams without end is unanswered then, and broken off. What it sends is not kept.
+              Future<Void> answer =
+                  req.send()
+                      .compose(
+                          resp -> {
+                            resp.handler(bytes -> {});
+                            return resp.end();
+                          })
+                      .timeout(timeout, TimeUnit.MILLISECONDS)
+                      .onFailure(
+                          err -> {
+                            if (err instanceof TimeoutException) {
+                              req.reset();
+                            }
+                          });
               if (overAfterMs < 0) {
                 return answer;
               }
@@ -175,10 +195,19 @@ final class LatencyCheck implements HealthCheck, Baselined {
                       });
             })
         .compose(
-            body -> {
+            answered -> {
               times.add((System.nanoTime() - t0) / 1e6);
               return Future.succeededFuture();
             });
+  }
+
+  /**
+   * Each of its samples may take the timeout, and with blue-green each is followed by one of the
+   * live instance: a round gives the series that long, not one request's timeout.
+   */
+  @Override
+  public long boundMillis() {
+    return spec.latency().samples() * spec.effectiveTimeout().millis() * (liveUrl == null ? 1 : 2);
   }
 
   /**

@@ -126,13 +126,13 @@ final class LatencyNow {
   }
 
   /**
-   * Runs one latency check on what runs, within its timeout; puts its median into {@code out} and
-   * says what it saw.
+   * Runs one latency check on what runs, within the time its samples may take; puts its median into
+   * {@code out} and says what it saw.
    */
   private static Future<String> median(HealthCheck c, Map<String, Double> out) {
     String name = c.spec().name() + ": ";
     return c.run()
-        .timeout(c.spec().effectiveTimeout().millis(), TimeUnit.MILLISECONDS)
+        .timeout(c.boundMillis(), TimeUnit.MILLISECONDS)
         .map(
             res -> {
               Double median = ((Baselined) c).baselineValue();

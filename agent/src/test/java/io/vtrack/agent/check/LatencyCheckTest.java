@@ -1,6 +1,8 @@
 package io.vtrack.agent.check;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.equalTo;
 
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -9,6 +11,7 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vtrack.agent.model.CheckSpec;
 import io.vtrack.agent.model.Interval;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -59,9 +62,13 @@ class LatencyCheckTest {
   }
 
   private static CheckSpec spec(String url, int samples) {
+    return spec(url, samples, "5s");
+  }
+
+  private static CheckSpec spec(String url, int samples, String timeout) {
     return new CheckSpec(
         "latency",
-        Interval.parse("5s"),
+        Interval.parse(timeout),
         null,
         null,
         null,
@@ -235,6 +242,50 @@ class LatencyCheckTest {
             .get(60, TimeUnit.SECONDS);
     assertThat(r.passing()).as(r.message()).isTrue();
     assertThat(asked.get()).isEqualTo(10);
+  }
+
+  @Test
+  void aRoundGivesALatencyCheckTheTimeOfAllItsSamples() throws Exception {
+    // 8 samples of 300 ms with a timeout of 1 s: each sample is well within it, the series is not
+    // (2.4 s). The round's guard gave the whole check its timeout plus 1 s, and a revision as fast
+    // as the last could never pass: "timed out after 1s", not ready, until startupTimeout.
+    String url = server(300);
+    CheckSpec spec = spec(url, 8, "1s");
+    CheckRound round =
+        CheckRound.run(vertx, List.of(new LatencyCheck(spec, url, client, 300.0, null, true, null)))
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(60, TimeUnit.SECONDS);
+    assertThat(round.results().get(0).passing()).as(round.results().get(0).message()).isTrue();
+  }
+
+  @Test
+  void aSampleWhoseAnswerNeverEndsIsUnansweredAtItsTimeout() throws Exception {
+    // An endpoint that streams without end (events, a huge file): the sample's timeout is for the
+    // whole answer, not for a pause in it; what it sends is not kept; its request is broken off.
+    AtomicInteger closed = new AtomicInteger();
+    HttpServer s =
+        vertx
+            .createHttpServer()
+            .requestHandler(
+                req -> {
+                  req.response().setChunked(true);
+                  long id = vertx.setPeriodic(10, t -> req.response().write("data: x\n\n"));
+                  req.connection()
+                      .closeHandler(
+                          v -> {
+                            vertx.cancelTimer(id);
+                            closed.incrementAndGet();
+                          });
+                })
+            .listen(0, "127.0.0.1")
+            .await();
+    String url = "http://127.0.0.1:" + s.actualPort() + "/events";
+    CheckSpec spec = spec(url, 3, "1s");
+    CheckResult r = done(new LatencyCheck(spec, url, client, 2.0, null, true, null).run());
+    assertThat(r.failure()).as(r.message()).isEqualTo(Failure.Unanswered);
+    assertThat(r.message()).contains("no complete answer within 1s");
+    await().atMost(Duration.ofSeconds(30)).untilAtomic(closed, equalTo(1));
   }
 
   @Test
