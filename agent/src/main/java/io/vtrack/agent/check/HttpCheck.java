@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import io.vtrack.agent.Texts;
@@ -17,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -68,11 +70,14 @@ public final class HttpCheck implements HealthCheck {
             .setIdleTimeout(timeout)
             .setFollowRedirects(false);
     boolean[] sent = {false};
+    HttpClientRequest[] asked = {null};
+    int[] status = {-1};
     client
         .request(opts)
         .compose(
             req -> {
               sent[0] = true;
+              asked[0] = req;
               return req.send();
             })
         .onFailure(
@@ -84,6 +89,7 @@ public final class HttpCheck implements HealthCheck {
                         .as(Failure.ofRequest(err, sent[0]))))
         .onSuccess(
             resp -> {
+              status[0] = resp.statusCode();
               Buffer body = Buffer.buffer();
               boolean[] tooBig = {false};
               resp.handler(
@@ -117,7 +123,29 @@ public final class HttpCheck implements HealthCheck {
                       done.tryComplete(
                           judge(resp.statusCode(), resp.getHeader("Content-Type"), body, start)));
             });
-    return done.future();
+    // The timeout is for the whole answer: the request's own timeouts are for a pause in it, and an
+    // answer that streams without end (events, a large file) would hold the check for ever.
+    return done.future()
+        .timeout(timeout, TimeUnit.MILLISECONDS)
+        .recover(
+            err -> {
+              String within = spec.effectiveTimeout().text();
+              done.tryComplete(
+                  status[0] < 0
+                      ? result(CheckStatus.Failing, null, failed(err, spec), start)
+                          .as(Failure.ofRequest(err, sent[0]))
+                      : result(
+                              CheckStatus.Failing,
+                              Integer.toString(status[0]),
+                              status[0] + ", but the answer did not end within " + within,
+                              start)
+                          .as(Failure.Unanswered));
+              // Broken off once its result is set: the reset fails what still reads it.
+              if (asked[0] != null) {
+                asked[0].reset();
+              }
+              return done.future();
+            });
   }
 
   private CheckResult judge(int status, String contentType, Buffer body, long start) {

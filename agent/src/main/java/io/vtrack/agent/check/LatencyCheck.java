@@ -97,8 +97,8 @@ final class LatencyCheck implements HealthCheck, Baselined {
     // A live instance that failed one sample is not asked again this round: a hung one would
     // otherwise add a timeout to every sample.
     boolean[] liveAnswers = {liveUrl != null};
-    // The candidate's current sample: whether it was sent (one that then times out is unanswered);
-    // and the time of a sample that was counted without waiting for its answer.
+    // The candidate's current sample: whether it was sent (one that then times out is unanswered)
+    // and its head came; and the time of a sample that was counted without waiting for its answer.
     Asked asked = new Asked();
     Future<Void> chain = Future.succeededFuture();
     int n = spec.latency().samples();
@@ -130,9 +130,9 @@ final class LatencyCheck implements HealthCheck, Baselined {
                     result(
                             CheckStatus.Failing,
                             null,
-                            // Sent, and its answer did not end in time (maybe it never began).
-                            err instanceof TimeoutException && asked.sent
-                                ? "no complete answer within " + spec.effectiveTimeout().text()
+                            // Its head came, and the answer did not end in time.
+                            err instanceof TimeoutException && asked.head
+                                ? "the answer did not end within " + spec.effectiveTimeout().text()
                                 : HttpCheck.failed(err, spec),
                             start)
                         .as(Failure.ofRequest(err, asked.sent))));
@@ -151,6 +151,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
     long t0 = System.nanoTime();
     long timeout = spec.effectiveTimeout().millis();
     asked.sent = false;
+    asked.head = false;
     return client
         .request(
             new RequestOptions()
@@ -166,6 +167,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
                   req.send()
                       .compose(
                           resp -> {
+                            asked.head = true;
                             resp.handler(bytes -> {});
                             return resp.end();
                           })
@@ -359,6 +361,7 @@ final class LatencyCheck implements HealthCheck, Baselined {
   /** One request's fate, for the round's verdict. */
   private static final class Asked {
     boolean sent;
+    boolean head;
     Double notWaitedMs;
   }
 

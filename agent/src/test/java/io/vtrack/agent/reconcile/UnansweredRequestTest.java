@@ -8,12 +8,11 @@ import io.vertx.core.http.HttpServer;
 import io.vtrack.agent.check.FileGrowth;
 import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.check.HttpCheck;
-import io.vtrack.agent.model.CheckSpec;
+import io.vtrack.agent.check.HttpCheckTest;
 import io.vtrack.agent.model.HealthPolicy;
 import io.vtrack.agent.model.Interval;
 import io.vtrack.agent.model.Reason;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -52,17 +51,7 @@ class UnansweredRequestTest {
 
   /** A check with a 1 s timeout: room for a busy machine to answer /health in time. */
   private HttpCheck check(String name, String url) {
-    CheckSpec spec =
-        new CheckSpec(
-            name,
-            Interval.parse("1s"),
-            new CheckSpec.Http(url, null, null, null, null, null),
-            null,
-            null,
-            null,
-            null,
-            null);
-    return new HttpCheck(spec, url, Map.of(), client);
+    return HttpCheckTest.check(name, url, client);
   }
 
   private Verification.Outcome verify(String startupTimeout, HealthCheck... checks)
