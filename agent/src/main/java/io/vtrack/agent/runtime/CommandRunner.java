@@ -85,6 +85,52 @@ public final class CommandRunner {
 
   private static final int OUTPUT_TAIL = 16 * 1024;
 
+  /**
+   * A running command's output file, kept under a size: once more than {@code max} was written
+   * since the last cut, the file is cut to nothing. The command writes on at its own offset, so
+   * what came before becomes a hole that takes no space; the tail is read from the cut on.
+   */
+  private static final class Output {
+    private final RandomAccessFile file;
+    private final long max;
+    private long cutAt;
+
+    Output(RandomAccessFile file, long max) {
+      this.file = file;
+      this.max = max;
+    }
+
+    /** Waits up to {@code timeout} for {@code p} to end, cutting as it goes; whether it ended. */
+    boolean waitFor(Process p, Duration timeout) throws InterruptedException, IOException {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (true) {
+        long left = deadline - System.nanoTime();
+        if (p.waitFor(Math.max(0, Math.min(left, OUTPUT_CHECK_MILLIS * 1_000_000)), NANOS)) {
+          return true;
+        }
+        if (left <= 0) {
+          return false;
+        }
+        long len = file.length();
+        if (len - cutAt > max) {
+          file.setLength(0);
+          cutAt = len;
+        }
+      }
+    }
+
+    /** The end of the output, saying how much before it was dropped. */
+    String tail() {
+      // What the command wrote between the last measure and the cut is lost, and reads as zeros.
+      String tail = LogFiles.tail(file, OUTPUT_TAIL, cutAt).replace("\0", "");
+      return cutAt == 0
+          ? tail
+          : "(" + (cutAt >> 20) + " MiB of output dropped: over " + (max >> 20) + " MiB)\n" + tail;
+    }
+  }
+
+  private static final TimeUnit NANOS = TimeUnit.NANOSECONDS;
+
   private CommandRunner() {}
 
   /** {@code setsid} as the agent's PATH finds it: a document's env PATH never chooses it. */
@@ -124,6 +170,27 @@ public final class CommandRunner {
       Map<String, String> env,
       Duration timeout,
       Stopper stopper) {
+    return run(policy, argv, cwd, env, timeout, stopper, MAX_OUTPUT);
+  }
+
+  /**
+   * Output a command may have on disk at a time. Its file has no name, so nothing else could clear
+   * it: a command printing without pause (`yes`, a loop gone wrong) would otherwise fill the disk,
+   * or the memory of a tmpfs /tmp, until its timeout.
+   */
+  static final long MAX_OUTPUT = 64L << 20;
+
+  /** How often a running command's output is measured against {@link #MAX_OUTPUT}. */
+  private static final long OUTPUT_CHECK_MILLIS = 100;
+
+  static Result run(
+      CommandPolicy policy,
+      List<String> argv,
+      Path cwd,
+      Map<String, String> env,
+      Duration timeout,
+      Stopper stopper,
+      long maxOutput) {
     long start = System.nanoTime();
     if (stopper.stopped()) {
       return new Result(-1, false, "", 0, true);
@@ -139,7 +206,7 @@ public final class CommandRunner {
     RandomAccessFile output;
     try {
       out = Files.createTempFile("vtrack-cmd-", ".log");
-      output = new RandomAccessFile(out.toFile(), "r");
+      output = new RandomAccessFile(out.toFile(), "rw");
     } catch (IOException e) {
       return new Result(-1, false, "cannot create output file: " + e.getMessage(), 0);
     }
@@ -169,8 +236,9 @@ public final class CommandRunner {
       }
       long since = ProcStat.read(p.pid()).map(ProcStat::startTicks).orElse(0L);
       boolean done;
+      Output kept = new Output(output, maxOutput);
       try {
-        done = stopper.attach(p) && p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        done = stopper.attach(p) && kept.waitFor(p, timeout);
       } finally {
         stopper.detach();
       }
@@ -179,20 +247,20 @@ public final class CommandRunner {
         Signaller.signalGroup(p.pid(), "KILL");
         p.waitFor(10, TimeUnit.SECONDS);
         killLeftBehind(mark, since);
-        return new Result(-1, false, LogFiles.tail(output, OUTPUT_TAIL, 0), elapsed(start), true);
+        return new Result(-1, false, kept.tail(), elapsed(start), true);
       }
       if (!done) {
         // setsid made the child a group leader, so its pid is the group to kill.
         Signaller.signalGroup(p.pid(), "KILL");
         p.waitFor(10, TimeUnit.SECONDS);
         killLeftBehind(mark, since);
-        return new Result(-1, true, LogFiles.tail(output, OUTPUT_TAIL, 0), elapsed(start));
+        return new Result(-1, true, kept.tail(), elapsed(start));
       }
       // Children it left behind in its group go too, so nothing outlives a check.
       Signaller.signalGroup(p.pid(), "KILL");
       killLeftBehind(mark, since);
       int code = p.exitValue();
-      String tail = LogFiles.tail(output, OUTPUT_TAIL, 0);
+      String tail = kept.tail();
       if (code == 127 && tail.contains("No such file")) {
         tail = tail + "\n(command not found: " + argv.get(0) + ")";
       }

@@ -27,6 +27,27 @@ class CommandRunnerTest {
   }
 
   @Test
+  void aCommandThatPrintsWithoutPauseKeepsOnlyTheEndOfItsOutput() {
+    // 2 MiB of output against a limit of 1 MiB: the command then waits (up to its timeout) until
+    // its output file was cut, as seen through its own stdout, and prints one line more.
+    String script =
+        "head -c 2097152 /dev/zero | tr '\\0' x; echo;"
+            + " while [ \"$(stat -L -c %s /proc/$$/fd/1)\" -ge 2097152 ]; do sleep 0.05; done;"
+            + " echo last line";
+    CommandRunner.Result r =
+        CommandRunner.run(
+            CommandPolicy.ANY,
+            List.of("sh", "-c", script),
+            CWD,
+            Map.of(),
+            Duration.ofSeconds(60),
+            new CommandRunner.Stopper(),
+            1L << 20);
+    assertThat(r.ok()).as(r.describe()).isTrue();
+    assertThat(r.output()).isEqualTo("(2 MiB of output dropped: over 1 MiB)\nlast line\n");
+  }
+
+  @Test
   void aStoppedCommandIsKilledAndNoneRunsAfter() throws Exception {
     CommandRunner.Stopper stopper = new CommandRunner.Stopper();
     java.util.concurrent.CompletableFuture<CommandRunner.Result> running =
