@@ -143,9 +143,9 @@ final class LatencyCheck implements HealthCheck, Baselined {
    *
    * @param overAfterMs when not negative, the time after which this sample decides the round by
    *     being over the limit: still unanswered then, it is over whatever comes, so it is counted at
-   *     the time it has taken and not waited for. The request itself is left to finish: an app that
-   *     finds its client gone logs a broken pipe, and a log check would take that error for the
-   *     revision's own
+   *     the time it has taken and not waited for. The request itself is left to finish within its
+   *     timeout: an app that finds its client gone logs a broken pipe, and a log check would take
+   *     that error for the revision's own
    */
   private Future<Void> sample(String target, List<Double> times, Asked asked, double overAfterMs) {
     long t0 = System.nanoTime();
