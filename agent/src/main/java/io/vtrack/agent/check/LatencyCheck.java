@@ -221,13 +221,13 @@ final class LatencyCheck implements HealthCheck, Baselined {
     double limit = limitMs(reference(live));
     double lo = limit;
     double hi = spec.effectiveTimeout().millis();
-    if (Double.isInfinite(limit) || hi <= lo || !decides(times, live, n, warmingUp, hi)) {
+    if (Double.isInfinite(limit) || hi <= lo || !decides(times, n, warmingUp, limit, hi)) {
       return -1;
     }
     // The verdict only grows with the sample's time: the least time that decides, to 0.1 ms.
     while (hi - lo > 0.1) {
       double mid = (lo + hi) / 2;
-      if (decides(times, live, n, warmingUp, mid)) {
+      if (decides(times, n, warmingUp, limit, mid)) {
         hi = mid;
       } else {
         lo = mid;
@@ -236,13 +236,14 @@ final class LatencyCheck implements HealthCheck, Baselined {
     return hi;
   }
 
-  /** Whether a next sample of {@code ms} decides the round (see {@link #decidingAfterMs}). */
-  private boolean decides(
-      List<Double> times, List<Double> live, int n, boolean warmingUp, double ms) {
+  /**
+   * Whether a next sample of {@code ms} decides the round against {@code limit} (see {@link
+   * #decidingAfterMs}).
+   */
+  private boolean decides(List<Double> times, int n, boolean warmingUp, double limit, double ms) {
     List<Double> with = new ArrayList<>(times);
     with.add(ms);
-    return (warmingUp && slowSoFar(with, live))
-        || medianOfPadded(with, n) > limitMs(reference(live));
+    return (warmingUp && allOver(with, limit)) || medianOfPadded(with, n) > limit;
   }
 
   /**
@@ -284,7 +285,10 @@ final class LatencyCheck implements HealthCheck, Baselined {
 
   /** Whether the first {@value #WARMING_SAMPLES} samples (or more) are all over the limit. */
   boolean slowSoFar(List<Double> times, List<Double> live) {
-    double limit = limitMs(reference(live));
+    return allOver(times, limitMs(reference(live)));
+  }
+
+  private boolean allOver(List<Double> times, double limit) {
     return times.size() >= WARMING_SAMPLES
         && times.size() < spec.latency().samples()
         && times.stream().allMatch(t -> t > limit);

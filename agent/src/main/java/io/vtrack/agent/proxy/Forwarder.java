@@ -527,14 +527,17 @@ final class Forwarder extends VerticleBase {
       if (pending.length() >= COALESCE_BYTES) {
         flush();
       } else if (!scheduled) {
-        // Tasks run once the event loop has handled the reads it was woken for.
+        // Tasks run once the event loop has handled the reads it was woken for; one at a time.
         scheduled = true;
-        context.runOnContext(v -> flush());
+        context.runOnContext(
+            v -> {
+              scheduled = false;
+              flush();
+            });
       }
     }
 
     private void flush() {
-      scheduled = false;
       if (pending == null || !open()) {
         pending = null;
         return;

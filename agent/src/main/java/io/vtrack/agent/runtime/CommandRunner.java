@@ -105,7 +105,8 @@ public final class CommandRunner {
       long deadline = System.nanoTime() + timeout.toNanos();
       while (true) {
         long left = deadline - System.nanoTime();
-        if (p.waitFor(Math.max(0, Math.min(left, OUTPUT_CHECK_MILLIS * 1_000_000)), NANOS)) {
+        long slice = TimeUnit.MILLISECONDS.toNanos(OUTPUT_CHECK_MILLIS);
+        if (p.waitFor(Math.max(0, Math.min(left, slice)), TimeUnit.NANOSECONDS)) {
           return true;
         }
         if (left <= 0) {
@@ -128,8 +129,6 @@ public final class CommandRunner {
           : "(" + (cutAt >> 20) + " MiB of output dropped: over " + (max >> 20) + " MiB)\n" + tail;
     }
   }
-
-  private static final TimeUnit NANOS = TimeUnit.NANOSECONDS;
 
   private CommandRunner() {}
 

@@ -3,11 +3,13 @@ package io.vtrack.agent.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.vtrack.agent.runtime.ProcStat;
 import io.vtrack.agent.store.StateStore;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
@@ -167,8 +169,7 @@ abstract class AgentTestBase {
    * The pid of {@code deployment}'s backend as the state store records it now: none between a stop
    * and the next start.
    */
-  static java.util.OptionalLong recordedBackendPid(Path stateDir, String deployment)
-      throws Exception {
+  static OptionalLong recordedBackendPid(Path stateDir, String deployment) throws Exception {
     try (StateStore s = StateStore.open(stateDir)) {
       return s.processes().of(deployment).stream()
           .filter(p -> p.service().equals("backend"))
@@ -189,9 +190,7 @@ abstract class AgentTestBase {
               var now = recordedBackendPid(stateDir, deployment);
               return now.isPresent()
                   && now.getAsLong() != pid
-                  && io.vtrack.agent.runtime.ProcStat.read(now.getAsLong())
-                      .map(io.vtrack.agent.runtime.ProcStat::alive)
-                      .orElse(false);
+                  && ProcStat.read(now.getAsLong()).map(ProcStat::alive).orElse(false);
             });
   }
 
