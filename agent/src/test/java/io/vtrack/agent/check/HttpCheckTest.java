@@ -50,12 +50,12 @@ public class HttpCheckTest {
     return "http://127.0.0.1:" + s.actualPort() + "/events";
   }
 
-  /** An http check of {@code url} with a 1 s timeout and no expectations but status 200. */
-  public static HttpCheck check(String name, String url, HttpClient client) {
+  /** An http check of {@code url} with {@code timeout} and no expectations but status 200. */
+  public static HttpCheck check(String name, String url, String timeout, HttpClient client) {
     CheckSpec spec =
         new CheckSpec(
             name,
-            Interval.parse("1s"),
+            Interval.parse(timeout),
             new CheckSpec.Http(url, null, null, null, null, null),
             null,
             null,
@@ -73,14 +73,14 @@ public class HttpCheckTest {
     AtomicInteger brokenOff = new AtomicInteger();
     String url = endless(vertx, brokenOff);
     CheckResult r =
-        check("events", url, CheckFactory.httpClient(vertx))
+        check("events", url, "3s", CheckFactory.httpClient(vertx))
             .run()
             .toCompletionStage()
             .toCompletableFuture()
             .get(60, TimeUnit.SECONDS);
     assertThat(r.passing()).isFalse();
     assertThat(r.failure()).isEqualTo(Failure.Unanswered);
-    assertThat(r.message()).isEqualTo("200, but the answer did not end within 1s");
+    assertThat(r.message()).isEqualTo("200, but the answer did not end within 3s");
     await().atMost(Duration.ofSeconds(30)).untilAtomic(brokenOff, equalTo(1));
   }
 }

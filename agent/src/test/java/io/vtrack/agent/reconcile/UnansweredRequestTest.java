@@ -51,7 +51,7 @@ class UnansweredRequestTest {
 
   /** A check with a 1 s timeout: room for a busy machine to answer /health in time. */
   private HttpCheck check(String name, String url) {
-    return HttpCheckTest.check(name, url, client);
+    return HttpCheckTest.check(name, url, "1s", client);
   }
 
   private Verification.Outcome verify(String startupTimeout, HealthCheck... checks)
