@@ -5,6 +5,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import io.vtrack.agent.Texts;
@@ -78,7 +79,15 @@ public final class HttpCheck implements HealthCheck {
             req -> {
               sent[0] = true;
               asked[0] = req;
-              return req.send();
+              // The answer is read in its own future's callback: one chained after the compose
+              // may run later, off the connection's event loop, once the whole answer was read
+              // and its body dropped unseen (the check would then wait out its timeout).
+              return req.send()
+                  .onSuccess(
+                      resp -> {
+                        status[0] = resp.statusCode();
+                        read(resp, max, done, start);
+                      });
             })
         .onFailure(
             err ->
@@ -86,43 +95,7 @@ public final class HttpCheck implements HealthCheck {
                 // the timeout to a request that was sent: judged with the round.
                 done.tryComplete(
                     result(CheckStatus.Failing, null, failed(err, spec), start)
-                        .as(Failure.ofRequest(err, sent[0]))))
-        .onSuccess(
-            resp -> {
-              status[0] = resp.statusCode();
-              Buffer body = Buffer.buffer();
-              boolean[] tooBig = {false};
-              resp.handler(
-                  chunk -> {
-                    if (tooBig[0]) {
-                      return;
-                    }
-                    if (body.length() + chunk.length() > max) {
-                      tooBig[0] = true;
-                      resp.request().reset();
-                      done.tryComplete(
-                          result(
-                              CheckStatus.Failing,
-                              Integer.toString(resp.statusCode()),
-                              "body exceeds maxBodyBytes (" + max + ")",
-                              start));
-                      return;
-                    }
-                    body.appendBuffer(chunk);
-                  });
-              resp.exceptionHandler(
-                  err ->
-                      done.tryComplete(
-                          result(
-                              CheckStatus.Failing,
-                              Integer.toString(resp.statusCode()),
-                              "reading body failed: " + describe(err),
-                              start)));
-              resp.endHandler(
-                  v ->
-                      done.tryComplete(
-                          judge(resp.statusCode(), resp.getHeader("Content-Type"), body, start)));
-            });
+                        .as(Failure.ofRequest(err, sent[0]))));
     // The timeout is for the whole answer: the request's own timeouts are for a pause in it, and an
     // answer that streams without end (events, a large file) would hold the check for ever.
     return done.future()
@@ -146,6 +119,42 @@ public final class HttpCheck implements HealthCheck {
               }
               return done.future();
             });
+  }
+
+  /** Reads {@code resp}'s body, up to {@code max} bytes, and judges the whole answer. */
+  private void read(HttpClientResponse resp, long max, Promise<CheckResult> done, long start) {
+    Buffer body = Buffer.buffer();
+    boolean[] tooBig = {false};
+    resp.handler(
+        chunk -> {
+          if (tooBig[0]) {
+            return;
+          }
+          if (body.length() + chunk.length() > max) {
+            tooBig[0] = true;
+            resp.request().reset();
+            done.tryComplete(
+                result(
+                    CheckStatus.Failing,
+                    Integer.toString(resp.statusCode()),
+                    "body exceeds maxBodyBytes (" + max + ")",
+                    start));
+            return;
+          }
+          body.appendBuffer(chunk);
+        });
+    resp.exceptionHandler(
+        err ->
+            done.tryComplete(
+                result(
+                    CheckStatus.Failing,
+                    Integer.toString(resp.statusCode()),
+                    "reading body failed: " + describe(err),
+                    start)));
+    resp.endHandler(
+        v ->
+            done.tryComplete(
+                judge(resp.statusCode(), resp.getHeader("Content-Type"), body, start)));
   }
 
   private CheckResult judge(int status, String contentType, Buffer body, long start) {

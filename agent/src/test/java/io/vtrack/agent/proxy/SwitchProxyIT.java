@@ -701,14 +701,21 @@ class SwitchProxyIT {
     }
   }
 
-  /** The status and body of a request on {@code client} to the public address. */
+  /**
+   * The status and body of a request on {@code client} to the public address. The body is asked for
+   * in the answer's own callback: called from a thread of no Vert.x context, as here, a callback
+   * chained after it may run only once the whole answer was read, its body gone unseen (the wait
+   * then timed out, about once in a thousand on a busy machine).
+   */
   String send(
       io.vertx.core.http.HttpClient client, io.vertx.core.http.HttpMethod method, String path)
       throws Exception {
     return client
         .request(method, publicPort, "127.0.0.1", path)
-        .compose(req -> method == io.vertx.core.http.HttpMethod.POST ? req.send("x") : req.send())
-        .compose(resp -> resp.body().map(b -> resp.statusCode() + " " + b))
+        .compose(
+            req ->
+                (method == io.vertx.core.http.HttpMethod.POST ? req.send("x") : req.send())
+                    .compose(resp -> resp.body().map(b -> resp.statusCode() + " " + b)))
         .toCompletionStage()
         .toCompletableFuture()
         .get(10, TimeUnit.SECONDS);
