@@ -5,6 +5,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import io.vtrack.agent.check.CheckResult;
@@ -19,6 +20,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
@@ -44,12 +47,32 @@ public final class Notifier {
 
   public Notifier(
       Vertx vertx, HttpClient http, StateStore store, String agentName, String statusPage) {
+    this(vertx, http, store, agentName, statusPage, ANSWER_MILLIS);
+  }
+
+  Notifier(
+      Vertx vertx,
+      HttpClient http,
+      StateStore store,
+      String agentName,
+      String statusPage,
+      long answerMillis) {
     this.vertx = vertx;
     this.http = http;
     this.store = store;
     this.agentName = agentName;
     this.statusPage = statusPage;
+    this.answerMillis = answerMillis;
   }
+
+  /**
+   * A webhook's answer must end this long after its head, else its connection is broken off: the
+   * status is all the agent reads, and an answer that streams without end (its idle timeout never
+   * runs out) held one of the agent's connections for good, one more at every notification.
+   */
+  static final long ANSWER_MILLIS = 10_000;
+
+  private final long answerMillis;
 
   /** Called on every phase transition of a deployment. */
   public void transition(
@@ -103,14 +126,15 @@ public final class Notifier {
     return p;
   }
 
-  private void deliver(String deployment, Long rollout, String url, String body, int attempt) {
+  void deliver(String deployment, Long rollout, String url, String body, int attempt) {
     http.request(
             new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(url).setTimeout(10_000))
         .compose(
             req ->
                 req.putHeader("Content-Type", "application/json")
                     .putHeader("User-Agent", "vtrack-agent")
-                    .send(Buffer.buffer(body)))
+                    .send(Buffer.buffer(body))
+                    .onSuccess(this::bound))
         .compose(
             resp ->
                 resp.statusCode() / 100 == 2
@@ -144,6 +168,18 @@ public final class Notifier {
                         + " after "
                         + attempt
                         + " attempts");
+              }
+            });
+  }
+
+  /** Lets {@code resp} run to its end, unread, for {@link #ANSWER_MILLIS}, then breaks it off. */
+  private void bound(HttpClientResponse resp) {
+    resp.end()
+        .timeout(answerMillis, TimeUnit.MILLISECONDS)
+        .onFailure(
+            err -> {
+              if (err instanceof TimeoutException) {
+                resp.request().reset();
               }
             });
   }

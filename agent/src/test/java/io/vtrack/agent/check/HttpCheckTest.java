@@ -30,7 +30,7 @@ public class HttpCheckTest {
    * bytes every 10 ms (an event stream, say); counts the streams whose client went away. Returns
    * its URL.
    */
-  static String endless(Vertx vertx, AtomicInteger brokenOff) {
+  public static String endless(Vertx vertx, AtomicInteger brokenOff) {
     HttpServer s =
         vertx
             .createHttpServer()
