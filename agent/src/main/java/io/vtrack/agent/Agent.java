@@ -17,6 +17,7 @@ import io.vtrack.agent.reconcile.Reconciler;
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.runtime.CommandPolicy;
+import io.vtrack.agent.runtime.CommandRunner;
 import io.vtrack.agent.runtime.ComposeRuntime;
 import io.vtrack.agent.runtime.LogFiles;
 import io.vtrack.agent.runtime.OrphanScan;
@@ -150,6 +151,12 @@ public final class Agent extends VerticleBase {
                 throw new IllegalStateException("stateDir: " + IoErrors.describe(e), e);
               }
               store = StateStore.open(stateDir);
+              int left =
+                  CommandRunner.sweepLeftOutput(
+                      Path.of(System.getProperty("java.io.tmpdir")), Duration.ofMinutes(1));
+              if (left > 0) {
+                LOG.info("{} command output file(s) left by a killed agent are deleted", left);
+              }
               int interrupted = store.rollouts().interruptOpenSteps();
               if (interrupted > 0) {
                 LOG.info(

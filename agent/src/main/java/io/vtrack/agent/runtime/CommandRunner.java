@@ -4,6 +4,7 @@ import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -204,7 +205,7 @@ public final class CommandRunner {
     Path out;
     RandomAccessFile output;
     try {
-      out = Files.createTempFile("vtrack-cmd-", ".log");
+      out = Files.createTempFile(OUTPUT_PREFIX, ".log");
       output = new RandomAccessFile(out.toFile(), "rw");
     } catch (IOException e) {
       return new Result(-1, false, "cannot create output file: " + e.getMessage(), 0);
@@ -277,6 +278,32 @@ public final class CommandRunner {
     for (long group : OrphanScan.groupsMarked(List.of(mark), sinceTicks)) {
       Signaller.signalGroup(group, "KILL");
     }
+  }
+
+  /** What {@link #run} names its output files, in the system's temporary folder. */
+  private static final String OUTPUT_PREFIX = "vtrack-cmd-";
+
+  /**
+   * Deletes the output files in {@code tmp} that kept their name for more than {@code olderThan}. A
+   * file has its name only from its creation until its command has started, so one older is left by
+   * an agent killed in between (a few empty files over a host's life); called at start. Returns how
+   * many went.
+   */
+  public static int sweepLeftOutput(Path tmp, Duration olderThan) {
+    long before = System.currentTimeMillis() - olderThan.toMillis();
+    int deleted = 0;
+    try (var files = Files.newDirectoryStream(tmp, OUTPUT_PREFIX + "*.log")) {
+      for (Path f : files) {
+        if (Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)
+            && Files.getLastModifiedTime(f, LinkOption.NOFOLLOW_LINKS).toMillis() < before
+            && Files.deleteIfExists(f)) {
+          deleted++;
+        }
+      }
+    } catch (IOException | java.nio.file.DirectoryIteratorException e) {
+      // Another user's file, or the folder is unreadable: left for the host to clear.
+    }
+    return deleted;
   }
 
   private static void delete(Path file) {

@@ -3,11 +3,15 @@ package io.vtrack.agent.runtime;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** One-shot commands (prepare, validate, command checks) as real child processes. */
 class CommandRunnerTest {
@@ -138,5 +142,21 @@ class CommandRunnerTest {
             Duration.ofSeconds(60));
     assertThat(r.timedOut()).as("output: %s", r.output()).isFalse();
     assertThat(r.output()).startsWith("gone: ").contains("vtrack-cmd-");
+  }
+
+  @Test
+  void outputFilesLeftByAKilledAgentAreSweptAndNoOthers(@TempDir Path tmp) throws Exception {
+    // Left by an agent killed between creating one and starting its command: an hour old.
+    Path left = Files.createFile(tmp.resolve("vtrack-cmd-1234.log"));
+    Files.setLastModifiedTime(left, FileTime.from(Instant.now().minus(Duration.ofHours(1))));
+    // One being created now (another agent on the host), and another program's file.
+    Path fresh = Files.createFile(tmp.resolve("vtrack-cmd-5678.log"));
+    Path other = Files.createFile(tmp.resolve("other-1234.log"));
+    Files.setLastModifiedTime(other, FileTime.from(Instant.now().minus(Duration.ofHours(1))));
+
+    assertThat(CommandRunner.sweepLeftOutput(tmp, Duration.ofMinutes(1))).isEqualTo(1);
+    assertThat(left).doesNotExist();
+    assertThat(fresh).exists();
+    assertThat(other).exists();
   }
 }
