@@ -294,14 +294,18 @@ public final class CommandRunner {
     int deleted = 0;
     try (var files = Files.newDirectoryStream(tmp, OUTPUT_PREFIX + "*.log")) {
       for (Path f : files) {
-        if (Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)
-            && Files.getLastModifiedTime(f, LinkOption.NOFOLLOW_LINKS).toMillis() < before
-            && Files.deleteIfExists(f)) {
-          deleted++;
+        try {
+          if (Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)
+              && Files.getLastModifiedTime(f, LinkOption.NOFOLLOW_LINKS).toMillis() < before
+              && Files.deleteIfExists(f)) {
+            deleted++;
+          }
+        } catch (IOException e) {
+          // Another user's (an agent run as another user): left for the host to clear.
         }
       }
     } catch (IOException | java.nio.file.DirectoryIteratorException e) {
-      // Another user's file, or the folder is unreadable: left for the host to clear.
+      // The folder is unreadable: left for the host to clear.
     }
     return deleted;
   }
