@@ -153,21 +153,31 @@ class DebPackageIT {
                                   .orElse("")
                                   .contains("-Dvtrack.proxyArchive=/var/cache/vtrack/proxy.jsa")));
       HttpClient http = HttpClient.newHttpClient();
-      await()
-          .atMost(Duration.ofSeconds(60))
-          .pollInterval(Duration.ofMillis(200))
-          .ignoreExceptions()
-          .untilAsserted(
-              () ->
-                  assertThat(
-                          http.send(
-                                  HttpRequest.newBuilder(
-                                          URI.create("http://127.0.0.1:" + port + "/readyz"))
-                                      .build(),
-                                  HttpResponse.BodyHandlers.ofString())
-                              .statusCode())
-                      .as("%s", Files.readString(tmp.resolve("agent.log")))
-                      .isEqualTo(200));
+      try {
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .pollInterval(Duration.ofMillis(200))
+            .ignoreExceptions()
+            .until(
+                () ->
+                    http.send(
+                                HttpRequest.newBuilder(
+                                        URI.create("http://127.0.0.1:" + port + "/readyz"))
+                                    .build(),
+                                HttpResponse.BodyHandlers.ofString())
+                            .statusCode()
+                        == 200);
+      } catch (org.awaitility.core.ConditionTimeoutException e) {
+        // Refused connections say nothing of why: the agent's own log does.
+        fail(
+            "/readyz on port "
+                + port
+                + " did not answer 200 within 60 s; the agent "
+                + (agent.isAlive() ? "still runs" : "exited with " + agent.exitValue())
+                + "; its log:\n"
+                + Files.readString(tmp.resolve("agent.log")),
+            e);
+      }
     } finally {
       agent.destroy();
       agent.waitFor();
