@@ -90,6 +90,14 @@ final class LatencyCheck implements HealthCheck, Baselined {
 
   static final int WARMING_SAMPLES = 2;
 
+  /**
+   * A sample is waited for until it decides the round against a limit this much above the current
+   * one. The live sample taken after it moves the limit a little either way; counted at the bare
+   * limit, the least rise took the verdict back, and the round took one sample more (on a busy
+   * machine, often), or while warming up, could no longer stop early at all.
+   */
+  static final double DECIDING_HEADROOM = 1.1;
+
   private Future<CheckResult> run(boolean warmingUp) {
     long start = System.nanoTime();
     List<Double> times = new ArrayList<>();
@@ -215,10 +223,11 @@ final class LatencyCheck implements HealthCheck, Baselined {
   /**
    * How long the candidate's next sample may take before it decides the round: past that time the
    * median is over the limit whatever the samples after it take (or, warming up, the first samples
-   * are all over); -1 when no time within the request's timeout would decide it.
+   * are all over); -1 when no time within the request's timeout would decide it. It decides against
+   * a limit {@link #DECIDING_HEADROOM} times the current one.
    */
   double decidingAfterMs(List<Double> times, List<Double> live, int n, boolean warmingUp) {
-    double limit = limitMs(reference(live));
+    double limit = limitMs(reference(live)) * DECIDING_HEADROOM;
     double lo = limit;
     double hi = spec.effectiveTimeout().millis();
     if (Double.isInfinite(limit) || hi <= lo || !decides(times, n, warmingUp, limit, hi)) {
