@@ -151,9 +151,7 @@ public final class Agent extends VerticleBase {
                 throw new IllegalStateException("stateDir: " + IoErrors.describe(e), e);
               }
               store = StateStore.open(stateDir);
-              int left =
-                  CommandRunner.sweepLeftOutput(
-                      Path.of(System.getProperty("java.io.tmpdir")), Duration.ofMinutes(1));
+              int left = CommandRunner.sweepLeftOutput(Duration.ofMinutes(1));
               if (left > 0) {
                 LOG.info("{} command output file(s) left by a killed agent are deleted", left);
               }

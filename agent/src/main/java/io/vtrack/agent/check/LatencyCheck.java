@@ -4,6 +4,7 @@ import io.vertx.core.Future;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
+import io.vtrack.agent.HttpAnswers;
 import io.vtrack.agent.model.CheckSpec;
 import java.net.InetSocketAddress;
 import java.time.Instant;
@@ -172,20 +173,16 @@ final class LatencyCheck implements HealthCheck, Baselined {
               // The whole answer within the timeout, not only each pause in it: an endpoint that
               // streams without end is unanswered then, and broken off. What it sends is not kept.
               Future<Void> answer =
-                  req.send()
-                      .compose(
-                          resp -> {
-                            asked.head = true;
-                            resp.handler(bytes -> {});
-                            return resp.end();
-                          })
-                      .timeout(timeout, TimeUnit.MILLISECONDS)
-                      .onFailure(
-                          err -> {
-                            if (err instanceof TimeoutException) {
-                              req.reset();
-                            }
-                          });
+                  HttpAnswers.within(
+                      req.send()
+                          .compose(
+                              resp -> {
+                                asked.head = true;
+                                resp.handler(bytes -> {});
+                                return resp.end();
+                              }),
+                      timeout,
+                      req);
               if (overAfterMs < 0) {
                 return answer;
               }

@@ -5,9 +5,9 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
-import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
+import io.vtrack.agent.HttpAnswers;
 import io.vtrack.agent.check.CheckResult;
 import io.vtrack.agent.model.NotifySpec;
 import io.vtrack.agent.model.Phase;
@@ -20,8 +20,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
@@ -134,7 +132,7 @@ public final class Notifier {
                 req.putHeader("Content-Type", "application/json")
                     .putHeader("User-Agent", "vtrack-agent")
                     .send(Buffer.buffer(body))
-                    .onSuccess(this::bound))
+                    .onSuccess(resp -> HttpAnswers.within(resp.end(), answerMillis, req)))
         .compose(
             resp ->
                 resp.statusCode() / 100 == 2
@@ -168,18 +166,6 @@ public final class Notifier {
                         + " after "
                         + attempt
                         + " attempts");
-              }
-            });
-  }
-
-  /** Lets {@code resp} run to its end, unread, for {@link #ANSWER_MILLIS}, then breaks it off. */
-  private void bound(HttpClientResponse resp) {
-    resp.end()
-        .timeout(answerMillis, TimeUnit.MILLISECONDS)
-        .onFailure(
-            err -> {
-              if (err instanceof TimeoutException) {
-                resp.request().reset();
               }
             });
   }

@@ -284,12 +284,18 @@ public final class CommandRunner {
   private static final String OUTPUT_PREFIX = "vtrack-cmd-";
 
   /**
-   * Deletes the output files in {@code tmp} that kept their name for more than {@code olderThan}. A
-   * file has its name only from its creation until its command has started, so one older is left by
-   * an agent killed in between (a few empty files over a host's life); called at start. Returns how
-   * many went.
+   * Deletes the output files in the temporary folder that kept their name for more than {@code
+   * olderThan}. A file has its name only from its creation until its command has started, so one
+   * older is left by an agent killed in between (a few empty files over a host's life); called at
+   * start. Returns how many went.
    */
-  public static int sweepLeftOutput(Path tmp, Duration olderThan) {
+  public static int sweepLeftOutput(Duration olderThan) {
+    // Where Files.createTempFile puts them.
+    return sweepLeftOutput(Path.of(System.getProperty("java.io.tmpdir")), olderThan);
+  }
+
+  /** {@link #sweepLeftOutput(Duration)} in {@code tmp}. */
+  static int sweepLeftOutput(Path tmp, Duration olderThan) {
     long before = System.currentTimeMillis() - olderThan.toMillis();
     int deleted = 0;
     try (var files = Files.newDirectoryStream(tmp, OUTPUT_PREFIX + "*.log")) {
