@@ -63,6 +63,7 @@ public final class DeploymentCommands {
   private final RolloutTransitions transitions;
   private final Function<String, DeploymentState> states;
   private final Stopping stopRollout;
+  private final Function<String, Future<Void>> publish;
   private final Path stateDir;
 
   DeploymentCommands(
@@ -75,6 +76,7 @@ public final class DeploymentCommands {
       RolloutTransitions transitions,
       Function<String, DeploymentState> states,
       Stopping stopRollout,
+      Function<String, Future<Void>> publish,
       Path stateDir) {
     this.vertx = vertx;
     this.store = store;
@@ -85,6 +87,7 @@ public final class DeploymentCommands {
     this.transitions = transitions;
     this.states = states;
     this.stopRollout = stopRollout;
+    this.publish = publish;
     this.stateDir = stateDir;
   }
 
@@ -326,8 +329,17 @@ public final class DeploymentCommands {
             return Future.failedFuture(
                 new ConflictException("deployment " + name + " has no valid document"));
           }
-          return blocking(() -> createRollback(entry, to, restoreData, caller));
+          return published(name, blocking(() -> createRollback(entry, to, restoreData, caller)));
         });
+  }
+
+  /**
+   * {@code done}, answered once the status says what it did: whoever reads the status after the
+   * answer sees the rollback begun or the deployment suspended, not the state before. A status that
+   * cannot be read does not fail the command, which is recorded; the next reconcile publishes it.
+   */
+  private <T> Future<T> published(String name, Future<T> done) {
+    return done.compose(a -> publish.apply(name).transform(ar -> Future.succeededFuture(a)));
   }
 
   /** Starts the rollback; says, when the deployment is suspended, that it waits for resume. */
@@ -487,8 +499,10 @@ public final class DeploymentCommands {
                     name,
                     () -> {
                       states.apply(name).trigger = "api:" + caller;
-                      return blocking(() -> recordSuspended(name, suspended, caller))
-                          .map((String) null);
+                      return published(
+                          name,
+                          blocking(() -> recordSuspended(name, suspended, caller))
+                              .map((String) null));
                     });
               }
               return blocking(() -> recordSuspended(name, suspended, caller))

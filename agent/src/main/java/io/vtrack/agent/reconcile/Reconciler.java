@@ -138,6 +138,7 @@ public final class Reconciler {
             transitions,
             this::state,
             executor::stop,
+            name -> refresh.readAndPublish(name, wiring.registry().get(name), state(name)),
             wiring.stateDir());
     this.steps = new StepRunner(vertx, monitor, selfHeal, commands, executor, this::enqueue);
     wiring.metrics().queueDepth(queue::depth);

@@ -82,7 +82,8 @@ class OperationsIT extends AgentTestBase {
     // Suspend first so the new revision is only planned, never rolled out.
     assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/suspend", "").status())
         .isEqualTo(200);
-    awaitPhase("Suspended", commitOf("v1"));
+    // Answered once the status says so: read right after, it is Suspended.
+    assertThat(status()).containsEntry("phase", "Suspended");
     assertThat(agent.api.postAuthed("/api/v1/deployments/vtrack/resume", "").status())
         .isEqualTo(200);
     awaitPhase("Healthy", commitOf("v1"));
