@@ -335,8 +335,9 @@ public final class DeploymentCommands {
 
   /**
    * {@code done}, answered once the status says what it did: whoever reads the status after the
-   * answer sees the rollback begun or the deployment suspended, not the state before. A status that
-   * cannot be read does not fail the command, which is recorded; the next reconcile publishes it.
+   * answer sees the rollout or rollback begun, the quarantine lifted or the deployment suspended,
+   * not the state before. A status that cannot be read does not fail the command, which is
+   * recorded; the next reconcile publishes it.
    */
   private <T> Future<T> published(String name, Future<T> done) {
     return done.compose(a -> publish.apply(name).transform(ar -> Future.succeededFuture(a)));
@@ -446,7 +447,7 @@ public final class DeploymentCommands {
           s.trigger = trigger;
           DesiredStateRegistry.Entry entry = registry.get(name);
           StateReader.LoopView view = StateReader.LoopView.of(s);
-          return blocking(() -> reconcileNow(name, entry, view, trigger));
+          return published(name, blocking(() -> reconcileNow(name, entry, view, trigger)));
         });
   }
 

@@ -122,6 +122,13 @@ class AgentIT extends AgentTestBase {
     Api.Answer a = agent.api.postAuthed("/api/v1/deployments/vtrack/reconcile", "");
     assertThat(a.status()).isEqualTo(202);
     assertThat(a.json()).containsKey("rolloutId");
+    // Answered once the status says so: no longer RolledBack, unless the retry already ended.
+    Map<String, Object> after = status();
+    if ("RolledBack".equals(after.get("phase"))) {
+      List<Map<String, Object>> h = agent.api.history("vtrack");
+      assertThat(h).as("status %s", after).hasSize(rollouts + 1);
+      assertThat(h.get(0).get("result")).as("status %s", after).isNotNull();
+    }
     await()
         .atMost(LONG)
         .pollInterval(Duration.ofMillis(200))
