@@ -178,7 +178,10 @@ public final class DeploymentCommands {
               // backoff of up to two minutes.
               states.apply(name).retryNotBefore = null;
               queue.enqueue(name);
-              return Future.succeededFuture(new Answer(active.id(), stop.answer(when)));
+              // Read outside the slot the rollout holds: a read of the rollout's own may still
+              // publish after this one, and its next publishes what this says again.
+              return published(
+                  name, Future.succeededFuture(new Answer(active.id(), stop.answer(when))));
             });
   }
 
@@ -506,14 +509,17 @@ public final class DeploymentCommands {
                               .map((String) null));
                     });
               }
-              return blocking(() -> recordSuspended(name, suspended, caller))
-                  .map(
-                      x -> {
-                        // A reconcile follows, as after a command in the slot: a held rollout
-                        // goes on when resumed, and the status says what the flag means now.
-                        queue.enqueue(name);
-                        return StatusBuilder.heldRollout(active, suspended);
-                      });
+              return published(
+                  name,
+                  blocking(() -> recordSuspended(name, suspended, caller))
+                      .map(
+                          x -> {
+                            // A reconcile follows, as after a command in the slot: a held
+                            // rollout goes on when resumed, and the status says what the flag
+                            // means now.
+                            queue.enqueue(name);
+                            return StatusBuilder.heldRollout(active, suspended);
+                          }));
             });
   }
 

@@ -77,6 +77,11 @@ final class DeploymentState {
   /** Steps done since the status was last published (the next reconcile's read publishes it). */
   int unpublishedSteps;
 
+  /** Full reads begun, and the ticket of the newest published ({@link StatusRefresh#ticket}). */
+  long readsBegun;
+
+  long newestPublishedRead;
+
   /**
    * A reconcile failed for a reason of the agent's world: kept for the status, retried after a
    * capped, jittered backoff. Returns the wait; a new cause is logged once (lastLogged cleared).

@@ -259,13 +259,14 @@ public final class Reconciler {
     StateReader.LoopView view = StateReader.LoopView.of(s);
     // The status of what the last step did is published from this read, not from one of its own.
     boolean publishFirst = s.unpublishedSteps > 0;
+    long ticket = StatusRefresh.ticket(s);
     return blocking(
             () -> {
               recorder.record(entry);
               Snapshot snap = reader.read(entry, view);
               return publishFirst
-                  ? refresh.of(name, snap)
-                  : new StatusRefresh.Fresh(snap, null, null);
+                  ? refresh.of(name, snap, ticket)
+                  : new StatusRefresh.Fresh(snap, null, null, ticket);
             })
         .compose(
             f -> {

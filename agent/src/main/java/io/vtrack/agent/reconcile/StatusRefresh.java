@@ -18,8 +18,12 @@ import java.util.Map;
  * addresses. The reads block (SQLite, git, a loopback HTTP call) and run on a worker.
  */
 final class StatusRefresh {
-  /** What a status is made of; {@code warnings} and {@code proxy} null when not read. */
-  record Fresh(Snapshot snap, List<String> warnings, DeploymentStatus.ProxyStatus proxy) {}
+  /**
+   * What a status is made of; {@code warnings} and {@code proxy} null when not read. {@code ticket}
+   * orders the reads of a deployment by when they began ({@link #ticket}).
+   */
+  record Fresh(
+      Snapshot snap, List<String> warnings, DeploymentStatus.ProxyStatus proxy, long ticket) {}
 
   private final Vertx vertx;
   private final Path stateDir;
@@ -46,19 +50,47 @@ final class StatusRefresh {
   /** Reads the state afresh on a worker and publishes it. */
   Future<Void> readAndPublish(String name, DesiredStateRegistry.Entry entry, DeploymentState s) {
     StateReader.LoopView view = StateReader.LoopView.of(s);
+    long ticket = ticket(s);
     return vertx
-        .executeBlocking(() -> of(name, reader.read(entry, view)), false)
+        .executeBlocking(() -> of(name, reader.read(entry, view), ticket), false)
         .compose(f -> publish(name, f, s, entry));
   }
 
-  /** What a status needs besides the snapshot; blocking. */
-  Fresh of(String name, Snapshot snap) throws Exception {
-    return new Fresh(
-        snap, warnings.of(snap, DeploymentPaths.of(stateDir, name)), proxyStatus(name, snap));
+  /**
+   * Taken on the agent's context just before a read begins. Reads run on workers, a command's
+   * beside a rollout's, and may end in any order; the one that began later saw as much or more.
+   */
+  static long ticket(DeploymentState s) {
+    return ++s.readsBegun;
   }
 
+  /** What a status needs besides the snapshot; blocking. */
+  Fresh of(String name, Snapshot snap, long ticket) throws Exception {
+    return new Fresh(
+        snap,
+        warnings.of(snap, DeploymentPaths.of(stateDir, name)),
+        proxyStatus(name, snap),
+        ticket);
+  }
+
+  /**
+   * Publishes {@code f}, unless a read that began after it has been published already: a status
+   * never goes back to what was true before.
+   */
   Future<Void> publish(String name, Fresh f, DeploymentState s, DesiredStateRegistry.Entry entry) {
+    if (!newest(s, f.ticket())) {
+      return Future.succeededFuture();
+    }
     return publisher.publish(name, f.snap(), s, f.warnings(), f.proxy(), notifications(entry));
+  }
+
+  /** Whether the read {@code ticket} may be published; if so, no read begun before it may. */
+  static boolean newest(DeploymentState s, long ticket) {
+    if (ticket < s.newestPublishedRead) {
+      return false;
+    }
+    s.newestPublishedRead = ticket;
+    return true;
   }
 
   static List<NotifySpec> notifications(DesiredStateRegistry.Entry entry) {

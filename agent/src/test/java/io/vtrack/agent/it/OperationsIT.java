@@ -231,7 +231,11 @@ class OperationsIT extends AgentTestBase {
     assertThat(a.status()).as(a.body()).isEqualTo(200);
     assertThat(a.json().get("message").toString())
         .contains("(stage Validating) goes no further than the stage it is in");
-    assertThat(status().get("phase")).isEqualTo("Validating");
+    // The status says so as soon as it is answered (Suspended comes first, DESIGN.md §3).
+    Map<String, Object> st = status();
+    assertThat(st).containsEntry("phase", "Suspended");
+    assertThat(st.get("message").toString())
+        .contains("(stage Validating) goes no further than the stage it is in");
 
     // The stage that had begun ends; the rollout holds before its backup, the old release serves.
     Files.writeString(gate, "");
@@ -316,6 +320,11 @@ class OperationsIT extends AgentTestBase {
     assertThat(a.json().get("message").toString())
         .contains("stopped in Validating")
         .contains(v1.substring(0, 7) + " runs on");
+    // The status says so once answered: the rollout being stopped, or already ended.
+    Map<String, Object> asked = status();
+    if (!"RolledBack".equals(asked.get("phase"))) {
+      assertThat(asked.get("message").toString()).contains("rolled back by token@127.0.0.1");
+    }
     awaitPhase("RolledBack", v1);
     Map<String, Object> ended = agent.api.history("vtrack").get(0);
     assertThat(ended.get("result")).isEqualTo("Failed");
