@@ -171,7 +171,7 @@ class ProcessRuntimeIT {
       long pid = Long.parseLong(new String(launcher.getInputStream().readAllBytes()).trim());
       launcher.waitFor();
       await()
-          .atMost(Duration.ofSeconds(5))
+          .atMost(Duration.ofSeconds(30))
           .until(() -> ProcStat.read(pid).map(ProcStat::pgid).orElse(0L) == pid);
       long ticks = ProcStat.read(pid).orElseThrow().startTicks();
       store
