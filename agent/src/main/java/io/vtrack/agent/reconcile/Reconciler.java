@@ -138,7 +138,7 @@ public final class Reconciler {
             transitions,
             this::state,
             executor::stop,
-            name -> refresh.readAndPublish(name, wiring.registry().get(name), state(name)),
+            this::publishNow,
             wiring.stateDir());
     this.steps = new StepRunner(vertx, monitor, selfHeal, commands, executor, this::enqueue);
     wiring.metrics().queueDepth(queue::depth);
@@ -147,6 +147,14 @@ public final class Reconciler {
   /** Called with a deployment's name whenever its status was recomputed. */
   public void onStatus(Consumer<String> listener) {
     publisher.onStatus(listener);
+  }
+
+  /** Reads the status of {@code name} afresh and publishes it; nothing when it has no document. */
+  private Future<Void> publishNow(String name) {
+    DesiredStateRegistry.Entry entry = w.registry().get(name);
+    return entry == null
+        ? Future.succeededFuture()
+        : refresh.readAndPublish(name, entry, state(name));
   }
 
   /** The last published status, or null. Safe from any thread. */
