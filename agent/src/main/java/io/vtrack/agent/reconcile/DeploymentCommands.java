@@ -178,8 +178,8 @@ public final class DeploymentCommands {
               // backoff of up to two minutes.
               states.apply(name).retryNotBefore = null;
               queue.enqueue(name);
-              // Read outside the slot the rollout holds: a read of the rollout's own may still
-              // publish after this one, and its next publishes what this says again.
+              // Read outside the slot the rollout holds, beside the rollout's own reads; of
+              // those, the one begun last is what stays published (StatusRefresh.ticket).
               return published(
                   name, Future.succeededFuture(new Answer(active.id(), stop.answer(when))));
             });
