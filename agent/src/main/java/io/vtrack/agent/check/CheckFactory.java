@@ -59,6 +59,7 @@ public final class CheckFactory {
    * Baselines and the inputs checks compare against.
    *
    * @param lastHealthy baselines recorded when the last healthy commit was verified ("kind:name")
+   * @param baselineOrigins where each baseline comes from; {@link #NO_BASELINE}: why there is none
    * @param backupValues values of {@code noDecrease} queries on this rollout's backup, by check
    * @param residentBytes resident memory of a service, -1 when it does not run
    * @param env environment for command checks
@@ -74,6 +75,9 @@ public final class CheckFactory {
       Map<String, Long> logOffsets,
       Function<String, LogSource> serviceLogs,
       Substitutions live) {
+    /** The key of {@code baselineOrigins} that says why a check has no baseline. */
+    public static final String NO_BASELINE = "";
+
     public static Inputs none(ToLongFunction<String> residentBytes) {
       return new Inputs(
           Map.of(), Map.of(), Map.of(), residentBytes, Map.of(), Map.of(), s -> null, null);
@@ -143,12 +147,13 @@ public final class CheckFactory {
       String url = subst.apply(c.latency().url());
       // Side by side with the live instance when its URL differs (the URL names the ports).
       String liveUrl = in.live() == null ? null : in.live().apply(c.latency().url());
+      Double baseline = in.lastHealthy().get(baselineKey(c));
       return new LatencyCheck(
           c,
           url,
           http,
-          in.lastHealthy().get(baselineKey(c)),
-          in.baselineOrigins().get(baselineKey(c)),
+          baseline,
+          in.baselineOrigins().get(baseline == null ? Inputs.NO_BASELINE : baselineKey(c)),
           ctx.verifying(),
           url.equals(liveUrl) ? null : liveUrl);
     }

@@ -38,7 +38,8 @@ final class LatencyCheck implements HealthCheck, Baselined {
 
   /**
    * @param baselineOrigin where {@code baselineMs} comes from, for the failure message (e.g.
-   *     "recorded when 1a2b3c4 was verified"); null to say nothing
+   *     "recorded when 1a2b3c4 was verified"), or, without one, why there is none ("this is the
+   *     last healthy commit"); null to say nothing
    * @param liveUrl the same URL on the live instance of the last healthy commit, sampled side by
    *     side during verification; null without one
    */
@@ -314,7 +315,14 @@ final class LatencyCheck implements HealthCheck, Baselined {
           CheckStatus.Passing,
           value,
           // Monitoring compares with nothing: only a verification without one lacks a baseline.
-          "median " + value + p95 + (verifying ? " (no baseline yet)" : ""),
+          "median "
+              + value
+              + p95
+              + (!verifying
+                  ? ""
+                  : baselineMs == null && baselineOrigin != null
+                      ? " (no baseline: " + baselineOrigin + ")"
+                      : " (no baseline yet)"),
           start);
     }
     String vs =

@@ -57,6 +57,18 @@ final class CheckBuilder {
     Map<String, Double> lastHealthy = new HashMap<>();
     Map<String, String> origins = new HashMap<>();
     Map<String, Object> marks = marks(r, commit, verifying);
+    if (lastHealthyCommit == null) {
+      origins.put(CheckFactory.Inputs.NO_BASELINE, "no commit was verified healthy here yet");
+    } else if (lastHealthyCommit.equals(commit)) {
+      // A rollback, or the healthy commit verified again: it is what others are compared with.
+      origins.put(
+          CheckFactory.Inputs.NO_BASELINE,
+          Commits.short7(commit) + " is the last healthy commit itself");
+    } else {
+      origins.put(
+          CheckFactory.Inputs.NO_BASELINE,
+          "none was recorded when " + Commits.short7(lastHealthyCommit) + " was verified");
+    }
     if (lastHealthyCommit != null && !lastHealthyCommit.equals(commit)) {
       String json = store.commits().baseline(name, lastHealthyCommit).orElse(null);
       String was = Commits.short7(lastHealthyCommit);

@@ -314,10 +314,21 @@ class LatencyCheckTest {
   }
 
   @Test
-  void theFirstRevisionHasNoBaselineAndPasses() throws Exception {
-    CheckResult r = run(server(1), null, null);
+  void theFirstRevisionHasNoBaselineAndPassesSayingWhy() throws Exception {
+    String url = server(1);
+    CheckResult r =
+        done(
+            new LatencyCheck(
+                    spec(url),
+                    url,
+                    client,
+                    null,
+                    "no commit was verified healthy here yet",
+                    true,
+                    null)
+                .run());
     assertThat(r.passing()).as(r.message()).isTrue();
-    assertThat(r.message()).contains("no baseline yet");
+    assertThat(r.message()).contains("(no baseline: no commit was verified healthy here yet)");
   }
 
   @Test

@@ -129,6 +129,21 @@ class HealthPolicyIT extends AgentTestBase {
                     "        elif path == \"/api/config/get-sources\":\n",
                     "        elif path == \"/api/config/get-sources\":\n            time.sleep(0.15)\n"));
     assertThat(msg).contains("latency: median").contains("vs baseline").contains("above +50%");
+    // The rollback's round is judged on v1 itself, the commit others are compared with; the
+    // record says so (it said "no baseline yet", as of a first deploy).
+    List<Map<String, Object>> rounds =
+        (List<Map<String, Object>>) agent.api.history("vtrack").get(0).get("checks");
+    assertThat(rounds)
+        .anySatisfy(
+            r -> {
+              assertThat(r.get("name")).isEqualTo("latency");
+              assertThat(r.get("stage").toString()).startsWith("RollingBack");
+              assertThat(r.get("message").toString())
+                  .contains(
+                      "(no baseline: "
+                          + commitOf("v1").substring(0, 7)
+                          + " is the last healthy commit itself)");
+            });
   }
 
   /** The rollout to {@code commit} once it ended. */
