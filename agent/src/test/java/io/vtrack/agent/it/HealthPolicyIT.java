@@ -92,8 +92,7 @@ class HealthPolicyIT extends AgentTestBase {
     assertThat(check("latency").get("message").toString()).contains("p95");
     assertThat(check("smoke").get("message").toString()).contains("ok: 2 selected cameras");
     // The verification of v2 compared against v1's baselines, which the first deploy recorded.
-    List<Map<String, Object>> rounds =
-        (List<Map<String, Object>>) agent.api.history("vtrack").get(0).get("checks");
+    List<Map<String, Object>> rounds = roundsOfLastRollout();
     assertThat(rounds)
         .anySatisfy(
             r -> {
@@ -131,8 +130,7 @@ class HealthPolicyIT extends AgentTestBase {
     assertThat(msg).contains("latency: median").contains("vs baseline").contains("above +50%");
     // The rollback's round is judged on v1 itself, the commit others are compared with; the
     // record says so (it said "no baseline yet", as of a first deploy).
-    List<Map<String, Object>> rounds =
-        (List<Map<String, Object>>) agent.api.history("vtrack").get(0).get("checks");
+    List<Map<String, Object>> rounds = roundsOfLastRollout();
     assertThat(rounds)
         .anySatisfy(
             r -> {
@@ -144,6 +142,12 @@ class HealthPolicyIT extends AgentTestBase {
                           + commitOf("v1").substring(0, 7)
                           + " is the last healthy commit itself)");
             });
+  }
+
+  /** Every check result of every round of the last rollout (and of its rollback). */
+  @SuppressWarnings("unchecked")
+  private List<Map<String, Object>> roundsOfLastRollout() throws Exception {
+    return (List<Map<String, Object>>) agent.api.history("vtrack").get(0).get("checks");
   }
 
   /** The rollout to {@code commit} once it ended. */
