@@ -58,7 +58,10 @@ final class Reports {
               + short7(lr.get("to"))
               + " "
               + (lr.get("result") == null ? "(" + lr.get("stage") + ")" : lr.get("result"))
-              + (lr.get("reason") == null ? "" : " " + lr.get("reason"))
+              // A reason that repeats the result ("Succeeded Succeeded") is said once.
+              + (lr.get("reason") == null || lr.get("reason").equals(lr.get("result"))
+                  ? ""
+                  : " " + lr.get("reason"))
               + (lr.get("durationMs") == null ? "" : " in " + lr.get("durationMs") + "ms"));
     }
     List<Object> w = (List<Object>) st.get("warnings");

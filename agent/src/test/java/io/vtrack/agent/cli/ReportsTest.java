@@ -97,4 +97,23 @@ class ReportsTest {
     String out = render(Map.of("phase", "Healthy"));
     assertThat(out).doesNotContain("Instances:").doesNotContain("Proxy:");
   }
+
+  @Test
+  void theLastRolloutSaysItsReasonOnlyWhenItAddsToItsResult() {
+    Map<String, Object> st = new LinkedHashMap<>();
+    st.put("phase", "Healthy");
+    Map<String, Object> lr = new LinkedHashMap<>();
+    lr.put("id", 2);
+    lr.put("from", "7afaf1b5fb3d6a36127ca53e454fff853182a57e");
+    lr.put("to", "197f5c47e6c46606b4fb9218a2840c5aacaf230f");
+    lr.put("result", "Succeeded");
+    lr.put("reason", "Succeeded");
+    lr.put("durationMs", 6435);
+    st.put("lastRollout", lr);
+    assertThat(render(st)).contains("Last rollout:  #2 7afaf1b -> 197f5c4 Succeeded in 6435ms\n");
+    lr.put("result", "RolledBack");
+    lr.put("reason", "ChecksFailed");
+    assertThat(render(st))
+        .contains("Last rollout:  #2 7afaf1b -> 197f5c4 RolledBack ChecksFailed in 6435ms\n");
+  }
 }
