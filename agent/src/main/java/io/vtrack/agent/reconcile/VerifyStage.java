@@ -230,8 +230,10 @@ final class VerifyStage {
             + " ("
             + out.rounds()
             + (out.rounds() == 1 ? " round" : " rounds")
-            + "; ended by: "
-            + out.rule()
+            // The rule that ended it, unless the message has just said it.
+            + (out.rule() == null || message.contains(out.rule())
+                ? ""
+                : "; ended by: " + out.rule())
             + ")";
     recorder.end(in.rollout(), p.stepId(), step, out.healthy(), output);
     Map<String, Double> baselines = CheckFactory.baselines(p.checks());

@@ -42,14 +42,14 @@ class FailFastIT extends AgentTestBase {
     assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(bad);
     assertThat(runningVersion()).isEqualTo("1.0.0");
     // The rollback ended on the first passing round of the known-good revision.
+    assertThat(step("verify-rollback").get("output").toString()).contains("passed a full round");
+  }
+
+  /** The step {@code name} of the last rollout. */
+  private Map<String, Object> step(String name) throws Exception {
     List<Map<String, Object>> steps =
         (List<Map<String, Object>>) agent.api.history(app.name).get(0).get("steps");
-    assertThat(steps)
-        .anySatisfy(
-            s -> {
-              assertThat(s.get("name")).isEqualTo("verify-rollback");
-              assertThat(s.get("output").toString()).contains("passed a full round");
-            });
+    return steps.stream().filter(s -> name.equals(s.get("name"))).findFirst().orElseThrow();
   }
 
   @Test
@@ -59,6 +59,10 @@ class FailFastIT extends AgentTestBase {
     app.deploy("v2");
     rolledBackFor(
         v1, bad, "ChecksFailed", "2 rounds in a row answered wrong", "missing JSON keys [data]");
+    // The verify step says the rule that ended it once, not again as "ended by".
+    assertThat(step("verify").get("output").toString())
+        .contains("(2 rounds)")
+        .doesNotContain("ended by");
   }
 
   @Test
@@ -151,10 +155,7 @@ class FailFastIT extends AgentTestBase {
     assertThat(last.get("message").toString()).contains(inMessage);
     assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(bad);
     assertThat(runningVersion()).isEqualTo("1.0.0");
-    List<Map<String, Object>> steps =
-        (List<Map<String, Object>>) agent.api.history(app.name).get(0).get("steps");
-    Map<String, Object> verify =
-        steps.stream().filter(s -> "verify".equals(s.get("name"))).findFirst().orElseThrow();
+    Map<String, Object> verify = step("verify");
     assertThat(((Number) verify.get("durationMs")).longValue()).isLessThan(25_000);
     return verify.get("output").toString();
   }
