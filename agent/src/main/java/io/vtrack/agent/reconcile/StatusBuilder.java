@@ -40,12 +40,29 @@ public final class StatusBuilder {
       DeploymentStatus previous,
       Instant now) {}
 
+  /**
+   * What the revision resolves to now. While its source cannot be read, what the same revision
+   * resolved to last (or before any problem, when the document is invalid, say); an unknown
+   * revision, or a new one whose source cannot be read, resolves to nothing known (absent).
+   */
+  private static String desiredCommit(Desired d, DeploymentStatus previous) {
+    if (d.desiredCommit() != null) {
+      return d.desiredCommit();
+    }
+    if (previous == null) {
+      return null;
+    }
+    Desired.Problem p = d.resolutionProblem();
+    return p == null
+            || (p.reason() == Reason.SourceUnavailable
+                && java.util.Objects.equals(previous.desiredRevision(), d.revision()))
+        ? previous.desiredCommit()
+        : null;
+  }
+
   public static DeploymentStatus build(Inputs in) {
     Desired d = in.desired();
-    String desiredCommit =
-        d.desiredCommit() != null
-            ? d.desiredCommit()
-            : in.previous() == null ? null : in.previous().desiredCommit();
+    String desiredCommit = desiredCommit(d, in.previous());
     String current = in.currentCommit();
     boolean verified = current != null && in.verifiedCommits().contains(current);
     boolean healthyNow = verified && in.deadServices().isEmpty() && !in.degraded();
@@ -128,6 +145,8 @@ public final class StatusBuilder {
     } else if (d.resolutionProblem() != null && acting) {
       readyReason = d.resolutionProblem().reason();
       readyMessage = d.resolutionProblem().message();
+      // Said where a reader of the phase alone looks too, not only in the Ready condition.
+      message = message + "; " + readyMessage + " (what runs is left as it is)";
     } else {
       readyReason =
           switch (phase) {

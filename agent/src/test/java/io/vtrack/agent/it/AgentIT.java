@@ -570,6 +570,10 @@ class AgentIT extends AgentTestBase {
                   .containsEntry("reason", "RevisionNotFound");
               assertThat(ready.get("message").toString()).contains("v9-does-not-exist");
               assertThat(st.get("phase")).isEqualTo("Healthy");
+              // It resolves to nothing: not to the commit the revision before it named.
+              assertThat(st).doesNotContainKey("desiredCommit");
+              assertThat(st.get("message").toString())
+                  .contains("'v9-does-not-exist' is no tag, branch or commit");
             });
     assertThat(backendPid()).isEqualTo(pid);
     assertThat(status().get("currentCommit")).isEqualTo(v2);

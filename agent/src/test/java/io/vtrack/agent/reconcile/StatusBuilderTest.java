@@ -337,4 +337,65 @@ class StatusBuilderTest {
             "; retrying after: prepare 'deps' could not reach the network (attempt 5 failed; the"
                 + " next at 2026-11-29T12:00:16Z, or now on `vtrack reconcile`)");
   }
+
+  /** The status of a Healthy deployment of {@code A} asked for {@code d} next. */
+  private static DeploymentStatus after(Desired d) {
+    DeploymentStatus first =
+        StatusBuilder.build(
+            in(desired(A), null, null, A, A, List.of(A), List.of(), List.of(), false, null));
+    StatusBuilder.Inputs now =
+        in(d, null, null, A, A, List.of(A), List.of(), List.of(), false, null);
+    return StatusBuilder.build(
+        new StatusBuilder.Inputs(
+            now.desired(),
+            now.observedGeneration(),
+            now.active(),
+            now.lastRollout(),
+            now.currentCommit(),
+            now.lastHealthyCommit(),
+            now.verifiedCommits(),
+            now.quarantinedCommits(),
+            now.quarantineReason(),
+            now.checks(),
+            now.deadServices(),
+            now.degraded(),
+            now.hold(),
+            now.warnings(),
+            now.error(),
+            now.instances(),
+            now.proxy(),
+            first,
+            NOW.plusSeconds(5)));
+  }
+
+  private static Desired unresolved(String revision, Reason why, String message) {
+    return new Desired(
+        "app", null, false, "g2", revision, null, new Desired.Problem(why, message), true, true);
+  }
+
+  @Test
+  void anUnknownRevisionResolvesToNothingAndTheMessageSaysWhy() {
+    DeploymentStatus s =
+        after(
+            unresolved(
+                "nope", Reason.RevisionNotFound, "revision 'nope' is no tag, branch or commit"));
+    // It said A before: what the previous revision resolved to, as if 'nope' did.
+    assertThat(s.desiredCommit()).isNull();
+    assertThat(s.desiredRevision()).isEqualTo("nope");
+    assertThat(s.phase()).isEqualTo(Phase.Healthy);
+    assertThat(s.message())
+        .isEqualTo(
+            "aaaaaaa is verified and its checks pass; revision 'nope' is no tag, branch or commit"
+                + " (what runs is left as it is)");
+    assertThat(s.condition("Ready").reason()).isEqualTo("RevisionNotFound");
+  }
+
+  @Test
+  void aSourceThatCannotBeReadKeepsWhatTheSameRevisionResolvedTo() {
+    DeploymentStatus same = after(unresolved("v2", Reason.SourceUnavailable, "cannot fetch"));
+    assertThat(same.desiredCommit()).isEqualTo(A);
+    assertThat(same.message()).endsWith("; cannot fetch (what runs is left as it is)");
+    DeploymentStatus other = after(unresolved("v3", Reason.SourceUnavailable, "cannot fetch"));
+    assertThat(other.desiredCommit()).isNull();
+  }
 }
