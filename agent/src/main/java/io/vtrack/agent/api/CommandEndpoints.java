@@ -101,12 +101,12 @@ final class CommandEndpoints {
 
   void plan(RoutingContext rc) {
     DesiredStateRegistry.Entry e = lookup.entry(rc);
-    reconciler.commands().plan(e.name()).onComplete(ar -> Replies.reply(rc, 200, ar));
+    reconciler.planAndDiff().plan(e.name()).onComplete(ar -> Replies.reply(rc, 200, ar));
   }
 
   void diff(RoutingContext rc) {
     DesiredStateRegistry.Entry e = lookup.entry(rc);
-    reconciler.commands().diff(e.name()).onComplete(ar -> Replies.reply(rc, 200, ar));
+    reconciler.planAndDiff().diff(e.name()).onComplete(ar -> Replies.reply(rc, 200, ar));
   }
 
   void suspend(RoutingContext rc, boolean suspended) {

@@ -4,17 +4,13 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.model.DeploymentSpec;
-import io.vtrack.agent.model.Reason;
 import io.vtrack.agent.model.RolloutKind;
 import io.vtrack.agent.model.Stage;
-import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.store.DeploymentRepository.DeploymentRow;
 import io.vtrack.agent.store.RolloutRecord;
-import io.vtrack.agent.store.RolloutRepository;
 import io.vtrack.agent.store.StateStore;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,7 +25,8 @@ import tools.jackson.databind.json.JsonMapper;
  * What people ask for through the API and CLI (DESIGN.md §4): roll back, reconcile now (lifting the
  * quarantine), suspend and resume. Each is a command in the deployment's slot of the {@link
  * ReconcileQueue}, so it never races a reconcile or another command: of twenty rollbacks asked at
- * once, one starts and the others are refused. {@code plan} and {@code diff} only read.
+ * once, one starts and the others are refused. A rollout in progress is rolled back through {@link
+ * ManualStops}; {@link PlanAndDiff} only reads.
  */
 public final class DeploymentCommands {
   private static final Logger LOG = LoggerFactory.getLogger(DeploymentCommands.class);
@@ -40,12 +37,6 @@ public final class DeploymentCommands {
     public ConflictException(String message) {
       super(message);
     }
-  }
-
-  /** Stops a rollout that runs, rolled back by hand; says when that takes effect. */
-  @FunctionalInterface
-  interface Stopping {
-    RolloutExecutor.StopWhen stop(String deployment, long rolloutId, String message);
   }
 
   /**
@@ -62,9 +53,8 @@ public final class DeploymentCommands {
   private final StateReader reader;
   private final RolloutTransitions transitions;
   private final Function<String, DeploymentState> states;
-  private final Stopping stopRollout;
+  private final ManualStops stops;
   private final Function<String, Future<Void>> publish;
-  private final Path stateDir;
 
   DeploymentCommands(
       Vertx vertx,
@@ -75,9 +65,8 @@ public final class DeploymentCommands {
       StateReader reader,
       RolloutTransitions transitions,
       Function<String, DeploymentState> states,
-      Stopping stopRollout,
-      Function<String, Future<Void>> publish,
-      Path stateDir) {
+      ManualStops.Stopping stopRollout,
+      Function<String, Future<Void>> publish) {
     this.vertx = vertx;
     this.store = store;
     this.registry = registry;
@@ -86,9 +75,8 @@ public final class DeploymentCommands {
     this.reader = reader;
     this.transitions = transitions;
     this.states = states;
-    this.stopRollout = stopRollout;
+    this.stops = new ManualStops(store, queue, states, stopRollout);
     this.publish = publish;
-    this.stateDir = stateDir;
   }
 
   private <T> Future<T> blocking(Callable<T> work) {
@@ -162,7 +150,7 @@ public final class DeploymentCommands {
     }
     // The registry is read on the agent's context, not on the worker.
     boolean specSuspends = specSuspends(registry.get(name));
-    return blocking(() -> recordStop(name, active, to, restoreData, caller, specSuspends))
+    return blocking(() -> stops.record(name, active, to, restoreData, caller, specSuspends))
         .compose(
             stop -> {
               if (stop == null) {
@@ -173,123 +161,17 @@ public final class DeploymentCommands {
                                 ? submitRollback(name, to, Boolean.TRUE.equals(restoreData), caller)
                                 : Future.failedFuture(stopRefused(name, now)));
               }
-              RolloutExecutor.StopWhen when = stopRollout.stop(name, active.id(), stop.text());
-              // A rollout retrying the host's failure (a registry away) stops now, not after its
-              // backoff of up to two minutes.
-              states.apply(name).retryNotBefore = null;
-              queue.enqueue(name);
               // Read outside the slot the rollout holds, beside the rollout's own reads; of
               // those, the one begun last is what stays published (StatusRefresh.ticket).
-              return published(
-                  name, Future.succeededFuture(new Answer(active.id(), stop.answer(when))));
+              return published(name, Future.succeededFuture(stops.take(name, stop)));
             });
   }
 
-  /**
-   * A stop recorded: the rollout, the stage it was in, what it records as its failure ({@code
-   * text}), and what follows ({@code then}).
-   */
-  private record Stop(
-      RolloutRecord rollout, Stage stage, String text, String then, boolean suspended) {
-    String answer(RolloutExecutor.StopWhen when) {
-      String at =
-          switch (when) {
-            case NOW -> " stopped in " + stage;
-            case STAGE_END -> " stops when its stage ends (" + stage + ")";
-            case NEXT_STAGE -> " stops before its next stage (" + stage + ")";
-          };
-      return "rollout "
-          + rollout.id()
-          + " to "
-          + StatusBuilder.short7(rollout.toCommit())
-          + at
-          + ": "
-          + StatusBuilder.short7(rollout.toCommit())
-          + " is quarantined"
-          + then
-          + (suspended && when == RolloutExecutor.StopWhen.NEXT_STAGE
-              ? "; the deployment is suspended: this happens when it is resumed"
-              : "");
-    }
-  }
-
-  private DeploymentRow deployed(String name) throws Exception {
+  static DeploymentRow deployed(StateStore store, String name) throws Exception {
     return store
         .deployments()
         .get(name)
         .orElseThrow(() -> new ConflictException("deployment " + name + " has not been deployed"));
-  }
-
-  /** Records the stop, or returns null when the rollout can no longer be stopped. */
-  private Stop recordStop(
-      String name,
-      RolloutRecord active,
-      String to,
-      Boolean restoreData,
-      String caller,
-      boolean specSuspends)
-      throws Exception {
-    DeploymentRow row = deployed(name);
-    String back = row.lastHealthyCommit();
-    if (back != null && back.equals(active.toCommit())) {
-      back = null;
-    }
-    if (to != null && (back == null || !back.startsWith(to))) {
-      throw new IllegalArgumentException(
-          "rollout "
-              + active.id()
-              + " to "
-              + StatusBuilder.short7(active.toCommit())
-              + " is in progress, and a rollback of it goes back to "
-              + (back == null
-                  ? "nothing (no commit was verified healthy here)"
-                  : "the last healthy commit " + StatusBuilder.short7(back))
-              + ", not to '"
-              + to
-              + "'");
-    }
-    RolloutRepository.StopRequest stop =
-        store.transaction(
-            () -> {
-              if (!store.rollouts().requestStop(active.id(), caller, restoreData)) {
-                return null;
-              }
-              RolloutRepository.StopRequest asked =
-                  store.rollouts().stopRequest(active.id()).orElseThrow();
-              store
-                  .events()
-                  .add(
-                      name,
-                      active.id(),
-                      "RollbackRequested",
-                      Reason.ManualRollback.name(),
-                      "rollout "
-                          + active.id()
-                          + " to "
-                          + StatusBuilder.short7(active.toCommit())
-                          + " "
-                          + asked.describe());
-              return asked;
-            });
-    if (stop == null) {
-      return null;
-    }
-    // Before Deploying, nothing that runs was touched: the rollout simply ends.
-    boolean touched = stop.stage().ordinal() >= Stage.Deploying.ordinal();
-    String then =
-        !touched
-            ? (back == null
-                ? "; nothing was deployed"
-                : "; " + StatusBuilder.short7(back) + " runs on")
-            : (back == null
-                    ? ", and its services stop (no commit was verified healthy here)"
-                    : " and the deployment goes back to " + StatusBuilder.short7(back))
-                + (restoreData == null
-                    ? ""
-                    : restoreData
-                        ? ", with the data backed up before the rollout"
-                        : ", the data kept as it is");
-    return new Stop(active, stop.stage(), stop.describe(), then, row.suspended() || specSuspends);
   }
 
   /** Whether the document of {@code e} says {@code spec.suspend: true}. */
@@ -351,7 +233,7 @@ public final class DeploymentCommands {
       DesiredStateRegistry.Entry entry, String to, boolean restoreData, String caller)
       throws Exception {
     String name = entry.name();
-    DeploymentRow row = deployed(name);
+    DeploymentRow row = deployed(store, name);
     RolloutRecord active = store.rollouts().active(name).orElse(null);
     if (active != null) {
       throw inProgress(name, active);
@@ -534,52 +416,5 @@ public final class DeploymentCommands {
           return null;
         });
     return null;
-  }
-
-  /**
-   * What the agent would do now, without doing anything: the commit the revision resolves to,
-   * whether it is quarantined or awaits promotion, the steps and the backups it would take.
-   */
-  public Future<Map<String, Object>> plan(String name) {
-    DesiredStateRegistry.Entry entry = registry.get(name);
-    StateReader.LoopView view = StateReader.LoopView.of(states.apply(name));
-    return blocking(
-        () -> {
-          Snapshot snap = reader.read(entry, view);
-          Step step = Planner.plan(snap.desired(), snap.observed());
-          return PlanDescription.describe(
-              snap, step, DeploymentPaths.of(stateDir, name), store.releases());
-        });
-  }
-
-  /** The spec changes and the commit log between what runs and what is desired. */
-  public Future<Map<String, Object>> diff(String name) {
-    DesiredStateRegistry.Entry entry = registry.get(name);
-    StateReader.LoopView view = StateReader.LoopView.of(states.apply(name));
-    return blocking(
-        () -> {
-          Snapshot snap = reader.read(entry, view);
-          Map<String, Object> out = new LinkedHashMap<>();
-          String current = snap.row().currentCommit();
-          String desired = snap.desired().desiredCommit();
-          out.put("currentCommit", current);
-          out.put("desiredRevision", snap.desired().revision());
-          out.put("desiredCommit", desired);
-          String desiredSpec =
-              snap.doc() == null || snap.doc().spec() == null
-                  ? null
-                  : Specs.json(snap.doc().spec());
-          out.put("specChanges", SpecDiff.changes(snap.row().runningSpecJson(), desiredSpec));
-          String url = snap.source().effectiveRepoUrl();
-          if (url != null && desired != null && !desired.equals(current)) {
-            out.put("commits", repos.log(url, current, desired, 100));
-            if (current != null) {
-              out.put("commitsLeaving", repos.log(url, desired, current, 100));
-            }
-          } else {
-            out.put("commits", List.of());
-          }
-          return out;
-        });
   }
 }

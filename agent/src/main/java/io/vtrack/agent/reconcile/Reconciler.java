@@ -70,6 +70,7 @@ public final class Reconciler {
   private final StatusRefresh refresh;
   private final DocumentRecorder recorder;
   private final DeploymentCommands commands;
+  private final PlanAndDiff planAndDiff;
   private final BlueGreenSteps blueGreen;
   private final WarmInstances warm;
   private final StepRunner steps;
@@ -138,7 +139,15 @@ public final class Reconciler {
             transitions,
             this::state,
             executor::stop,
-            this::publishNow,
+            this::publishNow);
+    this.planAndDiff =
+        new PlanAndDiff(
+            vertx,
+            wiring.store(),
+            wiring.registry(),
+            wiring.repos(),
+            reader,
+            this::state,
             wiring.stateDir());
     this.steps = new StepRunner(vertx, monitor, selfHeal, commands, executor, this::enqueue);
     wiring.metrics().queueDepth(queue::depth);
@@ -165,6 +174,11 @@ public final class Reconciler {
   /** The API's commands, each run inside the deployment's slot. */
   public DeploymentCommands commands() {
     return commands;
+  }
+
+  /** What the agent would do now, and what differs from what runs; read-only. */
+  public PlanAndDiff planAndDiff() {
+    return planAndDiff;
   }
 
   DeploymentState state(String name) {
