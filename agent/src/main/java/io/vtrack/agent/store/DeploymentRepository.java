@@ -37,7 +37,11 @@ public final class DeploymentRepository {
     }
   }
 
-  /** Records the document as last read; {@code specJson} null keeps the spec stored before. */
+  /**
+   * Records the document as last read; {@code specJson} null keeps the spec stored before. The same
+   * document read again writes nothing: every reconcile records what it read, and a row rewritten
+   * with the same values would cost a write each time and move {@code updated_at}.
+   */
   public void upsert(String name, String source, String specJson, String generation)
       throws SQLException {
     db.update(
@@ -46,7 +50,11 @@ public final class DeploymentRepository {
             + " spec_json=COALESCE(excluded.spec_json, deployments.spec_json),"
             + " generation_seq = deployments.generation_seq"
             + " + (CASE WHEN deployments.generation IS excluded.generation THEN 0 ELSE 1 END),"
-            + " generation=excluded.generation, updated_at=excluded.updated_at",
+            + " generation=excluded.generation, updated_at=excluded.updated_at"
+            + " WHERE deployments.source IS NOT excluded.source"
+            + " OR deployments.generation IS NOT excluded.generation"
+            + " OR (excluded.spec_json IS NOT NULL"
+            + " AND deployments.spec_json IS NOT excluded.spec_json)",
         name,
         source,
         specJson,

@@ -120,6 +120,30 @@ class StateStoreTest {
   }
 
   @Test
+  void theSameDocumentReadAgainWritesNothing() throws Exception {
+    try (StateStore s = StateStore.open(dir)) {
+      s.deployments().upsert("app", "{\"file\":\"a\"}", "{}", "g1");
+      String first = updatedAt();
+      s.deployments().upsert("app", "{\"file\":\"a\"}", "{}", "g1");
+      s.deployments().upsert("app", "{\"file\":\"a\"}", null, "g1");
+      assertThat(updatedAt()).isEqualTo(first);
+      s.deployments().upsert("app", "{\"file\":\"b\"}", null, "g1");
+      assertThat(updatedAt()).isNotEqualTo(first);
+      assertThat(s.deployments().get("app").orElseThrow().generationSeq()).isEqualTo(1);
+      s.deployments().upsert("app", "{\"file\":\"b\"}", "{\"x\":1}", "g1");
+      assertThat(s.deployments().get("app").orElseThrow().specJson()).isEqualTo("{\"x\":1}");
+    }
+  }
+
+  private String updatedAt() throws Exception {
+    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + StateStore.file(dir));
+        var rs = c.createStatement().executeQuery("SELECT updated_at FROM deployments")) {
+      rs.next();
+      return rs.getString(1);
+    }
+  }
+
+  @Test
   void quarantineHoldsForItsGenerationOnly() throws Exception {
     try (StateStore s = StateStore.open(dir)) {
       s.commits().quarantine("app", "bad", "g1", "StartupTimeout: x");
