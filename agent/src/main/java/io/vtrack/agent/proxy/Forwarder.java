@@ -1,9 +1,7 @@
 package io.vtrack.agent.proxy;
 
 import io.vertx.core.Future;
-import io.vertx.core.MultiMap;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
@@ -11,9 +9,7 @@ import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.PoolOptions;
-import io.vertx.core.http.RequestOptions;
 import io.vertx.core.net.NetSocket;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -256,7 +252,7 @@ final class Forwarder extends VerticleBase {
 
   private void send(HttpServerRequest req, Routes.Route r, HttpClientRequest[] on, int tried) {
     client
-        .request(upstreamRequest(req, r.upstream()))
+        .request(ProxyHttp.upstreamRequest(req, r.upstream()))
         .onFailure(err -> badGateway(req, r, err))
         .onSuccess(
             creq -> {
@@ -276,7 +272,7 @@ final class Forwarder extends VerticleBase {
       HttpClientRequest creq,
       int tried) {
     ProxyHttp.copyEndToEnd(req.headers(), creq.headers());
-    forwardedHeaders(req, creq.headers());
+    ProxyHttp.forwardedHeaders(req, creq.headers());
     // A client that waits for "100 Continue" before its body gets it here, as nginx gives it: an
     // HTTP/1.0 app never sends one, and the proxy relays none, so the client would wait its own
     // timeout (curl: 1 s) on every such request.
@@ -288,10 +284,10 @@ final class Forwarder extends VerticleBase {
     // by an HTTP/1.0 app, whose close then resets the connection.
     Future<HttpClientResponse> sent;
     if (req.getHeader("Content-Length") != null) {
-      sent = sendBody(req, creq);
+      sent = BodyStreams.send(req, creq);
     } else if ("chunked".equalsIgnoreCase(req.getHeader("Transfer-Encoding"))) {
       creq.setChunked(true);
-      sent = sendBody(req, creq);
+      sent = BodyStreams.send(req, creq);
     } else {
       req.resume();
       sent = creq.send();
@@ -303,50 +299,6 @@ final class Forwarder extends VerticleBase {
               cresp.end().onComplete(ar -> on[0] = null);
               relay(req, r, cresp);
             });
-  }
-
-  /**
-   * The client's body to the app, with back-pressure, as {@code creq.send(req)} pipes it, except
-   * when the app's side is over first: an app that answers without reading the body (a 401, a 413,
-   * a 501 to a method it lacks) and closes, or a connection that broke. The rest of the body is
-   * then read and dropped, so that the client's connection stays usable; a pipe would go on writing
-   * to the finished request, which Vert.x refuses with an exception at every chunk.
-   */
-  private static Future<HttpClientResponse> sendBody(
-      HttpServerRequest req, HttpClientRequest creq) {
-    boolean[] over = {false};
-    Runnable drop =
-        () -> {
-          if (!over[0]) {
-            over[0] = true;
-            req.resume();
-          }
-        };
-    creq.exceptionHandler(err -> drop.run());
-    req.exceptionHandler(err -> creq.reset());
-    req.handler(
-        buf -> {
-          if (over[0]) {
-            return;
-          }
-          try {
-            creq.write(buf);
-            if (creq.writeQueueFull()) {
-              req.pause();
-              creq.drainHandler(v -> req.resume());
-            }
-          } catch (IllegalStateException e) {
-            drop.run(); // the request to the app is complete: it takes nothing more
-          }
-        });
-    req.endHandler(
-        v -> {
-          if (!over[0]) {
-            creq.end();
-          }
-        });
-    req.resume();
-    return creq.response();
   }
 
   /**
@@ -411,29 +363,6 @@ final class Forwarder extends VerticleBase {
     };
   }
 
-  private static RequestOptions upstreamRequest(HttpServerRequest req, String up) {
-    int colon = up.lastIndexOf(':');
-    return new RequestOptions()
-        .setMethod(req.method())
-        .setHost(up.substring(0, colon))
-        .setPort(Integer.parseInt(up.substring(colon + 1)))
-        .setURI(req.uri());
-  }
-
-  /** X-Forwarded-For, -Proto and -Host, and the client's Host. */
-  private static void forwardedHeaders(HttpServerRequest req, MultiMap h) {
-    String client = req.remoteAddress() == null ? null : req.remoteAddress().hostAddress();
-    String prior = req.getHeader("X-Forwarded-For");
-    if (client != null) {
-      h.set("X-Forwarded-For", prior == null ? client : prior + ", " + client);
-    }
-    h.set("X-Forwarded-Proto", req.isSSL() ? "https" : "http");
-    if (req.authority() != null) {
-      h.set("X-Forwarded-Host", req.authority().toString());
-      h.set("Host", req.authority().toString());
-    }
-  }
-
   /**
    * A WebSocket: the handshake goes to the upstream live when it arrives; once the app switches
    * protocols (101) the bytes are tunnelled both ways on that connection until either side closes
@@ -447,13 +376,13 @@ final class Forwarder extends VerticleBase {
     resp.endHandler(v -> done.run());
     resp.closeHandler(v -> done.run());
     client
-        .request(upstreamRequest(req, r.upstream()))
+        .request(ProxyHttp.upstreamRequest(req, r.upstream()))
         .onFailure(err -> badGateway(req, r, err))
         .onSuccess(
             creq -> {
               // The upgrade's own headers (Connection, Upgrade, Sec-WebSocket-*) go through.
               creq.headers().addAll(req.headers());
-              forwardedHeaders(req, creq.headers());
+              ProxyHttp.forwardedHeaders(req, creq.headers());
               // Ends the tunnel quietly (no "Connection was closed" error for every close).
               creq.exceptionHandler(err -> LOG.debug("websocket upstream: {}", err.toString()));
               creq.connect()
@@ -464,110 +393,9 @@ final class Forwarder extends VerticleBase {
 
   /** The app's answer, streamed back as it comes, and counted by route and status. */
   private void relay(HttpServerRequest req, Routes.Route r, HttpClientResponse cresp) {
-    var resp = req.response();
-    resp.setStatusCode(cresp.statusCode());
-    resp.setStatusMessage(cresp.statusMessage());
-    ProxyHttp.copyEndToEnd(cresp.headers(), resp.headers());
-    if (cresp.getHeader("Content-Length") == null && ProxyHttp.hasBody(req, cresp.statusCode())) {
-      resp.setChunked(true);
-    }
     answered.of(r, cresp.statusCode()).increment();
-    // A pipe, but an answer the app broke off is broken off to the client too (a chunked one ended
-    // here would look whole to it), and nothing is written once the client has left (a pipe then
-    // logs an error for every chunk still on its way).
-    Outgoing out = new Outgoing(resp, cresp);
-    cresp.handler(out::add);
-    cresp.exceptionHandler(
-        err -> {
-          out.drop();
-          if (!resp.closed() && !resp.ended()) {
-            resp.reset();
-          }
-        });
-    cresp.endHandler(v -> out.end());
+    BodyStreams.answer(context, req, cresp);
   }
-
-  /**
-   * What one read from the app brought, written to the client at once when that read is over: an
-   * answer that came whole (head, body and a chunked end) leaves in one write, not a write for the
-   * head and body and another for the end, each of which would wake the client. An event stream's
-   * events still go out as they come, and a long body in writes of at most {@link #COALESCE_BYTES}.
-   */
-  private final class Outgoing {
-    private final HttpServerResponse resp;
-    private final HttpClientResponse cresp;
-    private Buffer pending;
-    private boolean owned;
-    private boolean scheduled;
-
-    Outgoing(HttpServerResponse resp, HttpClientResponse cresp) {
-      this.resp = resp;
-      this.cresp = cresp;
-    }
-
-    private boolean open() {
-      return !resp.closed() && !resp.ended();
-    }
-
-    void add(Buffer chunk) {
-      if (!open()) {
-        return;
-      }
-      if (pending == null) {
-        pending = chunk;
-        owned = false;
-      } else {
-        if (!owned) {
-          // The app's chunk is not ours to grow: a buffer of our own holds them together.
-          pending = Buffer.buffer(pending.length() + chunk.length()).appendBuffer(pending);
-          owned = true;
-        }
-        pending.appendBuffer(chunk);
-      }
-      if (pending.length() >= COALESCE_BYTES) {
-        flush();
-      } else if (!scheduled) {
-        // Tasks run once the event loop has handled the reads it was woken for; one at a time.
-        scheduled = true;
-        context.runOnContext(
-            v -> {
-              scheduled = false;
-              flush();
-            });
-      }
-    }
-
-    private void flush() {
-      if (pending == null || !open()) {
-        pending = null;
-        return;
-      }
-      resp.write(pending);
-      pending = null;
-      if (resp.writeQueueFull()) {
-        cresp.pause();
-        resp.drainHandler(v -> cresp.resume());
-      }
-    }
-
-    void end() {
-      if (open()) {
-        if (pending == null) {
-          resp.end();
-        } else {
-          resp.end(pending);
-        }
-      }
-      pending = null;
-    }
-
-    void drop() {
-      pending = null;
-    }
-  }
-
-  /** Bytes of an answer held for one write at most; more go out at once. */
-  static final int COALESCE_BYTES = 64 * 1024;
 
   private void upgraded(
       HttpServerRequest req, Routes.Route r, HttpClientResponse cresp, Runnable done) {

@@ -5,6 +5,7 @@ import io.vertx.core.http.HttpConnection;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpVersion;
+import io.vertx.core.http.RequestOptions;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -159,5 +160,29 @@ final class ProxyHttp {
             "no live instance of "
                 + (r == null ? "this address" : r.deployment() + "/" + r.service())
                 + " right now\n");
+  }
+
+  /** The request to the app at {@code up} ("host:port"): the client's method and URI. */
+  static RequestOptions upstreamRequest(HttpServerRequest req, String up) {
+    int colon = up.lastIndexOf(':');
+    return new RequestOptions()
+        .setMethod(req.method())
+        .setHost(up.substring(0, colon))
+        .setPort(Integer.parseInt(up.substring(colon + 1)))
+        .setURI(req.uri());
+  }
+
+  /** X-Forwarded-For, -Proto and -Host, and the client's Host. */
+  static void forwardedHeaders(HttpServerRequest req, MultiMap h) {
+    String client = req.remoteAddress() == null ? null : req.remoteAddress().hostAddress();
+    String prior = req.getHeader("X-Forwarded-For");
+    if (client != null) {
+      h.set("X-Forwarded-For", prior == null ? client : prior + ", " + client);
+    }
+    h.set("X-Forwarded-Proto", req.isSSL() ? "https" : "http");
+    if (req.authority() != null) {
+      h.set("X-Forwarded-Host", req.authority().toString());
+      h.set("Host", req.authority().toString());
+    }
   }
 }
