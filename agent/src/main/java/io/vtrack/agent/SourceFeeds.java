@@ -2,7 +2,6 @@ package io.vtrack.agent;
 
 import io.vertx.core.Context;
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vtrack.agent.config.AgentConfig;
 import io.vtrack.agent.reconcile.Reconciler;
@@ -23,12 +22,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,46 +34,6 @@ import org.slf4j.LoggerFactory;
 final class SourceFeeds {
   private static final Logger LOG = LoggerFactory.getLogger(SourceFeeds.class);
 
-  /**
-   * How long stopping waits for reads in flight (a fetch from a remote that hangs ends only at
-   * {@code gitTimeout}); one that ends later finds nobody waiting and drops its result.
-   */
-  static final long READS_WAIT_MILLIS = 3_000;
-
-  /**
-   * How long the documents a source read wait for the fetch of their app repositories before they
-   * are applied without it: a new revision resolves as soon as its document is seen when the fetch
-   * is quick, and a remote that hangs (up to {@code gitTimeout}) does not hold up an edit of the
-   * source's documents, its other deployments or {@code vtrack reconcile}.
-   */
-  static final long APPS_WAIT_MILLIS = 3_000;
-
-  /**
-   * Where reads run: threads of their own, not Vert.x's workers, so that a read that outlives the
-   * agent's Vert.x (a fetch from a remote that hangs) ends quietly instead of failing to hand its
-   * result to a closed event loop. Daemons: they never hold the JVM.
-   */
-  private final ExecutorService readers =
-      Executors.newCachedThreadPool(daemons("vtrack-source-read"));
-
-  /**
-   * Where app repositories are fetched, {@link #FETCHES_AT_ONCE} at a time: many deployments with
-   * repositories of their own are fetched side by side, without a burst of connections to one git
-   * host at every look.
-   */
-  private final ExecutorService fetchers =
-      Executors.newFixedThreadPool(FETCHES_AT_ONCE, daemons("vtrack-fetch"));
-
-  static final int FETCHES_AT_ONCE = 8;
-
-  private static ThreadFactory daemons(String name) {
-    return r -> {
-      Thread t = new Thread(r, name);
-      t.setDaemon(true);
-      return t;
-    };
-  }
-
   private final Vertx vertx;
   private final Context ctx;
   private final AgentConfig config;
@@ -89,6 +42,8 @@ final class SourceFeeds {
   private final DesiredStateRegistry registry;
   private final Reconciler reconciler;
   private final DocumentIntake intake;
+  private final FeedWorkers workers;
+  private final AppFetches apps;
 
   /** Why each git source that does not answer failed last (on the event loop). */
   private final Map<String, String> sourceTrouble = new HashMap<>();
@@ -99,14 +54,8 @@ final class SourceFeeds {
   private final Set<String> syncing = new HashSet<>();
   private final Set<String> syncAgain = new HashSet<>();
 
-  /** The app repositories being fetched, each with its fetch (on the event loop). */
-  private final Map<String, Future<Void>> fetching = new HashMap<>();
-
   private final List<Long> timers = new ArrayList<>();
   private volatile boolean stopping;
-
-  /** Reads of sources and fetches of app repositories running on workers (on the event loop). */
-  private final Set<Future<?>> reading = new HashSet<>();
 
   /**
    * @param baseDir the folder relative {@code file:} source paths and kubeconfigs are resolved
@@ -129,6 +78,8 @@ final class SourceFeeds {
     this.registry = registry;
     this.reconciler = reconciler;
     this.intake = new DocumentIntake(repos, registry, reconciler);
+    this.workers = new FeedWorkers(ctx);
+    this.apps = new AppFetches(vertx, workers, intake, registry, reconciler);
     this.kube =
         new KubeFeeds(
             vertx,
@@ -137,7 +88,7 @@ final class SourceFeeds {
             baseDir,
             registry,
             reconciler,
-            (docs, trigger) -> fetchApps(docs, true, trigger),
+            (docs, trigger) -> apps.fetch(docs, true, trigger),
             intake::apply);
     for (int i = 0; i < config.sources().size(); i++) {
       AgentConfig.SourceConfig s = config.sources().get(i);
@@ -189,48 +140,13 @@ final class SourceFeeds {
   }
 
   /**
-   * Stops polling and starts no more reads; waits for those in flight, for at most {@link
-   * #READS_WAIT_MILLIS}; lets go of the Leases held ({@link KubeFeeds#stop}).
+   * Stops polling and starts no more reads; waits for those in flight ({@link FeedWorkers#stop});
+   * lets go of the Leases held ({@link KubeFeeds#stop}).
    */
   Future<Void> stop() {
     stopping = true;
     timers.forEach(vertx::cancelTimer);
-    readers.shutdown();
-    fetchers.shutdown();
-    Future<Void> reads =
-        Future.join(List.copyOf(reading))
-            .<Void>mapEmpty()
-            .timeout(READS_WAIT_MILLIS, TimeUnit.MILLISECONDS)
-            .otherwiseEmpty();
-    return Future.join(reads, kube.stop()).mapEmpty();
-  }
-
-  /** Runs a read on a worker, known to {@link #stop} until it ends (on the event loop). */
-  private <T> Future<T> read(Callable<T> task) {
-    return read(readers, task);
-  }
-
-  private <T> Future<T> read(ExecutorService on, Callable<T> task) {
-    Promise<T> p = Promise.promise();
-    Future<T> f = p.future();
-    reading.add(f);
-    f.onComplete(ar -> reading.remove(f));
-    on.execute(
-        () -> {
-          io.vertx.core.Handler<Void> handOver;
-          try {
-            T value = task.call();
-            handOver = v -> p.tryComplete(value);
-          } catch (Throwable e) {
-            handOver = v -> p.tryFail(e);
-          }
-          try {
-            ctx.runOnContext(handOver);
-          } catch (RejectedExecutionException e) {
-            LOG.debug("a source read ended after the agent stopped: {}", e.getMessage());
-          }
-        });
-    return f;
+    return Future.join(workers.stop(), kube.stop()).mapEmpty();
   }
 
   /**
@@ -313,68 +229,7 @@ final class SourceFeeds {
         return syncGit(g, "api").mapEmpty();
       }
     }
-    return fetchApps(List.of(e.document()), true, "api").mapEmpty();
-  }
-
-  /**
-   * Fetches the app repositories of {@code docs}, each on a worker of its own, and completes with
-   * the deployments that have news ({@link DocumentIntake#fetchRepo}), or with those known once
-   * {@link #APPS_WAIT_MILLIS} have passed: the caller then goes on with the repositories as they
-   * are, and a deployment with news found later is looked at then ({@code trigger}). A repository
-   * whose fetch is under way for another caller is not fetched twice: with {@code join}, these
-   * documents' revisions are resolved again once that fetch ends; without, it is left to it.
-   */
-  private Future<Set<String>> fetchApps(List<DesiredDocument> docs, boolean join, String trigger) {
-    Map<String, List<DesiredDocument>> byRepo = DocumentIntake.byRepo(docs);
-    Set<String> news = new HashSet<>();
-    Promise<Set<String>> answer = Promise.promise();
-    int[] left = {byRepo.size()};
-    long timer = vertx.setTimer(APPS_WAIT_MILLIS, id -> answer.tryComplete(Set.copyOf(news)));
-    Runnable oneDone =
-        () -> {
-          if (--left[0] <= 0) {
-            vertx.cancelTimer(timer);
-            answer.tryComplete(Set.copyOf(news));
-          }
-        };
-    byRepo.forEach(
-        (url, repoDocs) -> {
-          Future<Void> running = fetching.get(url);
-          Future<Set<String>> one;
-          if (running == null) {
-            one = read(fetchers, () -> intake.fetchRepo(url, repoDocs));
-            Future<Void> done = one.<Void>mapEmpty().otherwiseEmpty();
-            fetching.put(url, done);
-            done.onComplete(ar -> fetching.remove(url, done));
-          } else if (join) {
-            one = running.compose(v -> read(() -> intake.moved(url, repoDocs)));
-          } else {
-            oneDone.run();
-            return;
-          }
-          one.onComplete(
-              ar -> {
-                if (ar.failed()) {
-                  LOG.warn("{}", ar.cause().getMessage());
-                }
-                Set<String> found = ar.succeeded() ? ar.result() : Set.of();
-                if (answer.future().isComplete()) {
-                  // Late: the documents went on without it.
-                  for (String n : found) {
-                    if (registry.get(n) != null) {
-                      reconciler.enqueue(n, trigger);
-                    }
-                  }
-                } else {
-                  news.addAll(found);
-                }
-                oneDone.run();
-              });
-        });
-    if (byRepo.isEmpty()) {
-      oneDone.run();
-    }
-    return answer.future();
+    return apps.fetch(List.of(e.document()), true, "api").mapEmpty();
   }
 
   /**
@@ -395,7 +250,7 @@ final class SourceFeeds {
       docs.add(registry.get(n).document());
     }
     boolean poll = trigger.equals("poll");
-    fetchApps(docs, !poll, trigger)
+    apps.fetch(docs, !poll, trigger)
         .onComplete(
             ar -> {
               syncing.remove("apps");
@@ -423,26 +278,29 @@ final class SourceFeeds {
       syncAgain.add(g.id());
       return Future.succeededFuture(true);
     }
-    return read(() -> {
-          List<DesiredDocument> docs;
-          try {
-            docs = g.read();
-          } catch (io.vtrack.agent.release.SourceUnavailableException e) {
-            if (!"startup".equals(trigger) || !g.fetchedBefore()) {
-              throw e;
-            }
-            // Restarted while the git server is away (a power cut took both): the documents
-            // of the last fetch, as a running agent keeps the documents it read before.
-            docs = g.readLastFetched();
-            LOG.warn(
-                "{}: {}; until it answers, the documents of its last fetch are used",
-                g.id(),
-                e.getMessage());
-          }
-          return docs;
-        })
+    return workers
+        .read(
+            () -> {
+              List<DesiredDocument> docs;
+              try {
+                docs = g.read();
+              } catch (io.vtrack.agent.release.SourceUnavailableException e) {
+                if (!"startup".equals(trigger) || !g.fetchedBefore()) {
+                  throw e;
+                }
+                // Restarted while the git server is away (a power cut took both): the documents
+                // of the last fetch, as a running agent keeps the documents it read before.
+                docs = g.readLastFetched();
+                LOG.warn(
+                    "{}: {}; until it answers, the documents of its last fetch are used",
+                    g.id(),
+                    e.getMessage());
+              }
+              return docs;
+            })
         // App repositories first, so a new revision resolves as soon as its document is seen.
-        .compose(docs -> fetchApps(docs, true, "poll " + g.id()).map(news -> Map.entry(docs, news)))
+        .compose(
+            docs -> apps.fetch(docs, true, "poll " + g.id()).map(news -> Map.entry(docs, news)))
         .map(
             read -> {
               if (sourceTrouble.remove(g.id()) != null) {
@@ -489,23 +347,25 @@ final class SourceFeeds {
         held.add(e.document());
       }
     }
-    return read(() -> {
-          String fp = f.fingerprint();
-          if (lastFingerprint != null && fp.equals(lastFingerprint[0])) {
-            return null;
-          }
-          List<DesiredDocument> docs = f.read();
-          if (lastFingerprint != null) {
-            lastFingerprint[0] = fp;
-          }
-          return docs;
-        })
+    return workers
+        .read(
+            () -> {
+              String fp = f.fingerprint();
+              if (lastFingerprint != null && fp.equals(lastFingerprint[0])) {
+                return null;
+              }
+              List<DesiredDocument> docs = f.read();
+              if (lastFingerprint != null) {
+                lastFingerprint[0] = fp;
+              }
+              return docs;
+            })
         .compose(
             docs -> {
               if (docs == null) {
                 // The files say the same; a deployment whose revision moved is looked at when the
                 // fetch ends, and the next look does not wait for it.
-                fetchApps(held, false, "poll " + f.id())
+                apps.fetch(held, false, "poll " + f.id())
                     .onSuccess(
                         news -> {
                           for (String n : news) {
@@ -518,7 +378,7 @@ final class SourceFeeds {
               }
               // As for git and kubernetes: a new revision resolves as soon as its document is
               // seen.
-              return fetchApps(docs, true, trigger + " " + f.id())
+              return apps.fetch(docs, true, trigger + " " + f.id())
                   .map(
                       news -> {
                         intake.apply(f.id(), docs, trigger, news);
