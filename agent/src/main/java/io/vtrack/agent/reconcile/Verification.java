@@ -372,7 +372,7 @@ public final class Verification {
             Reason.Verified,
             "the last healthy revision passed a full round",
             n,
-            "a known-good revision passed one round");
+            "the last healthy revision passed a full round");
       }
       if (policy.window().millis() == 0) {
         return new Outcome(true, Reason.Verified, "checks passed", n, "every check passed");

@@ -42,7 +42,9 @@ class FailFastIT extends AgentTestBase {
     assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(bad);
     assertThat(runningVersion()).isEqualTo("1.0.0");
     // The rollback ended on the first passing round of the known-good revision.
-    assertThat(step("verify-rollback").get("output").toString()).contains("passed a full round");
+    assertThat(step("verify-rollback").get("output").toString())
+        .contains("the last healthy revision passed a full round (")
+        .doesNotContain("ended by");
   }
 
   /** The step {@code name} of the last rollout. */
