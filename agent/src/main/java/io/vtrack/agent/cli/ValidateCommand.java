@@ -112,6 +112,10 @@ final class ValidateCommand implements Callable<Integer> {
       var docs =
           io.vtrack.agent.source.DocumentReader.read(
               bytes, where, gitSourced ? "git-sourced" : null);
+      if (docs.isEmpty()) {
+        out.println(
+            name + ": no vtrack.io document in it (documents of other API groups are skipped)");
+      }
       for (var d : docs) {
         int line = d.source().line() == null ? 1 : d.source().line();
         if (d.valid()) {

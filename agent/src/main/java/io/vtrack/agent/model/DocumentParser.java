@@ -37,6 +37,10 @@ public final class DocumentParser {
   private DocumentParser() {}
 
   /** Parses every document of a file separated by {@code ---}. */
+  /**
+   * The documents of {@code text}, each parsed and validated; a document of another API group (a
+   * ConfigMap or a Deployment beside ours in a GitOps folder) is someone else's and left out.
+   */
   public static List<Parsed> parseAll(String text, String origin, SpecValidator.Context ctx) {
     List<Parsed> out = new ArrayList<>();
     String[] lines = text.split("\n", -1);
@@ -45,7 +49,7 @@ public final class DocumentParser {
     for (int i = 0; i <= lines.length; i++) {
       boolean separator = i < lines.length && lines[i].matches("^---\\s*(#.*)?$");
       if (i == lines.length || separator) {
-        if (hasContent(chunk)) {
+        if (hasContent(chunk) && !foreign(chunk.toString())) {
           out.add(parseOne(chunk.toString(), origin, chunkStart, ctx));
         }
         chunk.setLength(0);
@@ -56,6 +60,31 @@ public final class DocumentParser {
     }
     return out;
   }
+
+  /**
+   * Whether a document names an {@code apiVersion} outside the {@code vtrack.io} group ({@code v1},
+   * {@code apps/v1}): not ours. One with none, or that cannot be read, is ours, and its errors say
+   * why: a careless document is never skipped for a typo.
+   */
+  static boolean foreign(String chunk) {
+    tools.jackson.databind.JsonNode root;
+    try {
+      root = YAML.readTree(chunk);
+    } catch (JacksonException e) {
+      return false;
+    }
+    if (root == null || !root.isObject() || !root.path("apiVersion").isString()) {
+      return false;
+    }
+    String apiVersion = root.path("apiVersion").asString();
+    int slash = apiVersion.indexOf('/');
+    String group = slash < 0 ? "" : apiVersion.substring(0, slash);
+    return !group.equals(API_GROUP);
+  }
+
+  /** The API group of {@link VTrackDeployment#API_VERSION}. */
+  static final String API_GROUP =
+      VTrackDeployment.API_VERSION.substring(0, VTrackDeployment.API_VERSION.indexOf('/'));
 
   private static boolean hasContent(CharSequence chunk) {
     for (String l : chunk.toString().split("\n")) {

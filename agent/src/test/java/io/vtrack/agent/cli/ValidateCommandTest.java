@@ -135,4 +135,41 @@ class ValidateCommandTest {
     assertThat(r.code()).isEqualTo(1);
     assertThat(r.err()).contains("a folder with no .yaml or .yml file in it");
   }
+
+  /**
+   * A GitOps folder holds other kinds beside ours: documents of another API group are skipped, a
+   * document of ours with a wrong version or kind, or with none, is still an error.
+   */
+  @Test
+  void documentsOfOtherApiGroupsAreSkippedAndOursAreNot() throws Exception {
+    String configMap =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: \"1\"}\n";
+    String deployment =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 1}\n";
+    Path mixed = write("mixed.yaml", configMap + "---\n" + EXAMPLE + "---\n" + deployment);
+    Run r = validate(mixed);
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out()).contains("mixed.yaml:6: vtrack: valid");
+    assertThat(r.err()).isEmpty();
+
+    Path others = write("others.yaml", configMap + "---\n" + deployment);
+    r = validate(others);
+    assertThat(r.code()).as(r.err()).isZero();
+    assertThat(r.out()).contains("others.yaml: no vtrack.io document in it");
+
+    Path wrongVersion = write("v2.yaml", EXAMPLE.replace("vtrack.io/v1alpha1", "vtrack.io/v2"));
+    r = validate(wrongVersion);
+    assertThat(r.code()).isEqualTo(ExitCodes.FAILED);
+    assertThat(r.err()).contains("apiVersion: must be vtrack.io/v1alpha1, got vtrack.io/v2");
+
+    Path noVersion = write("none.yaml", EXAMPLE.replace("apiVersion: vtrack.io/v1alpha1\n", ""));
+    r = validate(noVersion);
+    assertThat(r.code()).isEqualTo(ExitCodes.FAILED);
+    assertThat(r.err()).contains("apiVersion");
+
+    Path comments = write("comments.yaml", "# nothing yet\n---\n");
+    r = validate(comments);
+    assertThat(r.code()).isEqualTo(ExitCodes.FAILED);
+    assertThat(r.err()).contains("the file holds no document");
+  }
 }
