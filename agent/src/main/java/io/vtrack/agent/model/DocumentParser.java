@@ -38,8 +38,9 @@ public final class DocumentParser {
 
   /** Parses every document of a file separated by {@code ---}. */
   /**
-   * The documents of {@code text}, each parsed and validated; a document of another API group (a
-   * ConfigMap or a Deployment beside ours in a GitOps folder) is someone else's and left out.
+   * The documents of {@code text}, each parsed and validated; a document of another API (a
+   * ConfigMap or a Deployment beside ours in a GitOps folder) is someone else's and left out
+   * ({@link #foreign}).
    */
   public static List<Parsed> parseAll(String text, String origin, SpecValidator.Context ctx) {
     List<Parsed> out = new ArrayList<>();
@@ -62,9 +63,11 @@ public final class DocumentParser {
   }
 
   /**
-   * Whether a document names an {@code apiVersion} outside the {@code vtrack.io} group ({@code v1},
-   * {@code apps/v1}): not ours. One with none, or that cannot be read, is ours, and its errors say
-   * why: a careless document is never skipped for a typo.
+   * Whether a document is someone else's: it names an {@code apiVersion} and a {@code kind}, and
+   * neither is ours nor near it ({@code v1} ConfigMap, {@code apps/v1} Deployment). One with either
+   * missing, or that cannot be read, is ours and its errors say why; so is one with a slip in
+   * either ({@code vtrack/v1alpha1}, {@code VTrackDeploymnet}), which would otherwise be dropped
+   * from its source, and its deployment stopped, for a typo.
    */
   static boolean foreign(String chunk) {
     tools.jackson.databind.JsonNode root;
@@ -73,18 +76,16 @@ public final class DocumentParser {
     } catch (JacksonException e) {
       return false;
     }
-    if (root == null || !root.isObject() || !root.path("apiVersion").isString()) {
+    if (root == null
+        || !root.isObject()
+        || !root.path("apiVersion").isString()
+        || !root.path("kind").isString()) {
       return false;
     }
-    String apiVersion = root.path("apiVersion").asString();
-    int slash = apiVersion.indexOf('/');
-    String group = slash < 0 ? "" : apiVersion.substring(0, slash);
-    return !group.equals(API_GROUP);
+    String apiVersion = root.path("apiVersion").asString().toLowerCase(java.util.Locale.ROOT);
+    String kind = root.path("kind").asString().toLowerCase(java.util.Locale.ROOT);
+    return !apiVersion.contains("vtrack") && !kind.contains("vtrack");
   }
-
-  /** The API group of {@link VTrackDeployment#API_VERSION}. */
-  static final String API_GROUP =
-      VTrackDeployment.API_VERSION.substring(0, VTrackDeployment.API_VERSION.indexOf('/'));
 
   private static boolean hasContent(CharSequence chunk) {
     for (String l : chunk.toString().split("\n")) {

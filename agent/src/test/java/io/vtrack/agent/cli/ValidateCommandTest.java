@@ -162,6 +162,22 @@ class ValidateCommandTest {
     assertThat(r.code()).isEqualTo(ExitCodes.FAILED);
     assertThat(r.err()).contains("apiVersion: must be vtrack.io/v1alpha1, got vtrack.io/v2");
 
+    // A slip in the group, or in the kind, is an error, not a document of someone else's: skipped,
+    // it would be gone from its source, and its deployment stopped.
+    Path slip = write("slip.yaml", EXAMPLE.replace("vtrack.io/v1alpha1", "vtrack/v1alpha1"));
+    r = validate(slip);
+    assertThat(r.code()).isEqualTo(ExitCodes.FAILED);
+    assertThat(r.err()).contains("apiVersion: must be vtrack.io/v1alpha1, got vtrack/v1alpha1");
+    Path kindSlip =
+        write(
+            "kind.yaml",
+            EXAMPLE
+                .replace("vtrack.io/v1alpha1", "apps/v1")
+                .replace("kind: VTrackDeployment", "kind: VtrackDeploymnet"));
+    r = validate(kindSlip);
+    assertThat(r.code()).isEqualTo(ExitCodes.FAILED);
+    assertThat(r.err()).contains("kind: must be VTrackDeployment, got VtrackDeploymnet");
+
     Path noVersion = write("none.yaml", EXAMPLE.replace("apiVersion: vtrack.io/v1alpha1\n", ""));
     r = validate(noVersion);
     assertThat(r.code()).isEqualTo(ExitCodes.FAILED);
