@@ -113,8 +113,7 @@ final class ValidateCommand implements Callable<Integer> {
           io.vtrack.agent.source.DocumentReader.read(
               bytes, where, gitSourced ? "git-sourced" : null);
       if (docs.isEmpty()) {
-        out.println(
-            name + ": no vtrack.io document in it (documents of other API groups are skipped)");
+        out.println(name + ": no vtrack.io document in it (documents of other APIs are skipped)");
       }
       for (var d : docs) {
         int line = d.source().line() == null ? 1 : d.source().line();

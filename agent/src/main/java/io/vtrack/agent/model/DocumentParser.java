@@ -36,11 +36,10 @@ public final class DocumentParser {
 
   private DocumentParser() {}
 
-  /** Parses every document of a file separated by {@code ---}. */
   /**
-   * The documents of {@code text}, each parsed and validated; a document of another API (a
-   * ConfigMap or a Deployment beside ours in a GitOps folder) is someone else's and left out
-   * ({@link #foreign}).
+   * The documents of {@code text} (separated by {@code ---}), each parsed and validated; a document
+   * of another API (a ConfigMap or a Deployment beside ours in a GitOps folder) is someone else's
+   * and left out ({@link #foreign}).
    */
   public static List<Parsed> parseAll(String text, String origin, SpecValidator.Context ctx) {
     List<Parsed> out = new ArrayList<>();
