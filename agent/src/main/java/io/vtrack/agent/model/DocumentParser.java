@@ -47,7 +47,7 @@ public final class DocumentParser {
     StringBuilder chunk = new StringBuilder();
     int chunkStart = 0;
     for (int i = 0; i <= lines.length; i++) {
-      boolean separator = i < lines.length && lines[i].matches("^---\\s*(#.*)?$");
+      boolean separator = i < lines.length && separator(lines[i]);
       if (i == lines.length || separator) {
         if (hasContent(chunk) && !foreign(chunk.toString())) {
           out.add(parseOne(chunk.toString(), origin, chunkStart, ctx));
@@ -86,10 +86,15 @@ public final class DocumentParser {
     return !apiVersion.contains("vtrack") && !kind.contains("vtrack");
   }
 
-  private static boolean hasContent(CharSequence chunk) {
-    for (String l : chunk.toString().split("\n")) {
+  private static boolean separator(String line) {
+    return line.matches("^---\\s*(#.*)?$");
+  }
+
+  /** Whether {@code text} holds anything but blank lines, comments and {@code ---} separators. */
+  public static boolean hasContent(CharSequence text) {
+    for (String l : text.toString().split("\n")) {
       String t = l.trim();
-      if (!t.isEmpty() && !t.startsWith("#")) {
+      if (!t.isEmpty() && !t.startsWith("#") && !separator(l)) {
         return true;
       }
     }

@@ -98,22 +98,11 @@ public final class DocumentReader {
               where.subject());
       out.add(of(p, ref, defaultRepoUrl));
     }
-    if (out.isEmpty() && !hasDocument(text)) {
+    if (out.isEmpty() && !DocumentParser.hasContent(text)) {
       out.add(unreadable(where, "the file holds no document (only comments or separators)"));
     }
     // A file of other kinds only (a GitOps folder's ConfigMap) holds none of ours: nothing here.
     return out;
-  }
-
-  /** Whether {@code text} holds any document, ours or not (not only comments and separators). */
-  private static boolean hasDocument(String text) {
-    for (String l : text.split("\n")) {
-      String t = l.trim();
-      if (!t.isEmpty() && !t.startsWith("#") && !t.matches("^---\\s*(#.*)?$")) {
-        return true;
-      }
-    }
-    return false;
   }
 
   public static DesiredDocument of(DocumentParser.Parsed p, SourceRef ref, String defaultRepoUrl) {
