@@ -52,8 +52,8 @@ public interface HealthCheck {
 
   /**
    * Whether this check's last result was a failure that cannot clear before verification ends (a
-   * log count since the switch is already over {@code max}): startup need not wait for {@code
-   * startupTimeout} to fail the rollout.
+   * log count since the release started is already over {@code max}): startup need not wait for
+   * {@code startupTimeout} to fail the rollout.
    */
   default boolean failedForGood() {
     return false;
@@ -61,8 +61,8 @@ public interface HealthCheck {
 
   /**
    * Whether every write of what this check reads may make it fail for good (a log check during
-   * verification, counting since the switch): verification runs it again as soon as that is written
-   * (see {@link #watchWrites}) instead of at the next round.
+   * verification, counting since the release started): verification runs it again as soon as that
+   * is written (see {@link #watchWrites}) instead of at the next round.
    */
   default boolean grows() {
     return false;

@@ -13,7 +13,8 @@ import java.util.regex.Pattern;
 
 /**
  * Counts lines matching a pattern in a log file, reading only what was appended since the last
- * round. During verification the count runs from the switch; after Healthy, per round. A file that
+ * round. During verification the count runs from the start of the release being verified (or, with
+ * no mark taken before it started, from the first round); after Healthy, per round. A file that
  * shrank (rotated or truncated) is read again from its start.
  */
 final class LogCheck extends BlockingCheck {
@@ -25,6 +26,10 @@ final class LogCheck extends BlockingCheck {
   private long skipped;
   private String lastSkipped;
   private final boolean verifying;
+
+  /** What the count covers, as said in its message. */
+  private final String where;
+
   private long offset;
   private long total;
   private String lastMatch;
@@ -33,8 +38,8 @@ final class LogCheck extends BlockingCheck {
   private volatile boolean overMax;
 
   /**
-   * @param startOffset where to start reading (the file's size at the switch), or -1 for its size
-   *     now
+   * @param startOffset where to start reading (the file's size before the release started), or -1
+   *     for its size now
    */
   LogCheck(CheckSpec spec, WorkerExecutor pool, Path file, boolean verifying, long startOffset) {
     super(spec, pool);
@@ -42,6 +47,7 @@ final class LogCheck extends BlockingCheck {
     this.source = null;
     this.matcher = new LineMatcher(Pattern.compile(spec.log().pattern()));
     this.verifying = verifying;
+    this.where = where(verifying, startOffset);
     this.offset = startOffset >= 0 ? startOffset : sizeOf(file);
   }
 
@@ -56,7 +62,19 @@ final class LogCheck extends BlockingCheck {
     this.source = source;
     this.matcher = new LineMatcher(Pattern.compile(spec.log().pattern()));
     this.verifying = verifying;
+    this.where = where(verifying, startMark);
     this.offset = startMark >= 0 ? startMark : source.markNow();
+  }
+
+  /**
+   * A rollout marks its logs before it starts the release it verifies; a rollback's verification of
+   * the last healthy release (which may have served all along) counts from its first round.
+   */
+  private static String where(boolean verifying, long mark) {
+    if (!verifying) {
+      return "in the last round";
+    }
+    return mark >= 0 ? "since it started" : "since verification began";
   }
 
   static long sizeOf(Path f) {
@@ -148,7 +166,7 @@ final class LogCheck extends BlockingCheck {
     return total;
   }
 
-  /** During verification the count since the switch can pass its max with any write. */
+  /** During verification the count never falls, so it can pass its max with any write. */
   @Override
   public boolean grows() {
     return verifying;
@@ -159,7 +177,7 @@ final class LogCheck extends BlockingCheck {
     return file != null ? files.watch(file, written) : source.follow(written);
   }
 
-  /** During verification the count runs from the switch and never falls. */
+  /** During verification the count runs from the release's start and never falls. */
   @Override
   public boolean failedForGood() {
     return overMax;
@@ -168,7 +186,6 @@ final class LogCheck extends BlockingCheck {
   private CheckResult judge(int matches, long start) {
     long counted = verifying ? (total += matches) : matches;
     overMax = verifying && counted > spec.log().max();
-    String where = verifying ? "since the switch" : "in the last round";
     int max = spec.log().max();
     if (counted > max) {
       return result(

@@ -38,7 +38,8 @@ final class CheckBuilder {
 
   /**
    * @param r the rollout verifying {@code commit}, or null when monitoring what runs
-   * @param verifying whether this is a verification (counts since the switch, compares baselines)
+   * @param verifying whether this is a verification (counts logs from the release's start, compares
+   *     baselines)
    * @param live the live instance beside the one verified (blue-green), or null
    */
   @SuppressWarnings("unchecked")
@@ -138,7 +139,7 @@ final class CheckBuilder {
     return out;
   }
 
-  /** The marks the rollout took at the switch when verifying its commit (else none). */
+  /** The marks the rollout took before it started its commit, when verifying it (else none). */
   @SuppressWarnings("unchecked")
   private Map<String, Object> marks(RolloutRecord r, String commit, boolean verifying)
       throws Exception {

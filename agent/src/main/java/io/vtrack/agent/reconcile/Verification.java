@@ -30,9 +30,9 @@ import java.util.function.Supplier;
  *
  * <ul>
  *   <li>a service that exits fails at once ({@link Reason#ServiceExited});
- *   <li>a check that cannot pass any more (a log count since the switch over its max) fails at once
- *       ({@link Reason#StartupFailed}): a log file is counted again the moment it is written, not
- *       at the next round (also in the window);
+ *   <li>a check that cannot pass any more (a log count over its max) fails at once ({@link
+ *       Reason#StartupFailed}): a log file is counted again the moment it is written, not at the
+ *       next round (also in the window);
  *   <li>{@code startupFailureThreshold} rounds in a row with a wrong answer fail ({@link
  *       Reason#ChecksFailed}), naming the checks and what they answered;
  *   <li>only rounds that are merely not ready wait, at most {@code startupTimeout} ({@link
@@ -388,7 +388,7 @@ public final class Verification {
             Reason.StartupFailed,
             "checks cannot pass any more: " + failures,
             n,
-            "a log count since the switch is over its max and cannot fall");
+            "a log count during verification is over its max and cannot fall");
       }
       wrongInARow = j.judgement().wrong() ? wrongInARow + 1 : 0;
       int threshold = policy.startupFailureThreshold();

@@ -26,17 +26,19 @@ class LogCheckTest {
   }
 
   private LogCheck check(Path log, int max) {
-    CheckSpec spec =
-        new CheckSpec(
-            "no-errors",
-            null,
-            null,
-            null,
-            new CheckSpec.Log(log.toString(), null, "(?i)\\berror\\b", max),
-            null,
-            null,
-            null);
-    return new LogCheck(spec, pool, log, true, 0);
+    return new LogCheck(spec(log, max), pool, log, true, 0);
+  }
+
+  private static CheckSpec spec(Path log, int max) {
+    return new CheckSpec(
+        "no-errors",
+        null,
+        null,
+        null,
+        new CheckSpec.Log(log.toString(), null, "(?i)\\berror\\b", max),
+        null,
+        null,
+        null);
   }
 
   private static void append(Path log, String line, int times) throws Exception {
@@ -92,5 +94,25 @@ class LogCheckTest {
     assertThat(run(c).value()).isEqualTo("0");
     Files.writeString(log, "OR at last\n", StandardOpenOption.APPEND);
     assertThat(run(c).value()).isEqualTo("1");
+  }
+
+  /**
+   * What a count covers is said: a rollout's release from its start (the mark taken before it
+   * started, so lines written before its first round count), a rollback's verification of a release
+   * that may have run all along from its first round, and what runs per round.
+   */
+  @Test
+  void theMessageSaysWhatTheCountCovers() throws Exception {
+    Path log = tmp.resolve("app.log");
+    append(log, "error from the release that ran before", 1);
+    long mark = Files.size(log);
+    append(log, "error while starting", 1);
+    assertThat(run(new LogCheck(spec(log, 5), pool, log, true, mark)).message())
+        .isEqualTo("1 matching lines since it started");
+    LogCheck rollback = new LogCheck(spec(log, 5), pool, log, true, -1);
+    append(log, "error in the first round", 1);
+    assertThat(run(rollback).message()).isEqualTo("1 matching lines since verification began");
+    LogCheck monitor = new LogCheck(spec(log, 5), pool, log, false, -1);
+    assertThat(run(monitor).message()).isEqualTo("0 matching lines in the last round");
   }
 }

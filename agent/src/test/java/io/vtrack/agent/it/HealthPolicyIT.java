@@ -272,7 +272,7 @@ class HealthPolicyIT extends AgentTestBase {
                     "    def route(self, conn):\n        log.error(\"camera feed timeout on %s\", self.path)\n"));
     assertThat(msg)
         .contains("no-errors")
-        .contains("matching lines since the switch")
+        .contains("matching lines since it started")
         .contains("camera feed timeout");
   }
 
@@ -291,9 +291,10 @@ class HealthPolicyIT extends AgentTestBase {
                     "    migrate()\n",
                     "    migrate()\n    log.error(\"plugin cameras.so failed to load\")\n"));
     assertThat(msg)
-        .contains("no-errors: 1 matching lines since the switch")
+        .contains("no-errors: 1 matching lines since it started")
         .contains("plugin cameras.so");
-    // A count since the switch never falls: the rollout fails without waiting for startupTimeout.
+    // A count since the release started never falls: the rollout fails without waiting for
+    // startupTimeout.
     Map<?, ?> last = (Map<?, ?>) agent.api.status("vtrack").get("lastRollout");
     assertThat(last.get("reason")).isEqualTo("StartupFailed");
   }

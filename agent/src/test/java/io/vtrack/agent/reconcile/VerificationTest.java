@@ -546,8 +546,8 @@ class VerificationTest {
   }
 
   /**
-   * A log check counting since the switch, as LogCheck does during verification: an "error" line
-   * makes it fail for good.
+   * A log check counting since the release started, as LogCheck does during verification: an
+   * "error" line makes it fail for good.
    */
   static final class ErrorLog implements HealthCheck {
     final Path file;
