@@ -11,6 +11,12 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -48,34 +54,38 @@ final class Watch extends ApiCommand {
   @Override
   @SuppressWarnings("unchecked")
   int run(ApiClient api) throws Exception {
-    ApiClient.Response st = api.get("/api/v1/deployments/" + name);
-    if (!st.ok()) {
-      return failure(st);
-    }
-    Map<String, Object> status = (Map<String, Object>) st.body().getOrDefault("status", Map.of());
-    String phase = String.valueOf(status.get("phase"));
-    boolean following = ROLLING.contains(phase);
-    out().println(name + ": " + phase + " — " + oneLine(status.get("message"), 300));
-    if (!following) {
-      out().println("waiting for a rollout to start…");
-    } else {
-      // Joined mid-rollout: show the steps already done.
-      ApiClient.Response h = api.get("/api/v1/deployments/" + name + "/history?limit=1");
-      List<Map<String, Object>> items =
-          h.ok() ? (List<Map<String, Object>>) h.body().get("items") : List.of();
-      if (!items.isEmpty()) {
-        for (Map<String, Object> s :
-            (List<Map<String, Object>>) items.get(0).getOrDefault("steps", List.of())) {
-          out()
-              .println(
-                  "  step "
-                      + s.get("name")
-                      + ": "
-                      + (s.get("result") == null ? "started" : s.get("result")));
+    // Subscribed before the status is read, so that nothing that happens after that read is
+    // missed: what the read and the record already said is not said again from the stream.
+    InputStream stream = subscribe(api);
+    try (BufferedReader in =
+        new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8))) {
+      ApiClient.Response st = api.get("/api/v1/deployments/" + name);
+      if (!st.ok()) {
+        return failure(st);
+      }
+      Map<String, Object> status = (Map<String, Object>) st.body().getOrDefault("status", Map.of());
+      String phase = String.valueOf(status.get("phase"));
+      boolean following = ROLLING.contains(phase);
+      out().println(name + ": " + phase + " — " + oneLine(status.get("message"), 300));
+      Set<String> said = new HashSet<>();
+      if (!following) {
+        out().println("waiting for a rollout to start…");
+      } else {
+        // Joined mid-rollout: the steps and rounds already done, from its record.
+        ApiClient.Response h = api.get("/api/v1/deployments/" + name + "/history?limit=1");
+        List<Map<String, Object>> items =
+            h.ok() ? (List<Map<String, Object>>) h.body().get("items") : List.of();
+        if (!items.isEmpty()) {
+          sayRecord(items.get(0), said);
         }
       }
+      out().flush();
+      return follow(in, phase, following, said);
     }
-    out().flush();
+  }
+
+  /** The event stream of this deployment, once the agent has subscribed it. */
+  private InputStream subscribe(ApiClient api) throws ApiClient.UnreachableException {
     HttpClient http =
         HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
@@ -87,114 +97,197 @@ final class Watch extends ApiCommand {
             .timeout(Duration.ofSeconds(timeoutSeconds))
             .GET()
             .build();
-    long deadline = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();
-    HttpResponse<InputStream> resp;
     try {
-      resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+      return http.send(req, HttpResponse.BodyHandlers.ofInputStream()).body();
     } catch (IOException e) {
       throw new ApiClient.UnreachableException(
           "cannot reach the event stream: " + ApiClient.why(e));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ApiClient.UnreachableException("interrupted");
     }
-    String lastPhase = phase;
-    String lastRound = "";
-    int repeats = 0;
-    try (BufferedReader in =
-        new BufferedReader(new InputStreamReader(resp.body(), StandardCharsets.UTF_8))) {
-      String line;
-      while ((line = in.readLine()) != null && System.nanoTime() < deadline) {
-        if (!line.startsWith("data: ")) {
-          continue;
-        }
-        Map<String, Object> e = JSON.readValue(line.substring(6), Map.class);
-        String type = String.valueOf(e.get("type"));
-        switch (type) {
-          case "step" -> {
-            following = true;
-            String state = String.valueOf(e.get("state"));
-            out()
-                .println(
-                    "  step "
-                        + e.get("step")
-                        + ": "
-                        + ("Started".equals(state) ? "started" : state));
-            String step = String.valueOf(e.get("step"));
-            boolean verify = step.startsWith("verify") || step.startsWith("preview-");
-            if (("Failed".equals(state) || verify) && e.get("output") != null) {
-              out()
-                  .println(
-                      "    " + String.valueOf(e.get("output")).strip().replace("\n", "\n    "));
-            }
-          }
-          case "round" -> {
-            if (!following) {
-              break;
-            }
-            List<Map<String, Object>> checks =
-                (List<Map<String, Object>>) e.getOrDefault("checks", List.of());
-            StringBuilder failing = new StringBuilder();
-            for (Map<String, Object> c : checks) {
-              if ("Failing".equals(c.get("status"))) {
-                failing
-                    .append(failing.length() == 0 ? "" : "; ")
-                    .append(c.get("name"))
-                    .append(": ")
-                    .append(c.get("message"))
-                    .append(
-                        "NotReady".equals(c.get("failure"))
-                            ? " (not ready)"
-                            : "Wrong".equals(c.get("failure"))
-                                ? " (wrong)"
-                                : "Unanswered".equals(c.get("failure")) ? " (no answer)" : "");
-              }
-            }
-            out()
-                .println(
-                    "  round "
-                        + (e.get("round") == null ? "" : e.get("round") + " ")
-                        + "("
-                        + e.get("stage")
-                        + "): "
-                        + e.get("status")
-                        + (failing.length() == 0 ? "" : " — " + failing));
-          }
-          case "rollout" ->
-              out()
-                  .println(
-                      "rollout #"
-                          + e.get("rolloutId")
-                          + " "
-                          + e.get("result")
-                          + (e.get("reason") == null ? "" : " (" + e.get("reason") + ")")
-                          + " in "
-                          + e.get("durationMs")
-                          + " ms");
-          case "status" -> {
-            String p = String.valueOf(e.get("phase"));
-            if (ROLLING.contains(p)) {
-              following = true;
-            }
-            if (repeats > 0) {
-              out()
-                  .println(
-                      "  … the same for " + repeats + " more round" + (repeats == 1 ? "" : "s"));
-              repeats = 0;
-            }
-            if (!p.equals(lastPhase)) {
-              out().println(name + ": " + p + " — " + oneLine(e.get("message"), 300));
-              lastPhase = p;
-            }
-            if (following && !ROLLING.contains(p)) {
-              out().flush();
-              return "Healthy".equals(p) ? ExitCodes.OK : ExitCodes.FAILED;
-            }
-          }
-          default -> {}
-        }
-        out().flush();
+  }
+
+  /**
+   * The steps of a rollout's record and its check rounds so far, in the order they happened, as
+   * they would have been followed live: a step that ran checks is said when it started and when it
+   * ended, with its rounds between; any other step that ended, once with its result.
+   */
+  @SuppressWarnings("unchecked")
+  private void sayRecord(Map<String, Object> rollout, Set<String> said) {
+    record Said(Instant at, Runnable say) {}
+    List<Said> timeline = new ArrayList<>();
+    for (Map<String, Object> s :
+        (List<Map<String, Object>>) rollout.getOrDefault("steps", List.of())) {
+      String step = String.valueOf(s.get("name"));
+      String state = s.get("result") == null ? "Started" : String.valueOf(s.get("result"));
+      said.add(step + ":Started");
+      said.add(step + ":" + state);
+      if (checking(step) && !"Started".equals(state)) {
+        timeline.add(new Said(at(s.get("startedAt")), () -> sayStep(step, "Started", null)));
+        timeline.add(
+            new Said(at(s.get("finishedAt")), () -> sayStep(step, state, s.get("output"))));
+      } else {
+        timeline.add(new Said(at(s.get("startedAt")), () -> sayStep(step, state, s.get("output"))));
       }
+    }
+    Map<String, List<Map<String, Object>>> rounds = new LinkedHashMap<>();
+    for (Map<String, Object> c :
+        (List<Map<String, Object>>) rollout.getOrDefault("checks", List.of())) {
+      rounds.computeIfAbsent(c.get("stage") + " " + c.get("round"), k -> new ArrayList<>()).add(c);
+    }
+    rounds.forEach(
+        (key, checks) -> {
+          said.add(key);
+          Map<String, Object> first = checks.get(0);
+          boolean failing = checks.stream().anyMatch(c -> "Failing".equals(c.get("status")));
+          Instant at =
+              checks.stream()
+                  .map(c -> at(c.get("at")))
+                  .filter(t -> !Instant.MAX.equals(t)) // a check not awaited did not run
+                  .max(Instant::compareTo)
+                  .orElse(Instant.MAX);
+          timeline.add(
+              new Said(
+                  at,
+                  () ->
+                      sayRound(
+                          first.get("stage"),
+                          first.get("round"),
+                          failing ? "Failing" : "Passing",
+                          checks)));
+        });
+    timeline.sort(Comparator.comparing(Said::at));
+    timeline.forEach(x -> x.say().run());
+  }
+
+  /** A time of the record; one it lacks sorts last. */
+  private static Instant at(Object time) {
+    try {
+      return Instant.parse(String.valueOf(time));
+    } catch (DateTimeParseException e) {
+      return Instant.MAX;
+    }
+  }
+
+  /** Whether a step runs check rounds (its rounds are said between its start and its end). */
+  private static boolean checking(String step) {
+    return step.startsWith("verify") || step.startsWith("preview-");
+  }
+
+  @SuppressWarnings("unchecked")
+  private int follow(BufferedReader in, String phase, boolean following, Set<String> said)
+      throws IOException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(timeoutSeconds).toNanos();
+    String lastPhase = phase;
+    String line;
+    while ((line = in.readLine()) != null && System.nanoTime() < deadline) {
+      if (!line.startsWith("data: ")) {
+        continue;
+      }
+      Map<String, Object> e = JSON.readValue(line.substring(6), Map.class);
+      String type = String.valueOf(e.get("type"));
+      switch (type) {
+        case "step" -> {
+          following = true;
+          String step = String.valueOf(e.get("step"));
+          String state = String.valueOf(e.get("state"));
+          if (!alreadySaid(said, step + ":" + state)) {
+            sayStep(step, state, e.get("output"));
+          }
+        }
+        case "round" -> {
+          if (following && !alreadySaid(said, e.get("stage") + " " + e.get("round"))) {
+            sayRound(
+                e.get("stage"),
+                e.get("round"),
+                e.get("status"),
+                (List<Map<String, Object>>) e.getOrDefault("checks", List.of()));
+          }
+        }
+        case "rollout" ->
+            out()
+                .println(
+                    "rollout #"
+                        + e.get("rolloutId")
+                        + " "
+                        + e.get("result")
+                        + (e.get("reason") == null ? "" : " (" + e.get("reason") + ")")
+                        + " in "
+                        + e.get("durationMs")
+                        + " ms");
+        case "status" -> {
+          String p = String.valueOf(e.get("phase"));
+          if (ROLLING.contains(p)) {
+            following = true;
+          }
+          if (!p.equals(lastPhase)) {
+            out().println(name + ": " + p + " — " + oneLine(e.get("message"), 300));
+            lastPhase = p;
+          }
+          if (following && !ROLLING.contains(p)) {
+            out().flush();
+            return "Healthy".equals(p) ? ExitCodes.OK : ExitCodes.FAILED;
+          }
+        }
+        default -> {}
+      }
+      out().flush();
     }
     err().println("error: gave up after " + timeoutSeconds + "s (phase " + lastPhase + ")");
     return ExitCodes.FAILED;
+  }
+
+  /**
+   * Whether an event was already said from the record: events come in order, and those that came
+   * before the record was read are in it, so the first one that is not ends the overlap (a step
+   * tried again later is said again).
+   */
+  private static boolean alreadySaid(Set<String> said, String key) {
+    if (said.contains(key)) {
+      return true;
+    }
+    said.clear();
+    return false;
+  }
+
+  /** A step as it starts or ends; a verification's summary, and a failure's output, below it. */
+  private void sayStep(String step, String state, Object output) {
+    out().println("  step " + step + ": " + ("Started".equals(state) ? "started" : state));
+    if (("Failed".equals(state) || checking(step)) && output != null && !"Started".equals(state)) {
+      out().println("    " + String.valueOf(output).strip().replace("\n", "\n    "));
+    }
+  }
+
+  /** A check round: its result, and each failing check with its answer. */
+  private void sayRound(
+      Object stage, Object round, Object status, List<Map<String, Object>> checks) {
+    StringBuilder failing = new StringBuilder();
+    for (Map<String, Object> c : checks) {
+      if ("Failing".equals(c.get("status"))) {
+        failing
+            .append(failing.length() == 0 ? "" : "; ")
+            .append(c.get("name"))
+            .append(": ")
+            .append(c.get("message"))
+            .append(
+                switch (String.valueOf(c.get("failure"))) {
+                  case "NotReady" -> " (not ready)";
+                  case "Wrong" -> " (wrong)";
+                  case "Unanswered" -> " (no answer)";
+                  default -> "";
+                });
+      }
+    }
+    out()
+        .println(
+            "  round "
+                + (round == null ? "" : round + " ")
+                + "("
+                + stage
+                + "): "
+                + status
+                + (failing.length() == 0 ? "" : " — " + failing));
   }
 
   /** The first line of a message, at most {@code max} characters. */

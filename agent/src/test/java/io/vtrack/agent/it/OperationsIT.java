@@ -650,6 +650,101 @@ class OperationsIT extends AgentTestBase {
     assertThat(report.out).contains("Steps:").contains("rollback-start").contains("Backup:");
   }
 
+  /**
+   * A watch that joins while the candidate is verified says the rounds already run, in order
+   * between the verify step's start and its end, each once (it subscribes to the events before it
+   * reads the record, so nothing in between is lost either). The candidate is held in startup by a
+   * check answering 503 (not ready) until the test lets it answer wrong.
+   */
+  @Test
+  void aWatchJoinedDuringVerificationSaysTheRoundsAlreadyRunOnce() throws Exception {
+    app.deploy("v1");
+    start("300ms");
+    awaitPhase("Healthy", commitOf("v1"));
+    java.util.concurrent.atomic.AtomicBoolean hold =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    com.sun.net.httpserver.HttpServer gate =
+        com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+    gate.createContext(
+        "/",
+        x -> {
+          byte[] body = "{}".getBytes(StandardCharsets.UTF_8);
+          x.getResponseHeaders().add("Content-Type", "application/json");
+          x.sendResponseHeaders(hold.get() ? 503 : 200, body.length);
+          x.getResponseBody().write(body);
+          x.close();
+        });
+    gate.start();
+    try {
+      app.extraChecks =
+          """
+                - name: gate
+                  http: {url: "http://127.0.0.1:%d/", jsonKeys: [ready]}
+          """
+              .formatted(gate.getAddress().getPort());
+      app.timings = "startupTimeout: 120s\n    interval: 200ms\n    window: 1500ms";
+      String v2 = app.goodUpgrade("2.0.0", "v2");
+      app.deploy("v2");
+      await()
+          .atMost(LONG)
+          .until(
+              () -> {
+                Map<String, Object> r = agent.api.history("vtrack").get(0);
+                return v2.equals(r.get("to"))
+                    && ((List<?>) r.getOrDefault("checks", List.of())).size() > 0;
+              });
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      java.io.PrintWriter printer = new java.io.PrintWriter(out, true, StandardCharsets.UTF_8);
+      CompletableFuture<Integer> watch =
+          CompletableFuture.supplyAsync(
+              () -> {
+                picocli.CommandLine cl = VtrackCli.commandLine();
+                cl.setOut(printer);
+                cl.setErr(printer);
+                return cl.execute("watch", "vtrack", server(), "--timeout=120");
+              });
+      await()
+          .atMost(LONG)
+          .until(
+              () -> {
+                synchronized (out) {
+                  return out.toString(StandardCharsets.UTF_8).contains("round 1 (Verifying");
+                }
+              });
+      hold.set(false);
+      int code = watch.get(120, java.util.concurrent.TimeUnit.SECONDS);
+      String text;
+      synchronized (out) {
+        text = out.toString(StandardCharsets.UTF_8);
+      }
+      assertThat(code).as(text).isEqualTo(1);
+      assertThat(text)
+          .as(text)
+          .containsPattern(
+              "round 1 \\(Verifying:startup\\): Failing — .*gate: status 503.*\\(not ready\\)")
+          .contains("missing JSON keys [ready] (wrong)")
+          .contains("rollout #" + agent.api.history("vtrack").get(0).get("id") + " RolledBack");
+      for (String once :
+          List.of(
+              "step release: Succeeded",
+              "step verify: started",
+              "round 1 (Verifying:startup)",
+              "round 2 (Verifying:startup)",
+              "step verify: Failed")) {
+        assertThat(text.split(Pattern.quote(once), -1)).as(once + " once in " + text).hasSize(2);
+      }
+      assertThat(text.indexOf("step verify: started"))
+          .as(text)
+          .isLessThan(text.indexOf("round 1 (Verifying"));
+      assertThat(text.indexOf("round 1 (Verifying")).isLessThan(text.indexOf("round 2 (Verifying"));
+      assertThat(text.lastIndexOf("(Verifying:"))
+          .as(text)
+          .isLessThan(text.indexOf("step verify: Failed"));
+    } finally {
+      gate.stop(0);
+    }
+  }
+
   @Test
   void theStatusPageIsServedWithoutABuildStep() throws Exception {
     app.deploy("v1");
