@@ -129,7 +129,10 @@ public final class StatusBuilder {
                   + "; self-heal in progress";
     } else {
       phase = Phase.Failed;
-      message = failedMessage(in, current);
+      message =
+          current == null && desiredQuarantined && !lastFailed
+              ? quarantinedAndStopped(in, desiredCommit)
+              : failedMessage(in, current);
     }
 
     List<Condition> conds = new ArrayList<>();
@@ -215,6 +218,37 @@ public final class StatusBuilder {
                             i.warmUntil()))
                 .toList(),
         in.proxy());
+  }
+
+  /**
+   * Nothing runs though no rollout failed to leave it so (the deployment was stopped, e.g. its
+   * document removed and added again), and the revision names a quarantined commit: what the agent
+   * will not do by itself, and the commands that would.
+   */
+  private static String quarantinedAndStopped(Inputs in, String desiredCommit) {
+    String name = in.desired().name();
+    String verified =
+        in.verifiedCommits().stream()
+            .filter(c -> !c.equals(desiredCommit))
+            .findFirst()
+            .orElse(null);
+    return "nothing runs, and commit "
+        + short7(desiredCommit)
+        + " is quarantined"
+        + (in.quarantineReason() == null ? "" : " (" + in.quarantineReason() + ")")
+        + ": "
+        + (verified == null
+            ? ""
+            : "vtrack rollback "
+                + name
+                + " --to "
+                + short7(verified)
+                + " starts the last verified commit; ")
+        + "a new revision or vtrack reconcile "
+        + name
+        + " tries "
+        + short7(desiredCommit)
+        + " again";
   }
 
   private static String failedMessage(Inputs in, String current) {

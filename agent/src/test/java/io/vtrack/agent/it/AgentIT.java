@@ -461,6 +461,42 @@ class AgentIT extends AgentTestBase {
     assertThat(sharedDb()).exists();
   }
 
+  /**
+   * A document removed (services stopped) and added again on its quarantined revision starts
+   * nothing: the quarantine holds (the same generation), and the status says that nothing runs and
+   * what would start something, not the old rollout's result. The rollback it names works.
+   */
+  @Test
+  @SuppressWarnings("unchecked")
+  void aDocumentAddedAgainOnAQuarantinedRevisionSaysWhatWouldStartSomething() throws Exception {
+    String v1 = deployHealthy("v1");
+    String bad = app.crashAtStartup("v2");
+    app.deploy("v2");
+    awaitPhase("RolledBack", v1);
+    long pid = backendPid();
+    int rollouts = agent.api.history("vtrack").size();
+    app.removeDocument();
+    await().atMost(LONG).until(() -> agent.api.get("/api/v1/deployments/vtrack").status() == 404);
+    await().atMost(LONG).until(() -> ProcStat.read(pid).map(s -> !s.alive()).orElse(true));
+
+    app.deploy("v2");
+    webhook();
+    awaitPhase("Failed", null);
+    String message = (String) status().get("message");
+    assertThat(message)
+        .startsWith("nothing runs, and commit " + bad.substring(0, 7) + " is quarantined (")
+        .contains("vtrack rollback vtrack --to " + v1.substring(0, 7))
+        .endsWith("tries " + bad.substring(0, 7) + " again");
+    assertThat(agent.api.history("vtrack")).hasSize(rollouts);
+
+    Api.Answer a =
+        agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "{\"to\": \"" + v1 + "\"}");
+    assertThat(a.status()).as(a.body()).isEqualTo(202);
+    awaitPhase("RolledBack", v1);
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+    assertThat((List<Object>) status().get("quarantinedCommits")).containsExactly(bad);
+  }
+
   @Test
   void notificationsArePostedOnTransitionsAndRetried() throws Exception {
     io.vertx.core.Vertx rx = io.vertx.core.Vertx.vertx();

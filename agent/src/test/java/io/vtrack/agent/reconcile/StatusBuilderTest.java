@@ -223,6 +223,34 @@ class StatusBuilderTest {
     assertThat(s.condition("Healthy").status()).isEqualTo("Unknown");
   }
 
+  /**
+   * Nothing runs after a rollback that succeeded (the document was removed, its services stopped,
+   * and added again on the quarantined revision): the message says that, not the old rollout's
+   * failure, and what would start something.
+   */
+  @Test
+  void aQuarantinedRevisionWithNothingRunningSaysWhatWouldStartSomething() {
+    DeploymentStatus s =
+        StatusBuilder.build(
+            in(
+                desired(B),
+                null,
+                finished("RolledBack"),
+                null,
+                null,
+                List.of(A),
+                List.of(B),
+                List.of(),
+                false,
+                null));
+    assertThat(s.phase()).isEqualTo(Phase.Failed);
+    assertThat(s.message())
+        .isEqualTo(
+            "nothing runs, and commit bbbbbbb is quarantined: vtrack rollback app --to aaaaaaa"
+                + " starts the last verified commit; a new revision or vtrack reconcile app tries"
+                + " bbbbbbb again");
+  }
+
   @Test
   void sourceProblemsKeepThePhaseButClearReady() {
     Desired d =
