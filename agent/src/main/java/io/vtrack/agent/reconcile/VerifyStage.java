@@ -280,19 +280,6 @@ final class VerifyStage {
     results.stream()
         .filter(c -> c.status() != io.vtrack.agent.check.CheckStatus.Unknown) // not awaited
         .forEach(c -> metrics.checkRan(name, c));
-    events.emit(
-        "round",
-        name,
-        "rolloutId",
-        r.id(),
-        "stage",
-        stage + ":" + round.phase(),
-        "round",
-        round.number(),
-        "status",
-        round.result().status().name(),
-        "checks",
-        results);
     onRound.accept(name, results);
     List<CheckRow> rows = new ArrayList<>();
     for (CheckResult c : results) {
@@ -311,13 +298,31 @@ final class VerifyStage {
               c.lastRun(),
               c.failure() == null ? null : c.failure().name()));
     }
-    // Ordered: rounds land in the store in the order they ran.
-    return vertx.executeBlocking(
-        () -> {
-          store.rollouts().insertCheckResults(rows);
-          return null;
-        },
-        true);
+    // Ordered: rounds land in the store in the order they ran. Told once stored, as a step is:
+    // a reader of the event stream that then reads the record (vtrack watch) finds every round in
+    // one or the other.
+    return vertx
+        .<Void>executeBlocking(
+            () -> {
+              store.rollouts().insertCheckResults(rows);
+              return null;
+            },
+            true)
+        .onSuccess(
+            v ->
+                events.emit(
+                    "round",
+                    name,
+                    "rolloutId",
+                    r.id(),
+                    "stage",
+                    stage + ":" + round.phase(),
+                    "round",
+                    round.number(),
+                    "status",
+                    round.result().status().name(),
+                    "checks",
+                    results));
   }
 
   /** A service that exited says why in its last output: the failure message carries it. */
