@@ -694,29 +694,15 @@ class OperationsIT extends AgentTestBase {
                     && ((List<?>) r.getOrDefault("checks", List.of())).size() > 0;
               });
       ByteArrayOutputStream out = new ByteArrayOutputStream();
-      java.io.PrintWriter printer = new java.io.PrintWriter(out, true, StandardCharsets.UTF_8);
       CompletableFuture<Integer> watch =
           CompletableFuture.supplyAsync(
-              () -> {
-                picocli.CommandLine cl = VtrackCli.commandLine();
-                cl.setOut(printer);
-                cl.setErr(printer);
-                return cl.execute("watch", "vtrack", server(), "--timeout=120");
-              });
+              () -> cli(out, out, "watch", "vtrack", server(), "--timeout=120"));
       await()
           .atMost(LONG)
-          .until(
-              () -> {
-                synchronized (out) {
-                  return out.toString(StandardCharsets.UTF_8).contains("round 1 (Verifying");
-                }
-              });
+          .until(() -> out.toString(StandardCharsets.UTF_8).contains("round 1 (Verifying"));
       hold.set(false);
       int code = watch.get(120, java.util.concurrent.TimeUnit.SECONDS);
-      String text;
-      synchronized (out) {
-        text = out.toString(StandardCharsets.UTF_8);
-      }
+      String text = out.toString(StandardCharsets.UTF_8);
       assertThat(code).as(text).isEqualTo(1);
       assertThat(text)
           .as(text)
@@ -775,11 +761,19 @@ class OperationsIT extends AgentTestBase {
   private static Run cli(String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code = cli(out, err, args);
+    return new Run(
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Runs the CLI in this JVM, its output and errors written to {@code out} and {@code err} as they
+   * come.
+   */
+  private static int cli(ByteArrayOutputStream out, ByteArrayOutputStream err, String... args) {
     picocli.CommandLine cl = VtrackCli.commandLine();
     cl.setOut(new java.io.PrintWriter(out, true, StandardCharsets.UTF_8));
     cl.setErr(new java.io.PrintWriter(err, true, StandardCharsets.UTF_8));
-    int code = cl.execute(args);
-    return new Run(
-        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    return cl.execute(args);
   }
 }
