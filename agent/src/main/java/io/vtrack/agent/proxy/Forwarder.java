@@ -13,7 +13,6 @@ import io.vertx.core.http.PoolOptions;
 import io.vertx.core.net.NetSocket;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -34,11 +33,8 @@ final class Forwarder extends VerticleBase {
   private final Map<String, HttpServer> servers = new HashMap<>();
   private HttpClient client;
 
-  /** Where a request waiting on a held route arrived, and its 503 timer. */
-  private record Waiting(String listen, long timer) {}
-
-  /** The requests waiting on held routes, on this forwarder's event loop, by request. */
-  private final Map<HttpServerRequest, Waiting> waiting = new LinkedHashMap<>();
+  /** The requests waiting on held routes, on this forwarder's event loop. */
+  private HeldRequests held;
 
   /**
    * A client connection must deliver a whole request head this long after it opens or after its
@@ -57,6 +53,7 @@ final class Forwarder extends VerticleBase {
 
   @Override
   public Future<?> start() {
+    held = new HeldRequests(vertx, table);
     client =
         vertx.createHttpClient(
             // Quick ACKs (epoll): an app that writes its head and body apart under Nagle (Python's
@@ -97,13 +94,7 @@ final class Forwarder extends VerticleBase {
    * failed ("cannot listen on 127.0.0.1:18080: Address already in use"), empty when all listen.
    */
   Future<List<String>> sync() {
-    for (var e : List.copyOf(waiting.entrySet())) {
-      Routes.Route r = table.route(e.getValue().listen());
-      if (r == null || !r.held()) {
-        forget(e.getKey());
-        dispatch(e.getKey(), e.getValue().listen());
-      }
-    }
+    held.release(this::dispatch);
     List<Future<HttpServer>> all = new ArrayList<>();
     for (String listen : table.routes().keySet()) {
       if (!servers.containsKey(listen)) {
@@ -180,7 +171,7 @@ final class Forwarder extends VerticleBase {
     Routes.Route r = table.route(listen);
     boolean webSocket = "websocket".equalsIgnoreCase(req.getHeader("Upgrade"));
     if (r != null && r.held() && !webSocket && !req.response().closed()) {
-      hold(req, listen);
+      held.hold(req, listen);
       return;
     }
     if (r == null || r.upstream() == null) {
@@ -194,37 +185,6 @@ final class Forwarder extends VerticleBase {
     } else {
       forward(req, r);
     }
-  }
-
-  /**
-   * Keeps a request here, its body unread, until the route is let through (then it goes on as if it
-   * had just arrived) or {@link Routes.Route#HOLD_MILLIS} pass (503 with {@code Retry-After}). A
-   * client that gives up is forgotten.
-   */
-  private void hold(HttpServerRequest req, String listen) {
-    req.pause();
-    long timer =
-        vertx.setTimer(
-            Routes.Route.HOLD_MILLIS,
-            id -> {
-              if (forget(req)) {
-                ProxyHttp.unavailable(req, table.route(listen));
-              }
-            });
-    waiting.put(req, new Waiting(listen, timer));
-    table.held.incrementAndGet();
-    req.response().closeHandler(v -> forget(req));
-  }
-
-  /** Stops holding {@code req}; false when it was not held (any more). */
-  private boolean forget(HttpServerRequest req) {
-    Waiting w = waiting.remove(req);
-    if (w == null) {
-      return false;
-    }
-    vertx.cancelTimer(w.timer());
-    table.held.decrementAndGet();
-    return true;
   }
 
   /**

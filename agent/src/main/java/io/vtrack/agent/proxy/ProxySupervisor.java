@@ -2,10 +2,6 @@ package io.vtrack.agent.proxy;
 
 import io.vtrack.agent.runtime.ProcStat;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,7 +14,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The agent's side of the switch proxy: starts it as a process of its own (in its own session, like
@@ -30,18 +25,12 @@ import tools.jackson.databind.json.JsonMapper;
  */
 public final class ProxySupervisor {
   private static final Logger LOG = LoggerFactory.getLogger(ProxySupervisor.class);
-  private static final JsonMapper JSON = JsonMapper.builder().build();
   private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
 
   private final Path stateDir;
   private final Path tokenFile;
-  private final String token;
   private final boolean external;
-  private final HttpClient http =
-      HttpClient.newBuilder()
-          .version(HttpClient.Version.HTTP_1_1)
-          .connectTimeout(Duration.ofSeconds(2))
-          .build();
+  private final ProxyAdmin admin;
   private final Set<Long> watched = ConcurrentHashMap.newKeySet();
   private volatile Runnable onDeath = () -> {};
 
@@ -85,30 +74,13 @@ public final class ProxySupervisor {
   public ProxySupervisor(Path stateDir, Path tokenFile, String token, boolean external) {
     this.stateDir = stateDir.toAbsolutePath();
     this.tokenFile = tokenFile.toAbsolutePath();
-    this.token = token;
     this.external = external;
+    this.admin = new ProxyAdmin(token);
   }
 
   /** Whether the proxy runs as a sidecar (never started by this agent). */
   public boolean external() {
     return external;
-  }
-
-  private boolean answers(ProxyState s) {
-    try {
-      HttpResponse<String> r =
-          http.send(
-              HttpRequest.newBuilder(URI.create(s.adminUrl() + "/healthz"))
-                  .timeout(Duration.ofSeconds(2))
-                  .build(),
-              HttpResponse.BodyHandlers.ofString());
-      return r.statusCode() == 200;
-    } catch (IOException e) {
-      return false;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return false;
-    }
   }
 
   /**
@@ -153,7 +125,7 @@ public final class ProxySupervisor {
   /** Makes sure a proxy runs (adopting the one there is), when routes exist to serve. */
   public synchronized ProxyState ensure() throws IOException {
     ProxyState s = ProxyState.read(stateDir);
-    if (s != null && answers(s)) {
+    if (s != null && admin.answers(s)) {
       started();
       silentSinceNanos = 0;
       watch(s);
@@ -197,7 +169,7 @@ public final class ProxySupervisor {
     long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
     while (System.nanoTime() < deadline) {
       ProxyState started = ProxyState.read(stateDir);
-      if (started != null && answers(started)) {
+      if (started != null && admin.answers(started)) {
         LOG.info("switch proxy started (pid {}, admin {})", started.pid(), started.adminUrl());
         started();
         watch(started);
@@ -247,7 +219,7 @@ public final class ProxySupervisor {
     ProxyState s = ensure();
     long served;
     try {
-      served = reload(s);
+      served = admin.reload(s);
     } finally {
       forgetReported();
     }
@@ -313,38 +285,6 @@ public final class ProxySupervisor {
     }
   }
 
-  private long reload(ProxyState s) throws IOException {
-    try {
-      HttpResponse<String> resp =
-          http.send(
-              HttpRequest.newBuilder(URI.create(s.adminUrl() + "/reload"))
-                  .header("Authorization", "Bearer " + token)
-                  .timeout(Duration.ofSeconds(10))
-                  .POST(HttpRequest.BodyPublishers.noBody())
-                  .build(),
-              HttpResponse.BodyHandlers.ofString());
-      if (resp.statusCode() != 200) {
-        Object why = null;
-        try {
-          why = JSON.readValue(resp.body(), Map.class).get("message");
-        } catch (RuntimeException notJson) {
-          // said below as it came
-        }
-        throw new ProxyUnavailableException(
-            "the switch proxy cannot serve the routes: " + (why != null ? why : resp.body()));
-      }
-      return ((Number) JSON.readValue(resp.body(), Map.class).get("version")).longValue();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new ProxyUnavailableException("interrupted while switching");
-    } catch (IOException e) {
-      if (e instanceof ProxyUnavailableException) {
-        throw e;
-      }
-      throw new ProxyUnavailableException("the switch proxy does not answer: " + e.getMessage());
-    }
-  }
-
   /** Stops the proxy this agent started (nothing left to serve); a sidecar is left alone. */
   public synchronized void stop() {
     ProxyState s = ProxyState.read(stateDir);
@@ -398,33 +338,15 @@ public final class ProxySupervisor {
   }
 
   /** What the proxy says of itself (routes, requests in flight by upstream), or null. */
-  @SuppressWarnings("unchecked")
   public Map<String, Object> status() {
     ProxyState s = ProxyState.read(stateDir);
-    if (s == null) {
-      return null;
-    }
-    try {
-      HttpResponse<String> resp =
-          http.send(
-              HttpRequest.newBuilder(URI.create(s.adminUrl() + "/status"))
-                  .header("Authorization", "Bearer " + token)
-                  .timeout(Duration.ofSeconds(2))
-                  .build(),
-              HttpResponse.BodyHandlers.ofString());
-      if (resp.statusCode() != 200) {
-        return null;
-      }
+    Map<String, Object> st = s == null ? null : admin.status(s);
+    if (st != null) {
       // A proxy this agent adopted is followed from its first answer: its death is seen at once.
       silentSinceNanos = 0;
       watch(s);
-      return JSON.readValue(resp.body(), Map.class);
-    } catch (IOException e) {
-      return null;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return null;
     }
+    return st;
   }
 
   /**

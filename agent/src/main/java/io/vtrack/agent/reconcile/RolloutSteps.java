@@ -22,7 +22,6 @@ import io.vtrack.agent.runtime.Runtimes;
 import io.vtrack.agent.store.BackupRepository;
 import io.vtrack.agent.store.Instance;
 import io.vtrack.agent.store.RolloutRecord;
-import io.vtrack.agent.store.RolloutRepository;
 import io.vtrack.agent.store.StateStore;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -30,9 +29,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import tools.jackson.databind.json.JsonMapper;
@@ -52,11 +49,10 @@ final class RolloutSteps {
   private final ReleaseBuilder releases;
   private final Runtimes runtime;
   private final BackupManager backups;
-  private final CommandPolicy policy;
   private final StepRecorder steps;
 
-  /** What stops the prepare, validate and build commands of each rollout when it is rolled back. */
-  private final Map<Long, CommandRunner.Stopper> commands = new ConcurrentHashMap<>();
+  /** The prepare, validate and build commands of each rollout, stopped when it is rolled back. */
+  private final RolloutCommands commands;
 
   RolloutSteps(
       StateStore store,
@@ -69,8 +65,8 @@ final class RolloutSteps {
     this.releases = releases;
     this.runtime = runtime;
     this.backups = backups;
-    this.policy = policy;
     this.steps = steps;
+    this.commands = new RolloutCommands(store, policy);
   }
 
   static ReconcileError.Failed commitFailed(Reason reason, String message) {
@@ -132,7 +128,7 @@ final class RolloutSteps {
           "build",
           () -> {
             String built;
-            CommandRunner.Stopper stopper = stopper(r);
+            CommandRunner.Stopper stopper = commands.stopper(r);
             try {
               built =
                   runtime.build(
@@ -144,7 +140,7 @@ final class RolloutSteps {
                       stopper);
             } catch (IOException e) {
               if (stopper.stopped()) {
-                throw stopped(r, "the build " + e.getMessage());
+                throw commands.stopped(r, "the build " + e.getMessage());
               }
               throw hostOrCommit(spec, Reason.PrepareFailed, e);
             }
@@ -160,7 +156,8 @@ final class RolloutSteps {
           });
     }
     for (CommandStep c : spec.prepare()) {
-      steps.run(r, "prepare:" + c.name(), () -> command(in, c, Reason.PrepareFailed, "prepare"));
+      steps.run(
+          r, "prepare:" + c.name(), () -> commands.run(in, c, Reason.PrepareFailed, "prepare"));
     }
     if (!spec.prepare().isEmpty()) {
       // What the commands wrote (dependencies, build output) is on the disk before it runs.
@@ -216,58 +213,8 @@ final class RolloutSteps {
       steps.run(
           in.rollout(),
           "validate:" + c.name(),
-          () -> command(in, c, Reason.ValidationFailed, "validate"));
+          () -> commands.run(in, c, Reason.ValidationFailed, "validate"));
     }
-  }
-
-  private String command(StageInput in, CommandStep c, Reason reason, String what)
-      throws Exception {
-    RolloutRecord r = in.rollout();
-    Path cwd =
-        ConfinedPath.realInside(in.paths().release(r.toCommit()), c.cwd(), in.paths().shared());
-    Map<String, String> env = serviceEnv(in.name(), r.toCommit(), r.revision(), in.paths());
-    env.putAll(c.env());
-    // Refused before it runs: the document must change, the commit is not to blame.
-    policy.approve(c.command(), cwd);
-    CommandRunner.Result res =
-        CommandRunner.run(policy, c.command(), cwd, env, c.timeout().duration(), stopper(r));
-    if (res.stopped()) {
-      throw stopped(r, what + " '" + c.name() + "' " + res.describe());
-    }
-    if (!res.ok() && reason == Reason.PrepareFailed) {
-      Optional<NetworkUnavailableException> away =
-          NetworkUnavailableException.in(
-              res.output(),
-              what + " '" + c.name() + "' could not reach the network (" + res.describe() + ")");
-      if (away.isPresent()) {
-        throw away.get();
-      }
-    }
-    if (!res.ok()) {
-      throw commitFailed(
-          reason,
-          what + " '" + c.name() + "' failed (" + res.describe() + "): " + res.output().strip());
-    }
-    return res.output();
-  }
-
-  /** What stops the commands of rollout {@code r} (prepare, validate, a compose build). */
-  private CommandRunner.Stopper stopper(RolloutRecord r) {
-    return commands.computeIfAbsent(r.id(), id -> new CommandRunner.Stopper());
-  }
-
-  /** The failure of rollout {@code r}, rolled back by hand while {@code what} ran. */
-  private ReconcileError.Failed stopped(RolloutRecord r, String what) throws Exception {
-    return commitFailed(
-        Reason.ManualRollback,
-        store
-                .rollouts()
-                .stopRequest(r.id())
-                .map(RolloutRepository.StopRequest::describe)
-                .orElse("rolled back")
-            + " ("
-            + what
-            + ")");
   }
 
   /**
@@ -275,12 +222,12 @@ final class RolloutSteps {
    * killed, and none starts after. Whether one ran.
    */
   boolean stopCommands(long rolloutId) {
-    return commands.computeIfAbsent(rolloutId, id -> new CommandRunner.Stopper()).stop();
+    return commands.stop(rolloutId);
   }
 
   /** Rollout {@code rolloutId} ended: nothing of it is left to stop. */
   void ended(long rolloutId) {
-    commands.remove(rolloutId);
+    commands.ended(rolloutId);
   }
 
   void backup(StageInput in) throws Exception {
