@@ -3,8 +3,6 @@ package io.vtrack.agent.reconcile;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.net.NetClient;
-import io.vertx.core.net.NetClientOptions;
 import io.vtrack.agent.check.CheckResult;
 import io.vtrack.agent.check.CheckRound;
 import io.vtrack.agent.check.CheckStatus;
@@ -14,7 +12,6 @@ import io.vtrack.agent.check.HealthCheck;
 import io.vtrack.agent.model.HealthPolicy;
 import io.vtrack.agent.model.Reason;
 import java.net.InetSocketAddress;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -177,9 +174,6 @@ public final class Verification {
         new Outcome(false, Reason.ManualRollback, message, roundsDone, "a rollback was asked for"));
   }
 
-  /** How often the addresses the checks ask are tried before the first round. */
-  private static final long LISTEN_POLL_MILLIS = 25;
-
   /**
    * Completes when every address the checks ask (http checks' host and port) accepts a TCP
    * connection, a service exits, or one {@code interval} has passed, whichever comes first: the
@@ -188,44 +182,13 @@ public final class Verification {
    * one interval; a revision that never listens is judged by its rounds as before.
    */
   private Future<Void> listening() {
-    Set<InetSocketAddress> waiting = new HashSet<>();
-    checks.forEach(c -> c.asks().ifPresent(waiting::add));
-    if (waiting.isEmpty()) {
-      return Future.succeededFuture();
-    }
-    NetClient client = vertx.createNetClient(new NetClientOptions().setConnectTimeout(1000));
-    long bound = System.nanoTime() + policy.interval().millis() * 1_000_000;
-    Promise<Void> ready = Promise.promise();
-    tryConnect(client, waiting, bound, ready);
-    return ready.future().onComplete(v -> client.close());
-  }
-
-  private void tryConnect(
-      NetClient client, Set<InetSocketAddress> waiting, long bound, Promise<Void> ready) {
-    if (waiting.isEmpty() || !exitedServices.get().isEmpty() || System.nanoTime() >= bound) {
-      ready.tryComplete();
-      return;
-    }
-    List<Future<?>> tries = new ArrayList<>();
-    for (InetSocketAddress a : List.copyOf(waiting)) {
-      tries.add(
-          client
-              .connect(a.getPort(), a.getHostString())
-              .onSuccess(
-                  socket -> {
-                    socket.close();
-                    waiting.remove(a);
-                  }));
-    }
-    Future.join(tries)
-        .onComplete(
-            v -> {
-              if (waiting.isEmpty()) {
-                ready.tryComplete();
-              } else {
-                vertx.setTimer(LISTEN_POLL_MILLIS, id -> tryConnect(client, waiting, bound, ready));
-              }
-            });
+    Set<InetSocketAddress> asked = new HashSet<>();
+    checks.forEach(c -> c.asks().ifPresent(asked::add));
+    return ListeningWait.until(
+        vertx,
+        asked,
+        System.nanoTime() + policy.interval().millis() * 1_000_000,
+        () -> !exitedServices.get().isEmpty());
   }
 
   private void round(int n) {
