@@ -17,7 +17,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,7 +35,7 @@ public final class BackupManager {
 
   private final StateStore store;
   private final Duration timeout;
-  private final int failedCopies;
+  private final BackupRetention retention;
 
   public BackupManager(StateStore store, Duration timeout) {
     this(store, timeout, 10);
@@ -49,7 +48,7 @@ public final class BackupManager {
   public BackupManager(StateStore store, Duration timeout, int failedCopies) {
     this.store = store;
     this.timeout = timeout;
-    this.failedCopies = failedCopies;
+    this.retention = new BackupRetention(store, failedCopies);
   }
 
   /** What a backup holds, for status and history. */
@@ -166,7 +165,7 @@ public final class BackupManager {
           .insert(
               new BackupRepository.BackupRow(
                   rolloutId, deployment, dir.toString(), size, integrityText, null, null));
-      prune(deployment, paths, spec.keep(), rolloutId);
+      retention.prune(deployment, paths, spec.keep(), rolloutId);
       return new BackupResult(dir, size, integrityText, notes);
     } catch (BackupFailedException e) {
       cleanup(dir);
@@ -250,88 +249,6 @@ public final class BackupManager {
     }
   }
 
-  /** Keeps the newest {@code keep} backups (the one just taken always). */
-  private void prune(String deployment, DeploymentPaths paths, int keep, long current)
-      throws SQLException, IOException {
-    List<BackupRepository.BackupRow> rows = store.backups().list(deployment);
-    int kept = 0;
-    for (BackupRepository.BackupRow b : rows) {
-      if (b.rolloutId() == current || kept < keep) {
-        kept++;
-        continue;
-      }
-      // The failed/ copy inside a backup folder is user data: it stays when the backup goes.
-      Path dir = paths.backup(b.rolloutId());
-      if (Files.isDirectory(dir.resolve("failed"))) {
-        try (var s = Files.list(dir)) {
-          for (Path p : s.toList()) {
-            if (!p.getFileName().toString().equals("failed")) {
-              ReleaseBuilder.deleteTree(p);
-            }
-          }
-        }
-      } else {
-        ReleaseBuilder.deleteTree(dir);
-      }
-      store.backups().delete(b.rolloutId());
-    }
-    pruneFailedCopies(deployment, paths);
-  }
-
-  /**
-   * Keeps the newest {@code failedCopies} folders holding data as it was at a failure ({@code
-   * failed/}, {@code failed-2/}...): bounded by the setting, never all of them forever.
-   */
-  private void pruneFailedCopies(String deployment, DeploymentPaths paths) throws IOException {
-    Path root = paths.backups();
-    if (!Files.isDirectory(root)) {
-      return;
-    }
-    List<Path> withFailed = new ArrayList<>();
-    try (var s = Files.list(root)) {
-      for (Path dir : s.toList()) {
-        if (dir.getFileName().toString().matches("\\d{1,18}") && !failedIn(dir).isEmpty()) {
-          withFailed.add(dir);
-        }
-      }
-    }
-    withFailed.sort(
-        Comparator.comparingLong((Path d) -> Long.parseLong(d.getFileName().toString()))
-            .reversed());
-    for (Path dir :
-        withFailed.subList(Math.min(failedCopies, withFailed.size()), withFailed.size())) {
-      for (Path f : failedIn(dir)) {
-        ReleaseBuilder.deleteTree(f);
-      }
-      LOG.info(
-          "{}: removed the failed-data copy in {} (retention.failedCopies {})",
-          deployment,
-          dir,
-          failedCopies);
-      try (var left = Files.list(dir)) {
-        if (left.findAny().isEmpty()) {
-          Files.delete(dir);
-        }
-      }
-    }
-  }
-
-  private static List<Path> failedIn(Path dir) throws IOException {
-    try (var s = Files.list(dir)) {
-      return s.filter(
-              p -> {
-                String n = p.getFileName().toString();
-                return n.equals("failed") || n.startsWith("failed-");
-              })
-          .toList();
-    }
-  }
-
-  /**
-   * Restores a backup into {@code shared/} while the app is stopped. The current data moves to
-   * {@code failed/} first; each database is written beside its target and renamed into place, with
-   * no stale {@code -wal}/{@code -shm}/{@code -journal} left next to it.
-   */
   /** What a restore did, and where the data it replaced was kept. */
   public record Restored(List<String> paths, Path failedDir) {
     @Override
