@@ -40,18 +40,20 @@ final class BackupRetention {
         kept++;
         continue;
       }
-      // The failed/ copy inside a backup folder is user data: it stays when the backup goes.
+      // The failed copies inside a backup folder (failed/, and failed-2/... when it was restored
+      // again) are user data: they stay when the backup goes.
       Path dir = paths.backup(b.rolloutId());
-      if (Files.isDirectory(dir.resolve("failed"))) {
+      List<Path> failed = Files.isDirectory(dir) ? failedIn(dir) : List.of();
+      if (failed.isEmpty()) {
+        ReleaseBuilder.deleteTree(dir);
+      } else {
         try (var s = Files.list(dir)) {
           for (Path p : s.toList()) {
-            if (!p.getFileName().toString().equals("failed")) {
+            if (!failed.contains(p)) {
               ReleaseBuilder.deleteTree(p);
             }
           }
         }
-      } else {
-        ReleaseBuilder.deleteTree(dir);
       }
       store.backups().delete(b.rolloutId());
     }
@@ -96,14 +98,10 @@ final class BackupRetention {
     }
   }
 
+  /** The failed copies a restore made in backup folder {@code dir}: failed/, failed-2/... */
   private static List<Path> failedIn(Path dir) throws IOException {
     try (var s = Files.list(dir)) {
-      return s.filter(
-              p -> {
-                String n = p.getFileName().toString();
-                return n.equals("failed") || n.startsWith("failed-");
-              })
-          .toList();
+      return s.filter(p -> p.getFileName().toString().matches("failed(-\\d{1,9})?")).toList();
     }
   }
 }

@@ -442,6 +442,27 @@ class BackupManagerTest {
     }
   }
 
+  /** A backup restored twice holds failed/ and failed-2/: both are data, both outlive it. */
+  @Test
+  void aBackupThatGoesKeepsEveryFailedCopyOfIt() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
+    Files.createDirectories(paths.shared());
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+      BackupSpec spec = new BackupSpec(List.of(), List.of("conf"), 1);
+      Files.writeString(paths.shared().resolve("conf"), "before");
+      mgr.take("dep", 1, paths, spec);
+      Files.writeString(paths.shared().resolve("conf"), "first failure");
+      mgr.restore(paths, 1, spec);
+      Files.writeString(paths.shared().resolve("conf"), "second failure");
+      mgr.restore(paths, 1, spec);
+      mgr.take("dep", 2, paths, spec);
+      assertThat(paths.backup(1).resolve("failed/conf")).hasContent("first failure");
+      assertThat(paths.backup(1).resolve("failed-2/conf")).hasContent("second failure");
+      assertThat(paths.backup(1).resolve("conf")).doesNotExist();
+    }
+  }
+
   @Test
   void failedCopiesAreBoundedByRetentionNewestKept() throws Exception {
     DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
