@@ -79,7 +79,10 @@ public final class BackupManager {
     Path dir = paths.backup(rolloutId);
     List<String> notes = new ArrayList<>();
     try {
-      ReleaseBuilder.deleteTree(dir);
+      // What an attempt of this rollout left. (A failed copy found here stays: the store was
+      // replaced by an older copy, so this rollout's number was another's, whose failure it
+      // kept.)
+      BackupRetention.clear(dir);
       // Backups hold the app's data: readable by the agent's user only.
       Files.createDirectories(dir, OWNER_ONLY_DIR);
       long needed = 0;
@@ -243,7 +246,7 @@ public final class BackupManager {
 
   private static void cleanup(Path dir) {
     try {
-      ReleaseBuilder.deleteTree(dir);
+      BackupRetention.clear(dir);
     } catch (IOException ignored) {
       // Nothing more to do: the rollout fails and reports the original error.
     }

@@ -40,24 +40,29 @@ final class BackupRetention {
         kept++;
         continue;
       }
-      // The failed copies inside a backup folder (failed/, and failed-2/... when it was restored
-      // again) are user data: they stay when the backup goes.
-      Path dir = paths.backup(b.rolloutId());
-      List<Path> failed = Files.isDirectory(dir) ? failedIn(dir) : List.of();
-      if (failed.isEmpty()) {
-        ReleaseBuilder.deleteTree(dir);
-      } else {
-        try (var s = Files.list(dir)) {
-          for (Path p : s.toList()) {
-            if (!failed.contains(p)) {
-              ReleaseBuilder.deleteTree(p);
-            }
-          }
-        }
-      }
+      clear(paths.backup(b.rolloutId()));
       store.backups().delete(b.rolloutId());
     }
     pruneFailedCopies(deployment, paths);
+  }
+
+  /**
+   * Removes what backup folder {@code dir} holds but its failed copies (failed/, and failed-2/...
+   * when it was restored again), which are user data; the folder goes too when none is left.
+   */
+  static void clear(Path dir) throws IOException {
+    List<Path> failed = Files.isDirectory(dir) ? failedIn(dir) : List.of();
+    if (failed.isEmpty()) {
+      ReleaseBuilder.deleteTree(dir);
+      return;
+    }
+    try (var s = Files.list(dir)) {
+      for (Path p : s.toList()) {
+        if (!failed.contains(p)) {
+          ReleaseBuilder.deleteTree(p);
+        }
+      }
+    }
   }
 
   /**

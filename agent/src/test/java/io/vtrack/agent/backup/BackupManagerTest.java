@@ -463,6 +463,33 @@ class BackupManagerTest {
     }
   }
 
+  /**
+   * A state store replaced by an older copy numbers its next rollouts as earlier ones were: a
+   * backup taken under a number whose folder holds a failure's data leaves that data where it is.
+   */
+  @Test
+  void aBackupTakenAgainUnderItsNumberKeepsTheFailedCopyThere() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
+    Files.createDirectories(paths.shared());
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+      BackupSpec spec = new BackupSpec(List.of(), List.of("conf"), 3);
+      Files.writeString(paths.shared().resolve("conf"), "before");
+      mgr.take("dep", 1, paths, spec);
+      Files.writeString(paths.shared().resolve("conf"), "the failure's");
+      mgr.restore(paths, 1, spec);
+      Files.writeString(paths.shared().resolve("conf"), "later");
+      store.backups().delete(1);
+      mgr.take("dep", 1, paths, spec);
+      assertThat(paths.backup(1).resolve("failed/conf")).hasContent("the failure's");
+      assertThat(paths.backup(1).resolve("conf")).hasContent("later");
+      Files.writeString(paths.shared().resolve("conf"), "a second failure's");
+      assertThat(mgr.restore(paths, 1, spec).failedDir())
+          .isEqualTo(paths.backup(1).resolve("failed-2"));
+      assertThat(paths.shared().resolve("conf")).hasContent("later");
+    }
+  }
+
   @Test
   void failedCopiesAreBoundedByRetentionNewestKept() throws Exception {
     DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
