@@ -168,7 +168,13 @@ public final class BackupManager {
           .insert(
               new BackupRepository.BackupRow(
                   rolloutId, deployment, dir.toString(), size, integrityText, null, null));
-      retention.prune(deployment, paths, spec.keep(), rolloutId);
+      try {
+        retention.prune(deployment, paths, spec.keep(), rolloutId);
+      } catch (SQLException | IOException e) {
+        // Housekeeping: the backup is taken and recorded, and older ones go next time.
+        LOG.warn("{}: older backups were not pruned: {}", deployment, e.getMessage());
+        notes.add("older backups were not pruned: " + e.getMessage());
+      }
       return new BackupResult(dir, size, integrityText, notes);
     } catch (BackupFailedException e) {
       cleanup(dir);

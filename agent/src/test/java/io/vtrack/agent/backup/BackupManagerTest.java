@@ -2,6 +2,7 @@ package io.vtrack.agent.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vtrack.agent.model.BackupSpec;
 import io.vtrack.agent.release.DeploymentPaths;
@@ -487,6 +488,46 @@ class BackupManagerTest {
       assertThat(mgr.restore(paths, 1, spec).failedDir())
           .isEqualTo(paths.backup(1).resolve("failed-2"));
       assertThat(paths.shared().resolve("conf")).hasContent("later");
+    }
+  }
+
+  /**
+   * An older backup that cannot be removed (here a file the kernel keeps immutable) leaves the new
+   * backup taken: pruning is housekeeping, and the backup says what it left.
+   */
+  @Test
+  void aBackupThatCannotPruneTheOlderOnesIsTakenAndSaysSo() throws Exception {
+    DeploymentPaths paths = new DeploymentPaths(dir.resolve("dep"), dir);
+    Files.createDirectories(paths.shared());
+    Files.writeString(paths.shared().resolve("conf"), "v1");
+    try (StateStore store = StateStore.open(dir.resolve("state"))) {
+      BackupManager mgr = new BackupManager(store, Duration.ofSeconds(30));
+      BackupSpec spec = new BackupSpec(List.of(), List.of("conf"), 1);
+      mgr.take("dep", 1, paths, spec);
+      Path stuck = paths.backup(1).resolve("conf");
+      assumeTrue(chattr("+i", stuck), "chattr +i works on this file system");
+      try {
+        Files.writeString(paths.shared().resolve("conf"), "v2");
+        BackupManager.BackupResult b = mgr.take("dep", 2, paths, spec);
+        assertThat(b.notes()).anyMatch(n -> n.startsWith("older backups were not pruned"));
+        assertThat(paths.backup(2).resolve("conf")).hasContent("v2");
+        assertThat(store.backups().get(2)).isPresent();
+      } finally {
+        chattr("-i", stuck);
+      }
+    }
+  }
+
+  private static boolean chattr(String flag, Path file) throws Exception {
+    try {
+      Process p =
+          new ProcessBuilder("chattr", flag, file.toString())
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
+      return p.waitFor() == 0;
+    } catch (java.io.IOException noChattr) {
+      return false;
     }
   }
 
