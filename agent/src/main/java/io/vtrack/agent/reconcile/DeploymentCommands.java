@@ -6,11 +6,15 @@ import io.vtrack.agent.LogSetup;
 import io.vtrack.agent.model.DeploymentSpec;
 import io.vtrack.agent.model.RolloutKind;
 import io.vtrack.agent.model.Stage;
+import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.GitRepositories;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.store.DeploymentRepository.DeploymentRow;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,6 +59,7 @@ public final class DeploymentCommands {
   private final Function<String, DeploymentState> states;
   private final ManualStops stops;
   private final Function<String, Future<Void>> publish;
+  private final Path stateDir;
 
   DeploymentCommands(
       Vertx vertx,
@@ -66,8 +71,10 @@ public final class DeploymentCommands {
       RolloutTransitions transitions,
       Function<String, DeploymentState> states,
       ManualStops.Stopping stopRollout,
-      Function<String, Future<Void>> publish) {
+      Function<String, Future<Void>> publish,
+      Path stateDir) {
     this.vertx = vertx;
+    this.stateDir = stateDir;
     this.store = store;
     this.registry = registry;
     this.repos = repos;
@@ -268,6 +275,14 @@ public final class DeploymentCommands {
         target.equals(row.lastHealthyCommit()) && row.lastHealthySpecJson() != null
             ? row.lastHealthySpecJson()
             : Specs.json(entry.document().document().spec());
+    // A commit verified long ago may have lost its release folder to releases.keep: it is
+    // exported and prepared again (its prepare commands, a compose build) and validated, as when
+    // it was first deployed; a release that is there is ready.
+    Stage first =
+        Files.isDirectory(
+                DeploymentPaths.of(stateDir, name).release(target), LinkOption.NOFOLLOW_LINKS)
+            ? Stage.BackingUp
+            : Stage.Preparing;
     long id =
         transitions.requestRollback(
             RolloutRecord.create(
@@ -277,7 +292,7 @@ public final class DeploymentCommands {
                 target,
                 null,
                 entry.document().generation(),
-                Stage.BackingUp,
+                first,
                 restoreData,
                 JSON.writeValueAsString(Map.of("by", "api", "caller", caller)),
                 specJson),

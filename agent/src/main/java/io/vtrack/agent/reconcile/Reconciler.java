@@ -139,7 +139,8 @@ public final class Reconciler {
             transitions,
             this::state,
             executor::stop,
-            this::publishNow);
+            this::publishNow,
+            wiring.stateDir());
     this.planAndDiff =
         new PlanAndDiff(
             vertx,

@@ -451,6 +451,50 @@ class AgentIT extends AgentTestBase {
     assertThat(rec.get("result")).isEqualTo("Succeeded");
   }
 
+  /**
+   * A verified commit whose release was pruned (releases.keep) is prepared again when a rollback
+   * goes back to it: exported, its prepare commands run, validated. Its checks need what prepare
+   * made, as an app needs its installed dependencies.
+   */
+  @Test
+  void aRollbackToACommitWhoseReleaseWasPrunedPreparesItAgain() throws Exception {
+    app.validate =
+        """
+          prepare:
+            - {name: build, command: [sh, -c, "echo built > prepared"], timeout: 30s}
+          validate:
+            - {name: built, command: [test, -f, prepared], timeout: 30s}
+        """;
+    app.extraChecks =
+        """
+              - name: prepared
+                command: {command: [test, -f, prepared]}
+        """;
+    app.extraSpec = "  releases: {keep: 2}";
+    String v1 = deployHealthy("v1");
+    String v2 = app.goodUpgrade("2.0.0", "v2");
+    app.deploy("v2");
+    awaitPhase("Healthy", v2);
+    String v3 = app.goodUpgrade("3.0.0", "v3");
+    app.deploy("v3");
+    awaitPhase("Healthy", v3);
+    Path releases = agent.stateDir.resolve("deployments/vtrack/releases");
+    await().atMost(LONG).until(() -> !Files.exists(releases.resolve(v1)));
+
+    Api.Answer a =
+        agent.api.postAuthed("/api/v1/deployments/vtrack/rollback", "{\"to\": \"" + v1 + "\"}");
+    assertThat(a.status()).as(a.body()).isEqualTo(202);
+    awaitPhase("RolledBack", v1);
+    assertThat(runningVersion()).isEqualTo("1.0.0");
+    assertThat(releases.resolve(v1).resolve("prepared")).hasContent("built");
+    Map<String, Object> rec = agent.api.history("vtrack").get(0);
+    assertThat(rec.get("kind")).isEqualTo("rollback");
+    assertThat(rec.get("result")).isEqualTo("Succeeded");
+    assertThat(String.valueOf(rec.get("steps")))
+        .contains("prepare:build")
+        .contains("validate:built");
+  }
+
   @Test
   void removingTheDocumentStopsTheAppAndKeepsItsData() throws Exception {
     String v1 = deployHealthy("v1");
