@@ -53,15 +53,9 @@ class PowerLossIT {
       String v2 = good ? app.goodUpgrade("2.0.0", "v2") : app.breakContract("v2");
       String expected = good ? v2 : v1;
       powerLostAt(crashAt, app, agent, good, expected, v2);
+      awaitRunning(agent, "vtrack", expected);
       try (StateStore s = StateStore.open(agent.stateDir)) {
         List<ProcessRow> rows = s.processes().of("vtrack");
-        assertThat(rows)
-            .extracting(ProcessRow::service)
-            .containsExactlyInAnyOrder("backend", "frontend");
-        for (ProcessRow r : rows) {
-          assertThat(r.commit()).isEqualTo(expected);
-          assertThat(ProcStat.isAlive(r.pid(), r.startTicks())).isTrue();
-        }
         // Nothing runs that the store does not account for.
         assertThat(OrphanScan.find(agent.stateDir))
             .extracting(OrphanScan.Found::pgid)
@@ -104,19 +98,51 @@ class PowerLossIT {
       if (!good) {
         assertThat(BlueGreenIT.rows(db)).as("rows after the rollback").isEqualTo(before);
       }
-      String live = BlueGreenRestartIT.liveColour(agent);
-      try (StateStore s = StateStore.open(agent.stateDir)) {
-        List<ProcessRow> rows = s.processes().of("vtrack@" + live);
-        assertThat(rows)
-            .extracting(ProcessRow::service)
-            .containsExactlyInAnyOrder("backend", "frontend");
-        for (ProcessRow r : rows) {
-          assertThat(r.commit()).isEqualTo(expected);
-          assertThat(ProcStat.isAlive(r.pid(), r.startTicks())).isTrue();
-        }
-      }
+      awaitRunning(agent, "vtrack@" + BlueGreenRestartIT.liveColour(agent), expected);
       List<Map<String, Object>> history = agent.api().history("vtrack");
       assertThat(history.get(0).get("result")).isEqualTo(good ? "Succeeded" : "RolledBack");
+    }
+  }
+
+  /**
+   * The store's processes of instance {@code key} are its backend and frontend of {@code commit},
+   * alive. Waited for (30 s): a service the agent restarts just then has a row that is a moment
+   * behind. A first look that found otherwise is printed with the agent's log, so that a restart
+   * after the end state is seen in the test's output, not only a failure.
+   */
+  static void awaitRunning(AgentProcess agent, String key, String commit) throws Exception {
+    boolean[] first = {true};
+    try {
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(100))
+          .untilAsserted(
+              () -> {
+                try (StateStore s = StateStore.open(agent.stateDir)) {
+                  List<ProcessRow> rows = s.processes().of(key);
+                  try {
+                    assertThat(rows)
+                        .extracting(ProcessRow::service)
+                        .containsExactlyInAnyOrder("backend", "frontend");
+                    for (ProcessRow r : rows) {
+                      assertThat(r.commit()).isEqualTo(commit);
+                      assertThat(ProcStat.isAlive(r.pid(), r.startTicks())).as("%s", r).isTrue();
+                    }
+                  } catch (AssertionError e) {
+                    if (first[0]) {
+                      first[0] = false;
+                      System.err.println(
+                          "not yet running as the end state says: " + e.getMessage().strip());
+                    }
+                    throw e;
+                  }
+                }
+              });
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      throw new AssertionError(e.getMessage() + "\n" + agent.log(), e);
+    }
+    if (!first[0]) {
+      System.err.println("(running 100 ms later or more; the agent's log)\n" + agent.log());
     }
   }
 
