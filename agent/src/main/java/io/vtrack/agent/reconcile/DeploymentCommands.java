@@ -8,12 +8,11 @@ import io.vtrack.agent.model.RolloutKind;
 import io.vtrack.agent.model.Stage;
 import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.GitRepositories;
+import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.source.DesiredStateRegistry;
 import io.vtrack.agent.store.DeploymentRepository.DeploymentRow;
 import io.vtrack.agent.store.RolloutRecord;
 import io.vtrack.agent.store.StateStore;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -279,8 +278,7 @@ public final class DeploymentCommands {
     // exported and prepared again (its prepare commands, a compose build) and validated, as when
     // it was first deployed; a release that is there is ready.
     Stage first =
-        Files.isDirectory(
-                DeploymentPaths.of(stateDir, name).release(target), LinkOption.NOFOLLOW_LINKS)
+        ReleaseBuilder.isExported(DeploymentPaths.of(stateDir, name), target)
             ? Stage.BackingUp
             : Stage.Preparing;
     long id =

@@ -8,7 +8,6 @@ import io.vtrack.agent.model.StrategySpec;
 import io.vtrack.agent.release.DeploymentPaths;
 import io.vtrack.agent.release.ReleaseBuilder;
 import io.vtrack.agent.release.ReleaseSources;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -140,7 +139,7 @@ final class PlanDescription {
       return steps;
     }
     steps.add(
-        (!Files.isDirectory(paths.release(to))
+        (!ReleaseBuilder.isExported(paths, to)
                 ? "export release "
                 : elsewhere ? "export release again (from spec.source.path) " : "reuse release ")
             + rel);

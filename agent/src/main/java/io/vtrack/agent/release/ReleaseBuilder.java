@@ -56,7 +56,7 @@ public final class ReleaseBuilder {
       discard(paths, commit);
     }
     List<String> tracked;
-    if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+    if (isExported(paths, commit)) {
       tracked = List.of();
     } else {
       Files.createDirectories(paths.releases());
@@ -92,6 +92,14 @@ public final class ReleaseBuilder {
   }
 
   /**
+   * Whether {@code commit}'s release is there: a folder under its final name is a complete export
+   * (see {@link #build}), which is reused; a link in its place is not one the agent made.
+   */
+  public static boolean isExported(DeploymentPaths paths, String commit) {
+    return Files.isDirectory(paths.release(commit), LinkOption.NOFOLLOW_LINKS);
+  }
+
+  /**
    * Whether {@code releases/<commit>/} is there but was exported from another folder of the commit
    * than {@code spec.source.path} names. A release made before the folder was recorded counts as
    * the document's.
@@ -101,7 +109,7 @@ public final class ReleaseBuilder {
       throws SQLException {
     String from = sources.exportedFrom(paths.name(), commit);
     return from != null
-        && Files.isDirectory(paths.release(commit), LinkOption.NOFOLLOW_LINKS)
+        && isExported(paths, commit)
         && !from.equals(CommitFiles.normalizeFolder(spec.source().path()));
   }
 
