@@ -2,9 +2,6 @@ package io.vtrack.agent.check;
 
 import io.vertx.core.Future;
 import io.vertx.core.http.HttpClient;
-import io.vertx.core.http.HttpMethod;
-import io.vertx.core.http.RequestOptions;
-import io.vtrack.agent.HttpAnswers;
 import io.vtrack.agent.model.CheckSpec;
 import java.net.InetSocketAddress;
 import java.time.Instant;
@@ -12,13 +9,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
  * {@code samples} sequential requests; the median (and p95 from 20 samples) is compared with the
  * baseline the last healthy commit recorded. It fails only above both {@code maxIncrease} and
- * {@code minDelta}, so a few milliseconds of noise on a fast endpoint are not a regression.
+ * {@code minDelta}, so a few milliseconds of noise on a fast endpoint are not a regression. A round
+ * ends as soon as its verdict is certain: a sample still unanswered once it is over the limit is
+ * counted then ({@link LatencySamples}), and no sample is taken once the median cannot come under.
  *
  * <p>With blue-green the last healthy commit is still running beside the candidate: each sample of
  * the candidate is followed by one of the live instance (the same URL on its ports), and the
@@ -93,119 +91,55 @@ final class LatencyCheck implements HealthCheck, Baselined {
   static final int WARMING_SAMPLES = 2;
 
   /**
-   * A sample is waited for until it decides the round against a limit this much above the current
-   * one. The live sample taken after it moves the limit a little either way; counted at the bare
-   * limit, the least rise took the verdict back, and the round took one sample more (on a busy
-   * machine, often), or while warming up, could no longer stop early at all.
+   * A candidate's sample still unanswered this many times the current limit after it was sent is
+   * over the limit whatever it takes: it is counted at the time it has taken then and the next
+   * sample goes out. The live sample taken after it moves the limit a little either way; counted at
+   * the bare limit, the least rise took the verdict back.
    */
   static final double DECIDING_HEADROOM = 1.1;
 
   private Future<CheckResult> run(boolean warmingUp) {
     long start = System.nanoTime();
-    List<Double> times = new ArrayList<>();
-    List<Double> live = new ArrayList<>();
-    // A live instance that failed one sample is not asked again this round: a hung one would
-    // otherwise add a timeout to every sample.
-    boolean[] liveAnswers = {liveUrl != null};
-    // The candidate's current sample: whether it was sent (one that then times out is unanswered)
-    // and its head came; and the time of a sample that was counted without waiting for its answer.
-    Asked asked = new Asked();
-    Future<Void> chain = Future.succeededFuture();
     int n = spec.latency().samples();
-    for (int i = 0; i < n; i++) {
-      // Fail as soon as it is certain: once the median is over the limit even if every sample
-      // still to come took no time at all, the rest cannot change the verdict; a sample that
-      // would make it so is not waited for past the time that does. The live instance is still
-      // asked after it: a live sample that raises the limit takes the certainty back, and the
-      // round goes on with the time the candidate's sample had taken then (less than its own).
-      chain =
-          chain.compose(
-              v ->
-                  certainlyOver(times, live, n) || (warmingUp && slowSoFar(times, live))
-                      ? Future.succeededFuture()
-                      : sample(url, times, asked, decidingAfterMs(times, live, n, warmingUp))
-                          .compose(
-                              x ->
-                                  !liveAnswers[0]
-                                      ? Future.succeededFuture()
-                                      : sample(liveUrl, live, new Asked(), -1)
-                                          .onFailure(err -> liveAnswers[0] = false)
-                                          .otherwiseEmpty()));
-    }
-    return chain
-        .map(v -> judge(times, live, asked.notWaitedMs, start))
+    LatencySamples round =
+        new LatencySamples(client, url, liveUrl, spec.effectiveTimeout().millis());
+    // Fail as soon as it is certain: once the median is over the limit even if every sample still
+    // to come took no time at all, the rest cannot change the verdict. A sample over the limit is
+    // not waited for past the time that makes it so; the live instance is still asked after each:
+    // a live sample that raises the limit takes the certainty back, and the round goes on.
+    return round
+        .take(
+            n,
+            () ->
+                certainlyOver(round.times, round.live, n)
+                    || (warmingUp && slowSoFar(round.times, round.live)),
+            () -> cutAfterMs(round.live))
+        // A verdict of "over" made with samples counted before they ended stands whatever they
+        // take; any other waits for their own times.
+        .compose(
+            v ->
+                overWhateverTheyTake(round, n, warmingUp)
+                    ? Future.succeededFuture()
+                    : round.ended())
+        .map(v -> judge(round, start))
         .recover(
-            err ->
-                Future.succeededFuture(
-                    result(
-                            CheckStatus.Failing,
-                            null,
-                            // Its head came, and the answer did not end in time.
-                            err instanceof TimeoutException && asked.head
-                                ? "the answer did not end within " + spec.effectiveTimeout().text()
-                                : HttpCheck.failed(err, spec),
-                            start)
-                        .as(Failure.ofRequest(err, asked.sent))));
-  }
-
-  /**
-   * One request to {@code target}; its time goes into {@code times}.
-   *
-   * @param overAfterMs when not negative, the time after which this sample decides the round by
-   *     being over the limit: still unanswered then, it is over whatever comes, so it is counted at
-   *     the time it has taken and not waited for. The request itself is left to finish within its
-   *     timeout: an app that finds its client gone logs a broken pipe, and a log check would take
-   *     that error for the revision's own
-   */
-  private Future<Void> sample(String target, List<Double> times, Asked asked, double overAfterMs) {
-    long t0 = System.nanoTime();
-    long timeout = spec.effectiveTimeout().millis();
-    asked.sent = false;
-    asked.head = false;
-    return client
-        .request(
-            new RequestOptions()
-                .setMethod(HttpMethod.GET)
-                .setAbsoluteURI(target)
-                .setTimeout(timeout))
-        .compose(
-            req -> {
-              asked.sent = true;
-              // The whole answer within the timeout, not only each pause in it: an endpoint that
-              // streams without end is unanswered then, and broken off. What it sends is not kept.
-              Future<Void> answer =
-                  HttpAnswers.within(
-                      req.send()
-                          .compose(
-                              resp -> {
-                                asked.head = true;
-                                resp.handler(bytes -> {});
-                                return resp.end();
-                              }),
-                      timeout,
-                      req);
-              if (overAfterMs < 0) {
-                return answer;
-              }
-              // Its time counts from the sample's start, connecting included, as every sample's
-              // does; the timer starts only once the request is on its way, so a candidate that
-              // does not take connections yet is never counted as slow.
-              long left = (long) Math.floor(overAfterMs - (System.nanoTime() - t0) / 1e6) + 1;
-              return answer
-                  .timeout(Math.max(1, left), TimeUnit.MILLISECONDS)
-                  .recover(
-                      err -> {
-                        if (!(err instanceof TimeoutException) || answer.isComplete()) {
-                          return Future.failedFuture(err);
-                        }
-                        asked.notWaitedMs = (System.nanoTime() - t0) / 1e6;
-                        return Future.succeededFuture();
-                      });
-            })
-        .compose(
-            answered -> {
-              times.add((System.nanoTime() - t0) / 1e6);
-              return Future.succeededFuture();
+            failure -> {
+              // A sample's failure carries its request's fate; any other comes before one was sent.
+              LatencySamples.Failed f =
+                  failure instanceof LatencySamples.Failed sf
+                      ? sf
+                      : new LatencySamples.Failed(failure, false, false);
+              Throwable err = f.getCause();
+              return Future.succeededFuture(
+                  result(
+                          CheckStatus.Failing,
+                          null,
+                          // Its head came, and the answer did not end in time.
+                          err instanceof TimeoutException && f.head
+                              ? "the answer did not end within " + spec.effectiveTimeout().text()
+                              : HttpCheck.failed(err, spec),
+                          start)
+                      .as(Failure.ofRequest(err, f.sent)));
             });
   }
 
@@ -219,38 +153,24 @@ final class LatencyCheck implements HealthCheck, Baselined {
   }
 
   /**
-   * How long the candidate's next sample may take before it decides the round: past that time the
-   * median is over the limit whatever the samples after it take (or, warming up, the first samples
-   * are all over); -1 when no time within the request's timeout would decide it. It decides against
-   * a limit {@link #DECIDING_HEADROOM} times the current one.
+   * How long a candidate's sample may take before it is over the limit whatever it takes: {@link
+   * #DECIDING_HEADROOM} times the current limit; -1 when no limit applies or the timeout comes
+   * first.
    */
-  double decidingAfterMs(List<Double> times, List<Double> live, int n, boolean warmingUp) {
-    double limit = limitMs(reference(live)) * DECIDING_HEADROOM;
-    double lo = limit;
-    double hi = spec.effectiveTimeout().millis();
-    if (Double.isInfinite(limit) || hi <= lo || !decides(times, n, warmingUp, limit, hi)) {
-      return -1;
-    }
-    // The verdict only grows with the sample's time: the least time that decides, to 0.1 ms.
-    while (hi - lo > 0.1) {
-      double mid = (lo + hi) / 2;
-      if (decides(times, n, warmingUp, limit, mid)) {
-        hi = mid;
-      } else {
-        lo = mid;
-      }
-    }
-    return hi;
+  double cutAfterMs(List<Double> live) {
+    double cut = limitMs(reference(live)) * DECIDING_HEADROOM;
+    return Double.isInfinite(cut) || cut >= spec.effectiveTimeout().millis() ? -1 : cut;
   }
 
   /**
-   * Whether a next sample of {@code ms} decides the round against {@code limit} (see {@link
-   * #decidingAfterMs}).
+   * Whether the round's verdict is "over" with the samples counted so far, whatever the ones
+   * counted before they ended turn out to take.
    */
-  private boolean decides(List<Double> times, int n, boolean warmingUp, double limit, double ms) {
-    List<Double> with = new ArrayList<>(times);
-    with.add(ms);
-    return (warmingUp && allOver(with, limit)) || medianOfPadded(with, n) > limit;
+  private boolean overWhateverTheyTake(LatencySamples round, int n, boolean warmingUp) {
+    return certainlyOver(round.times, round.live, n)
+        || (warmingUp && slowSoFar(round.times, round.live))
+        || (round.times.size() >= n
+            && percentile(round.times, 50) > limitMs(reference(round.live)));
   }
 
   /**
@@ -301,7 +221,11 @@ final class LatencyCheck implements HealthCheck, Baselined {
         && times.stream().allMatch(t -> t > limit);
   }
 
-  private CheckResult judge(List<Double> times, List<Double> live, Double notWaitedMs, long start) {
+  private CheckResult judge(LatencySamples round, long start) {
+    List<Double> times = round.times;
+    List<Double> live = round.live;
+    // Samples counted before their answer ended, and not ended yet: the median is at least this.
+    long notWaited = round.notWaited();
     double median = percentile(times, 50);
     synchronized (this) {
       medians.add(median);
@@ -343,44 +267,43 @@ final class LatencyCheck implements HealthCheck, Baselined {
               + spec.latency().maxIncrease().text()
               + " and +"
               + spec.latency().minDelta().text()
-              + stopped(times, live, notWaitedMs),
+              + stopped(round, notWaited),
           start);
     }
     return result(CheckStatus.Passing, value, "median " + value + p95 + vs, start);
   }
 
   /**
-   * Why a failing round took fewer samples than it asks, and whether a sample was counted without
-   * waiting for its answer, in brackets; nothing when it took them all and waited for each.
+   * Why a failing round took fewer samples than it asks, and how many were counted without waiting
+   * for their answer, in brackets; nothing when it took them all and waited for each.
    */
-  private String stopped(List<Double> times, List<Double> live, Double notWaitedMs) {
+  private String stopped(LatencySamples round, long notWaited) {
     int n = spec.latency().samples();
     List<String> why = new ArrayList<>();
-    if (times.size() < n) {
+    if (round.times.size() < n) {
       why.add(
           "stopped after "
-              + times.size()
+              + round.times.size()
               + " of "
               + n
-              + (certainlyOver(times, live, n)
+              + (certainlyOver(round.times, round.live, n)
                   ? " samples: the median could not come under"
                   : " samples: each was over while the revision warms up"));
     }
-    if (notWaitedMs != null) {
+    if (notWaited > 0) {
+      double at = round.notWaitedAtMs();
       why.add(
-          String.format(
-              Locale.ROOT,
-              "a sample still unanswered at %.1fms was counted then, not waited for",
-              notWaitedMs));
+          notWaited == 1
+              ? String.format(
+                  Locale.ROOT, "a sample still unanswered at %.1fms was counted then", at)
+              : String.format(
+                  Locale.ROOT,
+                  "%d samples still unanswered at %.1fms or later were counted then",
+                  notWaited,
+                  at));
+      why.set(why.size() - 1, why.get(why.size() - 1) + ", not waited for");
     }
     return why.isEmpty() ? "" : " (" + String.join("; ", why) + ")";
-  }
-
-  /** One request's fate, for the round's verdict. */
-  private static final class Asked {
-    boolean sent;
-    boolean head;
-    Double notWaitedMs;
   }
 
   static double percentile(List<Double> values, int pct) {

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
  */
 class LatencyCheckTest {
   private final Vertx vertx = Vertx.vertx();
-  private final HttpClient client = vertx.createHttpClient();
+  // The agent's: Vert.x's default pool of 5 a host would hold a sixth sample back behind five held.
+  private final HttpClient client = CheckFactory.httpClient(vertx);
 
   @AfterEach
   void close() {
@@ -169,7 +170,14 @@ class LatencyCheckTest {
                       vertx.setTimer(150, id -> req.response().end("ok"));
                     } else {
                       held.add(req);
-                      req.connection().closeHandler(v -> abandoned.incrementAndGet());
+                      // Closed once answered is the client's way (no keep-alive).
+                      req.connection()
+                          .closeHandler(
+                              v -> {
+                                if (!req.response().ended()) {
+                                  abandoned.incrementAndGet();
+                                }
+                              });
                     }
                   })
               .listen(0, "127.0.0.1")
@@ -194,26 +202,47 @@ class LatencyCheckTest {
     return round.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
   }
 
-  @Test
-  void theSampleThatDecidesARoundIsNotWaitedForPastTheTimeThatDecides() throws Exception {
-    // Four samples of 150 ms against a limit of 52 ms (baseline 2 ms + 50 ms): a fifth over 104 ms
-    // makes the median of 10 over the limit whatever the other five take (even all 0 ms: the
-    // median is then the mean of 0 and 104), so the fifth is counted once it has taken that long
-    // (with the headroom, 114.4 ms), not waited for until its timeout (5 s), which would end the
-    // round as unanswered.
-    SlowThenHeld candidate = new SlowThenHeld(4);
+  /**
+   * Ten samples of {@code candidate} against a baseline of 2 ms, which must be wrong after six, not
+   * waiting for some.
+   */
+  private CheckResult overAfterSixOfTen(SlowThenHeld candidate) throws Exception {
     CheckResult r =
         done(
             new LatencyCheck(spec(candidate.url, 10), candidate.url, client, 2.0, null, true, null)
                 .run());
     assertThat(r.failure()).as(r.message()).isEqualTo(Failure.Wrong);
     assertThat(r.message())
-        .contains("stopped after 5 of 10 samples: the median could not come under")
-        .contains("a sample still unanswered at")
-        .contains("was counted then, not waited for");
-    assertThat(candidate.asked.get()).isEqualTo(5);
-    // The request it stopped waiting for is left to finish: an app whose client went away would
+        .contains("stopped after 6 of 10 samples: the median could not come under")
+        .contains("counted then, not waited for");
+    assertThat(candidate.asked.get()).isEqualTo(6);
+    return r;
+  }
+
+  @Test
+  void aSampleOverTheLimitIsNotWaitedForPastIt() throws Exception {
+    // Four samples of 150 ms, then held ones, against a limit of 52 ms (baseline 2 ms + 50 ms):
+    // each is counted once it has taken the limit with headroom (57.2 ms) and the next goes out,
+    // so six samples decide the median of 10 (the mean of the fifth and sixth of ten, the four not
+    // taken counting as 0 ms), long before a held one's timeout (5 s) would end the round as
+    // unanswered.
+    SlowThenHeld candidate = new SlowThenHeld(4);
+    CheckResult r = overAfterSixOfTen(candidate);
+    assertThat(r.message()).contains("still unanswered at");
+    // The requests it stopped waiting for are left to finish: an app whose client went away would
     // log a broken pipe, which a log check would count against the revision.
+    candidate.answer();
+  }
+
+  @Test
+  void anEndpointThatHoldsEveryAnswerIsOverTheLimitNotUnanswered() throws Exception {
+    // The app answers the other checks (the limit counts only then) but this endpoint never: each
+    // sample over the limit is counted at it, and the round is wrong after six of ten, not
+    // unanswered after the first sample's timeout.
+    SlowThenHeld candidate = new SlowThenHeld(0);
+    CheckResult r = overAfterSixOfTen(candidate);
+    assertThat(r.message()).contains("6 samples still unanswered at");
+    assertThat(Double.parseDouble(r.value().replace("ms", ""))).isGreaterThanOrEqualTo(57.2);
     candidate.answer();
   }
 
@@ -235,39 +264,83 @@ class LatencyCheckTest {
     candidate.answer();
   }
 
-  @Test
-  void aSampleThatCannotDecideTheRoundIsWaitedFor() throws Exception {
-    // The first sample over the limit decides nothing: it is waited for, and its time counted.
-    AtomicInteger asked = new AtomicInteger();
-    String candidate = server(150, asked);
-    CheckResult r =
-        new LatencyCheck(spec(candidate, 3), candidate, client, 2.0, null, true, null)
-            .run()
-            .toCompletionStage()
-            .toCompletableFuture()
-            .get(60, TimeUnit.SECONDS);
-    assertThat(r.failure()).isEqualTo(Failure.Wrong);
-    // 3 samples: the second decides (the median of 3 is the middle one) and is counted once it
-    // is over the limit with headroom: 52 ms * 1.1.
-    assertThat(r.message()).contains("stopped after 2 of 3 samples").contains("not waited for");
-    assertThat(Double.parseDouble(r.value().replace("ms", ""))).isGreaterThanOrEqualTo(57.2);
+  /**
+   * A server whose first request is answered {@code afterSecondMs} after the second one arrives,
+   * and every other at once.
+   */
+  private String firstAnsweredAfterSecond(long afterSecondMs, AtomicInteger asked) {
+    List<HttpServerRequest> first = new CopyOnWriteArrayList<>();
+    HttpServer s =
+        vertx
+            .createHttpServer()
+            .requestHandler(
+                req -> {
+                  int n = asked.incrementAndGet();
+                  if (n == 1) {
+                    first.add(req);
+                    return;
+                  }
+                  if (n == 2) {
+                    vertx.setTimer(afterSecondMs, id -> first.get(0).response().end("late"));
+                  }
+                  req.response().end("ok");
+                })
+            .listen(0, "127.0.0.1")
+            .await();
+    return "http://127.0.0.1:" + s.actualPort() + "/";
   }
 
   @Test
-  void theDecidingTimeHasHeadroomOverTheLimit() {
+  void aSampleCountedBeforeItEndedIsWaitedForWhenTheVerdictNeedsItsTime() throws Exception {
+    // Three samples: the first is over the limit (52 ms), counted at 57.2 ms and the next goes
+    // out; the other two are fast, so the median is fast whatever the first takes: a pass, but
+    // only once the first has its own time (it is answered 200 ms after the second arrives).
+    AtomicInteger asked = new AtomicInteger();
+    String url = firstAnsweredAfterSecond(200, asked);
+    CheckResult r = done(new LatencyCheck(spec(url, 3), url, client, 2.0, null, true, null).run());
+    assertThat(r.passing()).as(r.message()).isTrue();
+    assertThat(asked.get()).isEqualTo(3);
+    assertThat(r.message()).doesNotContain("not waited for");
+
+    // Of two samples the median is their mean: counted at 57.2 ms the first leaves it under the
+    // limit, its own time (over 200 ms) puts it over, and that is the verdict.
+    AtomicInteger asked2 = new AtomicInteger();
+    String url2 = firstAnsweredAfterSecond(200, asked2);
+    CheckResult r2 =
+        done(new LatencyCheck(spec(url2, 2), url2, client, 2.0, null, true, null).run());
+    assertThat(r2.failure()).as(r2.message()).isEqualTo(Failure.Wrong);
+    assertThat(Double.parseDouble(r2.value().replace("ms", ""))).isGreaterThan(100.0);
+    assertThat(r2.message()).doesNotContain("not waited for");
+  }
+
+  @Test
+  void aSampleIsCountedOverOnceItHasTakenTheLimitWithHeadroom() {
     // Baseline 2 ms + 50 ms: a limit of 52 ms. Counted at 52 ms, a live sample a hair slower
     // after it took the verdict back; it is counted at 57.2 ms instead.
     LatencyCheck check =
         new LatencyCheck(
             spec("http://127.0.0.1:1/", 3), "http://127.0.0.1:1/", client, 2.0, null, true, null);
-    assertThat(check.decidingAfterMs(List.of(150.0), List.of(), 3, false))
+    assertThat(check.cutAfterMs(List.of()))
         .isCloseTo(52 * LatencyCheck.DECIDING_HEADROOM, org.assertj.core.data.Offset.offset(0.1));
-    // Of 10 samples, with four over: the mean of 0 and the fifth must be over it.
-    assertThat(check.decidingAfterMs(List.of(150.0, 150.0, 150.0, 150.0), List.of(), 10, false))
-        .isCloseTo(
-            2 * 52 * LatencyCheck.DECIDING_HEADROOM, org.assertj.core.data.Offset.offset(0.1));
-    // One sample over, of 10: no time of the next decides.
-    assertThat(check.decidingAfterMs(List.of(150.0), List.of(), 10, false)).isEqualTo(-1);
+    // Side by side, the live instance's median of the round sets the limit.
+    assertThat(check.cutAfterMs(List.of(10.0, 10.0)))
+        .isCloseTo(60 * LatencyCheck.DECIDING_HEADROOM, org.assertj.core.data.Offset.offset(0.1));
+    // Without a baseline nothing is over: every sample is waited for.
+    LatencyCheck first =
+        new LatencyCheck(
+            spec("http://127.0.0.1:1/", 3), "http://127.0.0.1:1/", client, null, null, true, null);
+    assertThat(first.cutAfterMs(List.of())).isEqualTo(-1);
+    // Nor where the timeout comes first.
+    LatencyCheck shortTimeout =
+        new LatencyCheck(
+            spec("http://127.0.0.1:1/", 3, "50ms"),
+            "http://127.0.0.1:1/",
+            client,
+            2.0,
+            null,
+            true,
+            null);
+    assertThat(shortTimeout.cutAfterMs(List.of())).isEqualTo(-1);
   }
 
   @Test
@@ -307,7 +380,8 @@ class LatencyCheckTest {
     AtomicInteger closed = new AtomicInteger();
     String url = HttpCheckTest.endless(vertx, closed);
     CheckSpec spec = spec(url, 3, "3s");
-    CheckResult r = done(new LatencyCheck(spec, url, client, 2.0, null, true, null).run());
+    // No baseline: with one, a sample over its limit is counted at it and not waited for.
+    CheckResult r = done(new LatencyCheck(spec, url, client, null, null, true, null).run());
     assertThat(r.failure()).as(r.message()).isEqualTo(Failure.Unanswered);
     assertThat(r.message()).contains("the answer did not end within 3s");
     await().atMost(Duration.ofSeconds(30)).untilAtomic(closed, equalTo(1));

@@ -209,7 +209,12 @@ class HealthPolicyIT extends AgentTestBase {
         .anySatisfy(
             s -> {
               assertThat(s.get("name")).isEqualTo("measure-live");
-              assertThat(s.get("output").toString()).contains("latency: median 15");
+              // The host's 150 ms and whatever a busy machine adds to it.
+              var m =
+                  java.util.regex.Pattern.compile("latency: median ([0-9.]+)ms")
+                      .matcher(s.get("output").toString());
+              assertThat(m.find()).as("%s", s.get("output")).isTrue();
+              assertThat(Double.parseDouble(m.group(1))).isGreaterThanOrEqualTo(150.0);
             });
 
     // A revision 150 ms slower than that is still one.
