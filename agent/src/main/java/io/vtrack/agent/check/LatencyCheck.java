@@ -259,7 +259,8 @@ final class LatencyCheck implements HealthCheck, Baselined {
       return result(
           CheckStatus.Failing,
           value,
-          "median "
+          // Samples counted before their answer ended count less than they will take.
+          (notWaited > 0 ? "median at least " : "median ")
               + value
               + p95
               + vs
