@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 
 /**
  * {@code samples} sequential requests; the median (and p95 from 20 samples) is compared with the
@@ -107,20 +108,15 @@ final class LatencyCheck implements HealthCheck, Baselined {
     // to come took no time at all, the rest cannot change the verdict. A sample over the limit is
     // not waited for past the time that makes it so; the live instance is still asked after each:
     // a live sample that raises the limit takes the certainty back, and the round goes on.
+    BooleanSupplier decided =
+        () ->
+            certainlyOver(round.times, round.live, n)
+                || (warmingUp && slowSoFar(round.times, round.live));
     return round
-        .take(
-            n,
-            () ->
-                certainlyOver(round.times, round.live, n)
-                    || (warmingUp && slowSoFar(round.times, round.live)),
-            () -> cutAfterMs(round.live))
+        .take(n, decided, () -> cutAfterMs(round.live))
         // A verdict of "over" made with samples counted before they ended stands whatever they
         // take; any other waits for their own times.
-        .compose(
-            v ->
-                overWhateverTheyTake(round, n, warmingUp)
-                    ? Future.succeededFuture()
-                    : round.ended())
+        .compose(v -> decided.getAsBoolean() ? Future.succeededFuture() : round.ended())
         .map(v -> judge(round, start))
         .recover(
             failure -> {
@@ -163,17 +159,6 @@ final class LatencyCheck implements HealthCheck, Baselined {
   }
 
   /**
-   * Whether the round's verdict is "over" with the samples counted so far, whatever the ones
-   * counted before they ended turn out to take.
-   */
-  private boolean overWhateverTheyTake(LatencySamples round, int n, boolean warmingUp) {
-    return certainlyOver(round.times, round.live, n)
-        || (warmingUp && slowSoFar(round.times, round.live))
-        || (round.times.size() >= n
-            && percentile(round.times, 50) > limitMs(reference(round.live)));
-  }
-
-  /**
    * What the candidate is compared with: the live instance's median in this round when it answered,
    * else the stored baseline (null: nothing to compare with).
    */
@@ -192,10 +177,13 @@ final class LatencyCheck implements HealthCheck, Baselined {
         reference + spec.latency().minDelta().millis());
   }
 
-  /** Whether the median of {@code n} samples is over the limit whatever the missing ones are. */
+  /**
+   * Whether the median of {@code n} samples is over the limit whatever the missing ones are (with
+   * none missing: whether it is over).
+   */
   boolean certainlyOver(List<Double> times, List<Double> live, int n) {
     double limit = limitMs(reference(live));
-    if (Double.isInfinite(limit) || times.isEmpty() || times.size() >= n) {
+    if (Double.isInfinite(limit) || times.isEmpty()) {
       return false;
     }
     return medianOfPadded(times, n) > limit;
@@ -296,13 +284,15 @@ final class LatencyCheck implements HealthCheck, Baselined {
       why.add(
           notWaited == 1
               ? String.format(
-                  Locale.ROOT, "a sample still unanswered at %.1fms was counted then", at)
+                  Locale.ROOT,
+                  "a sample still unanswered at %.1fms was counted then, not waited for",
+                  at)
               : String.format(
                   Locale.ROOT,
-                  "%d samples still unanswered at %.1fms or later were counted then",
+                  "%d samples still unanswered at %.1fms or later were counted then, not waited"
+                      + " for",
                   notWaited,
                   at));
-      why.set(why.size() - 1, why.get(why.size() - 1) + ", not waited for");
     }
     return why.isEmpty() ? "" : " (" + String.join("; ", why) + ")";
   }
